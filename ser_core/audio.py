@@ -1,0 +1,298 @@
+"""Decoding, resampling and fixing the length of audio.
+
+:func:`load_audio` takes a path, raw bytes or a binary file object in any of
+wav, flac, ogg (Vorbis, Opus), mp3, m4a/aac and webm, and returns a mono
+float32 waveform at the requested rate.  libsndfile (via ``soundfile``) is tried
+first; what it cannot read goes through FFmpeg (via PyAV).  Hostile input
+raises a subclass of :class:`~ser_core.errors.AudioError` whose message says
+what was wrong; silence is valid audio.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .config import DEFAULT_CONFIG, SAMPLE_RATE
+from .errors import (
+    AudioDecodeError,
+    AudioTooLongError,
+    AudioTooShortError,
+    EmptyAudioError,
+    InvalidAudioError,
+)
+
+__all__ = [
+    "AudioSource",
+    "MAX_SECONDS",
+    "MIN_SECONDS",
+    "SUPPORTED_EXTENSIONS",
+    "load_audio",
+    "decode",
+    "to_mono",
+    "resample",
+    "check_finite",
+    "pad_or_trim",
+    "frame_windows",
+    "encode_wav",
+    "encode_flac",
+]
+
+AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+
+#: Default maximum duration: room for a 10-minute recording.
+MAX_SECONDS = 600.0
+#: Default minimum duration: shorter input holds no usable speech.
+MIN_SECONDS = 0.1
+SUPPORTED_EXTENSIONS = ("wav", "flac", "ogg", "opus", "mp3", "m4a", "aac", "mp4", "webm")
+
+
+def _describe(source: AudioSource, name: str | None) -> str:
+    if name:
+        return repr(str(name))
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    return "the uploaded audio"
+
+
+def _read_bytes(source: AudioSource, what: str) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        p = Path(source)
+        if not p.exists():
+            raise AudioDecodeError(f"{what}: no such file")
+        if p.is_dir():
+            raise AudioDecodeError(f"{what} is a folder, not an audio file")
+        return p.read_bytes()
+    if hasattr(source, "read"):
+        data = source.read()
+        if hasattr(source, "seek"):
+            try:
+                source.seek(0)
+            except (OSError, ValueError):
+                pass
+        return bytes(data)
+    raise AudioDecodeError(f"cannot read audio from an object of type {type(source).__name__}")
+
+
+def _decode_soundfile(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray, int]:
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        sr = int(f.samplerate)
+        if f.frames > 0 and f.frames / sr > max_seconds:
+            raise AudioTooLongError(
+                f"{what} lasts {f.frames / sr:.1f} s; the limit is {max_seconds:.0f} s"
+            )
+        y = f.read(dtype="float32", always_2d=True)
+    return y, sr
+
+
+def _decode_pyav(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray, int]:
+    import av  # imported lazily: only needed for mp3/m4a/webm
+
+    chunks: list[np.ndarray] = []
+    sr = 0
+    total = 0
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            streams = [s for s in container.streams if s.type == "audio"]
+            if not streams:
+                raise AudioDecodeError(f"{what} contains no audio stream")
+            stream = streams[0]
+            resampler = av.AudioResampler(format="fltp", layout=None, rate=None)
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    for out in resampler.resample(frame):
+                        arr = out.to_ndarray()  # (channels, n) planar float32
+                        sr = int(out.sample_rate)
+                        chunks.append(arr)
+                        total += arr.shape[1]
+                        if sr and total / sr > max_seconds:
+                            raise AudioTooLongError(
+                                f"{what} lasts more than {max_seconds:.0f} s, the limit"
+                            )
+    except (AudioDecodeError, AudioTooLongError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - FFmpeg raises many kinds
+        if chunks and sr:  # truncated stream: keep what decoded cleanly
+            pass
+        else:
+            raise AudioDecodeError(
+                f"{what} is not audio in a supported format "
+                f"({', '.join(SUPPORTED_EXTENSIONS)}), or it is damaged: {exc}"
+            ) from exc
+    if not chunks or not sr:
+        raise EmptyAudioError(f"{what} decodes to no audio samples")
+    channels = max(c.shape[0] for c in chunks)
+    chunks = [c if c.shape[0] == channels else np.repeat(c[:1], channels, 0) for c in chunks]
+    y = np.concatenate(chunks, axis=1).T.astype(np.float32, copy=False)
+    return y, sr
+
+
+def decode(
+    source: AudioSource, *, name: str | None = None, max_seconds: float = MAX_SECONDS
+) -> tuple[np.ndarray, int]:
+    """Decode audio to a float32 array of shape ``(n_samples, n_channels)``.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file
+        The encoded audio.
+    name : str, optional
+        A display name for messages (e.g. the uploaded file's name).
+    max_seconds : float
+        Longer audio raises :class:`AudioTooLongError` (checked before the
+        whole file is decoded where the container says its length).
+
+    Returns
+    -------
+    y : np.ndarray, shape (n_samples, n_channels), float32
+    sr : int
+        The file's own sample rate.
+    """
+    what = _describe(source, name)
+    data = _read_bytes(source, what)
+    if len(data) == 0:
+        raise EmptyAudioError(f"{what} is empty (0 bytes)")
+    try:
+        y, sr = _decode_soundfile(data, max_seconds, what)
+    except AudioTooLongError:
+        raise
+    except Exception:  # noqa: BLE001 - libsndfile cannot read it: try FFmpeg
+        y, sr = _decode_pyav(data, max_seconds, what)
+    if y.size == 0:
+        raise EmptyAudioError(f"{what} contains no audio samples")
+    return y, sr
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Average channels: ``(n,)`` or ``(n, channels)`` -> ``(n,)`` float32."""
+    y = np.asarray(y, dtype=np.float32)
+    return y if y.ndim == 1 else y.mean(axis=1, dtype=np.float32)
+
+
+def resample(y: np.ndarray, *, orig_sr: int, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample a mono waveform ``(n,)`` with soxr (high quality)."""
+    if orig_sr == sr:
+        return np.asarray(y, dtype=np.float32)
+    return soxr.resample(np.asarray(y, dtype=np.float32), orig_sr, sr, quality="HQ").astype(
+        np.float32, copy=False
+    )
+
+
+def check_finite(y: np.ndarray, *, name: str = "the audio") -> np.ndarray:
+    """Raise :class:`InvalidAudioError` when ``y`` holds NaN or inf."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise InvalidAudioError(
+            f"{name} contains {int(bad.sum())} invalid samples (NaN or infinite values)"
+        )
+    return y
+
+
+def load_audio(
+    source: AudioSource,
+    *,
+    sr: int = SAMPLE_RATE,
+    name: str | None = None,
+    min_seconds: float = MIN_SECONDS,
+    max_seconds: float = MAX_SECONDS,
+) -> np.ndarray:
+    """Decode, check, mix to mono and resample audio.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file
+        Encoded audio in any supported format.
+    sr : int
+        Target sample rate.
+    name : str, optional
+        Display name used in error messages.
+    min_seconds, max_seconds : float
+        Accepted duration range.
+
+    Returns
+    -------
+    np.ndarray, shape (n_samples,), float32
+        Mono waveform at ``sr``.  Not padded or trimmed: see :func:`pad_or_trim`.
+
+    Raises
+    ------
+    EmptyAudioError, AudioDecodeError, AudioTooShortError, AudioTooLongError,
+    InvalidAudioError
+    """
+    what = _describe(source, name)
+    y, orig_sr = decode(source, name=name, max_seconds=max_seconds)
+    seconds = y.shape[0] / orig_sr
+    if seconds > max_seconds:
+        raise AudioTooLongError(f"{what} lasts {seconds:.1f} s; the limit is {max_seconds:.0f} s")
+    if seconds < min_seconds:
+        raise AudioTooShortError(
+            f"{what} lasts only {seconds * 1000:.0f} ms; at least {min_seconds * 1000:.0f} ms is needed"
+        )
+    check_finite(y, name=what)
+    return resample(to_mono(y), orig_sr=orig_sr, sr=sr)
+
+
+def pad_or_trim(
+    y: np.ndarray, *, n_samples: int = DEFAULT_CONFIG.n_samples, align: str = "center"
+) -> np.ndarray:
+    """Zero-pad or trim a waveform ``(n,)`` to exactly ``n_samples``.
+
+    ``align="center"`` keeps the middle of long input and pads short input on
+    both sides; ``align="start"`` keeps the start and pads at the end.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    n = y.shape[0]
+    if n == n_samples:
+        return y
+    if n > n_samples:
+        start = (n - n_samples) // 2 if align == "center" else 0
+        return y[start : start + n_samples]
+    before = (n_samples - n) // 2 if align == "center" else 0
+    return np.pad(y, (before, n_samples - n - before))
+
+
+def frame_windows(
+    y: np.ndarray, *, sr: int = SAMPLE_RATE, window: float = 3.0, hop: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a long waveform into overlapping fixed-length windows.
+
+    Returns
+    -------
+    windows : np.ndarray, shape (n_windows, round(window * sr)), float32
+        The last window is zero-padded; audio shorter than one window gives one
+        padded window.
+    starts : np.ndarray, shape (n_windows,), float
+        Start time of each window in seconds.
+    """
+    win, step = int(round(window * sr)), int(round(hop * sr))
+    n = y.shape[0]
+    count = 1 if n <= win else 1 + int(np.ceil((n - win) / step))
+    out = np.zeros((count, win), dtype=np.float32)
+    for i in range(count):
+        seg = y[i * step : i * step + win]
+        out[i, : seg.shape[0]] = seg
+    return out, np.arange(count) * step / sr
+
+
+def _encode(y: np.ndarray, *, sr: int, fmt: str, subtype: str) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def encode_wav(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> bytes:
+    """16-bit PCM WAV bytes of a waveform (for ``st.audio`` and downloads)."""
+    return _encode(np.clip(y, -1, 1), sr=sr, fmt="WAV", subtype="PCM_16")
+
+
+def encode_flac(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> bytes:
+    """16-bit FLAC bytes of a waveform."""
+    return _encode(np.clip(y, -1, 1), sr=sr, fmt="FLAC", subtype="PCM_16")

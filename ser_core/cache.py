@@ -1,0 +1,242 @@
+"""On-disk feature cache for the whole corpus.
+
+Layout: ``<cache_dir>/<representation>-<key>/`` where ``key`` hashes the
+:class:`~ser_core.config.FeatureConfig` fields the representation depends on
+(and the feature code version).  Each folder holds
+
+``features.npy``
+    float16 array ``(n_clips, channels, bins, frames)`` aligned with
+    ``clips.txt``; opened as a memmap.
+``clips.txt``
+    The ``file_id`` of each row.
+``meta.json``
+    Name, parameters, shape, dtype, build time.
+``stats-<protocol>-<fold>.npz``
+    Normalisation statistics of the training part of a protocol fold.
+
+Files are ``.npy`` / ``.npz`` only (never pickle).  A build writes to a
+temporary name and renames at the end, so an interrupted build leaves no
+half-written cache.  Changing one parameter changes only the keys of the
+representations that depend on it, so only those are rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import features
+from .audio import load_audio
+from .config import DEFAULT_CONFIG, FeatureConfig, cache_dir
+from .data import split_indices
+from .errors import DatasetError
+
+__all__ = ["entry_dir", "is_cached", "build", "load", "norm_stats", "limit_threads", "CACHE_DTYPE"]
+
+CACHE_DTYPE = np.float16
+
+
+def entry_dir(name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None) -> Path:
+    """Cache folder of one representation under ``cfg``."""
+    rep = features.get(name)
+    return Path(root or cache_dir()) / f"{name}-{rep.cache_key(cfg)}"
+
+
+def _clips_match(d: Path, file_ids: Sequence[str]) -> bool:
+    f = d / "clips.txt"
+    return f.exists() and f.read_text().split() == list(file_ids)
+
+
+def is_cached(
+    name: str, file_ids: Sequence[str], *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None
+) -> bool:
+    """True when a complete cache of ``name`` exists for exactly these clips."""
+    d = entry_dir(name, cfg=cfg, root=root)
+    return (d / "features.npy").exists() and _clips_match(d, file_ids)
+
+
+def limit_threads() -> None:
+    """One BLAS/OpenMP thread per worker: the pool provides the parallelism.
+
+    Without this each process's OpenBLAS threads spin against the other
+    workers' and two workers run no faster than one.  Environment variables
+    are too late here (numpy is already loaded), so threadpoolctl is used.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _work(args: tuple[str, tuple[str, ...], FeatureConfig]) -> dict[str, np.ndarray]:
+    path, names, cfg = args
+    y = load_audio(path, sr=cfg.sr)
+    return {n: x.astype(CACHE_DTYPE) for n, x in features.compute_all(y, names, cfg=cfg).items()}
+
+
+def build(
+    meta: pd.DataFrame,
+    names: Iterable[str] | None = None,
+    *,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    root: Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, Path]:
+    """Compute and store representations for every clip of ``meta``.
+
+    Parameters
+    ----------
+    meta : DataFrame
+        From :func:`ser_core.data.load_metadata` (``file_id`` and ``path``).
+    names : iterable of str, optional
+        Representations to build (default: all 13).  Up-to-date ones are skipped.
+    workers : int, optional
+        Processes (default: all cores).  Each clip is decoded once and all
+        pending representations are computed from one shared STFT.
+    progress : bool
+        Show a tqdm progress bar.
+    force : bool
+        Rebuild even when up to date.
+
+    Returns
+    -------
+    dict of name -> cache folder
+    """
+    names = list(names or features.names())
+    for n in names:
+        features.get(n)  # fail early on a typo
+    file_ids = list(meta["file_id"])
+    dirs = {n: entry_dir(n, cfg=cfg, root=root) for n in names}
+    todo = [n for n in names if force or not is_cached(n, file_ids, cfg=cfg, root=root)]
+    if not todo:
+        return dirs
+    shapes = {n: features.output_shape(n, cfg=cfg) for n in todo}
+    arrays = {}
+    for n in todo:
+        dirs[n].mkdir(parents=True, exist_ok=True)
+        arrays[n] = np.lib.format.open_memmap(
+            dirs[n] / "features.partial.npy", mode="w+", dtype=CACHE_DTYPE,
+            shape=(len(file_ids), *shapes[n]),
+        )
+    jobs = [(p, tuple(todo), cfg) for p in meta["path"]]
+    workers = workers or os.cpu_count() or 1
+    t0 = time.time()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"features ({', '.join(todo)})"[:70], unit="clip")
+    try:
+        if workers == 1:
+            results: Iterable = map(_work, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=limit_threads)
+            results = pool.map(_work, jobs, chunksize=8)
+        for i, res in enumerate(results):
+            for n, x in res.items():
+                arrays[n][i] = x
+            if bar:
+                bar.update()
+    except Exception as exc:
+        raise DatasetError(f"building the feature cache failed: {exc}") from exc
+    finally:
+        if bar:
+            bar.close()
+        if workers != 1 and pool is not None:
+            pool.shutdown(cancel_futures=True)
+    seconds = time.time() - t0
+    for n in todo:
+        arrays[n].flush()
+        del arrays[n]
+        d = dirs[n]
+        (d / "clips.txt").write_text("\n".join(file_ids) + "\n")
+        for old in d.glob("stats-*.npz"):
+            old.unlink()
+        rep = features.get(n)
+        (d / "meta.json").write_text(json.dumps({
+            "name": n, "key": rep.cache_key(cfg), "params": rep.params(cfg),
+            "feature_version": features.FEATURE_VERSION, "shape": [len(file_ids), *shapes[n]],
+            "dtype": np.dtype(CACHE_DTYPE).name, "build_seconds": round(seconds, 1),
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }, indent=2))
+        os.replace(d / "features.partial.npy", d / "features.npy")
+    return dirs
+
+
+def load(
+    name: str,
+    meta: pd.DataFrame,
+    *,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    root: Path | None = None,
+    mmap: bool = True,
+) -> np.ndarray:
+    """Cached features of ``name`` for the clips of ``meta``, in ``meta``'s order.
+
+    Returns
+    -------
+    np.ndarray, shape (len(meta), channels, bins, frames), float16
+        A read-only memmap when ``mmap`` and the order matches the cache.
+
+    Raises
+    ------
+    DatasetError
+        When the cache is missing or lacks some clips (say how to build it).
+    """
+    d = entry_dir(name, cfg=cfg, root=root)
+    f = d / "features.npy"
+    if not f.exists():
+        raise DatasetError(
+            f"no feature cache for {name!r} at {d}; build it with "
+            f"`python -m ser_core cache --representation {name}`"
+        )
+    arr = np.load(f, mmap_mode="r" if mmap else None)
+    cached = (d / "clips.txt").read_text().split()
+    wanted = list(meta["file_id"])
+    if cached == wanted:
+        return arr
+    pos = {fid: i for i, fid in enumerate(cached)}
+    missing = [w for w in wanted if w not in pos]
+    if missing:
+        raise DatasetError(
+            f"the {name!r} cache lacks {len(missing)} clips (e.g. {missing[:3]}); rebuild it with "
+            f"`python -m ser_core cache --representation {name} --force`"
+        )
+    return np.asarray(arr[[pos[w] for w in wanted]])
+
+
+def norm_stats(
+    name: str,
+    meta: pd.DataFrame,
+    *,
+    protocol: str = "seed",
+    fold: int = 0,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    root: Path | None = None,
+    splits_dir: Path | None = None,
+) -> features.NormStats:
+    """Normalisation statistics of ``name`` over the **training** part of a fold.
+
+    Computed once from the cache and stored beside it as
+    ``stats-<protocol>-<fold>.npz``.
+    """
+    d = entry_dir(name, cfg=cfg, root=root)
+    f = d / f"stats-{protocol}-{fold}.npz"
+    if f.exists() and _clips_match(d, list(meta["file_id"])):
+        z = np.load(f)
+        return features.NormStats(z["mean"], z["std"])
+    x = load(name, meta, cfg=cfg, root=root)
+    split = split_indices(meta, protocol, fold=fold, directory=splits_dir)
+    stats = features.normalization_stats(x[np.sort(split.train)])
+    if _clips_match(d, list(meta["file_id"])):
+        np.savez(f, mean=stats.mean, std=stats.std)
+    return stats

@@ -1,0 +1,183 @@
+"""Command line: ``python -m ser_core <command> [options]``.
+
+Every command turns a :class:`~ser_core.errors.SERError` into a one-line
+message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import SERError
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def command(name: str, help: str):
+    """Register ``fn(args) -> exit code``; the decorated function's ``.args``
+    attribute (set with :func:`arguments`) adds its options."""
+
+    def deco(fn):
+        COMMANDS[name] = (fn, getattr(fn, "_add_args", lambda p: None), help)
+        return fn
+
+    return deco
+
+
+def arguments(add: Callable[[argparse.ArgumentParser], None]):
+    def deco(fn):
+        fn._add_args = add
+        return fn
+
+    return deco
+
+
+def _corpus_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nemo-dir", default=None, help="corpus folder (default: $NEMO_DIR or data/nEMO)")
+
+
+# ---------------------------------------------------------------- commands
+@command("representations", "list the 13 acoustic representations")
+@arguments(lambda p: p.add_argument("--json", action="store_true", help="machine-readable output"))
+def _representations(a: argparse.Namespace) -> int:
+    from . import features
+
+    rows = []
+    for rep in features.REGISTRY.values():
+        rows.append({"name": rep.name, "title": rep.title, "family": rep.family,
+                     "shape": list(features.output_shape(rep.name)), "key": rep.cache_key(),
+                     "description": rep.description})
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<18}{'family':<10}{'shape (C, F, T)':<18}description")
+    for r in rows:
+        print(f"{r['name']:<18}{r['family']:<10}{str(tuple(r['shape'])):<18}{r['description']}")
+    return 0
+
+
+@command("info", "show where the corpus, cache and artifacts are")
+@arguments(_corpus_arg)
+def _info(a: argparse.Namespace) -> int:
+    from . import cache, data, features
+    from .config import artifacts_dir, cache_dir
+
+    print(f"ser_core {__version__}")
+    print(f"artifacts: {artifacts_dir()}")
+    print(f"feature cache: {cache_dir()}")
+    try:
+        meta = data.load_metadata(a.nemo_dir)
+    except SERError as exc:
+        print(f"corpus: not found ({exc})")
+        return 0
+    print(f"corpus: {data.find_corpus(a.nemo_dir)} ({len(meta)} clips, "
+          f"{meta.speaker.nunique()} speakers)")
+    ids = list(meta.file_id)
+    for n in features.names():
+        print(f"  cache {n:<18} {'ready' if cache.is_cached(n, ids) else 'missing'}")
+    return 0
+
+
+@command("splits", "write the seed and loso protocol CSVs to artifacts/splits")
+@arguments(_corpus_arg)
+def _splits(a: argparse.Namespace) -> int:
+    from . import data
+
+    meta = data.load_metadata(a.nemo_dir)
+    for name, p in data.save_splits(meta).items():
+        print(f"wrote {p}")
+    return 0
+
+
+def _cache_args(p: argparse.ArgumentParser) -> None:
+    _corpus_arg(p)
+    p.add_argument("--representation", "-r", action="append", default=None,
+                   help="one representation (repeat for several; default: all 13)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+
+
+@command("cache", "compute the feature cache of the whole corpus")
+@arguments(_cache_args)
+def _cache(a: argparse.Namespace) -> int:
+    from . import cache, data
+
+    meta = data.load_metadata(a.nemo_dir)
+    t0 = time.time()
+    dirs = cache.build(meta, a.representation, workers=a.workers, force=a.force)
+    print(f"feature cache ready for {len(dirs)} representations, {len(meta)} clips "
+          f"in {time.time() - t0:.1f} s")
+    for n, d in dirs.items():
+        print(f"  {n:<18} {d}")
+    return 0
+
+
+@command("download", "download nEMO from upstream (needs internet)")
+@arguments(lambda p: (p.add_argument("--dest", default=None, help="target folder (default: data/nEMO)"),
+                      p.add_argument("--url", default=None, help="archive URL (default: upstream)")))
+def _download(a: argparse.Namespace) -> int:
+    from . import data
+
+    kw = {"url": a.url} if a.url else {}
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.time() - last[0] > 1:
+            last[0] = time.time()
+            pct = f" ({100 * done / total:.0f}%)" if total else ""
+            print(f"\r{done / 1e6:.1f} MB{pct}", end="", file=sys.stderr, flush=True)
+
+    root = data.download(a.dest, progress=progress, **kw)
+    print(f"\nnEMO is in {root}; set NEMO_DIR={root}")
+    return 0
+
+
+@command("eda-summary", "precompute the dataset page's summaries into artifacts/eda")
+@arguments(lambda p: (_corpus_arg(p), p.add_argument("--workers", type=int, default=None),
+                      p.add_argument("--skip-descriptors", action="store_true",
+                                     help="reuse the existing clip descriptors")))
+def _eda_summary(a: argparse.Namespace) -> int:
+    from . import data, eda
+
+    meta = data.load_metadata(a.nemo_dir)
+    for p in eda.build_summaries(meta, workers=a.workers, descriptors=not a.skip_descriptors):
+        print(f"wrote {p}")
+    return 0
+
+
+# ---------------------------------------------------------------- entry point
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ser_core",
+        description="Speech emotion recognition on nEMO: data, features, models.",
+    )
+    parser.add_argument("--version", action="version", version=f"ser_core {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (fn, add, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        add(p)
+        p.set_defaults(_fn=fn)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_fn", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args._fn(args) or 0)
+    except SERError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head`
+        return 0

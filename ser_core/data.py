@@ -1,0 +1,347 @@
+"""The nEMO corpus: finding it, its cleaned metadata, and evaluation protocols.
+
+The corpus is found at an explicit path, else ``$NEMO_DIR``, else
+``<project>/data/nEMO``.  Both layouts are read: upstream (``data.tsv`` +
+``samples/*.wav`` at 24 kHz) and the 16 kHz FLAC copy (``samples/*.flac``).
+Audio is never copied into the project (licence CC BY-NC-SA 4.0).
+
+Protocols (saved as CSV under ``artifacts/splits/`` so every number can be
+reproduced without re-deriving them):
+
+``seed``
+    The research project's stratified random 64/16/20 split: scikit-learn
+    ``train_test_split`` holds out 20 % for test, then 20 % of the rest for
+    validation, stratified by emotion, ``random_state=42``.
+``loso``
+    Nine leave-one-speaker-out folds.  Fold *k* tests on speaker *k*, validates
+    on the next speaker in sorted order and trains on the other seven, so
+    early stopping never sees the test voice and validation is itself a new
+    voice.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .config import EMOTION_TO_INDEX, EMOTIONS, artifacts_dir, project_root
+from .errors import DatasetError, DatasetNotFoundError, DownloadError, UnknownNameError
+
+__all__ = [
+    "NEMO_ENV",
+    "NEMO_URL",
+    "AUDIO_SUFFIXES",
+    "find_corpus",
+    "corpus_available",
+    "load_metadata",
+    "clip_path",
+    "PROTOCOLS",
+    "Split",
+    "make_seed_split",
+    "make_loso_split",
+    "save_splits",
+    "load_split",
+    "split_indices",
+    "download",
+    "HOW_TO_GET",
+]
+
+NEMO_ENV = "NEMO_DIR"
+NEMO_URL = "https://github.com/amu-cai/nEMO/archive/refs/heads/main.zip"
+AUDIO_SUFFIXES = (".flac", ".wav")
+PROTOCOLS = ("seed", "loso")
+
+HOW_TO_GET = (
+    "Get nEMO (CC BY-NC-SA 4.0) from GitHub (amu-cai/nEMO) or the Hugging Face hub "
+    "(amu-cai/nEMO), or run `python -m ser_core download`; then point the NEMO_DIR "
+    "environment variable at the folder that holds data.tsv and samples/ "
+    "(or place it at data/nEMO)."
+)
+
+
+def _candidates(path: str | os.PathLike | None) -> list[Path]:
+    if path is not None:
+        return [Path(path)]
+    out = []
+    if os.environ.get(NEMO_ENV):
+        out.append(Path(os.environ[NEMO_ENV]))
+    out.append(project_root() / "data" / "nEMO")
+    return out
+
+
+def _is_corpus(p: Path) -> bool:
+    return (p / "data.tsv").is_file() and (p / "samples").is_dir()
+
+
+def find_corpus(path: str | os.PathLike | None = None) -> Path:
+    """Locate the corpus folder (holding ``data.tsv`` and ``samples/``).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        With the places looked at and how to get the corpus.
+    """
+    tried = _candidates(path)
+    for p in tried:
+        if _is_corpus(p):
+            return p.resolve()
+        # a folder one level up from an unpacked upstream archive (nEMO-main/)
+        if p.is_dir():
+            for sub in sorted(p.iterdir()):
+                if sub.is_dir() and _is_corpus(sub):
+                    return sub.resolve()
+    where = ", ".join(repr(str(p)) for p in tried)
+    raise DatasetNotFoundError(f"no nEMO corpus (data.tsv + samples/) at {where}. {HOW_TO_GET}")
+
+
+def corpus_available(path: str | os.PathLike | None = None) -> bool:
+    """True when :func:`find_corpus` would succeed."""
+    try:
+        find_corpus(path)
+    except DatasetNotFoundError:
+        return False
+    return True
+
+
+def clip_path(root: Path, file_id: str) -> Path:
+    """Audio path of a clip stem in either layout (FLAC copy or upstream WAV)."""
+    for suf in AUDIO_SUFFIXES:
+        p = root / "samples" / f"{file_id}{suf}"
+        if p.exists():
+            return p
+    raise DatasetError(f"clip {file_id!r} listed in data.tsv has no audio under {root / 'samples'}")
+
+
+def load_metadata(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The corpus metadata, cleaned, one row per clip, sorted by ``file_id``.
+
+    Returns
+    -------
+    pandas.DataFrame with columns
+        ``file_id`` (stem, e.g. ``"EB0_anger_1"``), ``path`` (absolute audio
+        path), ``emotion``, ``label`` (index into :data:`EMOTIONS`),
+        ``speaker`` (stripped of upstream's leading spaces), ``gender``,
+        ``age`` (int), ``sentence_id`` (int, the same text in every emotion),
+        ``text`` (normalised transcript), ``raw_text``.
+    """
+    root = find_corpus(path)
+    tsv = root / "data.tsv"
+    try:
+        df = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001
+        raise DatasetError(f"cannot read {tsv}: {exc}") from exc
+    need = {"file_id", "emotion", "speaker_id", "gender", "age"}
+    if missing := need - set(df.columns):
+        raise DatasetError(f"{tsv} lacks columns {sorted(missing)}; is this nEMO's data.tsv?")
+    df = df.apply(lambda c: c.str.strip())
+    df["file_id"] = df["file_id"].str.replace(r"\.(wav|flac)$", "", regex=True)
+    bad = set(df["emotion"]) - set(EMOTIONS)
+    if bad:
+        raise DatasetError(f"{tsv} has unknown emotions {sorted(bad)}")
+    df = df.rename(columns={"speaker_id": "speaker", "normalized_text": "text"})
+    for col in ("text", "raw_text"):
+        if col not in df:
+            df[col] = ""
+    df["age"] = pd.to_numeric(df["age"], errors="coerce").fillna(-1).astype(int)
+    df["label"] = df["emotion"].map(EMOTION_TO_INDEX).astype(int)
+    texts = sorted(set(df["text"]))
+    df["sentence_id"] = df["text"].map({t: i for i, t in enumerate(texts)}).astype(int)
+    # resolve audio paths in one directory listing (fast on 4481 files)
+    present = {}
+    for p in (root / "samples").iterdir():
+        if p.suffix.lower() in AUDIO_SUFFIXES:
+            present.setdefault(p.stem, p)
+            if p.suffix.lower() == ".flac":
+                present[p.stem] = p
+    missing_audio = [f for f in df["file_id"] if f not in present]
+    if missing_audio:
+        raise DatasetError(
+            f"{len(missing_audio)} clips in data.tsv have no audio under {root / 'samples'}, "
+            f"e.g. {missing_audio[:3]}"
+        )
+    df["path"] = [str(present[f]) for f in df["file_id"]]
+    cols = ["file_id", "path", "emotion", "label", "speaker", "gender", "age",
+            "sentence_id", "text", "raw_text"]
+    return df[cols].sort_values("file_id", ignore_index=True)
+
+
+# ----------------------------------------------------------------- protocols
+@dataclass(frozen=True)
+class Split:
+    """Row indices (into :func:`load_metadata`'s frame) of one fold."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    name: str = ""
+
+
+def make_seed_split(meta: pd.DataFrame, *, random_state: int = 42) -> pd.DataFrame:
+    """The stratified random 64/16/20 split.
+
+    Returns
+    -------
+    DataFrame with columns ``file_id``, ``emotion``, ``speaker``, ``split``
+    (``train`` / ``val`` / ``test``), one row per clip.
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(meta))
+    try:
+        rest, test = train_test_split(
+            idx, test_size=0.2, stratify=meta["emotion"], random_state=random_state
+        )
+        train, val = train_test_split(
+            rest, test_size=0.2, stratify=meta["emotion"].iloc[rest], random_state=random_state
+        )
+    except ValueError as exc:
+        raise DatasetError(
+            f"cannot make a stratified 64/16/20 split of {len(meta)} clips: {exc}"
+        ) from exc
+    split = np.empty(len(meta), dtype=object)
+    split[train], split[val], split[test] = "train", "val", "test"
+    out = meta[["file_id", "emotion", "speaker"]].copy()
+    out["split"] = split
+    return out
+
+
+def make_loso_split(meta: pd.DataFrame) -> pd.DataFrame:
+    """Nine leave-one-speaker-out folds.
+
+    Returns
+    -------
+    DataFrame with ``file_id``, ``emotion``, ``speaker`` and one column
+    ``fold<k>`` per speaker (sorted order) valued ``train`` / ``val`` / ``test``.
+    """
+    speakers = sorted(meta["speaker"].unique())
+    out = meta[["file_id", "emotion", "speaker"]].copy()
+    for k, spk in enumerate(speakers):
+        val_spk = speakers[(k + 1) % len(speakers)]
+        col = np.where(meta["speaker"] == spk, "test",
+                       np.where(meta["speaker"] == val_spk, "val", "train"))
+        out[f"fold{k}"] = col
+    return out
+
+
+def _splits_dir() -> Path:
+    return artifacts_dir() / "splits"
+
+
+def save_splits(meta: pd.DataFrame, *, directory: Path | None = None) -> dict[str, Path]:
+    """Write ``seed.csv`` and ``loso.csv`` (sorted by ``file_id``)."""
+    d = Path(directory or _splits_dir())
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in (("seed", make_seed_split(meta)), ("loso", make_loso_split(meta))):
+        p = d / f"{name}.csv"
+        frame.sort_values("file_id").to_csv(p, index=False)
+        paths[name] = p
+    return paths
+
+
+def load_split(protocol: str, *, directory: Path | None = None) -> pd.DataFrame:
+    """Read a saved protocol CSV (``seed`` or ``loso``)."""
+    if protocol not in PROTOCOLS:
+        raise UnknownNameError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    p = Path(directory or _splits_dir()) / f"{protocol}.csv"
+    if not p.exists():
+        raise DatasetError(f"no split file {p}; run `python -m ser_core splits`")
+    return pd.read_csv(p, dtype=str)
+
+
+def n_folds(protocol: str) -> int:
+    """1 for ``seed``, the number of speakers (9) for ``loso``."""
+    return 1 if protocol == "seed" else len([c for c in load_split(protocol) if c.startswith("fold")])
+
+
+def split_indices(
+    meta: pd.DataFrame, protocol: str, *, fold: int = 0, directory: Path | None = None
+) -> Split:
+    """Indices into ``meta`` of the train/val/test parts of a protocol fold."""
+    table = load_split(protocol, directory=directory)
+    col = "split" if protocol == "seed" else f"fold{fold}"
+    if col not in table:
+        raise UnknownNameError(f"protocol {protocol!r} has no fold {fold}")
+    lookup = dict(zip(table["file_id"], table[col]))
+    missing = [f for f in meta["file_id"] if f not in lookup]
+    if missing:
+        raise DatasetError(
+            f"{len(missing)} clips are not in the {protocol} split file, e.g. {missing[:3]}; "
+            "the corpus differs from the one the splits were made for"
+        )
+    part = meta["file_id"].map(lookup).to_numpy()
+    return Split(*(np.flatnonzero(part == s) for s in ("train", "val", "test")),
+                 name=f"{protocol}/{fold}")
+
+
+# ------------------------------------------------------------------ download
+def download(
+    dest: str | os.PathLike | None = None,
+    *,
+    url: str = NEMO_URL,
+    timeout: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Download and unpack nEMO from upstream (needs internet).
+
+    Parameters
+    ----------
+    dest : path, optional
+        Target folder (default ``<project>/data/nEMO``).
+    url : str
+        Zip archive of the upstream repository.
+    progress : callable, optional
+        ``progress(bytes_done, bytes_total)``.
+
+    Returns
+    -------
+    Path of the corpus folder (holding ``data.tsv`` and ``samples/``).
+
+    Raises
+    ------
+    DownloadError
+        Offline, refused, or not a corpus archive; nothing partial is left.
+    """
+    dest = Path(dest or project_root() / "data" / "nEMO")
+    if _is_corpus(dest):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        archive = Path(tmp) / "nemo.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(archive, "wb") as out:
+                total = int(resp.headers.get("Content-Length") or 0)
+                done = 0
+                while chunk := resp.read(1 << 20):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DownloadError(
+                f"could not download nEMO from {url}: {reason}. Are you online? "
+                f"Otherwise: {HOW_TO_GET}"
+            ) from exc
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+        except zipfile.BadZipFile as exc:
+            raise DownloadError(f"{url} did not return a zip archive: {exc}") from exc
+        found = [p.parent for p in Path(tmp).rglob("data.tsv") if (p.parent / "samples").is_dir()]
+        if not found:
+            raise DownloadError(f"the archive from {url} holds no data.tsv with samples/")
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(str(found[0]), dest)
+    return dest

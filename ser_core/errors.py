@@ -1,0 +1,74 @@
+"""Exception hierarchy of :mod:`ser_core`.
+
+Every error the library raises on purpose derives from :class:`SERError`, so an
+application can catch that one class and show ``str(err)`` to a person: each
+message names the offending value and says what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SERError",
+    "AudioError",
+    "EmptyAudioError",
+    "AudioDecodeError",
+    "AudioTooShortError",
+    "AudioTooLongError",
+    "InvalidAudioError",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "UnknownNameError",
+    "ConfigError",
+]
+
+
+class SERError(Exception):
+    """Root of every error raised on purpose by :mod:`ser_core`."""
+
+
+class AudioError(SERError, ValueError):
+    """Audio that cannot be used (the base of all audio input errors)."""
+
+
+class EmptyAudioError(AudioError):
+    """The input holds no bytes or no samples."""
+
+
+class AudioDecodeError(AudioError):
+    """The bytes are not audio in a format we can decode, or are truncated."""
+
+
+class AudioTooShortError(AudioError):
+    """The audio is shorter than the configured minimum duration."""
+
+
+class AudioTooLongError(AudioError):
+    """The audio is longer than the configured maximum duration."""
+
+
+class InvalidAudioError(AudioError):
+    """The decoded samples contain NaN or infinite values."""
+
+
+class DatasetError(SERError):
+    """The corpus or its metadata is missing or malformed."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """No nEMO corpus at the given path, ``$NEMO_DIR`` or ``data/nEMO``."""
+
+
+class DownloadError(DatasetError):
+    """Downloading the corpus failed (typically: no internet connection)."""
+
+
+class UnknownNameError(SERError, KeyError):
+    """A registry lookup (representation, model, explainer, ...) failed."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(SERError, ValueError):
+    """A configuration value is out of range or inconsistent."""

@@ -1,0 +1,428 @@
+"""The 13 acoustic representations of a 3-second clip, in a registry.
+
+Every representation is a function of the waveform returning a float32 array of
+shape ``(channels, bins, frames)`` whose shape depends only on the
+:class:`~ser_core.config.FeatureConfig` (``frames = cfg.n_frames``, 188 for 3 s
+at 16 kHz with a 256-sample hop).  All but HPSS have one channel; HPSS has two
+(harmonic, percussive).
+
+>>> from ser_core import features
+>>> features.names()[:3]
+('mel', 'stft', 'mfcc')
+>>> x = features.compute(y, "mel")            # (1, 128, 188)
+>>> all13 = features.compute_all(y)          # dict name -> array
+
+Intermediate results (STFT, mel power, chroma, onset envelope) are shared
+through a :class:`Frontend`, so computing several representations of one clip
+costs little more than the most expensive one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Iterable, Mapping
+
+import librosa
+import numpy as np
+
+from .audio import pad_or_trim
+from .config import DEFAULT_CONFIG, FeatureConfig
+from .errors import UnknownNameError
+
+__all__ = [
+    "Representation",
+    "Frontend",
+    "REGISTRY",
+    "register",
+    "get",
+    "names",
+    "compute",
+    "compute_all",
+    "output_shape",
+    "NormStats",
+    "normalization_stats",
+    "FEATURE_VERSION",
+]
+
+#: Bump when a representation's code changes meaning: invalidates every cache.
+FEATURE_VERSION = "1"
+
+_STFT_FIELDS = ("sr", "duration", "align", "n_fft", "hop_length")
+_MEL_FIELDS = _STFT_FIELDS + ("n_mels", "fmin", "fmax", "top_db")
+
+
+class Frontend:
+    """Lazily computed, shared intermediate results for one clip.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono waveform at ``cfg.sr``; padded/trimmed to ``cfg.n_samples`` here.
+    cfg : FeatureConfig
+    """
+
+    def __init__(self, y: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> None:
+        self.cfg = cfg
+        y = np.asarray(y, dtype=np.float32)
+        self.y = pad_or_trim(y, n_samples=cfg.n_samples, align=cfg.align)
+
+    @cached_property
+    def stft(self) -> np.ndarray:
+        """Complex STFT, shape ``(n_fft // 2 + 1, frames)``."""
+        c = self.cfg
+        return librosa.stft(self.y, n_fft=c.n_fft, hop_length=c.hop_length, center=True)
+
+    @cached_property
+    def mag(self) -> np.ndarray:
+        return np.abs(self.stft)
+
+    @cached_property
+    def power(self) -> np.ndarray:
+        return self.mag**2
+
+    @cached_property
+    def mel_basis(self) -> np.ndarray:
+        return _mel_basis(self.cfg)
+
+    @cached_property
+    def mel_power(self) -> np.ndarray:
+        return self.mel_basis @ self.power
+
+    @cached_property
+    def log_mel(self) -> np.ndarray:
+        return _db(self.mel_power, top_db=self.cfg.top_db)
+
+    @cached_property
+    def mfcc(self) -> np.ndarray:
+        return librosa.feature.mfcc(S=self.log_mel, n_mfcc=self.cfg.n_mfcc)
+
+    @cached_property
+    def chroma(self) -> np.ndarray:
+        c = self.cfg
+        return librosa.feature.chroma_stft(
+            S=self.power, sr=c.sr, n_fft=c.n_fft, n_chroma=c.n_chroma, tuning=0.0
+        )
+
+    @cached_property
+    def onset_env(self) -> np.ndarray:
+        c = self.cfg
+        return librosa.onset.onset_strength(S=self.log_mel, sr=c.sr, hop_length=c.hop_length)
+
+    @cached_property
+    def tempogram(self) -> np.ndarray:
+        c = self.cfg
+        return librosa.feature.tempogram(
+            onset_envelope=self.onset_env,
+            sr=c.sr,
+            hop_length=c.hop_length,
+            win_length=c.tempogram_win,
+        )
+
+
+_MEL_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _mel_basis(cfg: FeatureConfig) -> np.ndarray:
+    key = (cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+    if key not in _MEL_CACHE:
+        _MEL_CACHE[key] = librosa.filters.mel(
+            sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
+        )
+    return _MEL_CACHE[key]
+
+
+def _db(power: np.ndarray, *, top_db: float) -> np.ndarray:
+    """Power to dB relative to 1.0 (not to the clip's maximum, so loudness is
+    kept), floored at 1e-10 and clipped to ``top_db`` below the peak: silence
+    becomes a finite constant (-100 dB), never -inf."""
+    return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=top_db)
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One registered representation.
+
+    Attributes
+    ----------
+    name : str
+        Registry key (``"mel"``).
+    title : str
+        Human-readable name for plots and dropdowns.
+    family : {"spectral", "temporal", "harmonic", "energy"}
+        Selects the augmentations that make sense for it.
+    depends : tuple of str
+        The :class:`FeatureConfig` fields it depends on (keys its cache).
+    fn : callable
+        ``fn(frontend) -> np.ndarray`` of shape ``(channels, bins, frames)``.
+    y_label : str
+        What the bin axis means (for plot axes).
+    channels : tuple of str
+        Channel names (``("harmonic", "percussive")`` for HPSS).
+    description : str
+        One sentence for the docs and the app.
+    """
+
+    name: str
+    title: str
+    family: str
+    depends: tuple[str, ...]
+    fn: Callable[[Frontend], np.ndarray] = field(repr=False, compare=False)
+    y_label: str = "bin"
+    channels: tuple[str, ...] = ("",)
+    description: str = ""
+
+    def cache_key(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> str:
+        """Hash of this representation's parameters (keys the feature cache)."""
+        return cfg.digest(self.depends, salt=f"{self.name}/v{FEATURE_VERSION}")
+
+    def params(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> dict:
+        """The config values this representation depends on."""
+        return cfg.subset(self.depends)
+
+    def __call__(self, y: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+        return _finish(self.fn(Frontend(y, cfg=cfg)))
+
+
+REGISTRY: dict[str, Representation] = {}
+
+
+def register(
+    name: str,
+    *,
+    title: str,
+    family: str,
+    depends: Iterable[str],
+    y_label: str = "bin",
+    channels: tuple[str, ...] = ("",),
+) -> Callable[[Callable[[Frontend], np.ndarray]], Callable[[Frontend], np.ndarray]]:
+    """Decorator adding ``fn(frontend) -> array`` to :data:`REGISTRY`."""
+    if family not in ("spectral", "temporal", "harmonic", "energy"):
+        raise ValueError(f"unknown family {family!r}")
+
+    def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
+        doc = (fn.__doc__ or "").strip().split("\n")[0]
+        REGISTRY[name] = Representation(
+            name, title, family, tuple(depends), fn, y_label, channels, doc
+        )
+        return fn
+
+    return deco
+
+
+def _finish(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+@register("mel", title="Log-mel spectrogram", family="spectral", depends=_MEL_FIELDS,
+          y_label="mel band")
+def _mel(fe: Frontend) -> np.ndarray:
+    """Log-mel power spectrogram in dB (n_mels bands)."""
+    return fe.log_mel
+
+
+@register("stft", title="Linear STFT spectrogram", family="spectral",
+          depends=_STFT_FIELDS + ("top_db",), y_label="frequency bin")
+def _stft(fe: Frontend) -> np.ndarray:
+    """Log-power linear-frequency STFT spectrogram in dB (n_fft/2+1 bins)."""
+    return _db(fe.power, top_db=fe.cfg.top_db)
+
+
+@register("mfcc", title="MFCC", family="spectral", depends=_MEL_FIELDS + ("n_mfcc",),
+          y_label="coefficient")
+def _mfcc(fe: Frontend) -> np.ndarray:
+    """Mel-frequency cepstral coefficients (DCT-II of the log-mel)."""
+    return fe.mfcc
+
+
+@register("cqt", title="Constant-Q transform", family="spectral",
+          depends=_STFT_FIELDS + ("cqt_fmin", "cqt_bins", "bins_per_octave", "top_db"),
+          y_label="CQT bin (semitone)")
+def _cqt(fe: Frontend) -> np.ndarray:
+    """Log-magnitude constant-Q transform in dB, semitone bins from C1."""
+    c = fe.cfg
+    C = np.abs(
+        librosa.cqt(fe.y, sr=c.sr, hop_length=c.hop_length, fmin=c.cqt_fmin,
+                    n_bins=c.cqt_bins, bins_per_octave=c.bins_per_octave, res_type="soxr_hq")
+    )
+    return librosa.amplitude_to_db(C, ref=1.0, amin=1e-5, top_db=c.top_db)
+
+
+@register("chroma", title="Chromagram", family="harmonic",
+          depends=_STFT_FIELDS + ("n_chroma",), y_label="pitch class")
+def _chroma(fe: Frontend) -> np.ndarray:
+    """Chroma (energy per pitch class) from the STFT power."""
+    return fe.chroma
+
+
+@register("tonnetz", title="Tonnetz", family="harmonic",
+          depends=_STFT_FIELDS + ("n_chroma",), y_label="tonal dimension")
+def _tonnetz(fe: Frontend) -> np.ndarray:
+    """Tonal centroid features (6 dims: fifths, minor and major thirds) of the chroma."""
+    return librosa.feature.tonnetz(chroma=fe.chroma)
+
+
+@register("hpss", title="HPSS (harmonic / percussive)", family="spectral",
+          depends=_MEL_FIELDS + ("hpss_kernel",), y_label="mel band",
+          channels=("harmonic", "percussive"))
+def _hpss(fe: Frontend) -> np.ndarray:
+    """Log-mel of the harmonic and percussive parts of a median-filter HPSS."""
+    H, P = librosa.decompose.hpss(fe.mag, kernel_size=fe.cfg.hpss_kernel)
+    b, top = fe.mel_basis, fe.cfg.top_db
+    return np.stack([_db(b @ H**2, top_db=top), _db(b @ P**2, top_db=top)])
+
+
+@register("zcr", title="Zero-crossing rate", family="energy", depends=_STFT_FIELDS,
+          y_label="ZCR")
+def _zcr(fe: Frontend) -> np.ndarray:
+    """Zero-crossing rate per frame (fraction of sign changes)."""
+    c = fe.cfg
+    return librosa.feature.zero_crossing_rate(fe.y, frame_length=c.n_fft, hop_length=c.hop_length)
+
+
+@register("rms", title="RMS energy", family="energy", depends=_STFT_FIELDS, y_label="RMS")
+def _rms(fe: Frontend) -> np.ndarray:
+    """Root-mean-square energy per frame (from the STFT magnitude)."""
+    return librosa.feature.rms(S=fe.mag, frame_length=fe.cfg.n_fft)
+
+
+@register("spectral_contrast", title="Spectral contrast", family="spectral",
+          depends=_STFT_FIELDS + ("contrast_bands", "contrast_fmin"), y_label="octave band")
+def _contrast(fe: Frontend) -> np.ndarray:
+    """Peak-to-valley contrast (dB) in octave bands, plus the residual band."""
+    c = fe.cfg
+    return librosa.feature.spectral_contrast(
+        S=fe.mag, sr=c.sr, n_fft=c.n_fft, n_bands=c.contrast_bands, fmin=c.contrast_fmin
+    )
+
+
+@register("tempogram", title="Tempogram", family="temporal",
+          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)")
+def _tempogram(fe: Frontend) -> np.ndarray:
+    """Local autocorrelation of the onset envelope (rhythm of syllables)."""
+    return fe.tempogram
+
+
+@register("delta_mfcc", title="Delta-MFCC", family="spectral",
+          depends=_MEL_FIELDS + ("n_mfcc",), y_label="coefficient")
+def _delta_mfcc(fe: Frontend) -> np.ndarray:
+    """First-order time derivative of the MFCCs (9-frame Savitzky-Golay)."""
+    return librosa.feature.delta(fe.mfcc)
+
+
+@register("delta_tempogram", title="Delta-tempogram", family="temporal",
+          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)")
+def _delta_tempogram(fe: Frontend) -> np.ndarray:
+    """First-order time derivative of the tempogram."""
+    return librosa.feature.delta(fe.tempogram)
+
+
+def names() -> tuple[str, ...]:
+    """Registered representation names, in registration order."""
+    return tuple(REGISTRY)
+
+
+def get(name: str) -> Representation:
+    """Look a representation up by name (raises :class:`UnknownNameError`)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown representation {name!r}; choose one of: {', '.join(REGISTRY)}"
+        ) from None
+
+
+def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """One representation of a waveform.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono waveform at ``cfg.sr`` (any length: padded/trimmed to ``cfg.duration``).
+    name : str
+        Registry name.
+
+    Returns
+    -------
+    np.ndarray, shape (channels, bins, cfg.n_frames), float32, finite
+    """
+    return get(name)(y, cfg=cfg)
+
+
+def compute_all(
+    y: np.ndarray, names_: Iterable[str] | None = None, *, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> dict[str, np.ndarray]:
+    """Several representations of one waveform, sharing intermediate results.
+
+    Returns
+    -------
+    dict of name -> np.ndarray, shape (channels, bins, cfg.n_frames)
+    """
+    fe = Frontend(y, cfg=cfg)
+    return {n: _finish(get(n).fn(fe)) for n in (names_ or REGISTRY)}
+
+
+_SHAPES: dict[tuple[str, FeatureConfig], tuple[int, int, int]] = {}
+
+
+def output_shape(name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> tuple[int, int, int]:
+    """``(channels, bins, frames)`` of a representation under ``cfg``."""
+    key = (name, cfg)
+    if key not in _SHAPES:
+        _SHAPES[key] = tuple(compute(np.zeros(cfg.n_samples, np.float32), name, cfg=cfg).shape)
+    return _SHAPES[key]
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Per-channel, per-bin mean and standard deviation, shape ``(channels, bins, 1)``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Standardise ``x`` of shape ``(..., channels, bins, frames)``."""
+        return ((x - self.mean) / self.std).astype(np.float32, copy=False)
+
+    def to_dict(self) -> dict[str, list]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, list]) -> "NormStats":
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+def normalization_stats(x: np.ndarray, *, eps: float = 1e-5, chunk: int = 256) -> NormStats:
+    """Mean and std per channel and bin over clips and frames.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_clips, channels, bins, frames)
+        Features of the **training part only** (a memmap is fine: processed in
+        chunks, accumulated in float64).
+    eps : float
+        Floor on the standard deviation (constant bins, silence).
+
+    Returns
+    -------
+    NormStats with arrays of shape (channels, bins, 1)
+    """
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("normalization_stats needs at least one clip")
+    s = np.zeros(x.shape[1:3], np.float64)
+    ss = np.zeros(x.shape[1:3], np.float64)
+    count = 0
+    for i in range(0, n, chunk):
+        b = np.asarray(x[i : i + chunk], dtype=np.float64)
+        s += b.sum(axis=(0, 3))
+        ss += (b**2).sum(axis=(0, 3))
+        count += b.shape[0] * b.shape[3]
+    mean = s / count
+    std = np.sqrt(np.maximum(ss / count - mean**2, 0.0))
+    return NormStats(
+        mean[..., None].astype(np.float32), np.maximum(std, eps)[..., None].astype(np.float32)
+    )

@@ -1,0 +1,99 @@
+"""ser_core.cache: build, reuse, invalidation, order, statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_core import audio, cache, data, features
+from ser_core.config import DEFAULT_CONFIG
+from ser_core.errors import DatasetError
+
+
+@pytest.fixture
+def tiny(tmp_path, tiny_corpus):
+    meta = data.load_metadata(tiny_corpus)
+    return meta, tmp_path / "cache"
+
+
+def test_build_load_and_values(tiny):
+    meta, root = tiny
+    dirs = cache.build(meta, ["mel", "zcr"], root=root, workers=1, progress=False)
+    assert set(dirs) == {"mel", "zcr"}
+    x = cache.load("mel", meta, root=root)
+    assert x.shape == (len(meta), 1, 128, 188) and x.dtype == np.float16
+    direct = features.compute(audio.load_audio(meta.path[3]), "mel")
+    np.testing.assert_allclose(x[3].astype(np.float32), direct, atol=0.06)  # float16 storage
+    assert (dirs["mel"] / "meta.json").exists() and not list(root.rglob("*.partial.npy"))
+    assert not list(root.rglob("*.pkl")) and not list(root.rglob("*.pickle"))
+
+
+def test_parallel_build_equals_serial(tiny, tmp_path):
+    meta, root = tiny
+    cache.build(meta, ["mfcc"], root=root, workers=1, progress=False)
+    cache.build(meta, ["mfcc"], root=tmp_path / "par", workers=2, progress=False)
+    np.testing.assert_array_equal(cache.load("mfcc", meta, root=root),
+                                  cache.load("mfcc", meta, root=tmp_path / "par"))
+
+
+def test_changing_a_parameter_invalidates_only_that_representation(tiny):
+    meta, root = tiny
+    names = ["mel", "mfcc", "delta_mfcc", "chroma"]
+    cache.build(meta, names, root=root, workers=1, progress=False)
+    stamps = {n: cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns
+              for n in names}
+    # up to date: nothing rebuilt
+    cache.build(meta, names, root=root, workers=1, progress=False)
+    assert all(cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns == stamps[n]
+               for n in names)
+    cfg = DEFAULT_CONFIG.replace(n_mfcc=20)
+    assert {n for n in names if not cache.is_cached(n, list(meta.file_id), cfg=cfg, root=root)} \
+        == {"mfcc", "delta_mfcc"}
+    cache.build(meta, names, cfg=cfg, root=root, workers=1, progress=False)
+    assert cache.load("mfcc", meta, cfg=cfg, root=root).shape[2] == 20
+    assert cache.load("mfcc", meta, root=root).shape[2] == 40  # the old entry is untouched
+    for n in ("mel", "chroma"):
+        assert cache.entry_dir(n, cfg=cfg, root=root) == cache.entry_dir(n, root=root)
+        assert cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns == stamps[n]
+
+
+def test_load_in_another_order_and_missing_clips(tiny):
+    meta, root = tiny
+    cache.build(meta, ["rms"], root=root, workers=1, progress=False)
+    full = np.asarray(cache.load("rms", meta, root=root))
+    sub = meta.iloc[[5, 0, 2]]
+    np.testing.assert_array_equal(cache.load("rms", sub, root=root), full[[5, 0, 2]])
+    with pytest.raises(DatasetError, match="no feature cache"):
+        cache.load("mel", meta, root=root)
+    other = meta.copy()
+    other.loc[0, "file_id"] = "ZZ0_anger_9"
+    with pytest.raises(DatasetError, match="lacks 1 clips"):
+        cache.load("rms", other, root=root)
+    # a different clip list is not "cached"
+    assert not cache.is_cached("rms", list(other.file_id), root=root)
+
+
+def test_norm_stats_use_training_part_only(tmp_path):
+    from tests.conftest import make_corpus
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=3, seconds=0.5))
+    root = tmp_path / "cache"
+    cache.build(meta, ["mel"], root=root, workers=1, progress=False)
+    splits = tmp_path / "splits"
+    data.save_splits(meta, directory=splits)
+    st = cache.norm_stats("mel", meta, protocol="loso", fold=0, root=root, splits_dir=splits)
+    s = data.split_indices(meta, "loso", fold=0, directory=splits)
+    x = cache.load("mel", meta, root=root).astype(np.float64)
+    np.testing.assert_allclose(st.mean[..., 0], x[s.train].mean((0, 3)), atol=1e-3)
+    assert not np.allclose(st.mean[..., 0], x.mean((0, 3)), atol=1e-3)
+    assert (cache.entry_dir("mel", root=root) / "stats-loso-0.npz").exists()
+    again = cache.norm_stats("mel", meta, protocol="loso", fold=0, root=root, splits_dir=splits)
+    np.testing.assert_array_equal(again.mean, st.mean)
+
+
+def test_real_corpus_subset(meta, tmp_path):
+    sub = meta.groupby("emotion").head(3)
+    cache.build(sub, root=tmp_path, workers=2, progress=False)
+    for n in features.names():
+        x = cache.load(n, sub, root=tmp_path)
+        assert x.shape[0] == len(sub) and np.isfinite(x.astype(np.float32)).all(), n

@@ -1,0 +1,127 @@
+"""ser_core.features: the 13 representations, their registry and shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_core import features
+from ser_core.config import DEFAULT_CONFIG
+from ser_core.errors import SERError, UnknownNameError
+from tests.conftest import tone
+
+EXPECTED = {
+    "mel": (1, 128, 188), "stft": (1, 513, 188), "mfcc": (1, 40, 188), "cqt": (1, 84, 188),
+    "chroma": (1, 12, 188), "tonnetz": (1, 6, 188), "hpss": (2, 128, 188), "zcr": (1, 1, 188),
+    "rms": (1, 1, 188), "spectral_contrast": (1, 7, 188), "tempogram": (1, 128, 188),
+    "delta_mfcc": (1, 40, 188), "delta_tempogram": (1, 128, 188),
+}
+
+SIGNALS = {
+    "tone": tone(3.0),
+    "silence": np.zeros(48_000, np.float32),
+    "short": tone(0.2),
+    "long": tone(7.3),
+    "noise": np.random.default_rng(0).standard_normal(48_000).astype(np.float32),
+    "clipped": np.ones(48_000, np.float32),
+    "impulse": np.eye(1, 48_000, 24_000, dtype=np.float32)[0],
+}
+
+
+def test_registry_has_the_13_in_order():
+    assert features.names() == tuple(EXPECTED)
+    for rep in features.REGISTRY.values():
+        assert rep.title and rep.description and rep.family in features_families()
+
+
+def features_families():
+    return {"spectral", "temporal", "harmonic", "energy"}
+
+
+@pytest.mark.parametrize("signal", list(SIGNALS))
+def test_shapes_dtype_finiteness(signal):
+    out = features.compute_all(SIGNALS[signal])
+    assert list(out) == list(EXPECTED)
+    for name, x in out.items():
+        assert x.shape == EXPECTED[name], name
+        assert x.dtype == np.float32, name
+        assert np.isfinite(x).all(), (signal, name)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_compute_single_matches_compute_all(name):
+    y = SIGNALS["tone"]
+    np.testing.assert_array_equal(features.compute(y, name), features.compute_all(y, [name])[name])
+    assert features.output_shape(name) == EXPECTED[name]
+
+
+def test_silence_has_no_nan_and_constant_levels():
+    out = features.compute_all(SIGNALS["silence"])
+    assert np.allclose(out["mel"], out["mel"].flat[0])  # -100 dB floor everywhere
+    assert not out["rms"].any() and not out["zcr"].any()
+
+
+def test_loud_tone_has_more_mel_energy_than_quiet():
+    loud = features.compute(SIGNALS["tone"], "mel").mean()
+    quiet = features.compute(SIGNALS["tone"] * 0.01, "mel").mean()
+    assert loud > quiet + 20  # 40 dB apart, floor effects aside
+
+
+def test_hpss_separates_tone_from_clicks():
+    y = tone(3.0) * 0.5
+    clicks = np.zeros_like(y)
+    clicks[::4000] = 1.0
+    h, p = features.compute(y + clicks, "hpss")
+    h0, p0 = features.compute(y, "hpss")
+    assert p.mean() - p0.mean() > h.mean() - h0.mean()
+
+
+def test_chroma_of_a_440_hz_tone_peaks_at_a():
+    t = np.arange(48_000) / 16_000
+    x = features.compute((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), "chroma")[0]
+    assert int(np.argmax(x.mean(1))) == 9  # C=0 ... A=9
+
+
+def test_waveform_is_padded_or_trimmed_to_three_seconds():
+    a = features.compute(tone(7.3), "mel")
+    b = features.compute(tone(0.2), "mel")
+    assert a.shape == b.shape == (1, 128, 188)
+
+
+def test_unknown_representation_message():
+    with pytest.raises(UnknownNameError) as e:
+        features.get("mell")
+    assert "mell" in str(e.value) and "mel" in str(e.value)
+    assert isinstance(e.value, SERError)
+
+
+def test_cache_keys_depend_only_on_declared_parameters():
+    base = DEFAULT_CONFIG
+    changed = base.replace(n_mfcc=20)
+    keys = {n: features.get(n).cache_key(base) for n in features.names()}
+    keys2 = {n: features.get(n).cache_key(changed) for n in features.names()}
+    assert {n for n in keys if keys[n] != keys2[n]} == {"mfcc", "delta_mfcc"}
+    hop = base.replace(hop_length=512)
+    assert all(features.get(n).cache_key(hop) != keys[n] for n in keys)
+    assert len(set(keys.values())) == 13
+
+
+def test_config_change_changes_shape():
+    cfg = DEFAULT_CONFIG.replace(n_mels=64, n_mfcc=20)
+    assert features.compute(tone(1.0), "mel", cfg=cfg).shape == (1, 64, 188)
+    assert features.compute(tone(1.0), "mfcc", cfg=cfg).shape == (1, 20, 188)
+
+
+def test_normalization_stats():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(50, 2, 4, 30)).astype(np.float16)
+    st = features.normalization_stats(x, chunk=7)
+    assert st.mean.shape == st.std.shape == (2, 4, 1)
+    np.testing.assert_allclose(st.mean[..., 0], x.astype(np.float64).mean((0, 3)), atol=1e-3)
+    np.testing.assert_allclose(st.std[..., 0], x.astype(np.float64).std((0, 3)), atol=1e-3)
+    z = st.apply(x.astype(np.float32))
+    assert abs(z.mean()) < 1e-3 and abs(z.std() - 1) < 1e-2
+    const = features.normalization_stats(np.zeros((3, 1, 2, 5)))
+    assert np.isfinite(const.apply(np.zeros((1, 2, 5)))).all()  # no division by zero
+    back = features.NormStats.from_dict(st.to_dict())
+    np.testing.assert_array_equal(back.mean, st.mean)
