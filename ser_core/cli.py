@@ -150,6 +150,77 @@ def _eda_summary(a: argparse.Namespace) -> int:
     return 0
 
 
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    _corpus_arg(p)
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model, help="architecture (python -m ser_core models)")
+    p.add_argument("--representation", default=d.representation)
+    p.add_argument("--protocol", default=d.protocol, choices=["seed", "loso"])
+    p.add_argument("--fold", type=int, default=d.fold, help="loso fold (speaker index 0-8)")
+    for name in ("width", "epochs", "batch_size", "patience", "seed", "max_clips"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    for name in ("lr", "weight_decay", "dropout", "label_smoothing", "mixup"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    p.add_argument("--ship", metavar="NAME", default=None,
+                   help="write artifacts/models/NAME.safetensors + NAME.json")
+    p.add_argument("--no-mlflow", action="store_true")
+
+
+@command("train", "train one model on one protocol fold (logged to MLflow)")
+@arguments(_train_args)
+def _train(a: argparse.Namespace) -> int:
+    from . import data, models
+    from .train import TrainConfig, model_card, train
+
+    tc = TrainConfig(model=a.model, representation=a.representation, protocol=a.protocol,
+                     fold=a.fold, width=a.width, epochs=a.epochs, batch_size=a.batch_size,
+                     patience=a.patience, seed=a.seed, max_clips=a.max_clips, lr=a.lr,
+                     weight_decay=a.weight_decay, dropout=a.dropout,
+                     label_smoothing=a.label_smoothing, mixup=a.mixup,
+                     augment=not a.no_augment, device=a.device)
+    meta = data.load_metadata(a.nemo_dir)
+    res = train(tc, meta, log_mlflow=not a.no_mlflow)
+    r = res.report
+    print(json.dumps({"run": tc.run_name(), "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                      "val_accuracy": res.val_accuracy, "epochs": res.epochs_run,
+                      "seconds": round(res.seconds, 1), "temperature": res.temperature,
+                      "ece_before": res.ece_before, "ece_after": res.ece_after,
+                      "mlflow_run_id": res.run_id}))
+    if a.ship:
+        cmd = "python -m ser_core " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
+        path = models.save(res.model, model_card(res, command=cmd), a.ship)
+        print(f"shipped {path}")
+    return 0
+
+
+@command("models", "list the architectures and the shipped models")
+@arguments(lambda p: p.add_argument("--json", action="store_true"))
+def _models(a: argparse.Namespace) -> int:
+    from . import models
+
+    ship = []
+    for n in models.shipped():
+        card = models.load(n).card
+        ship.append({"name": n, "architecture": card["architecture"]["name"],
+                     "input": card["input"]["name"],
+                     "metrics": {k: v.get("accuracy") for k, v in card["metrics"].items()}})
+    if a.json:
+        print(json.dumps({"architectures": list(models.MODELS), "shipped": ship}, indent=2))
+        return 0
+    print("architectures:")
+    for spec in models.MODELS.values():
+        print(f"  {spec.name:<14} input={spec.input:<9} {spec.description}")
+    print("shipped models:" if ship else "shipped models: none yet")
+    for s in ship:
+        acc = ", ".join(f"{k} {v:.1%}" for k, v in s["metrics"].items() if v is not None)
+        print(f"  {s['name']:<24} {s['architecture']} on {s['input']}  ({acc})")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

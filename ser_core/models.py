@@ -1,0 +1,387 @@
+"""The model zoo, in plain PyTorch, in a registry.
+
+Every model maps a batch of inputs to logits over the six emotions:
+
+===============  ==========================================  ==========================
+name             input                                        what it is
+===============  ==========================================  ==========================
+``resnet18``     ``(B, channels, bins, frames)`` features     ResNet-18, 1-channel stem
+``vgg16``        ``(B, channels, bins, frames)`` features     VGG16 with batch norm
+``small_cnn``    ``(B, channels, bins, frames)`` features     3 x Conv-Pool-Dropout
+``wave_cnn``     ``(B, 1, samples)`` raw 16 kHz waveform      1-D CNN, 4 blocks
+``zcr_rms_lstm`` ``(B, 2, steps)`` frame ZCR and RMS          Conv1D || BiLSTM, fused
+===============  ==========================================  ==========================
+
+>>> m = create("resnet18", in_chans=1, width=32)
+>>> m(torch.zeros(8, 1, 128, 188)).shape
+torch.Size([8, 6])
+
+A new architecture is one decorated class: ``@register("name")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .config import EMOTIONS
+from .errors import UnknownNameError
+
+__all__ = [
+    "LoadedModel",
+    "save",
+    "load",
+    "shipped",
+    "models_dir",
+    "ModelSpec",
+    "MODELS",
+    "register",
+    "create",
+    "model_names",
+    "AudioResNet",
+    "VGG16",
+    "SmallCNN",
+    "WaveCNN",
+    "ZcrRmsLSTM",
+    "count_parameters",
+]
+
+N_CLASSES = len(EMOTIONS)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered architecture.
+
+    Attributes
+    ----------
+    name : str
+    cls : type
+        ``nn.Module`` subclass; keyword arguments configure it.
+    input : {"features", "waveform", "frames"}
+        What it eats: a representation from the feature registry, the raw
+        3-s waveform, or frame-level ZCR/RMS.
+    description : str
+    """
+
+    name: str
+    cls: type
+    input: str
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(name: str, *, input: str = "features") -> Callable[[type], type]:
+    """Class decorator adding an architecture to :data:`MODELS`."""
+
+    def deco(cls: type) -> type:
+        doc = (cls.__doc__ or "").strip().split("\n")[0]
+        MODELS[name] = ModelSpec(name, cls, input, doc)
+        return cls
+
+    return deco
+
+
+def model_names() -> tuple[str, ...]:
+    return tuple(MODELS)
+
+
+def create(name: str, **kwargs) -> nn.Module:
+    """Build a registered architecture (raises :class:`UnknownNameError`)."""
+    try:
+        spec = MODELS[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown model {name!r}; choose one of: {', '.join(MODELS)}"
+        ) from None
+    return spec.cls(**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _init_weights(module: nn.Module) -> None:
+    """Kaiming (fan-out, ReLU) for convolutions, Xavier for linear layers."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 convolutions with a residual connection."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu1 = nn.ReLU(inplace=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout else nn.Identity()
+        )
+        self.relu2 = nn.ReLU(inplace=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(out + self.downsample(x))
+
+
+@register("resnet18")
+class AudioResNet(nn.Module):
+    """ResNet-18 topology with a configurable-channel stem and width.
+
+    Parameters
+    ----------
+    in_chans : int
+        Input channels (1; 2 for HPSS).
+    width : int
+        Channels of the first stage (64 in the original; 32 is plenty here).
+    dropout : float
+        Dropout before the classifier.
+    n_classes : int
+
+    Input ``(B, in_chans, bins, frames)``; output logits ``(B, n_classes)``.
+    """
+
+    def __init__(self, in_chans: int = 1, width: int = 32, dropout: float = 0.3,
+                 n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width),
+            nn.ReLU(inplace=False), nn.MaxPool2d(3, 2, 1),
+        )
+        chans = [width, 2 * width, 4 * width, 8 * width]
+        layers, cin = [], width
+        for i, c in enumerate(chans):
+            stride = 1 if i == 0 else 2
+            layers.append(nn.Sequential(BasicBlock(cin, c, stride), BasicBlock(c, c)))
+            cin = c
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, n_classes))
+        _init_weights(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map of the last convolutional block ``(B, 8*width, h, w)``."""
+        x = self.stem(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.features(x)))
+
+
+@register("vgg16")
+class VGG16(nn.Module):
+    """VGG16 with batch norm for spectrogram inputs (width-scaled).
+
+    Input ``(B, in_chans, bins, frames)``; output ``(B, n_classes)``.
+    """
+
+    CFG = (1, 1, "M", 2, 2, "M", 4, 4, 4, "M", 8, 8, 8, "M", 8, 8, 8, "M")
+
+    def __init__(self, in_chans: int = 1, width: int = 32, dropout: float = 0.5,
+                 n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = in_chans
+        for v in self.CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+            else:
+                c = int(v) * width
+                layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                           nn.ReLU(inplace=False)]
+                cin = c
+        self.body = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(cin, 4 * width * 2), nn.ReLU(inplace=False),
+            nn.Dropout(dropout), nn.Linear(4 * width * 2, n_classes),
+        )
+        _init_weights(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.body(x)))
+
+
+@register("small_cnn")
+class SmallCNN(nn.Module):
+    """Three Conv-Pool-Dropout blocks (32/64/128), global average pooling, dense 128.
+
+    Input ``(B, in_chans, bins, frames)``; output ``(B, n_classes)``.
+    """
+
+    def __init__(self, in_chans: int = 1, dropout: float = 0.25, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        blocks, cin = [], in_chans
+        for c in (32, 64, 128):
+            blocks += [nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=False),
+                       nn.MaxPool2d(2, 2, ceil_mode=True), nn.Dropout(dropout)]
+            cin = c
+        self.body = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(128, 128), nn.ReLU(inplace=False),
+                                  nn.Dropout(2 * dropout), nn.Linear(128, n_classes))
+        _init_weights(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.body(x)))
+
+
+@register("wave_cnn", input="waveform")
+class WaveCNN(nn.Module):
+    """1-D CNN on the raw 3-s waveform: four Conv1d-BN-MaxPool blocks
+    (32/64/128/256), adaptive pooling, a 256-512-6 head with two dropouts.
+
+    Input ``(B, 1, samples)``; output ``(B, n_classes)``.
+    """
+
+    def __init__(self, dropout: float = 0.3, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        spec = [(1, 32, 80, 4), (32, 64, 3, 1), (64, 128, 3, 1), (128, 256, 3, 1)]
+        blocks: list[nn.Module] = []
+        for cin, cout, k, s in spec:
+            blocks += [nn.Conv1d(cin, cout, k, s, padding=k // 2, bias=False), nn.BatchNorm1d(cout),
+                       nn.ReLU(inplace=False), nn.MaxPool1d(4)]
+        self.body = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(256, 512), nn.ReLU(inplace=False),
+            nn.Dropout(dropout), nn.Linear(512, n_classes),
+        )
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.body(x)))
+
+
+@register("zcr_rms_lstm", input="frames")
+class ZcrRmsLSTM(nn.Module):
+    """Parallel Conv1D and BiLSTM branches over frame-level ZCR and RMS
+    (25 ms window, 10 ms hop), fused by concatenation.
+
+    Input ``(B, 2, steps)``; output ``(B, n_classes)``.
+    """
+
+    def __init__(self, hidden: int = 64, dropout: float = 0.3, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv1d(2, 32, 5, padding=2), nn.BatchNorm1d(32), nn.ReLU(inplace=False),
+            nn.MaxPool1d(2), nn.Conv1d(32, 64, 5, padding=2), nn.BatchNorm1d(64),
+            nn.ReLU(inplace=False), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
+        )
+        self.lstm = nn.LSTM(2, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(64 + 2 * hidden, 64),
+                                  nn.ReLU(inplace=False), nn.Dropout(dropout), nn.Linear(64, n_classes))
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.conv(x)
+        out, _ = self.lstm(x.transpose(1, 2))
+        b = out.mean(1)
+        return self.head(torch.cat([a, b], 1))
+
+
+# ------------------------------------------------------------ shipped models
+@dataclass
+class LoadedModel:
+    """A shipped model: the network (eval mode, float32 on CPU) and its card.
+
+    Attributes
+    ----------
+    name : str
+    module : nn.Module
+    card : dict
+        The JSON model card (architecture, input, normalisation, class order,
+        temperature, metrics, reproduce command).
+    """
+
+    name: str
+    module: nn.Module
+    card: dict
+
+    @property
+    def representation(self) -> str:
+        return self.card["input"]["name"]
+
+    @property
+    def temperature(self) -> float:
+        return float(self.card.get("calibration", {}).get("temperature", 1.0))
+
+
+def models_dir() -> "Path":
+    from .config import artifacts_dir
+
+    return artifacts_dir() / "models"
+
+
+def save(module: nn.Module, card: dict, name: str, *, directory: "Path | None" = None) -> "Path":
+    """Write ``<name>.safetensors`` (fp16) and ``<name>.json`` (the card).
+
+    Returns the path of the weights file.
+    """
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    d = Path(directory or models_dir())
+    d.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous().cpu()
+             for k, v in module.state_dict().items()}
+    path = d / f"{name}.safetensors"
+    save_file(state, str(path), metadata={"name": name, "classes": ",".join(EMOTIONS)})
+    (d / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def shipped(directory: "Path | None" = None) -> list[str]:
+    """Names of the models under ``artifacts/models`` (card and weights both present)."""
+    from pathlib import Path
+
+    d = Path(directory or models_dir())
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.safetensors").exists())
+
+
+def load(name: str, *, directory: "Path | None" = None) -> LoadedModel:
+    """Load a shipped model by name (raises :class:`UnknownNameError` when absent)."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    d = Path(directory or models_dir())
+    card_path, weights = d / f"{name}.json", d / f"{name}.safetensors"
+    if not (card_path.exists() and weights.exists()):
+        have = ", ".join(shipped(d)) or "none"
+        raise UnknownNameError(f"no shipped model {name!r} in {d} (shipped: {have})")
+    card = json.loads(card_path.read_text())
+    arch = card["architecture"]
+    module = create(arch["name"], **arch.get("kwargs", {}))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+    module.load_state_dict(state)
+    return LoadedModel(name, module.eval(), card)

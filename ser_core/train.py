@@ -1,0 +1,393 @@
+"""Training and evaluation of the model zoo on a protocol fold.
+
+``python -m ser_core train --model resnet18 --representation mel --protocol seed``
+
+One run: load the cached features of the fold, normalise with statistics of
+the training part, train with AdamW + one-cycle schedule + label smoothing (+
+mixup and the representation's augmentations), stop early on validation
+accuracy, fit a temperature on validation, evaluate on test, log everything
+to MLflow and write fp16 safetensors weights with a JSON model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import augment as augment_mod
+from . import cache, data, features, metrics, models
+from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
+from .errors import ConfigError
+
+__all__ = ["TrainConfig", "RunResult", "train", "resolve_device", "model_inputs", "predict_logits"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one training run (logged as MLflow parameters)."""
+
+    model: str = "resnet18"
+    representation: str = "mel"
+    protocol: str = "seed"
+    fold: int = 0
+    width: int = 32
+    dropout: float = 0.3
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    mixup: float = 0.2
+    augment: bool = True
+    patience: int = 10
+    seed: int = 0
+    device: str = "auto"
+    max_clips: int | None = None  # cap for quick runs / tests (stratified)
+
+    def __post_init__(self) -> None:
+        models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
+        if models.MODELS[self.model].input == "features":
+            features.get(self.representation)
+        if self.protocol not in data.PROTOCOLS:
+            raise ConfigError(f"protocol must be one of {data.PROTOCOLS}, got {self.protocol!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError(f"epochs and batch_size must be positive, got {self.epochs!r}, "
+                              f"{self.batch_size!r}")
+
+    @property
+    def input_kind(self) -> str:
+        return models.MODELS[self.model].input
+
+    @property
+    def input_name(self) -> str:
+        """The representation, or ``waveform`` / ``zcr_rms_frames`` for the 1-D models."""
+        return {"features": self.representation, "waveform": "waveform",
+                "frames": "zcr_rms_frames"}[self.input_kind]
+
+    def run_name(self) -> str:
+        fold = f"-fold{self.fold}" if self.protocol == "loso" else ""
+        return f"{self.model}-{self.input_name}-{self.protocol}{fold}"
+
+
+@dataclass
+class RunResult:
+    config: TrainConfig
+    report: dict[str, Any]
+    val_accuracy: float
+    temperature: float
+    ece_before: float
+    ece_after: float
+    epochs_run: int
+    seconds: float
+    history: list[dict[str, float]]
+    model: nn.Module
+    norm: features.NormStats | None
+    run_id: str | None = None
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------- inputs
+FRAME_WIN, FRAME_HOP = 400, 160  # 25 ms window, 10 ms hop at 16 kHz
+
+
+def zcr_rms_frames(y: np.ndarray) -> np.ndarray:
+    """Frame-level ZCR and log-RMS (25 ms window, 10 ms hop) of a 3-s clip.
+
+    Returns
+    -------
+    np.ndarray, shape (2, 301), float32
+    """
+    import librosa
+
+    from .audio import pad_or_trim
+
+    y = pad_or_trim(y, n_samples=DEFAULT_CONFIG.n_samples)
+    z = librosa.feature.zero_crossing_rate(y, frame_length=FRAME_WIN, hop_length=FRAME_HOP)[0]
+    r = librosa.feature.rms(y=y, frame_length=FRAME_WIN, hop_length=FRAME_HOP)[0]
+    return np.stack([z, np.log10(r + 1e-5)]).astype(np.float32)
+
+
+def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Inputs of every clip of ``meta`` for a model input kind.
+
+    Returns
+    -------
+    features: the cached representation ``(n, C, F, T)`` (memmap, float16);
+    waveform: ``(n, 1, samples)`` float16 (cached as ``waveform-<key>``);
+    frames: ``(n, 2, 301)`` float32 (cached likewise).
+    """
+    if kind == "features":
+        cache.build(meta, [name], cfg=cfg, progress=True)
+        return cache.load(name, meta, cfg=cfg)
+    from .audio import load_audio, pad_or_trim
+    from .config import cache_dir
+
+    key = cfg.digest(("sr", "duration", "align"), salt=name)
+    d = cache_dir() / f"{name}-{key}"
+    f = d / "features.npy"
+    ids = list(meta["file_id"])
+    if f.exists() and (d / "clips.txt").read_text().split() == ids:
+        return np.load(f, mmap_mode="r")
+    d.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for p in meta["path"]:
+        y = pad_or_trim(load_audio(p, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
+        rows.append(y[None].astype(np.float16) if kind == "waveform" else zcr_rms_frames(y))
+    arr = np.stack(rows)
+    np.save(d / "features.partial.npy", arr)
+    (d / "clips.txt").write_text("\n".join(ids) + "\n")
+    os.replace(d / "features.partial.npy", f)
+    return arr
+
+
+def _normalizer(x_train: np.ndarray, kind: str) -> features.NormStats | None:
+    if kind == "waveform":
+        return None  # raw audio is left as it is
+    if kind == "frames":
+        m = x_train.mean(axis=(0, 2))[:, None]
+        s = np.maximum(x_train.std(axis=(0, 2)), 1e-5)[:, None]
+        return features.NormStats(m.astype(np.float32), s.astype(np.float32))
+    return features.normalization_stats(x_train)
+
+
+def _subsample(idx: np.ndarray, labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    if n is None or n >= len(idx):
+        return idx
+    rng = np.random.default_rng(seed)
+    per = max(1, n // len(EMOTIONS))
+    out = [rng.permutation(idx[labels[idx] == k])[:per] for k in range(len(EMOTIONS))]
+    return np.sort(np.concatenate(out))
+
+
+class _Batches:
+    """Minimal in-memory batch iterator with per-sample augmentation."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool,
+                 aug: Callable | None, seed: int) -> None:
+        self.x, self.y, self.bs, self.shuffle, self.aug = x, y, batch_size, shuffle, aug
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return (len(self.x) + self.bs - 1) // self.bs
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+        for i in range(0, len(order), self.bs):
+            j = order[i : i + self.bs]
+            xb = self.x[j]
+            if self.aug is not None:
+                xb = np.stack([self.aug(s, rng=self.rng) for s in xb])
+            yield torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)), torch.from_numpy(self.y[j])
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, *, batch_size: int = 64,
+                   device: torch.device | str = "cpu") -> np.ndarray:
+    """Logits ``(n, 6)`` of already-normalised inputs ``(n, ...)``."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32))
+        out.append(model(xb.to(device)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
+
+
+def _model_kwargs(tc: TrainConfig, in_chans: int) -> dict[str, Any]:
+    if tc.input_kind != "features":
+        return {"dropout": tc.dropout}
+    kw: dict[str, Any] = {"in_chans": in_chans, "dropout": tc.dropout}
+    if tc.model in ("resnet18", "vgg16"):
+        kw["width"] = tc.width
+    return kw
+
+
+def train(
+    tc: TrainConfig,
+    meta: pd.DataFrame,
+    *,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    splits_dir: Path | None = None,
+    log_mlflow: bool = True,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> RunResult:
+    """Train one model on one protocol fold and evaluate it on its test part."""
+    _seed_everything(tc.seed)
+    device = resolve_device(tc.device)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    split = data.split_indices(meta, tc.protocol, fold=tc.fold, directory=splits_dir)
+    labels = meta["label"].to_numpy().astype(np.int64)
+    tr = _subsample(split.train, labels, tc.max_clips, tc.seed)
+    va = _subsample(split.val, labels, tc.max_clips and max(6, tc.max_clips // 4), tc.seed)
+    te = _subsample(split.test, labels, tc.max_clips and max(6, tc.max_clips // 4), tc.seed)
+
+    x_all = model_inputs(meta, tc.input_kind, tc.input_name, cfg=cfg)
+    x_tr = np.asarray(x_all[tr], dtype=np.float32)
+    norm = _normalizer(x_tr, tc.input_kind)
+    prep = (lambda a: norm.apply(np.asarray(a, dtype=np.float32))) if norm else (
+        lambda a: np.asarray(a, dtype=np.float32))
+    x_tr = prep(x_tr)
+    x_va, x_te = prep(x_all[va]), prep(x_all[te])
+
+    in_chans = x_tr.shape[1]
+    model = models.create(tc.model, **_model_kwargs(tc, in_chans)).to(device)
+    aug = augment_mod.make(tc.representation) if (tc.augment and tc.input_kind == "features") else None
+    batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, epochs=tc.epochs,
+                                                steps_per_epoch=len(batches), pct_start=0.2)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+    rng = np.random.default_rng(tc.seed)
+
+    run = None
+    if log_mlflow:
+        import mlflow
+
+        from . import tracking
+
+        exp = tracking.experiment_id()
+        run = mlflow.start_run(experiment_id=exp, run_name=tc.run_name())
+        mlflow.log_params({**dataclasses.asdict(tc), "input": tc.input_name,
+                           "parameters": models.count_parameters(model), "device": str(device),
+                           "n_train": len(tr), "n_val": len(va), "n_test": len(te),
+                           "feature_params": json.dumps(features.get(tc.representation).params(cfg))
+                           if tc.input_kind == "features" else "{}"})
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=tc.epochs, desc=tc.run_name(), unit="epoch")
+    history: list[dict[str, float]] = []
+    best_acc, best_state, best_epoch, stale = -1.0, None, 0, 0
+    t0 = time.time()
+    try:
+        for epoch in range(1, tc.epochs + 1):
+            model.train()
+            total, n = 0.0, 0
+            for xb, yb in batches:
+                xb, yb = xb.to(device), yb.to(device)
+                if tc.mixup > 0 and tc.input_kind == "features":
+                    lam = float(rng.beta(tc.mixup, tc.mixup))
+                    perm = torch.randperm(xb.shape[0], device=device)
+                    out = model(lam * xb + (1 - lam) * xb[perm])
+                    loss = lam * loss_fn(out, yb) + (1 - lam) * loss_fn(out, yb[perm])
+                else:
+                    loss = loss_fn(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(yb)
+                n += len(yb)
+            val_logits = predict_logits(model, x_va, device=device)
+            val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits),
+                                                         torch.from_numpy(labels[va])))
+            val_acc = float((val_logits.argmax(1) == labels[va]).mean())
+            row = {"epoch": epoch, "train_loss": total / max(n, 1), "val_loss": val_loss,
+                   "val_accuracy": val_acc, "lr": sched.get_last_lr()[0]}
+            history.append(row)
+            if run is not None:
+                import mlflow
+
+                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+            if on_epoch:
+                on_epoch(row)
+            if bar:
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val_acc:.3f}")
+                bar.update()
+            if val_acc > best_acc:
+                best_acc, best_epoch, stale = val_acc, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= tc.patience:
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        seconds = time.time() - t0
+        val_logits = predict_logits(model, x_va, device=device)
+        temperature = metrics.fit_temperature(val_logits, labels[va])
+        test_logits = predict_logits(model, x_te, device=device)
+        report = metrics.classification_report(labels[te], test_logits.argmax(1))
+        ece_before = metrics.expected_calibration_error(metrics.softmax(test_logits), labels[te])
+        ece_after = metrics.expected_calibration_error(
+            metrics.softmax(test_logits, temperature=temperature), labels[te])
+        result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
+                           len(history), seconds, history, model.cpu().eval(), norm)
+        if run is not None:
+            import mlflow
+
+            from . import tracking
+
+            tracking.log_report(report)
+            mlflow.log_metrics({"best_val_accuracy": best_acc, "best_epoch": best_epoch,
+                                "temperature": temperature, "ece_before": ece_before,
+                                "ece_after": ece_after, "train_seconds": seconds})
+            mlflow.set_tag("most_confused", json.dumps(report["most_confused"]))
+            result.run_id = run.info.run_id
+        return result
+    finally:
+        if bar:
+            bar.close()
+        if run is not None:
+            import mlflow
+
+            mlflow.end_run()
+
+
+def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, command: str = "") -> dict:
+    """The JSON model card of a finished run."""
+    tc = result.config
+    kind = tc.input_kind
+    rep_params = features.get(tc.representation).params(cfg) if kind == "features" else {}
+    r = result.report
+    return {
+        "architecture": {"name": tc.model,
+                         "kwargs": _model_kwargs(tc, _in_chans(result.model, tc)),
+                         "parameters": models.count_parameters(result.model)},
+        "input": {"kind": kind, "name": tc.input_name, "params": rep_params,
+                  "feature_config": dataclasses.asdict(cfg)},
+        "normalization": ({"kind": "corpus", "fit_on": f"{tc.protocol}/fold{tc.fold} train",
+                           **result.norm.to_dict()} if result.norm is not None else {"kind": "none"}),
+        "classes": list(EMOTIONS),
+        "calibration": {"temperature": result.temperature, "ece_before": result.ece_before,
+                        "ece_after": result.ece_after, "ece_bins": 15},
+        "metrics": {tc.protocol: {
+            "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+            "macro_precision": r["macro_precision"], "macro_recall": r["macro_recall"],
+            "per_class_f1": {e: v["f1"] for e, v in r["per_class"].items()},
+            "confusion": r["confusion"], "fold": tc.fold,
+        }},
+        "training": {**dataclasses.asdict(tc), "epochs_run": result.epochs_run,
+                     "seconds": round(result.seconds, 1), "mlflow_run_id": result.run_id},
+        "reproduce": command,
+    }
+
+
+def _in_chans(model: nn.Module, tc: TrainConfig) -> int:
+    if tc.input_kind != "features":
+        return 1
+    first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    return first.in_channels
