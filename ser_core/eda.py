@@ -23,7 +23,9 @@ Files
 
 from __future__ import annotations
 
+import contextlib
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable
@@ -201,7 +203,7 @@ def build_summaries(
         old = pd.read_csv(clips_csv).set_index("file_id")
         desc = old.reindex(meta["file_id"])[list(DESCRIPTORS)].reset_index(drop=True)
     table = pd.concat([table.reset_index(drop=True), desc.round(5)], axis=1)
-    table.to_csv(clips_csv, index=False)
+    _atomic(clips_csv, lambda tmp: table.to_csv(tmp, index=False))
 
     cache.build(meta, names, workers=workers, progress=progress)
     labels = meta["label"].to_numpy()
@@ -217,25 +219,50 @@ def build_summaries(
         proj[f"{n}/pca_var"] = var.astype(np.float32)
         if tsne:
             proj[f"{n}/tsne"] = project(stats, method="tsne")[0].astype(np.float16)
-    np.savez_compressed(d / "emotion_means.npz", **means)
-    np.savez_compressed(d / "projections.npz", **proj)
+    _atomic(d / "emotion_means.npz", lambda tmp: np.savez_compressed(tmp, **means))
+    _atomic(d / "projections.npz", lambda tmp: np.savez_compressed(tmp, **proj))
     return [clips_csv, d / "emotion_means.npz", d / "projections.npz"]
 
 
-def _need(p: Path) -> Path:
+def _atomic(path: Path, write) -> None:
+    """Write through a temporary name in the same folder, then rename: a reader
+    (the running app) never sees a half-written summary."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _reading(p: Path):
+    """Missing or damaged summary files become a :class:`DatasetError`."""
     if not p.exists():
         raise DatasetError(f"no corpus summary {p}; run `python -m ser_core eda-summary`")
-    return p
+    try:
+        yield p
+    except DatasetError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DatasetError(
+            f"cannot read the corpus summary {p} ({type(exc).__name__}: {exc}); rebuild it "
+            "with `python -m ser_core eda-summary`"
+        ) from exc
 
 
 def load_clips(directory: Path | None = None) -> pd.DataFrame:
     """``clips.csv`` as a DataFrame (one row per clip)."""
-    return pd.read_csv(_need(Path(directory or eda_dir()) / "clips.csv"))
+    with _reading(Path(directory or eda_dir()) / "clips.csv") as p:
+        table = pd.read_csv(p)
+        if "file_id" not in table or "emotion" not in table:
+            raise ValueError("missing file_id/emotion columns")
+        return table
 
 
 def load_emotion_means(name: str, directory: Path | None = None) -> np.ndarray:
     """Per-emotion average of a representation, shape ``(6, channels, bins, frames)``."""
-    with np.load(_need(Path(directory or eda_dir()) / "emotion_means.npz")) as z:
+    with _reading(Path(directory or eda_dir()) / "emotion_means.npz") as p, np.load(p) as z:
         if name not in z:
             raise DatasetError(f"no per-emotion average of {name!r} in the summaries")
         return z[name].astype(np.float32)
@@ -243,7 +270,7 @@ def load_emotion_means(name: str, directory: Path | None = None) -> np.ndarray:
 
 def load_projections(name: str, directory: Path | None = None) -> dict[str, np.ndarray]:
     """``{"pca": (n, 2), "tsne": (n, 2), "pca_var": (2,)}`` for a representation."""
-    with np.load(_need(Path(directory or eda_dir()) / "projections.npz")) as z:
+    with _reading(Path(directory or eda_dir()) / "projections.npz") as p, np.load(p) as z:
         out = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith(f"{name}/")}
     if not out:
         raise DatasetError(f"no projection of {name!r} in the summaries")

@@ -157,6 +157,8 @@ class Representation:
         ``fn(frontend) -> np.ndarray`` of shape ``(channels, bins, frames)``.
     y_label : str
         What the bin axis means (for plot axes).
+    unit : str
+        Unit of the values (for colour bars).
     channels : tuple of str
         Channel names (``("harmonic", "percussive")`` for HPSS).
     description : str
@@ -171,6 +173,7 @@ class Representation:
     y_label: str = "bin"
     channels: tuple[str, ...] = ("",)
     description: str = ""
+    unit: str = ""
 
     def cache_key(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> str:
         """Hash of this representation's parameters (keys the feature cache)."""
@@ -194,6 +197,7 @@ def register(
     family: str,
     depends: Iterable[str],
     y_label: str = "bin",
+    unit: str = "",
     channels: tuple[str, ...] = ("",),
 ) -> Callable[[Callable[[Frontend], np.ndarray]], Callable[[Frontend], np.ndarray]]:
     """Decorator adding ``fn(frontend) -> array`` to :data:`REGISTRY`."""
@@ -203,7 +207,7 @@ def register(
     def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
         REGISTRY[name] = Representation(
-            name, title, family, tuple(depends), fn, y_label, channels, doc
+            name, title, family, tuple(depends), fn, y_label, channels, doc, unit
         )
         return fn
 
@@ -218,21 +222,21 @@ def _finish(x: np.ndarray) -> np.ndarray:
 
 
 @register("mel", title="Log-mel spectrogram", family="spectral", depends=_MEL_FIELDS,
-          y_label="mel band")
+          y_label="mel band", unit="dB")
 def _mel(fe: Frontend) -> np.ndarray:
     """Log-mel power spectrogram in dB (n_mels bands)."""
     return fe.log_mel
 
 
 @register("stft", title="Linear STFT spectrogram", family="spectral",
-          depends=_STFT_FIELDS + ("top_db",), y_label="frequency bin")
+          depends=_STFT_FIELDS + ("top_db",), y_label="frequency bin", unit="dB")
 def _stft(fe: Frontend) -> np.ndarray:
     """Log-power linear-frequency STFT spectrogram in dB (n_fft/2+1 bins)."""
     return _db(fe.power, top_db=fe.cfg.top_db)
 
 
 @register("mfcc", title="MFCC", family="spectral", depends=_MEL_FIELDS + ("n_mfcc",),
-          y_label="coefficient")
+          y_label="coefficient", unit="coefficient")
 def _mfcc(fe: Frontend) -> np.ndarray:
     """Mel-frequency cepstral coefficients (DCT-II of the log-mel)."""
     return fe.mfcc
@@ -240,7 +244,7 @@ def _mfcc(fe: Frontend) -> np.ndarray:
 
 @register("cqt", title="Constant-Q transform", family="spectral",
           depends=_STFT_FIELDS + ("cqt_fmin", "cqt_bins", "bins_per_octave", "top_db"),
-          y_label="CQT bin (semitone)")
+          y_label="CQT bin (semitone)", unit="dB")
 def _cqt(fe: Frontend) -> np.ndarray:
     """Log-magnitude constant-Q transform in dB, semitone bins from C1."""
     c = fe.cfg
@@ -252,21 +256,21 @@ def _cqt(fe: Frontend) -> np.ndarray:
 
 
 @register("chroma", title="Chromagram", family="harmonic",
-          depends=_STFT_FIELDS + ("n_chroma",), y_label="pitch class")
+          depends=_STFT_FIELDS + ("n_chroma",), y_label="pitch class", unit="relative energy")
 def _chroma(fe: Frontend) -> np.ndarray:
     """Chroma (energy per pitch class) from the STFT power."""
     return fe.chroma
 
 
 @register("tonnetz", title="Tonnetz", family="harmonic",
-          depends=_STFT_FIELDS + ("n_chroma",), y_label="tonal dimension")
+          depends=_STFT_FIELDS + ("n_chroma",), y_label="tonal dimension", unit="centroid coordinate")
 def _tonnetz(fe: Frontend) -> np.ndarray:
     """Tonal centroid features (6 dims: fifths, minor and major thirds) of the chroma."""
     return librosa.feature.tonnetz(chroma=fe.chroma)
 
 
 @register("hpss", title="HPSS (harmonic / percussive)", family="spectral",
-          depends=_MEL_FIELDS + ("hpss_kernel",), y_label="mel band",
+          depends=_MEL_FIELDS + ("hpss_kernel",), y_label="mel band", unit="dB",
           channels=("harmonic", "percussive"))
 def _hpss(fe: Frontend) -> np.ndarray:
     """Log-mel of the harmonic and percussive parts of a median-filter HPSS."""
@@ -276,21 +280,21 @@ def _hpss(fe: Frontend) -> np.ndarray:
 
 
 @register("zcr", title="Zero-crossing rate", family="energy", depends=_STFT_FIELDS,
-          y_label="ZCR")
+          y_label="ZCR", unit="fraction")
 def _zcr(fe: Frontend) -> np.ndarray:
     """Zero-crossing rate per frame (fraction of sign changes)."""
     c = fe.cfg
     return librosa.feature.zero_crossing_rate(fe.y, frame_length=c.n_fft, hop_length=c.hop_length)
 
 
-@register("rms", title="RMS energy", family="energy", depends=_STFT_FIELDS, y_label="RMS")
+@register("rms", title="RMS energy", family="energy", depends=_STFT_FIELDS, y_label="RMS", unit="amplitude")
 def _rms(fe: Frontend) -> np.ndarray:
     """Root-mean-square energy per frame (from the STFT magnitude)."""
     return librosa.feature.rms(S=fe.mag, frame_length=fe.cfg.n_fft)
 
 
 @register("spectral_contrast", title="Spectral contrast", family="spectral",
-          depends=_STFT_FIELDS + ("contrast_bands", "contrast_fmin"), y_label="octave band")
+          depends=_STFT_FIELDS + ("contrast_bands", "contrast_fmin"), y_label="octave band", unit="dB")
 def _contrast(fe: Frontend) -> np.ndarray:
     """Peak-to-valley contrast (dB) in octave bands, plus the residual band."""
     c = fe.cfg
@@ -300,21 +304,21 @@ def _contrast(fe: Frontend) -> np.ndarray:
 
 
 @register("tempogram", title="Tempogram", family="temporal",
-          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)")
+          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)", unit="autocorrelation")
 def _tempogram(fe: Frontend) -> np.ndarray:
     """Local autocorrelation of the onset envelope (rhythm of syllables)."""
     return fe.tempogram
 
 
 @register("delta_mfcc", title="Delta-MFCC", family="spectral",
-          depends=_MEL_FIELDS + ("n_mfcc",), y_label="coefficient")
+          depends=_MEL_FIELDS + ("n_mfcc",), y_label="coefficient", unit="Δ per frame")
 def _delta_mfcc(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the MFCCs (9-frame Savitzky-Golay)."""
     return librosa.feature.delta(fe.mfcc)
 
 
 @register("delta_tempogram", title="Delta-tempogram", family="temporal",
-          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)")
+          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)", unit="Δ per frame")
 def _delta_tempogram(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the tempogram."""
     return librosa.feature.delta(fe.tempogram)

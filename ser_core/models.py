@@ -22,6 +22,7 @@ A new architecture is one decorated class: ``@register("name")``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -331,19 +332,18 @@ class LoadedModel:
         return float(self.card.get("calibration", {}).get("temperature", 1.0))
 
 
-def models_dir() -> "Path":
+def models_dir() -> Path:
     from .config import artifacts_dir
 
     return artifacts_dir() / "models"
 
 
-def save(module: nn.Module, card: dict, name: str, *, directory: "Path | None" = None) -> "Path":
+def save(module: nn.Module, card: dict, name: str, *, directory: Path | None = None) -> Path:
     """Write ``<name>.safetensors`` (fp16) and ``<name>.json`` (the card).
 
     Returns the path of the weights file.
     """
     import json
-    from pathlib import Path
 
     from safetensors.torch import save_file
 
@@ -357,20 +357,17 @@ def save(module: nn.Module, card: dict, name: str, *, directory: "Path | None" =
     return path
 
 
-def shipped(directory: "Path | None" = None) -> list[str]:
+def shipped(directory: Path | None = None) -> list[str]:
     """Names of the models under ``artifacts/models`` (card and weights both present)."""
-    from pathlib import Path
-
     d = Path(directory or models_dir())
     if not d.is_dir():
         return []
     return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.safetensors").exists())
 
 
-def load(name: str, *, directory: "Path | None" = None) -> LoadedModel:
+def load(name: str, *, directory: Path | None = None) -> LoadedModel:
     """Load a shipped model by name (raises :class:`UnknownNameError` when absent)."""
     import json
-    from pathlib import Path
 
     from safetensors.torch import load_file
 

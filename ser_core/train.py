@@ -236,7 +236,7 @@ def train(
     """Train one model on one protocol fold and evaluate it on its test part."""
     _seed_everything(tc.seed)
     device = resolve_device(tc.device)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     split = data.split_indices(meta, tc.protocol, fold=tc.fold, directory=splits_dir)
     labels = meta["label"].to_numpy().astype(np.int64)
     tr = _subsample(split.train, labels, tc.max_clips, tc.seed)

@@ -13,8 +13,8 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def _texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("title", "markdown", "caption", "info", "success") for e in at.get(kind)]
-    return "\n".join(str(p) for p in parts)
+    kinds = ("title", "markdown", "caption", "info", "success")
+    return "\n".join(str(e.value) for kind in kinds for e in at.get(kind))
 
 
 def test_home_page_runs():

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from ser_core.cli import main
 from tests.conftest import ROOT, make_corpus

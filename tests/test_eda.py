@@ -78,3 +78,16 @@ def test_shipped_summaries_cover_the_corpus():
         assert eda.load_emotion_means(n).shape[0] == 6
         pr = eda.load_projections(n)
         assert pr["pca"].shape == pr["tsne"].shape == (4481, 2)
+
+
+def test_damaged_summaries_are_a_clear_error(tmp_path):
+    (tmp_path / "clips.csv").write_text('file_id,emotion\n"unterminated\n')
+    (tmp_path / "emotion_means.npz").write_bytes(b"PK\x03\x04 half written")
+    (tmp_path / "projections.npz").write_bytes(b"")
+    with pytest.raises(DatasetError, match="rebuild"):
+        eda.load_clips(tmp_path)
+    with pytest.raises(DatasetError, match="rebuild"):
+        eda.load_emotion_means("mel", tmp_path)
+    with pytest.raises(DatasetError, match="rebuild"):
+        eda.load_projections("mel", tmp_path)
+    assert not list(tmp_path.glob(".*partial*"))

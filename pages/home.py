@@ -1,0 +1,51 @@
+"""Home page: what the tool does, which corpus and models it found, where to go."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+
+common.ensure_navigation()
+st.title("nEMO speech emotion explorer")
+st.markdown(
+    "Explore how a computer hears emotion in Polish speech. The tool turns a 3-second clip "
+    "of the **nEMO** corpus (or your own recording) into 13 acoustic representations, "
+    "predicts one of six emotions (anger, fear, happiness, neutral, sadness, surprise), "
+    "shows *why* with several explanation methods, tests how easily a tiny adversarial "
+    "perturbation flips the decision, and compares the trained models."
+)
+
+st.subheader("Dataset")
+with common.report_errors():
+    meta = common.metadata()
+    if meta is None:
+        common.how_to_get_corpus()
+    else:
+        st.success(f"nEMO corpus found at `{common.corpus_dir()}`: **{len(meta):,} clips** "
+                   f"from **{meta['speaker'].nunique()} speakers**.",
+                   icon=":material/check_circle:")
+
+st.subheader("Models")
+models = common.model_files()
+if models:
+    st.markdown("\n".join(f"- `{m}`" for m in models))
+else:
+    st.caption("No trained models shipped yet "
+               "(looked for `*.safetensors` under `artifacts/models/`).")
+
+st.subheader("Pages")
+LINKS = [
+    ("pages/1_dataset.py", "Dataset: corpus overview and the 13 representations of a clip",
+     ":material/dataset:"),
+    ("pages/2_predictor.py", "Predictor: emotion of an upload, a recording or the live mic",
+     ":material/mic:"),
+    ("pages/3_explain.py", "Explain: Grad-CAM, LRP, SmoothGrad and LIME side by side",
+     ":material/visibility:"),
+    ("pages/4_adversarial.py", "Adversarial: FGSM perturbations you can listen to",
+     ":material/bolt:"),
+    ("pages/5_leaderboard.py", "Leaderboard: every training run from MLflow",
+     ":material/leaderboard:"),
+]
+for page, label, icon in LINKS:
+    st.page_link(page, label=label, icon=icon)

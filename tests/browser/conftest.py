@@ -1,0 +1,153 @@
+"""Browser fixtures: a live ``streamlit run app.py`` server and a Chromium page.
+
+Playwright drives the system's Debian Chromium (``/usr/bin/chromium``); no
+browser is ever downloaded.  Tests are skipped, saying why, when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+STARTUP_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = STARTUP_S) -> None:
+    """Poll ``/_stcore/health`` until it answers ``ok`` (or fail with the server log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free local port; yield its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+           "--server.port", str(port), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy(), stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_healthy(url, proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}; server log:\n{log.read_text(errors='replace')}") from None
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Debian Chromium driven by Playwright (skips when it is missing)."""
+    if not (Path(CHROMIUM).exists() and shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium); browser tests need it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is needed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A fresh page (1400 px wide) in its own context; closed after the test."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        ctx.close()
+
+
+def wait_for_app(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has connected and finished running the script."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]'
+        '[data-test-connection-state="CONNECTED"]',
+        state="attached", timeout=timeout_ms,
+    )
+
+
+def wait_for_plots(page, timeout_ms: int = 60_000) -> None:
+    """Wait until every ``st.plotly_chart`` on the page has been drawn by plotly.js."""
+    page.wait_for_function(
+        """() => {
+            const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+            return [...charts].every(c => c.querySelector('.js-plotly-plot .main-svg'));
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def _grow_viewport(page) -> dict:
+    """Make the viewport as tall as the app's content (Streamlit scrolls inside its
+    main container, not the document, so ``full_page`` alone stops at the fold)."""
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]')"
+        " || document.scrollingElement; return Math.ceil(m.scrollHeight); }"
+    )
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 16_000)})
+    page.wait_for_timeout(1500)  # let plotly re-lay out at the new size
+    wait_for_plots(page)
+    return size
+
+
+def full_screenshot(page, path: Path) -> Path:
+    """Screenshot of the whole page, top to bottom."""
+    size = _grow_viewport(page)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def element_screenshot(page, locator, path: Path) -> Path:
+    """Screenshot of one element, drawn completely even when taller than the viewport."""
+    size = _grow_viewport(page)
+    locator.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path
