@@ -221,6 +221,50 @@ def _models(a: argparse.Namespace) -> int:
     return 0
 
 
+@command("predict", "predict the emotion of audio files (one JSON object per line with --json)")
+@arguments(lambda p: (p.add_argument("paths", nargs="+", metavar="PATH"),
+                      p.add_argument("--model", default=None, help="shipped model (default: best)"),
+                      p.add_argument("--json", action="store_true", help="JSON lines output")))
+def _predict(a: argparse.Namespace) -> int:
+    from .inference import Predictor, predict_files
+
+    pred = Predictor.load(a.model)
+    failed = 0
+    for res in predict_files(a.paths, pred):
+        failed += "error" in res
+        if a.json:
+            print(json.dumps(res, ensure_ascii=False), flush=True)
+        elif "error" in res:
+            print(f"{res['path']}: error: {res['error']}", flush=True)
+        else:
+            top = sorted(res["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+            print(f"{res['path']}: {res['label']}  (" +
+                  ", ".join(f"{e} {p:.0%}" for e, p in top) + ")", flush=True)
+    return 1 if failed == len(a.paths) else 0
+
+
+@command("evaluate", "evaluate a shipped model on a protocol's test part")
+@arguments(lambda p: (_corpus_arg(p), p.add_argument("--model", default=None),
+                      p.add_argument("--protocol", default="seed", choices=["seed"]),
+                      p.add_argument("--json", action="store_true")))
+def _evaluate(a: argparse.Namespace) -> int:
+    from . import data
+    from .evaluate import evaluate_shipped
+
+    meta = data.load_metadata(a.nemo_dir)
+    rep = evaluate_shipped(a.model, meta, protocol=a.protocol)
+    if a.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    print(f"{rep['model']} on {rep['protocol']} test ({rep['n_test']} clips): accuracy "
+          f"{rep['accuracy']:.2%}, macro F1 {rep['macro_f1']:.2%}, ECE {rep['ece']:.3f}")
+    for e, v in rep["per_class"].items():
+        print(f"  {e:<10} F1 {v['f1']:.2%}  precision {v['precision']:.2%}  recall {v['recall']:.2%}")
+    for c in rep["most_confused"]:
+        print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

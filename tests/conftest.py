@@ -48,9 +48,11 @@ def meta(nemo_dir):
 
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
-    """Folder for test output kept after the run (screenshots): test-output/."""
-    OUTPUT.mkdir(exist_ok=True)
-    return OUTPUT
+    """Folder for test output kept after the run (screenshots): ``test-output/``,
+    or ``$SER_TEST_OUTPUT`` (``artifacts/screenshots`` refreshes the README's)."""
+    out = Path(os.environ.get("SER_TEST_OUTPUT", OUTPUT))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def tone(seconds: float = 1.0, *, sr: int = 16_000, freq: float = 220.0, channels: int = 1) -> np.ndarray:

@@ -1,0 +1,157 @@
+"""Prediction with a shipped model: waveform in, calibrated probabilities out.
+
+>>> p = Predictor.load()                  # the best shipped model
+>>> probs = p.predict(y)                  # (6,) for a waveform at 16 kHz
+>>> tl = p.timeline(y_long)               # sliding 3-s windows, 1-s hop
+
+The front end (representation, feature config, normalisation, temperature) is
+read from the model card, so a model is always fed what it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from . import features, models
+from .audio import frame_windows, load_audio, pad_or_trim
+from .config import EMOTIONS, FeatureConfig
+from .errors import SERError, UnknownNameError
+from .metrics import softmax
+
+__all__ = ["Predictor", "Timeline", "best_model_name", "predict_files"]
+
+
+def best_model_name(directory: Path | None = None, *, protocol: str = "seed") -> str:
+    """The shipped model with the highest ``protocol`` accuracy in its card."""
+    names = models.shipped(directory)
+    if not names:
+        raise UnknownNameError(
+            "no shipped model in artifacts/models; train one with "
+            "`python -m ser_core train --ship NAME`"
+        )
+    d = Path(directory or models.models_dir())
+
+    def score(n: str) -> float:
+        card = json.loads((d / f"{n}.json").read_text())
+        return float(card.get("metrics", {}).get(protocol, {}).get("accuracy", -1))
+
+    return max(names, key=score)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Per-window probabilities of a long recording.
+
+    Attributes
+    ----------
+    starts : np.ndarray, shape (n_windows,)
+        Window start times (s).
+    probs : np.ndarray, shape (n_windows, 6)
+    overall : np.ndarray, shape (6,)
+        Mean of the window probabilities weighted by each window's speech energy
+        (silent windows count little).
+    """
+
+    starts: np.ndarray
+    probs: np.ndarray
+    overall: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.overall))]
+
+
+class Predictor:
+    """A shipped model with its front end.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+    """
+
+    def __init__(self, loaded: models.LoadedModel) -> None:
+        self.loaded = loaded
+        card = loaded.card
+        self.name = loaded.name
+        self.kind = card["input"]["kind"]
+        self.representation = card["input"]["name"]
+        self.cfg = FeatureConfig(**card["input"].get("feature_config", {}))
+        norm = card.get("normalization", {})
+        self.norm = (features.NormStats.from_dict(norm) if norm.get("kind") == "corpus" else None)
+        self.temperature = loaded.temperature
+        self.module = loaded.module.eval()
+
+    @classmethod
+    def load(cls, name: str | None = None, *, directory: Path | None = None) -> "Predictor":
+        """Load ``name`` (default: :func:`best_model_name`)."""
+        return cls(models.load(name or best_model_name(directory), directory=directory))
+
+    # ----------------------------------------------------------- inputs
+    def inputs(self, windows: np.ndarray) -> np.ndarray:
+        """Model inputs for waveforms ``(n, samples)`` at ``cfg.sr``, normalised.
+
+        Returns
+        -------
+        np.ndarray, float32: ``(n, C, F, T)`` features, ``(n, 1, samples)``
+        waveforms or ``(n, 2, steps)`` frames, depending on the model.
+        """
+        if self.kind == "features":
+            x = np.stack([features.compute(w, self.representation, cfg=self.cfg) for w in windows])
+        elif self.kind == "waveform":
+            x = np.stack([pad_or_trim(w, n_samples=self.cfg.n_samples)[None] for w in windows])
+        else:
+            from .train import zcr_rms_frames
+
+            x = np.stack([zcr_rms_frames(w) for w in windows])
+        return self.norm.apply(x) if self.norm is not None else x.astype(np.float32)
+
+    @torch.no_grad()
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw logits ``(n, 6)`` of prepared inputs."""
+        return self.module(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+
+    def predict_batch(self, windows: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``(n, 6)`` of waveforms ``(n, samples)``."""
+        return softmax(self.logits(self.inputs(windows)), temperature=self.temperature).astype(np.float32)
+
+    def predict(self, y: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``(6,)`` of one waveform (padded/trimmed to 3 s)."""
+        return self.predict_batch(pad_or_trim(y, n_samples=self.cfg.n_samples, align=self.cfg.align)[None])[0]
+
+    def timeline(self, y: np.ndarray, *, hop: float = 1.0, batch_size: int = 32) -> Timeline:
+        """Sliding ``duration``-long windows with ``hop`` seconds between starts."""
+        wins, starts = frame_windows(y, sr=self.cfg.sr, window=self.cfg.duration, hop=hop)
+        probs = np.concatenate([self.predict_batch(wins[i : i + batch_size])
+                                for i in range(0, len(wins), batch_size)])
+        energy = np.sqrt((wins**2).mean(1)) + 1e-8
+        overall = (probs * energy[:, None]).sum(0) / energy.sum()
+        return Timeline(starts, probs, overall.astype(np.float32))
+
+    def describe(self) -> dict[str, Any]:
+        c = self.loaded.card
+        return {"name": self.name, "architecture": c["architecture"]["name"],
+                "input": self.representation, "temperature": self.temperature,
+                "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()}}
+
+
+def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict[str, Any]]:
+    """One result dict per input: ``{"path", "label", "probabilities"}`` or
+    ``{"path", "error"}``; longer audio is judged over sliding windows."""
+    for src in sources:
+        try:
+            y = load_audio(src, sr=predictor.cfg.sr)
+            if len(y) > predictor.cfg.n_samples:
+                tl = predictor.timeline(y)
+                probs, extra = tl.overall, {"windows": len(tl.starts)}
+            else:
+                probs, extra = predictor.predict(y), {}
+            yield {"path": str(src), "label": EMOTIONS[int(np.argmax(probs))],
+                   "probabilities": {e: round(float(p), 6) for e, p in zip(EMOTIONS, probs)}, **extra}
+        except SERError as exc:
+            yield {"path": str(src), "error": str(exc)}
