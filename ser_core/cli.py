@@ -100,6 +100,8 @@ def _cache_args(p: argparse.ArgumentParser) -> None:
                    help="one representation (repeat for several; default: all 13)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    p.add_argument("--stats", action="store_true",
+                   help="also store normalisation statistics of every protocol fold's training part")
 
 
 @command("cache", "compute the feature cache of the whole corpus")
@@ -114,6 +116,13 @@ def _cache(a: argparse.Namespace) -> int:
           f"in {time.time() - t0:.1f} s")
     for n, d in dirs.items():
         print(f"  {n:<18} {d}")
+    if a.stats:
+        for n in dirs:
+            for protocol in data.PROTOCOLS:
+                for fold in range(data.n_folds(protocol)):
+                    cache.norm_stats(n, meta, protocol=protocol, fold=fold)
+        print(f"normalisation statistics stored for {len(dirs)} representations "
+              f"(seed + {data.n_folds('loso')} loso folds, training parts only)")
     return 0
 
 
