@@ -274,6 +274,33 @@ def _evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+@command("feedback", "feedback store: `feedback export DIR` writes donations in nEMO's layout")
+@arguments(lambda p: (p.add_argument("action", choices=["export", "stats"]),
+                      p.add_argument("dest", nargs="?", default=None, help="export folder"),
+                      p.add_argument("--data-dir", default=None,
+                                     help="feedback data folder (default: $SER_DATA_DIR or "
+                                          "~/.local/share/nemo-ser)")))
+def _feedback(a: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .feedback import FeedbackStore
+
+    store = FeedbackStore(a.data_dir)
+    rows = store.rows()
+    if a.action == "stats":
+        donated = sum(1 for r in rows if r["donation"])
+        right = sum(1 for r in rows if r["correct"] and r["correct"] == r["predicted"])
+        judged = sum(1 for r in rows if r["correct"])
+        print(f"{len(rows)} feedback rows in {store.db}; {donated} donated recordings; "
+              f"model right in {right} of {judged} judged predictions")
+        return 0
+    if not a.dest:
+        raise ConfigError("feedback export needs a destination folder: feedback export DIR")
+    out = store.export_nemo(a.dest)
+    n = len((out / "data.tsv").read_text().splitlines()) - 1
+    print(f"exported {n} labelled donations to {out} (data.tsv + samples/)")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
