@@ -20,6 +20,7 @@ __all__ = [
     "DownloadError",
     "UnknownNameError",
     "ConfigError",
+    "TrackingError",
 ]
 
 
@@ -72,3 +73,7 @@ class UnknownNameError(SERError, KeyError):
 
 class ConfigError(SERError, ValueError):
     """A configuration value is out of range or inconsistent."""
+
+
+class TrackingError(SERError):
+    """The MLflow tracking database cannot be read, or a run in it is malformed."""

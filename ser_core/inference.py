@@ -24,24 +24,39 @@ from .config import EMOTIONS, FeatureConfig
 from .errors import SERError, UnknownNameError
 from .metrics import softmax
 
-__all__ = ["Predictor", "Timeline", "best_model_name", "predict_files"]
+__all__ = ["Predictor", "Timeline", "best_model_name", "predict_files", "unsure_threshold",
+           "DEFAULT_UNSURE"]
+
+#: Fallback "unsure" threshold when a model card sets none.
+DEFAULT_UNSURE = 0.5
 
 
-def best_model_name(directory: Path | None = None, *, protocol: str = "seed") -> str:
-    """The shipped model with the highest ``protocol`` accuracy in its card."""
-    names = models.shipped(directory)
-    if not names:
-        raise UnknownNameError(
-            "no shipped model in artifacts/models; train one with "
-            "`python -m ser_core train --ship NAME`"
-        )
-    d = Path(directory or models.models_dir())
+def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: float = 0.5) -> float:
+    """Confidence below which a model is unsure, from held-out predictions.
 
-    def score(n: str) -> float:
-        card = json.loads((d / f"{n}.json").read_text())
-        return float(card.get("metrics", {}).get(protocol, {}).get("accuracy", -1))
+    Fits held-out correctness against the top probability with an increasing
+    isotonic regression and returns the lowest confidence at which the fitted
+    accuracy reaches ``min_accuracy``: below it, the label is more often wrong
+    than right.
 
-    return max(names, key=score)
+    Parameters
+    ----------
+    probs : np.ndarray, shape (n, 6)
+        Calibrated validation probabilities.
+    labels : np.ndarray, shape (n,)
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    conf = probs.max(1)
+    correct = (probs.argmax(1) == labels).astype(float)
+    if len(conf) < 2:
+        return DEFAULT_UNSURE
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(conf, correct)
+    grid = np.linspace(conf.min(), conf.max(), 512)
+    ok = np.flatnonzero(iso.predict(grid) >= min_accuracy)
+    if ok.size == 0:
+        return float(round(conf.max(), 3))
+    return float(round(grid[ok[0]], 3))
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class Predictor:
         norm = card.get("normalization", {})
         self.norm = (features.NormStats.from_dict(norm) if norm.get("kind") == "corpus" else None)
         self.temperature = loaded.temperature
+        #: Below this top probability the prediction is reported as unsure.
+        self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
         self.module = loaded.module.eval()
 
     @classmethod

@@ -94,6 +94,7 @@ class RunResult:
     model: nn.Module
     norm: features.NormStats | None
     run_id: str | None = None
+    unsure_below: float = 0.5
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -334,8 +335,12 @@ def train(
         ece_before = metrics.expected_calibration_error(metrics.softmax(test_logits), labels[te])
         ece_after = metrics.expected_calibration_error(
             metrics.softmax(test_logits, temperature=temperature), labels[te])
+        from .inference import unsure_threshold
+
+        unsure = unsure_threshold(metrics.softmax(val_logits, temperature=temperature), labels[va])
         result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
-                           len(history), seconds, history, model.cpu().eval(), norm)
+                           len(history), seconds, history, model.cpu().eval(), norm,
+                           unsure_below=unsure)
         if run is not None:
             import mlflow
 
@@ -374,6 +379,9 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
         "classes": list(EMOTIONS),
         "calibration": {"temperature": result.temperature, "ece_before": result.ece_before,
                         "ece_after": result.ece_after, "ece_bins": 15},
+        "decision": {"unsure_below": result.unsure_below,
+                     "rule": "top calibrated probability below this: validation predictions "
+                             "there are wrong more often than right"},
         "metrics": {tc.protocol: {
             "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
             "macro_precision": r["macro_precision"], "macro_recall": r["macro_recall"],

@@ -75,3 +75,17 @@ def test_predict_cli_json_lines(shipped, tmp_path):
     assert lines[0]["path"] == str(good) and set(lines[0]["probabilities"]) >= {"anger", "neutral"}
     assert lines[0]["windows"] == 3
     assert lines[1] == {"path": str(empty), "error": f"'{empty}' is empty (0 bytes)"}
+
+
+def test_unsure_threshold():
+    from ser_core.inference import unsure_threshold
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    conf = rng.uniform(0.2, 1.0, n)  # top probability of each clip
+    labels = np.zeros(n, int)
+    wrong = conf < 0.45  # below 0.45 the model is always wrong, above always right
+    probs = np.repeat(((1 - conf) / 5)[:, None], 6, axis=1)
+    probs[np.arange(n), np.where(wrong, 1, 0)] = conf
+    t = unsure_threshold(probs, labels)
+    assert 0.45 <= t < 0.6  # errors dominate below t, not far above 0.45
