@@ -59,6 +59,23 @@ def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: flo
     return float(round(grid[ok[0]], 3))
 
 
+def best_model_name(directory: Path | None = None, *, protocol: str = "seed") -> str:
+    """The shipped model with the highest ``protocol`` accuracy in its card."""
+    names = models.shipped(directory)
+    if not names:
+        raise UnknownNameError(
+            "no shipped model in artifacts/models; train one with "
+            "`python -m ser_core train --ship NAME`"
+        )
+    d = Path(directory or models.models_dir())
+
+    def score(n: str) -> float:
+        card = json.loads((d / f"{n}.json").read_text())
+        return float(card.get("metrics", {}).get(protocol, {}).get("accuracy", -1))
+
+    return max(names, key=score)
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Per-window probabilities of a long recording.

@@ -1,0 +1,448 @@
+"""The leaderboard: every training run of the MLflow store as tidy tables.
+
+Reads the SQLite tracking database of :mod:`ser_core.tracking` (``$SER_MLFLOW_DB``
+or ``artifacts/mlflow.db``); needs neither the corpus nor the weights.
+
+Tables
+------
+:func:`load_runs`
+    One row per run (LOSO folds separately), see :data:`RUN_COLUMNS`.
+:func:`summarize`
+    One row per ``(model, input, protocol)``: the latest finished run of each
+    fold, folds aggregated into mean, sample standard deviation and ``n_folds``.
+
+Ensemble convention
+-------------------
+An ensemble of trained models is logged to the same experiment as one run with
+
+* params ``model = "ensemble"``, ``input = "ensemble"``, ``protocol``, ``fold``
+  and ``members``: a JSON list of the members (their representations, or run
+  names);
+* metrics ``weight_<representation>``: the member weights, normalised to sum 1;
+* optionally metric ``temperature`` (calibration of the combined logits) and
+  the usual test metrics and confusion tag of :func:`ser_core.tracking.log_report`.
+
+:func:`log_ensemble` writes such a run; :func:`ensemble_weights` reads the weights back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import tracking
+from .config import EMOTIONS
+from .errors import TrackingError
+
+__all__ = [
+    "HOW_TO_TRAIN", "ENSEMBLE", "WEIGHT_PREFIX", "CURVE_KEYS", "RUN_COLUMNS", "METRICS",
+    "load_runs", "summarize", "filter_runs", "ranked_run_ids", "run_label", "confusion",
+    "curves", "ensemble_weights", "compare", "log_ensemble",
+]
+
+#: What to run to get a first row on the leaderboard.
+HOW_TO_TRAIN = "python -m ser_core train --model resnet18 --representation mel --protocol seed"
+#: ``params.model`` of an ensemble run.
+ENSEMBLE = "ensemble"
+#: Prefix of the metrics holding an ensemble's member weights.
+WEIGHT_PREFIX = "weight_"
+#: Per-epoch metric histories logged by :func:`ser_core.train.train` (step = epoch).
+CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
+F1_COLUMNS = [f"f1_{e}" for e in EMOTIONS]
+#: Metrics averaged over folds by :func:`summarize` (all but the last four in 0..1).
+METRICS = ["accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
+           "ece_before", "ece_after", "temperature", "train_seconds"]
+#: Columns of :func:`load_runs` (followed by one ``weight_<rep>`` column per ensemble member).
+RUN_COLUMNS = [
+    "run_id", "run_name", "status", "model", "input", "protocol", "fold",
+    "accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
+    "parameters", "train_seconds", "best_val_accuracy", "best_epoch",
+    "ece_before", "ece_after", "temperature", "start_time", "confusion", "members", "params",
+]
+GROUP = ["model", "input", "protocol"]
+# tidy column <- MLflow metric key
+_METRIC_KEYS = {
+    "accuracy": "test_accuracy", "macro_f1": "test_macro_f1",
+    "precision": "test_macro_precision", "recall": "test_macro_recall",
+    **{f"f1_{e}": f"test_f1_{e}" for e in EMOTIONS},
+    **{k: k for k in ("train_seconds", "best_val_accuracy", "best_epoch", "ece_before",
+                      "ece_after", "temperature")},
+}
+_PERCENT = {"accuracy", "macro_f1", "precision", "recall", "best_val_accuracy", *F1_COLUMNS}
+
+
+# --------------------------------------------------------------------- reading the store
+def _path(db: str | Path | None) -> Path:
+    return Path(db) if db is not None else tracking.db_path()
+
+
+def _fail(path: Path, err: BaseException) -> TrackingError:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return TrackingError(
+        f"Cannot read the MLflow tracking database {path}: {first}. Point SER_MLFLOW_DB at a "
+        "valid database (or move this one away and train again)."
+    )
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return MlflowException, SQLAlchemyError, sqlite3.Error, OSError
+
+
+def _client(path: Path):
+    """An ``MlflowClient`` on the SQLite file (which must exist and be non-empty)."""
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{path.resolve()}")
+
+
+def _has_store(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _row(run) -> dict[str, Any]:
+    """One tidy row of an MLflow ``Run``."""
+    info, m, p, t = run.info, run.data.metrics, run.data.params, run.data.tags
+    model = p.get("model", "?")
+    row: dict[str, Any] = {
+        "run_id": info.run_id,
+        "run_name": info.run_name or t.get("mlflow.runName") or info.run_id[:8],
+        "status": info.status,
+        "model": model,
+        "input": p.get("input") or p.get("representation") or "?",
+        "protocol": p.get("protocol", "?"),
+        "fold": _num(p.get("fold")),
+        "parameters": _num(p.get("parameters")),
+        "start_time": info.start_time,
+        "confusion": t.get("test_confusion") or t.get("confusion"),
+        "members": p.get("members"),
+        "params": dict(p),
+    }
+    row.update({col: m.get(key, math.nan) for col, key in _METRIC_KEYS.items()})
+    row.update({k: v for k, v in m.items() if k.startswith(WEIGHT_PREFIX)})
+    return row
+
+
+def load_runs(db: str | Path | None = None) -> pd.DataFrame:
+    """Every (non-deleted) run of the ``nemo-ser`` experiment as a tidy table.
+
+    Parameters
+    ----------
+    db : str or Path, optional
+        The SQLite file; default :func:`ser_core.tracking.db_path`.
+
+    Returns
+    -------
+    DataFrame, shape (n_runs, len(RUN_COLUMNS) + n_weights)
+        Columns :data:`RUN_COLUMNS`: ``accuracy, macro_f1, precision, recall`` and
+        ``f1_<emotion>`` are the test metrics in 0..1 (NaN while a run is still
+        training), ``fold`` and ``parameters`` floats (NaN when not logged),
+        ``start_time`` a UTC timestamp, ``confusion`` the JSON of the test
+        confusion matrix (or None), ``params`` a dict of every logged parameter;
+        then ``weight_<rep>`` columns of ensemble runs.  Sorted newest first.
+        Empty (with these columns) when the database or the experiment does not exist.
+
+    Raises
+    ------
+    TrackingError
+        When the file is not a readable MLflow database.
+    """
+    path = _path(db)
+    empty = pd.DataFrame(columns=RUN_COLUMNS)
+    if not _has_store(path):
+        return empty
+    try:
+        client = _client(path)
+        exp = client.get_experiment_by_name(tracking.EXPERIMENT)
+        if exp is None:
+            return empty
+        found, token = [], None
+        while True:
+            page = client.search_runs([exp.experiment_id], max_results=1000, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                break
+    except _read_errors() as err:
+        raise _fail(path, err) from err
+    if not found:
+        return empty
+    df = pd.DataFrame([_row(r) for r in found])
+    weights = sorted(c for c in df.columns if c.startswith(WEIGHT_PREFIX))
+    df = df[RUN_COLUMNS + weights]
+    df["start_time"] = pd.to_datetime(df["start_time"], unit="ms", utc=True)
+    num = [c for c in RUN_COLUMNS if c in _METRIC_KEYS] + ["fold", "parameters"] + weights
+    df[num] = df[num].astype(float)
+    for col in ("confusion", "members"):  # object columns holding None, not str/NaN
+        df[col] = pd.Series([v if isinstance(v, str) else None for v in df[col]], dtype=object)
+    return df.sort_values("start_time", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------- tables
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``(model, input, protocol)``, LOSO folds aggregated.
+
+    Only runs with test metrics count.  When a fold was trained more than once,
+    its latest run is used; the folds are then averaged.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        :func:`load_runs` (or a filtered part of it).
+
+    Returns
+    -------
+    DataFrame, shape (n_groups, ...)
+        ``label, model, input, protocol, n_folds``, the mean of every column of
+        :data:`METRICS` and its sample standard deviation over folds as
+        ``<metric>_std`` (NaN for a single run), ``parameters``, ``start_time``
+        (latest fold) and ``run_ids`` (tuple, by fold).  Sorted by accuracy, best first.
+    """
+    std_cols = [f"{m}_std" for m in METRICS]
+    cols = ["label", *GROUP, "n_folds", *METRICS, *std_cols, "parameters", "start_time", "run_ids"]
+    done = runs[runs["accuracy"].notna()] if len(runs) else runs
+    if done.empty:
+        return pd.DataFrame(columns=cols)
+    latest = (done.sort_values("start_time", kind="stable")
+              .drop_duplicates([*GROUP, "fold"], keep="last")
+              .sort_values([*GROUP, "fold"], kind="stable"))
+    g = latest.groupby(GROUP, sort=False, dropna=False)
+    out = g[METRICS].mean()
+    out[std_cols] = g[METRICS].std(ddof=1).to_numpy()
+    out["n_folds"] = g.size()
+    out["parameters"] = g["parameters"].max()
+    out["start_time"] = g["start_time"].max()
+    out["run_ids"] = g["run_id"].agg(tuple)
+    out = out.reset_index()
+    out["label"] = out["model"] + " · " + out["input"] + " · " + out["protocol"]
+    out = out.sort_values(["accuracy", "start_time"], ascending=False, kind="stable")
+    return out[cols].reset_index(drop=True)
+
+
+def filter_runs(table: pd.DataFrame, *, models: Sequence[str] = (), inputs: Sequence[str] = (),
+                protocols: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows of ``table`` (runs or summary) whose model / input / protocol is selected.
+
+    An empty selection keeps every value of that column.
+    """
+    keep = np.ones(len(table), dtype=bool)
+    for col, chosen in (("model", models), ("input", inputs), ("protocol", protocols)):
+        if chosen:
+            keep &= table[col].isin(list(chosen)).to_numpy()
+    return table[keep]
+
+
+def ranked_run_ids(runs: pd.DataFrame) -> list[str]:
+    """Run ids by test accuracy (best first); runs without test metrics last, newest first."""
+    order = runs.sort_values(["accuracy", "start_time"], ascending=False, na_position="last",
+                             kind="stable")
+    return order["run_id"].tolist()
+
+
+def run_label(runs: pd.DataFrame, run_id: str) -> str:
+    """``"resnet18-mel-seed · 78.1 %"`` (or ``· RUNNING`` while it has no test metrics)."""
+    row = _get(runs, run_id)
+    acc = row["accuracy"]
+    tail = f"{100 * acc:.1f} %" if pd.notna(acc) else str(row["status"])
+    return f"{row['run_name']} · {tail}"
+
+
+def _get(runs: pd.DataFrame, run_id: str) -> pd.Series:
+    hit = runs.loc[runs["run_id"] == run_id]
+    if hit.empty:
+        raise TrackingError(f"No run {run_id!r} among the {len(runs)} runs read from the MLflow "
+                            f"tracking database {tracking.db_path()}.")
+    return hit.iloc[0]
+
+
+def confusion(runs: pd.DataFrame, run_id: str) -> np.ndarray | None:
+    """Test confusion matrix of a run.
+
+    Returns
+    -------
+    np.ndarray, shape (6, 6), int64, or None
+        Rows = true class, columns = predicted class, both in ``EMOTIONS`` order;
+        None when the run has no confusion matrix (still training).
+
+    Raises
+    ------
+    TrackingError
+        Unknown run id, or a confusion tag that is not a 6 x 6 JSON list.
+    """
+    raw = _get(runs, run_id)["confusion"]
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw == "":
+        return None
+    try:
+        cm = np.asarray(json.loads(raw), dtype=np.int64)
+    except (TypeError, ValueError) as err:
+        raise TrackingError(f"Run {run_id} has a malformed confusion matrix tag: {err}") from err
+    k = len(EMOTIONS)
+    if cm.shape != (k, k):
+        raise TrackingError(f"Run {run_id} has a confusion matrix of shape {cm.shape}, "
+                            f"expected ({k}, {k}).")
+    return cm
+
+
+def curves(run_id: str, db: str | Path | None = None) -> pd.DataFrame:
+    """Per-epoch training curves of a run (metric histories of :data:`CURVE_KEYS`).
+
+    Returns
+    -------
+    DataFrame, shape (n_points, 3)
+        Columns ``epoch`` (int, the logged step), ``metric`` (one of
+        :data:`CURVE_KEYS`) and ``value``; sorted by metric then epoch.  A step
+        logged twice keeps its latest value.  Empty when nothing was logged.
+
+    Raises
+    ------
+    TrackingError
+        When the database is missing or unreadable.
+    """
+    path = _path(db)
+    if not _has_store(path):
+        raise TrackingError(f"No MLflow tracking database at {path} (set SER_MLFLOW_DB, or train "
+                            f"a model: {HOW_TO_TRAIN}).")
+    try:
+        client = _client(path)
+        points = [(m.step, key, m.value, m.timestamp)
+                  for key in CURVE_KEYS for m in client.get_metric_history(run_id, key)]
+    except _read_errors() as err:
+        raise _fail(path, err) from err
+    df = pd.DataFrame(points, columns=["epoch", "metric", "value", "ts"])
+    df = (df.sort_values(["metric", "epoch", "ts"], kind="stable")
+          .drop_duplicates(["metric", "epoch"], keep="last"))
+    df["epoch"] = df["epoch"].astype(int)
+    df["value"] = df["value"].astype(float)
+    return df[["epoch", "metric", "value"]].reset_index(drop=True)
+
+
+def ensemble_weights(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """Member weights of every ensemble run, long format.
+
+    Returns
+    -------
+    DataFrame, shape (n_ensemble_runs * n_members, 6), or None
+        Columns ``run_id, run_name, protocol, fold, representation, weight``
+        (newest run first, members by weight); None when no ensemble run logged weights.
+    """
+    cols = [c for c in runs.columns if c.startswith(WEIGHT_PREFIX)]
+    ens = runs[runs["model"] == ENSEMBLE] if len(runs) else runs
+    if ens.empty or not cols:
+        return None
+    long = ens.melt(id_vars=["run_id", "run_name", "protocol", "fold", "start_time"],
+                    value_vars=cols, var_name="representation", value_name="weight")
+    long = long[long["weight"].notna()]
+    if long.empty:
+        return None
+    long["representation"] = long["representation"].str.removeprefix(WEIGHT_PREFIX)
+    long = long.sort_values(["start_time", "weight"], ascending=False, kind="stable")
+    return long.drop(columns="start_time").reset_index(drop=True)
+
+
+def _fmt(field: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, (float, np.floating)):
+        if field in _PERCENT:
+            return f"{100 * value:.2f} %"
+        return f"{value:,.0f}" if field in ("parameters", "best_epoch", "fold") else f"{value:.4g}"
+    return str(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def compare(runs: pd.DataFrame, run_a: str, run_b: str) -> pd.DataFrame:
+    """Side-by-side metrics and parameters of two runs.
+
+    Returns
+    -------
+    DataFrame, shape (n_fields, 4)
+        Columns ``field``, ``A: <run name>``, ``B: <run name>`` (values formatted
+        as text: ratios as percentages) and ``differs`` (bool).  The test
+        metrics come first, then every logged parameter (union of both runs).
+    """
+    a, b = _get(runs, run_a), _get(runs, run_b)
+    fields: list[tuple[str, Any, Any]] = [
+        (f, a[f], b[f]) for f in ["status", "model", "input", "protocol", "fold",
+                                  "accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
+                                  "best_val_accuracy", "best_epoch", "ece_before", "ece_after",
+                                  "temperature", "train_seconds", "parameters"]
+    ]
+    shown = {"model", "input", "protocol", "fold", "parameters"}
+    pa, pb = a["params"] or {}, b["params"] or {}
+    fields += [(f"param {k}", pa.get(k), pb.get(k)) for k in sorted(set(pa) | set(pb))
+               if k not in shown]
+    col_a, col_b = f"A: {a['run_name']}", f"B: {b['run_name']}"
+    return pd.DataFrame({
+        "field": [f for f, _, _ in fields],
+        col_a: [_fmt(f, x) for f, x, _ in fields],
+        col_b: [_fmt(f, y) for f, _, y in fields],
+        "differs": [not _same(x, y) for f, x, y in fields],
+    })
+
+
+# --------------------------------------------------------------------- writing an ensemble
+def log_ensemble(weights: Mapping[str, float], *, members: Sequence[str] | None = None,
+                 protocol: str = "seed", fold: int = 0, report: Mapping[str, Any] | None = None,
+                 temperature: float | None = None, run_name: str | None = None) -> str:
+    """Log an ensemble run following the convention of this module.
+
+    Parameters
+    ----------
+    weights : mapping
+        ``{representation: weight}`` (any non-negative scale; normalised to sum 1).
+    members : sequence of str, optional
+        What was combined (default: the keys of ``weights``), logged as JSON.
+    protocol, fold :
+        The evaluation protocol fold.
+    report : mapping, optional
+        A :func:`ser_core.metrics.classification_report` of the ensemble on test.
+    temperature : float, optional
+        Temperature of the combined logits.
+    run_name : str, optional
+        Default ``ensemble-<protocol>`` (``-fold<k>`` for LOSO).
+
+    Returns
+    -------
+    str
+        The MLflow run id.
+    """
+    import mlflow
+
+    total = float(sum(weights.values()))
+    if not weights or total <= 0 or any(w < 0 for w in weights.values()):
+        raise TrackingError(f"Ensemble weights must be non-negative with a positive sum, got "
+                            f"{dict(weights)!r}.")
+    name = run_name or f"{ENSEMBLE}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
+    with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name=name) as run:
+        mlflow.log_params({"model": ENSEMBLE, "input": ENSEMBLE, "protocol": protocol,
+                           "fold": fold, "members": json.dumps(list(members or weights))})
+        mlflow.log_metrics({f"{WEIGHT_PREFIX}{k}": float(w) / total for k, w in weights.items()})
+        if temperature is not None:
+            mlflow.log_metric("temperature", float(temperature))
+        if report is not None:
+            tracking.log_report(report)
+        return run.info.run_id
