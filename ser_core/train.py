@@ -352,6 +352,11 @@ def train(
                                 "ece_after": ece_after, "train_seconds": seconds})
             mlflow.set_tag("most_confused", json.dumps(report["most_confused"]))
             result.run_id = run.info.run_id
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:  # the weights (fp16) + card as artifacts
+                models.save(result.model, model_card(result, cfg=cfg), "model", directory=Path(tmp))
+                mlflow.log_artifacts(tmp, artifact_path="model")
         return result
     finally:
         if bar:

@@ -41,8 +41,11 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
     assert len(json.loads(row["tags.test_confusion"])) == 6
     import mlflow
 
-    hist = mlflow.MlflowClient().get_metric_history(row["run_id"], "val_accuracy")
+    client = mlflow.MlflowClient()
+    hist = client.get_metric_history(row["run_id"], "val_accuracy")
     assert len(hist) == 2  # per-epoch curve
+    arts = {a.path for a in client.list_artifacts(row["run_id"], "model")}
+    assert arts == {"model/model.safetensors", "model/model.json"}  # the weights as an artifact
     card = train.model_card(res, command="python -m ser_core train ...")
     models.save(res.model, card, "m", directory=tmp_path / "models")
     loaded = models.load("m", directory=tmp_path / "models")
