@@ -1,11 +1,110 @@
-"""Predictor page (placeholder)."""
+"""Predictor page: upload, record or speak live; six calibrated emotion probabilities.
+
+Uploads and recordings reach the prediction only through
+``st.session_state[common.KEY_PRED_CLIP[source]]`` (set by the widgets'
+``on_change`` callbacks), so tests can put a clip there directly.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
+from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
 from pages import common
+from ser_core.config import DEFAULT_CONFIG
 
 common.ensure_navigation()
-st.title("Predictor")
-st.info("Coming soon: upload a file, record a clip or use the live microphone, and see the "
-        "emotion each trained model predicts, with class probabilities.",
-        icon=":material/construction:")
+st.title("Emotion predictor")
+st.caption("Upload a file, record a short clip or talk into the microphone: the model "
+           "gives calibrated probabilities for the six nEMO emotions.")
+
+names = common.shipped_models()
+if not names:
+    common.no_model_info()
+    st.stop()
+default = common.default_model(names)
+name = st.selectbox("Model", names, index=names.index(default), key=common.KEY_PRED_MODEL,
+                    format_func=common.model_label)
+pred = None
+with common.report_errors():
+    pred = common.predictor(name)
+    st.caption(common.model_caption(pred))
+if pred is None:
+    st.stop()
+
+
+@st.fragment
+def clip_section(source: str) -> None:
+    """Prediction, plots and feedback for the uploaded or recorded clip."""
+    clip = st.session_state.get(common.KEY_PRED_CLIP[source])
+    if clip is None:
+        return
+    with common.report_errors():
+        res = common.analyse(pred, clip)
+        v = res.verdict
+        left, right = st.columns([2, 3], gap="large")
+        with left, st.container(key="predictor-verdict"):
+            st.markdown(f"**{res.name}**")
+            if v.unsure:
+                st.warning(v.message(), icon=":material/help:")
+            else:
+                st.markdown(f"### Prediction: {v.label}")
+                st.markdown(f"with **{100 * v.confidence:.0f} %** probability")
+            st.caption(common.timing_caption(res))
+            st.audio(clip["data"], format=common.clip_mime(clip["name"]))
+        right.plotly_chart(common.probability_figure(v.probs, unsure_below=v.unsure_below),
+                           key=f"predictor.{source}.probs")
+        if v.timeline is not None:
+            st.subheader("Over time")
+            st.caption(f"Sliding 3-s windows, 1 s apart ({len(v.timeline.starts)} windows); the "
+                       "prediction above is their average weighted by loudness.")
+            centres = v.timeline.starts + DEFAULT_CONFIG.duration / 2
+            st.plotly_chart(common.timeline_figure(centres, v.timeline.probs,
+                                                   x_title="window centre (s)"),
+                            key=f"predictor.{source}.timeline")
+        st.subheader("The audio")
+        st.plotly_chart(common.waveform_figure(res.y, pred.cfg.sr), key=f"predictor.{source}.wave")
+        st.plotly_chart(common.mel_figure(res.y, pred.cfg.sr), key=f"predictor.{source}.mel")
+        if v.seconds <= DEFAULT_CONFIG.duration:
+            st.caption("Log-mel spectrogram padded to 3 s, exactly as the model sees it.")
+        st.subheader("Feedback")
+        common.feedback_form(res)
+
+
+def live_section() -> None:
+    """Live microphone over WebRTC: rolling 3-s window, re-predicted twice a second."""
+    st.caption("Press START and talk: the audio streams to this app (WebRTC), is judged over "
+               "the last 3 s and is never stored. Away from localhost, set STUN/TURN servers "
+               "in `SER_ICE_SERVERS` or the `ice_servers` secret.")
+    session = common.live_session(pred)
+    servers = []
+    with common.report_errors():
+        servers = common.ice_servers()
+    ctx = webrtc_streamer(
+        key=common.KEY_LIVE, mode=WebRtcMode.SENDONLY,
+        media_stream_constraints={"audio": True, "video": False},
+        rtc_configuration={"iceServers": servers},
+        sink_audio_track=create_audio_sink_track(session.push_frame, key=common.KEY_LIVE_SINK),
+    )
+    playing = bool(ctx.state.playing)
+    common.live_started(session, playing)
+    if playing:
+        st.fragment(run_every=0.5)(common.live_panel)(session, pred.unsure_below, True)
+    else:
+        common.live_panel(session, pred.unsure_below, False)
+
+
+source = st.radio("Input", list(common.PRED_SOURCES), format_func=common.PRED_SOURCES.get,
+                  horizontal=True, key=common.KEY_PRED_SOURCE)
+if source == "upload":
+    st.file_uploader("Audio file", type=common.UPLOAD_TYPES, key=common.KEY_PRED_UPLOADER,
+                     on_change=common.store_clip, args=(common.KEY_PRED_UPLOADER, "upload"),
+                     help=common.upload_help())
+    clip_section("upload")
+elif source == "recording":
+    st.audio_input(f"Record up to {common.RECORDING_MAX_SECONDS:.0f} s",
+                   key=common.KEY_PRED_RECORDER, sample_rate=DEFAULT_CONFIG.sr,
+                   on_change=common.store_clip, args=(common.KEY_PRED_RECORDER, "recording"))
+    clip_section("recording")
+else:
+    live_section()

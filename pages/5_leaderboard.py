@@ -1,11 +1,150 @@
-"""Leaderboard page (placeholder)."""
+"""Leaderboard page: every training run of the MLflow store, ranked, inspected, compared."""
+
+from __future__ import annotations
 
 import streamlit as st
 
 from pages import common
+from ser_core import leaderboard as lb
 
 common.ensure_navigation()
 st.title("Leaderboard")
-st.info("Coming soon: every model run read from MLflow, ranked by its test metrics per "
-        "representation and protocol (seed split, leave-one-speaker-out).",
-        icon=":material/construction:")
+st.caption("Every training run logged to MLflow, ranked by test accuracy. Seed split: one fixed "
+           "held-out test part; LOSO: leave one speaker out, mean ± standard deviation over "
+           "the folds (one run per held-out speaker).")
+
+
+# ------------------------------------------------------------------ 1. ranking
+@st.fragment
+def ranking() -> None:
+    """Filters, the ranking table, accuracy by representation and per-class F1."""
+    with common.report_errors():
+        runs = common.leaderboard_runs()
+        c = st.columns(4, vertical_alignment="bottom")
+        picked: dict[str, list[str]] = {}
+        for col, (key, column, label) in zip(c, [
+            (common.KEY_LB_MODELS, "model", "Model"),
+            (common.KEY_LB_INPUTS, "input", "Representation"),
+            (common.KEY_LB_PROTOCOLS, "protocol", "Protocol"),
+        ]):
+            options = sorted(runs[column].unique())
+            common.keep_valid(key, options)
+            picked[column] = col.multiselect(label, options, key=key,
+                                             placeholder=f"All {label.lower()}s")
+        every = c[3].toggle("Every run (LOSO folds apart)", key=common.KEY_LB_EVERY_RUN)
+        filtered = any(picked.values())
+        chosen = lb.filter_runs(runs, models=picked["model"], inputs=picked["input"],
+                                protocols=picked["protocol"])
+        summary = lb.summarize(chosen)
+        running = chosen[chosen["accuracy"].isna()]
+        if len(running):
+            st.caption(f"Still training or without test metrics (listed under *Every run*): "
+                       f"{', '.join(running['run_name'])}.")
+        table = chosen if every else summary
+        if table.empty:
+            if filtered:
+                st.info("No finished run matches these filters.", icon=":material/filter_alt_off:")
+            else:
+                st.info("No run has finished yet; follow a training below under *Inspect a run*.",
+                        icon=":material/hourglass_top:")
+            return
+        frame, config = common.leaderboard_table(table, every_run=every)
+        st.dataframe(frame, column_config=config, hide_index=True, key="leaderboard.table")
+        if not summary.empty:
+            st.subheader("Accuracy by representation")
+            st.plotly_chart(common.accuracy_figure(summary), key="leaderboard.accuracy")
+            st.caption("Error bars: standard deviation over the LOSO folds.")
+        done = table[table["accuracy"].notna()]
+        if len(done):
+            st.subheader("Per-class F1")
+            labels = (common.unique_labels(done["run_name"], done["run_id"]) if every
+                      else done["label"].tolist())
+            st.plotly_chart(common.f1_heatmap(done, labels), key="leaderboard.f1")
+
+
+st.header("Ranking", divider="gray")
+runs = None
+with common.report_errors():
+    runs = common.leaderboard_runs()
+    if runs.empty:
+        common.how_to_train()
+if runs is None or runs.empty:
+    st.stop()
+ranking()
+
+
+# ------------------------------------------------------------------ 2. one run
+@st.fragment
+def inspect_run() -> None:
+    """Confusion matrix and training curves of one run (LOSO folds included)."""
+    with common.report_errors():
+        runs = common.leaderboard_runs()
+        ids = lb.ranked_run_ids(runs)
+        common.keep_valid(common.KEY_LB_RUN, ids)
+        rid = st.selectbox("Run", ids, key=common.KEY_LB_RUN,
+                           format_func=lambda r: lb.run_label(runs, r))
+        row = runs.set_index("run_id").loc[rid]
+        fold = f" · fold {int(row['fold'])}" if row["protocol"] == "loso" else ""
+        st.caption(f"**{row['model']}** on **{row['input']}** · {row['protocol']}{fold} · "
+                   f"status {row['status']} · started {row['start_time']:%Y-%m-%d %H:%M} UTC")
+        left, right = st.columns(2)
+        left.markdown("**Test confusion matrix**")
+        cm = lb.confusion(runs, rid)
+        if cm is None:
+            left.info("No test confusion matrix yet: the run has not finished.",
+                      icon=":material/hourglass_top:")
+        else:
+            left.plotly_chart(common.confusion_figure(cm), key="leaderboard.confusion")
+        right.markdown("**Training curves**")
+        curves = common.run_curves(rid)
+        if curves.empty:
+            right.info("This run logged no per-epoch curves.", icon=":material/info:")
+        else:
+            right.plotly_chart(common.curves_figure(curves, best_epoch=row["best_epoch"]),
+                               key="leaderboard.curves")
+            right.caption("Dashed line: the epoch whose weights were kept (best validation "
+                          "accuracy).")
+
+
+st.header("Inspect a run", divider="gray")
+inspect_run()
+
+# ------------------------------------------------------------------ 3. ensemble
+st.header("Ensemble", divider="gray")
+with common.report_errors():
+    weights = lb.ensemble_weights(runs)
+    if weights is None:
+        st.info("No ensemble has been trained yet.", icon=":material/info:")
+    else:
+        st.plotly_chart(common.ensemble_figure(weights), key="leaderboard.ensemble")
+        st.caption("Weight of each member model's probabilities in the ensemble (sum 100 %).")
+
+
+# ------------------------------------------------------------------ 4. compare
+@st.fragment
+def compare_runs() -> None:
+    """Two runs side by side: differing parameters and metrics, per-class F1."""
+    with common.report_errors():
+        runs = common.leaderboard_runs()
+        ids = lb.ranked_run_ids(runs)
+        if len(ids) < 2:
+            st.info("Comparing needs at least two runs.", icon=":material/info:")
+            return
+        for key in (common.KEY_LB_COMPARE_A, common.KEY_LB_COMPARE_B):
+            common.keep_valid(key, ids)
+        c = st.columns(2)
+        a = c[0].selectbox("Run A", ids, index=0, key=common.KEY_LB_COMPARE_A,
+                           format_func=lambda r: lb.run_label(runs, r))
+        b = c[1].selectbox("Run B", ids, index=1, key=common.KEY_LB_COMPARE_B,
+                           format_func=lambda r: lb.run_label(runs, r))
+        table = lb.compare(runs, a, b)
+        left, right = st.columns([6, 5])
+        left.dataframe(common.compare_styler(table), hide_index=True, height=560,
+                       key="leaderboard.compare.table")
+        left.caption(f"Highlighted: the {int(table['differs'].sum())} fields that differ.")
+        right.markdown("**Per-class test F1**")
+        right.plotly_chart(common.compare_f1_figure(runs, a, b), key="leaderboard.compare.f1")
+
+
+st.header("Compare two runs", divider="gray")
+compare_runs()

@@ -13,6 +13,7 @@ features  the registry of the 13 representations
 cache     the on-disk feature cache and normalisation statistics
 augment   feature-space augmentations per representation family
 eda       corpus summaries for the dataset page
+leaderboard  MLflow runs as tidy tables for the leaderboard page
 """
 
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig

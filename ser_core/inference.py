@@ -10,7 +10,11 @@ read from the model card, so a model is always fed what it was trained on.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,15 +24,47 @@ import torch
 
 from . import features, models
 from .audio import frame_windows, load_audio, pad_or_trim
-from .config import EMOTIONS, FeatureConfig
+from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
 from .metrics import softmax
 
-__all__ = ["Predictor", "Timeline", "best_model_name", "predict_files", "unsure_threshold",
-           "DEFAULT_UNSURE"]
+__all__ = ["Predictor", "Timeline", "Verdict", "best_model_name", "predict_files",
+           "unsure_threshold", "DEFAULT_UNSURE", "BACKENDS", "onnx_cache_dir"]
 
 #: Fallback "unsure" threshold when a model card sets none.
 DEFAULT_UNSURE = 0.5
+#: Inference back ends: PyTorch eager, ONNX Runtime, or ONNX Runtime when it works.
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX copies of shipped models go: ``$SER_ONNX_CACHE`` or
+    ``<project>/.cache/onnx``."""
+    return Path(os.environ.get("SER_ONNX_CACHE", project_root() / ".cache" / "onnx"))
+
+
+def _onnx_copy(loaded: models.LoadedModel) -> Path:
+    """The ONNX export of a loaded model, made once per weights + card content."""
+    from .export import export_onnx
+
+    digest = hashlib.sha256(json.dumps(loaded.card, sort_keys=True).encode())
+    for v in loaded.module.state_dict().values():
+        digest.update(v.detach().cpu().numpy().tobytes())
+    path = onnx_cache_dir() / f"{loaded.name}-{digest.hexdigest()[:16]}.onnx"
+    if not path.exists():
+        for old in path.parent.glob("*.partial.onnx"):  # left by killed processes
+            try:
+                if time.time() - old.stat().st_mtime > 3600:
+                    old.unlink()
+            except OSError:
+                pass
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.onnx")
+        try:
+            export_onnx(loaded, tmp)
+            os.replace(tmp, path)  # atomic: concurrent sessions never see half a file
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path
 
 
 def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: float = 0.5) -> float:
@@ -99,15 +135,71 @@ class Timeline:
         return EMOTIONS[int(np.argmax(self.overall))]
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The prediction for one recording, with how long it took.
+
+    Attributes
+    ----------
+    probs : np.ndarray, shape (6,)
+        Calibrated probabilities (for audio longer than one window: the
+        energy-weighted mean over the :attr:`timeline`).
+    timeline : Timeline or None
+        Per-window probabilities, for audio longer than one window.
+    elapsed_ms : float
+        Wall time of features + model (ms).
+    seconds : float
+        Duration of the audio (s).
+    unsure_below : float
+        The model's "unsure" threshold.
+    """
+
+    probs: np.ndarray
+    timeline: Timeline | None
+    elapsed_ms: float
+    seconds: float
+    unsure_below: float = DEFAULT_UNSURE
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+    @property
+    def unsure(self) -> bool:
+        """The top probability is below the model's threshold."""
+        return self.confidence < self.unsure_below
+
+    def message(self) -> str:
+        """One sentence for people: ``"anger (87 %)"`` or the unsure wording."""
+        pct = f"{100 * self.confidence:.0f} %"
+        if self.unsure:
+            return f"The model is unsure: its best guess is {self.label} at {pct}"
+        return f"{self.label} ({pct})"
+
+
 class Predictor:
     """A shipped model with its front end.
 
     Parameters
     ----------
     loaded : LoadedModel
+    backend : {"torch", "onnx", "auto"}
+        Run the network in PyTorch, in ONNX Runtime (exported once to
+        :func:`onnx_cache_dir`), or in ONNX Runtime falling back to PyTorch
+        when the export or the runtime fails ("auto").  Features and
+        calibration are the same for all.
+    threads : int, optional
+        ONNX Runtime intra-op threads (default: its own choice).
     """
 
-    def __init__(self, loaded: models.LoadedModel) -> None:
+    def __init__(self, loaded: models.LoadedModel, *, backend: str = "torch",
+                 threads: int | None = None) -> None:
+        if backend not in BACKENDS:
+            raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
         self.loaded = loaded
         card = loaded.card
         self.name = loaded.name
@@ -120,11 +212,27 @@ class Predictor:
         #: Below this top probability the prediction is reported as unsure.
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
         self.module = loaded.module.eval()
+        #: The back end in use: "torch" or "onnx".
+        self.backend = "torch"
+        self._onnx = None
+        if backend != "torch":
+            try:
+                from .export import OnnxModel
+
+                self._onnx = OnnxModel(_onnx_copy(loaded), threads=threads)
+                self.backend = "onnx"
+            except Exception as exc:  # noqa: BLE001 - exporter and runtime raise many kinds
+                if backend == "onnx":
+                    raise SERError(f"cannot run {self.name!r} in ONNX Runtime: {exc}") from exc
+                warnings.warn(f"ONNX Runtime unavailable for {self.name!r} ({exc}); "
+                              "using PyTorch", RuntimeWarning, stacklevel=2)
 
     @classmethod
-    def load(cls, name: str | None = None, *, directory: Path | None = None) -> "Predictor":
-        """Load ``name`` (default: :func:`best_model_name`)."""
-        return cls(models.load(name or best_model_name(directory), directory=directory))
+    def load(cls, name: str | None = None, *, directory: Path | None = None,
+             backend: str = "torch", threads: int | None = None) -> "Predictor":
+        """Load ``name`` (default: :func:`best_model_name`) on ``backend``."""
+        loaded = models.load(name or best_model_name(directory), directory=directory)
+        return cls(loaded, backend=backend, threads=threads)
 
     # ----------------------------------------------------------- inputs
     def inputs(self, windows: np.ndarray) -> np.ndarray:
@@ -148,6 +256,8 @@ class Predictor:
     @torch.no_grad()
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Raw logits ``(n, 6)`` of prepared inputs."""
+        if self._onnx is not None:
+            return self._onnx.logits(x)
         return self.module(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
 
     def predict_batch(self, windows: np.ndarray) -> np.ndarray:
@@ -167,10 +277,26 @@ class Predictor:
         overall = (probs * energy[:, None]).sum(0) / energy.sum()
         return Timeline(starts, probs, overall.astype(np.float32))
 
+    def verdict(self, y: np.ndarray, *, hop: float = 1.0) -> Verdict:
+        """Predict a recording of any length, timed.
+
+        Audio up to one window (3 s) is predicted as a whole; longer audio is
+        judged over sliding windows (:meth:`timeline`), never cut to 3 s.
+        """
+        t0 = time.perf_counter()
+        if len(y) > self.cfg.n_samples:
+            tl = self.timeline(y, hop=hop)
+            probs = tl.overall
+        else:
+            tl, probs = None, self.predict(y)
+        ms = 1000 * (time.perf_counter() - t0)
+        return Verdict(probs, tl, ms, len(y) / self.cfg.sr, self.unsure_below)
+
     def describe(self) -> dict[str, Any]:
         c = self.loaded.card
         return {"name": self.name, "architecture": c["architecture"]["name"],
                 "input": self.representation, "temperature": self.temperature,
+                "backend": self.backend, "unsure_below": self.unsure_below,
                 "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()}}
 
 

@@ -31,6 +31,18 @@ def _corpus() -> Path | None:
         return None
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest installs its script as ``sys.modules["__main__"]`` and leaves it there; a
+    later ``multiprocessing`` spawn pool in the same pytest process would re-run that
+    script in every child and hang.  Restore the real ``__main__`` after every test."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def nemo_dir() -> Path:
     p = _corpus()

@@ -10,29 +10,17 @@ import sys
 import numpy as np
 import pytest
 
-from ser_core import data, models, train
+from ser_core.errors import SERError
 from ser_core.inference import Predictor, best_model_name, predict_files
-from tests.conftest import ROOT, encode, make_corpus, tone
+from tests.conftest import ROOT, encode, tone
 
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
     """A tiny mel ResNet trained for one epoch, shipped into a temp artifacts dir."""
-    tmp = tmp_path_factory.mktemp("inf")
-    meta = data.load_metadata(make_corpus(tmp / "c", per_emotion=5, seconds=0.8))
-    splits = tmp / "splits"
-    data.save_splits(meta, directory=splits)
-    old = {k: os.environ.get(k) for k in ("SER_CACHE_DIR", "SER_ARTIFACTS")}
-    os.environ["SER_CACHE_DIR"] = str(tmp / "cache")
-    os.environ["SER_ARTIFACTS"] = str(tmp / "artifacts")
-    try:
-        res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8), meta,
-                          splits_dir=splits, log_mlflow=False, progress=False)
-        models.save(res.model, train.model_card(res), "tiny_mel")
-        yield tmp / "artifacts"
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    from tests.tiny_model import ship_tiny_model
+
+    return ship_tiny_model(tmp_path_factory.mktemp("inf"))
 
 
 def test_predictor_probabilities(shipped):
@@ -89,3 +77,48 @@ def test_unsure_threshold():
     probs[np.arange(n), np.where(wrong, 1, 0)] = conf
     t = unsure_threshold(probs, labels)
     assert 0.45 <= t < 0.6  # errors dominate below t, not far above 0.45
+
+
+# ----------------------------------------------------------------- back ends and verdicts
+def test_onnx_backend_matches_torch_and_is_cached(shipped, tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_ONNX_CACHE", str(tmp_path / "onnx"))
+    d = shipped / "models"
+    torch_p = Predictor.load(directory=d)
+    onnx_p = Predictor.load(directory=d, backend="onnx")
+    auto_p = Predictor.load(directory=d, backend="auto")
+    assert (torch_p.backend, onnx_p.backend, auto_p.backend) == ("torch", "onnx", "onnx")
+    assert len(list((tmp_path / "onnx").glob("tiny_mel-*.onnx"))) == 1  # exported once, reused
+    y = tone(7.0)
+    np.testing.assert_allclose(onnx_p.predict(y), torch_p.predict(y), atol=1e-5)
+    np.testing.assert_allclose(onnx_p.timeline(y).probs, torch_p.timeline(y).probs, atol=1e-5)
+    assert onnx_p.describe()["backend"] == "onnx"
+    with pytest.raises(SERError, match="backend"):
+        Predictor.load(directory=d, backend="tensorrt")
+
+
+def test_auto_backend_falls_back_to_torch(shipped, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SER_ONNX_CACHE", str(blocker / "onnx"))  # the export cannot be written
+    with pytest.warns(RuntimeWarning, match="using PyTorch"):
+        p = Predictor.load(directory=shipped / "models", backend="auto")
+    assert p.backend == "torch" and p.predict(tone(1.0)).shape == (6,)
+    with pytest.raises(SERError, match="ONNX Runtime"):
+        Predictor.load(directory=shipped / "models", backend="onnx")
+
+
+def test_verdict_short_long_and_unsure(shipped):
+    p = Predictor.load(directory=shipped / "models")
+    short = p.verdict(tone(2.0))
+    assert short.timeline is None and short.elapsed_ms > 0 and short.seconds == 2.0
+    np.testing.assert_allclose(short.probs, p.predict(tone(2.0)))
+    long = p.verdict(tone(10.0))  # never only the first 3 s: sliding windows
+    assert len(long.timeline.starts) == 8 and np.array_equal(long.probs, long.timeline.overall)
+    assert long.label == long.timeline.label
+    from ser_core.inference import Verdict
+
+    probs = np.array([0.38, 0.3, 0.1, 0.1, 0.07, 0.05], np.float32)
+    unsure = Verdict(probs, None, 1.0, 1.0, unsure_below=0.5)
+    assert unsure.unsure and unsure.message() == "The model is unsure: its best guess is anger at 38 %"
+    sure = Verdict(probs, None, 1.0, 1.0, unsure_below=0.3)
+    assert not sure.unsure and sure.message() == "anger (38 %)"

@@ -6,6 +6,7 @@ browser is ever downloaded.  Tests are skipped, saying why, when it is absent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -49,17 +50,18 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = STARTUP_S) -
     raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free local port; yield its base URL."""
+@contextlib.contextmanager
+def streamlit_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """Run ``streamlit run app.py`` on a free local port with ``env`` added to the
+    environment; yield ``(base URL, server log path)``; always stop the server."""
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = workdir / "server.log"
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
            "--server.port", str(port), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy(), stdout=out,
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -67,7 +69,7 @@ def app_server(tmp_path_factory) -> Iterator[str]:
             wait_healthy(url, proc)
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}; server log:\n{log.read_text(errors='replace')}") from None
-        yield url
+        yield url, log
     finally:
         proc.terminate()
         try:
@@ -75,6 +77,13 @@ def app_server(tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on a free local port; yield its base URL."""
+    with streamlit_server(tmp_path_factory.mktemp("streamlit")) as (url, _log):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,315 @@
+"""Live microphone prediction: a rolling 3-s buffer and a prediction history.
+
+The browser sends audio frames (WebRTC: typically 20 ms of 48 kHz stereo
+int16); :class:`RollingBuffer` mixes them to mono, resamples them to 16 kHz
+with a streaming resampler and keeps the last few seconds.
+:class:`LivePredictor` re-predicts that window whenever enough new audio has
+arrived and records ``(time, probabilities)``.  Both are thread-safe: frames
+arrive on the WebRTC event loop, predictions run in the app's script thread.
+
+>>> buf = RollingBuffer(seconds=3.0)
+>>> buf.push(frame_int16_stereo, 48_000, channels=2)   # from any thread
+>>> live = LivePredictor(predictor.predict, buf)
+>>> point = live.step()          # None until enough new audio arrived
+>>> times, probs = live.history()
+
+:func:`ice_servers` reads the WebRTC ICE servers (STUN/TURN) from a setting;
+none by default, which is what a local (localhost) connection needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import soxr
+
+from .config import CLIP_SECONDS, EMOTIONS, SAMPLE_RATE
+from .errors import ConfigError
+
+__all__ = ["RollingBuffer", "LivePredictor", "LivePoint", "to_mono_float", "frame_to_array",
+           "ice_servers", "ICE_ENV"]
+
+#: Environment variable holding the ICE servers as JSON (a list of RTCIceServer dicts).
+ICE_ENV = "SER_ICE_SERVERS"
+
+_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def to_mono_float(samples: np.ndarray, channels: int | None = None) -> np.ndarray:
+    """PCM samples to a mono float32 waveform in -1..1.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        int16, int32, uint8 or float samples: ``(n,)`` mono, ``(n * channels,)``
+        interleaved (give ``channels``) or ``(n, channels)``.
+    channels : int, optional
+        Channel count of interleaved 1-D input.
+
+    Returns
+    -------
+    np.ndarray, shape (n,), float32
+    """
+    x = np.asarray(samples)
+    if x.dtype in _INT_SCALE:
+        x = x.astype(np.float32) / _INT_SCALE[x.dtype]
+    elif x.dtype == np.uint8:
+        x = (x.astype(np.float32) - 128.0) / 128.0
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32, copy=False)
+    else:
+        raise TypeError(f"unsupported sample type {x.dtype}")
+    if x.ndim == 1 and channels and channels > 1:
+        if x.size % channels:
+            raise ValueError(f"{x.size} interleaved samples do not split into {channels} channels")
+        x = x.reshape(-1, channels)
+    if x.ndim == 2:
+        x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+    elif x.ndim != 1:
+        raise ValueError(f"expected (n,) or (n, channels) samples, got shape {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def frame_to_array(frame) -> tuple[np.ndarray, int]:
+    """A PyAV ``AudioFrame`` as ``((n, channels) samples, sample_rate)``.
+
+    Handles packed (interleaved: ``s16``, ``flt``) and planar (``s16p``,
+    ``fltp``) formats; the samples keep their dtype.
+    """
+    arr = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    arr = arr.T if frame.format.is_planar else arr.reshape(-1, channels)
+    return arr, int(frame.sample_rate)
+
+
+class RollingBuffer:
+    """The last ``seconds`` of a live stream, mono at ``sr`` (thread-safe).
+
+    Parameters
+    ----------
+    seconds : float
+        How much audio to keep (the model's window: 3 s).
+    sr : int
+        Output sample rate; input at another rate goes through a streaming
+        soxr resampler (its state carries across frames, so frame edges leave
+        no clicks).  It emits in blocks and holds back up to ~40 ms, which
+        :attr:`total_seconds` does not count yet; nothing is lost.
+    """
+
+    def __init__(self, seconds: float = CLIP_SECONDS, sr: int = SAMPLE_RATE) -> None:
+        self.sr = int(sr)
+        self.capacity = int(round(seconds * self.sr))
+        self._buf = np.zeros(self.capacity, np.float32)
+        self._pos = 0          # next write index
+        self._filled = 0       # valid samples in the ring
+        self._total = 0        # samples written since the start (the audio clock)
+        self._in_sr: int | None = None
+        self._stream: soxr.ResampleStream | None = None
+        self._lock = threading.Lock()
+
+    def push(self, samples: np.ndarray, sr: int, *, channels: int | None = None) -> None:
+        """Append a frame of samples at rate ``sr`` (see :func:`to_mono_float`)."""
+        x = to_mono_float(samples, channels)
+        sr = int(sr)
+        with self._lock:
+            if sr != self.sr:
+                if sr != self._in_sr or self._stream is None:
+                    self._stream = soxr.ResampleStream(sr, self.sr, 1, dtype="float32",
+                                                       quality="HQ")
+                    self._in_sr = sr
+                x = self._stream.resample_chunk(x)
+            self._write(x)
+
+    def push_frame(self, frame) -> None:
+        """Append a PyAV ``AudioFrame`` (the WebRTC sink callback)."""
+        arr, sr = frame_to_array(frame)
+        self.push(arr, sr)
+
+    def _write(self, x: np.ndarray) -> None:
+        n = x.shape[0]
+        if n == 0:
+            return
+        self._total += n
+        cap = self.capacity
+        if n >= cap:
+            self._buf[:] = x[-cap:]
+            self._pos, self._filled = 0, cap
+            return
+        end = self._pos + n
+        if end <= cap:
+            self._buf[self._pos:end] = x
+        else:
+            k = cap - self._pos
+            self._buf[self._pos:] = x[:k]
+            self._buf[: n - k] = x[k:]
+        self._pos = end % cap
+        self._filled = min(cap, self._filled + n)
+
+    def window(self) -> np.ndarray:
+        """A copy of the buffered audio, oldest first: ``(min(received, capacity),)``."""
+        with self._lock:
+            if self._filled < self.capacity:
+                start = (self._pos - self._filled) % self.capacity
+                if start + self._filled <= self.capacity:
+                    return self._buf[start:start + self._filled].copy()
+            return np.concatenate([self._buf[self._pos:], self._buf[: self._pos]])[-self._filled:]
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of audio in the buffer (at most the capacity)."""
+        with self._lock:
+            return self._filled / self.sr
+
+    @property
+    def total_seconds(self) -> float:
+        """Seconds of audio received since the start or the last :meth:`clear`."""
+        with self._lock:
+            return self._total / self.sr
+
+    def clear(self) -> None:
+        """Forget all audio (a new session)."""
+        with self._lock:
+            self._buf[:] = 0
+            self._pos = self._filled = self._total = 0
+            self._stream, self._in_sr = None, None
+
+
+@dataclass(frozen=True)
+class LivePoint:
+    """One live prediction.
+
+    Attributes
+    ----------
+    time : float
+        Audio time (s since the session start) at the end of the window.
+    probs : np.ndarray, shape (6,)
+    rms : float
+        Root-mean-square level of the window (0 for digital silence).
+    """
+
+    time: float
+    probs: np.ndarray
+    rms: float
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+class LivePredictor:
+    """Re-predicts a :class:`RollingBuffer` and records the history (thread-safe).
+
+    Parameters
+    ----------
+    predict : callable
+        ``waveform (n,) -> probabilities (6,)``, e.g. ``Predictor.predict``
+        (which pads a window shorter than 3 s).
+    buffer : RollingBuffer, optional
+        A new 3-s buffer at 16 kHz by default.
+    min_new : float
+        Seconds of new audio needed since the last prediction (the caller
+        polls ``step`` about twice a second).
+    min_seconds : float
+        Buffered audio needed before the first prediction.
+    max_history : int
+        Points kept (the oldest are dropped).
+    """
+
+    def __init__(self, predict: Callable[[np.ndarray], np.ndarray],
+                 buffer: RollingBuffer | None = None, *, min_new: float = 0.25,
+                 min_seconds: float = 0.5, max_history: int = 7200) -> None:
+        self.predict = predict
+        self.buffer = buffer if buffer is not None else RollingBuffer()
+        self.min_new = float(min_new)
+        self.min_seconds = float(min_seconds)
+        self._history: deque[LivePoint] = deque(maxlen=max_history)
+        self._lock = threading.Lock()
+
+    def push_frame(self, frame) -> None:
+        """Feed a PyAV ``AudioFrame`` to the buffer (WebRTC sink callback)."""
+        self.buffer.push_frame(frame)
+
+    def step(self, *, force: bool = False) -> LivePoint | None:
+        """Predict the current window when enough new audio arrived; else None."""
+        with self._lock:
+            now = self.buffer.total_seconds
+            if self.buffer.seconds < self.min_seconds:
+                return None
+            last = self._history[-1].time if self._history else None
+            if not force and last is not None and now - last < self.min_new:
+                return None
+            y = self.buffer.window()
+            probs = np.asarray(self.predict(y), dtype=np.float32)
+            point = LivePoint(now, probs, float(np.sqrt(np.mean(y.astype(np.float64) ** 2))))
+            self._history.append(point)
+            return point
+
+    @property
+    def latest(self) -> LivePoint | None:
+        with self._lock:
+            return self._history[-1] if self._history else None
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(times (n,), probabilities (n, 6))`` of the session so far."""
+        with self._lock:
+            pts = list(self._history)
+        if not pts:
+            return np.zeros(0), np.zeros((0, len(EMOTIONS)), np.float32)
+        return np.array([p.time for p in pts]), np.stack([p.probs for p in pts])
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._history)
+
+    def reset(self) -> None:
+        """Forget the audio and the history (a new session)."""
+        with self._lock:
+            self._history.clear()
+            self.buffer.clear()
+
+
+def ice_servers(value: str | Sequence[Any] | None = None) -> list[dict]:
+    """WebRTC ICE servers (``[{"urls": [...], "username": ..., "credential": ...}]``).
+
+    Parameters
+    ----------
+    value : str (JSON), list, or None
+        None reads ``$SER_ICE_SERVERS``; unset or empty gives ``[]`` (no
+        STUN/TURN: enough for localhost and a LAN).
+
+    Raises
+    ------
+    ConfigError
+        Not JSON, not a list, or an entry without ``urls``.
+    """
+    if value is None:
+        value = os.environ.get(ICE_ENV, "")
+    if isinstance(value, str):
+        if not value.strip():
+            return []
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{ICE_ENV} is not valid JSON ({exc}); expected e.g. "
+                              '[{"urls": ["stun:stun.l.google.com:19302"]}]') from None
+    if isinstance(value, dict):  # a single server
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"ICE servers must be a list of {{'urls': ...}} entries, got {value!r}")
+    out = []
+    for entry in value:
+        entry = dict(entry) if hasattr(entry, "keys") else entry
+        if not isinstance(entry, dict) or not entry.get("urls"):
+            raise ConfigError(f"each ICE server needs 'urls', got {entry!r}")
+        out.append(entry)
+    return out

@@ -1,0 +1,175 @@
+"""The leaderboard page, run on its own with AppTest, on a synthetic MLflow store."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import common
+from ser_core import leaderboard as lb
+from ser_core import tracking
+from ser_core.config import EMOTIONS
+
+from ..tracking_db import RUNS, confusion_for, copy_db, make_tracking_db
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_leaderboard.py")
+CHARTS = ["leaderboard.accuracy", "leaderboard.f1", "leaderboard.confusion",
+          "leaderboard.ensemble", "leaderboard.compare.f1"]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    ids = make_tracking_db(root / "mlflow.db", root / "artifacts")
+    return root / "mlflow.db", ids
+
+
+@pytest.fixture
+def store(template, tmp_path, monkeypatch):
+    """``$SER_MLFLOW_DB`` pointed at a private copy of the synthetic store; the run ids."""
+    db = copy_db(template[0], tmp_path / "mlflow.db")
+    monkeypatch.setenv("SER_MLFLOW_DB", str(db))
+    monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    return template[1]
+
+
+def run_page(at: AppTest | None = None) -> AppTest:
+    at = (at or AppTest.from_file(PAGE, default_timeout=60)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """``{key: plotly spec}`` of the page's charts."""
+    return {el.key: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def arr(value) -> np.ndarray:
+    """A plotly spec array (plain list, or the ``{"dtype", "bdata", "shape"}`` typed form)."""
+    if isinstance(value, dict) and "bdata" in value:
+        a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return a.reshape([int(n) for n in str(shape).split(",")]) if shape else a
+    return np.asarray(value)
+
+
+def table(at: AppTest):
+    """The ranking table (the page's first dataframe; AppTest does not keep their keys)."""
+    return at.dataframe[0].value
+
+
+def test_page_shows_table_and_charts(store):
+    at = run_page()
+    assert at.title[0].value == "Leaderboard"
+    figs = charts(at)
+    assert set(CHARTS) <= set(figs)
+    # the ranking: one row per model/representation/protocol, LOSO folds aggregated
+    t = table(at)
+    assert len(t) == 4 and t["accuracy"].is_monotonic_decreasing
+    loso = t[t["protocol"] == "loso"].iloc[0]
+    assert loso["n_folds"] == 3 and loso["accuracy"] == pytest.approx(60.0)  # shown in %
+    assert loso["accuracy_pp"] == "± 10.0"  # std in percentage points
+    assert t.loc[t["protocol"] == "seed", "accuracy_pp"].eq("").all()
+    assert any("cnn1d-waveform-seed" in c.value for c in at.caption)  # running run named
+    # accuracy by representation: one panel per protocol, LOSO bar with its error bar
+    acc = figs["leaderboard.accuracy"]
+    assert {a["text"] for a in acc["layout"]["annotations"]} >= {"seed split",
+                                                                 "leave-one-speaker-out"}
+    errors = [e for d in acc["data"] for e in arr(d["error_y"]["array"]) if e is not None]
+    assert errors == pytest.approx([10.0])  # only the LOSO bar has one
+    # per-class F1 heatmap: rows = the four summary rows, columns = the six emotions
+    f1 = figs["leaderboard.f1"]["data"][0]
+    assert f1["type"] == "heatmap" and f1["x"] == list(EMOTIONS) and len(f1["y"]) == 4
+    ens = figs["leaderboard.ensemble"]["data"]
+    assert sorted(arr(ens[0]["y"])) == pytest.approx([25.0, 75.0])
+
+
+def test_selecting_a_run_updates_confusion_and_curves(store):
+    at = run_page()
+    before = arr(charts(at)["leaderboard.confusion"]["data"][0]["z"])
+    hpss = store["resnet18-hpss-seed"]
+    at.selectbox(key=common.KEY_LB_RUN).set_value(hpss)
+    run_page(at)
+    figs = charts(at)
+    z = arr(figs["leaderboard.confusion"]["data"][0]["z"])
+    assert z.shape == (6, 6) and not np.allclose(z, before)
+    cm = confusion_for(2)  # the hpss run is the third of RUNS
+    assert z == pytest.approx(100 * cm / cm.sum(axis=1, keepdims=True))
+    text = figs["leaderboard.confusion"]["data"][0]["text"]
+    assert text[0][0].startswith(f"{cm[0, 0]}<br>")  # counts and row-normalised %
+    curves = figs["leaderboard.curves"]["data"]
+    assert [d["name"] for d in curves] == ["train loss", "validation loss", "validation accuracy"]
+    assert all(len(arr(d["x"])) == 4 for d in curves)  # four epochs logged
+
+
+def test_running_run_has_curves_but_no_confusion(store):
+    at = run_page()
+    at.selectbox(key=common.KEY_LB_RUN).set_value(store["cnn1d-waveform-seed"])
+    run_page(at)
+    figs = charts(at)
+    assert "leaderboard.confusion" not in figs and "leaderboard.curves" in figs
+    assert any("has not finished" in i.value for i in at.info)
+
+
+def test_filters_and_every_run(store):
+    at = run_page()
+    at.multiselect(key=common.KEY_LB_PROTOCOLS).set_value(["loso"])
+    run_page(at)
+    assert table(at)["protocol"].tolist() == ["loso"]
+    at.toggle(key=common.KEY_LB_EVERY_RUN).set_value(True)
+    run_page(at)
+    t = table(at)
+    assert sorted(t["run_name"]) == sorted(r[0] for r in RUNS if r[3] == "loso")
+    assert len(charts(at)["leaderboard.f1"]["data"][0]["y"]) == 4  # the older fold-1 run too
+    at.multiselect(key=common.KEY_LB_PROTOCOLS).set_value([])
+    at.multiselect(key=common.KEY_LB_INPUTS).set_value(["hpss"])
+    at.toggle(key=common.KEY_LB_EVERY_RUN).set_value(False)
+    run_page(at)
+    assert table(at)["input"].tolist() == ["hpss"]
+
+
+def test_compare_two_runs(store):
+    at = run_page()
+    at.selectbox(key=common.KEY_LB_COMPARE_A).set_value(store["resnet18-mel-seed"])
+    at.selectbox(key=common.KEY_LB_COMPARE_B).set_value(store["resnet18-hpss-seed"])
+    run_page(at)
+    df = at.dataframe[-1].value
+    assert list(df.columns) == ["field", "A: resnet18-mel-seed", "B: resnet18-hpss-seed"]
+    assert "accuracy" in df["field"].tolist()
+    bars = charts(at)["leaderboard.compare.f1"]["data"]
+    assert [b["name"] for b in bars] == ["A: resnet18-mel-seed", "B: resnet18-hpss-seed"]
+    assert all(len(arr(b["y"])) == len(EMOTIONS) for b in bars)
+    assert any("fields that differ" in c.value for c in at.caption)
+
+
+def test_without_ensemble_a_note(store):
+    import mlflow
+
+    db = tracking.db_path()
+    mlflow.MlflowClient(f"sqlite:///{db}").delete_run(store["ensemble-seed"])
+    at = run_page()
+    assert any(i.value == "No ensemble has been trained yet." for i in at.info)
+    assert "leaderboard.ensemble" not in charts(at)
+
+
+def test_empty_database_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_MLFLOW_DB", str(tmp_path / "none" / "mlflow.db"))
+    at = run_page()
+    assert any(lb.HOW_TO_TRAIN in i.value for i in at.info)
+    assert not at.get("plotly_chart") and not at.dataframe
+    assert not (tmp_path / "none").exists()
+
+
+def test_unreadable_database_shows_error(tmp_path, monkeypatch):
+    bad = tmp_path / "broken.db"
+    bad.write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("SER_MLFLOW_DB", str(bad))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "broken.db" in at.error[0].value

@@ -1,0 +1,318 @@
+"""The predictor page, run on its own with AppTest, on a tiny model trained at test time.
+
+The page never reads the uploader / recorder directly: their ``on_change``
+callbacks copy the file into ``st.session_state[common.KEY_PRED_CLIP[source]]``
+(a :func:`common.make_clip` dict) and the page predicts whatever is there.  Most
+tests put clips there directly (any bytes, any name, no widget round trip);
+``test_real_uploader_and_recorder_widgets`` also goes through the real widgets
+(AppTest of Streamlit 1.67 can stage uploads and recordings).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import common
+from ser_core import audio
+from ser_core.config import EMOTIONS
+from ser_core.feedback import FeedbackStore
+from tests.conftest import encode, tone
+from tests.tiny_model import TINY, ship_tiny_model
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "2_predictor.py")
+UNSURE = "tiny_unsure"
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Two shipped models: ``tiny_mel`` (best) and ``tiny_unsure``, the same network with
+    a lower card accuracy and an 'unsure' threshold of 99 % (always unsure)."""
+    root = ship_tiny_model(tmp_path_factory.mktemp("predictor"))
+    d = root / "models"
+    card = json.loads((d / f"{TINY}.json").read_text())
+    card["metrics"]["seed"]["accuracy"] = 0.01
+    card["decision"]["unsure_below"] = 0.99
+    (d / f"{UNSURE}.json").write_text(json.dumps(card))
+    shutil.copy(d / f"{TINY}.safetensors", d / f"{UNSURE}.safetensors")
+    return root
+
+
+@pytest.fixture
+def env(artifacts, tmp_path, monkeypatch) -> Path:
+    """Models from ``artifacts``; feedback and ONNX copies in temp folders. Returns the
+    feedback data folder."""
+    monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
+    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SER_ONNX_CACHE", str(artifacts.parent / "onnx"))
+    monkeypatch.delenv("SER_ICE_SERVERS", raising=False)
+    return tmp_path / "data"
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def run_page() -> AppTest:
+    return no_exception(AppTest.from_file(PAGE, default_timeout=90).run())
+
+
+def with_clip(data: bytes, name: str, source: str = "upload") -> AppTest:
+    """The page with a clip as the uploader / recorder callback would store it."""
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state[common.KEY_PRED_SOURCE] = source
+    at.session_state[common.KEY_PRED_CLIP[source]] = common.make_clip(data, name, source)
+    return no_exception(at.run())
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figures by widget key suffix (``probs``, ``timeline``, ``wave``, ``mel``)."""
+    out = {}
+    for el in at.get("plotly_chart"):
+        key = el.proto.id.rsplit(".", 1)[-1] if el.proto.id else ""
+        out[key] = json.loads(el.proto.spec)
+    return out
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [w.value for w in at.warning] + [s.value for s in at.success])
+
+
+def test_page_lists_models_best_first(env):
+    at = run_page()
+    assert at.title[0].value == "Emotion predictor"
+    assert not at.error, [e.value for e in at.error]
+    box = at.selectbox(key=common.KEY_PRED_MODEL)
+    assert box.value == TINY and set(box.options) == {common.model_label(TINY),
+                                                      common.model_label(UNSURE)}
+    assert "seed-split accuracy" in box.options[0]
+    assert "runs in ONNX Runtime" in texts(at)
+    assert at.radio(key=common.KEY_PRED_SOURCE).value == "upload"
+
+
+def test_no_model_says_how_to_train(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "empty"))
+    at = run_page()
+    assert "python -m ser_core train" in at.info[0].value
+
+
+def test_upload_predicts_six_probabilities(env):
+    at = with_clip(encode(tone(2.0), ext="flac"), "short.flac")
+    assert not at.error, [e.value for e in at.error]
+    figs = charts(at)
+    bars = figs["probs"]["data"][0]
+    assert bars["type"] == "bar" and bars["y"] == list(EMOTIONS)
+    assert abs(sum(bars["x"]) - 100) < 0.1
+    assert bars["marker"]["color"] == [common.EMOTION_COLORS[e] for e in EMOTIONS]
+    assert "timeline" not in figs and {"wave", "mel"} <= set(figs)
+    assert "Prediction took" in texts(at) and " ms" in texts(at)
+    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    label = EMOTIONS[int(np.argmax(res.verdict.probs))]
+    assert f"Prediction: {label}" in texts(at)
+
+
+def test_long_audio_gets_a_timeline(env):
+    at = with_clip(encode(tone(7.0), ext="wav"), "long.wav")
+    figs = charts(at)
+    tl = figs["timeline"]["data"]
+    assert [t["name"] for t in tl] == list(EMOTIONS)
+    assert tl[0]["x"] == [1.5, 2.5, 3.5, 4.5, 5.5]  # window centres, 1-s hop
+    assert "5 windows" in texts(at)
+
+
+def test_model_choice_and_unsure_message(env):
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    assert not at.warning
+    at.selectbox(key=common.KEY_PRED_MODEL).set_value(UNSURE).run()
+    no_exception(at)
+    assert at.session_state[common.KEY_PRED_RESULT]["upload"].model == UNSURE
+    assert at.warning and at.warning[0].value.startswith("The model is unsure: its best guess is ")
+    assert at.warning[0].value.endswith(" %")
+
+
+@pytest.mark.parametrize("data,name,reason", [
+    (b"this is not audio, just text " * 40, "notes.wav", "not audio"),
+    (b"", "empty.wav", "empty"),
+    (encode(np.zeros(80, np.float32), ext="wav"), "blip.wav", "lasts only 5 ms"),
+])
+def test_bad_file_shows_an_error_and_the_page_keeps_working(env, data, name, reason):
+    at = with_clip(data, name)
+    assert at.error and reason in at.error[0].value and name in at.error[0].value
+    assert not at.get("plotly_chart")
+    # the next, good file is predicted
+    at.session_state[common.KEY_PRED_CLIP["upload"]] = common.make_clip(
+        encode(tone(1.0), ext="ogg"), "good.ogg", "upload")
+    no_exception(at.run())
+    assert not at.error and "probs" in charts(at)
+
+
+def test_recording_over_10_s_is_rejected(env):
+    at = with_clip(encode(tone(11.0), ext="wav"), "your recording", source="recording")
+    assert at.error and "limited to 10 s" in at.error[0].value
+    at.session_state[common.KEY_PRED_CLIP["recording"]] = common.make_clip(
+        encode(tone(4.0), ext="wav"), "your recording", "recording")
+    no_exception(at.run())
+    assert not at.error and "timeline" in charts(at)  # 4 s: judged over windows too
+
+
+def _answer(at: AppTest, right: str, correct: str | None = None, consent: bool = False) -> AppTest:
+    at.radio(key=common.KEY_FB_RIGHT).set_value(right).run()
+    if correct is not None:
+        at.selectbox(key=common.KEY_FB_CORRECT).set_value(correct).run()
+    if consent:
+        at.checkbox(key=common.KEY_FB_CONSENT).check().run()
+    at.button(key=common.KEY_FB_SUBMIT).click().run()
+    return no_exception(at)
+
+
+def test_feedback_without_consent_stores_no_audio(env):
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    assert at.checkbox(key=common.KEY_FB_CONSENT).value is False  # unticked by default
+    assert at.checkbox(key=common.KEY_FB_CONSENT).label == common.CONSENT_LABEL
+    assert at.button(key=common.KEY_FB_SUBMIT).disabled  # nothing answered yet
+    _answer(at, common.FB_YES)
+    store = FeedbackStore(env)
+    rows = store.rows()
+    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    assert len(rows) == 1 and rows[0]["donation"] is None
+    assert rows[0]["correct"] == rows[0]["predicted"] == res.verdict.label
+    assert rows[0]["model"] == TINY and rows[0]["source"] == "upload"
+    assert not list(store.donations.iterdir())
+    assert "feedback only" in at.success[0].value
+    assert at.button(key=common.KEY_FB_SUBMIT).disabled  # sent once
+
+
+def test_feedback_with_consent_stores_a_flac(env):
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    other = next(e for e in EMOTIONS if e != res.verdict.label)
+    _answer(at, common.FB_NO, correct=other, consent=True)
+    store = FeedbackStore(env)
+    rows = store.rows()
+    assert len(rows) == 1 and rows[0]["correct"] == other
+    files = list(store.donations.iterdir())
+    assert [f.suffix for f in files] == [".flac"] and files[0].name == rows[0]["donation"]
+    assert "a.wav" not in files[0].name
+    np.testing.assert_allclose(audio.load_audio(files[0]), res.y, atol=1e-3)
+    assert "recording" in at.success[0].value
+
+
+def test_not_sure_feedback_has_no_label(env):
+    _answer(with_clip(encode(tone(2.0), ext="wav"), "a.wav"), common.FB_NOT_SURE)
+    assert FeedbackStore(env).rows()[0]["correct"] is None
+
+
+def test_feedback_store_failure_is_reported(env, tmp_path, monkeypatch):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("SER_DATA_DIR", str(blocker / "sub"))
+    at = _answer(with_clip(encode(tone(2.0), ext="wav"), "a.wav"), common.FB_YES, consent=True)
+    assert at.error and at.error[0].value.startswith("Your feedback was not stored")
+    assert not at.success
+
+
+@pytest.fixture
+def webrtc_in_apptest(monkeypatch):
+    """streamlit-webrtc looks its session up in ``Runtime.instance()``, which AppTest
+    replaces by a Mock that raises AttributeError (the library only expects
+    RuntimeError outside a server); say "no session" as it does outside a server."""
+    import streamlit_webrtc.component
+    import streamlit_webrtc.shutdown
+
+    for mod in (streamlit_webrtc.component, streamlit_webrtc.shutdown):
+        monkeypatch.setattr(mod, "get_this_session_info", lambda: None)
+
+
+def test_live_tab_renders_without_ice_servers(env, webrtc_in_apptest):
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    no_exception(at.run())
+    assert not at.error
+    assert "START" in at.info[0].value
+
+
+def test_bad_ice_setting_is_reported(env, webrtc_in_apptest, monkeypatch):
+    monkeypatch.setenv("SER_ICE_SERVERS", "{not json")
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    no_exception(at.run())
+    assert at.error and "SER_ICE_SERVERS" in at.error[0].value
+
+
+def test_live_tab_shows_the_last_session_after_stop(env, webrtc_in_apptest):
+    """Stopped, the panel shows the last session's label and timeline (no webrtc needed:
+    the history lives in a LivePredictor in session state)."""
+    from ser_core.live import LivePredictor
+
+    probs = np.array([0.7, 0.1, 0.05, 0.05, 0.05, 0.05], np.float32)
+    session = LivePredictor(lambda y: probs, min_new=0.0)
+    for _ in range(3):
+        session.buffer.push(tone(0.6), 16_000)
+        session.step()
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    at.session_state[common.KEY_LIVE_SESSION] = session
+    no_exception(at.run())
+    assert "Live label: anger · 70 %" in texts(at) and "Stopped" in texts(at)
+    figs = charts(at)
+    assert [t["name"] for t in figs["timeline"]["data"]] == list(EMOTIONS)
+    assert figs["timeline"]["data"][0]["x"] == [0.6, 1.2, 1.8]
+    assert figs["probs"]["data"][0]["x"][0] == 70.0
+
+
+def test_store_clip_callback():
+    """The uploader / recorder callback copies the file to the clip key, or forgets it."""
+
+    def script():
+        import streamlit as st
+
+        from pages import common
+
+        class Upload:
+            name = "mine.m4a"
+
+            def getvalue(self):
+                return b"bytes of audio"
+
+        st.session_state["w"] = Upload()
+        common.store_clip("w", "upload")
+        common.store_clip("w", "recording")
+        st.session_state["up"] = dict(st.session_state[common.KEY_PRED_CLIP["upload"]])
+        st.session_state["rec"] = dict(st.session_state[common.KEY_PRED_CLIP["recording"]])
+        st.session_state["w"] = None
+        common.store_clip("w", "upload")
+        st.session_state["cleared"] = common.KEY_PRED_CLIP["upload"] not in st.session_state
+
+    at = no_exception(AppTest.from_function(script).run())
+    up, rec = at.session_state["up"], at.session_state["rec"]
+    assert up["name"] == "mine.m4a" and up["data"] == b"bytes of audio" and up["source"] == "upload"
+    assert rec["name"] == "your recording" and rec["id"] == up["id"] and len(up["id"]) == 24
+    assert at.session_state["cleared"]
+
+
+def test_real_uploader_and_recorder_widgets(env):
+    """AppTest in Streamlit 1.67 can stage uploads: the widgets' callbacks fill the clip key."""
+    at = run_page()
+    at.file_uploader(key=common.KEY_PRED_UPLOADER).upload(
+        "speech.mp3", encode(tone(2.0), ext="mp3"), "audio/mpeg").run()
+    no_exception(at)
+    assert at.session_state[common.KEY_PRED_CLIP["upload"]]["name"] == "speech.mp3"
+    assert not at.error and "probs" in charts(at) and "speech.mp3" in texts(at)
+    at.file_uploader(key=common.KEY_PRED_UPLOADER).clear().run()
+    no_exception(at)
+    assert common.KEY_PRED_CLIP["upload"] not in at.session_state and "probs" not in charts(at)
+
+    at.radio(key=common.KEY_PRED_SOURCE).set_value("recording").run()
+    at.audio_input(key=common.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(12.0))).run()
+    no_exception(at)
+    assert at.error and "limited to 10 s" in at.error[0].value
+    at.audio_input(key=common.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(2.5))).run()
+    no_exception(at)
+    assert not at.error and "probs" in charts(at) and "your recording" in texts(at)

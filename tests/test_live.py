@@ -1,0 +1,278 @@
+"""ser_core.live: the rolling buffer of the live microphone and the prediction history."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from ser_core.config import EMOTIONS
+from ser_core.errors import ConfigError
+from ser_core.live import (
+    LivePredictor,
+    RollingBuffer,
+    frame_to_array,
+    ice_servers,
+    to_mono_float,
+)
+
+SR_IN = 48_000
+FRAME = 960  # 20 ms at 48 kHz, what WebRTC (Opus) delivers
+#: The streaming soxr resampler emits in blocks and holds back up to ~40 ms.
+LAG = 0.05
+
+
+def sine(seconds: float, freq: float = 440.0, sr: int = SR_IN, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def frames(y: np.ndarray, size: int = FRAME):
+    for i in range(0, len(y), size):
+        yield y[i:i + size]
+
+
+def peak_hz(y: np.ndarray, sr: int = 16_000) -> float:
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return float(np.fft.rfftfreq(len(y), 1 / sr)[np.argmax(spec)])
+
+
+def rms(y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+
+
+# ----------------------------------------------------------------- sample conversion
+def test_to_mono_float_formats():
+    left, right = np.array([16384, -32768], np.int16), np.array([0, 0], np.int16)
+    inter = np.column_stack([left, right]).ravel()  # L R L R
+    np.testing.assert_allclose(to_mono_float(inter, channels=2), [0.25, -0.5])
+    np.testing.assert_allclose(to_mono_float(np.column_stack([left, right])), [0.25, -0.5])
+    np.testing.assert_allclose(to_mono_float(left), [0.5, -1.0])
+    np.testing.assert_allclose(to_mono_float(np.array([0.5, -0.25], np.float64)), [0.5, -0.25])
+    np.testing.assert_allclose(to_mono_float(np.array([1 << 30], np.int32)), [0.5])
+    assert to_mono_float(left).dtype == np.float32
+    with pytest.raises(ValueError, match="channels"):
+        to_mono_float(np.zeros(5, np.int16), channels=2)
+
+
+@pytest.mark.parametrize("fmt,layout", [("s16", "stereo"), ("s16", "mono"), ("fltp", "stereo"),
+                                        ("s16p", "stereo"), ("flt", "mono")])
+def test_frame_to_array_packed_and_planar(fmt, layout):
+    av = pytest.importorskip("av")
+    channels = 2 if layout == "stereo" else 1
+    dtype = np.int16 if fmt.startswith("s16") else np.float32
+    data = np.arange(FRAME * channels).reshape(FRAME, channels).astype(dtype)  # (n, channels)
+    planar = fmt.endswith("p")
+    arr = data.T if planar else data.reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=fmt, layout=layout)
+    frame.sample_rate = SR_IN
+    out, sr = frame_to_array(frame)
+    assert sr == SR_IN and out.shape == (FRAME, channels)
+    np.testing.assert_array_equal(out, data)
+
+
+# ----------------------------------------------------------------- rolling buffer
+def test_keeps_exactly_the_last_3_s_at_16k():
+    buf = RollingBuffer(seconds=3.0, sr=16_000)
+    ramp = np.arange(5 * 16_000, dtype=np.float32)
+    for f in frames(ramp, 320):  # 16 kHz in: no resampling, the exact samples come back
+        buf.push(f, 16_000)
+    w = buf.window()
+    assert w.shape == (48_000,) and w.dtype == np.float32
+    np.testing.assert_array_equal(w, ramp[-48_000:])
+    assert buf.seconds == 3.0 and buf.total_seconds == 5.0
+    buf.push(ramp[:7], 16_000)  # wrap-around mid-ring keeps the order
+    np.testing.assert_array_equal(buf.window(), np.concatenate([ramp[-48_000 + 7:], ramp[:7]]))
+
+
+def test_partial_buffer_and_huge_frame():
+    buf = RollingBuffer(seconds=3.0)
+    buf.push(np.ones(1000, np.float32), 16_000)
+    assert buf.window().shape == (1000,) and buf.seconds == 1000 / 16_000
+    big = np.arange(100_000, dtype=np.float32)
+    buf.push(big, 16_000)  # one frame longer than the buffer
+    np.testing.assert_array_equal(buf.window(), big[-48_000:])
+    buf.clear()
+    assert buf.window().shape == (0,) and buf.total_seconds == 0
+
+
+@pytest.mark.parametrize("kind", ["int16_stereo", "int16_mono", "float_stereo", "float_mono"])
+def test_48k_frames_become_16k_mono(kind):
+    y = sine(5.0)  # 440 Hz at 0.5
+    if kind.startswith("int16"):
+        y = np.round(y * 32767).astype(np.int16)
+    stereo = kind.endswith("stereo")
+    buf = RollingBuffer()
+    for f in frames(y):
+        if stereo:  # interleaved L R, the right channel silent: the mono mix halves
+            buf.push(np.column_stack([f, np.zeros_like(f)]).ravel(), SR_IN, channels=2)
+        else:
+            buf.push(f, SR_IN)
+    w = buf.window()
+    assert w.shape == (48_000,) and w.dtype == np.float32
+    assert 0 <= 5.0 - buf.total_seconds < LAG  # the resampler holds back a few ms
+    assert abs(peak_hz(w) - 440) < 2
+    expected = 0.5 / np.sqrt(2) * (0.5 if stereo else 1.0)
+    assert abs(rms(w) - expected) < 0.01 * expected
+
+
+def test_resampling_is_continuous_across_frames():
+    """A streaming resampler: frame edges leave no clicks (compare with one-shot)."""
+    import soxr
+
+    y = sine(4.0, freq=300.0)
+    buf = RollingBuffer()
+    for f in frames(y, 441):  # odd frame size: 441 samples are 147 at 16 kHz
+        buf.push(f, SR_IN)
+    ref = soxr.resample(y, SR_IN, 16_000, quality="HQ")
+    w = buf.window()
+    lag = int(round(16_000 * 4.0)) - int(round(buf.total_seconds * 16_000))
+    seg = ref[len(ref) - lag - len(w): len(ref) - lag]
+    assert np.abs(w[100:-100] - seg[100:-100]).max() < 1e-3
+    assert np.abs(np.diff(w)).max() < 2 * np.abs(np.diff(ref)).max()
+
+
+def test_rate_change_restarts_the_resampler():
+    buf = RollingBuffer()
+    for f in frames(sine(1.0, sr=44_100), 441):
+        buf.push(f, 44_100)
+    for f in frames(sine(3.0)):
+        buf.push(f, SR_IN)
+    assert abs(peak_hz(buf.window()) - 440) < 2 and 0 <= 4.0 - buf.total_seconds < 2 * LAG
+
+
+def test_concurrent_pushes_and_reads():
+    buf = RollingBuffer()
+    n_threads, per_thread = 4, 200
+    errors: list[BaseException] = []
+    frame = np.full(FRAME, 1000, np.int16)
+    stop = threading.Event()
+
+    def writer():
+        try:
+            for _ in range(per_thread):
+                buf.push(frame, SR_IN)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def reader():
+        try:
+            while not stop.is_set():
+                w = buf.window()
+                assert w.ndim == 1 and len(w) <= buf.capacity
+                assert np.isfinite(w).all()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    writers = [threading.Thread(target=writer) for _ in range(n_threads)]
+    for t in readers + writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert not errors, errors
+    total_in = n_threads * per_thread * FRAME / SR_IN  # 16 s of audio
+    assert 0 <= total_in - buf.total_seconds < LAG  # nothing lost, nothing doubled
+    w = buf.window()
+    assert w.shape == (48_000,)
+    np.testing.assert_allclose(w[100:-100], 1000 / 32768, atol=1e-3)  # constant in, constant out
+
+
+# ----------------------------------------------------------------- live predictor
+class FakeModel:
+    """Probabilities that say how loud the window was and how long (for checks)."""
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        self.calls.append(len(y))
+        p = np.full(len(EMOTIONS), 0.1, np.float32)
+        p[0 if rms(y) > 0.1 else 3] = 0.5  # loud: anger, quiet: neutral
+        return p
+
+
+def test_live_predictor_history():
+    model = FakeModel()
+    live = LivePredictor(model, min_new=0.25, min_seconds=0.5)
+    assert live.step() is None and live.latest is None  # nothing buffered
+    t, p = live.history()
+    assert t.shape == (0,) and p.shape == (0, 6)
+    live.buffer.push(sine(0.3, sr=16_000), 16_000)
+    assert live.step() is None  # under min_seconds
+    live.buffer.push(sine(0.3, sr=16_000), 16_000)
+    first = live.step()
+    assert first is not None and first.label == "anger" and abs(first.time - 0.6) < 1e-6
+    assert live.step() is None  # no new audio since
+    assert live.step(force=True) is not None
+    live.buffer.push(np.zeros(16_000 * 4, np.float32), 16_000)  # 4 s of silence
+    quiet = live.step()
+    assert quiet.label == "neutral" and quiet.rms == 0.0 and quiet.confidence == 0.5
+    assert model.calls == [9600, 9600, 48_000]  # the window grows to 3 s and stays there
+    times, probs = live.history()
+    np.testing.assert_allclose(times, [0.6, 0.6, 4.6])
+    assert probs.shape == (3, 6) and len(live) == 3
+    live.reset()
+    assert len(live) == 0 and live.buffer.total_seconds == 0
+
+
+def test_live_predictor_twice_a_second_from_frames():
+    """Polled after every 0.5 s of 48 kHz frames, it predicts each time from the second
+    poll on (at the first, under 0.5 s has come out of the resampler), on the last 3 s."""
+    model = FakeModel()
+    live = LivePredictor(model)
+    y = sine(6.0)
+    per_poll = int(0.5 * SR_IN)
+    for i in range(0, len(y), per_poll):
+        for f in frames(y[i:i + per_poll]):
+            live.buffer.push(f, SR_IN)
+        live.step()
+    times, probs = live.history()
+    assert len(times) == 11 and np.all(np.diff(times) > 0.45) and times[0] > 0.9
+    assert model.calls[-1] == 48_000 and (probs.argmax(1) == 0).all()
+
+
+def test_history_is_bounded():
+    live = LivePredictor(FakeModel(), min_new=0.0, min_seconds=0.0, max_history=5)
+    for _ in range(8):
+        live.buffer.push(np.ones(160, np.float32), 16_000)
+        live.step()
+    assert len(live) == 5 and live.history()[0][0] == pytest.approx(0.04)
+
+
+def test_concurrent_frames_and_steps():
+    live = LivePredictor(FakeModel(), min_new=0.0)
+    done = threading.Event()
+
+    def feed():
+        for f in frames(sine(8.0)):
+            live.buffer.push(f, SR_IN)
+        done.set()
+
+    t = threading.Thread(target=feed)
+    t.start()
+    while not done.is_set():
+        live.step()
+    t.join()
+    live.step()
+    times, probs = live.history()
+    assert len(times) >= 1 and np.all(np.diff(times) >= 0) and probs.shape[1] == 6
+
+
+# ----------------------------------------------------------------- settings
+def test_ice_servers(monkeypatch):
+    monkeypatch.delenv("SER_ICE_SERVERS", raising=False)
+    assert ice_servers() == []  # none by default: localhost needs none
+    monkeypatch.setenv("SER_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
+    assert ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
+    assert ice_servers({"urls": "turn:t.example.org", "username": "u", "credential": "c"})[0][
+        "username"] == "u"
+    monkeypatch.setenv("SER_ICE_SERVERS", "  ")
+    assert ice_servers() == []
+    for bad in ("{oops", '"stun:x"', '[{"username": "u"}]'):
+        with pytest.raises(ConfigError):
+            ice_servers(bad)
