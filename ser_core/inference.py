@@ -26,7 +26,7 @@ from . import features, models
 from .audio import frame_windows, load_audio, pad_or_trim
 from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
-from .metrics import softmax
+from .metrics import TopClass, softmax
 
 __all__ = ["Predictor", "Timeline", "Verdict", "best_model_name", "predict_files",
            "unsure_threshold", "DEFAULT_UNSURE", "BACKENDS", "onnx_cache_dir"]
@@ -136,7 +136,7 @@ class Timeline:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(TopClass):
     """The prediction for one recording, with how long it took.
 
     Attributes
@@ -160,13 +160,6 @@ class Verdict:
     seconds: float
     unsure_below: float = DEFAULT_UNSURE
 
-    @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probs))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probs))
 
     @property
     def unsure(self) -> bool:

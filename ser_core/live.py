@@ -31,6 +31,7 @@ import soxr
 
 from .config import CLIP_SECONDS, EMOTIONS, SAMPLE_RATE
 from .errors import ConfigError
+from .metrics import TopClass
 
 __all__ = ["RollingBuffer", "LivePredictor", "LivePoint", "to_mono_float", "frame_to_array",
            "ice_servers", "ICE_ENV"]
@@ -181,7 +182,7 @@ class RollingBuffer:
 
 
 @dataclass(frozen=True)
-class LivePoint:
+class LivePoint(TopClass):
     """One live prediction.
 
     Attributes
@@ -197,13 +198,6 @@ class LivePoint:
     probs: np.ndarray
     rms: float
 
-    @property
-    def label(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probs))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probs))
 
 
 class LivePredictor:

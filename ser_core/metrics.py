@@ -12,8 +12,22 @@ import numpy as np
 
 from .config import EMOTIONS
 
-__all__ = ["classification_report", "expected_calibration_error", "fit_temperature", "softmax",
+__all__ = ["TopClass", "classification_report", "expected_calibration_error", "fit_temperature", "softmax",
            "most_confused"]
+
+
+class TopClass:
+    """Mixin: ``label`` and ``confidence`` of an object with ``probs`` of shape ``(6,)``."""
+
+    probs: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
 
 
 def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:

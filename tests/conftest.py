@@ -162,3 +162,26 @@ def make_corpus(root: Path, *, layout: str = "flac", speakers=("AA0", "BB0", "CC
 @pytest.fixture
 def tiny_corpus(tmp_path) -> Path:
     return make_corpus(tmp_path / "nemo")
+
+
+@pytest.fixture(scope="session")
+def tracking_template(tmp_path_factory):
+    """A synthetic MLflow store built once per session: ``(path, {run name: run id})``."""
+    from tests.tracking_db import make_tracking_db
+
+    root = tmp_path_factory.mktemp("mlflow")
+    ids = make_tracking_db(root / "mlflow.db", root / "artifacts")
+    return root / "mlflow.db", ids
+
+
+@pytest.fixture
+def tracking_store(tracking_template, tmp_path, monkeypatch):
+    """A private copy of the synthetic store with ``$SER_MLFLOW_DB`` pointed at it:
+    ``(path, {run name: run id})``."""
+    from tests.tracking_db import copy_db
+
+    src, ids = tracking_template
+    db = copy_db(src, tmp_path / "mlflow.db")
+    monkeypatch.setenv("SER_MLFLOW_DB", str(db))
+    monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    return db, ids

@@ -13,25 +13,13 @@ from ser_core import tracking
 from ser_core.config import EMOTIONS
 from ser_core.errors import SERError, TrackingError
 
-from .tracking_db import ENSEMBLE_WEIGHTS, RUNS, confusion_for, copy_db, make_tracking_db
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """One synthetic database per module: ``(path, {run name: run id})``."""
-    root = tmp_path_factory.mktemp("mlflow")
-    ids = make_tracking_db(root / "mlflow.db", root / "artifacts")
-    return root / "mlflow.db", ids
+from .tracking_db import ENSEMBLE_WEIGHTS, RUNS, confusion_for, copy_db
 
 
 @pytest.fixture
-def store(template, tmp_path, monkeypatch):
-    """A private copy of the synthetic database, ``$SER_MLFLOW_DB`` pointed at it."""
-    src, ids = template
-    db = copy_db(src, tmp_path / "mlflow.db")
-    monkeypatch.setenv("SER_MLFLOW_DB", str(db))
-    monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
-    return db, ids
+def store(tracking_store):
+    """``(db path, {run name: run id})`` of a private synthetic store."""
+    return tracking_store
 
 
 @pytest.fixture
@@ -70,10 +58,10 @@ def test_load_runs_without_database(tmp_path, monkeypatch):
     assert lb.ranked_run_ids(df) == []
 
 
-def test_load_runs_without_experiment(template, tmp_path):
+def test_load_runs_without_experiment(tracking_template, tmp_path):
     import mlflow
 
-    db = copy_db(template[0], tmp_path / "other.db")
+    db = copy_db(tracking_template[0], tmp_path / "other.db")
     client = mlflow.MlflowClient(f"sqlite:///{db}")
     client.rename_experiment(client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id,
                              "something-else")

@@ -15,27 +15,17 @@ from ser_core import leaderboard as lb
 from ser_core import tracking
 from ser_core.config import EMOTIONS
 
-from ..tracking_db import RUNS, confusion_for, copy_db, make_tracking_db
+from ..tracking_db import RUNS, confusion_for
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_leaderboard.py")
 CHARTS = ["leaderboard.accuracy", "leaderboard.f1", "leaderboard.confusion",
           "leaderboard.ensemble", "leaderboard.compare.f1"]
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow")
-    ids = make_tracking_db(root / "mlflow.db", root / "artifacts")
-    return root / "mlflow.db", ids
-
-
 @pytest.fixture
-def store(template, tmp_path, monkeypatch):
+def store(tracking_store):
     """``$SER_MLFLOW_DB`` pointed at a private copy of the synthetic store; the run ids."""
-    db = copy_db(template[0], tmp_path / "mlflow.db")
-    monkeypatch.setenv("SER_MLFLOW_DB", str(db))
-    monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
-    return template[1]
+    return tracking_store[1]
 
 
 def run_page(at: AppTest | None = None) -> AppTest:
