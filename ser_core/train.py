@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,6 +359,14 @@ def train(
                 models.save(result.model, model_card(result, cfg=cfg), "model", directory=Path(tmp))
                 mlflow.log_artifacts(tmp, artifact_path="model")
         return result
+    except BaseException:
+        if run is not None:  # a crashed or interrupted run is marked as such in MLflow
+            import mlflow
+
+            mlflow.end_run(status="FAILED" if not isinstance(sys.exc_info()[1], KeyboardInterrupt)
+                           else "KILLED")
+            run = None
+        raise
     finally:
         if bar:
             bar.close()
