@@ -64,3 +64,15 @@ def test_bad_config_is_refused():
 def test_zcr_rms_frames_shape():
     f = train.zcr_rms_frames(np.zeros(16_000, np.float32))
     assert f.shape == (2, 301) and np.isfinite(f).all()
+
+
+def test_a_crashed_run_is_marked_failed(tiny_env):
+    meta, splits = tiny_env
+
+    def boom(row):
+        raise RuntimeError("disk full")
+
+    tc = train.TrainConfig(epochs=2, width=8, batch_size=8)
+    with pytest.raises(RuntimeError, match="disk full"):
+        train.train(tc, meta, splits_dir=splits, progress=False, on_epoch=boom)
+    assert tracking.runs().iloc[0]["status"] == "FAILED"
