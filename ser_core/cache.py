@@ -27,7 +27,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,8 @@ from .config import DEFAULT_CONFIG, FeatureConfig, cache_dir
 from .data import split_indices
 from .errors import DatasetError
 
-__all__ = ["entry_dir", "is_cached", "build", "load", "norm_stats", "limit_threads", "CACHE_DTYPE"]
+__all__ = ["entry_dir", "is_cached", "build", "load", "norm_stats", "limit_threads", "array_entry",
+           "CACHE_DTYPE"]
 
 CACHE_DTYPE = np.float16
 
@@ -158,7 +159,6 @@ def build(
         arrays[n].flush()
         del arrays[n]
         d = dirs[n]
-        (d / "clips.txt").write_text("\n".join(file_ids) + "\n")
         for old in d.glob("stats-*.npz"):
             old.unlink()
         rep = features.get(n)
@@ -168,8 +168,48 @@ def build(
             "dtype": np.dtype(CACHE_DTYPE).name, "build_seconds": round(seconds, 1),
             "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }, indent=2))
-        os.replace(d / "features.partial.npy", d / "features.npy")
+        _commit(d, file_ids)
     return dirs
+
+
+def _commit(d: Path, file_ids: Sequence[str]) -> None:
+    """Finish an entry: write its clip list, then rename the partial array into place."""
+    (d / "clips.txt").write_text("\n".join(file_ids) + "\n")
+    os.replace(d / "features.partial.npy", d / "features.npy")
+
+
+def array_entry(
+    key: str,
+    meta: pd.DataFrame,
+    compute: Callable[[str], np.ndarray],
+    *,
+    root: Path | None = None,
+) -> np.ndarray:
+    """A per-clip array outside the representation registry, cached like one.
+
+    Parameters
+    ----------
+    key : str
+        Folder name under the cache root; it must encode every parameter of
+        ``compute`` (e.g. ``waveform-<config digest>``).
+    compute : callable
+        ``compute(audio_path) -> np.ndarray`` of one fixed shape.
+
+    Returns
+    -------
+    np.ndarray, shape (len(meta), ...)
+        Memory-mapped when it was already cached for exactly these clips.
+    """
+    d = Path(root or cache_dir()) / key
+    f = d / "features.npy"
+    ids = list(meta["file_id"])
+    if f.exists() and _clips_match(d, ids):
+        return np.load(f, mmap_mode="r")
+    d.mkdir(parents=True, exist_ok=True)
+    arr = np.stack([compute(p) for p in meta["path"]])
+    np.save(d / "features.partial.npy", arr)
+    _commit(d, ids)
+    return arr
 
 
 def load(

@@ -24,11 +24,8 @@ def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "
     test = meta.iloc[split.test]
     labels = test["label"].to_numpy()
     if pred.kind == "features":
-        x = cache.load(pred.representation, test, cfg=pred.cfg) if cache.is_cached(
-            pred.representation, list(meta.file_id), cfg=pred.cfg) else None
-        if x is None:
-            cache.build(meta, [pred.representation], cfg=pred.cfg)
-            x = cache.load(pred.representation, test, cfg=pred.cfg)
+        cache.build(meta, [pred.representation], cfg=pred.cfg)  # a no-op when up to date
+        x = cache.load(pred.representation, test, cfg=pred.cfg)
         out = []
         for i in range(0, len(x), batch_size):
             xb = np.asarray(x[i : i + batch_size], dtype=np.float32)

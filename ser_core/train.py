@@ -144,24 +144,13 @@ def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig
         cache.build(meta, [name], cfg=cfg, progress=True)
         return cache.load(name, meta, cfg=cfg)
     from .audio import load_audio, pad_or_trim
-    from .config import cache_dir
+
+    def one(path: str) -> np.ndarray:
+        y = pad_or_trim(load_audio(path, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
+        return y[None].astype(np.float16) if kind == "waveform" else zcr_rms_frames(y)
 
     key = cfg.digest(("sr", "duration", "align"), salt=name)
-    d = cache_dir() / f"{name}-{key}"
-    f = d / "features.npy"
-    ids = list(meta["file_id"])
-    if f.exists() and (d / "clips.txt").read_text().split() == ids:
-        return np.load(f, mmap_mode="r")
-    d.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for p in meta["path"]:
-        y = pad_or_trim(load_audio(p, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
-        rows.append(y[None].astype(np.float16) if kind == "waveform" else zcr_rms_frames(y))
-    arr = np.stack(rows)
-    np.save(d / "features.partial.npy", arr)
-    (d / "clips.txt").write_text("\n".join(ids) + "\n")
-    os.replace(d / "features.partial.npy", f)
-    return arr
+    return cache.array_entry(f"{name}-{key}", meta, one)
 
 
 def _normalizer(x_train: np.ndarray, kind: str) -> features.NormStats | None:
