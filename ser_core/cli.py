@@ -177,6 +177,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ship", metavar="NAME", default=None,
                    help="write artifacts/models/NAME.safetensors + NAME.json")
     p.add_argument("--no-mlflow", action="store_true")
+    p.add_argument("--no-predictions", action="store_true",
+                   help="do not write artifacts/predictions/<run>.npz (held-out logits)")
 
 
 @command("train", "train one model on one protocol fold (logged to MLflow)")
@@ -199,6 +201,10 @@ def _train(a: argparse.Namespace) -> int:
                       "seconds": round(res.seconds, 1), "temperature": res.temperature,
                       "ece_before": res.ece_before, "ece_after": res.ece_after,
                       "mlflow_run_id": res.run_id}))
+    if not a.no_predictions and tc.max_clips is None:
+        from .train import save_predictions
+
+        print(f"predictions {save_predictions(res)}")
     if a.ship:
         cmd = "python -m ser_core " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
         path = models.save(res.model, model_card(res, command=cmd), a.ship)

@@ -31,7 +31,8 @@ from . import cache, data, features, metrics, models
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError
 
-__all__ = ["TrainConfig", "RunResult", "train", "resolve_device", "model_inputs", "predict_logits"]
+__all__ = ["TrainConfig", "RunResult", "train", "resolve_device", "model_inputs", "predict_logits",
+           "save_predictions", "predictions_dir"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class RunResult:
     norm: features.NormStats | None
     run_id: str | None = None
     unsure_below: float = 0.5
+    predictions: dict[str, np.ndarray] | None = None  # val/test indices, labels and logits
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -330,7 +332,11 @@ def train(
         unsure = unsure_threshold(metrics.softmax(val_logits, temperature=temperature), labels[va])
         result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
                            len(history), seconds, history, model.cpu().eval(), norm,
-                           unsure_below=unsure)
+                           unsure_below=unsure,
+                           predictions={"val_index": va, "val_labels": labels[va],
+                                        "val_logits": val_logits, "test_index": te,
+                                        "test_labels": labels[te], "test_logits": test_logits,
+                                        "temperature": np.float32(temperature)})
         if run is not None:
             import mlflow
 
@@ -363,6 +369,30 @@ def train(
             import mlflow
 
             mlflow.end_run()
+
+
+def predictions_dir() -> Path:
+    """``artifacts/predictions``: held-out logits of every full run (the ensemble's input)."""
+    from .config import artifacts_dir
+
+    return artifacts_dir() / "predictions"
+
+
+def save_predictions(result: RunResult, *, directory: Path | None = None) -> Path:
+    """Write the run's validation and test logits to ``<directory>/<run name>.npz``.
+
+    The arrays: ``val_index`` / ``test_index`` (row numbers into the metadata),
+    ``val_labels`` / ``test_labels`` and ``val_logits`` / ``test_logits``
+    ``(n, 6)`` float32, plus the fitted ``temperature``. A few tens of kB per
+    run; the ensemble search reads only these, never the members' weights.
+    """
+    directory = Path(directory) if directory is not None else predictions_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{result.config.run_name()}.npz"
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in (result.predictions or {}).items()})
+    os.replace(tmp, path)
+    return path
 
 
 def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, command: str = "") -> dict:

@@ -50,6 +50,10 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
     models.save(res.model, card, "m", directory=tmp_path / "models")
     loaded = models.load("m", directory=tmp_path / "models")
     assert loaded.card["classes"][0] == "anger" and loaded.card["metrics"]["seed"]["accuracy"] >= 0
+    saved = np.load(train.save_predictions(res, directory=tmp_path / "pred"))
+    assert saved["val_logits"].shape == (len(saved["val_index"]), 6)
+    assert saved["test_logits"].shape == (len(saved["test_index"]), 6)
+    np.testing.assert_array_equal(saved["test_labels"], meta["label"].to_numpy()[saved["test_index"]])
 
 
 def test_bad_config_is_refused():
