@@ -1234,3 +1234,13 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) 
                                            height=300), key="predictor.live.timeline")
         right.caption(f"{len(times)} predictions of the last 3 s of audio, over "
                       f"{times[-1]:.0f} s of audio.")
+
+
+# ===================================================================== explain
+# ---- explain: helpers of pages/3_explain.py (session keys, cached maps, heatmap figures)
+# (end of the explain section)
+
+
+# ===================================================================== adversarial
+# ---- adversarial: helpers of pages/4_adversarial.py (session keys, cached attacks, figures)
+# (end of the adversarial section)

@@ -307,6 +307,14 @@ def _feedback(a: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- explanations (xai-eval)
+# (end of the explanation commands)
+
+
+# ---------------------------------------------------------------- attacks (attack-eval)
+# (end of the attack commands)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
