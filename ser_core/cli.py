@@ -212,6 +212,38 @@ def _train(a: argparse.Namespace) -> int:
     return 0
 
 
+@command("ensemble", "tune a weighted ensemble of the AudioResNets with Optuna (5-fold CV "
+                     "over their held-out predictions) and log it to MLflow")
+@arguments(lambda p: (p.add_argument("--trials", type=int, default=200),
+                      p.add_argument("--folds", type=int, default=5),
+                      p.add_argument("--seed", type=int, default=0),
+                      p.add_argument("--representation", "-r", action="append", default=None,
+                                     help="candidate members (default: every trained one)"),
+                      p.add_argument("--ship", metavar="NAME", default=None,
+                                     help="write artifacts/models/NAME.safetensors + NAME.json"),
+                      p.add_argument("--no-mlflow", action="store_true"),
+                      p.add_argument("--json", action="store_true")))
+def _ensemble(a: argparse.Namespace) -> int:
+    from . import ensemble, models
+    from .errors import ConfigError
+
+    preds = ensemble.load_member_predictions(representations=a.representation)
+    res = ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)
+    run_id = None if a.no_mlflow else ensemble.log_search(res)
+    card = ensemble.ensemble_card(res, run_id=run_id, command="python -m ser_core " + " ".join(sys.argv[1:]))
+    if a.json:
+        print(json.dumps({k: card[k] for k in ("input", "ensemble", "metrics")}, indent=2))
+    else:
+        print(ensemble.summary(res))
+    if a.ship:
+        missing = [m for m in card["input"]["members"] if m not in models.shipped()]
+        if missing:
+            raise ConfigError(f"cannot ship: members {missing} are not in artifacts/models "
+                              "(train them with --ship resnet18_<representation>)")
+        print(f"shipped {models.save(res.module, card, a.ship)}")
+    return 0
+
+
 @command("models", "list the architectures and the shipped models")
 @arguments(lambda p: p.add_argument("--json", action="store_true"))
 def _models(a: argparse.Namespace) -> int:
@@ -312,6 +344,47 @@ def _feedback(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- attacks (attack-eval)
+def _attack_eval_args(p: argparse.ArgumentParser) -> None:
+    _corpus_arg(p)
+    p.add_argument("--model", default="resnet18_mel", help="shipped model on the mel representation")
+    p.add_argument("--attack", default="fgsm", help="spectrogram attack: fgsm or pgd")
+    p.add_argument("--epsilons", default=None,
+                   help="comma-separated, in normalised input units (default: 0 to 0.1, 13 values)")
+    p.add_argument("--steps", type=int, default=10, help="iterations of pgd")
+    p.add_argument("--max-clips", type=int, default=None, help="random subset of the test clips")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out", default=None, help="CSV (default: artifacts/attacks/robustness.csv)")
+    p.add_argument("--no-mlflow", action="store_true")
+
+
+@command("attack-eval", "test accuracy against the epsilon of an adversarial attack (MLflow-logged)")
+@arguments(_attack_eval_args)
+def _attack_eval(a: argparse.Namespace) -> int:
+    from . import attacks, data
+    from .config import EMOTIONS
+
+    eps = attacks.parse_epsilons(a.epsilons) if a.epsilons else attacks.DEFAULT_EPSILONS
+    meta = data.load_metadata(a.nemo_dir)
+    t0 = time.time()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{done}/{total} clips, {time.time() - t0:.0f} s", end="", file=sys.stderr, flush=True)
+
+    df = attacks.evaluate_shipped(a.model, meta, attack=a.attack, epsilons=eps, steps=a.steps,
+                                  max_clips=a.max_clips, batch_size=a.batch_size, progress=progress)
+    print(file=sys.stderr)
+    path = attacks.save_robustness(df, a.out)
+    first = df.iloc[0]
+    print(f"{a.model} · {a.attack} on the {first['protocol']} test split ({int(first['n'])} clips, "
+          f"{time.time() - t0:.0f} s)")
+    cols = ["epsilon", "accuracy", "snr_db", *EMOTIONS]
+    print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {path}")
+    if not a.no_mlflow:
+        print(f"mlflow run {attacks.log_robustness(df, artifact=path)}")
+    return 0
+
+
 # (end of the attack commands)
 
 

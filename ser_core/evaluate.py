@@ -23,6 +23,11 @@ def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "
     split = data.split_indices(meta, protocol, fold=fold)
     test = meta.iloc[split.test]
     labels = test["label"].to_numpy()
+    if pred.kind == "members":  # an ensemble: every member from its cache
+        lp = np.stack([np.log(np.maximum(test_probabilities(m, meta, protocol=protocol, fold=fold,
+                                                              batch_size=batch_size)[0], 1e-30))
+                       for m in pred.members], 1)
+        return pred.combine(lp), labels
     if pred.kind == "features":
         cache.build(meta, [pred.representation], cfg=pred.cfg)  # a no-op when up to date
         x = cache.load(pred.representation, test, cfg=pred.cfg)

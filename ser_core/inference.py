@@ -28,7 +28,7 @@ from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
 from .metrics import TopClass, softmax
 
-__all__ = ["Predictor", "Timeline", "Verdict", "best_model_name", "predict_files",
+__all__ = ["Predictor", "EnsemblePredictor", "Timeline", "Verdict", "best_model_name", "predict_files",
            "unsure_threshold", "DEFAULT_UNSURE", "BACKENDS", "onnx_cache_dir"]
 
 #: Fallback "unsure" threshold when a model card sets none.
@@ -223,8 +223,14 @@ class Predictor:
     @classmethod
     def load(cls, name: str | None = None, *, directory: Path | None = None,
              backend: str = "torch", threads: int | None = None) -> "Predictor":
-        """Load ``name`` (default: :func:`best_model_name`) on ``backend``."""
+        """Load ``name`` (default: :func:`best_model_name`) on ``backend``.
+
+        An ensemble's card names its members; they are loaded too and the
+        result is an :class:`EnsemblePredictor` with the same interface.
+        """
         loaded = models.load(name or best_model_name(directory), directory=directory)
+        if loaded.card["input"]["kind"] == "members":
+            return EnsemblePredictor(loaded, directory=directory, backend=backend, threads=threads)
         return cls(loaded, backend=backend, threads=threads)
 
     # ----------------------------------------------------------- inputs
@@ -290,6 +296,77 @@ class Predictor:
         return {"name": self.name, "architecture": c["architecture"]["name"],
                 "input": self.representation, "temperature": self.temperature,
                 "backend": self.backend, "unsure_below": self.unsure_below,
+                "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()}}
+
+
+class EnsemblePredictor(Predictor):
+    """A shipped :class:`~ser_core.models.WeightedEnsemble` and its members.
+
+    The waveform goes through one shared front end (one STFT for every
+    member's representation), each member gives calibrated log-probabilities,
+    and the ensemble weights and temperature combine them.  Members with a
+    zero weight are not loaded.
+    """
+
+    def __init__(self, loaded: models.LoadedModel, *, directory: Path | None = None,
+                 backend: str = "torch", threads: int | None = None) -> None:
+        if backend not in BACKENDS:
+            raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        self.loaded, card = loaded, loaded.card
+        self.name = loaded.name
+        self.kind = "members"
+        self.representation = "ensemble"
+        self.module = loaded.module.eval()
+        w = self.module.weights.detach().numpy()
+        names = card["input"]["members"]
+        self._keep = [i for i, v in enumerate(w) if v > 0]
+        self.members = [Predictor.load(names[i], directory=directory, backend=backend,
+                                       threads=threads) for i in self._keep]
+        cfgs = {m.cfg for m in self.members}
+        if len(cfgs) != 1:
+            raise SERError(f"ensemble {self.name!r} mixes front-end settings; retrain its members "
+                           "with one FeatureConfig")
+        self.cfg = cfgs.pop()
+        self.norm = None
+        self.temperature = 1.0  # the combined logits include the ensemble's own temperature
+        self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
+        self.backend = "+".join(sorted({m.backend for m in self.members}))
+        self._onnx = None
+        self._weights = torch.from_numpy(w[self._keep].astype(np.float32))
+
+    def inputs(self, windows: np.ndarray) -> np.ndarray:  # noqa: D102 - members prepare their own
+        raise SERError("an ensemble has no single input; use predict_batch")
+
+    def member_log_probs(self, windows: np.ndarray) -> np.ndarray:
+        """Calibrated member log-probabilities ``(n, members, 6)`` of waveforms ``(n, samples)``."""
+        reps = [m.representation for m in self.members]
+        feats = [features.compute_all(w, reps, cfg=self.cfg) for w in windows]
+        out = []
+        for m in self.members:
+            x = np.stack([f[m.representation] for f in feats])
+            z = m.logits(m.norm.apply(x) if m.norm is not None else x) / m.temperature
+            z = z - z.max(1, keepdims=True)
+            out.append(z - np.log(np.exp(z).sum(1, keepdims=True)))
+        return np.stack(out, 1).astype(np.float32)
+
+    @torch.no_grad()
+    def combine(self, member_log_probs: np.ndarray) -> np.ndarray:
+        """Ensemble probabilities ``(n, 6)`` of member log-probabilities ``(n, members, 6)``."""
+        lp = torch.from_numpy(np.ascontiguousarray(member_log_probs, np.float32))
+        z = (lp * self._weights[None, :, None]).sum(1) / self.module.log_t.exp()
+        return softmax(z.numpy()).astype(np.float32)
+
+    def predict_batch(self, windows: np.ndarray) -> np.ndarray:
+        return self.combine(self.member_log_probs(windows))
+
+    def describe(self) -> dict[str, Any]:
+        c = self.loaded.card
+        return {"name": self.name, "architecture": "weighted_ensemble",
+                "input": "+".join(m.representation for m in self.members),
+                "members": {m.name: round(float(c["ensemble"]["weights"].get(m.representation, 0)), 4)
+                            for m in self.members},
+                "temperature": float(self.module.temperature), "backend": self.backend,
+                "unsure_below": self.unsure_below,
                 "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()}}
 
 

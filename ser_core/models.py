@@ -10,6 +10,7 @@ name             input                                        what it is
 ``small_cnn``    ``(B, channels, bins, frames)`` features     3 x Conv-Pool-Dropout
 ``wave_cnn``     ``(B, 1, samples)`` raw 16 kHz waveform      1-D CNN, 4 blocks
 ``zcr_rms_lstm`` ``(B, 2, steps)`` frame ZCR and RMS          Conv1D || BiLSTM, fused
+``weighted_ensemble`` ``(B, members, 6)`` member log-probs    weights + temperature
 ===============  ==========================================  ==========================
 
 >>> m = create("resnet18", in_chans=1, width=32)
@@ -21,6 +22,7 @@ A new architecture is one decorated class: ``@register("name")``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -47,6 +49,7 @@ __all__ = [
     "SmallCNN",
     "WaveCNN",
     "ZcrRmsLSTM",
+    "WeightedEnsemble",
     "count_parameters",
 ]
 
@@ -62,9 +65,9 @@ class ModelSpec:
     name : str
     cls : type
         ``nn.Module`` subclass; keyword arguments configure it.
-    input : {"features", "waveform", "frames"}
+    input : {"features", "waveform", "frames", "members"}
         What it eats: a representation from the feature registry, the raw
-        3-s waveform, or frame-level ZCR/RMS.
+        3-s waveform, frame-level ZCR/RMS, or other models' log-probabilities.
     description : str
     """
 
@@ -303,6 +306,41 @@ class ZcrRmsLSTM(nn.Module):
         out, _ = self.lstm(x.transpose(1, 2))
         b = out.mean(1)
         return self.head(torch.cat([a, b], 1))
+
+
+@register("weighted_ensemble", input="members")
+class WeightedEnsemble(nn.Module):
+    """Weighted sum of member log-probabilities with a learnable temperature.
+
+    Parameters
+    ----------
+    n_members : int
+    init_temperature : float
+
+    Input ``(B, n_members, 6)`` calibrated member log-probabilities; output
+    ``(B, 6)`` logits (their softmax is the ensemble's calibrated probability).
+    """
+
+    def __init__(self, n_members: int = 1, init_temperature: float = 1.0) -> None:
+        super().__init__()
+        self.raw = nn.Parameter(torch.full((n_members,), 1.0 / max(n_members, 1)))
+        self.log_t = nn.Parameter(torch.tensor(math.log(init_temperature)))
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """Non-negative member weights ``(n_members,)`` (not normalised)."""
+        return torch.relu(self.raw)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.log_t.detach().exp())
+
+    def l1(self) -> torch.Tensor:
+        return self.raw.abs().sum()
+
+    def forward(self, member_log_probs: torch.Tensor) -> torch.Tensor:
+        s = (member_log_probs * self.weights[None, :, None]).sum(1)
+        return s / self.log_t.exp()
 
 
 # ------------------------------------------------------------ shipped models

@@ -59,6 +59,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
+        if models.MODELS[self.model].input == "members":
+            raise ConfigError(f"{self.model!r} combines trained models: build it with "
+                              "`python -m ser_core ensemble`, not `train`")
         if models.MODELS[self.model].input == "features":
             features.get(self.representation)
         if self.protocol not in data.PROTOCOLS:

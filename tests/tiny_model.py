@@ -39,3 +39,46 @@ def ship_tiny_model(root: Path, *, name: str = TINY, unsure_below: float | None 
     models_dir = root / "artifacts" / "models"
     json.loads((models_dir / f"{name}.json").read_text())  # written and readable
     return root / "artifacts"
+
+
+def ship_tiny_ensemble(root: Path, *, name: str = "tiny_ensemble",
+                       weights: tuple[float, float] = (0.7, 0.3)) -> Path:
+    """Ship two tiny members (mel and chroma ResNets) and a WeightedEnsemble of them.
+
+    Returns the artifacts folder, like :func:`ship_tiny_model`.
+    """
+    import json
+
+    import numpy as np
+    import torch
+
+    from ser_core import models
+
+    artifacts = ship_tiny_model(root, name="tiny_mel")
+    mel_card = json.loads((artifacts / "models" / "tiny_mel.json").read_text())
+    # the second member: the same tiny training on chroma (one epoch, width 8)
+    from ser_core import data, train
+
+    meta = data.load_metadata(root / "corpus")
+    old = {k: os.environ.get(k) for k in ("SER_CACHE_DIR",)}
+    os.environ["SER_CACHE_DIR"] = str(root / "cache")
+    try:
+        res = train.train(train.TrainConfig(representation="chroma", epochs=1, width=8, batch_size=8),
+                          meta, splits_dir=root / "splits", log_mlflow=False, progress=False)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    models.save(res.model, train.model_card(res), "tiny_chroma", directory=artifacts / "models")
+    ens = models.create("weighted_ensemble", n_members=2)
+    with torch.no_grad():
+        ens.raw.copy_(torch.tensor(weights))
+        ens.log_t.fill_(float(np.log(1.2)))
+    card = {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
+            "input": {"kind": "members", "name": "ensemble", "members": ["tiny_mel", "tiny_chroma"],
+                      "representations": ["mel", "chroma"]},
+            "classes": mel_card["classes"], "calibration": {"temperature": 1.0},
+            "decision": {"unsure_below": 0.5},
+            "ensemble": {"weights": {"mel": weights[0] / sum(weights), "chroma": weights[1] / sum(weights)}},
+            "metrics": {"seed": {"accuracy": 0.0}}}
+    models.save(ens, card, name, directory=artifacts / "models")
+    return artifacts

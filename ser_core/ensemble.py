@@ -1,0 +1,344 @@
+"""Weighted ensemble of per-representation AudioResNets, tuned with Optuna.
+
+The members are AudioResNets trained on different representations
+(``resnet18_<representation>``).  Their held-out logits are written by every
+training run to ``artifacts/predictions/<run>.npz`` (validation and test
+parts of the fold), so the search never touches the members' weights:
+
+1. each member's logits are calibrated with its own temperature and turned
+   into log-probabilities ``l_m``;
+2. :class:`WeightedEnsemble` combines them as ``sum_m w_m * l_m / T`` with
+   learnable non-negative weights ``w`` (``relu`` of a free parameter, so a
+   weight can be exactly zero), a learnable temperature ``T`` and an L1
+   penalty ``lambda * sum |w|`` that prunes members;
+3. Optuna searches which members join, the L1 strength, the learning rate,
+   the number of steps and the initial temperature; a trial's score is the
+   mean accuracy of 5-fold (stratified) cross-validation *over the validation
+   predictions*: weights are fitted on four fifths and scored on the fifth,
+   which guards against overfitting the weights to the validation part;
+4. the best setting is refitted on the whole validation part and scored once
+   on the test part.
+
+``python -m ser_core ensemble --trials 300 --ship ensemble``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import metrics, models
+from .models import WeightedEnsemble
+from .config import EMOTIONS
+from .errors import ConfigError, DatasetError
+
+__all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member_predictions",
+           "predictions_from_shipped", "log_probs", "fit_weights", "cross_validate", "search",
+           "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
+
+#: Architecture of the members, and the shipped-name convention ``resnet18_<representation>``.
+MEMBER_MODEL = "resnet18"
+
+
+# ---------------------------------------------------------------- member predictions
+@dataclass(frozen=True)
+class MemberPredictions:
+    """Held-out logits of one member (one training run)."""
+
+    representation: str
+    val_logits: np.ndarray  # (n_val, 6)
+    test_logits: np.ndarray  # (n_test, 6)
+    val_labels: np.ndarray
+    test_labels: np.ndarray
+    val_index: np.ndarray
+    test_index: np.ndarray
+    temperature: float
+
+    @property
+    def shipped_name(self) -> str:
+        return f"{MEMBER_MODEL}_{self.representation}"
+
+
+def load_member_predictions(directory: Path | None = None, *, protocol: str = "seed",
+                            fold: int = 0, representations: Sequence[str] | None = None
+                            ) -> dict[str, MemberPredictions]:
+    """The AudioResNet runs' held-out logits of one protocol fold, by representation.
+
+    Raises :class:`DatasetError` when none is there or when they disagree on
+    the split (different validation/test clips).
+    """
+    from .train import predictions_dir
+
+    d = Path(directory) if directory is not None else predictions_dir()
+    suffix = f"-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
+    out: dict[str, MemberPredictions] = {}
+    for path in sorted(d.glob(f"{MEMBER_MODEL}-*{suffix}.npz")):
+        rep = path.name[len(MEMBER_MODEL) + 1 : -len(suffix) - 4]
+        if representations is not None and rep not in representations:
+            continue
+        z = np.load(path)
+        out[rep] = MemberPredictions(rep, z["val_logits"], z["test_logits"], z["val_labels"],
+                                     z["test_labels"], z["val_index"], z["test_index"],
+                                     float(z["temperature"]))
+    if not out:
+        raise DatasetError(f"no member predictions for {protocol}{suffix} in {d}; train members "
+                           f"with `python -m ser_core train --representation R`")
+    first = next(iter(out.values()))
+    for m in out.values():
+        if not (np.array_equal(m.val_index, first.val_index)
+                and np.array_equal(m.test_index, first.test_index)):
+            raise DatasetError(f"member {m.representation!r} was evaluated on other clips than "
+                               f"{first.representation!r}; retrain it on the committed split")
+    return out
+
+
+def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: int = 0,
+                             directory: Path | None = None) -> Path:
+    """Write ``<run>.npz`` held-out logits for an already shipped AudioResNet.
+
+    For members shipped before training runs wrote their predictions: the
+    validation and test logits are recomputed from the weights and the
+    feature cache, exactly as :func:`ser_core.train.save_predictions` stores them.
+    """
+    from . import cache, data
+    from .inference import Predictor
+    from .train import predict_logits, predictions_dir
+
+    pred = Predictor.load(name)
+    if pred.kind != "features" or pred.loaded.card["architecture"]["name"] != MEMBER_MODEL:
+        raise ConfigError(f"{name!r} is not a {MEMBER_MODEL} on a representation")
+    split = data.split_indices(meta, protocol, fold=fold)
+    cache.build(meta, [pred.representation], cfg=pred.cfg)
+    x = cache.load(pred.representation, meta, cfg=pred.cfg)
+    labels = meta["label"].to_numpy().astype(np.int64)
+    out = {"temperature": np.float32(pred.temperature)}
+    for part in ("val", "test"):
+        idx = getattr(split, part)
+        xs = pred.norm.apply(np.asarray(x[idx], np.float32))
+        out.update({f"{part}_index": idx, f"{part}_labels": labels[idx],
+                    f"{part}_logits": predict_logits(pred.module, xs)})
+    d = Path(directory) if directory is not None else predictions_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    run = f"{MEMBER_MODEL}-{pred.representation}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
+    path = d / f"{run}.npz"
+    np.savez_compressed(path, **out)
+    return path
+
+
+def log_probs(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+    """Calibrated log-probabilities ``(n, 6)`` of logits ``(n, 6)``."""
+    z = np.asarray(logits, np.float64) / temperature
+    z = z - z.max(1, keepdims=True)
+    return (z - np.log(np.exp(z).sum(1, keepdims=True))).astype(np.float32)
+
+
+def _stack(members: Sequence[MemberPredictions], part: str) -> np.ndarray:
+    """``(n, M, 6)`` member log-probabilities of the ``val`` or ``test`` part."""
+    return np.stack([log_probs(getattr(m, f"{part}_logits"), temperature=m.temperature)
+                     for m in members], 1)
+
+
+# ---------------------------------------------------------------- fitting
+def fit_weights(member_log_probs: np.ndarray, labels: np.ndarray, *, l1: float = 1e-3,
+                lr: float = 0.05, steps: int = 300, init_temperature: float = 1.0,
+                seed: int = 0) -> WeightedEnsemble:
+    """Fit weights and temperature by full-batch Adam on cross-entropy + L1.
+
+    Parameters
+    ----------
+    member_log_probs : np.ndarray, shape (n, M, 6)
+    labels : np.ndarray, shape (n,)
+    """
+    torch.manual_seed(seed)
+    x = torch.from_numpy(np.ascontiguousarray(member_log_probs, np.float32))
+    y = torch.from_numpy(np.asarray(labels, np.int64))
+    ens = WeightedEnsemble(x.shape[1], init_temperature=init_temperature)
+    opt = torch.optim.Adam(ens.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(ens(x), y) + l1 * ens.l1()
+        loss.backward()
+        opt.step()
+    return ens.eval()
+
+
+@torch.no_grad()
+def _predict(ens: WeightedEnsemble, member_log_probs: np.ndarray) -> np.ndarray:
+    return ens(torch.from_numpy(np.ascontiguousarray(member_log_probs, np.float32))).numpy()
+
+
+def cross_validate(member_log_probs: np.ndarray, labels: np.ndarray, *, folds: int = 5,
+                   seed: int = 0, **fit: Any) -> dict[str, float]:
+    """Stratified k-fold CV of :func:`fit_weights` over held-out predictions.
+
+    Returns ``{"accuracy", "nll"}`` averaged over the folds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    accs, nlls = [], []
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels):
+        ens = fit_weights(member_log_probs[tr], labels[tr], seed=seed, **fit)
+        z = _predict(ens, member_log_probs[te])
+        accs.append(float((z.argmax(1) == labels[te]).mean()))
+        p = metrics.softmax(z)
+        nlls.append(float(-np.log(np.maximum(p[np.arange(len(te)), labels[te]], 1e-12)).mean()))
+    return {"accuracy": float(np.mean(accs)), "nll": float(np.mean(nlls))}
+
+
+@dataclass
+class SearchResult:
+    """The outcome of :func:`search`."""
+
+    members: list[str]  # representations, in the order of the weights
+    weights: dict[str, float]  # normalised to sum 1
+    temperature: float
+    params: dict[str, Any]
+    cv: dict[str, float]
+    val_accuracy: float
+    report: dict[str, Any]  # test classification report
+    ece: float
+    importance: dict[str, float]
+    trials: int
+    seconds: float
+    module: WeightedEnsemble = field(repr=False)
+    test_probs: np.ndarray = field(repr=False)
+    single_best: dict[str, float] = field(default_factory=dict)
+
+
+def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: int = 5,
+           seed: int = 0, min_members: int = 2, progress: bool = False) -> SearchResult:
+    """Optuna search over members, L1, learning rate, steps and initial temperature.
+
+    Parameters
+    ----------
+    preds : mapping of representation -> MemberPredictions
+        From :func:`load_member_predictions`.
+    trials : int
+        Optuna trials (TPE sampler, seeded).
+    folds : int
+        Cross-validation folds over the validation predictions.
+    min_members : int
+        Trials with fewer members are scored as the best of them alone would be
+        (they are allowed, they just rarely win).
+    """
+    import optuna
+
+    if not preds:
+        raise ConfigError("the ensemble search needs at least one member")
+    reps = sorted(preds)
+    first = preds[reps[0]]
+    y_val, y_test = first.val_labels, first.test_labels
+    val_all = _stack([preds[r] for r in reps], "val")
+    t0 = time.time()
+
+    def objective(trial: "optuna.Trial") -> float:
+        use = [i for i, r in enumerate(reps) if trial.suggest_categorical(f"use_{r}", [True, False])]
+        if len(use) < max(1, min(min_members, len(reps))):
+            raise optuna.TrialPruned()
+        fit = {"l1": trial.suggest_float("l1", 1e-5, 3e-1, log=True),
+               "lr": trial.suggest_float("lr", 5e-3, 3e-1, log=True),
+               "steps": trial.suggest_int("steps", 50, 600, step=50),
+               "init_temperature": trial.suggest_float("init_temperature", 0.5, 3.0)}
+        cv = cross_validate(val_all[:, use], y_val, folds=folds, seed=seed, **fit)
+        trial.set_user_attr("nll", cv["nll"])
+        return cv["accuracy"] - 1e-3 * cv["nll"]  # accuracy first; NLL breaks ties
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial({**{f"use_{r}": True for r in reps}, "l1": 1e-3, "lr": 0.05,
+                         "steps": 300, "init_temperature": 1.0})
+    study.optimize(objective, n_trials=trials, show_progress_bar=progress)
+    best = study.best_trial
+    use = [r for r in reps if best.params[f"use_{r}"]]
+    fit = {k: best.params[k] for k in ("l1", "lr", "steps", "init_temperature")}
+    idx = [reps.index(r) for r in use]
+    cv = cross_validate(val_all[:, idx], y_val, folds=folds, seed=seed, **fit)
+    ens = fit_weights(val_all[:, idx], y_val, seed=seed, **fit)
+    val_acc = float((_predict(ens, val_all[:, idx]).argmax(1) == y_val).mean())
+    test_z = _predict(ens, _stack([preds[r] for r in use], "test"))
+    probs = metrics.softmax(test_z)
+    report = metrics.classification_report(y_test, probs.argmax(1))
+    w = ens.weights.detach().numpy()
+    total = float(w.sum()) or 1.0
+    try:
+        importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+    except (RuntimeError, ValueError, ZeroDivisionError):  # too few completed trials
+        importance = {}
+    single = {r: float((preds[r].test_logits.argmax(1) == y_test).mean()) for r in reps}
+    return SearchResult(use, {r: float(v) / total for r, v in zip(use, w)}, ens.temperature,
+                        dict(best.params), cv, val_acc, report,
+                        metrics.expected_calibration_error(probs, y_test), importance,
+                        len(study.trials), time.time() - t0, ens, probs, single)
+
+
+def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0) -> str:
+    """Log a search to MLflow (the leaderboard's ensemble convention plus the
+    CV score, the search parameters and Optuna's parameter importance)."""
+    import mlflow
+
+    from .leaderboard import log_ensemble
+
+    run_id = log_ensemble(res.weights, members=res.members, protocol=protocol, fold=fold,
+                          report=res.report, temperature=res.temperature)
+    client = mlflow.MlflowClient()
+    for k, v in {"cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
+                 "val_accuracy": res.val_accuracy, "ece_after": res.ece,
+                 "train_seconds": res.seconds, "trials": res.trials,
+                 **{f"importance_{p}": v for p, v in res.importance.items()}}.items():
+        client.log_metric(run_id, k, float(v))
+    for k, v in res.params.items():
+        client.log_param(run_id, f"search_{k}", v)
+    return run_id
+
+
+def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
+                  command: str = "", run_id: str | None = None) -> dict[str, Any]:
+    """Model card of a shipped ensemble: members, weights, search, metrics."""
+    r = res.report
+    members = [f"{MEMBER_MODEL}_{m}" for m in res.members]
+    return {
+        "architecture": {"name": "weighted_ensemble",
+                         "kwargs": {"n_members": len(res.members)},
+                         "parameters": models.count_parameters(res.module)},
+        "input": {"kind": "members", "name": "ensemble", "members": members,
+                  "representations": res.members},
+        "normalization": {"kind": "per member (see each member's card)"},
+        "classes": list(EMOTIONS),
+        "calibration": {"temperature": 1.0, "ensemble_temperature": res.temperature,
+                        "note": "member log-probabilities use each member's own temperature; "
+                                "the combined logits already include the ensemble temperature",
+                        "ece_after": res.ece, "ece_bins": 15},
+        "decision": {"unsure_below": 0.5},
+        "ensemble": {"weights": res.weights, "search": res.params, "cv_folds": 5,
+                     "cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
+                     "val_accuracy": res.val_accuracy, "param_importance": res.importance,
+                     "trials": res.trials, "single_member_test_accuracy": res.single_best,
+                     "mlflow_run_id": run_id},
+        "metrics": {protocol: {
+            "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+            "macro_precision": r["macro_precision"], "macro_recall": r["macro_recall"],
+            "per_class_f1": {e: v["f1"] for e, v in r["per_class"].items()},
+            "confusion": r["confusion"], "fold": fold}},
+        "reproduce": command,
+    }
+
+
+def summary(res: SearchResult) -> str:
+    """Human-readable lines about a search."""
+    lines = [f"ensemble of {len(res.members)}: " + ", ".join(
+        f"{m} {res.weights[m]:.3f}" for m in sorted(res.members, key=lambda m: -res.weights[m])),
+        f"temperature {res.temperature:.3f}; CV accuracy on validation {res.cv['accuracy']:.2%} "
+        f"({res.trials} trials, {res.seconds:.0f} s)",
+        f"test accuracy {res.report['accuracy']:.2%}, macro F1 {res.report['macro_f1']:.2%}, "
+        f"ECE {res.ece:.3f}; best single member "
+        + (f"{max(res.single_best.values()):.2%}" if res.single_best else "n/a"),
+        "parameter importance: " + json.dumps({k: round(v, 3) for k, v in res.importance.items()})]
+    return "\n".join(lines)

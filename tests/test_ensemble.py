@@ -1,0 +1,107 @@
+"""ser_core.ensemble: the Optuna-tuned weighted ensemble and its predictor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ser_core import ensemble, models
+from ser_core.errors import ConfigError, DatasetError
+from ser_core.inference import EnsemblePredictor, Predictor
+
+
+def _fake_member(rng, labels, *, skill: float) -> np.ndarray:
+    """Logits whose argmax is right about ``skill`` of the time (independent errors)."""
+    z = rng.normal(size=(len(labels), 6))
+    z[np.arange(len(labels)), labels] += skill
+    return z.astype(np.float32)
+
+
+def _write_members(directory: Path, skills: dict[str, float], *, n_val=300, n_test=300, seed=0):
+    rng = np.random.default_rng(seed)
+    yv, yt = np.arange(n_val) % 6, np.arange(n_test) % 6
+    for rep, skill in skills.items():
+        np.savez(directory / f"resnet18-{rep}-seed.npz", val_index=np.arange(n_val),
+                 test_index=np.arange(n_val, n_val + n_test), val_labels=yv, test_labels=yt,
+                 val_logits=_fake_member(rng, yv, skill=skill),
+                 test_logits=_fake_member(rng, yt, skill=skill), temperature=np.float32(1.0))
+    return yv, yt
+
+
+def test_search_beats_members_and_prunes_noise(tmp_path):
+    _write_members(tmp_path, {"mel": 2.5, "hpss": 2.5, "mfcc": 2.0, "zcr": 0.0})
+    preds = ensemble.load_member_predictions(tmp_path)
+    assert sorted(preds) == ["hpss", "mel", "mfcc", "zcr"]
+    res = ensemble.search(preds, trials=12, seed=0)
+    assert abs(sum(res.weights.values()) - 1) < 1e-6 and all(w >= 0 for w in res.weights.values())
+    assert res.report["accuracy"] > max(res.single_best.values())  # independent errors average out
+    assert res.weights.get("zcr", 0.0) < 0.1  # the pure-noise member is dropped or nearly so
+    assert 0 < res.cv["accuracy"] <= 1 and res.trials == 12
+    assert set(res.importance) <= set(res.params)
+    card = ensemble.ensemble_card(res, command="python -m ser_core ensemble")
+    assert card["input"]["members"] == [f"resnet18_{m}" for m in res.members]
+    assert card["metrics"]["seed"]["accuracy"] == res.report["accuracy"]
+    json.dumps(card)  # serialisable
+
+
+def test_l1_shrinks_weights_and_cv_is_honest(tmp_path):
+    yv, _ = _write_members(tmp_path, {"mel": 2.0, "hpss": 2.0})
+    preds = ensemble.load_member_predictions(tmp_path)
+    lp = np.stack([ensemble.log_probs(preds[r].val_logits) for r in ("hpss", "mel")], 1)
+    loose = ensemble.fit_weights(lp, yv, l1=0.0, steps=200)
+    tight = ensemble.fit_weights(lp, yv, l1=0.5, steps=200)
+    assert float(tight.weights.detach().sum()) < float(loose.weights.detach().sum())
+    cv = ensemble.cross_validate(lp, yv, folds=5, steps=100)
+    with torch.no_grad():
+        fit_acc = float((loose(torch.from_numpy(lp)).argmax(1).numpy() == yv).mean())
+    assert cv["accuracy"] <= fit_acc + 0.05  # held-out folds are not scored on what they fitted
+
+
+def test_member_predictions_must_share_a_split(tmp_path):
+    with pytest.raises(DatasetError, match="no member predictions"):
+        ensemble.load_member_predictions(tmp_path)
+    _write_members(tmp_path, {"mel": 1.0})
+    z = dict(np.load(tmp_path / "resnet18-mel-seed.npz"))
+    z["test_index"] = z["test_index"] + 1
+    np.savez(tmp_path / "resnet18-hpss-seed.npz", **z)
+    with pytest.raises(DatasetError, match="other clips"):
+        ensemble.load_member_predictions(tmp_path)
+    with pytest.raises(ConfigError):
+        ensemble.search({})
+
+
+def test_ensemble_is_not_trainable_directly():
+    from ser_core.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="ensemble"):
+        TrainConfig(model="weighted_ensemble")
+
+
+def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
+    from tests.conftest import tone
+    from tests.tiny_model import ship_tiny_ensemble
+
+    artifacts = ship_tiny_ensemble(tmp_path, weights=(0.7, 0.3))
+    d = artifacts / "models"
+    pred = Predictor.load("tiny_ensemble", directory=d)
+    assert isinstance(pred, EnsemblePredictor) and [m.name for m in pred.members] == ["tiny_mel", "tiny_chroma"]
+    y = tone(3.0)
+    p = pred.predict(y)
+    assert p.shape == (6,) and abs(p.sum() - 1) < 1e-5
+    lp = [np.log(m.predict(y)) for m in pred.members]
+    z = (0.7 * lp[0] + 0.3 * lp[1]) / 1.2
+    expect = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    np.testing.assert_allclose(p, expect, atol=1e-4)
+    tl = pred.timeline(tone(7.0))
+    assert tl.probs.shape == (5, 6)
+    info = pred.describe()
+    assert info["architecture"] == "weighted_ensemble" and set(info["members"]) == {"tiny_mel", "tiny_chroma"}
+    # a member with weight 0 is not loaded at all
+    ship_tiny_ensemble(tmp_path / "zero", name="ens0", weights=(1.0, 0.0))
+    p0 = Predictor.load("ens0", directory=tmp_path / "zero" / "artifacts" / "models")
+    assert [m.name for m in p0.members] == ["tiny_mel"]
+    assert "ens0" in models.shipped(tmp_path / "zero" / "artifacts" / "models")
