@@ -40,7 +40,7 @@ from .config import EMOTIONS
 from .errors import ConfigError, DatasetError
 
 __all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member_predictions",
-           "predictions_from_shipped", "log_probs", "fit_weights", "cross_validate", "search",
+           "predictions_from_shipped", "member_name", "log_probs", "fit_weights", "cross_validate", "search",
            "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
 
 #: Architecture of the members, and the shipped-name convention ``resnet18_<representation>``.
@@ -63,7 +63,12 @@ class MemberPredictions:
 
     @property
     def shipped_name(self) -> str:
-        return f"{MEMBER_MODEL}_{self.representation}"
+        return member_name(self.representation)
+
+
+def member_name(key: str) -> str:
+    """Shipped name of a member: ``mel`` -> ``resnet18_mel``, ``mel-spk`` -> ``resnet18_mel_spk``."""
+    return f"{MEMBER_MODEL}_{key.replace('-', '_')}"
 
 
 def load_member_predictions(directory: Path | None = None, *, protocol: str = "seed",
@@ -107,7 +112,8 @@ def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: i
     validation and test logits are recomputed from the weights and the
     feature cache, exactly as :func:`ser_core.train.save_predictions` stores them.
     """
-    from . import cache, data
+    from . import data
+    from .evaluate import model_features
     from .inference import Predictor
     from .train import predict_logits, predictions_dir
 
@@ -115,18 +121,17 @@ def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: i
     if pred.kind != "features" or pred.loaded.card["architecture"]["name"] != MEMBER_MODEL:
         raise ConfigError(f"{name!r} is not a {MEMBER_MODEL} on a representation")
     split = data.split_indices(meta, protocol, fold=fold)
-    cache.build(meta, [pred.representation], cfg=pred.cfg)
-    x = cache.load(pred.representation, meta, cfg=pred.cfg)
     labels = meta["label"].to_numpy().astype(np.int64)
     out = {"temperature": np.float32(pred.temperature)}
     for part in ("val", "test"):
         idx = getattr(split, part)
-        xs = pred.norm.apply(np.asarray(x[idx], np.float32))
+        xs = model_features(pred, meta, split, part=part)
         out.update({f"{part}_index": idx, f"{part}_labels": labels[idx],
                     f"{part}_logits": predict_logits(pred.module, xs)})
     d = Path(directory) if directory is not None else predictions_dir()
     d.mkdir(parents=True, exist_ok=True)
-    run = f"{MEMBER_MODEL}-{pred.representation}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
+    tag = pred.representation + ("-spk" if pred.speaker_normalised else "")
+    run = f"{MEMBER_MODEL}-{tag}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
     path = d / f"{run}.npz"
     np.savez_compressed(path, **out)
     return path
@@ -303,7 +308,7 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                   command: str = "", run_id: str | None = None) -> dict[str, Any]:
     """Model card of a shipped ensemble: members, weights, search, metrics."""
     r = res.report
-    members = [f"{MEMBER_MODEL}_{m}" for m in res.members]
+    members = [member_name(m) for m in res.members]
     return {
         "architecture": {"name": "weighted_ensemble",
                          "kwargs": {"n_members": len(res.members)},

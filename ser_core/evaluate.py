@@ -10,7 +10,30 @@ import pandas as pd
 from . import cache, data, metrics
 from .inference import Predictor, best_model_name
 
-__all__ = ["evaluate_shipped", "test_probabilities"]
+__all__ = ["evaluate_shipped", "test_probabilities", "model_features"]
+
+
+def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
+                   part: str = "test") -> np.ndarray:
+    """Normalised inputs ``(n, C, F, T)`` of a split part, as the model expects them.
+
+    Corpus-normalised models use their card's statistics; speaker-normalised
+    ones use each speaker's statistics exactly as in training
+    (:func:`ser_core.train.split_speaker_stats`).
+    """
+    from .train import split_speaker_stats
+
+    cache.build(meta, [pred.representation], cfg=pred.cfg)  # a no-op when up to date
+    x_all = cache.load(pred.representation, meta, cfg=pred.cfg)
+    idx = getattr(split, part)
+    if pred.speaker_normalised:
+        from .adapt import speaker_normalise
+
+        spk = meta["speaker"].astype(str).to_numpy()
+        stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
+        return speaker_normalise(x_all[idx], spk[idx], stats)
+    x = np.asarray(x_all[idx], dtype=np.float32)
+    return pred.norm.apply(x) if pred.norm is not None else x
 
 
 def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
@@ -29,13 +52,9 @@ def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "
                        for m in pred.members], 1)
         return pred.combine(lp), labels
     if pred.kind == "features":
-        cache.build(meta, [pred.representation], cfg=pred.cfg)  # a no-op when up to date
-        x = cache.load(pred.representation, test, cfg=pred.cfg)
-        out = []
-        for i in range(0, len(x), batch_size):
-            xb = np.asarray(x[i : i + batch_size], dtype=np.float32)
-            xb = pred.norm.apply(xb) if pred.norm is not None else xb
-            out.append(metrics.softmax(pred.logits(xb), temperature=pred.temperature))
+        x = model_features(pred, meta, split)
+        out = [metrics.softmax(pred.logits(x[i : i + batch_size]), temperature=pred.temperature)
+               for i in range(0, len(x), batch_size)]
         return np.concatenate(out), labels
     from .audio import load_audio
 

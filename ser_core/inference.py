@@ -200,7 +200,13 @@ class Predictor:
         self.representation = card["input"]["name"]
         self.cfg = FeatureConfig(**card["input"].get("feature_config", {}))
         norm = card.get("normalization", {})
-        self.norm = (features.NormStats.from_dict(norm) if norm.get("kind") == "corpus" else None)
+        #: Normalisation the model expects: "corpus", "speaker" or "none".
+        self.norm_kind = norm.get("kind", "none")
+        # corpus statistics (for a speaker-normalised model: the fallback for unknown voices)
+        self.norm = (features.NormStats.from_dict(norm) if self.norm_kind in ("corpus", "speaker")
+                     else None)
+        #: The voice the inputs are normalised with (see :meth:`adapted`).
+        self.profile = None
         self.temperature = loaded.temperature
         #: Below this top probability the prediction is reported as unsure.
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
@@ -233,6 +239,42 @@ class Predictor:
             return EnsemblePredictor(loaded, directory=directory, backend=backend, threads=threads)
         return cls(loaded, backend=backend, threads=threads)
 
+    # ----------------------------------------------------------- adaptation
+    @property
+    def speaker_normalised(self) -> bool:
+        """The model was trained on speaker-normalised features (it can be adapted)."""
+        return self.norm_kind == "speaker"
+
+    def adapted(self, profile) -> "Predictor":
+        """A copy that normalises inputs with a voice's statistics.
+
+        Parameters
+        ----------
+        profile : ser_core.adapt.VoiceProfile or None
+            None returns the unadapted model.  The copy shares the network.
+        """
+        import copy
+
+        out = copy.copy(self)
+        out.profile = profile if self.speaker_normalised else None
+        return out
+
+    def _stats(self):
+        if self.profile is not None and self.representation in self.profile:
+            return self.profile.stats[self.representation]
+        return self.norm
+
+    def adaptation(self) -> str:
+        """One sentence on how inputs are normalised, for people."""
+        if not self.speaker_normalised:
+            return "This model uses corpus-level normalisation; it cannot adapt to a voice."
+        if self.profile is not None and self.representation in self.profile:
+            who = f" {self.profile.name!r}" if self.profile.name else ""
+            return (f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration "
+                    "speech).")
+        return ("Not adapted to this voice: corpus statistics stand in for the speaker's own "
+                "(calibrate to your voice for better accuracy).")
+
     # ----------------------------------------------------------- inputs
     def inputs(self, windows: np.ndarray) -> np.ndarray:
         """Model inputs for waveforms ``(n, samples)`` at ``cfg.sr``, normalised.
@@ -250,7 +292,8 @@ class Predictor:
             from .train import zcr_rms_frames
 
             x = np.stack([zcr_rms_frames(w) for w in windows])
-        return self.norm.apply(x) if self.norm is not None else x.astype(np.float32)
+        stats = self._stats()
+        return stats.apply(x) if stats is not None else x.astype(np.float32)
 
     @torch.no_grad()
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -328,6 +371,8 @@ class EnsemblePredictor(Predictor):
                            "with one FeatureConfig")
         self.cfg = cfgs.pop()
         self.norm = None
+        self.norm_kind = "speaker" if any(m.speaker_normalised for m in self.members) else "corpus"
+        self.profile = None
         self.temperature = 1.0  # the combined logits include the ensemble's own temperature
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
         self.backend = "+".join(sorted({m.backend for m in self.members}))
@@ -337,6 +382,22 @@ class EnsemblePredictor(Predictor):
     def inputs(self, windows: np.ndarray) -> np.ndarray:  # noqa: D102 - members prepare their own
         raise SERError("an ensemble has no single input; use predict_batch")
 
+    def adapted(self, profile) -> "EnsemblePredictor":
+        import copy
+
+        out = copy.copy(self)
+        out.members = [m.adapted(profile) for m in self.members]
+        out.profile = profile if self.speaker_normalised else None
+        return out
+
+    def _stats(self):
+        return None
+
+    def adaptation(self) -> str:
+        if not self.speaker_normalised:
+            return "This ensemble's members use corpus-level normalisation; it cannot adapt to a voice."
+        return self.members[[m.speaker_normalised for m in self.members].index(True)].adaptation()
+
     def member_log_probs(self, windows: np.ndarray) -> np.ndarray:
         """Calibrated member log-probabilities ``(n, members, 6)`` of waveforms ``(n, samples)``."""
         reps = [m.representation for m in self.members]
@@ -344,7 +405,8 @@ class EnsemblePredictor(Predictor):
         out = []
         for m in self.members:
             x = np.stack([f[m.representation] for f in feats])
-            z = m.logits(m.norm.apply(x) if m.norm is not None else x) / m.temperature
+            stats = m._stats()
+            z = m.logits(stats.apply(x) if stats is not None else x) / m.temperature
             z = z - z.max(1, keepdims=True)
             out.append(z - np.log(np.exp(z).sum(1, keepdims=True)))
         return np.stack(out, 1).astype(np.float32)

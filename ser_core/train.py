@@ -35,6 +35,10 @@ __all__ = ["TrainConfig", "RunResult", "train", "resolve_device", "model_inputs"
            "save_predictions", "predictions_dir"]
 
 
+#: Feature normalisation schemes: training-part statistics, or per speaker (:mod:`ser_core.adapt`).
+NORMS = ("corpus", "speaker")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines one training run (logged as MLflow parameters)."""
@@ -56,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     max_clips: int | None = None  # cap for quick runs / tests (stratified)
+    norm: str = "corpus"  # "corpus": training-part statistics; "speaker": each speaker's own
 
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
@@ -66,6 +71,11 @@ class TrainConfig:
             features.get(self.representation)
         if self.protocol not in data.PROTOCOLS:
             raise ConfigError(f"protocol must be one of {data.PROTOCOLS}, got {self.protocol!r}")
+        if self.norm not in NORMS:
+            raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.norm == "speaker" and models.MODELS[self.model].input != "features":
+            raise ConfigError(f"speaker normalisation applies to representations, not to "
+                              f"{self.model!r} ({models.MODELS[self.model].input} input)")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be positive, got {self.epochs!r}, "
                               f"{self.batch_size!r}")
@@ -80,9 +90,14 @@ class TrainConfig:
         return {"features": self.representation, "waveform": "waveform",
                 "frames": "zcr_rms_frames"}[self.input_kind]
 
+    @property
+    def tag(self) -> str:
+        """The input name, with ``-spk`` for speaker-normalised models (``mel-spk``)."""
+        return self.input_name + ("-spk" if self.norm == "speaker" else "")
+
     def run_name(self) -> str:
         fold = f"-fold{self.fold}" if self.protocol == "loso" else ""
-        return f"{self.model}-{self.input_name}-{self.protocol}{fold}"
+        return f"{self.model}-{self.tag}-{self.protocol}{fold}"
 
 
 @dataclass
@@ -101,6 +116,7 @@ class RunResult:
     run_id: str | None = None
     unsure_below: float = 0.5
     predictions: dict[str, np.ndarray] | None = None  # val/test indices, labels and logits
+    adaptation: dict[str, float] | None = None  # loso + speaker norm: accuracy vs adaptation seconds
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -166,6 +182,26 @@ def _normalizer(x_train: np.ndarray, kind: str) -> features.NormStats | None:
         s = np.maximum(x_train.std(axis=(0, 2)), 1e-5)[:, None]
         return features.NormStats(m.astype(np.float32), s.astype(np.float32))
     return features.normalization_stats(x_train)
+
+
+def split_speaker_stats(x_all: np.ndarray, speakers: np.ndarray, train: np.ndarray,
+                        val: np.ndarray, test: np.ndarray) -> dict[str, features.NormStats]:
+    """Speaker statistics for one fold, never mixing parts.
+
+    A speaker with clips in the training part is normalised with statistics
+    of those clips (for the ``seed`` protocol: the same speakers appear in
+    validation and test, whose audio is then never used).  A speaker absent
+    from training (the held-out speakers of ``loso``) gets statistics of its
+    own unlabelled clips in the part it belongs to.
+    """
+    from . import adapt
+
+    stats = adapt.speaker_stats(x_all, speakers, train)
+    for part in (val, test):
+        new = [i for i in part if speakers[i] not in stats]
+        if new:
+            stats.update(adapt.speaker_stats(x_all, speakers, new))
+    return stats
 
 
 def _subsample(idx: np.ndarray, labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
@@ -242,18 +278,28 @@ def train(
     x_all = model_inputs(meta, tc.input_kind, tc.input_name, cfg=cfg)
     x_tr = np.asarray(x_all[tr], dtype=np.float32)
     norm = _normalizer(x_tr, tc.input_kind)
-    prep = (lambda a: norm.apply(np.asarray(a, dtype=np.float32))) if norm else (
-        lambda a: np.asarray(a, dtype=np.float32))
-    x_tr = prep(x_tr)
-    x_va, x_te = prep(x_all[va]), prep(x_all[te])
+    if tc.norm == "speaker":
+        from . import adapt
+
+        spk = meta["speaker"].astype(str).to_numpy()
+        stats = split_speaker_stats(x_all, spk, tr, va, te)
+        x_tr = adapt.speaker_normalise(x_tr, spk[tr], stats)
+        x_va = adapt.speaker_normalise(x_all[va], spk[va], stats)
+        x_te = adapt.speaker_normalise(x_all[te], spk[te], stats)
+    else:
+        prep = (lambda a: norm.apply(np.asarray(a, dtype=np.float32))) if norm else (
+            lambda a: np.asarray(a, dtype=np.float32))
+        x_tr = prep(x_tr)
+        x_va, x_te = prep(x_all[va]), prep(x_all[te])
 
     in_chans = x_tr.shape[1]
     model = models.create(tc.model, **_model_kwargs(tc, in_chans)).to(device)
     aug = augment_mod.make(tc.representation) if (tc.augment and tc.input_kind == "features") else None
     batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, epochs=tc.epochs,
-                                                steps_per_epoch=len(batches), pct_start=0.2)
+    # (at least 10 steps: OneCycleLR divides by zero on a one- or two-step schedule)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, pct_start=0.2,
+                                                total_steps=max(tc.epochs * len(batches), 10))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
     rng = np.random.default_rng(tc.seed)
 
@@ -265,7 +311,7 @@ def train(
 
         exp = tracking.experiment_id()
         run = mlflow.start_run(experiment_id=exp, run_name=tc.run_name())
-        mlflow.log_params({**dataclasses.asdict(tc), "input": tc.input_name,
+        mlflow.log_params({**dataclasses.asdict(tc), "input": tc.tag,
                            "parameters": models.count_parameters(model), "device": str(device),
                            "n_train": len(tr), "n_val": len(va), "n_test": len(te),
                            "feature_params": json.dumps(features.get(tc.representation).params(cfg))
@@ -332,6 +378,16 @@ def train(
             metrics.softmax(test_logits, temperature=temperature), labels[te])
         from .inference import unsure_threshold
 
+        adapt_curve = None
+        if tc.norm == "speaker" and tc.protocol == "loso":  # accuracy vs seconds of adaptation
+            from . import adapt
+
+            secs = np.zeros(len(meta))
+            secs[te] = adapt.clip_seconds(meta["path"].to_numpy()[te], limit=cfg.duration)
+            adapt_curve = adapt.adaptation_curve(
+                x_all, te, logits_fn=lambda a: predict_logits(model, a, device=device),
+                labels=labels, seconds=secs, fallback=norm, seed=tc.seed)
+
         unsure = unsure_threshold(metrics.softmax(val_logits, temperature=temperature), labels[va])
         result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
                            len(history), seconds, history, model.cpu().eval(), norm,
@@ -340,6 +396,10 @@ def train(
                                         "val_logits": val_logits, "test_index": te,
                                         "test_labels": labels[te], "test_logits": test_logits,
                                         "temperature": np.float32(temperature)})
+        if adapt_curve is not None:
+            result.adaptation = adapt_curve
+            result.predictions["adapt_seconds"] = np.array(list(adapt_curve), dtype=str)
+            result.predictions["adapt_accuracy"] = np.array(list(adapt_curve.values()))
         if run is not None:
             import mlflow
 
@@ -350,6 +410,8 @@ def train(
                                 "temperature": temperature, "ece_before": ece_before,
                                 "ece_after": ece_after, "train_seconds": seconds})
             mlflow.set_tag("most_confused", json.dumps(report["most_confused"]))
+            if result.adaptation:
+                mlflow.log_metrics({f"adapt_accuracy_{k}": v for k, v in result.adaptation.items()})
             result.run_id = run.info.run_id
             import tempfile
 
@@ -410,8 +472,7 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
                          "parameters": models.count_parameters(result.model)},
         "input": {"kind": kind, "name": tc.input_name, "params": rep_params,
                   "feature_config": dataclasses.asdict(cfg)},
-        "normalization": ({"kind": "corpus", "fit_on": f"{tc.protocol}/fold{tc.fold} train",
-                           **result.norm.to_dict()} if result.norm is not None else {"kind": "none"}),
+        "normalization": _norm_card(result),
         "classes": list(EMOTIONS),
         "calibration": {"temperature": result.temperature, "ece_before": result.ece_before,
                         "ece_after": result.ece_after, "ece_bins": 15},
@@ -428,6 +489,18 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
                      "seconds": round(result.seconds, 1), "mlflow_run_id": result.run_id},
         "reproduce": command,
     }
+
+
+def _norm_card(result: RunResult) -> dict:
+    tc = result.config
+    if result.norm is None:
+        return {"kind": "none"}
+    fit_on = f"{tc.protocol}/fold{tc.fold} train"
+    if tc.norm == "speaker":
+        return {"kind": "speaker", "fit_on": "each speaker's own unlabelled audio",
+                "fallback": "corpus statistics below (when the speaker is unknown)",
+                "fallback_fit_on": fit_on, **result.norm.to_dict()}
+    return {"kind": "corpus", "fit_on": fit_on, **result.norm.to_dict()}
 
 
 def _in_chans(model: nn.Module, tc: TrainConfig) -> int:

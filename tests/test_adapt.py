@@ -1,0 +1,117 @@
+"""ser_core.adapt: speaker statistics from unlabelled audio, and adapted predictors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_core import adapt, features
+from ser_core.adapt import CalibrationError
+from tests.conftest import tone
+
+
+def _speech(seconds: float, *, seed: int = 0) -> np.ndarray:
+    """Tone bursts with pauses: a stand-in for a few seconds of speech."""
+    rng = np.random.default_rng(seed)
+    parts = [np.concatenate([tone(0.7, freq=float(rng.uniform(120, 300))), np.zeros(4000, np.float32)])
+             for _ in range(int(seconds / 0.95) + 1)]
+    return np.concatenate(parts)[: int(seconds * 16000)]
+
+
+def test_profile_of_speech_has_stats_per_representation():
+    prof = adapt.voice_profile(_speech(12.0), representations=["mel", "mfcc"], name="ala")
+    assert set(prof.stats) == {"mel", "mfcc"} and prof.name == "ala"
+    assert prof.stats["mel"].mean.shape == (1, 128, 1) and (prof.stats["mel"].std > 0).all()
+    assert 5 <= prof.seconds <= 12
+    again = adapt.VoiceProfile.from_json(prof.to_json())
+    np.testing.assert_array_equal(again.stats["mel"].mean, prof.stats["mel"].mean)
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.zeros(16000 * 12, np.float32), "silent"),
+    (_speech(2.0), "at least 5 s"),
+    (np.concatenate([_speech(3.0), np.zeros(16000 * 9, np.float32)]), "only"),
+])
+def test_silence_and_short_audio_are_refused(y, match):
+    with pytest.raises(CalibrationError, match=match):
+        adapt.voice_profile(y)
+
+
+def test_statistics_never_read_labels(tiny_corpus):
+    """Shuffling the labels (and emotions) of the adaptation clips changes nothing."""
+    from ser_core import data
+    from ser_core.train import split_speaker_stats
+
+    meta = data.load_metadata(tiny_corpus)
+    x = np.stack([features.compute(np.resize(tone(1.0, freq=100 + i), 48000), "mel") for i in range(len(meta))])
+    spk = meta["speaker"].astype(str).to_numpy()
+    rows = np.arange(len(meta))
+    a = split_speaker_stats(x, spk, rows[::2], rows[1::2][:3], rows[1::2][3:])
+    shuffled = meta.assign(label=np.random.default_rng(0).permutation(meta["label"].to_numpy()),
+                           emotion=np.random.default_rng(1).permutation(meta["emotion"].to_numpy()))
+    b = split_speaker_stats(x, shuffled["speaker"].astype(str).to_numpy(), rows[::2], rows[1::2][:3],
+                            rows[1::2][3:])
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k].mean, b[k].mean)
+        np.testing.assert_array_equal(a[k].std, b[k].std)
+
+
+def test_running_estimates_converge_to_batch_statistics():
+    rng = np.random.default_rng(0)
+    blocks = [rng.normal(loc=3.0, scale=2.0, size=(1, 16, int(rng.integers(5, 40)))) for _ in range(30)]
+    run = adapt.RunningStats()
+    for b in blocks:
+        run.update(b)
+    whole = np.concatenate(blocks, axis=2)[None]
+    batch = features.normalization_stats(whole)
+    got = run.stats()
+    np.testing.assert_allclose(got.mean, batch.mean, atol=1e-5)
+    np.testing.assert_allclose(got.std, batch.std, atol=1e-5)
+    assert run.frames == whole.shape[-1]
+    with pytest.raises(CalibrationError, match="empty"):
+        adapt.RunningStats().stats()
+
+
+def test_speaker_normalised_model_adapts(tmp_path, monkeypatch):
+    from ser_core import data, models, train
+    from ser_core.inference import Predictor
+    from tests.conftest import make_corpus
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=3, seconds=0.8))
+    data.save_splits(meta, directory=tmp_path / "splits")
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
+    res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"), meta,
+                      splits_dir=tmp_path / "splits", log_mlflow=False, progress=False)
+    card = train.model_card(res)
+    assert card["normalization"]["kind"] == "speaker" and "mean" in card["normalization"]
+    assert res.config.run_name() == "resnet18-mel-spk-seed"
+    models.save(res.model, card, "spk", directory=tmp_path / "m")
+    pred = Predictor.load("spk", directory=tmp_path / "m")
+    assert pred.speaker_normalised and "Not adapted" in pred.adaptation()
+    y = tone(3.0)
+    prof = adapt.voice_profile(_speech(12.0, seed=3), name="me")
+    ad = pred.adapted(prof)
+    assert ad.module is pred.module and pred.profile is None  # a copy; the cached model is untouched
+    assert "Adapted to the voice 'me'" in ad.adaptation()
+    x = prof.stats["mel"].apply(features.compute(y, "mel"))[None]
+    np.testing.assert_allclose(ad.predict(y), pred.__class__.predict_batch.__get__(ad)(y[None])[0])
+    np.testing.assert_allclose(ad.inputs(y[None]), x, atol=1e-5)
+    assert not np.allclose(ad.inputs(y[None]), pred.inputs(y[None]))
+    with pytest.raises(Exception, match="speaker normalisation"):
+        train.TrainConfig(model="wave_cnn", norm="speaker")
+
+
+def test_loso_speaker_norm_run_reports_the_adaptation_curve(tmp_path, monkeypatch):
+    from ser_core import data, train
+    from tests.conftest import make_corpus
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=4, seconds=2.0))
+    data.save_splits(meta, directory=tmp_path / "splits")
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
+    res = train.train(train.TrainConfig(protocol="loso", fold=1, epochs=1, width=8, batch_size=8,
+                                        norm="speaker"), meta,
+                      splits_dir=tmp_path / "splits", log_mlflow=False, progress=False)
+    assert list(res.adaptation) == ["0", "5", "10", "30", "all"]
+    assert all(0 <= v <= 1 for v in res.adaptation.values())
+    assert list(res.predictions["adapt_seconds"]) == ["0", "5", "10", "30", "all"]
