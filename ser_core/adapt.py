@@ -34,7 +34,7 @@ from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import SERError
 
 __all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
-           "speaker_normalise", "adaptation_curve", "clip_seconds", "ADAPT_SECONDS",
+           "speaker_normalise", "adaptation_curve", "profile_from_source", "clip_seconds", "ADAPT_SECONDS",
            "MIN_SECONDS", "MIN_RMS"]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
@@ -266,6 +266,35 @@ def adaptation_curve(
             total += len(scored)
         out["all" if k is None else f"{k:g}"] = correct / max(total, 1)
     return out
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm")
+
+
+def profile_from_source(source, *, representations: Sequence[str] = ("mel",),
+                        cfg: FeatureConfig = DEFAULT_CONFIG, name: str = "") -> VoiceProfile:
+    """:func:`voice_profile` of a file, or of every audio file in a folder (joined).
+
+    Raises
+    ------
+    CalibrationError
+        No audio files in the folder, or too little speech.
+    AudioError
+        A file cannot be decoded (the message names it).
+    """
+    from pathlib import Path
+
+    from .audio import load_audio
+
+    src = Path(source)
+    if src.is_dir():
+        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        if not files:
+            raise CalibrationError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {src}")
+    else:
+        files = [src]
+    y = np.concatenate([load_audio(f, sr=cfg.sr) for f in files])
+    return voice_profile(y, representations=representations, cfg=cfg, name=name or src.stem)
 
 
 def clip_seconds(paths: Iterable[str], *, limit: float = 3.0) -> np.ndarray:

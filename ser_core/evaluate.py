@@ -10,7 +10,7 @@ import pandas as pd
 from . import cache, data, metrics
 from .inference import Predictor, best_model_name
 
-__all__ = ["evaluate_shipped", "test_probabilities", "model_features"]
+__all__ = ["evaluate_shipped", "test_probabilities", "model_features", "loso_report"]
 
 
 def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
@@ -70,4 +70,81 @@ def evaluate_shipped(name: str | None, meta: pd.DataFrame, *, protocol: str = "s
     rep = metrics.classification_report(y, probs.argmax(1))
     rep.update({"model": name, "protocol": protocol, "n_test": int(len(y)),
                 "ece": metrics.expected_calibration_error(probs, y)})
+    return rep
+
+
+def loso_report(name: str, *, db=None) -> dict[str, Any]:
+    """Leave-one-speaker-out result of a shipped model's recipe, from MLflow.
+
+    LOSO trains one model per held-out speaker, so it is a property of the
+    recipe (architecture, representation, normalisation), not of one set of
+    weights: the report gathers the latest finished run of every fold with
+    the shipped model's architecture and input, and gives the mean and the
+    standard deviation over speakers.
+
+    Returns
+    -------
+    dict with ``model, recipe, folds`` (per fold: fold, speaker, accuracy,
+    macro_f1), ``n_folds``, ``accuracy`` / ``macro_f1`` / ``macro_precision``
+    / ``macro_recall`` (mean) and ``*_std``, ``per_class`` (mean F1),
+    ``confusion`` (summed over folds), ``most_confused`` and, for
+    speaker-normalised models, ``adaptation`` (accuracy against seconds of
+    the new speaker's audio, mean and std).
+    """
+    import json as _json
+
+    from . import leaderboard as lb
+    from . import models
+    from .config import EMOTIONS
+    from .errors import DatasetError
+
+    card = models.load(name).card
+    arch = card["architecture"]["name"]
+    if arch == "weighted_ensemble":
+        arch, tag = lb.ENSEMBLE, lb.ENSEMBLE
+    else:
+        tag = card["input"]["name"] + ("-spk" if card.get("normalization", {}).get("kind") == "speaker" else "")
+    runs = lb.load_runs(db)
+    sel = runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
+               & runs["accuracy"].notna()] if len(runs) else runs
+    if sel.empty:
+        norm = " --norm speaker" if tag.endswith("-spk") else ""
+        raise DatasetError(
+            f"no finished LOSO runs of {arch} on {tag!r} in the MLflow store; train the 9 folds with "
+            f"`python -m ser_core train --model {arch} --representation {tag.removesuffix('-spk')}"
+            f"{norm} --protocol loso --fold K` for K = 0..8")
+    sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last").sort_values("fold")
+    try:
+        table = data.load_split("loso")
+    except DatasetError:  # speaker names are a nicety
+        table = None
+    folds = []
+    cm = np.zeros((len(EMOTIONS), len(EMOTIONS)), dtype=int)
+    for r in sel.itertuples():
+        k = int(r.fold)
+        col = f"fold{k}"
+        ids = table.loc[table[col] == "test", "file_id"] if table is not None and col in table else []
+        speaker = sorted({str(i).split("_")[0] for i in ids})
+        folds.append({"fold": k, "speaker": ",".join(speaker), "accuracy": float(r.accuracy),
+                      "macro_f1": float(r.macro_f1)})
+        if isinstance(r.confusion, str):
+            cm += np.asarray(_json.loads(r.confusion), dtype=int)
+    rep: dict[str, Any] = {"model": name, "recipe": {"architecture": arch, "input": tag},
+                           "protocol": "loso", "n_folds": len(folds), "folds": folds}
+    for key, col in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
+                     ("macro_precision", "precision"), ("macro_recall", "recall")):
+        v = sel[col].to_numpy(dtype=float)
+        rep[key] = float(np.mean(v))
+        rep[f"{key}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+    rep["per_class"] = {e: {"f1": float(sel[f"f1_{e}"].mean())} for e in EMOTIONS}
+    rep["confusion"] = cm.tolist()
+    off = [(int(cm[i, j]), EMOTIONS[i], EMOTIONS[j]) for i in range(len(EMOTIONS))
+           for j in range(len(EMOTIONS)) if i != j and cm[i, j]]
+    rep["most_confused"] = [{"true": t, "predicted": p, "count": c}
+                            for c, t, p in sorted(off, reverse=True)[:5]]
+    curve = lb.adaptation(sel)
+    if curve is not None:
+        rep["adaptation"] = [{"seconds": r.label, "accuracy": float(r.accuracy),
+                              "std": float(r.std) if r.std == r.std else 0.0, "n_folds": int(r.n_folds)}
+                             for r in curve.itertuples()]
     return rep

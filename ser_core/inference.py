@@ -28,7 +28,8 @@ from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
 from .metrics import TopClass, softmax
 
-__all__ = ["Predictor", "EnsemblePredictor", "Timeline", "Verdict", "best_model_name", "predict_files",
+__all__ = ["Predictor", "EnsemblePredictor", "Timeline", "Verdict", "best_model_name",
+           "best_adaptable_model", "predict_files",
            "unsure_threshold", "DEFAULT_UNSURE", "BACKENDS", "onnx_cache_dir"]
 
 #: Fallback "unsure" threshold when a model card sets none.
@@ -95,9 +96,11 @@ def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: flo
     return float(round(grid[ok[0]], 3))
 
 
-def best_model_name(directory: Path | None = None, *, protocol: str = "seed") -> str:
-    """The shipped model with the highest ``protocol`` accuracy in its card."""
-    names = models.shipped(directory)
+def best_model_name(directory: Path | None = None, *, protocol: str = "seed",
+                    among: Iterable[str] | None = None) -> str:
+    """The shipped model (of ``among``, default all) with the highest ``protocol``
+    accuracy in its card."""
+    names = list(among) if among is not None else models.shipped(directory)
     if not names:
         raise UnknownNameError(
             "no shipped model in artifacts/models; train one with "
@@ -110,6 +113,17 @@ def best_model_name(directory: Path | None = None, *, protocol: str = "seed") ->
         return float(card.get("metrics", {}).get(protocol, {}).get("accuracy", -1))
 
     return max(names, key=score)
+
+
+def best_adaptable_model(directory: Path | None = None, *, protocol: str = "seed") -> str:
+    """The best shipped model trained on speaker-normalised features (it can be calibrated)."""
+    d = Path(directory or models.models_dir())
+    names = [n for n in models.shipped(d)
+             if json.loads((d / f"{n}.json").read_text()).get("normalization", {}).get("kind") == "speaker"]
+    if not names:
+        raise UnknownNameError("no shipped model can adapt to a voice; train one with "
+                               "`python -m ser_core train --norm speaker --ship NAME`")
+    return best_model_name(d, protocol=protocol, among=names)
 
 
 @dataclass(frozen=True)
@@ -259,6 +273,10 @@ class Predictor:
         out.profile = profile if self.speaker_normalised else None
         return out
 
+    def needed_representations(self) -> list[str]:
+        """Representations a voice profile must hold to adapt this model."""
+        return [self.representation] if self.speaker_normalised else []
+
     def _stats(self):
         if self.profile is not None and self.representation in self.profile:
             return self.profile.stats[self.representation]
@@ -392,6 +410,9 @@ class EnsemblePredictor(Predictor):
 
     def _stats(self):
         return None
+
+    def needed_representations(self) -> list[str]:
+        return sorted({r for m in self.members for r in m.needed_representations()})
 
     def adaptation(self) -> str:
         if not self.speaker_normalised:

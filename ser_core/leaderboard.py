@@ -42,7 +42,7 @@ from .errors import TrackingError
 __all__ = [
     "HOW_TO_TRAIN", "ENSEMBLE", "WEIGHT_PREFIX", "CURVE_KEYS", "RUN_COLUMNS", "METRICS",
     "load_runs", "summarize", "filter_runs", "ranked_run_ids", "run_label", "confusion",
-    "curves", "ensemble_weights", "compare", "log_ensemble",
+    "curves", "ensemble_weights", "adaptation", "compare", "log_ensemble", "ADAPT_PREFIX",
 ]
 
 #: What to run to get a first row on the leaderboard.
@@ -51,6 +51,8 @@ HOW_TO_TRAIN = "python -m ser_core train --model resnet18 --representation mel -
 ENSEMBLE = "ensemble"
 #: Prefix of the metrics holding an ensemble's member weights.
 WEIGHT_PREFIX = "weight_"
+#: Prefix of the metrics holding the accuracy after adapting to k seconds of a new speaker.
+ADAPT_PREFIX = "adapt_accuracy_"
 #: Per-epoch metric histories logged by :func:`ser_core.train.train` (step = epoch).
 CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
 F1_COLUMNS = [f"f1_{e}" for e in EMOTIONS]
@@ -138,7 +140,7 @@ def _row(run) -> dict[str, Any]:
         "params": dict(p),
     }
     row.update({col: m.get(key, math.nan) for col, key in _METRIC_KEYS.items()})
-    row.update({k: v for k, v in m.items() if k.startswith(WEIGHT_PREFIX)})
+    row.update({k: v for k, v in m.items() if k.startswith((WEIGHT_PREFIX, ADAPT_PREFIX))})
     return row
 
 
@@ -187,7 +189,7 @@ def load_runs(db: str | Path | None = None) -> pd.DataFrame:
     if not found:
         return empty
     df = pd.DataFrame([_row(r) for r in found])
-    weights = sorted(c for c in df.columns if c.startswith(WEIGHT_PREFIX))
+    weights = sorted(c for c in df.columns if c.startswith((WEIGHT_PREFIX, ADAPT_PREFIX)))
     df = df[RUN_COLUMNS + weights]
     df["start_time"] = pd.to_datetime(df["start_time"], unit="ms", utc=True)
     num = [c for c in RUN_COLUMNS if c in _METRIC_KEYS] + ["fold", "parameters"] + weights
@@ -333,6 +335,36 @@ def curves(run_id: str, db: str | Path | None = None) -> pd.DataFrame:
     df["epoch"] = df["epoch"].astype(int)
     df["value"] = df["value"].astype(float)
     return df[["epoch", "metric", "value"]].reset_index(drop=True)
+
+
+def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """Accuracy against seconds of adaptation audio, over the LOSO folds.
+
+    Returns
+    -------
+    DataFrame or None
+        Columns ``model, input, seconds, label, accuracy, std, n_folds``; one row
+        per model/input and adaptation budget (``seconds`` numeric, inf for
+        "all"); None when no run logged an adaptation curve.
+    """
+    cols = [c for c in runs.columns if c.startswith(ADAPT_PREFIX)]
+    if not cols or runs.empty:
+        return None
+    done = runs[runs[cols].notna().any(axis=1)]
+    if done.empty:
+        return None
+    latest = (done.sort_values("start_time", kind="stable")
+              .drop_duplicates([*GROUP, "fold"], keep="last"))
+    long = latest[["model", "input", "fold", *cols]].melt(
+        id_vars=["model", "input", "fold"], value_vars=cols, var_name="label",
+        value_name="accuracy").dropna(subset=["accuracy"])
+    long["label"] = long["label"].str.removeprefix(ADAPT_PREFIX)
+    g = long.groupby(["model", "input", "label"], sort=False)
+    out = g["accuracy"].agg(["mean", "std", "size"]).reset_index()
+    out = out.rename(columns={"mean": "accuracy", "size": "n_folds"})
+    out["seconds"] = [math.inf if k == "all" else float(k) for k in out["label"]]
+    return out.sort_values(["model", "input", "seconds"], kind="stable")[
+        ["model", "input", "seconds", "label", "accuracy", "std", "n_folds"]].reset_index(drop=True)
 
 
 def ensemble_weights(runs: pd.DataFrame) -> pd.DataFrame | None:

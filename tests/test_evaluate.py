@@ -1,0 +1,103 @@
+"""ser_core.evaluate: LOSO reports from MLflow, and calibrated prediction on the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ser_core import evaluate
+from ser_core import leaderboard as lb
+from ser_core.errors import DatasetError
+
+
+def _add_spk_loso_runs(db, accs=(0.55, 0.65, 0.75)):
+    """Three finished LOSO folds of the speaker-normalised mel recipe, with adaptation curves."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+    from ser_core import tracking
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}")
+    exp = client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id
+    for k, acc in enumerate(accs):
+        run = client.create_run(exp, start_time=1_800_000_000_000 + k, run_name=f"resnet18-mel-spk-loso-fold{k}")
+        m = {"test_accuracy": acc, "test_macro_f1": acc - 0.02, "test_macro_precision": acc,
+             "test_macro_recall": acc, **{f"test_f1_{e}": acc for e in
+                                          ("anger", "fear", "happiness", "neutral", "sadness", "surprised")},
+             "adapt_accuracy_0": acc - 0.1, "adapt_accuracy_5": acc - 0.05, "adapt_accuracy_all": acc}
+        cm = np.eye(6, dtype=int) * 10
+        cm[2, 5] = k + 1
+        client.log_batch(run.info.run_id, metrics=[Metric(n, v, 1, 0) for n, v in m.items()],
+                         params=[Param(p, str(v)) for p, v in {"model": "resnet18", "input": "mel-spk",
+                                                              "protocol": "loso", "fold": k}.items()],
+                         tags=[RunTag("test_confusion", json.dumps(cm.tolist()))])
+        client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def _ship_card(root, norm: str):
+    from ser_core import models
+
+    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+            "input": {"kind": "features", "name": "mel"},
+            "normalization": {"kind": norm, "mean": np.zeros((1, 128, 1)).tolist(),
+                              "std": np.ones((1, 128, 1)).tolist()},
+            "metrics": {"seed": {"accuracy": 0.5}}}
+    models.save(models.create("resnet18", width=8), card, f"m_{norm}", directory=root)
+
+
+def test_loso_report_gathers_the_recipe_folds(tracking_store, tmp_path, monkeypatch):
+    db, _ = tracking_store
+    _add_spk_loso_runs(db)
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    _ship_card(tmp_path / "a" / "models", "speaker")
+    rep = evaluate.loso_report("m_speaker")
+    assert rep["n_folds"] == 3 and rep["recipe"] == {"architecture": "resnet18", "input": "mel-spk"}
+    assert rep["accuracy"] == pytest.approx(0.65) and rep["accuracy_std"] == pytest.approx(0.1)
+    assert rep["most_confused"][0] == {"true": "happiness", "predicted": "surprised", "count": 6}
+    curve = {c["seconds"]: c["accuracy"] for c in rep["adaptation"]}
+    assert curve == pytest.approx({"0": 0.55, "5": 0.60, "all": 0.65})
+    table = lb.adaptation(lb.load_runs())
+    assert list(table["label"]) == ["0", "5", "all"] and np.isinf(table["seconds"].iloc[-1])
+
+
+def test_loso_report_without_runs_says_how_to_train(tracking_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    _ship_card(tmp_path / "a" / "models", "speaker")
+    # the synthetic store has corpus-normalised mel LOSO runs, but none of the speaker recipe
+    with pytest.raises(DatasetError, match="--norm speaker --protocol loso"):
+        evaluate.loso_report("m_speaker")
+    _ship_card(tmp_path / "a" / "models", "corpus")
+    assert evaluate.loso_report("m_corpus")["n_folds"] == 3  # resnet18 · mel · loso in the store
+
+
+def test_cli_predict_with_calibration(tmp_path, monkeypatch, capsys):
+    from ser_core import cli, data, models, train
+    from tests.conftest import encode, make_corpus, tone
+    from tests.test_adapt import _speech
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=5, seconds=0.8))
+    data.save_splits(meta, directory=tmp_path / "splits")
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"), meta,
+                      splits_dir=tmp_path / "splits", log_mlflow=False, progress=False)
+    models.save(res.model, train.model_card(res), "spk")
+    _ship_card(tmp_path / "a" / "models", "corpus")
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(encode(tone(3.0)))
+    voice = tmp_path / "voice"
+    voice.mkdir()
+    (voice / "a.wav").write_bytes(encode(_speech(8.0)))
+    (voice / "b.flac").write_bytes(encode(_speech(6.0, seed=1), ext="flac"))
+    assert cli.main(["predict", str(clip), "--calibrate", str(voice), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["label"] and "Adapted to the voice 'voice'" in err
+    # a corpus-normalised model cannot adapt; silence cannot calibrate: messages, not tracebacks
+    assert cli.main(["predict", str(clip), "--model", "m_corpus", "--calibrate", str(voice)]) == 2
+    assert "cannot adapt" in capsys.readouterr().err
+    quiet = tmp_path / "quiet.wav"
+    quiet.write_bytes(encode(np.zeros(16000 * 12, np.float32)))
+    assert cli.main(["predict", str(clip), "--calibrate", str(quiet)]) == 2
+    assert "silent" in capsys.readouterr().err
