@@ -1,4 +1,4 @@
-"""End-to-end prediction speed: PyTorch eager vs ONNX Runtime.
+"""End-to-end prediction speed: PyTorch eager vs ONNX Runtime vs ONNX INT8.
 
 What the predictor page does for an upload, timed per clip with the model
 already loaded: decode the bytes, resample to 16 kHz, pad/trim to 3 s, log-mel
@@ -10,7 +10,11 @@ of the work) and as the corpus's own 16 kHz FLAC.  Then a 10-minute upload
 
 Targets (issue: predictor page, 2-core CPU machine):
   * 3-s clip end to end with the mel ResNet: p50 <= 25 ms
+  * 3-s clip end to end with the ensemble (``--model ensemble``): p50 <= 150 ms
   * 10-minute upload's timeline: <= 20 s
+
+For a single model the dynamically quantised INT8 ONNX copy is timed as well
+(``python -m ser_core export`` reports its accuracy change).
 
 Usage:
   NEMO_DIR=../shared/nemo .venv/bin/python benchmarks/bench_predict.py [--model NAME]
@@ -98,18 +102,27 @@ def percentiles(ms: list[float]) -> str:
 
 def end_to_end(pred: Predictor, blobs: list[bytes], name: str) -> tuple[list[float], dict]:
     """Per-clip wall time of bytes -> probabilities, and the p50 of each stage."""
+    from ser_core.inference import EnsemblePredictor
+    from ser_core.metrics import softmax
+
     for b in blobs[:5]:  # warm-up: filter banks, ORT arenas, torch kernels
         pred.predict(audio.load_audio(b, name=name))
-    total, stages = [], {"decode + resample": [], "features": [], "network + softmax": []}
+    ens = isinstance(pred, EnsemblePredictor)
+    total, stages = [], ({"decode + resample": [], "features + member networks": [], "combine": []}
+                         if ens else {"decode + resample": [], "features": [], "network + softmax": []})
     for b in blobs:
         t0 = time.perf_counter()
         y = audio.load_audio(b, name=name, sr=SR)
         t1 = time.perf_counter()
-        x = pred.inputs(audio.pad_or_trim(y, n_samples=pred.cfg.n_samples)[None])
-        t2 = time.perf_counter()
-        from ser_core.metrics import softmax
-
-        softmax(pred.logits(x), temperature=pred.temperature)
+        y3 = audio.pad_or_trim(y, n_samples=pred.cfg.n_samples)[None]
+        if ens:
+            lp = pred.member_log_probs(y3)
+            t2 = time.perf_counter()
+            pred.combine(lp)
+        else:
+            x = pred.inputs(y3)
+            t2 = time.perf_counter()
+            softmax(pred.logits(x), temperature=pred.temperature)
         t3 = time.perf_counter()
         total.append(1000 * (t3 - t0))
         for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2)):
@@ -161,9 +174,21 @@ def main() -> None:
                                         threads=args.threads)
         print(f"{backend:>5}: loaded in {time.perf_counter() - t0:.1f} s"
               + (" (incl. the one-off ONNX export)" if backend == "onnx" else ""))
+    if preds["torch"].kind == "features":  # the dynamically quantised copy of the same model
+        from ser_core.export import OnnxModel, quantize_int8
+        from ser_core.inference import _onnx_copy
+
+        src = _onnx_copy(preds["torch"].loaded)
+        q = quantize_int8(src, src.with_name(src.stem + ".int8.onnx"))
+        int8 = Predictor(preds["torch"].loaded, backend="torch")
+        int8._onnx, int8.backend = OnnxModel(q, threads=args.threads), "int8"
+        preds["int8"] = int8
+        print(f" int8: quantised {q.stat().st_size / 1e6:.1f} MB (fp32 ONNX {src.stat().st_size / 1e6:.1f} MB)")
     y0 = clips3[0]
-    diff = np.abs(preds["torch"].predict(y0) - preds["onnx"].predict(y0)).max()
-    print(f"  largest probability difference torch vs ONNX on one clip: {diff:.2e}\n")
+    for other in [b for b in preds if b != "torch"]:
+        diff = np.abs(preds["torch"].predict(y0) - preds[other].predict(y0)).max()
+        print(f"  largest probability difference torch vs {other} on one clip: {diff:.2e}")
+    print()
 
     print("end to end, bytes -> 6 probabilities (model loaded, one clip at a time):")
     for label, (blobs, fname) in inputs.items():
@@ -172,7 +197,7 @@ def main() -> None:
             total, stages = end_to_end(pred, blobs, fname)
             st = "   ".join(f"{k} {v:.1f}" for k, v in stages.items())
             print(f"    {backend:>5}: {percentiles(total)}   [p50 ms: {st}]")
-    print("  target: p50 <= 25 ms for the mel ResNet\n")
+    print("  target: p50 <= 25 ms for the mel ResNet, <= 150 ms for the ensemble\n")
 
     if args.no_long:
         return
@@ -180,6 +205,8 @@ def main() -> None:
     print(f"10-minute upload (tiled clips, 48 kHz WAV, {len(blob) / 1e6:.0f} MB): decode + timeline "
           "(3-s windows, 1-s hop):")
     for backend, pred in preds.items():
+        if backend == "int8":
+            continue
         t0 = time.perf_counter()
         y = audio.load_audio(blob, name="long.wav", sr=SR)
         t1 = time.perf_counter()
