@@ -118,6 +118,25 @@ with common.report_errors():
     else:
         st.plotly_chart(common.ensemble_figure(weights), key="leaderboard.ensemble")
         st.caption("Weight of each member model's probabilities in the ensemble (sum 100 %).")
+        importance = lb.ensemble_importance(runs)
+        if importance is not None:
+            st.markdown("**What mattered in the Optuna search** (newest ensemble)")
+            st.plotly_chart(common.importance_figure(importance), key="leaderboard.importance")
+
+# ------------------------------------------------------------------ 3b. adaptation
+st.header("Adapting to a new voice", divider="gray")
+with common.report_errors():
+    curve = lb.adaptation(runs)
+    if curve is None:
+        st.info("No leave-one-speaker-out run of a speaker-normalised model yet: train one with "
+                "`python -m ser_core train --norm speaker --protocol loso --fold K`.",
+                icon=":material/info:")
+    else:
+        st.plotly_chart(common.adaptation_figure(curve), key="leaderboard.adaptation")
+        st.caption("Each held-out speaker's clips are split in two halves: the statistics come "
+                   "from k seconds of one half (no labels), the other half is scored, then the "
+                   "halves swap. 0 s: corpus statistics. Error bars: standard deviation over "
+                   "speakers.")
 
 
 # ------------------------------------------------------------------ 4. compare

@@ -42,7 +42,8 @@ from .errors import TrackingError
 __all__ = [
     "HOW_TO_TRAIN", "ENSEMBLE", "WEIGHT_PREFIX", "CURVE_KEYS", "RUN_COLUMNS", "METRICS",
     "load_runs", "summarize", "filter_runs", "ranked_run_ids", "run_label", "confusion",
-    "curves", "ensemble_weights", "adaptation", "compare", "log_ensemble", "ADAPT_PREFIX",
+    "curves", "ensemble_weights", "adaptation", "ensemble_importance", "compare", "log_ensemble", "ADAPT_PREFIX",
+    "IMPORTANCE_PREFIX",
 ]
 
 #: What to run to get a first row on the leaderboard.
@@ -53,6 +54,9 @@ ENSEMBLE = "ensemble"
 WEIGHT_PREFIX = "weight_"
 #: Prefix of the metrics holding the accuracy after adapting to k seconds of a new speaker.
 ADAPT_PREFIX = "adapt_accuracy_"
+#: Prefix of the metrics holding Optuna's parameter importance of an ensemble search.
+IMPORTANCE_PREFIX = "importance_"
+_EXTRA_PREFIXES = (WEIGHT_PREFIX, ADAPT_PREFIX, IMPORTANCE_PREFIX)
 #: Per-epoch metric histories logged by :func:`ser_core.train.train` (step = epoch).
 CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
 F1_COLUMNS = [f"f1_{e}" for e in EMOTIONS]
@@ -140,7 +144,7 @@ def _row(run) -> dict[str, Any]:
         "params": dict(p),
     }
     row.update({col: m.get(key, math.nan) for col, key in _METRIC_KEYS.items()})
-    row.update({k: v for k, v in m.items() if k.startswith((WEIGHT_PREFIX, ADAPT_PREFIX))})
+    row.update({k: v for k, v in m.items() if k.startswith(_EXTRA_PREFIXES)})
     return row
 
 
@@ -189,7 +193,7 @@ def load_runs(db: str | Path | None = None) -> pd.DataFrame:
     if not found:
         return empty
     df = pd.DataFrame([_row(r) for r in found])
-    weights = sorted(c for c in df.columns if c.startswith((WEIGHT_PREFIX, ADAPT_PREFIX)))
+    weights = sorted(c for c in df.columns if c.startswith(_EXTRA_PREFIXES))
     df = df[RUN_COLUMNS + weights]
     df["start_time"] = pd.to_datetime(df["start_time"], unit="ms", utc=True)
     num = [c for c in RUN_COLUMNS if c in _METRIC_KEYS] + ["fold", "parameters"] + weights
@@ -365,6 +369,25 @@ def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
     out["seconds"] = [math.inf if k == "all" else float(k) for k in out["label"]]
     return out.sort_values(["model", "input", "seconds"], kind="stable")[
         ["model", "input", "seconds", "label", "accuracy", "std", "n_folds"]].reset_index(drop=True)
+
+
+def ensemble_importance(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """Optuna parameter importance of the newest ensemble run that logged it.
+
+    Returns
+    -------
+    DataFrame or None
+        Columns ``parameter, importance`` (sums to 1), most important first.
+    """
+    cols = [c for c in runs.columns if c.startswith(IMPORTANCE_PREFIX)]
+    ens = runs[runs["model"] == ENSEMBLE] if len(runs) and cols else runs.iloc[0:0]
+    ens = ens[ens[cols].notna().any(axis=1)] if len(ens) else ens
+    if ens.empty:
+        return None
+    row = ens.sort_values("start_time", ascending=False, kind="stable").iloc[0]
+    out = pd.DataFrame({"parameter": [c.removeprefix(IMPORTANCE_PREFIX) for c in cols],
+                        "importance": [float(row[c]) for c in cols]}).dropna()
+    return out.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def ensemble_weights(runs: pd.DataFrame) -> pd.DataFrame | None:

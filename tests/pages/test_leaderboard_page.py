@@ -163,3 +163,28 @@ def test_unreadable_database_shows_error(tmp_path, monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and "broken.db" in at.error[0].value
+
+
+def test_adaptation_curve_and_search_importance(store, tracking_store):
+    """Speaker-normalised LOSO runs give the accuracy-against-seconds chart; an ensemble
+    run with Optuna importances gives the importance chart."""
+    import mlflow
+
+    from tests.test_evaluate import _add_spk_loso_runs
+
+    db = tracking_store[0]
+    at = run_page()
+    assert "leaderboard.adaptation" not in charts(at)
+    assert any("No leave-one-speaker-out run of a speaker-normalised" in i.value for i in at.info)
+    _add_spk_loso_runs(db)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}")
+    ens = store["ensemble-seed"]
+    client.log_metric(ens, "importance_l1", 0.7)
+    client.log_metric(ens, "importance_lr", 0.3)
+    at = run_page()
+    figs = charts(at)
+    trace = figs["leaderboard.adaptation"]["data"][0]
+    assert trace["name"] == "resnet18 · mel-spk" and list(trace["x"]) == ["0", "5", "all"]
+    np.testing.assert_allclose(arr(trace["y"]), [55, 60, 65])
+    imp = figs["leaderboard.importance"]["data"][0]
+    assert list(imp["y"]) == ["l1", "lr"]
