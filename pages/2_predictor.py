@@ -2,7 +2,10 @@
 
 Uploads and recordings reach the prediction only through
 ``st.session_state[common.KEY_PRED_CLIP[source]]`` (set by the widgets'
-``on_change`` callbacks), so tests can put a clip there directly.
+``on_change`` callbacks), so tests can put a clip there directly; the
+calibration speech of "Calibrate to my voice" likewise reaches it only through
+``st.session_state[common.KEY_CAL_CLIP]``.  Every prediction uses the model
+adapted to the session's voice (``pred.adapted(profile)``), and says so.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
 from pages import common
+from ser_core import live
 from ser_core.config import DEFAULT_CONFIG
 
 common.ensure_navigation()
@@ -25,12 +29,64 @@ if not names:
 default = common.default_model(names)
 name = st.selectbox("Model", names, index=names.index(default), key=common.KEY_PRED_MODEL,
                     format_func=common.model_label)
-pred = None
+base = None
 with common.report_errors():
-    pred = common.predictor(name)
-    st.caption(common.model_caption(pred))
-if pred is None:
+    base = common.predictor(name)
+    st.caption(common.model_caption(base))
+if base is None:
     st.stop()
+pred = base  # the model adapted to this session's voice, when it can be
+with common.report_errors():
+    pred = common.with_voice(base)
+common.adaptation_status(pred)
+
+
+def calibration_section() -> None:
+    """Calibrate to my voice: 10–30 s of any speech give the per-band statistics that a
+    speaker-normalised model normalises with; optionally saved (with consent, by name)."""
+    with st.expander("Calibrate to my voice", icon=":material/tune:"), \
+            st.container(key="predictor-calibration"):
+        st.markdown("Record or upload **10–30 s of your ordinary speech** (any words, any "
+                    "mood). The model then normalises what it hears with *your* average "
+                    "spectrum instead of the corpus speakers'. The audio stays in this "
+                    "browser session and is never stored.")
+        rec, up = st.columns(2)
+        rec.audio_input("Record your voice", key=common.KEY_CAL_RECORDER,
+                        sample_rate=DEFAULT_CONFIG.sr, on_change=common.store_calibration_clip,
+                        args=(common.KEY_CAL_RECORDER,))
+        up.file_uploader("…or upload speech", type=common.UPLOAD_TYPES,
+                         key=common.KEY_CAL_UPLOADER,
+                         on_change=common.store_calibration_clip, args=(common.KEY_CAL_UPLOADER,))
+        clip = st.session_state.get(common.KEY_CAL_CLIP)
+        st.text_input("Your name (optional; needed to save the profile)", key=common.KEY_CAL_NAME,
+                      max_chars=40)
+        st.button("Calibrate", key=common.KEY_CAL_RUN, on_click=common.calibrate, args=(base,),
+                  disabled=clip is None, type="primary", icon=":material/graphic_eq:")
+        common.calibration_status()
+        caption = common.voice_caption()
+        if caption:
+            st.caption(caption)
+            st.button("Forget this calibration", key=common.KEY_CAL_FORGET,
+                      on_click=common.forget_voice)
+            if st.session_state[common.KEY_VOICE]["kind"] == "audio":
+                consent = st.checkbox(common.PROFILE_CONSENT_LABEL, value=False,
+                                      key=common.KEY_CAL_CONSENT)
+                named = bool(str(st.session_state.get(common.KEY_CAL_NAME) or "").strip())
+                st.button("Save my voice profile", key=common.KEY_CAL_SAVE,
+                          on_click=common.save_voice, args=(base,),
+                          disabled=not (consent and named), icon=":material/save:")
+        profiles = []
+        with common.report_errors():
+            profiles = common.saved_profiles()
+        if profiles:
+            st.selectbox("Saved voice profiles", [p["name"] for p in profiles], index=None,
+                         placeholder="Pick a profile", key=common.KEY_CAL_PICK)
+            use, delete = st.columns(2)
+            use.button("Use this profile", key=common.KEY_CAL_LOAD, on_click=common.load_voice)
+            delete.button("Delete it", key=common.KEY_CAL_DELETE, on_click=common.delete_voice)
+
+
+calibration_section()
 
 
 @st.fragment
@@ -51,6 +107,7 @@ def clip_section(source: str) -> None:
                 st.markdown(f"### Prediction: {v.label}")
                 st.markdown(f"with **{100 * v.confidence:.0f} %** probability")
             st.caption(common.timing_caption(res))
+            st.caption(res.adaptation)
             st.audio(clip["data"], format=common.clip_mime(clip["name"]))
         right.plotly_chart(common.probability_figure(v.probs, unsure_below=v.unsure_below),
                            key=f"predictor.{source}.probs")
@@ -76,7 +133,14 @@ def live_section() -> None:
     st.caption("Press START and talk: the audio streams to this app (WebRTC), is judged over "
                "the last 3 s and is never stored. Away from localhost, set STUN/TURN servers "
                "in `SER_ICE_SERVERS` or the `ice_servers` secret.")
-    session = common.live_session(pred)
+    fly = st.toggle("Adapt to my voice on the fly", key=common.KEY_LIVE_ADAPT,
+                    disabled=not base.speaker_normalised,
+                    help="Running statistics of your voice in this session; used once the "
+                         "warm-up amount of speech was heard (needs a speaker-normalised model).")
+    warmup = st.slider("Warm-up (s of speech)", 5, 30, int(live.WARMUP_SECONDS),
+                       key=common.KEY_LIVE_WARMUP,
+                       disabled=not fly)
+    session = common.live_session(pred, on_the_fly=fly, warmup=warmup)
     servers = []
     with common.report_errors():
         servers = common.ice_servers()
@@ -89,9 +153,10 @@ def live_section() -> None:
     playing = bool(ctx.state.playing)
     common.live_started(session, playing)
     if playing:
-        st.fragment(run_every=0.5)(common.live_panel)(session, pred.unsure_below, True)
+        st.fragment(run_every=0.5)(common.live_panel)(session, pred.unsure_below, True,
+                                                      pred.adaptation())
     else:
-        common.live_panel(session, pred.unsure_below, False)
+        common.live_panel(session, pred.unsure_below, False, pred.adaptation())
 
 
 source = st.radio("Input", list(common.PRED_SOURCES), format_func=common.PRED_SOURCES.get,

@@ -1,12 +1,200 @@
-"""Explainability page (placeholder)."""
+"""Explainability page: Grad-CAM, LRP, SmoothGrad and LIME side by side over the mel
+spectrogram, each scored by a deletion test, and the top bins made audible.
+
+The uploaded clip reaches the page only through ``st.session_state[common.KEY_XAI_UPLOAD]``
+(set by the uploader's ``on_change``), so tests can put a clip there directly.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
 from pages import common
+from ser_core import xai
+from ser_core.config import EMOTIONS
 
 common.ensure_navigation()
 st.title("Explain (XAI)")
-st.info("Coming soon: Grad-CAM, LRP, SmoothGrad and LIME maps of one prediction side by side, "
-        "each scored by a deletion test (how fast confidence drops when the most relevant "
-        "regions are removed).",
-        icon=":material/construction:")
+st.caption("Which time-frequency regions of a clip drive the model's decision? Four "
+           "explanation methods side by side, each checked by a deletion test: remove the "
+           "regions it calls most relevant and see how fast the model's confidence drops.")
+
+names = common.xai_models()
+if not names:
+    common.no_model_info()
+    st.stop()
+common.keep_valid(common.KEY_XAI_MODEL, names)
+name = st.selectbox("Model", names, key=common.KEY_XAI_MODEL, format_func=common.model_label)
+pred = None
+with common.report_errors():
+    pred = common.predictor(name, backend="torch")
+    st.caption(common.model_caption(pred))
+if pred is None:
+    st.stop()
+
+# ------------------------------------------------------------------ the clip
+meta = common.metadata()
+sources = list(common.XAI_SOURCES) if meta is not None else ["upload"]
+common.keep_valid(common.KEY_XAI_SOURCE, sources)
+source = st.radio("Input", sources, format_func=common.XAI_SOURCES.get, horizontal=True,
+                  key=common.KEY_XAI_SOURCE)
+if source == "corpus" and meta is not None:
+    clip = common.xai_corpus_picker(meta)
+else:
+    if meta is None:
+        st.caption("No nEMO corpus found (set `NEMO_DIR` to pick corpus clips): upload a file.")
+    st.file_uploader("Audio file", type=common.UPLOAD_TYPES, key=common.KEY_XAI_UPLOADER,
+                     on_change=common.xai_store_upload, help=common.upload_help())
+    clip = st.session_state.get(common.KEY_XAI_UPLOAD)
+if clip is None:
+    st.info("Pick a corpus clip or upload a recording to explain its prediction.",
+            icon=":material/info:")
+    st.stop()
+
+inp = None
+with common.report_errors():
+    y = common.xai_waveform(clip)
+    inp = common.xai_input(clip["id"], name, y, pred)
+if inp is None:
+    st.stop()
+
+predicted = int(inp.probs.argmax())
+targets = [common.XAI_PREDICTED, *EMOTIONS]
+target_name = st.selectbox(
+    "Explain the class", targets, key=common.KEY_XAI_TARGET,
+    format_func=lambda t: f"predicted: {EMOTIONS[predicted]}" if t == common.XAI_PREDICTED else t)
+target = predicted if target_name == common.XAI_PREDICTED else EMOTIONS.index(target_name)
+
+left, right = st.columns([2, 3], gap="large")
+with left, st.container(key="explain-verdict"):
+    st.markdown(f"**{clip['name']}**")
+    st.markdown(f"### Prediction: {EMOTIONS[predicted]}")
+    st.markdown(f"with **{100 * inp.probs[predicted]:.0f} %** probability; explaining "
+                f"**{EMOTIONS[target]}** ({100 * inp.probs[target]:.0f} %)")
+    if len(y) > len(inp.window):
+        st.caption(f"The clip is {len(y) / pred.cfg.sr:.1f} s long: the model sees, and the "
+                   "maps explain, its centre 3 s.")
+    st.audio(common.wav_bytes(inp.window), format="audio/wav")
+right.plotly_chart(common.probability_figure(inp.probs, unsure_below=pred.unsure_below,
+                                             height=260), key="explain.probs")
+
+with st.expander("Settings: cost of the explanations", icon=":material/tune:"):
+    common.xai_settings()
+options = common.xai_options()
+okey = repr(options)
+
+# ------------------------------------------------------------------ the maps
+module = pred.module
+maps: dict = {}
+with common.report_errors():
+    for method, ex in xai.EXPLAINERS.items():
+        with st.spinner(f"Computing {ex.title}…"):
+            maps[method] = common.xai_map(clip["id"], name, method, target, okey, inp.x, module,
+                                          options)
+if len(maps) < len(xai.EXPLAINERS):
+    st.stop()
+
+st.subheader("Where the model looks")
+
+
+@st.fragment
+def maps_section() -> None:
+    """The four heatmaps; the scale toggle and opacity slider rerun only this fragment."""
+    c1, c2 = st.columns([1, 2])
+    shared = c1.toggle("One shared colour scale", value=True, key=common.KEY_XAI_SHARED,
+                       help="On: every map divided by its largest magnitude (-1..1), one "
+                            "colour bar. Off: each map in its own units.")
+    opacity = c2.slider("Opacity of the maps", 0.0, 1.0, 0.8, 0.05, key=common.KEY_XAI_OPACITY)
+    fig = common.xai_maps_figure(inp.mel, {k: common.xai_display(v) for k, v in maps.items()},
+                                 shared=shared, opacity=opacity)
+    st.plotly_chart(fig, key="explain.maps")
+    st.caption("Red: evidence for the explained class, blue: against it (LRP, LIME); Grad-CAM "
+               "and SmoothGrad are unsigned. Grad-CAM is coarse (the last block's grid), LIME "
+               "works on a grid of time-frequency segments.")
+
+
+maps_section()
+
+# ------------------------------------------------------------------ deletion test
+st.subheader("Deletion test")
+st.caption("The most relevant bins are removed first (set to the training mean, 0 in the "
+           "normalised input), in steps up to 100 %; a good map makes the probability fall "
+           "fast. Scores: area under the curve (lower is better) and the drop after removing "
+           "10 % and 20 % (higher is better).")
+curves = {}
+with common.report_errors(), st.spinner("Running the deletion test…"):
+    for method in [*maps, "random"]:
+        curves[method] = common.xai_curve(clip["id"], name, method, target, okey, inp.x,
+                                          maps.get(method), module, options, pred.temperature)
+if curves:
+    c1, c2 = st.columns([1, 1], gap="large")
+    c1.plotly_chart(common.xai_deletion_figure(curves), key="explain.deletion")
+    with c2, st.container(key="explain-scores"):
+        st.dataframe(common.xai_scores_table(curves), hide_index=True,
+                     column_config=common.xai_scores_config())
+
+# ------------------------------------------------------------------ listening
+st.subheader("Listen to what the model used")
+
+
+@st.fragment
+def listen_section() -> None:
+    """Griffin-Lim inversion of only the top-k % bins of one map, next to the original."""
+    if pred.representation != "mel":
+        st.info(f"Listening needs a model on the mel spectrogram; {name} uses "
+                f"{pred.representation}.", icon=":material/info:")
+        return
+    c1, c2 = st.columns([1, 2])
+    method = c1.selectbox("Map", list(maps), key=common.KEY_XAI_LISTEN,
+                          format_func=common.xai_method_title)
+    top_k = c2.slider("Keep the most relevant bins (%)", 1, 100, 20, 1, key=common.KEY_XAI_TOPK)
+    with common.report_errors(), st.spinner("Inverting the spectrogram (Griffin-Lim)…"):
+        full = common.xai_listen_wav(clip["id"], name, "all", target, okey, 1.0, inp.mel, None)
+        part = common.xai_listen_wav(clip["id"], name, method, target, okey, top_k / 100,
+                                     inp.mel, maps[method])
+        a, b, c = st.columns(3)
+        a.markdown("**Original** (the 3 s the model sees)")
+        a.audio(common.wav_bytes(inp.window), format="audio/wav")
+        b.markdown("**All bins**, through Griffin-Lim")
+        b.audio(full, format="audio/wav")
+        c.markdown(f"**Top {top_k} % of {common.xai_method_title(method)}**")
+        c.audio(part, format="audio/wav")
+        st.caption("The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
+                   "compare the top-k audio with the all-bins reconstruction, not with the "
+                   "original; removed bins are set to silence.")
+
+
+listen_section()
+
+# ------------------------------------------------------------------ dataset level
+st.subheader("Across the test set")
+table = None
+with common.report_errors():
+    table = common.xai_dataset_table()
+if table is None:
+    st.info("No dataset-level result yet: `python -m ser_core xai-eval --n 300` runs the "
+            "deletion test on a stratified sample of the seed test split and writes "
+            "`artifacts/xai/deletion.json`.", icon=":material/info:")
+else:
+    rows, info = table
+    opts = info.get("options", {})
+    st.caption(f"{info.get('model', '?')} on {info.get('n_clips', '?')} clips of the "
+               f"{info.get('protocol', 'seed')} test split (stratified by emotion), explaining "
+               f"each clip's predicted class; LIME {opts.get('lime_samples', '?')} samples, "
+               f"{opts.get('deletion_steps', '?')} deletion steps. Made by "
+               f"`{info.get('command') or 'python -m ser_core xai-eval'}`.")
+    overall = rows[rows["emotion"] == "all"].assign(
+        method=lambda d: d["method"].map(common.xai_method_title))
+    with st.container(key="explain-dataset"):
+        st.dataframe(overall[["method", "n", "auc", "drop10", "drop20"]], hide_index=True,
+                     column_config={**common.xai_scores_config(),
+                                    "n": st.column_config.NumberColumn("clips", width=50)})
+    score = st.radio("Per emotion (true label)", list(common.XAI_SCORES), horizontal=True,
+                     key=common.KEY_XAI_TABLE_SCORE,
+                     format_func=lambda s: {"auc": "AUC", "drop10": "drop @ 10 %",
+                                            "drop20": "drop @ 20 %"}[s])
+    per = rows[rows["emotion"] != "all"].pivot(index="method", columns="emotion", values=score)
+    per = per.reindex([m for m in [*xai.EXPLAINERS, "random"] if m in per.index])
+    per.index = per.index.map(common.xai_method_title)
+    st.dataframe(per[[e for e in EMOTIONS if e in per.columns]].style.format("{:.3f}"))
+    st.caption(f"Per emotion: {common.XAI_SCORES[score]}.")

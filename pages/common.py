@@ -796,6 +796,35 @@ def ensemble_figure(weights: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def importance_figure(importance: pd.DataFrame) -> go.Figure:
+    """Optuna's parameter importance of the ensemble search (horizontal bars)."""
+    fig = go.Figure(go.Bar(x=(100 * importance["importance"]).round(1).tolist(),
+                           y=importance["parameter"].tolist(), orientation="h",
+                           marker_color="#4f46e5", hovertemplate="%{y}: %{x:.1f} %<extra></extra>"))
+    fig.update_layout(height=60 + 28 * len(importance), xaxis=dict(title="importance (%)", ticksuffix=" %"),
+                      yaxis=dict(autorange="reversed"), margin=dict(l=140, r=20, t=10, b=45))
+    return fig
+
+
+def adaptation_figure(curve: pd.DataFrame) -> go.Figure:
+    """LOSO accuracy against seconds of the new speaker's audio (mean ± std over speakers)."""
+    fig = go.Figure()
+    for i, ((model, inp), g) in enumerate(curve.groupby(["model", "input"], sort=False)):
+        fig.add_trace(go.Scatter(
+            x=g["label"].tolist(), y=(100 * g["accuracy"]).round(2).tolist(),
+            error_y=dict(type="data", array=(100 * g["std"].fillna(0)).round(2).tolist()),
+            mode="lines+markers", name=f"{model} · {inp}",
+            customdata=g["n_folds"].tolist(),
+            line=dict(color=px.colors.qualitative.Safe[i % 10], width=2),
+            hovertemplate="%{x} s: %{y:.1f} % (%{customdata} speakers)<extra></extra>"))
+    fig.update_layout(height=340, xaxis=dict(title="seconds of the new speaker's unlabelled audio",
+                                             type="category"),
+                      yaxis=dict(title="LOSO accuracy (%)", ticksuffix=" %"),
+                      margin=dict(l=60, r=20, t=20, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return fig
+
+
 def compare_f1_figure(runs: pd.DataFrame, run_a: str, run_b: str) -> go.Figure:
     """Per-class test F1 of two runs as grouped bars."""
     fig = go.Figure()
@@ -830,10 +859,15 @@ def compare_styler(table: pd.DataFrame):
 import hashlib  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from ser_core import live, models  # noqa: E402
-from ser_core.errors import AudioTooLongError  # noqa: E402
+from ser_core import adapt, live, models  # noqa: E402
+from ser_core.errors import AudioTooLongError, UnknownNameError  # noqa: E402
 from ser_core.feedback import Feedback, FeedbackStore  # noqa: E402
-from ser_core.inference import Predictor, Verdict, best_model_name  # noqa: E402
+from ser_core.inference import (  # noqa: E402
+    Predictor,
+    Verdict,
+    best_adaptable_model,
+    best_model_name,
+)
 
 PREDICTOR = "predictor"
 KEY_PRED_MODEL = f"{PREDICTOR}.model"
@@ -856,6 +890,30 @@ KEY_LIVE = f"{PREDICTOR}.live"
 KEY_LIVE_SINK = f"{PREDICTOR}.live.sink"
 KEY_LIVE_SESSION = f"{PREDICTOR}.live.session"
 KEY_LIVE_PLAYING = f"{PREDICTOR}.live.playing"
+KEY_LIVE_ADAPT = f"{PREDICTOR}.live.adapt"
+KEY_LIVE_WARMUP = f"{PREDICTOR}.live.warmup"
+#: "Calibrate to my voice" (issue #7).  The recorder / uploader ``on_change`` callbacks
+#: copy the calibration audio to :data:`KEY_CAL_CLIP` (a :func:`make_clip` dict); the page
+#: reads only that key, so tests set it directly, as for :data:`KEY_PRED_CLIP`.
+CAL = f"{PREDICTOR}.calibration"
+KEY_CAL_RECORDER = f"{CAL}.recorder"
+KEY_CAL_UPLOADER = f"{CAL}.uploader"
+KEY_CAL_CLIP = f"{CAL}.clip"
+KEY_CAL_NAME = f"{CAL}.name"
+KEY_CAL_RUN = f"{CAL}.run"
+KEY_CAL_FORGET = f"{CAL}.forget"
+KEY_CAL_CONSENT = f"{CAL}.consent"
+KEY_CAL_SAVE = f"{CAL}.save"
+KEY_CAL_PICK = f"{CAL}.pick"
+KEY_CAL_LOAD = f"{CAL}.load"
+KEY_CAL_DELETE = f"{CAL}.delete"
+KEY_CAL_SWITCH = f"{CAL}.switch"
+#: ``(kind, message)`` of the last calibration action ("success" / "error").
+KEY_CAL_STATUS = f"{CAL}.status"
+#: The voice of this browser session: ``{"kind": "audio", "id", "label", "y", "seconds"}``
+#: (decoded calibration speech: the profile is computed, cached, for each model's
+#: representations) or ``{"kind": "saved", "label", "profile": VoiceProfile}``.
+KEY_VOICE = f"{CAL}.voice"
 
 PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)",
                 "live": "Live microphone"}
@@ -867,6 +925,13 @@ PREDICTOR_BACKEND = "auto"
 BACKEND_NAMES = {"onnx": "ONNX Runtime", "torch": "PyTorch"}
 FB_YES, FB_NO, FB_NOT_SURE = "Yes", "No", "Not sure"
 CONSENT_LABEL = "Donate this recording to improve the model"
+PROFILE_CONSENT_LABEL = ("Save my voice statistics in this app's database under the name above "
+                         "(averages per frequency band only, never the audio)")
+#: Calibration speech beyond this is not used (s).
+CALIBRATION_MAX_SECONDS = 60.0
+#: Display names of architectures in captions.
+ARCH_NAMES = {"resnet18": "ResNet", "vgg16": "VGG", "small_cnn": "small CNN",
+              "wave_cnn": "waveform CNN", "zcr_rms_lstm": "LSTM"}
 _MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg",
          "flac": "audio/flac", "m4a": "audio/mp4", "webm": "audio/webm"}
 
@@ -937,15 +1002,37 @@ def no_model_info() -> None:
             icon=":material/info:")
 
 
+def backend_name(backend: str) -> str:
+    """``"ONNX Runtime"`` for ``"onnx"``; ``"ONNX Runtime + PyTorch"`` for an ensemble's mix."""
+    return " + ".join(BACKEND_NAMES.get(b, b) for b in backend.split("+"))
+
+
+def ensemble_summary(pred: Predictor) -> str:
+    """``"weighted ensemble of 2 ResNets (mel 0.46, hpss 0.54)"`` for an ensemble."""
+    weights = pred.loaded.card.get("ensemble", {}).get("weights", {})
+    archs = {model_card(m.name).get("architecture", {}).get("name", "?") for m in pred.members}
+    n = len(pred.members)
+    kind = ARCH_NAMES.get(archs.pop(), "model") if len(archs) == 1 else "model"
+    parts = [f"{m.representation} {float(weights[m.representation]):.2f}"
+             if m.representation in weights else m.representation for m in pred.members]
+    return f"weighted ensemble of {n} {kind}{'s' if n != 1 else ''} ({', '.join(parts)})"
+
+
 def model_caption(pred: Predictor) -> str:
     acc = model_accuracy(pred.name)
     arch = model_card(pred.name).get("architecture", {}).get("name", "?")
-    parts = [f"{arch} on the {features.get(pred.representation).title.lower()}"
-             if pred.kind == "features" else arch]
+    if pred.kind == "members":
+        parts = [ensemble_summary(pred)]
+    elif pred.kind == "features":
+        parts = [f"{arch} on the {features.get(pred.representation).title.lower()}"]
+    else:
+        parts = [arch]
     if acc is not None:
         parts.append(f"**{100 * acc:.1f} %** accuracy on the seed test split")
+    if pred.speaker_normalised:
+        parts.append("speaker-normalised: it can adapt to your voice")
     parts.append(f"reported as unsure below {100 * pred.unsure_below:.0f} % confidence")
-    parts.append(f"runs in {BACKEND_NAMES.get(pred.backend, pred.backend)}")
+    parts.append(f"runs in {backend_name(pred.backend)}")
     return " · ".join(parts)
 
 
@@ -986,10 +1073,23 @@ class ClipResult:
     y: np.ndarray
     verdict: Verdict
     decode_ms: float
+    #: :func:`voice_key` of the profile the model was adapted with ("" unadapted).
+    voice: str = ""
+    #: :meth:`Predictor.adaptation` at prediction time (one sentence for people).
+    adaptation: str = ""
+
+
+def voice_key(pred: Predictor) -> str:
+    """A content hash of the voice profile ``pred`` is adapted with ("" for none)."""
+    prof = getattr(pred, "profile", None)
+    if prof is None:
+        return ""
+    return hashlib.blake2b(prof.to_json().encode(), digest_size=12).hexdigest()
 
 
 def analyse(pred: Predictor, clip: dict) -> ClipResult:
-    """Decode and predict a clip; reused while the clip and the model stay the same.
+    """Decode and predict a clip; reused while the clip, the model and the voice
+    profile it is adapted with stay the same.
 
     Raises
     ------
@@ -1002,7 +1102,9 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     results = st.session_state.setdefault(KEY_PRED_RESULT, {})
     clip_id = clip.get("id") or make_clip(clip["data"], clip["name"], source)["id"]
     old = results.get(source)
-    if old is not None and (old.clip_id, old.model, old.backend) == (clip_id, pred.name, pred.backend):
+    voice = voice_key(pred)
+    if old is not None and (old.clip_id, old.model, old.backend, old.voice) == (
+            clip_id, pred.name, pred.backend, voice):
         return old
     results.pop(source, None)
     limit = RECORDING_MAX_SECONDS if source == "recording" else audio.MAX_SECONDS
@@ -1017,7 +1119,8 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     decode_ms = 1000 * (time.perf_counter() - t0)
     with st.spinner("Predicting…"):
         verdict = pred.verdict(y)
-    res = ClipResult(clip_id, clip["name"], source, pred.name, pred.backend, y, verdict, decode_ms)
+    res = ClipResult(clip_id, clip["name"], source, pred.name, pred.backend, y, verdict, decode_ms,
+                     voice, pred.adaptation())
     results[source] = res
     return res
 
@@ -1031,7 +1134,7 @@ def timing_caption(res: ClipResult) -> str:
     v = res.verdict
     what = f"{len(v.timeline.starts)} windows" if v.timeline is not None else "one 3-s window"
     return (f"Prediction took **{v.elapsed_ms:.0f} ms** (features + model, {what}, "
-            f"{BACKEND_NAMES.get(res.backend, res.backend)}); decoding {res.decode_ms:.0f} ms; "
+            f"{backend_name(res.backend)}); decoding {res.decode_ms:.0f} ms; "
             f"{v.seconds:.1f} s of audio.")
 
 
@@ -1170,6 +1273,227 @@ def feedback_form(res: ClipResult) -> None:
             status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:")
 
 
+# ---- predictor: calibrate to my voice
+def store_calibration_clip(widget_key: str) -> None:
+    """``on_change`` callback of the calibration recorder / uploader: copy its file to
+    :data:`KEY_CAL_CLIP` (or forget it when the widget was cleared)."""
+    f = st.session_state.get(widget_key)
+    st.session_state.pop(KEY_CAL_STATUS, None)
+    if f is None:
+        st.session_state.pop(KEY_CAL_CLIP, None)
+        return
+    name = getattr(f, "name", "") if widget_key == KEY_CAL_UPLOADER else "your recording"
+    st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording",
+                                               "calibration")
+
+
+def _cal_status(kind: str, message: str) -> None:
+    st.session_state[KEY_CAL_STATUS] = (kind, message)
+
+
+@st.cache_data(show_spinner="Computing your voice statistics…", max_entries=16)
+def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...],
+                 name: str) -> adapt.VoiceProfile:
+    """:func:`ser_core.adapt.voice_profile`, cached on the audio's hash and the
+    representations (the waveform itself is not hashed again)."""
+    return adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG, name=name)
+
+
+def calibration_representations(pred: Predictor) -> list[str]:
+    """What a profile for ``pred`` must hold; ``["mel"]`` for a model that cannot adapt
+    (the calibration is still checked, and kept for an adaptable model)."""
+    return pred.needed_representations() or ["mel"]
+
+
+def calibrate(pred: Predictor) -> None:
+    """Button callback: decode the calibration audio, check it gives a voice profile for
+    ``pred`` and make it this session's voice.  On failure the previous voice stays and
+    the error is shown (:data:`KEY_CAL_STATUS`)."""
+    clip = st.session_state.get(KEY_CAL_CLIP)
+    if clip is None:
+        return _cal_status("error", "Record or upload some speech first.")
+    label = " ".join(str(st.session_state.get(KEY_CAL_NAME) or "").split())
+    try:
+        y = audio.load_audio(clip["data"], name=clip["name"], sr=DEFAULT_CONFIG.sr)
+        y = y[: int(CALIBRATION_MAX_SECONDS * DEFAULT_CONFIG.sr)]
+        prof = _voice_stats(clip["id"], y, tuple(calibration_representations(pred)), label)
+    except SERError as err:
+        return _cal_status("error", f"Calibration failed: {err}")
+    st.session_state[KEY_VOICE] = {"kind": "audio", "id": clip["id"], "label": label, "y": y,
+                                   "seconds": prof.seconds, "source": clip["name"]}
+    who = f" for {label!r}" if label else ""
+    _cal_status("success", f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
+                           "stay in this browser session; nothing was stored.")
+
+
+def forget_voice() -> None:
+    """Button callback: drop this session's voice (saved profiles stay saved)."""
+    st.session_state.pop(KEY_VOICE, None)
+    _cal_status("success", "Forgot the calibration: predictions are no longer adapted.")
+
+
+def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
+    """This session's voice as a profile for ``pred``; None without calibration or when
+    ``pred`` cannot adapt.
+
+    Raises
+    ------
+    CalibrationError
+        A saved profile lacks a representation ``pred`` needs.
+    """
+    reps = pred.needed_representations()
+    voice = st.session_state.get(KEY_VOICE)
+    if not reps or voice is None:
+        return None
+    if voice["kind"] == "audio":
+        return _voice_stats(voice["id"], voice["y"], tuple(reps), voice["label"])
+    prof = voice["profile"]
+    missing = [r for r in reps if r not in prof]
+    if missing:
+        raise adapt.CalibrationError(
+            f"the saved voice profile {prof.name!r} holds statistics for {', '.join(prof.stats)}; "
+            f"{pred.name} needs {', '.join(missing)}: calibrate again with a recording")
+    return prof
+
+
+def with_voice(pred: Predictor) -> Predictor:
+    """``pred`` adapted to this session's voice (a copy; the cached model is untouched),
+    or ``pred`` itself when there is no voice or it cannot adapt.
+
+    Raises
+    ------
+    CalibrationError
+        See :func:`session_profile`.
+    """
+    prof = session_profile(pred)
+    return pred if prof is None else pred.adapted(prof)
+
+
+def adaptable_suggestion() -> tuple[str | None, str]:
+    """``(name, sentence)``: the best shipped model that can adapt, or ``(None, how to
+    train one)``."""
+    try:
+        name = best_adaptable_model()
+    except UnknownNameError as err:
+        return None, str(err)[:1].upper() + str(err)[1:] + "."
+    return name, f"**{name}** can adapt to a voice."
+
+
+def switch_model(name: str) -> None:
+    """Button callback: select another model."""
+    st.session_state[KEY_PRED_MODEL] = name
+
+
+def adaptation_status(used: Predictor) -> None:
+    """The line under the model: adapted to whom, not adapted, or cannot adapt (then
+    a suggestion and a button to switch)."""
+    if not used.speaker_normalised:
+        name, hint = adaptable_suggestion()
+        st.info(f"{used.adaptation()} {hint}", icon=":material/record_voice_over:")
+        if name is not None and name != used.name:
+            st.button(f"Switch to {name}", key=KEY_CAL_SWITCH, on_click=switch_model, args=(name,),
+                      icon=":material/swap_horiz:")
+    elif used.profile is not None:
+        st.success(used.adaptation(), icon=":material/record_voice_over:")
+    else:
+        st.info(used.adaptation() + " Open **Calibrate to my voice** below.",
+                icon=":material/record_voice_over:")
+
+
+def profile_representations(pred: Predictor) -> list[str]:
+    """Representations of a saved profile: those of ``pred`` and of every shipped
+    speaker-normalised model, so the profile serves any of them later."""
+    reps = set(calibration_representations(pred))
+    for n in shipped_models():
+        card = model_card(n)
+        if card.get("normalization", {}).get("kind") == "speaker":
+            reps.add(card.get("input", {}).get("name", "mel"))
+    return sorted(reps)
+
+
+def save_voice(pred: Predictor) -> None:
+    """Button callback: with consent and a name, save this session's voice statistics
+    (never the audio) in the feedback database."""
+    voice = st.session_state.get(KEY_VOICE)
+    name = str(st.session_state.get(KEY_CAL_NAME) or "")
+    if not st.session_state.get(KEY_CAL_CONSENT):
+        return _cal_status("error", "Tick the consent box to save your voice profile.")
+    if voice is None or voice["kind"] != "audio":
+        return _cal_status("error", "Calibrate with a recording first.")
+    try:
+        prof = _voice_stats(voice["id"], voice["y"], tuple(profile_representations(pred)), name)
+        saved = FeedbackStore().save_profile(name, prof.to_json())
+    except SERError as err:
+        return _cal_status("error", f"Your voice profile was not saved: {err}")
+    voice["label"] = saved
+    st.session_state.pop(KEY_CAL_CONSENT, None)
+    _cal_status("success", f"Saved the voice profile {saved!r} (statistics only, no audio). "
+                           "Pick it under *Saved voice profiles* next time.")
+
+
+def saved_profiles() -> list[dict]:
+    """The saved voice profiles (:meth:`FeedbackStore.list_profiles`).
+
+    Raises
+    ------
+    FeedbackError
+        The store cannot be opened or read.
+    """
+    from ser_core.feedback import default_data_dir
+
+    if not (default_data_dir() / "feedback.sqlite3").exists():
+        return []  # visiting the page creates no database
+    return FeedbackStore().list_profiles()
+
+
+def load_voice() -> None:
+    """Button callback: make the picked saved profile this session's voice."""
+    name = st.session_state.get(KEY_CAL_PICK)
+    if not name:
+        return _cal_status("error", "Pick a saved voice profile first.")
+    try:
+        prof = FeedbackStore().load_profile(name)
+    except SERError as err:
+        return _cal_status("error", f"Could not load the voice profile: {err}")
+    st.session_state[KEY_VOICE] = {"kind": "saved", "label": prof.name, "profile": prof,
+                                   "seconds": prof.seconds}
+    _cal_status("success", f"Using the saved voice profile {prof.name!r} "
+                           f"({prof.seconds:.0f} s of speech).")
+
+
+def delete_voice() -> None:
+    """Button callback: delete the picked saved profile (this session's voice stays)."""
+    name = st.session_state.get(KEY_CAL_PICK)
+    if not name:
+        return _cal_status("error", "Pick a saved voice profile first.")
+    try:
+        FeedbackStore().delete_profile(name)
+    except SERError as err:
+        return _cal_status("error", f"Could not delete the voice profile: {err}")
+    st.session_state.pop(KEY_CAL_PICK, None)
+    _cal_status("success", f"Deleted the saved voice profile {name!r}.")
+
+
+def voice_caption() -> str | None:
+    """``"Current voice: 'ala', 23 s of speech from ala.wav (this session only)."``"""
+    voice = st.session_state.get(KEY_VOICE)
+    if voice is None:
+        return None
+    who = f"{voice['label']!r}" if voice["label"] else "unnamed"
+    if voice["kind"] == "audio":
+        return (f"Current voice: {who}, {voice['seconds']:.0f} s of speech from "
+                f"{voice['source']} (kept in this browser session only).")
+    return f"Current voice: the saved profile {who} ({voice['seconds']:.0f} s of speech)."
+
+
+def calibration_status() -> None:
+    """The message of the last calibration action (st.success / st.error)."""
+    status = st.session_state.get(KEY_CAL_STATUS)
+    if status is not None:
+        (st.success if status[0] == "success" else st.error)(
+            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:")
+
+
 # ---- predictor: live microphone
 def ice_servers() -> list[dict]:
     """ICE (STUN/TURN) servers: ``ice_servers`` in Streamlit secrets, else
@@ -1189,12 +1513,26 @@ def ice_servers() -> list[dict]:
     return live.ice_servers(value)
 
 
-def live_session(pred: Predictor) -> live.LivePredictor:
-    """This browser session's :class:`~ser_core.live.LivePredictor`, using ``pred``."""
+def live_session(pred: Predictor, *, on_the_fly: bool = False,
+                 warmup: float = live.WARMUP_SECONDS) -> live.LivePredictor:
+    """This browser session's :class:`~ser_core.live.LivePredictor`, using ``pred``
+    (already adapted to the session's voice, if any).
+
+    With ``on_the_fly`` (and a model that can adapt) it gets an
+    :class:`~ser_core.live.OnlineAdapter`: running voice statistics, used after
+    ``warmup`` seconds of speech; they survive reruns and restart at each START.
+    """
     session = st.session_state.get(KEY_LIVE_SESSION)
     if not isinstance(session, live.LivePredictor):
         session = st.session_state[KEY_LIVE_SESSION] = live.LivePredictor(pred.predict)
     session.predict = pred.predict
+    if on_the_fly and pred.speaker_normalised:
+        if session.adapter is None:
+            session.adapter = live.OnlineAdapter(pred, warmup=warmup)
+        session.adapter.use(pred)
+        session.adapter.warmup = float(warmup)
+    else:
+        session.adapter = None
     return session
 
 
@@ -1205,12 +1543,21 @@ def live_started(session: live.LivePredictor, playing: bool) -> None:
     st.session_state[KEY_LIVE_PLAYING] = playing
 
 
-def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) -> None:
-    """The live label and the probabilities over the session (re-predicts when running)."""
+def live_panel(session: live.LivePredictor, unsure_below: float, running: bool,
+               adaptation: str = "") -> None:
+    """The live label and the probabilities over the session (re-predicts when running).
+
+    ``adaptation`` is the model's :meth:`~Predictor.adaptation` sentence; with on-the-fly
+    adaptation the adapter's own status (warm-up progress) is shown instead.
+    """
     if running:
         session.step()
     point = session.latest
+    adapter = session.adapter
+    note = adapter.status() if adapter is not None else adaptation
     with st.container(key="predictor-live-label"):
+        if note:
+            st.caption(note)
         if point is None:
             st.info("Listening… the first label appears after half a second of audio."
                     if running else "Press **START** and allow the microphone: the label "
@@ -1238,9 +1585,629 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) 
 
 # ===================================================================== explain
 # ---- explain: helpers of pages/3_explain.py (session keys, cached maps, heatmap figures)
+# Every expensive result is cached with ``st.cache_data`` keyed by the clip's id (file id
+# or content hash), the model, the method, the target class and the options, so moving a
+# display slider (opacity, top-k) recomputes no map.  Imported here to keep the section
+# self-contained.
+from collections import Counter  # noqa: E402
+from dataclasses import dataclass  # noqa: E402,F811
+
+from ser_core import xai  # noqa: E402
+from ser_core.inference import Predictor  # noqa: E402,F811
+
+EXPLAIN = "explain"
+KEY_XAI_MODEL = f"{EXPLAIN}.model"
+KEY_XAI_SOURCE = f"{EXPLAIN}.source"
+KEY_XAI_EMOTION = f"{EXPLAIN}.emotion"
+KEY_XAI_FILE = f"{EXPLAIN}.file"
+KEY_XAI_UPLOADER = f"{EXPLAIN}.uploader"
+#: The uploaded clip (a :func:`make_clip` dict), set by the uploader's ``on_change``;
+#: tests put clips here directly.
+KEY_XAI_UPLOAD = f"{EXPLAIN}.clip.upload"
+KEY_XAI_TARGET = f"{EXPLAIN}.target"
+KEY_XAI_SHARED = f"{EXPLAIN}.shared_scale"
+KEY_XAI_OPACITY = f"{EXPLAIN}.opacity"
+KEY_XAI_LISTEN = f"{EXPLAIN}.listen_method"
+KEY_XAI_TOPK = f"{EXPLAIN}.top_k"
+KEY_XAI_LIME = f"{EXPLAIN}.lime_samples"
+KEY_XAI_SG_SAMPLES = f"{EXPLAIN}.sg_samples"
+KEY_XAI_SG_NOISE = f"{EXPLAIN}.sg_noise"
+KEY_XAI_STEPS = f"{EXPLAIN}.steps"
+KEY_XAI_TABLE_SCORE = f"{EXPLAIN}.table_score"
+XAI_SOURCES = {"corpus": "Corpus clip", "upload": "Upload a file"}
+XAI_PREDICTED = "predicted"
+#: Architectures the explainers handle (Grad-CAM layer, LRP rules).
+XAI_ARCHITECTURES = ("resnet18", "small_cnn", "vgg16")
+#: How many times each method was really computed (not served from the cache), per
+#: process: lets tests check that display widgets recompute nothing.
+XAI_COMPUTED: Counter = Counter()
+XAI_COLORS = {"gradcam": "#e6550d", "lrp": "#3182bd", "smoothgrad": "#31a354",
+              "lime": "#756bb1", "random": "#6b7280"}
+XAI_UNITS = {"gradcam": "CAM (a.u.)", "lrp": "logit share", "smoothgrad": "|∂ logit / ∂ x|",
+             "lime": "Δ probability"}
+XAI_SCORES = {"auc": "deletion AUC (lower is better)",
+              "drop10": "probability drop at 10 % removed (higher is better)",
+              "drop20": "probability drop at 20 % removed (higher is better)"}
+#: Transparent at 0, blue for negative, red for positive relevance.
+XAI_SIGNED_SCALE = [[0.0, "rgba(5,48,97,1)"], [0.25, "rgba(67,147,195,0.85)"],
+                    [0.5, "rgba(247,247,247,0)"], [0.75, "rgba(214,96,77,0.85)"],
+                    [1.0, "rgba(103,0,13,1)"]]
+XAI_POSITIVE_SCALE = [[0.0, "rgba(255,237,160,0)"], [0.35, "rgba(254,178,76,0.7)"],
+                      [0.7, "rgba(240,59,32,0.9)"], [1.0, "rgba(128,0,38,1)"]]
+#: Colour scales end at this percentile of |relevance| (a few extreme bins would
+#: otherwise wash out the rest of a map); the hover shows the value.
+XAI_DISPLAY_PERCENTILE = 99.5
+#: PyTorch intra-op threads while explaining: on the shared 2-core machine one thread
+#: was 6x faster than two (benchmarks/bench_xai.py: 5.4 s vs 31.7 s per clip at load
+#: average ~6; two threads spin against the other processes).
+XAI_TORCH_THREADS = 1
+
+
+@contextlib.contextmanager
+def xai_threads(n: int = XAI_TORCH_THREADS) -> Iterator[None]:
+    """Run a block with ``n`` PyTorch threads, then restore the previous number."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def xai_models() -> list[str]:
+    """Shipped spectrogram models the explainers handle (mel ResNet first)."""
+    names = [n for n in shipped_models()
+             if model_card(n).get("input", {}).get("kind") == "features"
+             and model_card(n).get("architecture", {}).get("name") in XAI_ARCHITECTURES]
+    return sorted(names, key=lambda n: (n != "resnet18_mel", n))
+
+
+def xai_options() -> xai.XAIOptions:
+    """The options set in the page's settings widgets (defaults until they are drawn)."""
+    d = xai.XAIOptions()
+    ss = st.session_state
+    return xai.XAIOptions(lime_samples=int(ss.get(KEY_XAI_LIME, d.lime_samples)),
+                          smoothgrad_samples=int(ss.get(KEY_XAI_SG_SAMPLES, d.smoothgrad_samples)),
+                          smoothgrad_noise=float(ss.get(KEY_XAI_SG_NOISE, d.smoothgrad_noise)),
+                          deletion_steps=int(ss.get(KEY_XAI_STEPS, d.deletion_steps)))
+
+
+def xai_settings() -> None:
+    """Widgets of the explainers' cost settings (LIME budget, SmoothGrad, deletion steps)."""
+    d = xai.XAIOptions()
+    c1, c2, c3, c4 = st.columns(4)
+    c1.number_input("LIME samples", 16, 2000, d.lime_samples, 16, key=KEY_XAI_LIME,
+                    help="Perturbed spectrograms LIME evaluates (one forward pass each): "
+                         "its cost and its stability.")
+    c2.number_input("SmoothGrad samples", 1, 200, d.smoothgrad_samples, 1, key=KEY_XAI_SG_SAMPLES)
+    c3.number_input("SmoothGrad noise", 0.0, 1.0, d.smoothgrad_noise, 0.05,
+                    key=KEY_XAI_SG_NOISE, help="Noise std as a fraction of the input's range.")
+    c4.number_input("Deletion steps", 2, 100, d.deletion_steps, 1, key=KEY_XAI_STEPS,
+                    help="Steps from 0 to 100 % removed (10 % and 20 % are always included).")
+
+
+def xai_store_upload() -> None:
+    """``on_change`` of the uploader: keep its file in :data:`KEY_XAI_UPLOAD`."""
+    f = st.session_state.get(KEY_XAI_UPLOADER)
+    if f is None:
+        st.session_state.pop(KEY_XAI_UPLOAD, None)
+    else:
+        st.session_state[KEY_XAI_UPLOAD] = make_clip(f.getvalue(), f.name, "upload")
+
+
+def xai_corpus_picker(meta: pd.DataFrame) -> dict | None:
+    """Emotion + clip pickers; the chosen clip as ``{"id", "name", "path", "source"}``."""
+    current = (st.session_state.get(CURRENT_CLIP) or {}).get("file_id")
+    if KEY_XAI_EMOTION not in st.session_state and current in set(meta["file_id"]):
+        row = meta.loc[meta["file_id"] == current].iloc[0]
+        st.session_state[KEY_XAI_EMOTION] = row["emotion"]
+        st.session_state[KEY_XAI_FILE] = current
+    c1, c2 = st.columns([1, 3])
+    emotion = c1.selectbox("Emotion", list(EMOTIONS), key=KEY_XAI_EMOTION)
+    rows = meta[meta["emotion"] == emotion].sort_values(["speaker", "sentence_id"])
+    ids = rows["file_id"].tolist()
+    keep_valid(KEY_XAI_FILE, ids)
+    text = dict(zip(rows["file_id"], rows.get("text", rows["file_id"])))
+    fid = c2.selectbox("Clip", ids, key=KEY_XAI_FILE,
+                       format_func=lambda f: f"{f} · “{text.get(f, '')}”")
+    if fid is None:
+        return None
+    path = str(meta.loc[meta["file_id"] == fid, "path"].iloc[0])
+    return {"id": f"corpus:{fid}", "name": fid, "path": path, "source": "corpus"}
+
+
+def xai_waveform(clip: dict) -> np.ndarray:
+    """Decoded 16-kHz waveform of a corpus or uploaded clip (raises SERError on bad audio)."""
+    if clip["source"] == "corpus":
+        return clip_waveform(clip["path"])
+    return _decode_upload(clip["data"], clip["name"])
+
+
+@dataclass(frozen=True)
+class XaiInput:
+    """What the explainers need of one clip and model.
+
+    Attributes
+    ----------
+    x : np.ndarray, shape (C, F, T)
+        Normalised model input (the centre 3 s).
+    window : np.ndarray, shape (n_samples,)
+        The 3-s waveform the model sees.
+    mel : np.ndarray, shape (n_mels, frames)
+        Its log-mel spectrogram (dB): the heatmaps' background and what is inverted.
+    probs : np.ndarray, shape (6,)
+        Calibrated probabilities.
+    """
+
+    x: np.ndarray
+    window: np.ndarray
+    mel: np.ndarray
+    probs: np.ndarray
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def xai_input(clip_id: str, model: str, _y: np.ndarray, _pred: Predictor) -> XaiInput:
+    """Model input, display spectrogram and probabilities of a clip (cached per clip + model)."""
+    w = audio.pad_or_trim(_y, n_samples=_pred.cfg.n_samples, align=_pred.cfg.align)
+    x = _pred.inputs(w[None])[0]
+    mel = features.compute(w, "mel", cfg=_pred.cfg)[0]
+    probs = _pred.predict_batch(w[None])[0]
+    return XaiInput(x, w, mel, probs)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def xai_map(clip_id: str, model: str, method: str, target: int, options_key: str,
+            _x: np.ndarray, _module, _options: xai.XAIOptions) -> np.ndarray:
+    """Relevance map ``(C, F, T)`` of one method (cached per clip, model, method, target)."""
+    XAI_COMPUTED[method] += 1
+    with xai_threads():
+        return xai.explain(_x, method, model=_module, target=target, options=_options)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def xai_curve(clip_id: str, model: str, method: str, target: int, options_key: str,
+              _x: np.ndarray, _relevance: np.ndarray, _module, _options: xai.XAIOptions,
+              temperature: float) -> xai.DeletionCurve:
+    """Deletion curve of one map (``method`` "random": the reference ordering)."""
+    XAI_COMPUTED[f"deletion:{method}"] += 1
+    rel = (xai.random_relevance(_x.shape, seed=_options.seed) if method == "random"
+           else _relevance)
+    with xai_threads():
+        return xai.deletion_curve(_x, rel, model=_module, target=target,
+                                  steps=_options.deletion_steps, baseline=_options.baseline,
+                                  temperature=temperature, batch_size=_options.batch_size,
+                                  seed=_options.seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def xai_listen_wav(clip_id: str, model: str, method: str, target: int, options_key: str,
+                   top_k: float, _mel: np.ndarray, _relevance: np.ndarray | None) -> bytes:
+    """WAV of the Griffin-Lim inversion of the top-``k`` bins (``_relevance`` None: all bins)."""
+    from ser_core import sonify
+
+    XAI_COMPUTED["listen"] += 1
+    y = (sonify.mel_to_audio(_mel) if _relevance is None
+         else xai.listen(_mel, _relevance, top_k=top_k))
+    return wav_bytes(y)
+
+
+def xai_display(relevance: np.ndarray) -> np.ndarray:
+    """A map ``(C, F, T)`` as one ``(F, T)`` image (channels summed)."""
+    return np.asarray(relevance, dtype=np.float32).sum(0)
+
+
+def xai_maps_figure(mel: np.ndarray, maps: Mapping[str, np.ndarray], *, shared: bool = True,
+                    opacity: float = 0.8, height: int = 340) -> go.Figure:
+    """The maps side by side over the grey log-mel spectrogram.
+
+    Parameters
+    ----------
+    mel : np.ndarray, shape (F, T)
+        Log-mel spectrogram (dB), drawn in grey underneath.
+    maps : mapping of method -> np.ndarray, shape (F, T)
+    shared : bool
+        One colour scale for all: each map divided by its largest magnitude (-1..1);
+        otherwise each map in its own units and range.
+    opacity : float
+        Opacity of the relevance layer.
+    """
+    names = list(maps)
+    n = len(names)
+    t = np.round(frame_times(mel.shape[1]), 4)
+    bins = np.arange(mel.shape[0])
+    fig = make_subplots(rows=1, cols=n, shared_yaxes=True, horizontal_spacing=0.025,
+                        subplot_titles=[xai.get_explainer(m).title for m in names])
+    for i, name in enumerate(names, start=1):
+        fig.add_trace(go.Heatmap(z=mel, x=t, y=bins, colorscale="gray", showscale=False,
+                                 hoverinfo="skip", name="log-mel"), row=1, col=i)
+        raw = maps[name]
+        signed = xai.get_explainer(name).signed
+        if shared:
+            z, axis, unit = (xai.normalise(raw, percentile=XAI_DISPLAY_PERCENTILE), "coloraxis",
+                             "scaled relevance")
+        else:
+            z, axis, unit = raw, f"coloraxis{i + 1}", XAI_UNITS.get(name, "relevance")
+            peak = float(np.percentile(np.abs(raw), XAI_DISPLAY_PERCENTILE)) or \
+                float(np.max(np.abs(raw))) or 1.0
+            dom = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
+            fig.update_layout({axis: dict(
+                colorscale=XAI_SIGNED_SCALE if signed else XAI_POSITIVE_SCALE,
+                cmin=-peak if signed else 0.0, cmax=peak,
+                colorbar=dict(orientation="h", x=(dom[0] + dom[1]) / 2, xanchor="center",
+                              y=-0.3, len=(dom[1] - dom[0]) * 0.9, thickness=10,
+                              title=dict(text=unit, side="top"), tickfont=dict(size=9)))})
+        fig.add_trace(go.Heatmap(
+            z=z, x=t, y=bins, coloraxis=axis, opacity=opacity, name=name,
+            hovertemplate=(f"{xai.get_explainer(name).title}<br>%{{x:.2f}} s, mel band %{{y}}"
+                           f"<br>{unit}: %{{z:.3g}}<extra></extra>")), row=1, col=i)
+    if shared:
+        fig.update_layout(coloraxis=dict(colorscale=XAI_SIGNED_SCALE, cmin=-1, cmax=1,
+                                         colorbar=dict(title=dict(text="relevance<br>(scaled)"),
+                                                       thickness=12)))
+    fig.update_xaxes(title_text="time (s)")
+    fig.update_yaxes(title_text="mel band", col=1)
+    fig.update_annotations(font=dict(size=14, color="#1f2937"))
+    fig.update_layout(height=height + (0 if shared else 70),
+                      margin=dict(l=60, r=20, t=40, b=50 if shared else 130))
+    return fig
+
+
+def xai_deletion_figure(curves: Mapping[str, xai.DeletionCurve], *, height: int = 380
+                        ) -> go.Figure:
+    """Class probability against the fraction of bins removed, one line per method."""
+    fig = go.Figure()
+    for name, c in curves.items():
+        title = "random order" if name == "random" else xai.get_explainer(name).title
+        fig.add_trace(go.Scatter(
+            x=np.round(100 * c.fractions.astype(float), 2).tolist(),
+            y=np.round(100 * c.probs.astype(float), 3).tolist(), mode="lines+markers",
+            name=f"{title} (AUC {c.auc:.3f})",
+            line=dict(color=XAI_COLORS.get(name, "#111827"), width=2.5 if name != "random" else 2,
+                      dash="dash" if name == "random" else "solid"),
+            marker=dict(size=5),
+            hovertemplate=f"{title}<br>%{{x:.0f}} % removed: %{{y:.1f}} %<extra></extra>"))
+    for f in xai.DROP_AT:
+        fig.add_vline(x=100 * f, line=dict(color="#9ca3af", width=1, dash="dot"))
+    fig.update_layout(height=height, xaxis=dict(title="bins removed, most relevant first (%)",
+                                                range=[0, 100]),
+                      yaxis=dict(title="probability of the explained class (%)",
+                                 range=[0, 102]),
+                      margin=dict(l=60, r=20, t=20, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return fig
+
+
+def xai_scores_table(curves: Mapping[str, xai.DeletionCurve]) -> pd.DataFrame:
+    """One row per method: deletion AUC and the probability drops at 10 % and 20 %."""
+    return pd.DataFrame([
+        {"method": "random order" if k == "random" else xai.get_explainer(k).title,
+         **{s: v for s, v in c.scores().items() if s != "p0"}}
+        for k, c in curves.items()])
+
+
+def xai_scores_config() -> dict:
+    cc = st.column_config
+    return {"method": cc.TextColumn("method", width=110),
+            "auc": cc.NumberColumn("AUC", format="%.3f", help=XAI_SCORES["auc"], width=70),
+            "drop10": cc.NumberColumn("drop @ 10 %", format="%.3f", help=XAI_SCORES["drop10"],
+                                      width=90),
+            "drop20": cc.NumberColumn("drop @ 20 %", format="%.3f", help=XAI_SCORES["drop20"],
+                                      width=90)}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _xai_table(path: str, mtime: float) -> tuple[pd.DataFrame, dict]:
+    return xai.load_deletion_table(Path(path))
+
+
+def xai_dataset_table() -> tuple[pd.DataFrame, dict] | None:
+    """The committed ``xai-eval`` result (``artifacts/xai/deletion.json``), or None."""
+    p = xai.deletion_table_path()
+    try:
+        mtime = p.stat().st_mtime
+    except OSError:
+        return None
+    return _xai_table(str(p), mtime)
+
+
+def xai_method_title(name: str) -> str:
+    return "random order" if name == "random" else (
+        xai.get_explainer(name).title if name in xai.EXPLAINERS else name)
 # (end of the explain section)
 
 
 # ===================================================================== adversarial
 # ---- adversarial: helpers of pages/4_adversarial.py (session keys, cached attacks, figures)
+from ser_core import attacks as adv  # noqa: E402
+
+ADVERSARIAL = "adversarial"
+KEY_ADV_MODEL = f"{ADVERSARIAL}.model"
+KEY_ADV_SOURCE = f"{ADVERSARIAL}.source"
+KEY_ADV_EMOTION = f"{ADVERSARIAL}.emotion"
+KEY_ADV_FILE = f"{ADVERSARIAL}.file"
+KEY_ADV_UPLOADER = f"{ADVERSARIAL}.uploader"
+#: The uploaded clip (a :func:`make_clip` dict), set by the uploader's ``on_change``
+#: callback; tests put a clip here directly.
+KEY_ADV_CLIP = f"{ADVERSARIAL}.clip.upload"
+KEY_ADV_DOMAIN = f"{ADVERSARIAL}.domain"
+KEY_ADV_TARGET = f"{ADVERSARIAL}.target"
+#: Attack and epsilon widgets, one per domain (each keeps its own value).
+KEY_ADV_ATTACK = {d: f"{ADVERSARIAL}.attack.{d}" for d in adv.DOMAINS}
+KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
+
+ADV_SOURCE_CORPUS = "Corpus clip (seed test split)"
+ADV_SOURCE_UPLOAD = "Upload a file"
+ADV_DOMAIN_TITLES = {"spectrogram": "Spectrogram (the model's input)",
+                     "waveform": "Waveform (real audio)"}
+ADV_EPSILONS = {"spectrogram": adv.DEFAULT_EPSILONS, "waveform": adv.WAVEFORM_EPSILONS}
+ADV_DEFAULT_EPS = {"spectrogram": 0.01, "waveform": 1e-4}
+ADV_UNTARGETED = "untargeted"
+ADV_MODEL = "resnet18_mel"
+ADV_GL_ITERS = 32
+ADV_EPS_HELP = {
+    "spectrogram": (
+        "Epsilon is applied to the **normalised** model input, as in the research project: the "
+        "log-mel minus the training mean, divided by the training standard deviation, per mel "
+        "band. One unit is one standard deviation of the band (8 to 25 dB for the shipped mel "
+        "model), so epsilon = 0.01 moves every time-frequency bin by at most 0.08 to 0.25 dB."),
+    "waveform": (
+        "Epsilon is in **sample amplitude** (full scale ±1; one step of a 16-bit WAV is 0.00003): "
+        "every sample moves by at most epsilon. The gradient flows through a PyTorch copy of "
+        "the log-mel front end (`ser_core.torch_frontend`, within 0.01 dB of librosa), so the "
+        "result is real audio, played without Griffin-Lim."),
+}
+
+
+def adv_models() -> list[str]:
+    """Shipped models reading the ``mel`` representation (the attacks need it)."""
+    out = []
+    for name in shipped_models():
+        inp = model_card(name).get("input", {})
+        if inp.get("kind") == "features" and inp.get("name") == "mel":
+            out.append(name)
+    return out
+
+
+def adv_default_model(names: list[str]) -> str:
+    """``resnet18_mel`` when shipped, else the most accurate of ``names``."""
+    if ADV_MODEL in names:
+        return ADV_MODEL
+    return max(names, key=lambda n: model_accuracy(n) or -1.0)
+
+
+def adv_no_model_info() -> None:
+    st.info("The attacks need a shipped model on the log-mel spectrogram: train one with "
+            "`python -m ser_core train --model resnet18 --representation mel --ship resnet18_mel` "
+            "(it lands in `artifacts/models/`), then reload this page.", icon=":material/info:")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _adv_test_rows(root: str, split_stamp: float) -> pd.DataFrame:
+    meta = _metadata(root)
+    try:
+        return meta.iloc[data.split_indices(meta, "seed").test]
+    except (SERError, OSError):  # no split file: every clip
+        return meta
+
+
+def adv_test_clips(meta: pd.DataFrame) -> pd.DataFrame:
+    """The corpus clips offered on the page: the ``seed`` test split (clips the model
+    never trained on); every clip when the split file is missing."""
+    p = artifacts_dir() / "splits" / "seed.csv"
+    try:
+        stamp = p.stat().st_mtime
+    except OSError:
+        stamp = 0.0
+    root = corpus_dir()
+    return meta if root is None else _adv_test_rows(str(root), stamp)
+
+
+def adv_store_upload() -> None:
+    """``on_change`` of the uploader: copy its file to :data:`KEY_ADV_CLIP`."""
+    f = st.session_state.get(KEY_ADV_UPLOADER)
+    if f is None:
+        st.session_state.pop(KEY_ADV_CLIP, None)
+        return
+    st.session_state[KEY_ADV_CLIP] = make_clip(f.getvalue(), f.name, "upload")
+
+
+def adv_waveform(clip: Mapping) -> np.ndarray:
+    """Waveform of a page clip: ``{"path"}`` (corpus) or ``{"data", "name"}`` (upload).
+
+    Raises
+    ------
+    SERError
+        The upload is not usable audio.
+    """
+    if clip.get("path"):
+        return clip_waveform(str(clip["path"]))
+    return _decode_upload(clip["data"], clip["name"])
+
+
+def adv_model_stamp(name: str) -> float:
+    """mtime of a model's weights (keys the caches: a retrained model is attacked afresh)."""
+    try:
+        return (models.models_dir() / f"{name}.safetensors").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _adv_attack(clip_id: str, model: str, stamp: float, attack: str, epsilon: float,
+                target: str | None, steps: int, _pred: Predictor, _y: np.ndarray) -> adv.ClipAttack:
+    settings = adv.AttackSettings(epsilon=epsilon, target=target, steps=steps)
+    return adv.attack_clip(_y, predictor=_pred, attack=attack, settings=settings, n_iter=ADV_GL_ITERS)
+
+
+def adv_attack(pred: Predictor, clip_id: str, y: np.ndarray, attack: str,
+               settings: adv.AttackSettings) -> adv.ClipAttack:
+    """:func:`ser_core.attacks.attack_clip`, cached per clip hash, model, attack, epsilon,
+    target and steps (the domain follows from the attack)."""
+    return _adv_attack(clip_id, pred.name, adv_model_stamp(pred.name), attack,
+                       float(settings.epsilon), settings.target, settings.steps, pred, y)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _adv_reference(clip_id: str, model: str, stamp: float, _pred: Predictor,
+                   _y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    S = features.compute(_y, "mel", cfg=_pred.cfg)
+    return adv.reconstruct(S, predictor=_pred, n_iter=ADV_GL_ITERS)
+
+
+def adv_reference(pred: Predictor, clip_id: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Griffin-Lim of the **clean** log-mel and the pipeline's prediction for it (once per
+    clip: the fair comparison for a Griffin-Lim-reconstructed adversarial spectrogram)."""
+    return _adv_reference(clip_id, pred.name, adv_model_stamp(pred.name), pred, y)
+
+
+def adv_window(y: np.ndarray, pred: Predictor) -> np.ndarray:
+    """The 3-s window of ``y`` the model hears (what a waveform attack perturbs)."""
+    from ser_core.torch_frontend import prepare_waveform
+
+    return prepare_waveform(y, cfg=pred.cfg)
+
+
+def format_epsilon(eps: float) -> str:
+    """``0.0075`` / ``1e-05`` for the slider."""
+    return "0" if eps == 0 else f"{eps:g}"
+
+
+def format_snr(db: float) -> str:
+    return "∞ (no change)" if not np.isfinite(db) else f"{db:.1f} dB"
+
+
+def adv_outcome(res: adv.ClipAttack) -> str:
+    """One markdown line: the prediction before and after, and whether it fooled the model."""
+    before, after = EMOTIONS[int(np.argmax(res.probs_before))], EMOTIONS[int(np.argmax(res.probs_after))]
+    if res.settings.epsilon == 0:
+        return f"Epsilon 0: nothing changes, the model says **{before}**."
+    goal = ("reached the target" if res.settings.target else "changed the label") if res.fooled else (
+        "did not reach the target" if res.settings.target else "did not change the label")
+    return (f"**{before}** ({100 * res.probs_before.max():.0f} %) → **{after}** "
+            f"({100 * res.probs_after.max():.0f} %): the attack {goal}.")
+
+
+def adv_playback_outcome(res: adv.ClipAttack) -> str:
+    played = EMOTIONS[int(np.argmax(res.probs_audio))]
+    how = "Griffin-Lim audio" if res.domain == "spectrogram" else "adversarial audio"
+    verdict = ("it **survives** the trip through sound" if res.survives
+               else "it does **not** survive the trip through sound")
+    if res.settings.epsilon == 0:
+        verdict = "no attack to survive"
+    return (f"The {how}, saved as a 16-bit WAV and fed back through the full pipeline: "
+            f"**{played}** ({100 * res.probs_audio.max():.0f} %); {verdict}.")
+
+
+def adv_timing_caption(res: adv.ClipAttack) -> str:
+    names = {"features": "features", "attack": "attack", "griffin_lim": "Griffin-Lim",
+             "playback_prediction": "re-prediction"}
+    parts = [f"{names.get(k, k)} {v:.0f} ms" for k, v in res.timings_ms.items()]
+    return f"Computed in {sum(res.timings_ms.values()):.0f} ms ({', '.join(parts)}); cached per clip and setting."
+
+
+def adv_probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> go.Figure:
+    """Grouped horizontal bars: one group per emotion, one bar per entry of ``bars``."""
+    palette = ["#9ca3af", "#dc2626", "#4f46e5", "#059669"]
+    fig = go.Figure([
+        go.Bar(y=list(EMOTIONS), x=(100 * np.asarray(p, float)).round(2).tolist(), name=name,
+               orientation="h", marker_color=palette[i % len(palette)],
+               hovertemplate=f"{name}<br>%{{y}}: %{{x:.1f}} %<extra></extra>")
+        for i, (name, p) in enumerate(bars.items())
+    ])
+    fig.update_layout(barmode="group", height=height, xaxis=dict(range=[0, 100], title="probability (%)"),
+                      yaxis=dict(autorange="reversed"), bargap=0.2, bargroupgap=0.05,
+                      margin=dict(l=80, r=20, t=10, b=45),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    return fig
+
+
+def adv_spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
+    """Original and adversarial log-mel (one colour scale, dB) and their difference."""
+    t = frame_times(res.log_mel.shape[-1])
+    bands = np.arange(res.log_mel.shape[0])
+    pert = res.perturbation_db
+    lim = float(np.max(np.abs(pert))) or 1e-3
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=[
+        "original (dB)", "adversarial (dB)", f"perturbation (dB, up to ±{lim:.2g})"])
+    lo = float(min(res.log_mel.min(), res.adv_log_mel.min()))
+    hi = float(max(res.log_mel.max(), res.adv_log_mel.max()))
+    for row, z in ((1, res.log_mel), (2, res.adv_log_mel)):
+        fig.add_trace(go.Heatmap(z=np.round(z, 2), x=t, y=bands, coloraxis="coloraxis",
+                                 hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>"),
+                      row=row, col=1)
+    fig.add_trace(go.Heatmap(z=np.round(pert, 4), x=t, y=bands, coloraxis="coloraxis2",
+                             hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:+.3f} dB<extra></extra>"),
+                  row=3, col=1)
+    fig.update_layout(
+        height=height, margin=dict(l=60, r=20, t=30, b=45),
+        coloraxis=dict(colorscale="Viridis", cmin=lo, cmax=hi,
+                       colorbar=dict(title=dict(text="dB"), len=0.62, y=0.69)),
+        coloraxis2=dict(colorscale="RdBu_r", cmin=-lim, cmax=lim, cmid=0,
+                        colorbar=dict(title=dict(text="Δ dB"), len=0.3, y=0.14)),
+    )
+    fig.update_yaxes(title_text="mel band")
+    fig.update_xaxes(title_text="time (s)", row=3, col=1)
+    fig.update_annotations(font=dict(size=13, color="#1f2937"))
+    return fig
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _adv_robustness(path: str, mtime: float) -> pd.DataFrame | None:
+    return adv.load_robustness(path)
+
+
+def adv_robustness() -> pd.DataFrame | None:
+    """The robustness file (``python -m ser_core attack-eval``), or None before it exists."""
+    p = adv.robustness_path()
+    try:
+        mtime = p.stat().st_mtime
+    except OSError:
+        return None
+    return _adv_robustness(str(p), mtime)
+
+
+def adv_robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None,
+                          height: int = 420) -> go.Figure:
+    """Test accuracy against epsilon (log axis), overall and per emotion; the clean
+    accuracy as a dotted line and ``epsilon`` as a vertical marker.
+
+    ``df``: the rows of one model (:func:`ser_core.attacks.robustness` columns, plus
+    ``attack``); FGSM draws solid lines, other attacks dashed.
+    """
+    fig = go.Figure()
+    for attack, part in df.groupby("attack", sort=False):
+        part = part.sort_values("epsilon")
+        pos = part[part["epsilon"] > 0]
+        dash = "solid" if attack == "fgsm" else "dash"
+        suffix = "" if attack == "fgsm" else f" ({attack})"
+        fig.add_trace(go.Scatter(
+            x=pos["epsilon"], y=(100 * pos["accuracy"]).round(2), mode="lines+markers",
+            name=f"all emotions{suffix}", line=dict(color="#111827", width=4, dash=dash),
+            hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions" + suffix + "</extra>"))
+        for e in EMOTIONS:
+            if e in pos:
+                fig.add_trace(go.Scatter(
+                    x=pos["epsilon"], y=(100 * pos[e]).round(2), mode="lines", name=f"{e}{suffix}",
+                    line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
+                    visible=True if attack == "fgsm" else "legendonly",  # click the legend to add
+                    hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}{suffix}</extra>"))
+        clean = part.loc[part["epsilon"] == 0, "accuracy"]
+        if attack == "fgsm" and len(clean):
+            fig.add_hline(y=100 * float(clean.iloc[0]), line=dict(color="#6b7280", dash="dot", width=1),
+                          annotation_text=f"no attack: {100 * float(clean.iloc[0]):.1f} %",
+                          annotation_position="bottom left")
+    if epsilon is not None and epsilon > 0:
+        # on a log axis shapes take data values, annotations log10 of them
+        fig.add_vline(x=epsilon, line=dict(color="#dc2626", width=2, dash="dash"))
+        fig.add_annotation(x=np.log10(epsilon), y=1.0, yref="paper", yanchor="bottom",
+                           text=f"this clip: ε = {format_epsilon(epsilon)}", showarrow=False,
+                           font=dict(color="#dc2626", size=12))
+    fig.update_layout(height=height, xaxis=dict(type="log", title="epsilon (normalised input units, log scale)"),
+                      yaxis=dict(range=[0, 101], title="test accuracy (%)"),
+                      margin=dict(l=60, r=20, t=30, b=50), legend=dict(font=dict(size=11)))
+    return fig
+
+
 # (end of the adversarial section)

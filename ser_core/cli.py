@@ -173,6 +173,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     for name in ("lr", "weight_decay", "dropout", "label_smoothing", "mixup"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--norm", default=d.norm, choices=["corpus", "speaker"],
+                   help="feature normalisation: training-part statistics or each speaker's own")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--ship", metavar="NAME", default=None,
                    help="write artifacts/models/NAME.safetensors + NAME.json")
@@ -192,7 +194,7 @@ def _train(a: argparse.Namespace) -> int:
                      patience=a.patience, seed=a.seed, max_clips=a.max_clips, lr=a.lr,
                      weight_decay=a.weight_decay, dropout=a.dropout,
                      label_smoothing=a.label_smoothing, mixup=a.mixup,
-                     augment=not a.no_augment, device=a.device)
+                     augment=not a.no_augment, device=a.device, norm=a.norm)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report
@@ -200,7 +202,8 @@ def _train(a: argparse.Namespace) -> int:
                       "val_accuracy": res.val_accuracy, "epochs": res.epochs_run,
                       "seconds": round(res.seconds, 1), "temperature": res.temperature,
                       "ece_before": res.ece_before, "ece_after": res.ece_after,
-                      "mlflow_run_id": res.run_id}))
+                      "mlflow_run_id": res.run_id,
+                      **({"adaptation": res.adaptation} if res.adaptation else {})}))
     if not a.no_predictions and tc.max_clips is None:
         from .train import save_predictions
 
@@ -244,6 +247,29 @@ def _ensemble(a: argparse.Namespace) -> int:
     return 0
 
 
+@command("export", "export a shipped model to ONNX and INT8; compare them on the seed test part")
+@arguments(lambda p: (_corpus_arg(p), p.add_argument("--model", default=None),
+                      p.add_argument("--dest", default=".cache/onnx-export", help="output folder"),
+                      p.add_argument("--json", action="store_true")))
+def _export(a: argparse.Namespace) -> int:
+    from . import data
+    from .export import int8_report
+    from .inference import best_model_name
+
+    rep = int8_report(a.model or best_model_name(), data.load_metadata(a.nemo_dir), dest=a.dest)
+    if a.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    acc, d, size = rep["accuracy"], rep["max_abs_logit_diff"], rep["size_mb"]
+    print(f"{rep['model']}: ONNX {size['onnx_fp32']} MB, INT8 {size['onnx_int8']} MB "
+          f"(safetensors fp16 {size['safetensors_fp16']} MB) in {a.dest}")
+    print(f"  largest |logit| difference vs PyTorch: ONNX {d['onnx']:.1e}, INT8 {d['int8']:.1e}")
+    print(f"  {rep['protocol']} test accuracy ({rep['n_test']} clips): PyTorch {acc['torch']:.2%}, "
+          f"ONNX {acc['onnx']:.2%}, INT8 {acc['int8']:.2%} (change {100 * rep['int8_accuracy_change']:+.2f} "
+          f"points; INT8 agrees with PyTorch on {rep['int8_label_agreement']:.1%} of the labels)")
+    return 0
+
+
 @command("models", "list the architectures and the shipped models")
 @arguments(lambda p: p.add_argument("--json", action="store_true"))
 def _models(a: argparse.Namespace) -> int:
@@ -270,12 +296,27 @@ def _models(a: argparse.Namespace) -> int:
 
 @command("predict", "predict the emotion of audio files (one JSON object per line with --json)")
 @arguments(lambda p: (p.add_argument("paths", nargs="+", metavar="PATH"),
-                      p.add_argument("--model", default=None, help="shipped model (default: best)"),
+                      p.add_argument("--model", default=None, help="shipped model (default: best; "
+                                     "with --calibrate, the best one that can adapt)"),
+                      p.add_argument("--calibrate", metavar="FILE_OR_DIR", default=None,
+                                     help="unlabelled speech of the speaker (10-30 s, any emotion): "
+                                          "normalise with their own statistics"),
                       p.add_argument("--json", action="store_true", help="JSON lines output")))
 def _predict(a: argparse.Namespace) -> int:
-    from .inference import Predictor, predict_files
+    from .inference import Predictor, best_adaptable_model, predict_files
 
-    pred = Predictor.load(a.model)
+    pred = Predictor.load(a.model or (best_adaptable_model() if a.calibrate else None))
+    if a.calibrate:
+        from .adapt import profile_from_source
+        from .errors import ConfigError
+
+        if not pred.speaker_normalised:
+            raise ConfigError(f"model {pred.name!r} uses corpus-level normalisation and cannot "
+                              "adapt to a voice; leave out --model to use the best one that can")
+        pred = pred.adapted(profile_from_source(a.calibrate,
+                                                representations=pred.needed_representations(),
+                                                cfg=pred.cfg))
+        print(f"calibrated: {pred.adaptation()}", file=sys.stderr)
     failed = 0
     for res in predict_files(a.paths, pred):
         failed += "error" in res
@@ -292,12 +333,33 @@ def _predict(a: argparse.Namespace) -> int:
 
 @command("evaluate", "evaluate a shipped model on a protocol's test part")
 @arguments(lambda p: (_corpus_arg(p), p.add_argument("--model", default=None),
-                      p.add_argument("--protocol", default="seed", choices=["seed"]),
+                      p.add_argument("--protocol", default="seed", choices=["seed", "loso"],
+                                     help="seed: the shipped weights on the seed test part; "
+                                          "loso: the recipe's 9 held-out-speaker runs from MLflow"),
                       p.add_argument("--json", action="store_true")))
 def _evaluate(a: argparse.Namespace) -> int:
     from . import data
-    from .evaluate import evaluate_shipped
+    from .evaluate import evaluate_shipped, loso_report
 
+    if a.protocol == "loso":
+        from .inference import best_model_name
+
+        rep = loso_report(a.model or best_model_name())
+        if a.json:
+            print(json.dumps(rep, indent=2))
+            return 0
+        r = rep["recipe"]
+        print(f"{rep['model']} recipe ({r['architecture']} on {r['input']}), leave one speaker out "
+              f"over {rep['n_folds']} folds: accuracy {rep['accuracy']:.2%} ± {rep['accuracy_std']:.2%}, "
+              f"macro F1 {rep['macro_f1']:.2%} ± {rep['macro_f1_std']:.2%}")
+        for f in rep["folds"]:
+            print(f"  fold {f['fold']} (speaker {f['speaker']}): accuracy {f['accuracy']:.2%}, "
+                  f"macro F1 {f['macro_f1']:.2%}")
+        for c in rep["most_confused"]:
+            print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
+        for c in rep.get("adaptation", []):
+            print(f"  adapted with {c['seconds']} s of the new speaker: {c['accuracy']:.2%} ± {c['std']:.2%}")
+        return 0
     meta = data.load_metadata(a.nemo_dir)
     rep = evaluate_shipped(a.model, meta, protocol=a.protocol)
     if a.json:
@@ -340,6 +402,76 @@ def _feedback(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- explanations (xai-eval)
+def _xai_eval_args(p: argparse.ArgumentParser) -> None:
+    from .xai import XAIOptions
+
+    d = XAIOptions()
+    _corpus_arg(p)
+    p.add_argument("--model", default="resnet18_mel", help="shipped spectrogram model")
+    p.add_argument("--n", type=int, default=300,
+                   help="clips from the seed test split, stratified by emotion (default 300)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated explainers (default: all: gradcam,lrp,smoothgrad,lime)")
+    p.add_argument("--lime-samples", type=int, default=d.lime_samples)
+    p.add_argument("--smoothgrad-samples", type=int, default=d.smoothgrad_samples)
+    p.add_argument("--smoothgrad-noise", type=float, default=d.smoothgrad_noise)
+    p.add_argument("--steps", type=int, default=d.deletion_steps, help="deletion steps to 100 %%")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default=None, help="result file (default: artifacts/xai/deletion.json)")
+    p.add_argument("--no-mlflow", action="store_true")
+
+
+@command("xai-eval", "deletion test of the explanations on a stratified seed-test sample")
+@arguments(_xai_eval_args)
+def _xai_eval(a: argparse.Namespace) -> int:
+    from . import data, xai
+
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()] if a.methods else None
+    for m in methods or []:
+        xai.get_explainer(m)
+    opts = xai.XAIOptions(lime_samples=a.lime_samples, smoothgrad_samples=a.smoothgrad_samples,
+                          smoothgrad_noise=a.smoothgrad_noise, deletion_steps=a.steps,
+                          seed=a.seed)
+    meta = data.load_metadata(a.nemo_dir)
+    t0 = time.time()
+
+    def progress(done: int, total: int) -> None:
+        el = time.time() - t0
+        print(f"\r{done}/{total} clips, {el:.0f} s (about {el / done * (total - done):.0f} s left)",
+              end="", file=sys.stderr, flush=True)
+
+    scores, info = xai.deletion_benchmark(meta, model=a.model, n=a.n, options=opts,
+                                          methods=methods, progress=progress)
+    print(file=sys.stderr)
+    summary = xai.summarise_deletion(scores)
+    info = {**info, "seconds": round(time.time() - t0, 1),
+            "command": "python -m ser_core " + " ".join(sys.argv[1:]) if sys.argv[1:] else "",
+            "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    path = xai.save_deletion_table(summary, info, a.out)
+    overall = summary[summary["emotion"] == "all"]
+    print(f"deletion test of {a.model} on {info['n_clips']} seed test clips "
+          f"({info['seconds']:.0f} s); AUC lower is better, drops higher are better")
+    print(f"{'method':<12}{'AUC':>8}{'drop@10%':>10}{'drop@20%':>10}")
+    for r in overall.itertuples():
+        print(f"{r.method:<12}{r.auc:>8.3f}{r.drop10:>10.3f}{r.drop20:>10.3f}")
+    print(f"wrote {path}")
+    if not a.no_mlflow:
+        import mlflow
+
+        from .tracking import experiment_id
+
+        with mlflow.start_run(experiment_id=experiment_id(xai.XAI_EXPERIMENT),
+                              run_name=f"xai-eval {a.model} n={info['n_clips']}"):
+            mlflow.log_params({"model": a.model, "n_clips": info["n_clips"],
+                               **{k: v for k, v in info["options"].items()}})
+            mlflow.log_metrics({f"{r.method}_{k}{'' if r.emotion == 'all' else '_' + r.emotion}":
+                                float(getattr(r, k)) for r in summary.itertuples()
+                                for k in ("auc", "drop10", "drop20")})
+            mlflow.log_artifact(str(path))
+        print("logged to MLflow (experiment nemo-ser-xai)")
+    return 0
+
+
 # (end of the explanation commands)
 
 
@@ -378,7 +510,8 @@ def _attack_eval(a: argparse.Namespace) -> int:
     print(f"{a.model} · {a.attack} on the {first['protocol']} test split ({int(first['n'])} clips, "
           f"{time.time() - t0:.0f} s)")
     cols = ["epsilon", "accuracy", "snr_db", *EMOTIONS]
-    print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}",
+                             formatters={"epsilon": lambda v: f"{v:g}"}))
     print(f"wrote {path}")
     if not a.no_mlflow:
         print(f"mlflow run {attacks.log_robustness(df, artifact=path)}")

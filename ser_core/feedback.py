@@ -4,7 +4,13 @@ The store lives in a data folder outside the repository by default
 (``$SER_DATA_DIR`` or ``~/.local/share/nemo-ser``): ``feedback.sqlite3``
 (WAL mode, safe under concurrent writers) and ``donations/<uuid>.flac``.
 Audio is stored **only** with explicit consent, always under a generated name,
-never the uploaded file's.  ``export_nemo`` writes the donations in nEMO's
+never the uploaded file's.
+
+The same database keeps named **voice profiles** (``profiles`` table): the
+per-bin mean and standard deviation of a user's calibration speech
+(:class:`ser_core.adapt.VoiceProfile`, a few kilobytes of JSON), saved only
+when the user asks and gives a name.  The calibration audio itself is never
+stored.  ``export_nemo`` writes the donations in nEMO's
 layout (``data.tsv`` + ``samples/``) so they can be folded into training.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import time
 import uuid
@@ -26,7 +33,8 @@ from .audio import encode_flac
 from .config import EMOTIONS, SAMPLE_RATE
 from .errors import SERError
 
-__all__ = ["FeedbackError", "FeedbackStore", "Feedback", "default_data_dir", "SCHEMA_VERSION"]
+__all__ = ["FeedbackError", "FeedbackStore", "Feedback", "default_data_dir", "SCHEMA_VERSION",
+           "check_profile_name", "PROFILE_NAME_MAX"]
 
 SCHEMA_VERSION = 1
 
@@ -77,7 +85,39 @@ CREATE TABLE IF NOT EXISTS feedback (
     duration REAL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS profiles (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    seconds REAL NOT NULL,
+    representations TEXT NOT NULL,
+    profile TEXT NOT NULL
+);
 """
+
+#: Longest voice-profile name (characters).
+PROFILE_NAME_MAX = 40
+_PROFILE_NAME = re.compile(r"^\w[\w .'-]*$")
+
+
+def check_profile_name(name: str) -> str:
+    """A voice-profile name, stripped; letters (any script), digits, spaces and ``.'-_``.
+
+    Raises
+    ------
+    FeedbackError
+        Empty, longer than :data:`PROFILE_NAME_MAX` or with other characters.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise FeedbackError("a voice profile needs a name; type one (e.g. your first name)")
+    name = " ".join(name.split())
+    if len(name) > PROFILE_NAME_MAX:
+        raise FeedbackError(f"the profile name {name[:20]!r}... is {len(name)} characters long; "
+                            f"use at most {PROFILE_NAME_MAX}")
+    if not _PROFILE_NAME.match(name):
+        raise FeedbackError(f"the profile name {name!r} may hold only letters, digits, spaces "
+                            "and . ' - _ (and must start with a letter or digit)")
+    return name
 
 
 class FeedbackStore:
@@ -197,3 +237,113 @@ class FeedbackStore:
             lines.append(f"{stem}.wav\t{r['correct']}\t\t\tDON\tunknown\t-1")
         (dest / "data.tsv").write_text("\n".join(lines) + "\n")
         return dest
+
+    # ------------------------------------------------------------------ voice profiles
+    def save_profile(self, name: str, profile_json: str, *, overwrite: bool = False) -> str:
+        """Save a voice profile under ``name``.
+
+        Only the statistics are stored (the JSON of
+        :meth:`ser_core.adapt.VoiceProfile.to_json`), never audio.  An existing
+        name is **refused** unless ``overwrite`` is given (then it is replaced
+        and keeps its creation time): two people typing the same name never
+        silently replace each other's profile.  Concurrent writers are safe
+        (one SQLite transaction each); of two racing saves of a new name,
+        exactly one succeeds.
+
+        Parameters
+        ----------
+        name : str
+            See :func:`check_profile_name` (it is stripped; the stored profile
+            carries this name).
+        profile_json : str
+            A serialised :class:`~ser_core.adapt.VoiceProfile`.
+        overwrite : bool
+            Replace a profile of the same name.
+
+        Returns
+        -------
+        str
+            The name as stored.
+
+        Raises
+        ------
+        FeedbackError
+            Bad name, not a voice profile, the name is taken, or the write failed.
+        """
+        from .adapt import VoiceProfile
+
+        name = check_profile_name(name)
+        try:
+            prof = VoiceProfile.from_json(profile_json)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise FeedbackError(f"not a voice profile (expected the JSON of "
+                                f"VoiceProfile.to_json): {exc}") from None
+        if not prof.stats:
+            raise FeedbackError("the voice profile holds no statistics; calibrate first")
+        prof = VoiceProfile(prof.stats, prof.seconds, name)
+        now = time.time()
+        row = (name, now, now, float(prof.seconds), json.dumps(sorted(prof.stats)), prof.to_json())
+        sql = ("INSERT INTO profiles (name, created, updated, seconds, representations, profile) "
+               "VALUES (?, ?, ?, ?, ?, ?)")
+        if overwrite:
+            sql += (" ON CONFLICT(name) DO UPDATE SET updated=excluded.updated, "
+                    "seconds=excluded.seconds, representations=excluded.representations, "
+                    "profile=excluded.profile")
+        try:
+            with self._connect() as con:
+                con.execute(sql, row)
+        except sqlite3.IntegrityError:
+            raise FeedbackError(f"a voice profile named {name!r} already exists; pick another "
+                                "name or delete the old one first") from None
+        except sqlite3.Error as exc:
+            raise FeedbackError(f"could not save the voice profile {name!r} in {self.db}: "
+                                f"{exc}") from exc
+        return name
+
+    def list_profiles(self) -> list[dict]:
+        """Saved voice profiles, by name: ``[{"name", "created", "updated", "seconds",
+        "representations": [str]}]`` (no statistics)."""
+        try:
+            with self._connect() as con:
+                con.row_factory = sqlite3.Row
+                rows = [dict(r) for r in con.execute(
+                    "SELECT name, created, updated, seconds, representations FROM profiles "
+                    "ORDER BY name COLLATE NOCASE")]
+        except sqlite3.Error as exc:
+            raise FeedbackError(f"could not read the voice profiles in {self.db}: {exc}") from exc
+        for r in rows:
+            r["representations"] = json.loads(r["representations"])
+        return rows
+
+    def load_profile(self, name: str):
+        """The saved :class:`~ser_core.adapt.VoiceProfile` called ``name``.
+
+        Raises
+        ------
+        FeedbackError
+            No such profile (the message lists the saved ones), or unreadable.
+        """
+        from .adapt import VoiceProfile
+
+        try:
+            with self._connect() as con:
+                row = con.execute("SELECT profile FROM profiles WHERE name = ?", (name,)).fetchone()
+        except sqlite3.Error as exc:
+            raise FeedbackError(f"could not read the voice profiles in {self.db}: {exc}") from exc
+        if row is None:
+            have = ", ".join(p["name"] for p in self.list_profiles()) or "none"
+            raise FeedbackError(f"no saved voice profile named {name!r} (saved: {have})")
+        try:
+            return VoiceProfile.from_json(row[0])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FeedbackError(f"the saved voice profile {name!r} is damaged: {exc}") from None
+
+    def delete_profile(self, name: str) -> None:
+        """Delete the saved voice profile ``name`` (FeedbackError when there is none)."""
+        try:
+            with self._connect() as con:
+                n = con.execute("DELETE FROM profiles WHERE name = ?", (name,)).rowcount
+        except sqlite3.Error as exc:
+            raise FeedbackError(f"could not delete the voice profile {name!r}: {exc}") from exc
+        if not n:
+            raise FeedbackError(f"no saved voice profile named {name!r} to delete")

@@ -13,6 +13,12 @@ arrive on the WebRTC event loop, predictions run in the app's script thread.
 >>> point = live.step()          # None until enough new audio arrived
 >>> times, probs = live.history()
 
+:class:`OnlineAdapter` adapts a speaker-normalised model to the voice on the
+fly: running per-bin statistics of the speech heard so far (each frame counted
+once), used once a warm-up of speech has been heard:
+
+>>> live.adapter = OnlineAdapter(predictor, warmup=10.0)
+
 :func:`ice_servers` reads the WebRTC ICE servers (STUN/TURN) from a setting;
 none by default, which is what a local (localhost) connection needs.
 """
@@ -33,8 +39,8 @@ from .config import CLIP_SECONDS, EMOTIONS, SAMPLE_RATE
 from .errors import ConfigError
 from .metrics import TopClass
 
-__all__ = ["RollingBuffer", "LivePredictor", "LivePoint", "to_mono_float", "frame_to_array",
-           "ice_servers", "ICE_ENV"]
+__all__ = ["RollingBuffer", "LivePredictor", "LivePoint", "OnlineAdapter", "to_mono_float",
+           "frame_to_array", "ice_servers", "ICE_ENV", "WARMUP_SECONDS"]
 
 #: Environment variable holding the ICE servers as JSON (a list of RTCIceServer dicts).
 ICE_ENV = "SER_ICE_SERVERS"
@@ -155,11 +161,20 @@ class RollingBuffer:
     def window(self) -> np.ndarray:
         """A copy of the buffered audio, oldest first: ``(min(received, capacity),)``."""
         with self._lock:
-            if self._filled < self.capacity:
-                start = (self._pos - self._filled) % self.capacity
-                if start + self._filled <= self.capacity:
-                    return self._buf[start:start + self._filled].copy()
-            return np.concatenate([self._buf[self._pos:], self._buf[: self._pos]])[-self._filled:]
+            return self._window()
+
+    def snapshot(self) -> tuple[np.ndarray, int]:
+        """:meth:`window` and the number of samples received so far (the index just
+        after the window's last sample), read together."""
+        with self._lock:
+            return self._window(), self._total
+
+    def _window(self) -> np.ndarray:
+        if self._filled < self.capacity:
+            start = (self._pos - self._filled) % self.capacity
+            if start + self._filled <= self.capacity:
+                return self._buf[start:start + self._filled].copy()
+        return np.concatenate([self._buf[self._pos:], self._buf[: self._pos]])[-self._filled:]
 
     @property
     def seconds(self) -> float:
@@ -192,11 +207,172 @@ class LivePoint(TopClass):
     probs : np.ndarray, shape (6,)
     rms : float
         Root-mean-square level of the window (0 for digital silence).
+    adapted : bool
+        Predicted with on-the-fly voice statistics (:class:`OnlineAdapter`).
     """
 
     time: float
     probs: np.ndarray
     rms: float
+    adapted: bool = False
+
+
+#: Default warm-up of on-the-fly adaptation (s of speech).
+WARMUP_SECONDS = 10.0
+
+
+class OnlineAdapter:
+    """Adapt a model to a live voice with running statistics (thread-safe).
+
+    Each call of :meth:`observe` gets the latest 3-s window of the stream and
+    adds to :class:`ser_core.adapt.RunningStats` only the feature frames whose
+    centres lie in audio not seen before, and whose whole analysis window
+    (``n_fft`` samples) lies inside the window, so no frame is counted twice
+    and none is distorted by padding.  Frames of silent windows (RMS below
+    ``min_rms``, as in :func:`ser_core.adapt.voice_profile`) are skipped for
+    good.  Once ``warmup`` seconds of speech were counted, :meth:`current`
+    returns ``predictor.adapted(profile of the running statistics)``; before,
+    ``predictor`` itself (unadapted, or adapted with a calibration profile).
+
+    Parameters
+    ----------
+    predictor : ser_core.inference.Predictor
+        The model; a model that is not speaker-normalised needs no
+        representation and is never adapted.
+    warmup : float
+        Seconds of speech before the running statistics are used.
+    min_rms : float
+        Windows quieter than this count as silence.
+    """
+
+    def __init__(self, predictor, *, warmup: float = WARMUP_SECONDS,
+                 min_rms: float | None = None) -> None:
+        from .adapt import MIN_RMS
+
+        self.warmup = float(warmup)
+        self.min_rms = MIN_RMS if min_rms is None else float(min_rms)
+        self._lock = threading.Lock()
+        self.use(predictor)
+
+    def use(self, predictor) -> None:
+        """Predict with ``predictor`` from now on; the statistics are kept when it needs
+        the same representations and front end, else they start afresh."""
+        reps = list(predictor.needed_representations())
+        with self._lock:
+            same = (getattr(self, "representations", None) == reps
+                    and getattr(self, "cfg", None) == predictor.cfg)
+            self.predictor, self.representations, self.cfg = predictor, reps, predictor.cfg
+            if not same:
+                self._reset()
+            self._adapted = None
+
+    @property
+    def can_adapt(self) -> bool:
+        return bool(self.representations)
+
+    def _reset(self) -> None:
+        from .adapt import RunningStats
+
+        self.running = {r: RunningStats() for r in self.representations}
+        self._done: int | None = None  # absolute sample index: frame centres before it are done
+        self._frames = 0
+        self._adapted = None
+
+    def reset(self) -> None:
+        """Forget the statistics (a new session, maybe a new voice)."""
+        with self._lock:
+            self._reset()
+
+    def observe(self, window: np.ndarray, end: int) -> int:
+        """Add the frames of the audio that arrived since the last call.
+
+        Parameters
+        ----------
+        window : np.ndarray, shape (n,)
+            The latest audio of the stream at ``cfg.sr`` (the rolling buffer);
+            nothing happens until it holds a full 3-s window.
+        end : int
+            Samples received since the start of the stream (the index just
+            after ``window``'s last sample): :meth:`RollingBuffer.snapshot`.
+
+        Returns
+        -------
+        int
+            Frames added (0 for silence, a repeated window or too little audio).
+        """
+        from . import features
+
+        cfg = self.cfg
+        n = cfg.n_samples
+        if not self.representations or len(window) < n:
+            return 0
+        window = np.asarray(window[-n:], np.float32)
+        half, hop = cfg.n_fft // 2, cfg.hop_length
+        # shift the window so that frame centres fall on multiples of the hop of the whole
+        # stream: every stretch of audio then gets exactly one frame per hop, whatever the
+        # sizes of the pushed blocks; the zeros at the end only reach the excluded last frames
+        shift = (n - int(end)) % hop
+        if shift:
+            window = np.concatenate([window[shift:], np.zeros(shift, np.float32)])
+        start = int(end) - n + shift
+        with self._lock:
+            if self._done is not None and self._done > int(end):
+                self._done = None  # a new stream (its clock restarted): keep the statistics
+            lo = max(self._done if self._done is not None else start + half, start + half)
+            hi = int(end) - half  # exclusive
+            if hi <= lo:
+                return 0
+            self._done = hi
+            t0, t1 = -(-(lo - start) // hop), -(-(hi - start) // hop)
+            if t1 <= t0 or np.sqrt(np.mean(np.square(window, dtype=np.float64))) < self.min_rms:
+                return 0
+        feats = features.compute_all(window, self.representations, cfg=cfg)
+        with self._lock:
+            for r in self.representations:
+                self.running[r].update(feats[r][..., t0:t1])
+            self._frames += t1 - t0
+            self._adapted = None
+        return t1 - t0
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of speech in the running statistics."""
+        return self._frames * self.cfg.hop_length / self.cfg.sr
+
+    @property
+    def ready(self) -> bool:
+        """Enough speech was heard: :meth:`current` is adapted on the fly."""
+        return self.can_adapt and self._frames > 0 and self.seconds >= self.warmup
+
+    def profile(self):
+        """The running statistics as a :class:`~ser_core.adapt.VoiceProfile` (named "live")."""
+        from .adapt import VoiceProfile
+
+        with self._lock:
+            stats = {r: s.stats() for r, s in self.running.items()}
+            return VoiceProfile(stats, self.seconds, "live")
+
+    def current(self):
+        """The predictor to use now: adapted on the fly after the warm-up."""
+        if not self.ready:
+            return self.predictor
+        if self._adapted is None:
+            self._adapted = self.predictor.adapted(self.profile())
+        return self._adapted
+
+    def predict(self, y: np.ndarray) -> np.ndarray:
+        """Probabilities ``(6,)`` of a waveform with :meth:`current`."""
+        return self.current().predict(y)
+
+    def status(self) -> str:
+        """One sentence for people on the state of the adaptation."""
+        if not self.can_adapt:
+            return self.predictor.adaptation()
+        if self.ready:
+            return (f"Adapted on the fly: running statistics of {self.seconds:.0f} s of your "
+                    "speech in this session.")
+        return (f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until "
+                f"then: {self.predictor.adaptation()}")
 
 
 
@@ -217,12 +393,19 @@ class LivePredictor:
         Buffered audio needed before the first prediction.
     max_history : int
         Points kept (the oldest are dropped).
+    adapter : OnlineAdapter, optional
+        On-the-fly adaptation: fed the audio of every step, predicts instead of
+        ``predict``.
     """
 
     def __init__(self, predict: Callable[[np.ndarray], np.ndarray],
                  buffer: RollingBuffer | None = None, *, min_new: float = 0.25,
-                 min_seconds: float = 0.5, max_history: int = 7200) -> None:
+                 min_seconds: float = 0.5, max_history: int = 7200,
+                 adapter: OnlineAdapter | None = None) -> None:
         self.predict = predict
+        #: When set, every step feeds it the new audio and predicts with it
+        #: (``predict`` is then unused).
+        self.adapter = adapter
         self.buffer = buffer if buffer is not None else RollingBuffer()
         self.min_new = float(min_new)
         self.min_seconds = float(min_seconds)
@@ -236,15 +419,26 @@ class LivePredictor:
     def step(self, *, force: bool = False) -> LivePoint | None:
         """Predict the current window when enough new audio arrived; else None."""
         with self._lock:
-            now = self.buffer.total_seconds
-            if self.buffer.seconds < self.min_seconds:
+            y, total = self.buffer.snapshot()
+            now = total / self.buffer.sr
+            if len(y) < self.min_seconds * self.buffer.sr:
                 return None
             last = self._history[-1].time if self._history else None
             if not force and last is not None and now - last < self.min_new:
                 return None
-            y = self.buffer.window()
-            probs = np.asarray(self.predict(y), dtype=np.float32)
-            point = LivePoint(now, probs, float(np.sqrt(np.mean(y.astype(np.float64) ** 2))))
+            adapter, adapted = self.adapter, False
+            if adapter is not None:
+                if adapter.cfg.sr != self.buffer.sr:
+                    raise ConfigError(f"the adapter expects {adapter.cfg.sr} Hz audio, the buffer "
+                                      f"holds {self.buffer.sr} Hz")
+                adapter.observe(y, total)
+                model = adapter.current()
+                adapted = adapter.ready
+                probs = np.asarray(model.predict(y), dtype=np.float32)
+            else:
+                probs = np.asarray(self.predict(y), dtype=np.float32)
+            point = LivePoint(now, probs, float(np.sqrt(np.mean(y.astype(np.float64) ** 2))),
+                              adapted)
             self._history.append(point)
             return point
 
@@ -270,6 +464,8 @@ class LivePredictor:
         with self._lock:
             self._history.clear()
             self.buffer.clear()
+            if self.adapter is not None:
+                self.adapter.reset()
 
 
 def ice_servers(value: str | Sequence[Any] | None = None) -> list[dict]:

@@ -276,3 +276,115 @@ def test_ice_servers(monkeypatch):
     for bad in ("{oops", '"stun:x"', '[{"username": "u"}]'):
         with pytest.raises(ConfigError):
             ice_servers(bad)
+
+
+# ----------------------------------------------------------------- on-the-fly adaptation
+class FakeAdaptable:
+    """A speaker-normalised model stand-in: 'anger' unadapted, 'sadness' once adapted
+    (and the profile it was adapted with)."""
+
+    from ser_core.config import DEFAULT_CONFIG as cfg
+
+    def __init__(self, profile=None):
+        self.profile = profile
+
+    def needed_representations(self):
+        return ["mel"]
+
+    def adapted(self, profile):
+        return FakeAdaptable(profile)
+
+    def adaptation(self):
+        return "Not adapted to this voice." if self.profile is None else "Adapted."
+
+    def predict(self, y):
+        p = np.zeros(len(EMOTIONS), np.float32)
+        p[4 if self.profile is not None else 0] = 1.0
+        return p
+
+
+def _speech(seconds: float, seed: int = 0) -> np.ndarray:
+    from tests.test_adapt import _speech as speech
+
+    return speech(seconds, seed=seed)
+
+
+def _stream(adapter, y, sizes):
+    """Push ``y`` through a 16-kHz rolling buffer in blocks, observing after each."""
+    buf = RollingBuffer()
+    i = k = 0
+    while i < len(y):
+        n = int(sizes[k % len(sizes)])
+        buf.push(y[i:i + n], 16_000)
+        adapter.observe(*buf.snapshot())
+        i, k = i + n, k + 1
+    return buf
+
+
+def test_online_adapter_converges_to_the_batch_statistics():
+    """Blocks of irregular sizes; each frame counted once; the running estimates match
+    the statistics of a calibration of the same audio (voice_profile)."""
+    from ser_core import adapt
+    from ser_core.live import OnlineAdapter
+
+    y = _speech(20.0, seed=2)
+    ad = OnlineAdapter(FakeAdaptable(), warmup=10.0)
+    sizes = np.random.default_rng(0).integers(300, 9000, 50)
+    buf = _stream(ad, y, sizes)
+    hop, n_fft = ad.cfg.hop_length, ad.cfg.n_fft
+    # one frame per hop, none twice; audio before the first full 3-s window (at most one
+    # block) is not seen
+    frames = ad.running["mel"].frames
+    assert (len(y) - n_fft - sizes.max()) // hop <= frames <= (len(y) - n_fft) // hop
+    assert ad.observe(*buf.snapshot()) == 0  # the same window again adds nothing
+    batch = adapt.voice_profile(y).stats["mel"]
+    got = ad.profile().stats["mel"]
+    assert np.abs(got.mean - batch.mean).max() < 0.15 * batch.std.min()
+    ratio = got.std / batch.std
+    assert 0.9 < ratio.min() and ratio.max() < 1.1
+    # another block pattern gives the same frames (the frame grid follows the stream)
+    ad2 = OnlineAdapter(FakeAdaptable())
+    _stream(ad2, y, [4000])
+    np.testing.assert_allclose(ad2.profile().stats["mel"].mean, got.mean, atol=0.5)  # dB
+
+
+def test_online_adapter_skips_silence_and_waits_for_the_warmup():
+    from ser_core.live import OnlineAdapter
+
+    ad = OnlineAdapter(FakeAdaptable(), warmup=5.0)
+    _stream(ad, np.zeros(16_000 * 8, np.float32), [8000])
+    assert ad.seconds == 0 and not ad.ready and "Warming up: 0 of 5 s" in ad.status()
+    with pytest.raises(Exception, match="empty"):
+        ad.profile()
+    live = LivePredictor(FakeAdaptable().predict, min_new=0.0, adapter=ad)
+    y = _speech(9.0)
+    labels, seconds = [], []
+    for i in range(0, len(y), 8000):
+        live.buffer.push(y[i:i + 8000], 16_000)
+        p = live.step()
+        labels.append(p.label)
+        seconds.append((ad.seconds, p.adapted))
+    # unadapted until 5 s of speech were counted, adapted from then on
+    assert all(lab == "anger" and not a for lab, (s, a) in zip(labels, seconds) if s < 5.0)
+    assert labels[-1] == "sadness" and seconds[-1][1] and seconds[-1][0] >= 5.0
+    assert ad.current().profile.name == "live" and "Adapted on the fly" in ad.status()
+    live.reset()  # a new session starts afresh
+    assert ad.seconds == 0 and not ad.ready
+
+
+def test_online_adapter_with_a_model_that_cannot_adapt():
+    from ser_core.live import OnlineAdapter
+
+    class Corpus(FakeAdaptable):
+        def needed_representations(self):
+            return []
+
+        def adaptation(self):
+            return "This model uses corpus-level normalisation; it cannot adapt to a voice."
+
+    ad = OnlineAdapter(Corpus(), warmup=1.0)
+    _stream(ad, _speech(6.0), [4000])
+    assert not ad.can_adapt and not ad.ready and ad.current().profile is None
+    assert "cannot adapt" in ad.status()
+    ad.use(FakeAdaptable())  # other representations: statistics start afresh
+    assert ad.can_adapt and ad.seconds == 0

@@ -82,3 +82,41 @@ def ship_tiny_ensemble(root: Path, *, name: str = "tiny_ensemble",
             "metrics": {"seed": {"accuracy": 0.0}}}
     models.save(ens, card, name, directory=artifacts / "models")
     return artifacts
+
+
+def ship_tiny_spk_model(root: Path, *, name: str = "tiny_spk", accuracy: float | None = None,
+                        representation: str = "mel") -> Path:
+    """Ship a width-8 mel ResNet trained one epoch on **speaker-normalised** features
+    (card normalization kind "speaker": it can be adapted to a voice).
+
+    Uses ``root/corpus`` when :func:`ship_tiny_model` already made it there.  ``accuracy``
+    overrides the card's seed accuracy (to make it the page's default model).  Returns the
+    artifacts folder.
+    """
+    import json
+
+    from ser_core import data, models, train
+
+    corpus = root / "corpus"
+    if not (corpus / "data.tsv").exists():
+        make_corpus(corpus, per_emotion=5, seconds=0.8)
+    meta = data.load_metadata(corpus)
+    splits = root / "splits"
+    if not splits.exists():
+        data.save_splits(meta, directory=splits)
+    old = {k: os.environ.get(k) for k in ("SER_CACHE_DIR",)}
+    os.environ["SER_CACHE_DIR"] = str(root / "cache")
+    try:
+        res = train.train(train.TrainConfig(representation=representation, epochs=1, width=8,
+                                            batch_size=8, norm="speaker"), meta,
+                          splits_dir=splits, log_mlflow=False, progress=False)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    card = train.model_card(res)
+    assert card["normalization"]["kind"] == "speaker"
+    if accuracy is not None:
+        card["metrics"]["seed"]["accuracy"] = accuracy
+    models.save(res.model, card, name, directory=root / "artifacts" / "models")
+    json.loads((root / "artifacts" / "models" / f"{name}.json").read_text())
+    return root / "artifacts"

@@ -58,7 +58,7 @@ def test_upload_real_clip_shows_its_label(app_server, browser_page, output_dir):
     page.goto(f"{app_server}/predictor")
     wait_for_app(page)
     page.get_by_role("heading", name="Emotion predictor").wait_for()
-    page.locator("input[type=file]").set_input_files(clip.path)  # straight from the corpus
+    page.locator("input[type=file]").last.set_input_files(clip.path)  # the main uploader (the calibration one comes first)
     verdict = page.locator(".st-key-predictor-verdict")
     verdict.get_by_text(f"Prediction: {clip.emotion}").wait_for(timeout=90_000)
     wait_for_app(page)
@@ -147,3 +147,61 @@ def test_live_microphone_label_and_timeline(browser, tiny_server, tmp_path, outp
         mic_browser.close()
     server_log = log.read_text(errors="replace")
     assert "Traceback" not in server_log and "Exception" not in server_log, server_log[-4000:]
+
+
+# ------------------------------------------------------------------ calibrate to my voice
+@pytest.fixture(scope="module")
+def spk_server(tmp_path_factory):
+    """``streamlit run app.py`` on a tiny speaker-normalised model; yields ``(url, log)``."""
+    from tests.tiny_model import ship_tiny_spk_model
+
+    root = tmp_path_factory.mktemp("calibrate")
+    artifacts = ship_tiny_spk_model(root)
+    env = {"SER_ARTIFACTS": str(artifacts), "SER_DATA_DIR": str(root / "data"),
+           "SER_ONNX_CACHE": str(root / "onnx"), "SER_ICE_SERVERS": "[]"}
+    with streamlit_server(root, env) as (url, log):
+        yield url, log
+
+
+def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
+    """Upload 12 s of (synthetic) speech under "Calibrate to my voice", press Calibrate,
+    then upload a clip: its prediction says it is adapted to the voice."""
+    from tests.conftest import tone
+    from tests.test_adapt import _speech
+
+    url, log = spk_server
+    calib, clip = tmp_path / "my_voice.wav", tmp_path / "clip.wav"
+    sf.write(calib, _speech(12.0), 16_000, subtype="PCM_16")
+    sf.write(clip, tone(2.0), 16_000, subtype="PCM_16")
+    page = browser_page
+    page.goto(f"{url}/predictor")
+    wait_for_app(page, timeout_ms=90_000)
+    page.get_by_text("Not adapted to this voice").wait_for(timeout=90_000)
+    page.get_by_test_id("stExpander").get_by_text("Calibrate to my voice").click()
+    panel = page.locator(".st-key-predictor-calibration")
+    panel.locator("input[type=file]").set_input_files(str(calib))
+    # the uploader's callback has staged the audio once the button is enabled
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.st-key-predictor-calibration button')]
+                 .some(b => b.innerText.trim().endsWith('Calibrate') && !b.disabled)""",
+        timeout=90_000)
+    wait_for_app(page)
+    panel.get_by_role("textbox").fill("Ala")
+    panel.get_by_role("textbox").press("Enter")
+    wait_for_app(page)
+    panel.get_by_role("button", name="Calibrate", exact=True).click()
+    page.get_by_text("Adapted to the voice 'Ala'").first.wait_for(timeout=90_000)
+    wait_for_app(page)
+    assert "Calibrated for 'Ala' from 12 s of speech" in panel.inner_text()
+    page.locator("input[type=file]").last.set_input_files(str(clip))
+    verdict = page.locator(".st-key-predictor-verdict")
+    verdict.get_by_text("Prediction", exact=False).first.wait_for(timeout=90_000)
+    wait_for_app(page)
+    wait_for_plots(page)
+    assert "Adapted to the voice 'Ala' (12 s of calibration speech)" in verdict.inner_text()
+    assert "clip.wav" in verdict.inner_text()
+    assert not page.locator('[data-testid="stException"]').count()
+    assert not page.locator('[data-testid="stAlertContentError"]').count()
+    full_screenshot(page, output_dir / "predictor_calibrated.png")
+    server_log = log.read_text(errors="replace")
+    assert "Traceback" not in server_log, server_log[-4000:]

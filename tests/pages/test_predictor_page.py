@@ -235,7 +235,7 @@ def test_live_tab_renders_without_ice_servers(env, webrtc_in_apptest):
     at.session_state[common.KEY_PRED_SOURCE] = "live"
     no_exception(at.run())
     assert not at.error
-    assert "START" in at.info[0].value
+    assert "START" in at.info[-1].value
 
 
 def test_bad_ice_setting_is_reported(env, webrtc_in_apptest, monkeypatch):
@@ -316,3 +316,222 @@ def test_real_uploader_and_recorder_widgets(env):
     at.audio_input(key=common.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(2.5))).run()
     no_exception(at)
     assert not at.error and "probs" in charts(at) and "your recording" in texts(at)
+
+
+# ------------------------------------------------------------------ ensemble (issue #4)
+ENSEMBLE = "tiny_ensemble"
+
+
+@pytest.fixture(scope="module")
+def ensemble_artifacts(tmp_path_factory) -> Path:
+    """tiny_mel, tiny_chroma and tiny_ensemble (weights 0.7 / 0.3)."""
+    from tests.tiny_model import ship_tiny_ensemble
+
+    return ship_tiny_ensemble(tmp_path_factory.mktemp("ensemble"))
+
+
+def _use(monkeypatch, artifacts: Path, tmp_path: Path) -> Path:
+    monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
+    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SER_ONNX_CACHE", str(artifacts.parent / "onnx"))
+    monkeypatch.delenv("SER_ICE_SERVERS", raising=False)
+    return tmp_path / "data"
+
+
+def test_ensemble_is_listed_and_predicts(ensemble_artifacts, tmp_path, monkeypatch):
+    _use(monkeypatch, ensemble_artifacts, tmp_path)
+    at = run_page()
+    box = at.selectbox(key=common.KEY_PRED_MODEL)
+    from ser_core.inference import best_model_name
+
+    assert box.value == best_model_name() != ENSEMBLE  # the best by seed accuracy stays default
+    assert common.model_label(ENSEMBLE) in box.options and len(box.options) == 3
+    at.session_state[common.KEY_PRED_CLIP["upload"]] = common.make_clip(
+        encode(tone(2.0), ext="wav"), "a.wav", "upload")
+    box.set_value(ENSEMBLE).run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "weighted ensemble of 2 ResNets (mel 0.70, chroma 0.30)" in texts(at)
+    assert "runs in ONNX Runtime" in texts(at)
+    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    assert res.model == ENSEMBLE and res.voice == ""
+    bars = charts(at)["probs"]["data"][0]
+    assert abs(sum(bars["x"]) - 100) < 0.1
+    assert "members use corpus-level normalisation" in at.info[0].value
+
+
+# ------------------------------------------------------------------ calibrate to my voice (#7)
+SPK, SPK_CHROMA = "tiny_spk", "tiny_spk_chroma"
+
+
+@pytest.fixture(scope="module")
+def spk_artifacts(tmp_path_factory) -> Path:
+    """tiny_mel (corpus normalisation) and two speaker-normalised models: tiny_spk (mel,
+    the default: best card accuracy) and tiny_spk_chroma."""
+    from tests.tiny_model import ship_tiny_spk_model
+
+    root = tmp_path_factory.mktemp("spk")
+    ship_tiny_model(root)
+    ship_tiny_spk_model(root, accuracy=0.9)
+    return ship_tiny_spk_model(root, name=SPK_CHROMA, accuracy=0.5, representation="chroma")
+
+
+@pytest.fixture
+def spk_env(spk_artifacts, tmp_path, monkeypatch) -> Path:
+    return _use(monkeypatch, spk_artifacts, tmp_path)
+
+
+def speech(seconds: float, seed: int = 0) -> np.ndarray:
+    from tests.test_adapt import _speech
+
+    return _speech(seconds, seed=seed)
+
+
+def calibrate(at: AppTest, data: bytes, name: str = "me.wav", who: str = "") -> AppTest:
+    """Stage calibration audio as the recorder / uploader callback would, then press
+    Calibrate."""
+    at.session_state[common.KEY_CAL_CLIP] = common.make_clip(data, name, "calibration")
+    if who:
+        at.session_state[common.KEY_CAL_NAME] = who
+    no_exception(at.run())
+    at.button(key=common.KEY_CAL_RUN).click().run()
+    return no_exception(at)
+
+
+def test_unadapted_until_calibrated_then_every_prediction_is_adapted(spk_env):
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    assert at.selectbox(key=common.KEY_PRED_MODEL).value == SPK
+    assert "Not adapted to this voice" in at.info[0].value
+    before = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    assert before.voice == "" and "Not adapted" in texts(at)
+    assert at.button(key=common.KEY_CAL_RUN).disabled  # no calibration audio yet
+
+    calibrate(at, encode(speech(12.0), ext="flac"), who="ala")
+    assert not at.error, [e.value for e in at.error]
+    assert at.success[0].value.startswith("Adapted to the voice 'ala' (12 s of calibration")
+    assert "Calibrated for 'ala' from 12 s of speech" in texts(at)
+    after = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    assert after.voice and after.adaptation.startswith("Adapted to the voice 'ala'")
+    assert not np.array_equal(after.verdict.probs, before.verdict.probs)  # re-predicted
+    assert "Adapted to the voice 'ala'" in [c.value for c in at.caption][-10:] or \
+        any(c.value.startswith("Adapted to the voice") for c in at.caption)
+    # the recording tab uses the profile too
+    at.session_state[common.KEY_PRED_SOURCE] = "recording"
+    at.session_state[common.KEY_PRED_CLIP["recording"]] = common.make_clip(
+        encode(tone(2.0), ext="wav"), "your recording", "recording")
+    no_exception(at.run())
+    assert at.session_state[common.KEY_PRED_RESULT]["recording"].voice == after.voice
+    # nothing was stored: no database, no audio
+    assert not (spk_env / "feedback.sqlite3").exists()
+    assert at.session_state[common.KEY_VOICE]["kind"] == "audio"
+
+    # another model with another representation: the profile is recomputed for it
+    at.selectbox(key=common.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()
+    no_exception(at)
+    res = at.session_state[common.KEY_PRED_RESULT]["recording"]
+    assert res.model == SPK_CHROMA and res.voice and res.voice != after.voice
+    assert res.adaptation.startswith("Adapted to the voice 'ala'")
+
+    # forget: unadapted again
+    at.button(key=common.KEY_CAL_FORGET).click().run()
+    no_exception(at)
+    assert at.session_state[common.KEY_PRED_RESULT]["recording"].voice == ""
+    assert "Not adapted to this voice" in at.info[0].value
+
+
+def test_model_that_cannot_adapt_suggests_one_that_can(spk_env):
+    at = run_page()
+    at.selectbox(key=common.KEY_PRED_MODEL).set_value(TINY).run()
+    no_exception(at)
+    msg = at.info[0].value
+    assert "corpus-level normalisation; it cannot adapt" in msg and f"**{SPK}** can adapt" in msg
+    at.button(key=common.KEY_CAL_SWITCH).click().run()
+    no_exception(at)
+    assert at.selectbox(key=common.KEY_PRED_MODEL).value == SPK
+
+
+def test_no_adaptable_model_says_how_to_train_one(env):
+    at = run_page()
+    assert "cannot adapt" in at.info[0].value and "--norm speaker" in at.info[0].value
+    assert not at.error
+
+
+@pytest.mark.parametrize("data, name, reason", [
+    (encode(np.zeros(16_000 * 12, np.float32), ext="wav"), "silence.wav", "silent"),
+    (encode(speech(2.0), ext="wav"), "short.wav", "at least 5 s"),
+    (b"garbage, not audio " * 50, "broken.ogg", "broken.ogg"),
+])
+def test_bad_calibration_keeps_the_previous_voice(spk_env, data, name, reason):
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    calibrate(at, encode(speech(12.0), ext="wav"), who="ala")
+    good = at.session_state[common.KEY_PRED_RESULT]["upload"].voice
+    calibrate(at, data, name=name)
+    assert at.error and at.error[0].value.startswith("Calibration failed")
+    assert reason in at.error[0].value
+    # the page keeps working and the earlier calibration is kept
+    assert at.session_state[common.KEY_PRED_RESULT]["upload"].voice == good
+    assert at.success[0].value.startswith("Adapted to the voice 'ala'")
+    assert "probs" in charts(at)
+
+
+def test_profile_is_saved_only_with_consent_and_a_name_and_reloads(spk_env):
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    calibrate(at, encode(speech(12.0), ext="wav"))
+    consent = at.checkbox(key=common.KEY_CAL_CONSENT)
+    assert consent.value is False and consent.label == common.PROFILE_CONSENT_LABEL
+    assert at.button(key=common.KEY_CAL_SAVE).disabled  # no consent, no name
+    consent.check().run()
+    assert at.button(key=common.KEY_CAL_SAVE).disabled  # still no name
+    assert not (spk_env / "feedback.sqlite3").exists()
+    at.text_input(key=common.KEY_CAL_NAME).input("Ala").run()
+    assert not at.button(key=common.KEY_CAL_SAVE).disabled
+    at.button(key=common.KEY_CAL_SAVE).click().run()
+    no_exception(at)
+    assert "Saved the voice profile 'Ala'" in texts(at)
+    store = FeedbackStore(spk_env)
+    (row,) = store.list_profiles()
+    assert row["name"] == "Ala" and row["representations"] == ["chroma", "mel"]  # any model
+    assert store.rows() == [] and not list(store.donations.iterdir())  # no audio anywhere
+    # the same name again is refused, the saved one is kept
+    at.checkbox(key=common.KEY_CAL_CONSENT).check().run()
+    at.button(key=common.KEY_CAL_SAVE).click().run()
+    assert at.error and "'Ala' already exists" in at.error[0].value
+
+    # a new browser session: unadapted until the saved profile is picked
+    at2 = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    assert "Not adapted" in at2.info[0].value
+    at2.selectbox(key=common.KEY_CAL_PICK).set_value("Ala").run()
+    at2.button(key=common.KEY_CAL_LOAD).click().run()
+    no_exception(at2)
+    assert at2.success[0].value.startswith("Adapted to the voice 'Ala'")
+    assert at2.session_state[common.KEY_PRED_RESULT]["upload"].voice
+    at2.selectbox(key=common.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()  # chroma stats saved too
+    assert not at2.error and at2.success[0].value.startswith("Adapted to the voice 'Ala'")
+    at2.selectbox(key=common.KEY_CAL_PICK).set_value("Ala").run()
+    at2.button(key=common.KEY_CAL_DELETE).click().run()
+    no_exception(at2)
+    assert store.list_profiles() == [] and "Deleted the saved voice profile 'Ala'" in texts(at2)
+    assert at2.success[0].value.startswith("Adapted to the voice")  # this session keeps it
+
+
+def test_live_on_the_fly_adaptation_toggle(spk_env, webrtc_in_apptest):
+    from ser_core.live import OnlineAdapter
+
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    no_exception(at.run())
+    assert not at.toggle(key=common.KEY_LIVE_ADAPT).value
+    assert at.slider(key=common.KEY_LIVE_WARMUP).value == 10
+    assert at.session_state[common.KEY_LIVE_SESSION].adapter is None
+    assert any("Not adapted to this voice" in c.value for c in at.caption)
+    at.toggle(key=common.KEY_LIVE_ADAPT).set_value(True).run()
+    at.slider(key=common.KEY_LIVE_WARMUP).set_value(15).run()
+    no_exception(at)
+    adapter = at.session_state[common.KEY_LIVE_SESSION].adapter
+    assert isinstance(adapter, OnlineAdapter) and adapter.warmup == 15
+    assert any(c.value.startswith("Warming up: 0 of 15 s of speech") for c in at.caption)
+    # a model that cannot adapt: the toggle is disabled and no adapter runs
+    at.selectbox(key=common.KEY_PRED_MODEL).set_value(TINY).run()
+    no_exception(at)
+    assert at.toggle(key=common.KEY_LIVE_ADAPT).disabled
+    assert at.session_state[common.KEY_LIVE_SESSION].adapter is None

@@ -1,0 +1,104 @@
+"""Speed of one slider move on the adversarial page: attack, reconstruction, re-prediction.
+
+What ``pages/4_adversarial.py`` computes when the epsilon slider moves to a value
+not yet cached for the clip (:func:`ser_core.attacks.attack_clip`): the clip's
+log-mel and clean prediction, the attack (one forward + backward pass for FGSM,
+``steps`` of them for PGD), Griffin-Lim of the adversarial spectrogram
+(spectrogram attacks, 32 iterations) and the full pipeline's prediction for the
+adversarial audio after 16-bit WAV encoding.  The once-per-clip Griffin-Lim of the
+clean spectrogram is timed separately.
+
+Target (issue #6, 2-core CPU machine): a slider move on a 3-s clip <= 1 s.
+
+Usage:
+  NEMO_DIR=../shared/nemo .venv/bin/python benchmarks/bench_attack.py [--model resnet18_mel]
+      [--clips 20] [--threads 2] [--backend auto]
+
+Inputs are 3-s windows of random nEMO clips (generated speech-like audio without
+the corpus).  Prints figures only; no assertion.  Other processes on the machine
+(training) slow it down: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ser_core import attacks, audio, data, features  # noqa: E402
+from ser_core.config import DEFAULT_CONFIG  # noqa: E402
+from ser_core.inference import Predictor  # noqa: E402
+
+SR = DEFAULT_CONFIG.sr
+#: (attack, epsilon) pairs timed: typical slider positions of each attack.
+CASES = [("fgsm", 0.01), ("fgsm", 0.05), ("pgd", 0.01), ("fgsm_wave", 1e-4), ("pgd_wave", 1e-4)]
+
+
+def clips(n: int) -> tuple[list[np.ndarray], str]:
+    rng = np.random.default_rng(0)
+    if data.corpus_available():
+        meta = data.load_metadata()
+        paths = meta.path.to_numpy()[rng.choice(len(meta), size=min(n, len(meta)), replace=False)]
+        return [audio.load_audio(p) for p in paths], f"{len(paths)} random nEMO clips"
+    t = np.arange(3 * SR) / SR
+    ys = []
+    for _ in range(n):
+        phase = 2 * np.pi * np.cumsum(rng.uniform(90, 250) * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / SR
+        ys.append((0.1 * sum(np.sin(k * phase) / k for k in range(1, 8))).astype(np.float32))
+    return ys, f"{n} generated clips (no corpus: set NEMO_DIR)"
+
+
+def pct(v: list[float]) -> str:
+    a = np.asarray(v)
+    return f"p50 {np.percentile(a, 50):6.0f} ms   p95 {np.percentile(a, 95):6.0f} ms   max {a.max():6.0f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="resnet18_mel")
+    ap.add_argument("--clips", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (page: 2 cores)")
+    ap.add_argument("--backend", default="auto", help="re-prediction back end (the page: auto)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    pred = Predictor.load(a.model, backend=a.backend)
+    ys, what = clips(a.clips)
+    print(f"model {pred.name} (re-prediction in {pred.backend}), torch threads {a.threads}, {what}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    warm = ys[0]
+    for attack, eps in CASES:  # warm-up: first calls allocate and JIT-free paths settle
+        attacks.attack_clip(warm, predictor=pred, attack=attack,
+                            settings=attacks.AttackSettings(epsilon=eps))
+
+    ref = []
+    for y in ys:
+        S = features.compute(y, "mel", cfg=pred.cfg)
+        t0 = time.perf_counter()
+        attacks.reconstruct(S, predictor=pred, n_iter=32)
+        ref.append(1000 * (time.perf_counter() - t0))
+    print(f"\nonce per clip: Griffin-Lim of the clean log-mel + its prediction   {pct(ref)}")
+
+    print("\nslider move (a new epsilon for the clip), end to end:")
+    for attack, eps in CASES:
+        total, stages = [], {}
+        for y in ys:
+            t0 = time.perf_counter()
+            res = attacks.attack_clip(y, predictor=pred, attack=attack,
+                                      settings=attacks.AttackSettings(epsilon=eps, steps=10))
+            total.append(1000 * (time.perf_counter() - t0))
+            for k, v in res.timings_ms.items():
+                stages.setdefault(k, []).append(v)
+        parts = ", ".join(f"{k} {np.median(v):.0f}" for k, v in stages.items())
+        print(f"  {attack:<10} eps {eps:<7g} {pct(total)}   (medians, ms: {parts})")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The explain (XAI) page in a real browser.
+
+(a) A tiny mel model trained at test time and a tiny synthetic corpus, in a server of
+    its own: the corpus clip picker's clip gets four maps, the deletion chart and the
+    players; the opacity slider restyles the maps; then an upload is explained too;
+    no traceback in the server log.
+(b) The shipped ``resnet18_mel`` on a real corpus clip (skipped, saying which, without
+    the model or the corpus): the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+
+from ser_core import data, models
+
+from .conftest import full_screenshot, streamlit_server, wait_for_app, wait_for_plots
+
+pytestmark = pytest.mark.browser
+VERDICT = ".st-key-explain-verdict"
+OPACITY = '.st-key-explain-opacity input[type="range"]'
+#: JS: the maps figure's relevance traces (named after the methods) as [name, opacity].
+MAP_TRACES = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(p => p.data && p.data.length === 8)
+    .flatMap(p => p.data.filter(t => t.name !== 'log-mel').map(t => [t.name, t.opacity]))"""
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tmp_path_factory):
+    """``streamlit run app.py`` on a tiny mel model and a tiny corpus; yields ``(url, log)``."""
+    from tests.conftest import make_corpus
+    from tests.tiny_model import ship_tiny_model
+
+    root = tmp_path_factory.mktemp("explain")
+    artifacts = ship_tiny_model(root)
+    corpus = make_corpus(root / "nemo", seconds=1.5)
+    env = {"SER_ARTIFACTS": str(artifacts), "SER_ONNX_CACHE": str(root / "onnx"),
+           "NEMO_DIR": str(corpus)}
+    with streamlit_server(root, env) as (url, log):
+        yield url, log
+
+
+def wait_for_maps(page) -> list:
+    page.wait_for_function(f"() => ({MAP_TRACES})().length === 4", timeout=120_000)
+    wait_for_app(page)
+    wait_for_plots(page)
+    return page.evaluate(MAP_TRACES)
+
+
+def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path, tone_fn,
+                                            output_dir):
+    url, log = tiny_server
+    page = browser_page
+    page.goto(f"{url}/explain")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Explain (XAI)").wait_for()
+    page.locator(VERDICT).get_by_text("Prediction:").wait_for(timeout=120_000)
+    traces = wait_for_maps(page)
+    assert [t[0] for t in traces] == ["gradcam", "lrp", "smoothgrad", "lime"]
+    assert all(abs(t[1] - 0.8) < 1e-9 for t in traces)
+    for title in ("Grad-CAM", "LRP", "SmoothGrad", "LIME"):
+        assert page.locator(".js-plotly-plot").get_by_text(title, exact=True).count() >= 1
+    page.get_by_role("heading", name="Deletion test").wait_for()
+    assert page.locator("audio").count() >= 4  # the clip, original, all bins, top-k
+    # the opacity slider restyles the maps (a fragment rerun, nothing recomputed)
+    thumb = page.locator(OPACITY)
+    thumb.focus()
+    for _ in range(4):
+        thumb.press("ArrowLeft")
+    page.wait_for_function(f"() => ({MAP_TRACES})().every(t => Math.abs(t[1] - 0.6) < 1e-9)",
+                           timeout=30_000)
+    wait_for_app(page)
+    assert not page.locator('[data-testid="stException"]').count()
+    assert not page.locator('[data-testid="stAlertContentError"]').count()
+    full_screenshot(page, output_dir / "explain_tiny.png")
+    # an upload is explained as well
+    page.get_by_text("Upload a file", exact=True).click()
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, tone_fn(2.5, freq=260.0), 16_000)
+    page.locator("input[type=file]").set_input_files(str(wav))
+    page.locator(VERDICT).get_by_text("voice.wav").wait_for(timeout=120_000)
+    wait_for_maps(page)
+    assert not page.locator('[data-testid="stException"]').count()
+    server_log = log.read_text(errors="replace")
+    assert "Traceback" not in server_log, server_log[-4000:]
+
+
+def test_real_model_on_a_corpus_clip(app_server, browser_page, output_dir):
+    if "resnet18_mel" not in models.shipped():
+        pytest.skip("resnet18_mel is not shipped in artifacts/models")
+    if not data.corpus_available():
+        pytest.skip("nEMO corpus not found: set NEMO_DIR (needed for a real clip)")
+    page = browser_page
+    page.goto(f"{app_server}/explain")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Explain (XAI)").wait_for()
+    page.locator(VERDICT).get_by_text("Prediction:").wait_for(timeout=120_000)
+    wait_for_maps(page)
+    page.get_by_role("heading", name="Across the test set").wait_for()
+    assert not page.locator('[data-testid="stException"]').count()
+    full_screenshot(page, output_dir / "explain_page.png")

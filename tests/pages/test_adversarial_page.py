@@ -1,0 +1,172 @@
+"""The adversarial page, run on its own with AppTest, on a tiny mel model trained at test time.
+
+The uploader's ``on_change`` callback copies the file into
+``st.session_state[common.KEY_ADV_CLIP]`` and the page attacks whatever is
+there, so the tests put clips there directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import common
+from ser_core import attacks
+from ser_core.config import EMOTIONS
+from tests.conftest import encode, tone
+from tests.tiny_model import TINY, ship_tiny_model
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_adversarial.py")
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    return ship_tiny_model(tmp_path_factory.mktemp("adversarial"))
+
+
+@pytest.fixture
+def env(artifacts, tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
+    monkeypatch.setenv("SER_ONNX_CACHE", str(artifacts.parent / "onnx"))
+    (artifacts / "attacks" / "robustness.csv").unlink(missing_ok=True)
+    return artifacts
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def with_upload(data: bytes, name: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[common.KEY_ADV_SOURCE] = common.ADV_SOURCE_UPLOAD
+    at.session_state[common.KEY_ADV_CLIP] = common.make_clip(data, name, "upload")
+    return no_exception(at.run())
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    return {el.proto.id.rsplit(".", 1)[-1]: json.loads(el.proto.spec)
+            for el in at.get("plotly_chart") if el.proto.id}
+
+
+def array(v) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(v, dict):
+        import base64
+
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        shape = v.get("shape")
+        if shape:
+            a = a.reshape([int(n) for n in str(shape).split(",")])
+        return a
+    return np.asarray(v, float)
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [i.value for i in at.info])
+
+
+def test_no_mel_model_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "empty"))
+    at = no_exception(AppTest.from_file(PAGE, default_timeout=60).run())
+    assert "--representation mel" in at.info[0].value
+
+
+def test_upload_only_without_corpus(env, no_corpus):
+    at = no_exception(AppTest.from_file(PAGE, default_timeout=120).run())
+    assert at.title[0].value == "Adversarial examples"
+    assert at.radio(key=common.KEY_ADV_SOURCE).options == [common.ADV_SOURCE_UPLOAD]
+    assert at.selectbox(key=common.KEY_ADV_MODEL).value == TINY
+    assert "Upload a recording" in texts(at)
+    assert not at.metric  # nothing to attack yet
+
+
+def test_spectrogram_attack_and_slider(env, no_corpus):
+    at = with_upload(encode(tone(2.0), ext="flac"), "tone.flac")
+    assert not at.error, [e.value for e in at.error]
+    slider = at.select_slider(key=common.KEY_ADV_EPS["spectrogram"])
+    assert slider.value == 0.01 and list(slider.options) == [
+        common.format_epsilon(e) for e in attacks.DEFAULT_EPSILONS]
+    assert "normalised** model input" in texts(at)
+    m = metrics(at)
+    assert m["SNR of the perturbation"].endswith(" dB")
+    figs = charts(at)
+    assert {"probs", "spectrograms"} <= set(figs)
+    assert [b["name"] for b in figs["probs"]["data"]] == [
+        "original", "adversarial (model input)", "original, Griffin-Lim audio",
+        "adversarial, Griffin-Lim audio"]
+    assert len(figs["spectrograms"]["data"]) == 3
+    assert len(at.get("audio")) == 3  # the clip, and the two Griffin-Lim reconstructions
+    assert "Robustness curve" in [h.value for h in at.header]
+    assert "attack-eval" in texts(at)  # no robustness file yet: how to make it
+
+    at = no_exception(slider.set_value(0.0).run())
+    assert metrics(at)["SNR of the perturbation"] == "∞ (no change)"
+    assert "Epsilon 0: nothing changes" in texts(at)
+    spec = charts(at)["spectrograms"]["data"]
+    assert array(spec[2]["z"]).shape == (128, 188) and np.abs(array(spec[2]["z"])).max() == 0
+
+    at = no_exception(at.select_slider(key=common.KEY_ADV_EPS["spectrogram"]).set_value(0.1).run())
+    snr = metrics(at)["SNR of the perturbation"]
+    assert snr.endswith(" dB") and float(snr.split()[0]) < 40
+
+
+def test_waveform_attack_targeted(env, no_corpus):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[common.KEY_ADV_SOURCE] = common.ADV_SOURCE_UPLOAD
+    at.session_state[common.KEY_ADV_CLIP] = common.make_clip(encode(tone(3.0)), "t.wav", "upload")
+    at.session_state[common.KEY_ADV_DOMAIN] = "waveform"
+    at.session_state[common.KEY_ADV_ATTACK["waveform"]] = "pgd_wave"
+    at.session_state[common.KEY_ADV_TARGET] = "sadness"
+    at = no_exception(at.run())
+    assert not at.error, [e.value for e in at.error]
+    assert at.select_slider(key=common.KEY_ADV_EPS["waveform"]).value == 1e-4
+    assert "sample amplitude" in texts(at)
+    names = [b["name"] for b in charts(at)["probs"]["data"]]
+    assert names == ["original", "adversarial (model input)", "adversarial audio (16-bit WAV)"]
+    assert "reached the target" in texts(at) or "did not reach the target" in texts(at)
+
+
+def test_bad_upload_is_an_error_not_a_traceback(env, no_corpus):
+    at = with_upload(b"not audio at all", "x.wav")
+    assert at.error and "x.wav" in at.error[0].value
+
+
+def test_robustness_curve_marks_the_epsilon(env, no_corpus):
+    rows = []
+    for e in (0.0, 0.01, 0.05):
+        row = {"model": TINY, "attack": "fgsm", "domain": "spectrogram", "steps": 1,
+               "protocol": "seed", "epsilon": e, "n": 12, "accuracy": 0.9 - e * 5,
+               "snr_db": np.inf if e == 0 else 30.0}
+        row.update({emo: 0.8 for emo in EMOTIONS})
+        rows.append(row)
+    attacks.save_robustness(pd.DataFrame(rows), env / "attacks" / "robustness.csv")
+    at = with_upload(encode(tone(2.0)), "tone.wav")
+    fig = charts(at)["curve"]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    overall = fig["data"][0]
+    assert array(overall["x"]).tolist() == [0.01, 0.05]
+    assert array(overall["y"]).tolist() == [85.0, 65.0]
+    shapes = fig["layout"]["shapes"]
+    assert any(s.get("x0") == 0.01 for s in shapes)  # this clip's epsilon (data value)
+    assert "on 12 clips" in texts(at)
+
+
+def test_corpus_clip(env, meta):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at = no_exception(at.run())
+    assert at.radio(key=common.KEY_ADV_SOURCE).value == common.ADV_SOURCE_CORPUS
+    clip = at.selectbox(key=common.KEY_ADV_FILE).value
+    assert clip and at.selectbox(key=common.KEY_ADV_EMOTION).value == "anger"
+    assert f"**{clip}** · labelled **anger**" in texts(at)
+    assert "SNR of the perturbation" in metrics(at)

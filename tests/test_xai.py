@@ -1,0 +1,370 @@
+"""Explanations (ser_core.xai): shapes, LRP conservation, localisation on a synthetic
+task trained here in seconds, the deletion test, listening and the xai-eval command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ser_core import xai
+from ser_core.errors import ConfigError, UnknownNameError
+from ser_core.models import VGG16, AudioResNet, BasicBlock, SmallCNN
+
+METHODS = ("gradcam", "lrp", "smoothgrad", "lime")
+FAST = xai.XAIOptions(lime_samples=64, lime_segments=(4, 6), smoothgrad_samples=4,
+                      deletion_steps=10)
+#: LRP conservation: |sum of relevance - logit| <= REL_TOL * |logit| + ABS_TOL.
+REL_TOL, ABS_TOL = 5e-3, 1e-4
+
+
+def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial batch-norm statistics, so that folding them is really tested."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(0.2 * torch.randn(c, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(c, generator=g))
+            m.weight.data.copy_(0.5 + torch.rand(c, generator=g))
+            m.bias.data.copy_(0.2 * torch.randn(c, generator=g))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def resnet() -> nn.Module:
+    torch.manual_seed(0)
+    return _randomise_bn(AudioResNet(width=4))
+
+
+@pytest.fixture(scope="module")
+def x() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((1, 32, 48)).astype(np.float32)
+
+
+# ------------------------------------------------------------------ registry and shapes
+def test_registry_has_the_four_methods():
+    assert tuple(xai.EXPLAINERS) == METHODS
+    assert xai.get_explainer("lrp").title == "LRP"
+    assert xai.get_explainer("gradcam").signed is False
+    with pytest.raises(UnknownNameError, match="nope"):
+        xai.get_explainer("nope")
+    with pytest.raises(UnknownNameError):
+        xai.explain(np.zeros((1, 8, 8), np.float32), "nope", model=nn.Identity())
+
+
+def test_register_explainer_decorator_adds_and_runs_a_method(resnet, x):
+    @xai.register_explainer("ones", title="Ones", signed=False)
+    def ones(x, *, model, target):
+        """Every bin equally relevant."""
+        return np.ones_like(x)
+
+    try:
+        assert xai.get_explainer("ones").description == "Every bin equally relevant."
+        assert (xai.explain(x, "ones", model=resnet) == 1).all()
+    finally:
+        del xai.EXPLAINERS["ones"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_map_has_the_input_shape_and_is_finite(resnet, x, method):
+    m = xai.explain(x, method, model=resnet, target=2, options=FAST)
+    assert m.shape == x.shape and m.dtype == np.float32
+    assert np.isfinite(m).all()
+    if method != "gradcam":  # ReLU'd Grad-CAM is all zero when nothing speaks for the class
+        assert np.abs(m).max() > 0
+
+
+def test_maps_of_a_two_channel_input_keep_the_shape():
+    torch.manual_seed(1)
+    model = _randomise_bn(AudioResNet(in_chans=2, width=4))
+    x2 = np.random.default_rng(1).standard_normal((2, 32, 40)).astype(np.float32)
+    maps = xai.explain_all(x2, model=model, options=FAST)
+    assert {k: v.shape for k, v in maps.items()} == {k: x2.shape for k in METHODS}
+
+
+def test_options_are_validated():
+    with pytest.raises(ConfigError, match="lime_samples"):
+        xai.XAIOptions(lime_samples=0)
+    with pytest.raises(ConfigError, match="deletion_steps"):
+        xai.XAIOptions(deletion_steps=0)
+    with pytest.raises(ConfigError, match="smoothgrad_noise"):
+        xai.XAIOptions(smoothgrad_noise=-1.0)
+    with pytest.raises(ConfigError, match="lime_segments"):
+        xai.XAIOptions(lime_segments=(0, 3))
+    assert xai.XAIOptions().kwargs("lime")["samples"] == 256
+
+
+def test_bad_inputs_raise_config_errors(resnet, x):
+    with pytest.raises(ConfigError, match="shape"):
+        xai.explain(x[0], "lrp", model=resnet)
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ConfigError, match="NaN"):
+        xai.explain(bad, "gradcam", model=resnet)
+    with pytest.raises(ConfigError, match="target"):
+        xai.explain(x, "lrp", model=resnet, target=6)
+
+
+def test_normalise_scales_by_the_largest_magnitude():
+    assert np.allclose(xai.normalise(np.array([-4.0, 2.0])), [-1.0, 0.5])
+    assert np.allclose(xai.normalise(np.zeros(3)), 0)
+    r = np.r_[np.linspace(0, 1, 999), 100.0]  # one extreme bin
+    z = xai.normalise(r, percentile=99.0)
+    assert z.max() == 1.0 and z[-1] == 1.0 and z[500] > 0.4
+
+
+# ------------------------------------------------------------------ LRP
+@pytest.mark.parametrize("arch", ["resnet", "small_cnn", "vgg16"])
+def test_folded_lrp_network_computes_the_same_logits(arch, x):
+    torch.manual_seed(0)
+    model = {"resnet": lambda: AudioResNet(width=4), "small_cnn": lambda: SmallCNN(),
+             "vgg16": lambda: VGG16(width=4)}[arch]()
+    model = _randomise_bn(model)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)[None])[0].numpy()
+    assert np.allclose(xai.lrp_forward(x, model=model), ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("target", range(6))
+def test_lrp_conserves_relevance_in_a_resnet(resnet, x, target):
+    with torch.no_grad():
+        logit = float(resnet(torch.from_numpy(x)[None])[0, target])
+    r = xai.lrp(x, model=resnet, target=target)
+    assert abs(float(r.sum()) - logit) <= REL_TOL * abs(logit) + ABS_TOL
+
+
+def test_lrp_conserves_relevance_in_the_shipped_model():
+    from ser_core import features, models
+    from tests.conftest import tone
+
+    if "resnet18_mel" not in models.shipped():
+        pytest.skip("resnet18_mel is not shipped in artifacts/models")
+    lm = models.load("resnet18_mel")
+    norm = features.NormStats.from_dict(lm.card["normalization"])
+    x = norm.apply(features.compute(tone(3.0, freq=180.0), "mel"))
+    with torch.no_grad():
+        logits = lm.module(torch.from_numpy(x)[None])[0].numpy()
+    for target in (int(np.argmax(logits)), int(np.argmin(logits))):
+        r = xai.lrp(x, model=lm.module, target=target)
+        assert abs(float(r.sum()) - logits[target]) <= REL_TOL * abs(logits[target]) + ABS_TOL
+
+
+def test_lrp_rejects_unsupported_layers(x):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.LazyLinear(6))
+    with pytest.raises(ConfigError, match="Tanh"):
+        xai.lrp(x, model=model, target=0)
+
+
+# ------------------------------------------------------------------ synthetic task
+F_BINS, FRAMES = 32, 48
+REGION = (slice(16, 32), slice(24, 48))  # high bands, second half: 25 % of the bins
+
+
+class TinyResNet(nn.Module):
+    """Conv-BN-ReLU, a strided residual block with a downsampling shortcut, an identity
+    residual block; global average pooling; dense head (the AudioResNet layers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8),
+                                  nn.ReLU(), BasicBlock(8, 16, 2), BasicBlock(16, 16))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+
+    def forward(self, x):
+        return self.head(self.pool(self.body(x)))
+
+
+def _synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noise; class 1 has +1 added inside REGION (the only place the label lives)."""
+    g = np.random.default_rng(seed)
+    x = g.standard_normal((n, 1, F_BINS, FRAMES)).astype(np.float32)
+    y = g.integers(0, 2, n)
+    x[y == 1, 0, REGION[0], REGION[1]] += 1.0
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """A TinyResNet trained on the synthetic task (a few seconds); 8 class-1 test inputs."""
+    torch.manual_seed(0)
+    net = TinyResNet()
+    x, y = _synthetic(512, 0)
+    X, Y = torch.from_numpy(x), torch.from_numpy(y)
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    for _ in range(5):
+        perm = torch.randperm(len(X))
+        for i in range(0, len(X), 64):
+            b = perm[i:i + 64]
+            loss = nn.functional.cross_entropy(net(X[b]), Y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    xt, yt = _synthetic(64, 1)
+    with torch.no_grad():
+        acc = float((net(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean())
+    assert acc > 0.9, f"the synthetic task was not learnt (accuracy {acc:.2f})"
+    return net, xt[yt == 1][:8]
+
+
+def _region_mask() -> np.ndarray:
+    m = np.zeros((1, F_BINS, FRAMES), bool)
+    m[0, REGION[0], REGION[1]] = True
+    return m
+
+
+@pytest.mark.parametrize("method", ["gradcam", "lrp", "smoothgrad"])
+def test_relevance_lies_where_the_label_lives(synthetic, method):
+    net, xs = synthetic
+    region = _region_mask()
+    k = int(region.sum())
+    opts = xai.XAIOptions(smoothgrad_samples=8)
+    precision, density = [], []
+    for x in xs:
+        m = xai.explain(x, method, model=net, target=1, options=opts)
+        top = np.argsort(-m.ravel(), kind="stable")[:k]
+        precision.append(region.ravel()[top].mean())
+        pos = np.clip(m, 0, None)
+        density.append(pos[region].mean() / max(pos[~region].mean(), 1e-12))
+    # most of the k most relevant bins are in the region (chance: 25 %), and the region
+    # is clearly denser in relevance than the rest
+    assert np.mean(precision) > 0.5, precision
+    assert np.mean(density) > 1.5, density
+
+
+def test_deletion_auc_of_the_maps_beats_random(synthetic):
+    net, xs = synthetic
+    aucs = {m: [] for m in ("gradcam", "lrp", "smoothgrad", "random")}
+    for x in xs[:4]:
+        maps = xai.explain_all(x, model=net, target=1, methods=["gradcam", "lrp", "smoothgrad"],
+                               options=FAST)
+        for k, c in xai.deletion_test(x, maps, model=net, target=1, options=FAST).items():
+            aucs[k].append(c.auc)
+    for m in ("gradcam", "lrp", "smoothgrad"):
+        assert np.mean(aucs[m]) < np.mean(aucs["random"]) - 0.05, aucs
+
+
+def test_lrp_conserves_relevance_in_the_trained_network(synthetic):
+    net, xs = synthetic
+    for x in xs[:4]:
+        with torch.no_grad():
+            logit = float(net(torch.from_numpy(x)[None])[0, 1])
+        assert abs(float(xai.lrp(x, model=net, target=1).sum()) - logit) <= \
+            REL_TOL * abs(logit) + ABS_TOL
+
+
+# ------------------------------------------------------------------ deletion test
+def test_deletion_fractions_include_10_and_20_percent():
+    fr = xai.deletion_fractions(7)
+    assert fr[0] == 0 and fr[-1] == 1 and np.all(np.diff(fr) > 0)
+    assert np.isclose(fr, 0.1).any() and np.isclose(fr, 0.2).any()
+    with pytest.raises(ConfigError):
+        xai.deletion_fractions(0)
+
+
+def test_deletion_curve_of_a_linear_model_matches_a_hand_computation():
+    """Logit of class 1 = sum of the first 10 bins: deleting them first kills it."""
+
+    class Linear(nn.Module):
+        def forward(self, x):
+            s = x.flatten(1)[:, :10].sum(1)
+            return torch.stack([torch.zeros_like(s), s], 1)
+
+    x = np.full((1, 10, 10), 1.0, np.float32)
+    rel = np.zeros_like(x)
+    rel.reshape(-1)[:10] = 1.0
+    c = xai.deletion_curve(x, rel, model=Linear(), target=1, steps=10)
+    p = 1 / (1 + np.exp(-10.0))
+    assert np.isclose(c.probs[0], p) and np.isclose(c.probs[1], 0.5)  # 10 % removed: logit 0
+    assert np.isclose(c.drop_at(0.1), p - 0.5)
+    assert c.auc == pytest.approx(np.trapezoid(c.probs, c.fractions))
+    assert set(c.scores()) == {"auc", "drop10", "drop20", "p0"}
+    with pytest.raises(ConfigError, match="shape"):
+        xai.deletion_curve(x, rel[0], model=Linear(), target=1)
+
+
+def test_deletion_test_adds_a_random_reference(resnet, x):
+    maps = xai.explain_all(x, model=resnet, methods=["gradcam"], options=FAST)
+    curves = xai.deletion_test(x, maps, model=resnet, options=FAST)
+    assert set(curves) == {"gradcam", "random"}
+    for c in curves.values():
+        assert len(c.fractions) == len(c.probs) == 11
+        assert np.all((c.probs >= 0) & (c.probs <= 1))
+        assert np.isclose(c.probs[0], curves["random"].probs[0])
+
+
+# ------------------------------------------------------------------ listening
+def test_top_k_mask_keeps_the_most_relevant_fraction():
+    rel = np.arange(100, dtype=np.float32).reshape(1, 10, 10)
+    m = xai.top_k_mask(rel, 0.2)
+    assert m.shape == (10, 10) and m.sum() == 20 and m.reshape(-1)[-20:].all()
+    with pytest.raises(ConfigError):
+        xai.top_k_mask(rel, 1.5)
+
+
+def test_listen_returns_three_seconds_of_audio():
+    from ser_core import features
+    from tests.conftest import tone
+
+    mel = features.compute(tone(3.0), "mel")
+    rel = np.random.default_rng(0).random(mel.shape).astype(np.float32)
+    y = xai.listen(mel, rel, top_k=0.1, n_iter=4)
+    assert y.shape == (48_000,) and np.isfinite(y).all() and np.abs(y).max() <= 1
+    with pytest.raises(ConfigError, match="shape"):
+        xai.listen(mel, rel[:, :10], top_k=0.1, n_iter=1)
+
+
+# ------------------------------------------------------------------ dataset level
+def test_stratified_sample_balances_the_labels():
+    labels = np.array(["a"] * 50 + ["b"] * 10 + ["c"] * 40)
+    pick = xai.stratified_sample(labels, 12, seed=0)
+    assert len(pick) == len(set(pick)) == 12
+    assert sorted(np.unique(labels[pick], return_counts=True)[1]) == [4, 4, 4]
+    assert len(xai.stratified_sample(labels, 1000)) == 100
+
+
+def test_evaluate_and_summarise(resnet, x, tmp_path):
+    inputs = [("c1", "anger", x), ("c2", "joy", x * 0.5)]
+    scores = xai.evaluate_deletion(inputs, model=resnet, options=FAST)
+    assert len(scores) == 2 * 5 and set(scores["method"]) == {*METHODS, "random"}
+    summary = xai.summarise_deletion(scores)
+    assert list(summary.columns) == ["method", "emotion", "n", "auc", "drop10", "drop20"]
+    assert list(summary["method"][:5]) == [*METHODS, "random"]
+    assert (summary["emotion"][:5] == "all").all() and (summary["n"][:5] == 2).all()
+    path = xai.save_deletion_table(summary, {"n_clips": 2}, tmp_path / "d.json")
+    rows, info = xai.load_deletion_table(path)
+    assert info == {"n_clips": 2} and len(rows) == len(summary)
+    with pytest.raises(ConfigError, match="cannot read"):
+        xai.load_deletion_table(tmp_path / "missing.json")
+
+
+def test_xai_eval_command_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
+    """``xai-eval`` end to end on a synthetic corpus and a tiny shipped model."""
+    import shutil
+
+    from ser_core import cli
+    from tests.tiny_model import TINY, ship_tiny_model
+
+    artifacts = ship_tiny_model(tmp_path)
+    shutil.copytree(tmp_path / "splits", artifacts / "splits")
+    monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "no-cache"))
+    monkeypatch.setenv("SER_MLFLOW_DB", str(tmp_path / "mlflow.db"))
+    monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    out = tmp_path / "deletion.json"
+    rc = cli.main(["xai-eval", "--nemo-dir", str(tmp_path / "corpus"), "--model", TINY,
+                   "--n", "3", "--lime-samples", "16", "--smoothgrad-samples", "2",
+                   "--steps", "5", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "lrp" in text and "wrote" in text and "MLflow" in text
+    d = json.loads(out.read_text())
+    assert d["n_clips"] == 3 and d["model"] == TINY and d["options"]["lime_samples"] == 16
+    assert {r["method"] for r in d["rows"]} == {*METHODS, "random"}
+    assert cli.main(["xai-eval", "--nemo-dir", str(tmp_path / "corpus"), "--model", TINY,
+                     "--methods", "nope", "--no-mlflow"]) == 2
