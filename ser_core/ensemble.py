@@ -215,6 +215,7 @@ class SearchResult:
     module: WeightedEnsemble = field(repr=False)
     test_probs: np.ndarray = field(repr=False)
     single_best: dict[str, float] = field(default_factory=dict)
+    unsure_below: float = 0.5
 
 
 def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: int = 5,
@@ -267,7 +268,11 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
     idx = [reps.index(r) for r in use]
     cv = cross_validate(val_all[:, idx], y_val, folds=folds, seed=seed, **fit)
     ens = fit_weights(val_all[:, idx], y_val, seed=seed, **fit)
-    val_acc = float((_predict(ens, val_all[:, idx]).argmax(1) == y_val).mean())
+    val_z = _predict(ens, val_all[:, idx])
+    val_acc = float((val_z.argmax(1) == y_val).mean())
+    from .inference import unsure_threshold
+
+    unsure = unsure_threshold(metrics.softmax(val_z), y_val)
     test_z = _predict(ens, _stack([preds[r] for r in use], "test"))
     probs = metrics.softmax(test_z)
     report = metrics.classification_report(y_test, probs.argmax(1))
@@ -281,7 +286,7 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
     return SearchResult(use, {r: float(v) / total for r, v in zip(use, w)}, ens.temperature,
                         dict(best.params), cv, val_acc, report,
                         metrics.expected_calibration_error(probs, y_test), importance,
-                        len(study.trials), time.time() - t0, ens, probs, single)
+                        len(study.trials), time.time() - t0, ens, probs, single, unsure)
 
 
 def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0) -> str:
@@ -321,7 +326,9 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                         "note": "member log-probabilities use each member's own temperature; "
                                 "the combined logits already include the ensemble temperature",
                         "ece_after": res.ece, "ece_bins": 15},
-        "decision": {"unsure_below": 0.5},
+        "decision": {"unsure_below": res.unsure_below,
+                     "rule": "top probability below this: validation predictions there are "
+                             "wrong more often than right"},
         "ensemble": {"weights": res.weights, "search": res.params, "cv_folds": 5,
                      "cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
                      "val_accuracy": res.val_accuracy, "param_importance": res.importance,
