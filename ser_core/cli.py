@@ -358,7 +358,8 @@ def _evaluate(a: argparse.Namespace) -> int:
         for c in rep["most_confused"]:
             print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
         for c in rep.get("adaptation", []):
-            print(f"  adapted with {c['seconds']} s of the new speaker: {c['accuracy']:.2%} ± {c['std']:.2%}")
+            amount = "half of their clips" if c["seconds"] == "all" else f"{c['seconds']} s of their audio"
+            print(f"  adapted to the new speaker with {amount}: {c['accuracy']:.2%} ± {c['std']:.2%}")
         return 0
     meta = data.load_metadata(a.nemo_dir)
     rep = evaluate_shipped(a.model, meta, protocol=a.protocol)

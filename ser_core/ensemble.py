@@ -88,6 +88,8 @@ def load_member_predictions(directory: Path | None = None, *, protocol: str = "s
         rep = path.name[len(MEMBER_MODEL) + 1 : -len(suffix) - 4]
         if representations is not None and rep not in representations:
             continue
+        if representations is None and rep.endswith("-spk"):
+            continue  # speaker-normalised members only when asked for: they need a voice profile
         z = np.load(path)
         out[rep] = MemberPredictions(rep, z["val_logits"], z["test_logits"], z["val_labels"],
                                      z["test_labels"], z["val_index"], z["test_index"],
