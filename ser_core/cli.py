@@ -336,6 +336,8 @@ def _predict(a: argparse.Namespace) -> int:
                       p.add_argument("--protocol", default="seed", choices=["seed", "loso"],
                                      help="seed: the shipped weights on the seed test part; "
                                           "loso: the recipe's 9 held-out-speaker runs from MLflow"),
+                      p.add_argument("--update-card", action="store_true",
+                                     help="loso: write the result into the model card's metrics"),
                       p.add_argument("--json", action="store_true")))
 def _evaluate(a: argparse.Namespace) -> int:
     from . import data
@@ -345,6 +347,21 @@ def _evaluate(a: argparse.Namespace) -> int:
         from .inference import best_model_name
 
         rep = loso_report(a.model or best_model_name())
+        if a.update_card:
+            from . import models
+
+            loaded = models.load(rep["model"])
+            card = loaded.card
+            card.setdefault("metrics", {})["loso"] = {
+                k: rep[k] for k in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
+                                    "macro_precision", "macro_recall", "n_folds", "folds",
+                                    "most_confused", "recipe") if k in rep}
+            if "adaptation" in rep:
+                card["metrics"]["loso"]["adaptation"] = rep["adaptation"]
+            card["metrics"]["loso"]["note"] = ("one model per held-out speaker, trained with this "
+                                               "model's recipe (see the MLflow runs); the shipped "
+                                               "weights are the seed-split model")
+            models.save(loaded.module, card, rep["model"])
         if a.json:
             print(json.dumps(rep, indent=2))
             return 0

@@ -60,6 +60,12 @@ def test_loso_report_gathers_the_recipe_folds(tracking_store, tmp_path, monkeypa
     assert curve == pytest.approx({"0": 0.55, "5": 0.60, "all": 0.65})
     table = lb.adaptation(lb.load_runs())
     assert list(table["label"]) == ["0", "5", "all"] and np.isinf(table["seconds"].iloc[-1])
+    from ser_core import cli, models
+
+    assert cli.main(["evaluate", "--protocol", "loso", "--model", "m_speaker", "--update-card"]) == 0
+    card = models.load("m_speaker").card
+    assert card["metrics"]["loso"]["accuracy"] == pytest.approx(0.65)
+    assert card["metrics"]["loso"]["n_folds"] == 3 and card["metrics"]["seed"]["accuracy"] == 0.5
 
 
 def test_loso_report_without_runs_says_how_to_train(tracking_store, tmp_path, monkeypatch):
