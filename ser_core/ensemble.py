@@ -270,6 +270,13 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
     idx = [reps.index(r) for r in use]
     cv = cross_validate(val_all[:, idx], y_val, folds=folds, seed=seed, **fit)
     ens = fit_weights(val_all[:, idx], y_val, seed=seed, **fit)
+    kept = [i for i, v in enumerate(ens.weights.detach().numpy()) if v > 0]
+    if 0 < len(kept) < len(use):  # the L1 penalty zeroed some members: drop them (same output)
+        pruned = WeightedEnsemble(len(kept))
+        with torch.no_grad():
+            pruned.raw.copy_(ens.raw.detach()[kept])
+            pruned.log_t.copy_(ens.log_t.detach())
+        ens, use, idx = pruned.eval(), [use[i] for i in kept], [idx[i] for i in kept]
     val_z = _predict(ens, val_all[:, idx])
     val_acc = float((val_z.argmax(1) == y_val).mean())
     from .inference import unsure_threshold
