@@ -28,31 +28,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ser_core import attacks, audio, data, features  # noqa: E402
+from ser_core import attacks, features  # noqa: E402
 from ser_core.config import DEFAULT_CONFIG  # noqa: E402
 from ser_core.inference import Predictor  # noqa: E402
+from bench_predict import source_clips as clips  # noqa: E402  (the same nEMO / generated clips)
 
 SR = DEFAULT_CONFIG.sr
 #: (attack, epsilon) pairs timed: typical slider positions of each attack.
 CASES = [("fgsm", 0.01), ("fgsm", 0.05), ("pgd", 0.01), ("fgsm_wave", 1e-4), ("pgd_wave", 1e-4)]
-
-
-def clips(n: int) -> tuple[list[np.ndarray], str]:
-    rng = np.random.default_rng(0)
-    if data.corpus_available():
-        meta = data.load_metadata()
-        paths = meta.path.to_numpy()[rng.choice(len(meta), size=min(n, len(meta)), replace=False)]
-        return [audio.load_audio(p) for p in paths], f"{len(paths)} random nEMO clips"
-    t = np.arange(3 * SR) / SR
-    ys = []
-    for _ in range(n):
-        phase = 2 * np.pi * np.cumsum(rng.uniform(90, 250) * (1 + 0.1 * np.sin(2 * np.pi * 2 * t))) / SR
-        ys.append((0.1 * sum(np.sin(k * phase) / k for k in range(1, 8))).astype(np.float32))
-    return ys, f"{n} generated clips (no corpus: set NEMO_DIR)"
 
 
 def pct(v: list[float]) -> str:
