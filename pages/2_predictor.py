@@ -23,18 +23,8 @@ st.caption("Upload a file, record a short clip or talk into the microphone: the 
            "gives calibrated probabilities for the six nEMO emotions.")
 
 names = common.shipped_models()
-if not names:
-    common.no_model_info()
-    st.stop()
-default = common.default_model(names)
-name = st.selectbox("Model", names, index=names.index(default), key=common.KEY_PRED_MODEL,
-                    format_func=common.model_label)
-base = None
-with common.report_errors():
-    base = common.predictor(name)
-    st.caption(common.model_caption(base))
-if base is None:
-    st.stop()
+base = common.model_picker(names, key=common.KEY_PRED_MODEL, default=common.default_model(names)
+                           if names else None)
 pred = base  # the model adapted to this session's voice, when it can be
 with common.report_errors():
     pred = common.with_voice(base)

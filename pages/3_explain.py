@@ -19,18 +19,8 @@ st.caption("Which time-frequency regions of a clip drive the model's decision? F
            "explanation methods side by side, each checked by a deletion test: remove the "
            "regions it calls most relevant and see how fast the model's confidence drops.")
 
-names = common.xai_models()
-if not names:
-    common.no_model_info()
-    st.stop()
-common.keep_valid(common.KEY_XAI_MODEL, names)
-name = st.selectbox("Model", names, key=common.KEY_XAI_MODEL, format_func=common.model_label)
-pred = None
-with common.report_errors():
-    pred = common.predictor(name, backend="torch")
-    st.caption(common.model_caption(pred))
-if pred is None:
-    st.stop()
+pred = common.model_picker(common.xai_models(), key=common.KEY_XAI_MODEL, backend="torch")
+name = pred.name
 
 # ------------------------------------------------------------------ the clip
 meta = common.metadata()

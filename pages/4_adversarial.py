@@ -21,18 +21,8 @@ st.caption("How little does it take to change the model's mind? A fast gradient 
            "slider, look at the perturbation, and listen to it.")
 
 names = common.adv_models()
-if not names:
-    common.adv_no_model_info()
-    st.stop()
-default = common.adv_default_model(names)
-name = st.selectbox("Model", names, index=names.index(default), key=common.KEY_ADV_MODEL,
-                    format_func=common.model_label)
-pred = None
-with common.report_errors():
-    pred = common.predictor(name)
-    st.caption(common.model_caption(pred))
-if pred is None:
-    st.stop()
+pred = common.model_picker(names, key=common.KEY_ADV_MODEL, empty=common.adv_no_model_info,
+                           default=common.adv_default_model(names) if names else None)
 
 # ------------------------------------------------------------------ 1. the clip
 st.header("A clip", divider="gray")

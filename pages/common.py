@@ -1036,6 +1036,28 @@ def model_caption(pred: Predictor) -> str:
     return " · ".join(parts)
 
 
+def model_picker(names: list[str], *, key: str, default: str | None = None,
+                 backend: str = PREDICTOR_BACKEND, empty=None) -> Predictor:
+    """A page's model selectbox, its caption and the loaded model.
+
+    Shows ``empty()`` (default :func:`no_model_info`) and stops the page when
+    ``names`` is empty; shows the error and stops when the model fails to load.
+    """
+    if not names:
+        (empty or no_model_info)()
+        st.stop()
+    keep_valid(key, names)
+    index = names.index(default) if default in names else 0
+    name = st.selectbox("Model", names, index=index, key=key, format_func=model_label)
+    pred = None
+    with report_errors():
+        pred = predictor(name, backend=backend)
+        st.caption(model_caption(pred))
+    if pred is None:
+        st.stop()
+    return pred
+
+
 def upload_help() -> str:
     limit = st.get_option("server.maxUploadSize")
     return (f"wav, mp3, ogg/opus, flac, m4a or webm; up to {limit} MB and 10 minutes. "
