@@ -43,6 +43,8 @@ __all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member
            "predictions_from_shipped", "member_name", "log_probs", "fit_weights", "cross_validate", "search",
            "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
 
+#: Members whose share of the fitted weight is below this are dropped from the ensemble.
+PRUNE_BELOW = 1e-3
 #: Architecture of the members, and the shipped-name convention ``resnet18_<representation>``.
 MEMBER_MODEL = "resnet18"
 
@@ -270,8 +272,11 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
     idx = [reps.index(r) for r in use]
     cv = cross_validate(val_all[:, idx], y_val, folds=folds, seed=seed, **fit)
     ens = fit_weights(val_all[:, idx], y_val, seed=seed, **fit)
-    kept = [i for i, v in enumerate(ens.weights.detach().numpy()) if v > 0]
-    if 0 < len(kept) < len(use):  # the L1 penalty zeroed some members: drop them (same output)
+    w_fit = ens.weights.detach().numpy()
+    # members the L1 penalty (nearly) zeroed are dropped: below 0.1 % of the weight a member
+    # changes no decision but would cost its features, its network and its shipped weights
+    kept = [i for i, v in enumerate(w_fit) if v > PRUNE_BELOW * w_fit.sum()]
+    if 0 < len(kept) < len(use):
         pruned = WeightedEnsemble(len(kept))
         with torch.no_grad():
             pruned.raw.copy_(ens.raw.detach()[kept])
