@@ -122,6 +122,7 @@ with common.report_errors():
         if importance is not None:
             st.markdown("**What mattered in the Optuna search** (newest ensemble)")
             st.plotly_chart(common.importance_figure(importance), key="leaderboard.importance")
+    common.loso_ensemble_table(lb.loso_ensemble(runs))
 
 # ------------------------------------------------------------------ 3b. adaptation
 st.header("Adapting to a new voice", divider="gray")

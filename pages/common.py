@@ -806,6 +806,22 @@ def importance_figure(importance: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def loso_ensemble_table(table: pd.DataFrame | None) -> None:
+    """The per-speaker ensembles of the LOSO protocol: mean ± std, then one row per fold."""
+    if table is None:
+        return
+    st.markdown("**On a new voice (LOSO)**: one ensemble per held-out speaker, its weights "
+                "searched on another speaker's predictions")
+    acc = 100 * table["accuracy"]
+    st.metric("LOSO ensemble accuracy", f"{acc.mean():.1f} % ± {acc.std(ddof=1) if len(acc) > 1 else 0:.1f}",
+              help=f"mean ± standard deviation over {len(table)} held-out speakers")
+    members = [c for c in table.columns if c not in ("fold", "accuracy", "macro_f1")]
+    st.dataframe(table, hide_index=True, key="leaderboard.loso_ensemble", column_config={
+        "accuracy": st.column_config.ProgressColumn("accuracy", format="percent", min_value=0, max_value=1),
+        "macro_f1": st.column_config.NumberColumn("macro F1", format="percent"),
+        **{m: st.column_config.NumberColumn(f"weight {m}", format="percent") for m in members}})
+
+
 def adaptation_figure(curve: pd.DataFrame) -> go.Figure:
     """LOSO accuracy against seconds of the new speaker's audio (mean ± std over speakers)."""
     fig = go.Figure()

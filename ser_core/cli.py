@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
@@ -178,6 +179,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--ship", metavar="NAME", default=None,
                    help="write artifacts/models/NAME.safetensors + NAME.json")
+    p.add_argument("--ship-dir", metavar="DIR", default=None,
+                   help="write the shipped files here instead of artifacts/models (e.g. "
+                        "artifacts/heldout for a LOSO fold model, which the app does not list)")
     p.add_argument("--no-mlflow", action="store_true")
     p.add_argument("--no-predictions", action="store_true",
                    help="do not write artifacts/predictions/<run>.npz (held-out logits)")
@@ -209,8 +213,9 @@ def _train(a: argparse.Namespace) -> int:
 
         print(f"predictions {save_predictions(res)}")
     if a.ship:
-        cmd = "python -m ser_core " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
-        path = models.save(res.model, model_card(res, command=cmd), a.ship)
+        cmd = _command_line(a)
+        path = models.save(res.model, model_card(res, command=cmd), a.ship,
+                           directory=Path(a.ship_dir) if a.ship_dir else None)
         print(f"shipped {path}")
     return 0
 
@@ -221,7 +226,14 @@ def _train(a: argparse.Namespace) -> int:
                       p.add_argument("--folds", type=int, default=5),
                       p.add_argument("--seed", type=int, default=0),
                       p.add_argument("--representation", "-r", action="append", default=None,
-                                     help="candidate members (default: every trained one)"),
+                                     help="candidate members (default: every trained one; "
+                                          "speaker-normalised ones like mel-spk only when named "
+                                          "or under loso)"),
+                      p.add_argument("--protocol", choices=["seed", "loso"], default="seed",
+                                     help="loso: one search per held-out speaker on that fold's "
+                                          "member predictions, then mean and std over speakers"),
+                      p.add_argument("--fold", type=int, action="append", default=None,
+                                     help="loso folds to run (default: all 9)"),
                       p.add_argument("--ship", metavar="NAME", default=None,
                                      help="write artifacts/models/NAME.safetensors + NAME.json"),
                       p.add_argument("--no-mlflow", action="store_true"),
@@ -230,10 +242,15 @@ def _ensemble(a: argparse.Namespace) -> int:
     from . import ensemble, models
     from .errors import ConfigError
 
+    if a.protocol == "loso":
+        if a.ship:
+            raise ConfigError("--ship takes a seed-protocol ensemble; a loso search makes one "
+                              "ensemble per held-out speaker")
+        return _ensemble_loso(a)
     preds = ensemble.load_member_predictions(representations=a.representation)
     res = ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)
     run_id = None if a.no_mlflow else ensemble.log_search(res)
-    card = ensemble.ensemble_card(res, run_id=run_id, command="python -m ser_core " + " ".join(sys.argv[1:]))
+    card = ensemble.ensemble_card(res, run_id=run_id, command=_command_line(a))
     if a.json:
         print(json.dumps({k: card[k] for k in ("input", "ensemble", "metrics")}, indent=2))
     else:
@@ -244,6 +261,36 @@ def _ensemble(a: argparse.Namespace) -> int:
             raise ConfigError(f"cannot ship: members {missing} are not in artifacts/models "
                               "(train them with --ship resnet18_<representation>)")
         print(f"shipped {models.save(res.module, card, a.ship)}")
+    return 0
+
+
+def _ensemble_loso(a: argparse.Namespace) -> int:
+    """One ensemble search per LOSO fold (weights fit on the validation speaker only)."""
+    import numpy as np
+
+    from . import data, ensemble
+
+    rows = []
+    for k in a.fold or range(data.n_folds("loso")):
+        preds = ensemble.load_member_predictions(protocol="loso", fold=k,
+                                                 representations=a.representation)
+        res = ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)
+        run_id = None if a.no_mlflow else ensemble.log_search(res, protocol="loso", fold=k)
+        rows.append({"fold": k, "accuracy": res.report["accuracy"],
+                     "macro_f1": res.report["macro_f1"], "weights": res.weights,
+                     "single": res.single_best, "mlflow_run_id": run_id})
+        if not a.json:
+            print(f"fold {k}: {res.report['accuracy']:.2%} (" + ", ".join(
+                f"{m} {w:.2f}" for m, w in res.weights.items()) + "; members alone " + ", ".join(
+                f"{m} {v:.2%}" for m, v in res.single_best.items()) + ")", flush=True)
+    acc = np.array([r["accuracy"] for r in rows])
+    out = {"protocol": "loso", "n_folds": len(rows), "accuracy": float(acc.mean()),
+           "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0, "folds": rows}
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"LOSO ensemble: {out['accuracy']:.2%} ± {out['accuracy_std']:.2%} over "
+              f"{len(rows)} speakers")
     return 0
 
 
@@ -463,7 +510,7 @@ def _xai_eval(a: argparse.Namespace) -> int:
     print(file=sys.stderr)
     summary = xai.summarise_deletion(scores)
     info = {**info, "seconds": round(time.time() - t0, 1),
-            "command": "python -m ser_core " + " ".join(sys.argv[1:]) if sys.argv[1:] else "",
+            "command": _command_line(a),
             "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     path = xai.save_deletion_table(summary, info, a.out)
     overall = summary[summary["emotion"] == "all"]
@@ -554,9 +601,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_line(a: argparse.Namespace) -> str:
+    """The command that produced ``a`` (for model cards: how to reproduce them)."""
+    argv = getattr(a, "_argv", None) or []
+    return "python -m ser_core " + " ".join(argv) if argv else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "_fn", None):
         parser.print_help()
         return 1

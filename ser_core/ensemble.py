@@ -90,7 +90,7 @@ def load_member_predictions(directory: Path | None = None, *, protocol: str = "s
         rep = path.name[len(MEMBER_MODEL) + 1 : -len(suffix) - 4]
         if representations is not None and rep not in representations:
             continue
-        if representations is None and rep.endswith("-spk"):
+        if representations is None and rep.endswith("-spk") and protocol == "seed":
             continue  # speaker-normalised members only when asked for: they need a voice profile
         z = np.load(path)
         out[rep] = MemberPredictions(rep, z["val_logits"], z["test_logits"], z["val_labels"],
@@ -109,19 +109,21 @@ def load_member_predictions(directory: Path | None = None, *, protocol: str = "s
 
 
 def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: int = 0,
-                             directory: Path | None = None) -> Path:
+                             directory: Path | None = None, model_dir: Path | None = None) -> Path:
     """Write ``<run>.npz`` held-out logits for an already shipped AudioResNet.
 
     For members shipped before training runs wrote their predictions: the
     validation and test logits are recomputed from the weights and the
     feature cache, exactly as :func:`ser_core.train.save_predictions` stores them.
+    ``model_dir`` loads the weights from elsewhere than ``artifacts/models``
+    (a LOSO fold's MLflow artifact folder, ``name`` then being ``model``).
     """
     from . import data
     from .evaluate import model_features
     from .inference import Predictor
     from .train import predict_logits, predictions_dir
 
-    pred = Predictor.load(name)
+    pred = Predictor.load(name, directory=model_dir)
     if pred.kind != "features" or pred.loaded.card["architecture"]["name"] != MEMBER_MODEL:
         raise ConfigError(f"{name!r} is not a {MEMBER_MODEL} on a representation")
     split = data.split_indices(meta, protocol, fold=fold)

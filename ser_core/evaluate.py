@@ -127,9 +127,19 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
         speaker = sorted({str(i).split("_")[0] for i in ids})
         folds.append({"fold": k, "speaker": ",".join(speaker), "accuracy": float(r.accuracy),
                       "macro_f1": float(r.macro_f1)})
+        if arch == lb.ENSEMBLE and isinstance(getattr(r, "members", None), str):
+            folds[-1]["members"] = _json.loads(r.members)  # searched per fold
         if isinstance(r.confusion, str):
             cm += np.asarray(_json.loads(r.confusion), dtype=int)
-    rep: dict[str, Any] = {"model": name, "recipe": {"architecture": arch, "input": tag},
+    recipe: dict[str, Any] = {"architecture": arch, "input": tag}
+    if arch == lb.ENSEMBLE:
+        recipe["members"] = sorted({m for f in folds for m in f.get("members", [])})
+    else:  # the fold runs' schedule, which may differ from the shipped weights' (e.g. narrower)
+        for key in ("width", "epochs", "patience"):
+            vals = {(r or {}).get(key) for r in sel["params"]} - {None}
+            if len(vals) == 1:
+                recipe[key] = int(vals.pop())
+    rep: dict[str, Any] = {"model": name, "recipe": recipe,
                            "protocol": "loso", "n_folds": len(folds), "folds": folds}
     for key, col in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
                      ("macro_precision", "precision"), ("macro_recall", "recall")):

@@ -371,8 +371,8 @@ def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
         ["model", "input", "seconds", "label", "accuracy", "std", "n_folds"]].reset_index(drop=True)
 
 
-def ensemble_importance(runs: pd.DataFrame) -> pd.DataFrame | None:
-    """Optuna parameter importance of the newest ensemble run that logged it.
+def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.DataFrame | None:
+    """Optuna parameter importance of the newest ensemble run of ``protocol`` that logged it.
 
     Returns
     -------
@@ -380,7 +380,8 @@ def ensemble_importance(runs: pd.DataFrame) -> pd.DataFrame | None:
         Columns ``parameter, importance`` (sums to 1), most important first.
     """
     cols = [c for c in runs.columns if c.startswith(IMPORTANCE_PREFIX)]
-    ens = runs[runs["model"] == ENSEMBLE] if len(runs) and cols else runs.iloc[0:0]
+    ens = runs[(runs["model"] == ENSEMBLE) & (runs["protocol"] == protocol)] if len(runs) and cols \
+        else runs.iloc[0:0]
     ens = ens[ens[cols].notna().any(axis=1)] if len(ens) else ens
     if ens.empty:
         return None
@@ -390,8 +391,8 @@ def ensemble_importance(runs: pd.DataFrame) -> pd.DataFrame | None:
     return out.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def ensemble_weights(runs: pd.DataFrame) -> pd.DataFrame | None:
-    """Member weights of every ensemble run, long format.
+def ensemble_weights(runs: pd.DataFrame, *, protocol: str | None = "seed") -> pd.DataFrame | None:
+    """Member weights of every ensemble run of ``protocol`` (None: all), long format.
 
     Returns
     -------
@@ -401,6 +402,8 @@ def ensemble_weights(runs: pd.DataFrame) -> pd.DataFrame | None:
     """
     cols = [c for c in runs.columns if c.startswith(WEIGHT_PREFIX)]
     ens = runs[runs["model"] == ENSEMBLE] if len(runs) else runs
+    if protocol is not None and len(ens):
+        ens = ens[ens["protocol"] == protocol]
     if ens.empty or not cols:
         return None
     long = ens.melt(id_vars=["run_id", "run_name", "protocol", "fold", "start_time"],
@@ -411,6 +414,28 @@ def ensemble_weights(runs: pd.DataFrame) -> pd.DataFrame | None:
     long["representation"] = long["representation"].str.removeprefix(WEIGHT_PREFIX)
     long = long.sort_values(["start_time", "weight"], ascending=False, kind="stable")
     return long.drop(columns="start_time").reset_index(drop=True)
+
+
+def loso_ensemble(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """The leave-one-speaker-out ensembles (one Optuna search per held-out speaker).
+
+    Returns
+    -------
+    DataFrame, shape (n_folds, 3 + n_members), or None
+        Columns ``fold, accuracy, macro_f1`` and the weight of each member
+        (NaN where a fold's search left it out); the newest run of each fold.
+        None when no LOSO ensemble was logged.
+    """
+    ens = runs[(runs["model"] == ENSEMBLE) & (runs["protocol"] == "loso")
+               & runs["accuracy"].notna()] if len(runs) else runs
+    if ens.empty:
+        return None
+    ens = ens.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
+    cols = [c for c in runs.columns if c.startswith(WEIGHT_PREFIX) and ens[c].notna().any()]
+    out = ens[["fold", "accuracy", "macro_f1", *cols]].rename(
+        columns={c: c.removeprefix(WEIGHT_PREFIX) for c in cols})
+    out["fold"] = out["fold"].astype(int)
+    return out.sort_values("fold").reset_index(drop=True)
 
 
 def _fmt(field: str, value: Any) -> str:

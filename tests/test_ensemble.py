@@ -105,3 +105,27 @@ def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
     p0 = Predictor.load("ens0", directory=tmp_path / "zero" / "artifacts" / "models")
     assert [m.name for m in p0.members] == ["tiny_mel"]
     assert "ens0" in models.shipped(tmp_path / "zero" / "artifacts" / "models")
+
+
+def test_loso_ensemble_searches_each_fold(tmp_path, monkeypatch, capsys):
+    from ser_core.cli import main
+
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
+    d = tmp_path / "predictions"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in (0, 1):  # two held-out speakers, two speaker-normalised members each
+        yv, yt = np.arange(120) % 6, np.arange(90) % 6
+        for rep, skill in (("mel-spk", 1.5), ("hpss-spk", 1.5)):
+            np.savez(d / f"resnet18-{rep}-loso-fold{k}.npz", val_index=np.arange(120) + 300 * k,
+                     test_index=np.arange(90) + 300 * k + 150, val_labels=yv, test_labels=yt,
+                     val_logits=_fake_member(rng, yv, skill=skill),
+                     test_logits=_fake_member(rng, yt, skill=skill), temperature=np.float32(1.0))
+    assert main(["ensemble", "--protocol", "loso", "--fold", "0", "--fold", "1", "--trials", "4",
+                 "--no-mlflow", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_folds"] == 2 and [f["fold"] for f in out["folds"]] == [0, 1]
+    assert all(set(f["single"]) == {"mel-spk", "hpss-spk"} for f in out["folds"])
+    assert out["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in out["folds"]]))
+    assert main(["ensemble", "--protocol", "loso", "--ship", "x", "--no-mlflow"]) == 2
+    assert "seed-protocol" in capsys.readouterr().err

@@ -171,10 +171,16 @@ def test_log_ensemble_round_trip(store):
                                                                           "loso", 4)
     assert row["run_name"] == "ensemble-loso-fold4" and row["status"] == "FINISHED"
     assert row["accuracy"] == pytest.approx(50 / 60) and row["temperature"] == pytest.approx(1.2)
-    w = lb.ensemble_weights(runs)
+    w = lb.ensemble_weights(runs, protocol="loso")
     mine = w[w["run_id"] == rid].set_index("representation")["weight"]
     assert mine.to_dict() == pytest.approx({"mel": 0.5, "mfcc": 0.25, "hpss": 0.25})
+    assert rid not in set(lb.ensemble_weights(runs)["run_id"])  # the chart shows seed ensembles
+    assert rid in set(lb.ensemble_weights(runs, protocol=None)["run_id"])
     assert lb.confusion(runs, rid).sum() == 60
+    table = lb.loso_ensemble(runs)
+    assert list(table["fold"]) == [4] and table["accuracy"].iloc[0] == pytest.approx(50 / 60)
+    assert table[["mel", "mfcc", "hpss"]].iloc[0].tolist() == pytest.approx([0.5, 0.25, 0.25])
+    assert lb.loso_ensemble(runs[runs["protocol"] == "seed"]) is None
     with pytest.raises(TrackingError, match="non-negative"):
         lb.log_ensemble({"mel": -1.0, "hpss": 2.0})
 

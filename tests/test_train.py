@@ -80,3 +80,18 @@ def test_a_crashed_run_is_marked_failed(tiny_env):
     with pytest.raises(RuntimeError, match="disk full"):
         train.train(tc, meta, splits_dir=splits, progress=False, on_epoch=boom)
     assert tracking.runs().iloc[0]["status"] == "FAILED"
+
+
+def test_train_cli_ships_where_asked(tiny_env, tmp_path, monkeypatch, capsys):
+    from ser_core.cli import main
+
+    meta, splits = tiny_env
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # splits/ is already there
+    corpus = str(tmp_path / "c")
+    assert main(["train", "--nemo-dir", corpus, "--epochs", "1", "--width", "8", "--batch-size", "8",
+                 "--norm", "speaker", "--ship", "held", "--ship-dir", str(tmp_path / "heldout"),
+                 "--no-mlflow", "--no-predictions"]) == 0
+    assert (tmp_path / "heldout" / "held.safetensors").exists()
+    assert not (tmp_path / "models").exists()  # not among the app's models
+    card = models.load("held", directory=tmp_path / "heldout").card
+    assert "--ship-dir" in card["reproduce"] and card["normalization"]["kind"] == "speaker"

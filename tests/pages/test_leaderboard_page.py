@@ -188,3 +188,25 @@ def test_adaptation_curve_and_search_importance(store, tracking_store):
     np.testing.assert_allclose(arr(trace["y"]), [55, 60, 65])
     imp = figs["leaderboard.importance"]["data"][0]
     assert list(imp["y"]) == ["l1", "lr"]
+
+
+def test_loso_ensembles_are_summarised_apart(store):
+    """Per-speaker LOSO ensembles get their own mean ± std and table; the weights chart
+    keeps showing the seed ensemble."""
+    from ser_core.metrics import classification_report
+
+    at = run_page()
+    assert not any(m.label == "LOSO ensemble accuracy" for m in at.metric)
+    y = np.arange(60) % 6
+    for k, wrong in ((0, 10), (1, 20)):
+        pred = y.copy()
+        pred[:wrong] = (pred[:wrong] + 1) % 6
+        lb.log_ensemble({"mel-spk": 3, "hpss-spk": 1}, protocol="loso", fold=k,
+                        report=classification_report(y, pred))
+    at = run_page()
+    metric = next(m for m in at.metric if m.label == "LOSO ensemble accuracy")
+    assert metric.value == "75.0 % ± 11.8"  # 50/60 and 40/60
+    loso = next(d.value for d in at.dataframe if "mel-spk" in d.value.columns)
+    assert list(loso["fold"]) == [0, 1] and loso["mel-spk"].tolist() == pytest.approx([0.75, 0.75])
+    names = {t["name"] for t in charts(at)["leaderboard.ensemble"]["data"]}
+    assert not any("loso" in n for n in names)
