@@ -115,14 +115,21 @@ def best_model_name(directory: Path | None = None, *, protocol: str = "seed",
     return max(names, key=score)
 
 
-def best_adaptable_model(directory: Path | None = None, *, protocol: str = "seed") -> str:
-    """The best shipped model trained on speaker-normalised features (it can be calibrated)."""
+def best_adaptable_model(directory: Path | None = None, *, protocol: str | None = None) -> str:
+    """The best shipped model trained on speaker-normalised features (it can be calibrated).
+
+    ``protocol=None`` ranks by the ``loso`` accuracy (how the recipe does on a
+    voice it never heard, which is what calibration is for) when every
+    candidate's card has one, else by the ``seed`` accuracy.
+    """
     d = Path(directory or models.models_dir())
-    names = [n for n in models.shipped(d)
-             if json.loads((d / f"{n}.json").read_text()).get("normalization", {}).get("kind") == "speaker"]
+    cards = {n: json.loads((d / f"{n}.json").read_text()) for n in models.shipped(d)}
+    names = [n for n, c in cards.items() if c.get("normalization", {}).get("kind") == "speaker"]
     if not names:
         raise UnknownNameError("no shipped model can adapt to a voice; train one with "
                                "`python -m ser_core train --norm speaker --ship NAME`")
+    if protocol is None:
+        protocol = "loso" if all("loso" in cards[n].get("metrics", {}) for n in names) else "seed"
     return best_model_name(d, protocol=protocol, among=names)
 
 

@@ -122,3 +122,24 @@ def test_verdict_short_long_and_unsure(shipped):
     assert unsure.unsure and unsure.message() == "The model is unsure: its best guess is anger at 38 %"
     sure = Verdict(probs, None, 1.0, 1.0, unsure_below=0.3)
     assert not sure.unsure and sure.message() == "anger (38 %)"
+
+
+def test_best_adaptable_model_ranks_by_loso_when_every_card_has_it(tmp_path):
+    from ser_core.errors import UnknownNameError
+    from ser_core.inference import best_adaptable_model
+
+    def card(name, *, norm="speaker", seed=0.9, loso=None):
+        metrics = {"seed": {"accuracy": seed}, **({"loso": {"accuracy": loso}} if loso else {})}
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"normalization": {"kind": norm}, "metrics": metrics}))
+        (tmp_path / f"{name}.safetensors").write_bytes(b"")
+
+    with pytest.raises(UnknownNameError, match="--norm speaker"):
+        best_adaptable_model(tmp_path)
+    card("plain", norm="corpus", seed=0.95, loso=0.5)  # cannot adapt, however good
+    card("a", seed=0.88, loso=0.44)
+    card("b", seed=0.86)
+    assert best_adaptable_model(tmp_path) == "a"  # b has no LOSO result: seed decides
+    card("b", seed=0.86, loso=0.46)
+    assert best_adaptable_model(tmp_path) == "b"  # better on a voice it never heard
+    assert best_adaptable_model(tmp_path, protocol="seed") == "a"
