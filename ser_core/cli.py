@@ -234,6 +234,10 @@ def _train(a: argparse.Namespace) -> int:
                                           "member predictions, then mean and std over speakers"),
                       p.add_argument("--fold", type=int, action="append", default=None,
                                      help="loso folds to run (default: all 9)"),
+                      p.add_argument("--equal-weights", action="store_true",
+                                     help="no search: every member weighs the same, only the "
+                                          "temperature is fitted (transfers better to a new "
+                                          "speaker than weights searched on another one)"),
                       p.add_argument("--ship", metavar="NAME", default=None,
                                      help="write artifacts/models/NAME.safetensors + NAME.json"),
                       p.add_argument("--no-mlflow", action="store_true"),
@@ -248,8 +252,9 @@ def _ensemble(a: argparse.Namespace) -> int:
                               "ensemble per held-out speaker")
         return _ensemble_loso(a)
     preds = ensemble.load_member_predictions(representations=a.representation)
-    res = ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)
-    run_id = None if a.no_mlflow else ensemble.log_search(res)
+    res = _fit_ensemble(a, preds)
+    run_id = None if a.no_mlflow else ensemble.log_search(
+        res, run_name=f"{a.ship}-seed" if a.ship else None)  # the shipped name tells runs apart
     card = ensemble.ensemble_card(res, run_id=run_id, command=_command_line(a))
     if a.json:
         print(json.dumps({k: card[k] for k in ("input", "ensemble", "metrics")}, indent=2))
@@ -264,6 +269,14 @@ def _ensemble(a: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_ensemble(a: argparse.Namespace, preds):
+    from . import ensemble
+
+    if a.equal_weights:
+        return ensemble.equal_weights(preds, folds=a.folds, seed=a.seed)
+    return ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)
+
+
 def _ensemble_loso(a: argparse.Namespace) -> int:
     """One ensemble search per LOSO fold (weights fit on the validation speaker only)."""
     import numpy as np
@@ -274,7 +287,7 @@ def _ensemble_loso(a: argparse.Namespace) -> int:
     for k in a.fold or range(data.n_folds("loso")):
         preds = ensemble.load_member_predictions(protocol="loso", fold=k,
                                                  representations=a.representation)
-        res = ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)
+        res = _fit_ensemble(a, preds)
         run_id = None if a.no_mlflow else ensemble.log_search(res, protocol="loso", fold=k)
         rows.append({"fold": k, "accuracy": res.report["accuracy"],
                      "macro_f1": res.report["macro_f1"], "weights": res.weights,

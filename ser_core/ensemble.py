@@ -159,19 +159,22 @@ def _stack(members: Sequence[MemberPredictions], part: str) -> np.ndarray:
 # ---------------------------------------------------------------- fitting
 def fit_weights(member_log_probs: np.ndarray, labels: np.ndarray, *, l1: float = 1e-3,
                 lr: float = 0.05, steps: int = 300, init_temperature: float = 1.0,
-                seed: int = 0) -> WeightedEnsemble:
+                seed: int = 0, train_weights: bool = True) -> WeightedEnsemble:
     """Fit weights and temperature by full-batch Adam on cross-entropy + L1.
 
     Parameters
     ----------
     member_log_probs : np.ndarray, shape (n, M, 6)
     labels : np.ndarray, shape (n,)
+    train_weights : bool
+        False keeps the weights equal and fits the temperature alone.
     """
     torch.manual_seed(seed)
     x = torch.from_numpy(np.ascontiguousarray(member_log_probs, np.float32))
     y = torch.from_numpy(np.asarray(labels, np.int64))
     ens = WeightedEnsemble(x.shape[1], init_temperature=init_temperature)
-    opt = torch.optim.Adam(ens.parameters(), lr=lr)
+    ens.raw.requires_grad_(train_weights)
+    opt = torch.optim.Adam([q for q in ens.parameters() if q.requires_grad], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
         loss = nn.functional.cross_entropy(ens(x), y) + l1 * ens.l1()
@@ -245,8 +248,7 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
     if not preds:
         raise ConfigError("the ensemble search needs at least one member")
     reps = sorted(preds)
-    first = preds[reps[0]]
-    y_val, y_test = first.val_labels, first.test_labels
+    y_val = preds[reps[0]].val_labels
     val_all = _stack([preds[r] for r in reps], "val")
     t0 = time.time()
 
@@ -284,28 +286,60 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
             pruned.raw.copy_(ens.raw.detach()[kept])
             pruned.log_t.copy_(ens.log_t.detach())
         ens, use, idx = pruned.eval(), [use[i] for i in kept], [idx[i] for i in kept]
-    val_z = _predict(ens, val_all[:, idx])
-    val_acc = float((val_z.argmax(1) == y_val).mean())
+    try:
+        importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+    except (RuntimeError, ValueError, ZeroDivisionError):  # too few completed trials
+        importance = {}
+    return _finish(preds, use, ens, params=dict(best.params), cv=cv, importance=importance,
+                   trials=len(study.trials), seconds=time.time() - t0)
+
+
+def equal_weights(preds: Mapping[str, MemberPredictions], *, folds: int = 5,
+                  seed: int = 0) -> SearchResult:
+    """Every member with the same weight; only the temperature is fitted (on validation).
+
+    No choice is made on the validation part but the temperature, so this rule
+    cannot overfit it: under ``loso``, where validation is one other speaker,
+    it transfers to the held-out speaker better than searched weights.
+    """
+    if not preds:
+        raise ConfigError("an ensemble needs at least one member")
+    t0 = time.time()
+    use = sorted(preds)
+    val_all = _stack([preds[r] for r in use], "val")
+    fit = {"l1": 0.0, "lr": 0.05, "steps": 300, "init_temperature": 1.0, "train_weights": False}
+    y_val = preds[use[0]].val_labels
+    cv = cross_validate(val_all, y_val, folds=folds, seed=seed, **fit)
+    ens = fit_weights(val_all, y_val, seed=seed, **fit)
+    return _finish(preds, use, ens, params={"rule": "equal weights"}, cv=cv, importance={},
+                   trials=0, seconds=time.time() - t0)
+
+
+def _finish(preds: Mapping[str, MemberPredictions], use: list[str], ens: WeightedEnsemble, *,
+            params: dict[str, Any], cv: dict[str, float], importance: dict[str, float],
+            trials: int, seconds: float) -> SearchResult:
+    """Score a fitted ensemble of members ``use`` on validation and test."""
     from .inference import unsure_threshold
 
+    first = preds[use[0]]
+    y_val, y_test = first.val_labels, first.test_labels
+    val_z = _predict(ens, _stack([preds[r] for r in use], "val"))
+    val_acc = float((val_z.argmax(1) == y_val).mean())
     unsure = unsure_threshold(metrics.softmax(val_z), y_val)
     test_z = _predict(ens, _stack([preds[r] for r in use], "test"))
     probs = metrics.softmax(test_z)
     report = metrics.classification_report(y_test, probs.argmax(1))
     w = ens.weights.detach().numpy()
     total = float(w.sum()) or 1.0
-    try:
-        importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
-    except (RuntimeError, ValueError, ZeroDivisionError):  # too few completed trials
-        importance = {}
-    single = {r: float((preds[r].test_logits.argmax(1) == y_test).mean()) for r in reps}
+    single = {r: float((preds[r].test_logits.argmax(1) == y_test).mean()) for r in preds}
     return SearchResult(use, {r: float(v) / total for r, v in zip(use, w)}, ens.temperature,
-                        dict(best.params), cv, val_acc, report,
+                        params, cv, val_acc, report,
                         metrics.expected_calibration_error(probs, y_test), importance,
-                        len(study.trials), time.time() - t0, ens, probs, single, unsure)
+                        trials, seconds, ens, probs, single, unsure)
 
 
-def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0) -> str:
+def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
+               run_name: str | None = None) -> str:
     """Log a search to MLflow (the leaderboard's ensemble convention plus the
     CV score, the search parameters and Optuna's parameter importance)."""
     import mlflow
@@ -313,7 +347,7 @@ def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0) -> s
     from .leaderboard import log_ensemble
 
     run_id = log_ensemble(res.weights, members=res.members, protocol=protocol, fold=fold,
-                          report=res.report, temperature=res.temperature)
+                          report=res.report, temperature=res.temperature, run_name=run_name)
     client = mlflow.MlflowClient()
     for k, v in {"cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
                  "val_accuracy": res.val_accuracy, "ece_after": res.ece,

@@ -101,12 +101,20 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
     card = models.load(name).card
     arch = card["architecture"]["name"]
     if arch == "weighted_ensemble":
-        arch, tag = lb.ENSEMBLE, lb.ENSEMBLE
+        arch, tag = lb.ENSEMBLE, lb.ensemble_input(card["input"].get("representations") or [])
     else:
         tag = card["input"]["name"] + ("-spk" if card.get("normalization", {}).get("kind") == "speaker" else "")
     runs = lb.load_runs(db)
     sel = runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
                & runs["accuracy"].notna()] if len(runs) else runs
+    if arch == lb.ENSEMBLE and len(sel):  # the LOSO ensembles of this ensemble's members only
+        mine = set(card["input"].get("representations") or [])
+        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == mine for m in sel["members"]]]
+    if sel.empty and arch == lb.ENSEMBLE:
+        reps = " ".join(f"-r {r}" for r in card["input"].get("representations") or [])
+        raise DatasetError(
+            f"no LOSO ensemble of the members of {name!r} in the MLflow store; train each member's 9 "
+            f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`")
     if sel.empty:
         norm = " --norm speaker" if tag.endswith("-spk") else ""
         raise DatasetError(

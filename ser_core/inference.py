@@ -124,7 +124,14 @@ def best_adaptable_model(directory: Path | None = None, *, protocol: str | None 
     """
     d = Path(directory or models.models_dir())
     cards = {n: json.loads((d / f"{n}.json").read_text()) for n in models.shipped(d)}
-    names = [n for n, c in cards.items() if c.get("normalization", {}).get("kind") == "speaker"]
+
+    def adapts(card: dict) -> bool:  # speaker-normalised, or an ensemble of such members only
+        members = card.get("input", {}).get("members")
+        if members:
+            return all(m in cards and adapts(cards[m]) for m in members)
+        return card.get("normalization", {}).get("kind") == "speaker"
+
+    names = [n for n, c in cards.items() if adapts(c)]
     if not names:
         raise UnknownNameError("no shipped model can adapt to a voice; train one with "
                                "`python -m ser_core train --norm speaker --ship NAME`")

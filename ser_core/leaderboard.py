@@ -417,7 +417,8 @@ def ensemble_weights(runs: pd.DataFrame, *, protocol: str | None = "seed") -> pd
 
 
 def loso_ensemble(runs: pd.DataFrame) -> pd.DataFrame | None:
-    """The leave-one-speaker-out ensembles (one Optuna search per held-out speaker).
+    """The leave-one-speaker-out ensembles (one fit per held-out speaker) of the newest
+    ensemble recipe (``ensemble`` or ``ensemble-spk``).
 
     Returns
     -------
@@ -430,7 +431,9 @@ def loso_ensemble(runs: pd.DataFrame) -> pd.DataFrame | None:
                & runs["accuracy"].notna()] if len(runs) else runs
     if ens.empty:
         return None
-    ens = ens.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
+    ens = ens.sort_values("start_time", kind="stable")
+    ens = ens[ens["input"] == ens["input"].iloc[-1]]  # the newest recipe (ensemble / ensemble-spk)
+    ens = ens.drop_duplicates("fold", keep="last")
     cols = [c for c in runs.columns if c.startswith(WEIGHT_PREFIX) and ens[c].notna().any()]
     out = ens[["fold", "accuracy", "macro_f1", *cols]].rename(
         columns={c: c.removeprefix(WEIGHT_PREFIX) for c in cols})
@@ -485,6 +488,13 @@ def compare(runs: pd.DataFrame, run_a: str, run_b: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------- writing an ensemble
+def ensemble_input(members: Sequence[str]) -> str:
+    """The leaderboard's input name of an ensemble: ``ensemble``, or ``ensemble-spk`` when
+    every member is speaker-normalised (the ``-spk`` convention of single models)."""
+    members = list(members)
+    return ENSEMBLE + ("-spk" if members and all(str(m).endswith("-spk") for m in members) else "")
+
+
 def log_ensemble(weights: Mapping[str, float], *, members: Sequence[str] | None = None,
                  protocol: str = "seed", fold: int = 0, report: Mapping[str, Any] | None = None,
                  temperature: float | None = None, run_name: str | None = None) -> str:
@@ -518,7 +528,7 @@ def log_ensemble(weights: Mapping[str, float], *, members: Sequence[str] | None 
                             f"{dict(weights)!r}.")
     name = run_name or f"{ENSEMBLE}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
     with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name=name) as run:
-        mlflow.log_params({"model": ENSEMBLE, "input": ENSEMBLE, "protocol": protocol,
+        mlflow.log_params({"model": ENSEMBLE, "input": ensemble_input(members or weights), "protocol": protocol,
                            "fold": fold, "members": json.dumps(list(members or weights))})
         mlflow.log_metrics({f"{WEIGHT_PREFIX}{k}": float(w) / total for k, w in weights.items()})
         if temperature is not None:

@@ -129,3 +129,16 @@ def test_loso_ensemble_searches_each_fold(tmp_path, monkeypatch, capsys):
     assert out["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in out["folds"]]))
     assert main(["ensemble", "--protocol", "loso", "--ship", "x", "--no-mlflow"]) == 2
     assert "seed-protocol" in capsys.readouterr().err
+
+
+def test_equal_weights_fits_only_the_temperature(tmp_path):
+    _write_members(tmp_path, {"mel": 2.5, "hpss": 2.0, "zcr": 0.0})
+    preds = ensemble.load_member_predictions(tmp_path)
+    res = ensemble.equal_weights(preds)
+    assert res.weights == pytest.approx({"hpss": 1 / 3, "mel": 1 / 3, "zcr": 1 / 3})
+    assert res.temperature != pytest.approx(1.0) and res.trials == 0
+    assert res.params == {"rule": "equal weights"} and 0 < res.cv["accuracy"] <= 1
+    lp = ensemble._stack([preds[r] for r in res.members], "test").sum(1)
+    np.testing.assert_array_equal(res.test_probs.argmax(1), lp.argmax(1))  # a plain average
+    card = ensemble.ensemble_card(res)
+    assert card["ensemble"]["search"] == {"rule": "equal weights"}

@@ -107,3 +107,26 @@ def test_cli_predict_with_calibration(tmp_path, monkeypatch, capsys):
     quiet.write_bytes(encode(np.zeros(16000 * 12, np.float32)))
     assert cli.main(["predict", str(clip), "--calibrate", str(quiet)]) == 2
     assert "silent" in capsys.readouterr().err
+
+
+def test_loso_report_of_an_ensemble_takes_its_members_runs(tracking_store, tmp_path, monkeypatch):
+    from ser_core import models
+    from ser_core.metrics import classification_report
+
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    card = {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
+            "input": {"kind": "members", "name": "ensemble", "members": ["a", "b"],
+                      "representations": ["mel-spk", "mfcc-spk"]},
+            "metrics": {"seed": {"accuracy": 0.5}}}
+    models.save(models.create("weighted_ensemble", n_members=2), card, "ens", directory=tmp_path / "a" / "models")
+    with pytest.raises(DatasetError, match="ensemble --protocol loso -r mel-spk -r mfcc-spk"):
+        evaluate.loso_report("ens")
+    y = np.arange(60) % 6
+    for k in (0, 1):
+        lb.log_ensemble({"mel-spk": 1, "mfcc-spk": 1}, protocol="loso", fold=k,
+                        report=classification_report(y, np.where(y < 3 + k, y, 0)))
+        lb.log_ensemble({"mel": 1, "hpss": 1}, protocol="loso", fold=k,  # another ensemble
+                        report=classification_report(y, y))
+    rep = evaluate.loso_report("ens")
+    assert rep["n_folds"] == 2 and rep["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
+    assert [f["accuracy"] for f in rep["folds"]] == pytest.approx([0.5, 40 / 60])
