@@ -11,10 +11,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import __version__
 from .errors import SERError
+
+if TYPE_CHECKING:
+    from . import ensemble as ensemble_mod
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None], str]] = {}
 
@@ -213,8 +216,7 @@ def _train(a: argparse.Namespace) -> int:
 
         print(f"predictions {save_predictions(res)}")
     if a.ship:
-        cmd = _command_line(a)
-        path = models.save(res.model, model_card(res, command=cmd), a.ship,
+        path = models.save(res.model, model_card(res, command=_command_line(a)), a.ship,
                            directory=Path(a.ship_dir) if a.ship_dir else None)
         print(f"shipped {path}")
     return 0
@@ -269,7 +271,8 @@ def _ensemble(a: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_ensemble(a: argparse.Namespace, preds):
+def _fit_ensemble(a: argparse.Namespace, preds: dict) -> "ensemble_mod.SearchResult":
+    """Equal weights (``--equal-weights``) or the Optuna search, on member predictions."""
     from . import ensemble
 
     if a.equal_weights:
