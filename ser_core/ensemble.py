@@ -41,6 +41,7 @@ from .errors import ConfigError, DatasetError
 
 __all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member_predictions",
            "predictions_from_shipped", "member_name", "log_probs", "fit_weights", "cross_validate", "search",
+           "equal_weights",
            "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
 
 #: Members whose share of the fitted weight is below this are dropped from the ensemble.

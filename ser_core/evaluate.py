@@ -100,18 +100,18 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
 
     card = models.load(name).card
     arch = card["architecture"]["name"]
+    mine = card["input"].get("representations") or []  # an ensemble's members
     if arch == "weighted_ensemble":
-        arch, tag = lb.ENSEMBLE, lb.ensemble_input(card["input"].get("representations") or [])
+        arch, tag = lb.ENSEMBLE, lb.ensemble_input(mine)
     else:
         tag = card["input"]["name"] + ("-spk" if card.get("normalization", {}).get("kind") == "speaker" else "")
     runs = lb.load_runs(db)
     sel = runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
                & runs["accuracy"].notna()] if len(runs) else runs
-    if arch == lb.ENSEMBLE and len(sel):  # the LOSO ensembles of this ensemble's members only
-        mine = set(card["input"].get("representations") or [])
-        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == mine for m in sel["members"]]]
+    if arch == lb.ENSEMBLE and len(sel):  # the LOSO ensembles of exactly this ensemble's members
+        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(mine) for m in sel["members"]]]
     if sel.empty and arch == lb.ENSEMBLE:
-        reps = " ".join(f"-r {r}" for r in card["input"].get("representations") or [])
+        reps = " ".join(f"-r {r}" for r in mine)
         raise DatasetError(
             f"no LOSO ensemble of the members of {name!r} in the MLflow store; train each member's 9 "
             f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`")
