@@ -179,6 +179,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--norm", default=d.norm, choices=["corpus", "speaker"],
                    help="feature normalisation: training-part statistics or each speaker's own")
+    p.add_argument("--train-on-val", action="store_true",
+                   help="train on the validation part too (no early stopping: the last epoch is "
+                        "kept; validation accuracy and temperature are then in-sample)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--ship", metavar="NAME", default=None,
                    help="write artifacts/models/NAME.safetensors + NAME.json")
@@ -201,7 +204,8 @@ def _train(a: argparse.Namespace) -> int:
                      patience=a.patience, seed=a.seed, max_clips=a.max_clips, lr=a.lr,
                      weight_decay=a.weight_decay, dropout=a.dropout,
                      label_smoothing=a.label_smoothing, mixup=a.mixup,
-                     augment=not a.no_augment, device=a.device, norm=a.norm)
+                     augment=not a.no_augment, device=a.device, norm=a.norm,
+                     train_on_val=a.train_on_val)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report

@@ -5,7 +5,8 @@
 One run: load the cached features of the fold, normalise with statistics of
 the training part, train with AdamW + one-cycle schedule + label smoothing (+
 mixup and the representation's augmentations), stop early on validation
-accuracy, fit a temperature on validation, evaluate on test, log everything
+accuracy (or, with ``train_on_val``, train on validation too and keep the last
+epoch), fit a temperature on validation, evaluate on test, log everything
 to MLflow and write fp16 safetensors weights with a JSON model card.
 """
 
@@ -61,6 +62,9 @@ class TrainConfig:
     device: str = "auto"
     max_clips: int | None = None  # cap for quick runs / tests (stratified)
     norm: str = "corpus"  # "corpus": training-part statistics; "speaker": each speaker's own
+    # train on the validation part too: no early stopping, the last epoch is kept, and the
+    # validation figures (and the temperature fitted on them) are then in-sample
+    train_on_val: bool = False
 
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
@@ -274,6 +278,8 @@ def train(
     tr = _subsample(split.train, labels, tc.max_clips, tc.seed)
     va = _subsample(split.val, labels, tc.max_clips and max(6, tc.max_clips // 4), tc.seed)
     te = _subsample(split.test, labels, tc.max_clips and max(6, tc.max_clips // 4), tc.seed)
+    if tc.train_on_val:
+        tr = np.union1d(tr, va)
 
     x_all = model_inputs(meta, tc.input_kind, tc.input_name, cfg=cfg)
     x_tr = np.asarray(x_all[tr], dtype=np.float32)
@@ -359,7 +365,9 @@ def train(
             if bar:
                 bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val_acc:.3f}")
                 bar.update()
-            if val_acc > best_acc:
+            if tc.train_on_val:  # validation is training data: keep the last epoch
+                best_acc, best_epoch = val_acc, epoch
+            elif val_acc > best_acc:
                 best_acc, best_epoch, stale = val_acc, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:

@@ -95,3 +95,16 @@ def test_train_cli_ships_where_asked(tiny_env, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "models").exists()  # not among the app's models
     card = models.load("held", directory=tmp_path / "heldout").card
     assert "--ship-dir" in card["reproduce"] and card["normalization"]["kind"] == "speaker"
+
+
+def test_train_on_val_uses_validation_and_keeps_the_last_epoch(tiny_env):
+    meta, splits = tiny_env
+    seen = []
+    tc = train.TrainConfig(epochs=3, width=8, batch_size=8, patience=1, train_on_val=True)
+    res = train.train(tc, meta, splits_dir=splits, progress=False, log_mlflow=False,
+                      on_epoch=seen.append)
+    split = data.split_indices(meta, "seed", directory=splits)
+    assert res.epochs_run == 3  # patience ignored: there is no held-out validation
+    assert res.predictions["val_index"].tolist() == split.val.tolist()
+    # the kept weights are the last epoch's: their validation accuracy is the last one logged
+    assert res.val_accuracy == seen[-1]["val_accuracy"]
