@@ -147,6 +147,9 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
             vals = {(r or {}).get(key) for r in sel["params"]} - {None}
             if len(vals) == 1:
                 recipe[key] = int(vals.pop())
+        on_val = {str((r or {}).get("train_on_val", False)) for r in sel["params"]}
+        if on_val == {"True"}:  # trained on the validation speaker too, last epoch kept
+            recipe["train_on_val"] = True
     rep: dict[str, Any] = {"model": name, "recipe": recipe,
                            "protocol": "loso", "n_folds": len(folds), "folds": folds}
     for key, col in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),

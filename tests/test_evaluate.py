@@ -12,7 +12,7 @@ from ser_core import leaderboard as lb
 from ser_core.errors import DatasetError
 
 
-def _add_spk_loso_runs(db, accs=(0.55, 0.65, 0.75)):
+def _add_spk_loso_runs(db, accs=(0.55, 0.65, 0.75), **extra_params):
     """Three finished LOSO folds of the speaker-normalised mel recipe, with adaptation curves."""
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
@@ -31,7 +31,8 @@ def _add_spk_loso_runs(db, accs=(0.55, 0.65, 0.75)):
         cm[2, 5] = k + 1
         client.log_batch(run.info.run_id, metrics=[Metric(n, v, 1, 0) for n, v in m.items()],
                          params=[Param(p, str(v)) for p, v in {"model": "resnet18", "input": "mel-spk",
-                                                              "protocol": "loso", "fold": k}.items()],
+                                                              "protocol": "loso", "fold": k,
+                                                              **extra_params}.items()],
                          tags=[RunTag("test_confusion", json.dumps(cm.tolist()))])
         client.set_terminated(run.info.run_id, "FINISHED")
 
@@ -66,6 +67,17 @@ def test_loso_report_gathers_the_recipe_folds(tracking_store, tmp_path, monkeypa
     card = models.load("m_speaker").card
     assert card["metrics"]["loso"]["accuracy"] == pytest.approx(0.65)
     assert card["metrics"]["loso"]["n_folds"] == 3 and card["metrics"]["seed"]["accuracy"] == 0.5
+
+
+def test_loso_report_states_a_recipe_trained_on_the_validation_speaker(tracking_store, tmp_path,
+                                                                      monkeypatch):
+    db, _ = tracking_store
+    _add_spk_loso_runs(db, width=16, epochs=24, train_on_val=True)
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    _ship_card(tmp_path / "a" / "models", "speaker")
+    assert evaluate.loso_report("m_speaker")["recipe"] == {
+        "architecture": "resnet18", "input": "mel-spk", "width": 16, "epochs": 24,
+        "train_on_val": True}
 
 
 def test_loso_report_without_runs_says_how_to_train(tracking_store, tmp_path, monkeypatch):
