@@ -8,6 +8,12 @@ time shift.  Every transform maps an array of shape ``(channels, bins,
 frames)`` to one of the same shape and dtype.  Augmentation is applied only in
 training mode: ``aug.eval()`` makes it the identity.
 
+Two perturbations that imitate another voice are opt-in (``make(...,
+freq_warp=0.1, time_stretch=0.15)``): :class:`FreqWarp` scales every frequency
+by one random factor (vocal-tract length and pitch, as VTLP does), for the
+representations whose bins are frequencies; :class:`TimeStretch` changes the
+speaking rate.
+
 >>> aug = make("mel")
 >>> x_aug = aug(x, rng=np.random.default_rng(0))
 >>> aug.eval()(x) is x
@@ -22,6 +28,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from . import features
+from .config import DEFAULT_CONFIG, FeatureConfig
 
 __all__ = [
     "Transform",
@@ -30,6 +37,7 @@ __all__ = [
     "GaussianNoise",
     "TimeShift",
     "TimeStretch",
+    "FreqWarp",
     "ChromaRoll",
     "TonnetzRotate",
     "AmplitudeModulation",
@@ -126,6 +134,43 @@ class TimeStretch:
             return np.ascontiguousarray(y[..., s : s + T])
         pad = T - n
         return np.pad(y, [(0, 0)] * (x.ndim - 1) + [(pad // 2, pad - pad // 2)], mode="edge")
+
+
+@dataclass(frozen=True)
+class FreqWarp:
+    """Scale every frequency by one factor in ``[1/max_factor, max_factor]``.
+
+    What sat at ``f / alpha`` Hz moves to ``f`` Hz (linear interpolation
+    between bins; the edges are held): a longer or shorter vocal tract and a
+    lower or higher voice at once, as vocal tract length perturbation (VTLP)
+    does, applied to a spectrogram whose bins have centre frequencies ``hz``
+    (:meth:`ser_core.features.Representation.frequencies`).
+
+    Attributes
+    ----------
+    hz : tuple of float
+        Centre frequency of each bin, increasing, length ``bins``.
+    max_factor : float
+        Largest scale factor (> 1).
+    """
+
+    hz: tuple[float, ...]
+    max_factor: float = 1.1
+
+    def __call__(self, x: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+        alpha = float(np.exp(rng.uniform(-np.log(self.max_factor), np.log(self.max_factor))))
+        return self.warp(x, alpha)
+
+    def warp(self, x: np.ndarray, alpha: float) -> np.ndarray:
+        """Scale the frequencies of ``x`` ``(..., bins, frames)`` by exactly ``alpha``."""
+        hz = np.asarray(self.hz)
+        if x.shape[-2] != len(hz):
+            raise ValueError(f"FreqWarp has {len(hz)} bin frequencies, the input {x.shape[-2]} bins")
+        src = np.interp(hz / alpha, hz, np.arange(len(hz)))
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, len(hz) - 1)
+        w = (src - lo).astype(x.dtype)[:, None]
+        return x[..., lo, :] * (1 - w) + x[..., hi, :] * w
 
 
 @dataclass(frozen=True)
@@ -235,7 +280,30 @@ class Augment:
         return self.train(False)
 
 
-def make(name: str, *, p: float = 0.5, training: bool = True) -> Augment:
-    """The augmentation pipeline suited to representation ``name``."""
+def make(name: str, *, p: float = 0.5, training: bool = True, freq_warp: float = 0.0,
+         time_stretch: float = 0.0, cfg: FeatureConfig = DEFAULT_CONFIG) -> Augment:
+    """The augmentation pipeline suited to representation ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered representation.
+    p : float
+        Probability of each transform.
+    freq_warp : float
+        Add :class:`FreqWarp` with ``max_factor = 1 + freq_warp`` (0: off;
+        only for representations whose bins are frequencies).
+    time_stretch : float
+        Add :class:`TimeStretch` with ``max_rate = 1 + time_stretch`` (0: off;
+        temporal representations always have it).
+    cfg : FeatureConfig
+        The configuration the features were computed with (bin frequencies).
+    """
     rep = features.get(name)
-    return Augment(_OVERRIDES.get(name, FAMILIES[rep.family]), p=p, training=training)
+    transforms = list(_OVERRIDES.get(name, FAMILIES[rep.family]))
+    hz = rep.frequencies(cfg)
+    if freq_warp > 0 and hz is not None:
+        transforms.insert(0, FreqWarp(tuple(hz.tolist()), 1 + freq_warp))
+    if time_stretch > 0 and not any(isinstance(t, TimeStretch) for t in transforms):
+        transforms.insert(1 if freq_warp > 0 and hz is not None else 0, TimeStretch(1 + time_stretch))
+    return Augment(tuple(transforms), p=p, training=training)

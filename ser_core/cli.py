@@ -176,6 +176,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     for name in ("lr", "weight_decay", "dropout", "label_smoothing", "mixup"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    p.add_argument("--freq-warp", type=float, default=d.freq_warp,
+                   help="scale frequencies by up to 1 + this (VTLP-like voice perturbation of "
+                        "mel, STFT, CQT and HPSS inputs; 0: off)")
+    p.add_argument("--time-stretch", type=float, default=d.time_stretch,
+                   help="stretch time by up to 1 + this (speaking rate; 0: off)")
+    p.add_argument("--ema", type=float, default=d.ema,
+                   help="decay per step of an exponential moving average of the weights, which "
+                        "is then validated, tested and shipped (e.g. 0.998; 0: off)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--norm", default=d.norm, choices=["corpus", "speaker"],
                    help="feature normalisation: training-part statistics or each speaker's own")
@@ -205,7 +213,8 @@ def _train(a: argparse.Namespace) -> int:
                      weight_decay=a.weight_decay, dropout=a.dropout,
                      label_smoothing=a.label_smoothing, mixup=a.mixup,
                      augment=not a.no_augment, device=a.device, norm=a.norm,
-                     train_on_val=a.train_on_val)
+                     train_on_val=a.train_on_val, freq_warp=a.freq_warp,
+                     time_stretch=a.time_stretch, ema=a.ema)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report

@@ -147,6 +147,10 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
             vals = {(r or {}).get(key) for r in sel["params"]} - {None}
             if len(vals) == 1:
                 recipe[key] = int(vals.pop())
+        for key in ("freq_warp", "time_stretch", "ema"):  # the voice perturbations, when used
+            vals = {float((r or {}).get(key) or 0) for r in sel["params"]}
+            if len(vals) == 1 and (v := vals.pop()) > 0:
+                recipe[key] = v
         on_val = {str((r or {}).get("train_on_val", False)) for r in sel["params"]}
         if on_val == {"True"}:  # trained on the validation speaker too, last epoch kept
             recipe["train_on_val"] = True

@@ -163,6 +163,10 @@ class Representation:
         Channel names (``("harmonic", "percussive")`` for HPSS).
     description : str
         One sentence for the docs and the app.
+    bin_hz : callable, optional
+        ``bin_hz(cfg) -> (bins,)`` centre frequency in Hz of each bin, for
+        representations whose bins are frequencies in increasing order (mel,
+        STFT, CQT, HPSS); ``None`` for the others.
     """
 
     name: str
@@ -174,6 +178,11 @@ class Representation:
     channels: tuple[str, ...] = ("",)
     description: str = ""
     unit: str = ""
+    bin_hz: Callable[[FeatureConfig], np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def frequencies(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray | None:
+        """Centre frequency (Hz) of each bin, shape ``(bins,)``; ``None`` when bins are not frequencies."""
+        return None if self.bin_hz is None else np.asarray(self.bin_hz(cfg), dtype=np.float64)
 
     def cache_key(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> str:
         """Hash of this representation's parameters (keys the feature cache)."""
@@ -199,6 +208,7 @@ def register(
     y_label: str = "bin",
     unit: str = "",
     channels: tuple[str, ...] = ("",),
+    bin_hz: Callable[[FeatureConfig], np.ndarray] | None = None,
 ) -> Callable[[Callable[[Frontend], np.ndarray]], Callable[[Frontend], np.ndarray]]:
     """Decorator adding ``fn(frontend) -> array`` to :data:`REGISTRY`."""
     if family not in ("spectral", "temporal", "harmonic", "energy"):
@@ -207,11 +217,17 @@ def register(
     def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
         REGISTRY[name] = Representation(
-            name, title, family, tuple(depends), fn, y_label, channels, doc, unit
+            name, title, family, tuple(depends), fn, y_label, channels, doc, unit, bin_hz
         )
         return fn
 
     return deco
+
+
+def _mel_hz(cfg: FeatureConfig) -> np.ndarray:
+    """Centre frequencies of librosa's (Slaney) mel filters: band i peaks at point i + 1."""
+    return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin,
+                                   fmax=cfg.fmax if cfg.fmax is not None else cfg.sr / 2)[1:-1]
 
 
 def _finish(x: np.ndarray) -> np.ndarray:
@@ -222,14 +238,15 @@ def _finish(x: np.ndarray) -> np.ndarray:
 
 
 @register("mel", title="Log-mel spectrogram", family="spectral", depends=_MEL_FIELDS,
-          y_label="mel band", unit="dB")
+          y_label="mel band", unit="dB", bin_hz=_mel_hz)
 def _mel(fe: Frontend) -> np.ndarray:
     """Log-mel power spectrogram in dB (n_mels bands)."""
     return fe.log_mel
 
 
 @register("stft", title="Linear STFT spectrogram", family="spectral",
-          depends=_STFT_FIELDS + ("top_db",), y_label="frequency bin", unit="dB")
+          depends=_STFT_FIELDS + ("top_db",), y_label="frequency bin", unit="dB",
+          bin_hz=lambda c: librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft))
 def _stft(fe: Frontend) -> np.ndarray:
     """Log-power linear-frequency STFT spectrogram in dB (n_fft/2+1 bins)."""
     return _db(fe.power, top_db=fe.cfg.top_db)
@@ -244,7 +261,9 @@ def _mfcc(fe: Frontend) -> np.ndarray:
 
 @register("cqt", title="Constant-Q transform", family="spectral",
           depends=_STFT_FIELDS + ("cqt_fmin", "cqt_bins", "bins_per_octave", "top_db"),
-          y_label="CQT bin (semitone)", unit="dB")
+          y_label="CQT bin (semitone)", unit="dB",
+          bin_hz=lambda c: librosa.cqt_frequencies(c.cqt_bins, fmin=c.cqt_fmin,
+                                                   bins_per_octave=c.bins_per_octave))
 def _cqt(fe: Frontend) -> np.ndarray:
     """Log-magnitude constant-Q transform in dB, semitone bins from C1."""
     c = fe.cfg
@@ -271,7 +290,7 @@ def _tonnetz(fe: Frontend) -> np.ndarray:
 
 @register("hpss", title="HPSS (harmonic / percussive)", family="spectral",
           depends=_MEL_FIELDS + ("hpss_kernel",), y_label="mel band", unit="dB",
-          channels=("harmonic", "percussive"))
+          channels=("harmonic", "percussive"), bin_hz=_mel_hz)
 def _hpss(fe: Frontend) -> np.ndarray:
     """Log-mel of the harmonic and percussive parts of a median-filter HPSS."""
     H, P = librosa.decompose.hpss(fe.mag, kernel_size=fe.cfg.hpss_kernel)

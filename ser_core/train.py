@@ -32,7 +32,7 @@ from . import cache, data, features, metrics, models
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError
 
-__all__ = ["TrainConfig", "RunResult", "train", "resolve_device", "model_inputs", "predict_logits",
+__all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "model_inputs", "predict_logits",
            "save_predictions", "predictions_dir"]
 
 
@@ -65,6 +65,13 @@ class TrainConfig:
     # train on the validation part too: no early stopping, the last epoch is kept, and the
     # validation figures (and the temperature fitted on them) are then in-sample
     train_on_val: bool = False
+    # voice-like perturbations (0: off): frequency warp up to a factor 1 + freq_warp (VTLP-like,
+    # representations whose bins are frequencies) and speaking-rate stretch up to 1 + time_stretch
+    freq_warp: float = 0.0
+    time_stretch: float = 0.0
+    # exponential moving average of the weights (0: off); validation, early stopping, the test
+    # and the shipped weights then use the averaged model
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
@@ -80,6 +87,11 @@ class TrainConfig:
         if self.norm == "speaker" and models.MODELS[self.model].input != "features":
             raise ConfigError(f"speaker normalisation applies to representations, not to "
                               f"{self.model!r} ({models.MODELS[self.model].input} input)")
+        if not (0 <= self.freq_warp < 1 and 0 <= self.time_stretch < 1):
+            raise ConfigError(f"freq_warp and time_stretch must be within [0, 1), got "
+                              f"{self.freq_warp!r}, {self.time_stretch!r}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema (a decay per step) must be within [0, 1), got {self.ema!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be positive, got {self.epochs!r}, "
                               f"{self.batch_size!r}")
@@ -217,6 +229,41 @@ def _subsample(idx: np.ndarray, labels: np.ndarray, n: int | None, seed: int) ->
     return np.sort(np.concatenate(out))
 
 
+class WeightEMA:
+    """Exponential moving average of a model's parameters and buffers.
+
+    After each optimiser step, ``ema = d * ema + (1 - d) * weights`` with
+    ``d = min(decay, (1 + k) / (10 + k))`` at update ``k`` (the warm-up keeps
+    the random initialisation from lingering); integer buffers are copied.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model being trained (copied; the copy is :attr:`module`).
+    decay : float
+        Decay per optimiser step, e.g. 0.998 (a horizon of about 500 steps).
+    """
+
+    def __init__(self, model: nn.Module, *, decay: float) -> None:
+        import copy
+
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for e, m in zip(self.module.state_dict().values(), model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.lerp_(m.detach(), 1 - d)
+            else:
+                e.copy_(m)
+
+
 class _Batches:
     """Minimal in-memory batch iterator with per-sample augmentation."""
 
@@ -300,7 +347,11 @@ def train(
 
     in_chans = x_tr.shape[1]
     model = models.create(tc.model, **_model_kwargs(tc, in_chans)).to(device)
-    aug = augment_mod.make(tc.representation) if (tc.augment and tc.input_kind == "features") else None
+    aug = (augment_mod.make(tc.representation, freq_warp=tc.freq_warp, time_stretch=tc.time_stretch,
+                            cfg=cfg)
+           if (tc.augment and tc.input_kind == "features") else None)
+    ema = WeightEMA(model, decay=tc.ema) if tc.ema > 0 else None
+    net = ema.module if ema else model  # what is validated, tested and shipped
     batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     # (at least 10 steps: OneCycleLR divides by zero on a one- or two-step schedule)
@@ -347,9 +398,11 @@ def train(
                 loss.backward()
                 opt.step()
                 sched.step()
+                if ema:
+                    ema.update(model)
                 total += float(loss.detach()) * len(yb)
                 n += len(yb)
-            val_logits = predict_logits(model, x_va, device=device)
+            val_logits = predict_logits(net, x_va, device=device)
             val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits),
                                                          torch.from_numpy(labels[va])))
             val_acc = float((val_logits.argmax(1) == labels[va]).mean())
@@ -369,17 +422,17 @@ def train(
                 best_acc, best_epoch = val_acc, epoch
             elif val_acc > best_acc:
                 best_acc, best_epoch, stale = val_acc, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 stale += 1
                 if stale >= tc.patience:
                     break
         if best_state is not None:
-            model.load_state_dict(best_state)
+            net.load_state_dict(best_state)
         seconds = time.time() - t0
-        val_logits = predict_logits(model, x_va, device=device)
+        val_logits = predict_logits(net, x_va, device=device)
         temperature = metrics.fit_temperature(val_logits, labels[va])
-        test_logits = predict_logits(model, x_te, device=device)
+        test_logits = predict_logits(net, x_te, device=device)
         report = metrics.classification_report(labels[te], test_logits.argmax(1))
         ece_before = metrics.expected_calibration_error(metrics.softmax(test_logits), labels[te])
         ece_after = metrics.expected_calibration_error(
@@ -393,12 +446,12 @@ def train(
             secs = np.zeros(len(meta))
             secs[te] = adapt.clip_seconds(meta["path"].to_numpy()[te], limit=cfg.duration)
             adapt_curve = adapt.adaptation_curve(
-                x_all, te, logits_fn=lambda a: predict_logits(model, a, device=device),
+                x_all, te, logits_fn=lambda a: predict_logits(net, a, device=device),
                 labels=labels, seconds=secs, fallback=norm, seed=tc.seed)
 
         unsure = unsure_threshold(metrics.softmax(val_logits, temperature=temperature), labels[va])
         result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
-                           len(history), seconds, history, model.cpu().eval(), norm,
+                           len(history), seconds, history, net.cpu().eval(), norm,
                            unsure_below=unsure,
                            predictions={"val_index": va, "val_labels": labels[va],
                                         "val_logits": val_logits, "test_index": te,

@@ -22,11 +22,18 @@ from tests.conftest import encode, tone
 FORMATS = ["wav", "flac", "ogg", "opus", "mp3", "m4a", "webm"]
 
 
-@pytest.mark.parametrize("ext", FORMATS)
-@pytest.mark.parametrize("sr", [16_000, 24_000, 44_100])
+# Opus (also inside webm) runs at 48 kHz and its fixture is resampled, so 44.1 kHz adds
+# nothing there
+FORMAT_RATES = [
+    (ext, sr)
+    for ext in FORMATS
+    for sr in (16_000, 24_000, 44_100)
+    if not (ext in ("opus", "webm") and sr == 44_100)
+]
+
+
+@pytest.mark.parametrize(("ext", "sr"), FORMAT_RATES)
 def test_every_format_decodes_to_16k_mono(ext, sr):
-    if ext in ("opus", "webm") and sr == 44_100:
-        pytest.skip("Opus runs at 48 kHz and its fixture is resampled; 44.1 kHz adds nothing")
     y = tone(1.5, sr=sr, freq=220.0)
     out = audio.load_audio(encode(y, sr=sr, ext=ext), name=f"clip.{ext}")
     assert out.dtype == np.float32 and out.ndim == 1

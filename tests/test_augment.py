@@ -72,3 +72,42 @@ def test_amplitude_modulation_scales_energy():
 def test_noise_on_constant_input_is_a_no_op():
     x = np.zeros((1, 4, 10), np.float32)
     assert augment.GaussianNoise()(x, rng=np.random.default_rng(0)) is x
+
+
+def _sine(freq: float, seconds: float = 3.0, sr: int = 16_000) -> np.ndarray:
+    return (0.3 * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["mel", "cqt", "stft"])
+@pytest.mark.parametrize("alpha", [0.9, 1.1])
+def test_freq_warp_moves_a_tone_where_the_scaled_tone_lies(name, alpha):
+    hz = features.get(name).frequencies()
+    warp = augment.FreqWarp(tuple(hz), max_factor=1.2)
+    f0 = 600.0
+    warped = warp.warp(features.compute(_sine(f0), name), alpha)
+    target = features.compute(_sine(f0 * alpha), name)
+    assert warped.shape == target.shape and warped.dtype == np.float32
+    peak = lambda z: int(np.argmax(z[0].mean(-1)))  # noqa: E731
+    assert abs(peak(warped) - peak(target)) <= 1
+    assert abs(hz[peak(warped)] / f0 - alpha) < 0.06
+
+
+def test_freq_warp_of_one_is_the_identity_and_draws_within_its_range():
+    x = X["mel"]
+    warp = augment.FreqWarp(tuple(features.get("mel").frequencies()), max_factor=1.1)
+    np.testing.assert_allclose(warp.warp(x, 1.0), x, atol=1e-5)
+    with pytest.raises(ValueError, match="128 bin frequencies"):
+        warp.warp(X["mfcc"], 1.05)
+
+
+def test_voice_perturbations_are_opt_in_and_only_where_bins_are_frequencies():
+    kinds = lambda n, **kw: [type(t).__name__ for t in augment.make(n, **kw).transforms]  # noqa: E731
+    assert "FreqWarp" not in kinds("mel") and "TimeStretch" not in kinds("mel")
+    assert kinds("mel", freq_warp=0.1, time_stretch=0.15)[:2] == ["FreqWarp", "TimeStretch"]
+    assert kinds("hpss", freq_warp=0.1)[0] == "FreqWarp"
+    assert "FreqWarp" not in kinds("mfcc", freq_warp=0.1)  # cepstra are not frequencies
+    assert kinds("tempogram", time_stretch=0.15).count("TimeStretch") == 1
+    rng = np.random.default_rng(0)
+    for n in ("mel", "hpss", "stft", "cqt"):
+        z = augment.make(n, p=1.0, freq_warp=0.1, time_stretch=0.15)(X[n], rng=rng)
+        assert z.shape == X[n].shape and z.dtype == np.float32 and np.isfinite(z).all()

@@ -125,3 +125,20 @@ def test_normalization_stats():
     assert np.isfinite(const.apply(np.zeros((1, 2, 5)))).all()  # no division by zero
     back = features.NormStats.from_dict(st.to_dict())
     np.testing.assert_array_equal(back.mean, st.mean)
+
+
+def test_bin_frequencies_where_bins_are_frequencies():
+    cfg = DEFAULT_CONFIG
+    for name in features.names():
+        hz = features.get(name).frequencies(cfg)
+        if name in ("mel", "hpss", "stft", "cqt"):
+            assert hz.shape == (features.output_shape(name)[1],) and (np.diff(hz) > 0).all()
+        else:
+            assert hz is None, name
+    assert features.get("cqt").frequencies()[0] == pytest.approx(cfg.cqt_fmin)
+    assert features.get("stft").frequencies()[-1] == pytest.approx(cfg.sr / 2)
+    # a tone at a mel band's centre frequency peaks in that band
+    mel_hz = features.get("mel").frequencies()
+    f = float(mel_hz[40])
+    y = (0.3 * np.sin(2 * np.pi * f * np.arange(48_000) / 16_000)).astype(np.float32)
+    assert int(np.argmax(features.compute(y, "mel")[0].mean(-1))) == 40

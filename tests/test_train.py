@@ -108,3 +108,38 @@ def test_train_on_val_uses_validation_and_keeps_the_last_epoch(tiny_env):
     assert res.predictions["val_index"].tolist() == split.val.tolist()
     # the kept weights are the last epoch's: their validation accuracy is the last one logged
     assert res.val_accuracy == seen[-1]["val_accuracy"]
+
+
+def test_weight_ema_follows_the_weights_and_copies_counters():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    ema = train.WeightEMA(net, decay=0.9)
+    start = ema.module[0].weight.detach().clone()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(1.0)
+    net.train()(torch.randn(4, 1, 8, 8))  # moves the BN statistics and its batch counter
+    ema.update(net)
+    w = ema.module[0].weight
+    d = 2 / 11  # the warm-up decay of the first update
+    torch.testing.assert_close(w, d * start + (1 - d))
+    assert int(ema.module[1].num_batches_tracked) == 1
+    for _ in range(200):
+        ema.update(net)
+    torch.testing.assert_close(w, torch.ones_like(w), atol=1e-6, rtol=0)
+    assert not any(p.requires_grad for p in ema.module.parameters())
+
+
+def test_ema_and_voice_perturbations_train_and_are_recorded(tiny_env):
+    meta, splits = tiny_env
+    tc = train.TrainConfig(epochs=2, width=8, batch_size=8, ema=0.9, freq_warp=0.1, time_stretch=0.1)
+    res = train.train(tc, meta, splits_dir=splits, progress=False, log_mlflow=False)
+    card = train.model_card(res)
+    assert card["training"]["ema"] == 0.9 and card["training"]["freq_warp"] == 0.1
+    # the averaged model is what was tested and is returned
+    x = np.zeros((2, 1, 128, 188), np.float32)
+    assert train.predict_logits(res.model, x).shape == (2, 6)
+    for bad in ({"ema": 1.0}, {"freq_warp": -0.1}, {"time_stretch": 1.5}):
+        with pytest.raises(Exception, match="must be within"):
+            train.TrainConfig(**bad)
