@@ -16,7 +16,9 @@ whatever the clips' emotions are (a test shuffles them to check).
 
 * :func:`voice_profile` – statistics from a recording (10–30 s of any speech);
 * :class:`RunningStats` – the same, updated frame by frame (live microphone);
-* :func:`speaker_stats` – per-speaker statistics of a corpus part (training).
+* :func:`speaker_stats` – per-speaker statistics of a corpus part (training);
+* :func:`adapt_batchnorm` – re-estimate a network's batch-norm statistics on a
+  voice (AdaBN); :func:`adapted_logits` scores it on a held-out speaker.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import SERError
 
 __all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
-           "speaker_normalise", "adaptation_curve", "profile_from_source", "clip_seconds", "ADAPT_SECONDS",
+           "speaker_normalise", "adaptation_curve", "adapt_batchnorm", "adapted_logits",
+           "profile_from_source", "clip_seconds", "ADAPT_SECONDS",
            "MIN_SECONDS", "MIN_RMS"]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
@@ -247,9 +250,7 @@ def adaptation_curve(
     -------
     dict ``{"0": acc, "5": acc, ..., "all": acc}``
     """
-    rows = np.asarray(rows)
-    perm = np.random.default_rng(seed).permutation(rows)
-    halves = (perm[: len(perm) // 2], perm[len(perm) // 2 :])
+    halves = _halves(rows, seed=seed)
     out: dict[str, float] = {}
     for k in ks:
         correct = total = 0
@@ -265,6 +266,114 @@ def adaptation_curve(
             correct += int((np.asarray(z).argmax(1) == labels[scored]).sum())
             total += len(scored)
         out["all" if k is None else f"{k:g}"] = correct / max(total, 1)
+    return out
+
+
+def _halves(rows: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two random halves of one speaker's clips that the adaptation scores use."""
+    perm = np.random.default_rng(seed).permutation(np.asarray(rows))
+    return perm[: len(perm) // 2], perm[len(perm) // 2 :]
+
+
+def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
+    """A copy of ``model`` whose batch-norm statistics are those of one voice (AdaBN).
+
+    Adaptive batch normalisation (Li et al., 2016): every batch-norm layer's
+    running mean and variance are re-estimated, as a plain average over the
+    batches, from the activations ``x`` produces; no weight changes and no
+    label is read.  It goes one step beyond :func:`speaker_normalise`, which
+    adapts only the input.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with batch-norm layers; it is not modified.
+    x : np.ndarray, shape (n_clips, C, F, T)
+        Already normalised inputs of the new voice (any emotions, unlabelled).
+    batch_size : int
+        Clips per forward pass.
+
+    Returns
+    -------
+    torch.nn.Module
+        The adapted copy, in eval mode.
+
+    Raises
+    ------
+    CalibrationError
+        When ``x`` holds no clip.
+    """
+    import copy
+
+    import torch
+
+    if len(x) == 0:
+        raise CalibrationError("batch-norm adaptation needs at least one clip of the new voice, got 0")
+    adapted = copy.deepcopy(model).eval()
+    for layer in adapted.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            layer.reset_running_stats()
+            layer.momentum = None  # a cumulative average over the batches
+            layer.train()
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            adapted(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32)))
+    return adapted.eval()
+
+
+def adapted_logits(
+    x: np.ndarray,
+    rows: np.ndarray,
+    *,
+    model,
+    batchnorm: bool = True,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Logits of one new speaker's clips, each adapted to the *other* half of their clips.
+
+    The protocol of the ``"all"`` point of :func:`adaptation_curve` (same
+    halves for the same ``seed``): the statistics of one half of the speaker's
+    clips normalise the input and, with ``batchnorm``, re-estimate the
+    network's batch-norm statistics (AdaBN, :func:`adapt_batchnorm`); the
+    other half is scored, then the halves swap.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_clips, C, F, T)
+        Un-normalised features of the corpus (memmap fine).
+    rows : np.ndarray of int, shape (m,)
+        The held-out speaker's clips.
+    model : torch.nn.Module
+        A speaker-normalised network (not modified).
+    batchnorm : bool
+        Also adapt the batch-norm statistics (else the input only).
+
+    Returns
+    -------
+    np.ndarray, shape (m, 6)
+        Logits in the order of ``rows``; no label is read.
+    """
+    import torch
+
+    rows = np.asarray(rows)
+    out = np.zeros((len(rows), 6), np.float32)
+    where = {int(r): i for i, r in enumerate(rows)}
+    halves = _halves(rows, seed=seed)
+    for pool, scored in (halves, halves[::-1]):
+        if not len(scored):
+            continue
+        if not len(pool):
+            raise CalibrationError(f"a speaker needs at least two clips to adapt to, got {len(rows)}")
+        pool = np.sort(pool)
+        stats = features.normalization_stats(x[pool])
+        net = (adapt_batchnorm(model, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)
+               if batchnorm else model.eval())
+        z = stats.apply(np.asarray(x[scored], np.float32))
+        with torch.no_grad():
+            logits = np.concatenate([net(torch.from_numpy(np.ascontiguousarray(z[i : i + batch_size])))
+                                     .numpy() for i in range(0, len(z), batch_size)])
+        out[[where[int(r)] for r in scored]] = logits
     return out
 
 

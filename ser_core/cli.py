@@ -414,6 +414,10 @@ def _predict(a: argparse.Namespace) -> int:
                                           "loso: the recipe's 9 held-out-speaker runs from MLflow"),
                       p.add_argument("--update-card", action="store_true",
                                      help="loso: write the result into the model card's metrics"),
+                      p.add_argument("--adabn", action="store_true",
+                                     help="loso, speaker-normalised models: also score each fold's "
+                                          "weights with batch-norm statistics re-estimated on half "
+                                          "of the new speaker's clips (AdaBN)"),
                       p.add_argument("--json", action="store_true")))
 def _evaluate(a: argparse.Namespace) -> int:
     from . import data
@@ -423,6 +427,10 @@ def _evaluate(a: argparse.Namespace) -> int:
         from .inference import best_model_name
 
         rep = loso_report(a.model or best_model_name())
+        if a.adabn:
+            from .evaluate import adabn_report
+
+            rep["adabn"] = adabn_report(rep["model"], data.load_metadata(a.nemo_dir))
         if a.update_card:
             from . import models
 
@@ -432,8 +440,9 @@ def _evaluate(a: argparse.Namespace) -> int:
                 k: rep[k] for k in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
                                     "macro_precision", "macro_recall", "n_folds", "folds",
                                     "most_confused", "recipe") if k in rep}
-            if "adaptation" in rep:
-                card["metrics"]["loso"]["adaptation"] = rep["adaptation"]
+            for key in ("adaptation", "adabn"):
+                if key in rep:
+                    card["metrics"]["loso"][key] = rep[key]
             card["metrics"]["loso"]["note"] = ("one model per held-out speaker, trained with this "
                                                "model's recipe (see the MLflow runs); the shipped "
                                                "weights are the seed-split model")
@@ -453,7 +462,14 @@ def _evaluate(a: argparse.Namespace) -> int:
         for c in rep.get("adaptation", []):
             amount = "half of their clips" if c["seconds"] == "all" else f"{c['seconds']} s of their audio"
             print(f"  adapted to the new speaker with {amount}: {c['accuracy']:.2%} ± {c['std']:.2%}")
+        if "adabn" in rep:
+            b = rep["adabn"]
+            print(f"  half of their clips with AdaBN (batch-norm statistics too): {b['accuracy']:.2%} "
+                  f"± {b['accuracy_std']:.2%} (without: {b['without']:.2%})")
         return 0
+    if a.adabn:
+        print("--adabn scores the LOSO folds: use it with --protocol loso", file=sys.stderr)
+        return 2
     meta = data.load_metadata(a.nemo_dir)
     rep = evaluate_shipped(a.model, meta, protocol=a.protocol)
     if a.json:

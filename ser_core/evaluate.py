@@ -73,6 +73,48 @@ def evaluate_shipped(name: str | None, meta: pd.DataFrame, *, protocol: str = "s
     return rep
 
 
+def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
+    """``(architecture, input tag, runs)``: the latest finished LOSO run of every fold
+    of a shipped model's recipe (an ensemble: of exactly its members), by fold."""
+    import json as _json
+
+    from . import leaderboard as lb
+    from . import models
+    from .errors import DatasetError
+
+    card = models.load(name).card
+    arch = card["architecture"]["name"]
+    mine = card["input"].get("representations") or []  # an ensemble's members
+    if arch == "weighted_ensemble":
+        arch, tag = lb.ENSEMBLE, lb.ensemble_input(mine)
+    else:
+        tag = card["input"]["name"] + ("-spk" if card.get("normalization", {}).get("kind") == "speaker" else "")
+    sel = _fold_runs(lb.load_runs(db), arch, tag)
+    if arch == lb.ENSEMBLE and len(sel):  # the LOSO ensembles of exactly this ensemble's members
+        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(mine) for m in sel["members"]]]
+    if sel.empty and arch == lb.ENSEMBLE:
+        reps = " ".join(f"-r {r}" for r in mine)
+        raise DatasetError(
+            f"no LOSO ensemble of the members of {name!r} in the MLflow store; train each member's 9 "
+            f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`")
+    if sel.empty:
+        norm = " --norm speaker" if tag.endswith("-spk") else ""
+        raise DatasetError(
+            f"no finished LOSO runs of {arch} on {tag!r} in the MLflow store; train the 9 folds with "
+            f"`python -m ser_core train --model {arch} --representation {tag.removesuffix('-spk')}"
+            f"{norm} --protocol loso --fold K` for K = 0..8")
+    sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
+    return arch, tag, sel.sort_values("fold")
+
+
+def _fold_runs(runs: pd.DataFrame, arch: str, tag: str) -> pd.DataFrame:
+    """The finished LOSO runs of ``arch`` on input ``tag`` (all of them, newest first)."""
+    if runs.empty:
+        return runs
+    return runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
+                & runs["accuracy"].notna()]
+
+
 def loso_report(name: str, *, db=None) -> dict[str, Any]:
     """Leave-one-speaker-out result of a shipped model's recipe, from MLflow.
 
@@ -94,34 +136,10 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
     import json as _json
 
     from . import leaderboard as lb
-    from . import models
     from .config import EMOTIONS
     from .errors import DatasetError
 
-    card = models.load(name).card
-    arch = card["architecture"]["name"]
-    mine = card["input"].get("representations") or []  # an ensemble's members
-    if arch == "weighted_ensemble":
-        arch, tag = lb.ENSEMBLE, lb.ensemble_input(mine)
-    else:
-        tag = card["input"]["name"] + ("-spk" if card.get("normalization", {}).get("kind") == "speaker" else "")
-    runs = lb.load_runs(db)
-    sel = runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
-               & runs["accuracy"].notna()] if len(runs) else runs
-    if arch == lb.ENSEMBLE and len(sel):  # the LOSO ensembles of exactly this ensemble's members
-        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(mine) for m in sel["members"]]]
-    if sel.empty and arch == lb.ENSEMBLE:
-        reps = " ".join(f"-r {r}" for r in mine)
-        raise DatasetError(
-            f"no LOSO ensemble of the members of {name!r} in the MLflow store; train each member's 9 "
-            f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`")
-    if sel.empty:
-        norm = " --norm speaker" if tag.endswith("-spk") else ""
-        raise DatasetError(
-            f"no finished LOSO runs of {arch} on {tag!r} in the MLflow store; train the 9 folds with "
-            f"`python -m ser_core train --model {arch} --representation {tag.removesuffix('-spk')}"
-            f"{norm} --protocol loso --fold K` for K = 0..8")
-    sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last").sort_values("fold")
+    arch, tag, sel = _recipe_runs(name, db=db)
     try:
         table = data.load_split("loso")
     except DatasetError:  # speaker names are a nicety
@@ -172,4 +190,119 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
         rep["adaptation"] = [{"seconds": r.label, "accuracy": float(r.accuracy),
                               "std": float(r.std) if r.std == r.std else 0.0, "n_folds": int(r.n_folds)}
                              for r in curve.itertuples()]
+    return rep
+
+
+def _run_weights(run_id: str):
+    """The network a training run logged as its ``model`` artifact (eval mode)."""
+    import tempfile
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    import mlflow
+
+    from . import models, tracking
+
+    uri = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri()).get_run(run_id).info.artifact_uri
+    if uri.startswith("file:"):  # the local store: read in place (no copy, no progress bar)
+        return models.load("model", directory=Path(unquote(urlparse(uri).path)) / "model").module
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model", dst_path=tmp,
+                                                   tracking_uri=tracking.tracking_uri())
+        return models.load("model", directory=Path(path)).module
+
+
+def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None) -> dict[str, Any]:
+    """Leave-one-speaker-out accuracy of a speaker-normalised recipe with AdaBN.
+
+    Loads the weights of every LOSO fold run of the recipe (the MLflow
+    artifacts of the latest finished run per fold; for an ensemble, of each
+    member's recipe) and scores the held-out speaker with
+    :func:`ser_core.adapt.adapted_logits`: input normalisation and batch-norm
+    statistics from half of that speaker's unlabelled clips, the other half
+    scored, then swapped.  ``without`` is the same protocol with the input
+    normalisation only (for a single model, its runs' ``adapt_accuracy_all``).
+    An ensemble's members are combined as the shipped ensemble does: the sum
+    of their temperature-calibrated log-probabilities (each fold run's own
+    temperature) times the shipped weights.
+
+    Parameters
+    ----------
+    name : str
+        A shipped speaker-normalised model or an ensemble of such models.
+    meta : DataFrame
+        The corpus metadata (:func:`ser_core.data.load_metadata`).
+
+    Returns
+    -------
+    dict with ``model``, ``members`` (input -> weight), ``accuracy``,
+    ``accuracy_std``, ``without``, ``without_std``, ``n_folds`` and ``folds``
+    (per fold: fold, accuracy, without), accuracies in 0..1.
+
+    Raises
+    ------
+    ConfigError
+        For a model (or member) without speaker normalisation.
+    DatasetError
+        When a member has no LOSO run of a fold, or a run's weights are not in
+        the artifact store (they stay on the machine that trained them).
+    """
+    import mlflow
+
+    from . import adapt, models, train
+    from . import leaderboard as lb
+    from .errors import ConfigError, DatasetError, UnknownNameError
+    from .metrics import softmax
+
+    card = models.load(name).card
+    if card["architecture"]["name"] == "weighted_ensemble":
+        weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
+        archs = dict(zip(card["input"]["representations"],
+                         (models.load(m).card["architecture"]["name"] for m in card["input"]["members"])))
+    else:
+        norm = card.get("normalization", {}).get("kind")
+        tag = card["input"]["name"] + ("-spk" if norm == "speaker" else "")
+        weights, archs = {tag: 1.0}, {tag: card["architecture"]["name"]}
+    plain = sorted(t for t in weights if not t.endswith("-spk"))
+    if plain:
+        raise ConfigError(f"AdaBN is scored for speaker-normalised models; {name!r} has {', '.join(plain)}")
+    runs = lb.load_runs(db)
+    member_runs = {}
+    for tag in weights:
+        sel = _fold_runs(runs, archs[tag], tag).sort_values("start_time", kind="stable")
+        member_runs[tag] = sel.drop_duplicates("fold", keep="last").set_index("fold")
+    folds_all = sorted({int(k) for sel in member_runs.values() for k in sel.index})
+    missing = {t: sorted(set(folds_all) - {int(k) for k in sel.index}) for t, sel in member_runs.items()}
+    missing = {t: m for t, m in missing.items() if m or not folds_all}
+    if missing or not folds_all:
+        raise DatasetError(f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
+                           f" for {name!r}; train them with `python -m ser_core train --norm speaker "
+                           f"--protocol loso --fold K`")
+    labels = meta["label"].to_numpy()
+    inputs = {t: train.model_inputs(meta, "features", t.removesuffix("-spk")) for t in weights}
+    folds = []
+    for k in folds_all:
+        rows = data.split_indices(meta, "loso", fold=k, directory=splits_dir).test
+        score = {True: 0.0, False: 0.0}
+        for tag, w in weights.items():
+            r = member_runs[tag].loc[k]
+            try:
+                module = _run_weights(r["run_id"])
+            except (OSError, mlflow.exceptions.MlflowException, UnknownNameError) as e:
+                raise DatasetError(
+                    f"the weights of LOSO run {r['run_name']!r} ({r['run_id']}) are not in the "
+                    f"artifact store (they stay on the machine that trained them): {e}") from None
+            seed = int(float((r["params"] or {}).get("seed", 0)))
+            temperature = float(r["temperature"]) if r["temperature"] == r["temperature"] else 1.0
+            for bn in (True, False):
+                z = adapt.adapted_logits(inputs[tag], rows, model=module, batchnorm=bn, seed=seed)
+                score[bn] = score[bn] + w * np.log(softmax(z, temperature=temperature) + 1e-12)
+        y = labels[rows]
+        folds.append({"fold": k, "accuracy": float((score[True].argmax(1) == y).mean()),
+                      "without": float((score[False].argmax(1) == y).mean())})
+    rep: dict[str, Any] = {"model": name, "members": weights, "n_folds": len(folds), "folds": folds}
+    for key in ("accuracy", "without"):
+        v = np.array([f[key] for f in folds])
+        rep[key] = float(v.mean())
+        rep[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
     return rep

@@ -154,3 +154,64 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
     calibrated = float((pred.adapted(profile).predict_batch(ys).argmax(1) == labels).mean())
     assert len(scored) > 500
     assert calibrated >= plain + 0.05, (plain, calibrated)  # measured: 25.8 % -> 35.5 %
+
+
+def test_adapt_batchnorm_takes_the_statistics_of_the_new_voice():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(2), torch.nn.Flatten())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(40, 2, 4, 5)).astype(np.float32)
+    adapted = adapt.adapt_batchnorm(model, x, batch_size=40)
+    bn = adapted[0]
+    assert not bn.training and not adapted.training
+    np.testing.assert_allclose(bn.running_mean.numpy(), x.mean(axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), x.var(axis=(0, 2, 3), ddof=1), rtol=1e-4)
+    for k, v in model.state_dict().items():  # the original is untouched
+        assert torch.equal(v, before[k]), k
+    with pytest.raises(CalibrationError, match="got 0"):
+        adapt.adapt_batchnorm(model, x[:0])
+
+
+def _sign_classifier(bn_mean: float):
+    """Class 0 for clips above the batch-norm mean, class 1 below (6 outputs)."""
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(1), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(1, 6))
+    with torch.no_grad():
+        model[0].running_mean.fill_(bn_mean)
+        model[3].weight.copy_(torch.tensor([[5.0], [-5.0], [0.0], [0.0], [0.0], [0.0]]))
+        model[3].bias.copy_(torch.tensor([0.0, 0.0, -9.0, -9.0, -9.0, -9.0]))
+    return model.eval()
+
+
+def test_adapted_logits_recover_batch_norm_statistics_of_another_voice():
+    import torch
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 30)
+    x = (np.where(labels == 0, 1.0, -1.0)[:, None, None, None]
+         + rng.normal(0, 0.3, size=(60, 1, 3, 8))).astype(np.float32)
+    rows = np.arange(60)
+    stale = _sign_classifier(bn_mean=3.0)  # statistics of a voice unlike this one: all class 1
+
+    def logits(model):
+        return lambda a: model(torch.from_numpy(np.ascontiguousarray(a))).detach().numpy()
+
+    plain = adapt.adaptation_curve(x, rows, logits_fn=logits(stale), labels=labels,
+                                   seconds=np.full(60, 3.0), fallback=features.NormStats(
+                                       np.zeros((1, 3, 1)), np.ones((1, 3, 1))), seed=4)["all"]
+    assert plain == pytest.approx(0.5)
+    z = adapt.adapted_logits(x, rows, model=stale, seed=4)
+    assert z.shape == (60, 6) and (z.argmax(1) == labels).mean() == pytest.approx(1.0)
+    z = adapt.adapted_logits(x, rows[::-1], model=stale, seed=4, batchnorm=False)  # input only
+    assert (z.argmax(1) == labels[::-1]).mean() == pytest.approx(plain)
+    # without batch norm to adapt, it is the adaptation curve's "all" point (same halves)
+    right = _sign_classifier(bn_mean=0.0)
+    right[0] = torch.nn.Identity()
+    curve = adapt.adaptation_curve(x, rows, logits_fn=logits(right), labels=labels,
+                                   seconds=np.full(60, 3.0), fallback=features.NormStats(
+                                       np.zeros((1, 3, 1)), np.ones((1, 3, 1))), seed=4)["all"]
+    z = adapt.adapted_logits(x, rows, model=right, seed=4)
+    assert (z.argmax(1) == labels).mean() == curve

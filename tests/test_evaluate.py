@@ -142,3 +142,45 @@ def test_loso_report_of_an_ensemble_takes_its_members_runs(tracking_store, tmp_p
     rep = evaluate.loso_report("ens")
     assert rep["n_folds"] == 2 and rep["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
     assert [f["accuracy"] for f in rep["folds"]] == pytest.approx([0.5, 40 / 60])
+
+
+def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monkeypatch, capsys):
+    from ser_core import cli, data, models, train
+    from tests.conftest import make_corpus
+
+    corpus = make_corpus(tmp_path / "c", per_emotion=4, seconds=1.0)
+    meta = data.load_metadata(corpus)
+    data.save_splits(meta, directory=tmp_path / "splits")
+    for var, sub in (("SER_ARTIFACTS", ""), ("SER_CACHE_DIR", "cache"), ("SER_MLFLOW_DB", "mlflow.db"),
+                     ("SER_MLFLOW_ARTIFACTS", "mlart")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    for k in range(3):  # the three speakers' folds of the recipe, weights logged to MLflow
+        res = train.train(train.TrainConfig(protocol="loso", fold=k, epochs=1, width=8, batch_size=8,
+                                            norm="speaker"), meta, splits_dir=tmp_path / "splits",
+                          progress=False)
+    models.save(res.model, train.model_card(res), "m_spk", directory=tmp_path / "models")
+    rep = evaluate.adabn_report("m_spk", meta)
+    assert rep["n_folds"] == 3 and [f["fold"] for f in rep["folds"]] == [0, 1, 2]
+    assert all(0 <= f["accuracy"] <= 1 and 0 <= f["without"] <= 1 for f in rep["folds"])
+    # without AdaBN it is the protocol of the runs' adaptation curve at "all"
+    logged = lb.load_runs().set_index("fold")["adapt_accuracy_all"]
+    assert [f["without"] for f in rep["folds"]] == pytest.approx([logged[k] for k in range(3)], abs=1e-6)
+    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
+                     "--adabn", "--update-card"]) == 0
+    assert "with AdaBN" in capsys.readouterr().out
+    assert models.load("m_spk").card["metrics"]["loso"]["adabn"]["n_folds"] == 3
+    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--adabn"]) == 2
+    import shutil
+
+    shutil.rmtree(tmp_path / "mlart")  # the weights stayed on another machine
+    with pytest.raises(DatasetError, match="not in the artifact store"):
+        evaluate.adabn_report("m_spk", meta)
+
+
+def test_adabn_is_refused_for_a_model_without_speaker_normalisation(tracking_store, tmp_path, monkeypatch):
+    from ser_core.errors import ConfigError
+
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    _ship_card(tmp_path / "a" / "models", "corpus")
+    with pytest.raises(ConfigError, match="speaker-normalised models; 'm_corpus' has mel"):
+        evaluate.adabn_report("m_corpus", None)
