@@ -327,16 +327,19 @@ def adapted_logits(
     *,
     model,
     batchnorm: bool = True,
+    budget: float | None = None,
+    seconds: np.ndarray | None = None,
     seed: int = 0,
     batch_size: int = 64,
 ) -> np.ndarray:
     """Logits of one new speaker's clips, each adapted to the *other* half of their clips.
 
-    The protocol of the ``"all"`` point of :func:`adaptation_curve` (same
-    halves for the same ``seed``): the statistics of one half of the speaker's
-    clips normalise the input and, with ``batchnorm``, re-estimate the
-    network's batch-norm statistics (AdaBN, :func:`adapt_batchnorm`); the
-    other half is scored, then the halves swap.
+    The protocol of :func:`adaptation_curve` (same halves for the same
+    ``seed``): the statistics of the first ``budget`` seconds of one half of
+    the speaker's clips (the whole half when None) normalise the input and,
+    with ``batchnorm``, re-estimate the network's batch-norm statistics
+    (AdaBN, :func:`adapt_batchnorm`); the other half is scored, then the
+    halves swap.
 
     Parameters
     ----------
@@ -348,6 +351,10 @@ def adapted_logits(
         A speaker-normalised network (not modified).
     batchnorm : bool
         Also adapt the batch-norm statistics (else the input only).
+    budget : float, optional
+        Seconds of audio to adapt to (whole clips, in random order).
+    seconds : np.ndarray, shape (n_clips,)
+        Audio seconds each clip contributes; needed with ``budget``.
 
     Returns
     -------
@@ -365,6 +372,10 @@ def adapted_logits(
             continue
         if not len(pool):
             raise CalibrationError(f"a speaker needs at least two clips to adapt to, got {len(rows)}")
+        if budget is not None:
+            if seconds is None:
+                raise ValueError("adapted_logits: a budget needs the clips' seconds")
+            pool = pool[: int(np.searchsorted(np.cumsum(seconds[pool]), budget)) + 1]
         pool = np.sort(pool)
         stats = features.normalization_stats(x[pool])
         net = (adapt_batchnorm(model, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)

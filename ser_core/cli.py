@@ -464,8 +464,10 @@ def _evaluate(a: argparse.Namespace) -> int:
             print(f"  adapted to the new speaker with {amount}: {c['accuracy']:.2%} ± {c['std']:.2%}")
         if "adabn" in rep:
             b = rep["adabn"]
-            print(f"  half of their clips with AdaBN (batch-norm statistics too): {b['accuracy']:.2%} "
-                  f"± {b['accuracy_std']:.2%} (without: {b['without']:.2%})")
+            for c in b["by_seconds"]:
+                amount = "half of their clips" if c["seconds"] == "all" else f"{c['seconds']} s of their audio"
+                print(f"  with AdaBN (batch-norm statistics too), {amount}: {c['accuracy']:.2%} "
+                      f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")
         return 0
     if a.adabn:
         print("--adabn scores the LOSO folds: use it with --protocol loso", file=sys.stderr)

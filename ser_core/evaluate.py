@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import cache, data, metrics
+from .config import DEFAULT_CONFIG, FeatureConfig
 from .inference import Predictor, best_model_name
 
 __all__ = ["evaluate_shipped", "test_probabilities", "model_features", "loso_report"]
@@ -212,7 +213,8 @@ def _run_weights(run_id: str):
         return models.load("model", directory=Path(path)).module
 
 
-def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None) -> dict[str, Any]:
+def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
+                 cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
     """Leave-one-speaker-out accuracy of a speaker-normalised recipe with AdaBN.
 
     Loads the weights of every LOSO fold run of the recipe (the MLflow
@@ -220,8 +222,9 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None) -> 
     member's recipe) and scores the held-out speaker with
     :func:`ser_core.adapt.adapted_logits`: input normalisation and batch-norm
     statistics from half of that speaker's unlabelled clips, the other half
-    scored, then swapped.  ``without`` is the same protocol with the input
-    normalisation only (for a single model, its runs' ``adapt_accuracy_all``).
+    scored, then swapped; and the same from only 5, 10 and 30 s of that half.
+    ``without`` is the same protocol with the input normalisation only (for a
+    single model, its runs' adaptation curve).
     An ensemble's members are combined as the shipped ensemble does: the sum
     of their temperature-calibrated log-probabilities (each fold run's own
     temperature) times the shipped weights.
@@ -236,8 +239,9 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None) -> 
     Returns
     -------
     dict with ``model``, ``members`` (input -> weight), ``accuracy``,
-    ``accuracy_std``, ``without``, ``without_std``, ``n_folds`` and ``folds``
-    (per fold: fold, accuracy, without), accuracies in 0..1.
+    ``accuracy_std``, ``without``, ``without_std`` (the whole half), ``by_seconds``
+    (per budget "5", "10", "30", "all": the same four), ``n_folds`` and ``folds``
+    (per fold: fold, accuracy, without, by_seconds), accuracies in 0..1.
 
     Raises
     ------
@@ -280,10 +284,13 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None) -> 
                            f"--protocol loso --fold K`")
     labels = meta["label"].to_numpy()
     inputs = {t: train.model_inputs(meta, "features", t.removesuffix("-spk")) for t in weights}
+    budgets = [b for b in adapt.ADAPT_SECONDS if b != 0]  # 0 s: no statistics to adapt to
     folds = []
     for k in folds_all:
         rows = data.split_indices(meta, "loso", fold=k, directory=splits_dir).test
-        score = {True: 0.0, False: 0.0}
+        secs = np.zeros(len(meta))
+        secs[rows] = adapt.clip_seconds(meta["path"].to_numpy()[rows], limit=cfg.duration)
+        score = {(b, bn): 0.0 for b in budgets for bn in (True, False)}
         for tag, w in weights.items():
             r = member_runs[tag].loc[k]
             try:
@@ -294,15 +301,29 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None) -> 
                     f"artifact store (they stay on the machine that trained them): {e}") from None
             seed = int(float((r["params"] or {}).get("seed", 0)))
             temperature = float(r["temperature"]) if r["temperature"] == r["temperature"] else 1.0
-            for bn in (True, False):
-                z = adapt.adapted_logits(inputs[tag], rows, model=module, batchnorm=bn, seed=seed)
-                score[bn] = score[bn] + w * np.log(softmax(z, temperature=temperature) + 1e-12)
+            for b, bn in score:
+                z = adapt.adapted_logits(inputs[tag], rows, model=module, batchnorm=bn, budget=b,
+                                         seconds=secs, seed=seed)
+                score[b, bn] = score[b, bn] + w * np.log(softmax(z, temperature=temperature) + 1e-12)
         y = labels[rows]
-        folds.append({"fold": k, "accuracy": float((score[True].argmax(1) == y).mean()),
-                      "without": float((score[False].argmax(1) == y).mean())})
-    rep: dict[str, Any] = {"model": name, "members": weights, "n_folds": len(folds), "folds": folds}
+        acc = {key: float((z.argmax(1) == y).mean()) for key, z in score.items()}
+        folds.append({"fold": k, "accuracy": acc[None, True], "without": acc[None, False],
+                      "by_seconds": {_budget_label(b): {"accuracy": acc[b, True], "without": acc[b, False]}
+                                     for b in budgets}})
+    rep: dict[str, Any] = {"model": name, "members": weights, "n_folds": len(folds), "folds": folds,
+                           "by_seconds": []}
     for key in ("accuracy", "without"):
         v = np.array([f[key] for f in folds])
         rep[key] = float(v.mean())
         rep[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    for b in map(_budget_label, budgets):
+        row: dict[str, Any] = {"seconds": b}
+        for key in ("accuracy", "without"):
+            v = np.array([f["by_seconds"][b][key] for f in folds])
+            row[key], row[f"{key}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        rep["by_seconds"].append(row)
     return rep
+
+
+def _budget_label(budget: float | None) -> str:
+    return "all" if budget is None else f"{budget:g}"

@@ -163,8 +163,12 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert rep["n_folds"] == 3 and [f["fold"] for f in rep["folds"]] == [0, 1, 2]
     assert all(0 <= f["accuracy"] <= 1 and 0 <= f["without"] <= 1 for f in rep["folds"])
     # without AdaBN it is the protocol of the runs' adaptation curve at "all"
-    logged = lb.load_runs().set_index("fold")["adapt_accuracy_all"]
-    assert [f["without"] for f in rep["folds"]] == pytest.approx([logged[k] for k in range(3)], abs=1e-6)
+    logged = lb.load_runs().set_index("fold")
+    for b in ("5", "10", "30", "all"):
+        assert [f["by_seconds"][b]["without"] for f in rep["folds"]] == pytest.approx(
+            [logged.loc[k, f"adapt_accuracy_{b}"] for k in range(3)], abs=1e-6)
+    assert [c["seconds"] for c in rep["by_seconds"]] == ["5", "10", "30", "all"]
+    assert rep["by_seconds"][-1]["accuracy"] == rep["accuracy"]
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
                      "--adabn", "--update-card"]) == 0
     assert "with AdaBN" in capsys.readouterr().out
