@@ -174,6 +174,20 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert "with AdaBN" in capsys.readouterr().out
     assert models.load("m_spk").card["metrics"]["loso"]["adabn"]["n_folds"] == 3
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--adabn"]) == 2
+    # an ensemble: its members' fold runs, combined with the shipped weights
+    for k in range(3):
+        res = train.train(train.TrainConfig(representation="mfcc", protocol="loso", fold=k, epochs=1,
+                                            width=8, batch_size=8, norm="speaker"), meta,
+                          splits_dir=tmp_path / "splits", progress=False)
+    models.save(res.model, train.model_card(res), "m_mfcc_spk", directory=tmp_path / "models")
+    card = {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
+            "input": {"kind": "members", "members": ["m_spk", "m_mfcc_spk"],
+                      "representations": ["mel-spk", "mfcc-spk"]},
+            "ensemble": {"weights": {"mel-spk": 1.0, "mfcc-spk": 0.0}}}
+    models.save(models.create("weighted_ensemble", n_members=2), card, "ens", directory=tmp_path / "models")
+    ens = evaluate.adabn_report("ens", meta)
+    assert ens["members"] == {"mel-spk": 1.0, "mfcc-spk": 0.0}
+    assert [f["accuracy"] for f in ens["folds"]] == [f["accuracy"] for f in rep["folds"]]  # mel alone
     import shutil
 
     shutil.rmtree(tmp_path / "mlart")  # the weights stayed on another machine
