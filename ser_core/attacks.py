@@ -701,7 +701,10 @@ def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
                      epsilons: Sequence[float] = DEFAULT_EPSILONS, protocol: str = "seed",
                      max_clips: int | None = None, batch_size: int = 64, steps: int = 10,
                      progress: Callable[[int, int], None] | None = None):
-    """:func:`robustness` of a shipped mel model on a protocol's test part (feature cache).
+    """:func:`robustness` of a shipped mel model on a protocol's test part.
+
+    The features come from the feature cache (built when missing); a
+    ``max_clips`` sample without a cache computes only its own clips.
 
     Parameters
     ----------
@@ -737,8 +740,15 @@ def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
         if max_clips < 1:
             raise ConfigError(f"max_clips must be positive, got {max_clips!r}")
         test = test.sample(n=max_clips, random_state=0).sort_index()
-    cache.build(meta, ["mel"], cfg=cfg)  # a no-op when up to date
-    x = cache.load("mel", test, cfg=cfg)
+    if max_clips is None or cache.is_cached("mel", list(meta["file_id"]), cfg=cfg):
+        cache.build(meta, ["mel"], cfg=cfg)  # a no-op when up to date
+        x = cache.load("mel", test, cfg=cfg)
+    else:  # a sample without a cache: its clips, not the whole corpus (stored as the cache stores)
+        from .audio import load_audio
+        from .features import compute
+
+        x = np.stack([compute(load_audio(p, sr=cfg.sr), "mel", cfg=cfg) for p in test["path"]])
+        x = x.astype(cache.CACHE_DTYPE)
     df = robustness(x, test["label"].to_numpy(), model=loaded.module, epsilons=epsilons,
                     attack=attack, norm=stats, batch_size=batch_size, steps=steps, progress=progress)
     df.insert(0, "model", name)

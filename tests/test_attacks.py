@@ -348,10 +348,8 @@ def test_cli_attack_eval_on_the_corpus(meta, tmp_path, monkeypatch, capsys):
     from ser_core import cache
     from ser_core.cli import main
 
-    if "resnet18_mel" not in models.shipped():
-        pytest.skip("resnet18_mel is not shipped in artifacts/models")
-    if not cache.is_cached("mel", list(meta["file_id"])):
-        pytest.skip("no mel feature cache: `python -m ser_core cache -r mel` builds it")
+    assert "resnet18_mel" in models.shipped()
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))  # no cache: the sample alone is computed
     out = tmp_path / "robustness.csv"
     assert main(["attack-eval", "--max-clips", "24", "--epsilons", "0,0.05", "--out", str(out),
                  "--no-mlflow"]) == 0
@@ -362,6 +360,7 @@ def test_cli_attack_eval_on_the_corpus(meta, tmp_path, monkeypatch, capsys):
     assert main(["attack-eval", "--attack", "fgsm_wave", "--max-clips", "4", "--out", str(out),
                  "--no-mlflow"]) == 2
     assert "waveform attack" in capsys.readouterr().err
+    assert not cache.is_cached("mel", list(meta["file_id"]))  # the corpus was not cached for 24 clips
     if "resnet18_hpss" in models.shipped():
         with pytest.raises(ConfigError, match="'hpss'"):
             attacks.evaluate_shipped("resnet18_hpss", meta, max_clips=2)
