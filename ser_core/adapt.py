@@ -250,18 +250,11 @@ def adaptation_curve(
     -------
     dict ``{"0": acc, "5": acc, ..., "all": acc}``
     """
-    halves = _halves(rows, seed=seed)
     out: dict[str, float] = {}
     for k in ks:
         correct = total = 0
-        for pool, scored in (halves, halves[::-1]):
-            if not len(scored):
-                continue
-            if k == 0 or not len(pool):
-                stats = fallback
-            else:
-                take = pool if k is None else pool[: int(np.searchsorted(np.cumsum(seconds[pool]), k)) + 1]
-                stats = features.normalization_stats(x[np.sort(take)])
+        for pool, scored in _half_splits(rows, seed=seed, budget=k or None, seconds=seconds):
+            stats = fallback if k == 0 or not len(pool) else features.normalization_stats(x[pool])
             z = logits_fn(stats.apply(np.asarray(x[scored], np.float32)))
             correct += int((np.asarray(z).argmax(1) == labels[scored]).sum())
             total += len(scored)
@@ -269,10 +262,21 @@ def adaptation_curve(
     return out
 
 
-def _halves(rows: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The two random halves of one speaker's clips that the adaptation scores use."""
+def _half_splits(rows: np.ndarray, *, seed: int, budget: float | None = None,
+                 seconds: np.ndarray | None = None):
+    """``(pool, scored)`` twice: one speaker's clips split at random into two halves, the
+    statistics' clips (the first ``budget`` seconds of one half, sorted; the whole half when
+    None) and the other half, then the halves swapped.  Empty scored halves are skipped."""
     perm = np.random.default_rng(seed).permutation(np.asarray(rows))
-    return perm[: len(perm) // 2], perm[len(perm) // 2 :]
+    halves = (perm[: len(perm) // 2], perm[len(perm) // 2 :])
+    for pool, scored in (halves, halves[::-1]):
+        if not len(scored):
+            continue
+        if budget is not None and len(pool):
+            if seconds is None:
+                raise ValueError("a budget of seconds needs the clips' seconds")
+            pool = pool[: int(np.searchsorted(np.cumsum(seconds[pool]), budget)) + 1]
+        yield np.sort(pool), scored
 
 
 def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
@@ -361,30 +365,19 @@ def adapted_logits(
     np.ndarray, shape (m, 6)
         Logits in the order of ``rows``; no label is read.
     """
-    import torch
+    from .train import predict_logits
 
     rows = np.asarray(rows)
     out = np.zeros((len(rows), 6), np.float32)
     where = {int(r): i for i, r in enumerate(rows)}
-    halves = _halves(rows, seed=seed)
-    for pool, scored in (halves, halves[::-1]):
-        if not len(scored):
-            continue
+    for pool, scored in _half_splits(rows, seed=seed, budget=budget, seconds=seconds):
         if not len(pool):
             raise CalibrationError(f"a speaker needs at least two clips to adapt to, got {len(rows)}")
-        if budget is not None:
-            if seconds is None:
-                raise ValueError("adapted_logits: a budget needs the clips' seconds")
-            pool = pool[: int(np.searchsorted(np.cumsum(seconds[pool]), budget)) + 1]
-        pool = np.sort(pool)
         stats = features.normalization_stats(x[pool])
         net = (adapt_batchnorm(model, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)
-               if batchnorm else model.eval())
+               if batchnorm else model)
         z = stats.apply(np.asarray(x[scored], np.float32))
-        with torch.no_grad():
-            logits = np.concatenate([net(torch.from_numpy(np.ascontiguousarray(z[i : i + batch_size])))
-                                     .numpy() for i in range(0, len(z), batch_size)])
-        out[[where[int(r)] for r in scored]] = logits
+        out[[where[int(r)] for r in scored]] = predict_logits(net, z, batch_size=batch_size)
     return out
 
 

@@ -740,15 +740,9 @@ def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
         if max_clips < 1:
             raise ConfigError(f"max_clips must be positive, got {max_clips!r}")
         test = test.sample(n=max_clips, random_state=0).sort_index()
-    if max_clips is None or cache.is_cached("mel", list(meta["file_id"]), cfg=cfg):
-        cache.build(meta, ["mel"], cfg=cfg)  # a no-op when up to date
-        x = cache.load("mel", test, cfg=cfg)
-    else:  # a sample without a cache: its clips, not the whole corpus (stored as the cache stores)
-        from .audio import load_audio
-        from .features import compute
-
-        x = np.stack([compute(load_audio(p, sr=cfg.sr), "mel", cfg=cfg) for p in test["path"]])
-        x = x.astype(cache.CACHE_DTYPE)
+    if max_clips is None:  # the whole test part: worth caching (a no-op when up to date)
+        cache.build(meta, ["mel"], cfg=cfg)
+    x = cache.features_of(test, "mel", corpus=meta, cfg=cfg)
     df = robustness(x, test["label"].to_numpy(), model=loaded.module, epsilons=epsilons,
                     attack=attack, norm=stats, batch_size=batch_size, steps=steps, progress=progress)
     df.insert(0, "model", name)

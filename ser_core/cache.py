@@ -38,7 +38,8 @@ from .config import DEFAULT_CONFIG, FeatureConfig, cache_dir
 from .data import split_indices
 from .errors import DatasetError
 
-__all__ = ["entry_dir", "is_cached", "build", "load", "norm_stats", "limit_threads", "array_entry",
+__all__ = ["entry_dir", "is_cached", "build", "load", "features_of", "norm_stats", "limit_threads",
+           "array_entry",
            "CACHE_DTYPE"]
 
 CACHE_DTYPE = np.float16
@@ -170,6 +171,39 @@ def build(
         }, indent=2))
         _commit(d, file_ids)
     return dirs
+
+
+def features_of(
+    clips: pd.DataFrame,
+    name: str,
+    *,
+    corpus: pd.DataFrame,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    root: Path | None = None,
+) -> np.ndarray:
+    """Features of some clips of a corpus, as the cache stores them.
+
+    Read from the corpus's cache when it is complete; otherwise computed for
+    these clips alone (nothing is written), so a small sample does not pay
+    for caching the whole corpus.
+
+    Parameters
+    ----------
+    clips : DataFrame
+        Rows of ``corpus`` (``file_id`` and ``path``).
+    corpus : DataFrame
+        The whole metadata the cache is built for.
+
+    Returns
+    -------
+    np.ndarray, shape (len(clips), channels, bins, frames), float16
+    """
+    if is_cached(name, list(corpus["file_id"]), cfg=cfg, root=root):
+        return load(name, clips, cfg=cfg, root=root)
+    out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
+    for i, path in enumerate(clips["path"]):
+        out[i] = _work((path, (name,), cfg))[name]
+    return out
 
 
 def _commit(d: Path, file_ids: Sequence[str]) -> None:

@@ -459,15 +459,15 @@ def _evaluate(a: argparse.Namespace) -> int:
                   f"macro F1 {f['macro_f1']:.2%}")
         for c in rep["most_confused"]:
             print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
+        def amount(seconds: str) -> str:
+            return "half of their clips" if seconds == "all" else f"{seconds} s of their audio"
+
         for c in rep.get("adaptation", []):
-            amount = "half of their clips" if c["seconds"] == "all" else f"{c['seconds']} s of their audio"
-            print(f"  adapted to the new speaker with {amount}: {c['accuracy']:.2%} ± {c['std']:.2%}")
-        if "adabn" in rep:
-            b = rep["adabn"]
-            for c in b["by_seconds"]:
-                amount = "half of their clips" if c["seconds"] == "all" else f"{c['seconds']} s of their audio"
-                print(f"  with AdaBN (batch-norm statistics too), {amount}: {c['accuracy']:.2%} "
-                      f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")
+            print(f"  adapted to the new speaker with {amount(c['seconds'])}: {c['accuracy']:.2%} "
+                  f"± {c['std']:.2%}")
+        for c in rep.get("adabn", {}).get("by_seconds", []):
+            print(f"  with AdaBN (batch-norm statistics too), {amount(c['seconds'])}: {c['accuracy']:.2%} "
+                  f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")
         return 0
     if a.adabn:
         print("--adabn scores the LOSO folds: use it with --protocol loso", file=sys.stderr)

@@ -77,8 +77,6 @@ def evaluate_shipped(name: str | None, meta: pd.DataFrame, *, protocol: str = "s
 def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     """``(architecture, input tag, runs)``: the latest finished LOSO run of every fold
     of a shipped model's recipe (an ensemble: of exactly its members), by fold."""
-    import json as _json
-
     from . import leaderboard as lb
     from . import models
     from .errors import DatasetError
@@ -89,10 +87,8 @@ def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     if arch == "weighted_ensemble":
         arch, tag = lb.ENSEMBLE, lb.ensemble_input(mine)
     else:
-        tag = card["input"]["name"] + ("-spk" if card.get("normalization", {}).get("kind") == "speaker" else "")
-    sel = _fold_runs(lb.load_runs(db), arch, tag)
-    if arch == lb.ENSEMBLE and len(sel):  # the LOSO ensembles of exactly this ensemble's members
-        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(mine) for m in sel["members"]]]
+        tag = _input_tag(card)
+    sel = _fold_runs(lb.load_runs(db), arch, tag, members=mine if arch == lb.ENSEMBLE else None)
     if sel.empty and arch == lb.ENSEMBLE:
         reps = " ".join(f"-r {r}" for r in mine)
         raise DatasetError(
@@ -104,16 +100,28 @@ def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
             f"no finished LOSO runs of {arch} on {tag!r} in the MLflow store; train the 9 folds with "
             f"`python -m ser_core train --model {arch} --representation {tag.removesuffix('-spk')}"
             f"{norm} --protocol loso --fold K` for K = 0..8")
-    sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
-    return arch, tag, sel.sort_values("fold")
+    return arch, tag, sel
 
 
-def _fold_runs(runs: pd.DataFrame, arch: str, tag: str) -> pd.DataFrame:
-    """The finished LOSO runs of ``arch`` on input ``tag`` (all of them, newest first)."""
+def _input_tag(card: dict) -> str:
+    """A single model's input as the leaderboard names it (``mel``, ``mel-spk``)."""
+    speaker = card.get("normalization", {}).get("kind") == "speaker"
+    return card["input"]["name"] + ("-spk" if speaker else "")
+
+
+def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.DataFrame:
+    """The latest finished LOSO run of every fold of ``arch`` on input ``tag`` (for an
+    ensemble, of exactly the ``members``), sorted by fold."""
+    import json as _json
+
     if runs.empty:
         return runs
-    return runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
-                & runs["accuracy"].notna()]
+    sel = runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
+               & runs["accuracy"].notna()]
+    if members is not None and len(sel):  # the LOSO ensembles of exactly these members
+        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(members) for m in sel["members"]]]
+    sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
+    return sel.sort_values("fold")
 
 
 def loso_report(name: str, *, db=None) -> dict[str, Any]:
@@ -264,21 +272,16 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
         archs = dict(zip(card["input"]["representations"],
                          (models.load(m).card["architecture"]["name"] for m in card["input"]["members"])))
     else:
-        norm = card.get("normalization", {}).get("kind")
-        tag = card["input"]["name"] + ("-spk" if norm == "speaker" else "")
-        weights, archs = {tag: 1.0}, {tag: card["architecture"]["name"]}
+        weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
     plain = sorted(t for t in weights if not t.endswith("-spk"))
     if plain:
         raise ConfigError(f"AdaBN is scored for speaker-normalised models; {name!r} has {', '.join(plain)}")
     runs = lb.load_runs(db)
-    member_runs = {}
-    for tag in weights:
-        sel = _fold_runs(runs, archs[tag], tag).sort_values("start_time", kind="stable")
-        member_runs[tag] = sel.drop_duplicates("fold", keep="last").set_index("fold")
+    member_runs = {t: _fold_runs(runs, archs[t], t).set_index("fold") for t in weights}
     folds_all = sorted({int(k) for sel in member_runs.values() for k in sel.index})
-    missing = {t: sorted(set(folds_all) - {int(k) for k in sel.index}) for t, sel in member_runs.items()}
-    missing = {t: m for t, m in missing.items() if m or not folds_all}
-    if missing or not folds_all:
+    missing = {t: sorted(set(folds_all) - {int(k) for k in sel.index}) or "all"
+               for t, sel in member_runs.items() if len(sel) < max(len(folds_all), 1)}
+    if missing:
         raise DatasetError(f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
                            f" for {name!r}; train them with `python -m ser_core train --norm speaker "
                            f"--protocol loso --fold K`")

@@ -28,6 +28,17 @@ def test_build_load_and_values(tiny):
     assert not list(root.rglob("*.pkl")) and not list(root.rglob("*.pickle"))
 
 
+def test_features_of_a_sample_without_a_cache_equal_the_cached_ones(tiny):
+    meta, root = tiny
+    sample = meta.iloc[[3, 0]]
+    computed = cache.features_of(sample, "mel", corpus=meta, root=root)
+    assert not cache.is_cached("mel", list(meta["file_id"]), root=root)  # nothing was written
+    cache.build(meta, ["mel"], root=root, workers=1, progress=False)
+    cached = cache.features_of(sample, "mel", corpus=meta, root=root)
+    assert computed.dtype == cached.dtype == np.float16
+    np.testing.assert_array_equal(computed, cached)
+
+
 def test_parallel_build_equals_serial(tiny, tmp_path):
     meta, root = tiny
     cache.build(meta, ["mfcc"], root=root, workers=1, progress=False)
