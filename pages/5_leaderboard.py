@@ -120,7 +120,7 @@ with common.report_errors():
         st.caption("Weight of each member model's probabilities in the ensemble (sum 100 %).")
         importance = lb.ensemble_importance(runs)
         if importance is not None:
-            st.markdown("**What mattered in the Optuna search** (newest ensemble)")
+            st.markdown("**What mattered in the Optuna search** (the shipped ensemble, else the newest)")
             st.plotly_chart(common.importance_figure(importance), key="leaderboard.importance")
     common.loso_ensemble_table(lb.loso_ensemble(runs))
 

@@ -650,10 +650,14 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
     df["minutes"] = df["train_seconds"] / 60
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True).dt.tz_convert(None)  # UTC
     if every_run:
-        cols = ["run_name", "status", "model", "input", "protocol", "fold", "accuracy",
+        cols = ["run_name", "status", "shipped", "model", "input", "protocol", "fold", "accuracy",
                 "macro_f1", "precision", "recall", "ece_after", "parameters", "minutes",
                 "start_time"]
+        if "shipped" not in df:
+            df["shipped"] = None
         config.update(run_name=cc.TextColumn("run", width=200),
+                      shipped=cc.TextColumn("shipped as", width=110,
+                                            help="the shipped model whose card names this run"),
                       status=cc.TextColumn("status", width=80),
                       fold=cc.NumberColumn("fold", format="%d", width=40))
     else:

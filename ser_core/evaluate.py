@@ -38,28 +38,34 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
 
 
 def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
-                       fold: int = 0, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated probabilities ``(n_test, 6)`` and labels ``(n_test,)`` of a fold's test part.
+                       fold: int = 0, batch_size: int = 64, part: str = "test",
+                       splits_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated probabilities ``(n, 6)`` and labels ``(n,)`` of a fold's test part.
 
+    ``part`` (``"train"``, ``"val"`` or ``"test"``) picks another part of the
+    split (a distillation teacher's targets are its training-part probabilities);
+    ``splits_dir`` reads the split from elsewhere than ``artifacts/splits``.
     Feature models read the feature cache (built when missing); the 1-D models
     decode the audio.
     """
-    split = data.split_indices(meta, protocol, fold=fold)
-    test = meta.iloc[split.test]
-    labels = test["label"].to_numpy()
+    split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
+    rows = meta.iloc[getattr(split, part)]
+    labels = rows["label"].to_numpy()
     if pred.kind == "members":  # an ensemble: every member from its cache
         lp = np.stack([np.log(np.maximum(test_probabilities(m, meta, protocol=protocol, fold=fold,
-                                                              batch_size=batch_size)[0], 1e-30))
+                                                              batch_size=batch_size, part=part,
+                                                              splits_dir=splits_dir)[0],
+                                         1e-30))
                        for m in pred.members], 1)
         return pred.combine(lp), labels
     if pred.kind == "features":
-        x = model_features(pred, meta, split)
+        x = model_features(pred, meta, split, part=part)
         out = [metrics.softmax(pred.logits(x[i : i + batch_size]), temperature=pred.temperature)
                for i in range(0, len(x), batch_size)]
         return np.concatenate(out), labels
     from .audio import load_audio
 
-    probs = [pred.predict(load_audio(p, sr=pred.cfg.sr)) for p in test["path"]]
+    probs = [pred.predict(load_audio(p, sr=pred.cfg.sr)) for p in rows["path"]]
     return np.stack(probs), labels
 
 

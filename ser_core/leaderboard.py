@@ -42,7 +42,7 @@ from .errors import TrackingError
 __all__ = [
     "HOW_TO_TRAIN", "ENSEMBLE", "WEIGHT_PREFIX", "CURVE_KEYS", "RUN_COLUMNS", "METRICS",
     "load_runs", "summarize", "filter_runs", "ranked_run_ids", "run_label", "confusion",
-    "curves", "ensemble_weights", "adaptation", "ensemble_importance", "compare", "log_ensemble", "ADAPT_PREFIX",
+    "curves", "ensemble_weights", "adaptation", "ensemble_importance", "compare", "shipped_runs", "log_ensemble", "ADAPT_PREFIX",
     "IMPORTANCE_PREFIX",
 ]
 
@@ -68,7 +68,8 @@ RUN_COLUMNS = [
     "run_id", "run_name", "status", "model", "input", "protocol", "fold",
     "accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
     "parameters", "train_seconds", "best_val_accuracy", "best_epoch",
-    "ece_before", "ece_after", "temperature", "start_time", "confusion", "members", "params",
+    "ece_before", "ece_after", "temperature", "start_time", "confusion", "members", "shipped",
+    "params",
 ]
 GROUP = ["model", "input", "protocol"]
 # tidy column <- MLflow metric key
@@ -148,13 +149,42 @@ def _row(run) -> dict[str, Any]:
     return row
 
 
-def load_runs(db: str | Path | None = None) -> pd.DataFrame:
+def shipped_runs(directory: str | Path | None = None) -> dict[str, str]:
+    """MLflow run id -> shipped model name, read from the model cards.
+
+    A card names its run under ``training.mlflow_run_id`` (trained models) or
+    ``ensemble.mlflow_run_id`` (ensembles). Unreadable cards are skipped.
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+        The cards' folder; default :func:`ser_core.models.models_dir`.
+    """
+    from . import models
+
+    d = Path(directory) if directory is not None else models.models_dir()
+    out: dict[str, str] = {}
+    for path in sorted(d.glob("*.json")) if d.is_dir() else ():
+        try:
+            card = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for section in ("training", "ensemble"):
+            run_id = (card.get(section) or {}).get("mlflow_run_id") if isinstance(card, dict) else None
+            if isinstance(run_id, str) and run_id:
+                out[run_id] = path.stem
+    return out
+
+
+def load_runs(db: str | Path | None = None, *, models_dir: str | Path | None = None) -> pd.DataFrame:
     """Every (non-deleted) run of the ``nemo-ser`` experiment as a tidy table.
 
     Parameters
     ----------
     db : str or Path, optional
         The SQLite file; default :func:`ser_core.tracking.db_path`.
+    models_dir : str or Path, optional
+        Where the model cards are (:func:`shipped_runs`); default ``artifacts/models``.
 
     Returns
     -------
@@ -163,7 +193,8 @@ def load_runs(db: str | Path | None = None) -> pd.DataFrame:
         ``f1_<emotion>`` are the test metrics in 0..1 (NaN while a run is still
         training), ``fold`` and ``parameters`` floats (NaN when not logged),
         ``start_time`` a UTC timestamp, ``confusion`` the JSON of the test
-        confusion matrix (or None), ``params`` a dict of every logged parameter;
+        confusion matrix (or None), ``shipped`` the name of the shipped model a
+        card ties to the run (or None), ``params`` a dict of every logged parameter;
         then ``weight_<rep>`` columns of ensemble runs.  Sorted newest first.
         Empty (with these columns) when the database or the experiment does not exist.
 
@@ -193,6 +224,8 @@ def load_runs(db: str | Path | None = None) -> pd.DataFrame:
     if not found:
         return empty
     df = pd.DataFrame([_row(r) for r in found])
+    names = shipped_runs(models_dir)
+    df["shipped"] = pd.Series([names.get(r) for r in df["run_id"]], dtype=object)
     weights = sorted(c for c in df.columns if c.startswith(_EXTRA_PREFIXES))
     df = df[RUN_COLUMNS + weights]
     df["start_time"] = pd.to_datetime(df["start_time"], unit="ms", utc=True)
@@ -208,7 +241,8 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per ``(model, input, protocol)``, LOSO folds aggregated.
 
     Only runs with test metrics count.  When a fold was trained more than once,
-    its latest run is used; the folds are then averaged.
+    the shipped run is used (a model card names it; see :func:`shipped_runs`),
+    else the latest; the folds are then averaged.
 
     Parameters
     ----------
@@ -228,8 +262,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     done = runs[runs["accuracy"].notna()] if len(runs) else runs
     if done.empty:
         return pd.DataFrame(columns=cols)
-    latest = (done.sort_values("start_time", kind="stable")
-              .drop_duplicates([*GROUP, "fold"], keep="last")
+    shipped = done["shipped"].notna() if "shipped" in done else pd.Series(False, index=done.index)
+    latest = (done.assign(_shipped=shipped).sort_values(["_shipped", "start_time"], kind="stable")
+              .drop_duplicates([*GROUP, "fold"], keep="last").drop(columns="_shipped")
               .sort_values([*GROUP, "fold"], kind="stable"))
     g = latest.groupby(GROUP, sort=False, dropna=False)
     out = g[METRICS].mean()
@@ -357,8 +392,9 @@ def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
     done = runs[runs[cols].notna().any(axis=1)]
     if done.empty:
         return None
-    latest = (done.sort_values("start_time", kind="stable")
-              .drop_duplicates([*GROUP, "fold"], keep="last"))
+    shipped = done["shipped"].notna() if "shipped" in done else pd.Series(False, index=done.index)
+    latest = (done.assign(_shipped=shipped).sort_values(["_shipped", "start_time"], kind="stable")
+              .drop_duplicates([*GROUP, "fold"], keep="last").drop(columns="_shipped"))
     long = latest[["model", "input", "fold", *cols]].melt(
         id_vars=["model", "input", "fold"], value_vars=cols, var_name="label",
         value_name="accuracy").dropna(subset=["accuracy"])
@@ -372,7 +408,7 @@ def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.DataFrame | None:
-    """Optuna parameter importance of the newest ensemble run of ``protocol`` that logged it.
+    """Optuna parameter importance of the shipped (else the newest) ensemble run of ``protocol``.
 
     Returns
     -------
@@ -385,7 +421,9 @@ def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.Dat
     ens = ens[ens[cols].notna().any(axis=1)] if len(ens) else ens
     if ens.empty:
         return None
-    row = ens.sort_values("start_time", ascending=False, kind="stable").iloc[0]
+    first = ens["shipped"].notna() if "shipped" in ens else pd.Series(False, index=ens.index)
+    row = (ens.assign(_shipped=first)
+           .sort_values(["_shipped", "start_time"], ascending=False, kind="stable").iloc[0])
     out = pd.DataFrame({"parameter": [c.removeprefix(IMPORTANCE_PREFIX) for c in cols],
                         "importance": [float(row[c]) for c in cols]}).dropna()
     return out.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)

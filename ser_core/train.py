@@ -33,7 +33,8 @@ from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError
 
 __all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "model_inputs", "predict_logits",
-           "save_predictions", "predictions_dir"]
+           "save_predictions", "predictions_dir", "teacher_probabilities", "teacher_digests",
+           "distillation_loss"]
 
 
 #: Feature normalisation schemes: training-part statistics, or per speaker (:mod:`ser_core.adapt`).
@@ -72,6 +73,12 @@ class TrainConfig:
     # exponential moving average of the weights (0: off); validation, early stopping, the test
     # and the shipped weights then use the averaged model
     ema: float = 0.0
+    # knowledge distillation (0: off): the loss is (1 - distill) * cross-entropy on the labels
+    # + distill * tau^2 * KL(teacher || student) at temperature distill_tau, the teacher being a
+    # shipped model (e.g. the ensemble) scored once on the clean training clips
+    teacher: str | None = None
+    distill: float = 0.0
+    distill_tau: float = 2.0
 
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
@@ -92,6 +99,15 @@ class TrainConfig:
                               f"{self.freq_warp!r}, {self.time_stretch!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema (a decay per step) must be within [0, 1), got {self.ema!r}")
+        if not 0 <= self.distill <= 1 or self.distill_tau <= 0:
+            raise ConfigError(f"distill must be within [0, 1] and distill_tau positive, got "
+                              f"{self.distill!r}, {self.distill_tau!r}")
+        if (self.distill > 0) != bool(self.teacher):
+            raise ConfigError(f"distillation needs both a teacher and a weight distill > 0, got "
+                              f"teacher={self.teacher!r}, distill={self.distill!r}")
+        if self.teacher and self.protocol != "seed":
+            raise ConfigError(f"a shipped teacher ({self.teacher!r}) was trained on the seed split; "
+                              f"on {self.protocol!r} it would have seen the test speaker")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be positive, got {self.epochs!r}, "
                               f"{self.batch_size!r}")
@@ -133,6 +149,7 @@ class RunResult:
     unsure_below: float = 0.5
     predictions: dict[str, np.ndarray] | None = None  # val/test indices, labels and logits
     adaptation: dict[str, float] | None = None  # loso + speaker norm: accuracy vs adaptation seconds
+    teacher_weights: dict[str, str] | None = None  # distillation: sha256 of the teacher's weight files
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -268,8 +285,9 @@ class _Batches:
     """Minimal in-memory batch iterator with per-sample augmentation."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool,
-                 aug: Callable | None, seed: int) -> None:
+                 aug: Callable | None, seed: int, soft: np.ndarray | None = None) -> None:
         self.x, self.y, self.bs, self.shuffle, self.aug = x, y, batch_size, shuffle, aug
+        self.soft = soft  # (n, 6) teacher probabilities, yielded third when given
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -282,7 +300,8 @@ class _Batches:
             xb = self.x[j]
             if self.aug is not None:
                 xb = np.stack([self.aug(s, rng=self.rng) for s in xb])
-            yield torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)), torch.from_numpy(self.y[j])
+            out = (torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)), torch.from_numpy(self.y[j]))
+            yield out + ((torch.from_numpy(self.soft[j]),) if self.soft is not None else ())
 
 
 @torch.no_grad()
@@ -295,6 +314,64 @@ def predict_logits(model: nn.Module, x: np.ndarray, *, batch_size: int = 64,
         xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32))
         out.append(model(xb.to(device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
+
+
+def teacher_probabilities(teacher: str, meta: pd.DataFrame, index: np.ndarray, *,
+                          protocol: str = "seed", fold: int = 0, tau: float = 2.0,
+                          splits_dir: Path | None = None) -> np.ndarray:
+    """A shipped model's softened probabilities ``(len(index), 6)`` on training clips.
+
+    The teacher scores the clean clips of the split's training and validation
+    parts once (its calibrated probabilities); ``tau`` then softens them as
+    ``p ** (1 / tau)``, renormalised, which is ``softmax(logits / tau)``.
+    ``index`` are corpus row indices, all inside those two parts.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(index), 6)`` float32, rows summing to 1.
+    """
+    from .evaluate import test_probabilities
+    from .inference import Predictor
+
+    pred = Predictor.load(teacher)
+    split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
+    row = {int(i): k for k, i in enumerate(np.concatenate([split.train, split.val]))}
+    missing = [int(i) for i in index if int(i) not in row]
+    if missing:
+        raise ConfigError(f"teacher targets exist for training and validation clips only; "
+                          f"{len(missing)} clips are outside them (first: row {missing[0]})")
+    probs = np.concatenate([test_probabilities(pred, meta, protocol=protocol, fold=fold, part=p,
+                                               splits_dir=splits_dir)[0] for p in ("train", "val")])
+    soft = np.maximum(probs[[row[int(i)] for i in index]], 1e-12) ** (1.0 / tau)
+    return (soft / soft.sum(1, keepdims=True)).astype(np.float32)
+
+
+def teacher_digests(teacher: str) -> dict[str, str]:
+    """SHA-256 of a shipped teacher's weight files (an ensemble's members too), by name.
+
+    A card records them because a shipped name (``ensemble``) can later point
+    at other weights; the digests identify the version in the history.
+    """
+    import hashlib
+
+    d = models.models_dir()
+    names = [teacher, *json.loads((d / f"{teacher}.json").read_text())["input"].get("members", [])]
+    return {n: hashlib.sha256((d / f"{n}.safetensors").read_bytes()).hexdigest() for n in names}
+
+
+def distillation_loss(logits: torch.Tensor, soft: torch.Tensor, *, tau: float = 2.0) -> torch.Tensor:
+    """Hinton's distillation term ``tau^2 * KL(soft || softmax(logits / tau))``, batch mean.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Student logits ``(batch, 6)``.
+    soft : torch.Tensor
+        Teacher probabilities ``(batch, 6)``, already softened at ``tau``.
+    """
+    logq = nn.functional.log_softmax(logits / tau, dim=1)
+    return tau * tau * nn.functional.kl_div(logq, soft, reduction="batchmean")
 
 
 def _model_kwargs(tc: TrainConfig, in_chans: int) -> dict[str, Any]:
@@ -352,7 +429,10 @@ def train(
            if (tc.augment and tc.input_kind == "features") else None)
     ema = WeightEMA(model, decay=tc.ema) if tc.ema > 0 else None
     net = ema.module if ema else model  # what is validated, tested and shipped
-    batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed)
+    soft = (teacher_probabilities(tc.teacher, meta, tr, protocol=tc.protocol, fold=tc.fold,
+                                  tau=tc.distill_tau, splits_dir=splits_dir) if tc.teacher else None)
+    batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed,
+                       soft=soft)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     # (at least 10 steps: OneCycleLR divides by zero on a one- or two-step schedule)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, pct_start=0.2,
@@ -385,15 +465,21 @@ def train(
         for epoch in range(1, tc.epochs + 1):
             model.train()
             total, n = 0.0, 0
-            for xb, yb in batches:
+            for xb, yb, *sb in batches:
                 xb, yb = xb.to(device), yb.to(device)
                 if tc.mixup > 0 and tc.input_kind == "features":
                     lam = float(rng.beta(tc.mixup, tc.mixup))
                     perm = torch.randperm(xb.shape[0], device=device)
                     out = model(lam * xb + (1 - lam) * xb[perm])
                     loss = lam * loss_fn(out, yb) + (1 - lam) * loss_fn(out, yb[perm])
+                    if sb:  # the teacher's targets are mixed like the inputs
+                        sb = [lam * sb[0] + (1 - lam) * sb[0][perm.cpu()]]
                 else:
-                    loss = loss_fn(model(xb), yb)
+                    out = model(xb)
+                    loss = loss_fn(out, yb)
+                if sb:
+                    loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(
+                        out, sb[0].to(device), tau=tc.distill_tau)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -457,6 +543,8 @@ def train(
                                         "val_logits": val_logits, "test_index": te,
                                         "test_labels": labels[te], "test_logits": test_logits,
                                         "temperature": np.float32(temperature)})
+        if tc.teacher:
+            result.teacher_weights = teacher_digests(tc.teacher)
         if adapt_curve is not None:
             result.adaptation = adapt_curve
             result.predictions["adapt_seconds"] = np.array(list(adapt_curve), dtype=str)
@@ -547,7 +635,8 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
             "confusion": r["confusion"], "fold": tc.fold,
         }},
         "training": {**dataclasses.asdict(tc), "epochs_run": result.epochs_run,
-                     "seconds": round(result.seconds, 1), "mlflow_run_id": result.run_id},
+                     "seconds": round(result.seconds, 1), "mlflow_run_id": result.run_id,
+                     **({"teacher_weights": result.teacher_weights} if result.teacher_weights else {})},
         "reproduce": command,
     }
 

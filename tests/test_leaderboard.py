@@ -105,6 +105,25 @@ def test_summarize_aggregates_loso_folds(runs):
     assert np.isnan(seed["accuracy_std"])
 
 
+def test_summarize_prefers_the_shipped_run(store, tmp_path):
+    _, ids = store
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    # a card ties the older fold-1 run (0.20) to a shipped model: it wins over the newer one
+    (cards / "m.json").write_text(json.dumps(
+        {"training": {"mlflow_run_id": ids["resnet18-mel-loso-fold1-old"]}}))
+    (cards / "e.json").write_text(json.dumps({"ensemble": {"mlflow_run_id": ids["ensemble-seed"]}}))
+    (cards / "broken.json").write_text("{not json")
+    assert lb.shipped_runs(cards) == {ids["resnet18-mel-loso-fold1-old"]: "m",
+                                      ids["ensemble-seed"]: "e"}
+    runs = lb.load_runs(models_dir=cards)
+    assert runs.set_index("run_name").loc["resnet18-mel-loso-fold1-old", "shipped"] == "m"
+    assert runs.set_index("run_name").loc["resnet18-mel-seed", "shipped"] is None
+    loso = lb.summarize(runs).set_index(["model", "input", "protocol"]).loc[("resnet18", "mel", "loso")]
+    assert loso["accuracy"] == pytest.approx((0.5 + 0.2 + 0.7) / 3)
+    assert lb.shipped_runs(tmp_path / "nowhere") == {}
+
+
 def test_filter_and_rank(runs):
     s = lb.summarize(runs)
     assert set(lb.filter_runs(s, inputs=["mel"])["protocol"]) == {"seed", "loso"}

@@ -143,3 +143,50 @@ def test_ema_and_voice_perturbations_train_and_are_recorded(tiny_env):
     for bad in ({"ema": 1.0}, {"freq_warp": -0.1}, {"time_stretch": 1.5}):
         with pytest.raises(Exception, match="must be within"):
             train.TrainConfig(**bad)
+
+
+def test_distillation_loss_vanishes_when_the_student_matches_the_teacher():
+    import torch
+
+    logits = torch.tensor([[2.0, 0.5, -1.0, 0.0, 0.3, -0.2]])
+    soft = torch.softmax(logits / 2.0, 1)
+    assert float(train.distillation_loss(logits, soft, tau=2.0)) == pytest.approx(0, abs=1e-6)
+    other = torch.softmax(torch.zeros(1, 6), 1)
+    assert float(train.distillation_loss(logits, other, tau=2.0)) > 0.01
+
+
+def test_distillation_from_a_shipped_teacher(tiny_env, tmp_path, monkeypatch):
+    meta, splits = tiny_env
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # the teacher ships to tmp_path/models
+    base = dict(epochs=1, width=8, batch_size=8)
+    teacher = train.train(train.TrainConfig(**base), meta, splits_dir=splits, progress=False,
+                          log_mlflow=False)
+    models.save(teacher.model, train.model_card(teacher), "teach")
+    split = data.split_indices(meta, "seed", directory=splits)
+    soft = {tau: train.teacher_probabilities("teach", meta, split.train, tau=tau, splits_dir=splits)
+            for tau in (1.0, 4.0)}
+    for p in soft.values():
+        assert p.shape == (len(split.train), 6)
+        np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+    assert (soft[4.0].max(1) <= soft[1.0].max(1) + 1e-6).all()  # a higher tau softens
+    with pytest.raises(Exception, match="outside them"):
+        train.teacher_probabilities("teach", meta, split.test, splits_dir=splits)
+    from ser_core.cli import main
+
+    assert main(["train", "--nemo-dir", str(tmp_path / "c"), "--epochs", "1", "--width", "8",
+                 "--batch-size", "8", "--teacher", "teach", "--ship", "student", "--no-mlflow",
+                 "--no-predictions"]) == 0
+    card = models.load("student").card
+    assert card["training"]["teacher"] == "teach" and card["training"]["distill"] == 0.5
+    assert "--teacher teach" in card["reproduce"]
+    assert set(card["training"]["teacher_weights"]) == {"teach"}  # the teacher's version
+
+
+@pytest.mark.parametrize("bad", [{"teacher": "ensemble"}, {"distill": 0.5},
+                                 {"teacher": "ensemble", "distill": 0.5, "protocol": "loso"},
+                                 {"teacher": "ensemble", "distill": 1.5}])
+def test_bad_distillation_settings_are_refused(bad):
+    from ser_core.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        train.TrainConfig(**bad)
