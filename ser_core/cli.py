@@ -187,7 +187,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", metavar="NAME", default=None,
                    help="distil from this shipped model (e.g. ensemble; seed protocol only): its "
                         "probabilities on the training clips become soft targets")
-    p.add_argument("--distill", type=float, default=d.distill,
+    p.add_argument("--distill", type=float, default=None,
                    help="weight of the distillation term against the label loss (0-1; with "
                         "--teacher; default 0.5 then)")
     p.add_argument("--distill-tau", type=float, default=d.distill_tau,
@@ -223,7 +223,7 @@ def _train(a: argparse.Namespace) -> int:
                      augment=not a.no_augment, device=a.device, norm=a.norm,
                      train_on_val=a.train_on_val, freq_warp=a.freq_warp,
                      time_stretch=a.time_stretch, ema=a.ema, teacher=a.teacher,
-                     distill=a.distill or (0.5 if a.teacher else 0.0), distill_tau=a.distill_tau)
+                     distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0, distill_tau=a.distill_tau)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report

@@ -237,6 +237,14 @@ def load_runs(db: str | Path | None = None, *, models_dir: str | Path | None = N
 
 
 # --------------------------------------------------------------------- tables
+def _shipped_last(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` ordered so that the last of a group is its shipped run (a card names it),
+    else its newest: unshipped runs by start time, then shipped runs by start time."""
+    shipped = runs["shipped"].notna() if "shipped" in runs else pd.Series(False, index=runs.index)
+    return (runs.assign(_shipped=shipped).sort_values(["_shipped", "start_time"], kind="stable")
+            .drop(columns="_shipped"))
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per ``(model, input, protocol)``, LOSO folds aggregated.
 
@@ -262,9 +270,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     done = runs[runs["accuracy"].notna()] if len(runs) else runs
     if done.empty:
         return pd.DataFrame(columns=cols)
-    shipped = done["shipped"].notna() if "shipped" in done else pd.Series(False, index=done.index)
-    latest = (done.assign(_shipped=shipped).sort_values(["_shipped", "start_time"], kind="stable")
-              .drop_duplicates([*GROUP, "fold"], keep="last").drop(columns="_shipped")
+    latest = (_shipped_last(done).drop_duplicates([*GROUP, "fold"], keep="last")
               .sort_values([*GROUP, "fold"], kind="stable"))
     g = latest.groupby(GROUP, sort=False, dropna=False)
     out = g[METRICS].mean()
@@ -392,9 +398,7 @@ def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
     done = runs[runs[cols].notna().any(axis=1)]
     if done.empty:
         return None
-    shipped = done["shipped"].notna() if "shipped" in done else pd.Series(False, index=done.index)
-    latest = (done.assign(_shipped=shipped).sort_values(["_shipped", "start_time"], kind="stable")
-              .drop_duplicates([*GROUP, "fold"], keep="last").drop(columns="_shipped"))
+    latest = _shipped_last(done).drop_duplicates([*GROUP, "fold"], keep="last")
     long = latest[["model", "input", "fold", *cols]].melt(
         id_vars=["model", "input", "fold"], value_vars=cols, var_name="label",
         value_name="accuracy").dropna(subset=["accuracy"])
@@ -421,9 +425,7 @@ def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.Dat
     ens = ens[ens[cols].notna().any(axis=1)] if len(ens) else ens
     if ens.empty:
         return None
-    first = ens["shipped"].notna() if "shipped" in ens else pd.Series(False, index=ens.index)
-    row = (ens.assign(_shipped=first)
-           .sort_values(["_shipped", "start_time"], ascending=False, kind="stable").iloc[0])
+    row = _shipped_last(ens).iloc[-1]
     out = pd.DataFrame({"parameter": [c.removeprefix(IMPORTANCE_PREFIX) for c in cols],
                         "importance": [float(row[c]) for c in cols]}).dropna()
     return out.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)

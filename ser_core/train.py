@@ -429,8 +429,11 @@ def train(
            if (tc.augment and tc.input_kind == "features") else None)
     ema = WeightEMA(model, decay=tc.ema) if tc.ema > 0 else None
     net = ema.module if ema else model  # what is validated, tested and shipped
-    soft = (teacher_probabilities(tc.teacher, meta, tr, protocol=tc.protocol, fold=tc.fold,
-                                  tau=tc.distill_tau, splits_dir=splits_dir) if tc.teacher else None)
+    soft, teacher_weights = None, None
+    if tc.teacher:  # the digests now: the teacher's files may change while this trains
+        teacher_weights = teacher_digests(tc.teacher)
+        soft = teacher_probabilities(tc.teacher, meta, tr, protocol=tc.protocol, fold=tc.fold,
+                                     tau=tc.distill_tau, splits_dir=splits_dir)
     batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed,
                        soft=soft)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -543,8 +546,7 @@ def train(
                                         "val_logits": val_logits, "test_index": te,
                                         "test_labels": labels[te], "test_logits": test_logits,
                                         "temperature": np.float32(temperature)})
-        if tc.teacher:
-            result.teacher_weights = teacher_digests(tc.teacher)
+        result.teacher_weights = teacher_weights
         if adapt_curve is not None:
             result.adaptation = adapt_curve
             result.predictions["adapt_seconds"] = np.array(list(adapt_curve), dtype=str)
