@@ -879,7 +879,7 @@ def compare_styler(table: pd.DataFrame):
 import hashlib  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from ser_core import adapt, live, models  # noqa: E402
+from ser_core import adapt, functionals, live, models  # noqa: E402
 from ser_core.errors import AudioTooLongError, UnknownNameError  # noqa: E402
 from ser_core.feedback import Feedback, FeedbackStore  # noqa: E402
 from ser_core.inference import (  # noqa: E402
@@ -951,7 +951,7 @@ PROFILE_CONSENT_LABEL = ("Save my voice statistics in this app's database under 
 CALIBRATION_MAX_SECONDS = 60.0
 #: Display names of architectures in captions.
 ARCH_NAMES = {"resnet18": "ResNet", "vgg16": "VGG", "small_cnn": "small CNN",
-              "wave_cnn": "waveform CNN", "zcr_rms_lstm": "LSTM"}
+              "wave_cnn": "waveform CNN", "zcr_rms_lstm": "LSTM", "logreg": "logistic regression"}
 _MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg",
          "flac": "audio/flac", "m4a": "audio/mp4", "webm": "audio/webm"}
 
@@ -1045,6 +1045,9 @@ def model_caption(pred: Predictor) -> str:
         parts = [ensemble_summary(pred)]
     elif pred.kind == "features":
         parts = [f"{arch} on the {features.get(pred.representation).title.lower()}"]
+    elif pred.kind == "functionals":
+        parts = [f"logistic regression on the {pred.representation} functionals (openSMILE: "
+                 f"{functionals.get(pred.representation).dim} per clip)"]
     else:
         parts = [arch]
     if acc is not None:

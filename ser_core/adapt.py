@@ -37,7 +37,7 @@ from .errors import SERError
 
 __all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
            "speaker_normalise", "adaptation_curve", "adapt_batchnorm", "adapted_logits",
-           "profile_from_source", "clip_seconds", "ADAPT_SECONDS",
+           "profile_from_source", "clip_seconds", "window_stats", "ADAPT_SECONDS",
            "MIN_SECONDS", "MIN_RMS"]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
@@ -57,7 +57,8 @@ class VoiceProfile:
     Attributes
     ----------
     stats : mapping of representation -> NormStats
-        Mean and std per channel and bin, arrays ``(C, F, 1)``.
+        Mean and std per channel and bin, arrays ``(C, F, 1)`` (a functional
+        set's: per dimension, ``(dim,)``).
     seconds : float
         Speech the statistics come from (silent windows excluded).
     name : str
@@ -96,8 +97,8 @@ def voice_profile(y: np.ndarray, *, representations: Sequence[str] = ("mel",),
     y : np.ndarray, shape (n,)
         Mono speech at ``cfg.sr`` (any emotion; 10–30 s is plenty).
     representations : sequence of str
-        Which representations to compute statistics for (those of the models
-        that will use the profile).
+        Which representations (or functional sets) to compute statistics for
+        (those of the models that will use the profile).
     min_seconds : float
         Refuse less non-silent speech than this.
 
@@ -121,9 +122,27 @@ def voice_profile(y: np.ndarray, *, representations: Sequence[str] = ("mel",),
     if speech < min_seconds:
         raise CalibrationError(f"only {speech:.1f} s of the recording is speech; calibration "
                                f"needs at least {min_seconds:g} s")
-    feats = [features.compute_all(w, representations, cfg=cfg) for w in voiced]
-    stats = {r: features.normalization_stats(np.stack([f[r] for f in feats])) for r in representations}
-    return VoiceProfile(stats, float(speech), name)
+    return VoiceProfile(window_stats(voiced, representations=representations, cfg=cfg),
+                        float(speech), name)
+
+
+def window_stats(windows: np.ndarray, *, representations: Sequence[str],
+                 cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, features.NormStats]:
+    """Statistics of speech windows ``(n, samples)`` for representations and functional sets.
+
+    A representation's are per channel and bin over every frame of every
+    window, ``(C, F, 1)``; a functional set's (:mod:`ser_core.functionals`) are
+    per dimension over the windows' vectors, ``(dim,)``.
+    """
+    from . import functionals
+
+    frame_reps = [r for r in representations if not functionals.is_functional(r)]
+    feats = [features.compute_all(w, frame_reps, cfg=cfg) for w in windows] if frame_reps else []
+    stats = {r: features.normalization_stats(np.stack([f[r] for f in feats])) for r in frame_reps}
+    for r in representations:
+        if functionals.is_functional(r):
+            stats[r] = features.normalization_stats(functionals.compute_batch(windows, r, cfg=cfg))
+    return stats
 
 
 class RunningStats:
@@ -183,7 +202,7 @@ def speaker_stats(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
 
     Parameters
     ----------
-    x : np.ndarray, shape (n_clips, C, F, T)
+    x : np.ndarray, shape (n_clips, C, F, T) or (n_clips, dim)
         Features of the whole corpus (a memmap is fine).
     speakers : array of str, shape (n_clips,)
         The speaker of each clip (no labels are read).
@@ -201,7 +220,8 @@ def speaker_stats(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
 
 def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
                       stats: Mapping[str, features.NormStats]) -> np.ndarray:
-    """Normalise clips ``(n, C, F, T)`` each with its speaker's statistics."""
+    """Normalise clips ``(n, C, F, T)`` (or functionals ``(n, dim)``) each with its speaker's
+    statistics."""
     speakers = np.asarray(speakers)
     out = np.empty(x.shape, np.float32)
     for s in pd.unique(speakers):
@@ -235,8 +255,10 @@ def adaptation_curve(
 
     Parameters
     ----------
-    x : np.ndarray, shape (n_clips, C, F, T)
-        Un-normalised features of the corpus (memmap fine).
+    x : np.ndarray, shape (n_clips, C, F, T) or (n_clips, dim)
+        Un-normalised features of the corpus (memmap fine), or utterance
+        functionals, whose statistics are then pulled towards ``fallback`` as
+        the predictor does (:func:`ser_core.functionals.shrink`).
     rows : np.ndarray of int
         The held-out speaker's clips.
     logits_fn : callable
@@ -255,6 +277,10 @@ def adaptation_curve(
         correct = total = 0
         for pool, scored in _half_splits(rows, seed=seed, budget=k or None, seconds=seconds):
             stats = fallback if k == 0 or not len(pool) else features.normalization_stats(x[pool])
+            if x.ndim == 2 and stats is not fallback:  # functionals: as the predictor does
+                from .functionals import shrink
+
+                stats = shrink(stats, fallback)
             z = logits_fn(stats.apply(np.asarray(x[scored], np.float32)))
             correct += int((np.asarray(z).argmax(1) == labels[scored]).sum())
             total += len(scored)
@@ -335,6 +361,7 @@ def adapted_logits(
     seconds: np.ndarray | None = None,
     seed: int = 0,
     batch_size: int = 64,
+    fallback: features.NormStats | None = None,
 ) -> np.ndarray:
     """Logits of one new speaker's clips, each adapted to the *other* half of their clips.
 
@@ -359,6 +386,10 @@ def adapted_logits(
         Seconds of audio to adapt to (whole clips, in random order).
     seconds : np.ndarray, shape (n_clips,)
         Audio seconds each clip contributes; needed with ``budget``.
+    fallback : NormStats, optional
+        The model's corpus statistics: utterance functionals ``(n_clips, dim)``
+        pull the voice's statistics towards them as the predictor does
+        (:func:`ser_core.functionals.shrink`).
 
     Returns
     -------
@@ -374,6 +405,10 @@ def adapted_logits(
         if not len(pool):
             raise CalibrationError(f"a speaker needs at least two clips to adapt to, got {len(rows)}")
         stats = features.normalization_stats(x[pool])
+        if x.ndim == 2:
+            from .functionals import shrink
+
+            stats = shrink(stats, fallback)
         net = (adapt_batchnorm(model, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)
                if batchnorm else model)
         z = stats.apply(np.asarray(x[scored], np.float32))

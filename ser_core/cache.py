@@ -218,6 +218,7 @@ def array_entry(
     compute: Callable[[str], np.ndarray],
     *,
     root: Path | None = None,
+    workers: int | None = 1,
 ) -> np.ndarray:
     """A per-clip array outside the representation registry, cached like one.
 
@@ -227,7 +228,10 @@ def array_entry(
         Folder name under the cache root; it must encode every parameter of
         ``compute`` (e.g. ``waveform-<config digest>``).
     compute : callable
-        ``compute(audio_path) -> np.ndarray`` of one fixed shape.
+        ``compute(audio_path) -> np.ndarray`` of one fixed shape (picklable, e.g. a
+        ``functools.partial`` of a module-level function, when ``workers`` is not 1).
+    workers : int, optional
+        Processes computing clips side by side (None: all cores).
 
     Returns
     -------
@@ -240,7 +244,12 @@ def array_entry(
     if f.exists() and _clips_match(d, ids):
         return np.load(f, mmap_mode="r")
     d.mkdir(parents=True, exist_ok=True)
-    arr = np.stack([compute(p) for p in meta["path"]])
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(meta) < 2 * workers:
+        arr = np.stack([compute(p) for p in meta["path"]])
+    else:
+        with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
+            arr = np.stack(list(pool.map(compute, meta["path"], chunksize=8)))
     np.save(d / "features.partial.npy", arr)
     _commit(d, ids)
     return arr

@@ -185,7 +185,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="decay per step of an exponential moving average of the weights, which "
                         "is then validated, tested and shipped (e.g. 0.998; 0: off)")
     p.add_argument("--teacher", metavar="NAME", default=None,
-                   help="distil from this shipped model (e.g. ensemble; seed protocol only): its "
+                   help="distil from this shipped model (e.g. ensemble; seed protocol only), or "
+                        "from a recipe fitted here on this fold's training part, "
+                        "fold:<model>/<input> (e.g. fold:logreg/egemaps-spk; loso too): its "
                         "probabilities on the training clips become soft targets")
     p.add_argument("--distill", type=float, default=None,
                    help="weight of the distillation term against the label loss (0-1; with "
@@ -288,7 +290,8 @@ def _ensemble(a: argparse.Namespace) -> int:
         missing = [m for m in card["input"]["members"] if m not in models.shipped()]
         if missing:
             raise ConfigError(f"cannot ship: members {missing} are not in artifacts/models "
-                              "(train them with --ship resnet18_<representation>)")
+                              "(train them with --ship resnet18_<representation>, or "
+                              "logreg_<functional set> for a logistic regression)")
         print(f"shipped {models.save(res.module, card, a.ship)}")
     return 0
 

@@ -50,6 +50,15 @@ __all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member
 PRUNE_BELOW = 1e-2
 #: Architecture of the members, and the shipped-name convention ``resnet18_<representation>``.
 MEMBER_MODEL = "resnet18"
+#: Architecture of members on utterance functionals (``logreg_<set>``, e.g. ``logreg_compare_spk``).
+FUNCTIONALS_MODEL = "logreg"
+
+
+def member_model(key: str) -> str:
+    """The architecture of member ``key``: ``logreg`` on a functional set, else ``resnet18``."""
+    from . import functionals
+
+    return FUNCTIONALS_MODEL if functionals.is_functional(key.split("-")[0]) else MEMBER_MODEL
 
 
 # ---------------------------------------------------------------- member predictions
@@ -72,14 +81,17 @@ class MemberPredictions:
 
 
 def member_name(key: str) -> str:
-    """Shipped name of a member: ``mel`` -> ``resnet18_mel``, ``mel-spk`` -> ``resnet18_mel_spk``."""
-    return f"{MEMBER_MODEL}_{key.replace('-', '_')}"
+    """Shipped name of a member: ``mel`` -> ``resnet18_mel``, ``mel-spk`` -> ``resnet18_mel_spk``,
+    ``compare-spk`` -> ``logreg_compare_spk``."""
+    return f"{member_model(key)}_{key.replace('-', '_')}"
 
 
 def load_member_predictions(directory: Path | None = None, *, protocol: str = "seed",
                             fold: int = 0, representations: Sequence[str] | None = None
                             ) -> dict[str, MemberPredictions]:
-    """The AudioResNet runs' held-out logits of one protocol fold, by representation.
+    """The members' held-out logits of one protocol fold, by input: the AudioResNet runs by
+    representation (``mel``, ``mel-spk``) and the logistic regressions by functional set
+    (``compare-spk``).
 
     Raises :class:`DatasetError` when none is there or when they disagree on
     the split (different validation/test clips).
@@ -89,8 +101,12 @@ def load_member_predictions(directory: Path | None = None, *, protocol: str = "s
     d = Path(directory) if directory is not None else predictions_dir()
     suffix = f"-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
     out: dict[str, MemberPredictions] = {}
-    for path in sorted(d.glob(f"{MEMBER_MODEL}-*{suffix}.npz")):
-        rep = path.name[len(MEMBER_MODEL) + 1 : -len(suffix) - 4]
+    paths = [(arch, p) for arch in (MEMBER_MODEL, FUNCTIONALS_MODEL)
+             for p in sorted(d.glob(f"{arch}-*{suffix}.npz"))]
+    for arch, path in paths:
+        rep = path.name[len(arch) + 1 : -len(suffix) - 4]
+        if member_model(rep) != arch:
+            continue
         if representations is not None and rep not in representations:
             continue
         if representations is None and rep.endswith("-spk") and protocol == "seed":

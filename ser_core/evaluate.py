@@ -16,16 +16,16 @@ __all__ = ["evaluate_shipped", "test_probabilities", "model_features", "loso_rep
 
 def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
                    part: str = "test") -> np.ndarray:
-    """Normalised inputs ``(n, C, F, T)`` of a split part, as the model expects them.
+    """Normalised inputs ``(n, C, F, T)`` (functionals: ``(n, dim)``) of a split part, as
+    the model expects them.
 
     Corpus-normalised models use their card's statistics; speaker-normalised
     ones use each speaker's statistics exactly as in training
     (:func:`ser_core.train.split_speaker_stats`).
     """
-    from .train import split_speaker_stats
+    from .train import model_inputs, split_speaker_stats
 
-    cache.build(meta, [pred.representation], cfg=pred.cfg)  # a no-op when up to date
-    x_all = cache.load(pred.representation, meta, cfg=pred.cfg)
+    x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)  # cached
     idx = getattr(split, part)
     if pred.speaker_normalised:
         from .adapt import speaker_normalise
@@ -58,7 +58,7 @@ def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "
                                          1e-30))
                        for m in pred.members], 1)
         return pred.combine(lp), labels
-    if pred.kind == "features":
+    if pred.kind in ("features", "functionals"):
         x = model_features(pred, meta, split, part=part)
         out = [metrics.softmax(pred.logits(x[i : i + batch_size]), temperature=pred.temperature)
                for i in range(0, len(x), batch_size)]
@@ -209,7 +209,8 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
 
 
 def _run_weights(run_id: str):
-    """The network a training run logged as its ``model`` artifact (eval mode)."""
+    """The model a training run logged as its ``model`` artifact: a
+    :class:`~ser_core.models.LoadedModel` (network in eval mode, and its card)."""
     import tempfile
     from pathlib import Path
     from urllib.parse import unquote, urlparse
@@ -220,11 +221,11 @@ def _run_weights(run_id: str):
 
     uri = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri()).get_run(run_id).info.artifact_uri
     if uri.startswith("file:"):  # the local store: read in place (no copy, no progress bar)
-        return models.load("model", directory=Path(unquote(urlparse(uri).path)) / "model").module
+        return models.load("model", directory=Path(unquote(urlparse(uri).path)) / "model")
     with tempfile.TemporaryDirectory() as tmp:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model", dst_path=tmp,
                                                    tracking_uri=tracking.tracking_uri())
-        return models.load("model", directory=Path(path)).module
+        return models.load("model", directory=Path(path))
 
 
 def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
@@ -292,7 +293,10 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
                            f" for {name!r}; train them with `python -m ser_core train --norm speaker "
                            f"--protocol loso --fold K`")
     labels = meta["label"].to_numpy()
-    inputs = {t: train.model_inputs(meta, "features", t.removesuffix("-spk")) for t in weights}
+    from . import functionals
+
+    inputs = {t: train.model_inputs(meta, "functionals" if functionals.is_functional(t.removesuffix("-spk"))
+                                    else "features", t.removesuffix("-spk")) for t in weights}
     budgets = [b for b in adapt.ADAPT_SECONDS if b != 0]  # 0 s: no statistics to adapt to
     folds = []
     for k in folds_all:
@@ -303,7 +307,7 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
         for tag, w in weights.items():
             r = member_runs[tag].loc[k]
             try:
-                module = _run_weights(r["run_id"])
+                loaded = _run_weights(r["run_id"])
             except (OSError, mlflow.exceptions.MlflowException, UnknownNameError) as e:
                 raise DatasetError(
                     f"the weights of LOSO run {r['run_name']!r} ({r['run_id']}) are not in the "
@@ -311,8 +315,9 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
             seed = int(float((r["params"] or {}).get("seed", 0)))
             temperature = float(r["temperature"]) if r["temperature"] == r["temperature"] else 1.0
             for b, bn in score:
-                z = adapt.adapted_logits(inputs[tag], rows, model=module, batchnorm=bn, budget=b,
-                                         seconds=secs, seed=seed)
+                z = adapt.adapted_logits(inputs[tag], rows, model=loaded.module, batchnorm=bn,
+                                         budget=b, seconds=secs, seed=seed,
+                                         fallback=_corpus_stats(loaded.card))
                 score[b, bn] = score[b, bn] + w * np.log(softmax(z, temperature=temperature) + 1e-12)
         y = labels[rows]
         acc = {key: float((z.argmax(1) == y).mean()) for key, z in score.items()}
@@ -332,6 +337,14 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
             row[key], row[f"{key}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
         rep["by_seconds"].append(row)
     return rep
+
+
+def _corpus_stats(card: dict):
+    """A speaker-normalised card's corpus statistics (its fallback), or None."""
+    from .features import NormStats
+
+    norm = card.get("normalization", {})
+    return NormStats.from_dict(norm) if "mean" in norm else None
 
 
 def _budget_label(budget: float | None) -> str:

@@ -34,6 +34,8 @@ def example_input(card: dict, *, batch: int = 1) -> torch.Tensor:
         shape = features.output_shape(card["input"]["name"], cfg=cfg)
     elif kind == "waveform":
         shape = (1, cfg.n_samples)
+    elif kind == "functionals":
+        shape = (card["architecture"]["kwargs"]["in_features"],)
     else:
         shape = (2, 301)
     return torch.zeros(batch, *shape)
@@ -127,9 +129,9 @@ def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed",
     from .inference import Predictor
 
     pred = Predictor.load(name)
-    if pred.kind != "features":
-        raise ConfigError(f"{name!r} is not a single spectrogram model; export an ensemble's "
-                          "members one by one")
+    if pred.kind not in ("features", "functionals"):
+        raise ConfigError(f"{name!r} is not a single spectrogram or functionals model; export an "
+                          "ensemble's members one by one")
     dest = Path(dest)
     fp32 = export_onnx(pred.loaded, dest / f"{name}.onnx")
     int8 = quantize_int8(fp32, dest / f"{name}.int8.onnx")

@@ -401,21 +401,26 @@ def output_shape(name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> tuple[int
 
 @dataclass(frozen=True)
 class NormStats:
-    """Per-channel, per-bin mean and standard deviation, shape ``(channels, bins, 1)``."""
+    """Per-channel, per-bin mean and standard deviation, shape ``(channels, bins, 1)``
+    (``(dim,)`` for utterance functionals)."""
 
     mean: np.ndarray
     std: np.ndarray
+    #: How many vectors the statistics of utterance functionals come from (0: not counted).
+    count: int = 0
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Standardise ``x`` of shape ``(..., channels, bins, frames)``."""
         return ((x - self.mean) / self.std).astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, list]:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(),
+                **({"count": int(self.count)} if self.count else {})}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, list]) -> "NormStats":
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32),
+                   int(d.get("count", 0)))
 
 
 def normalization_stats(x: np.ndarray, *, eps: float = 1e-5, chunk: int = 256) -> NormStats:
@@ -423,19 +428,23 @@ def normalization_stats(x: np.ndarray, *, eps: float = 1e-5, chunk: int = 256) -
 
     Parameters
     ----------
-    x : np.ndarray, shape (n_clips, channels, bins, frames)
+    x : np.ndarray, shape (n_clips, channels, bins, frames) or (n_clips, dim)
         Features of the **training part only** (a memmap is fine: processed in
-        chunks, accumulated in float64).
+        chunks, accumulated in float64).  A 2-D array holds one vector per clip
+        (utterance functionals): its statistics are per dimension over clips.
     eps : float
         Floor on the standard deviation (constant bins, silence).
 
     Returns
     -------
-    NormStats with arrays of shape (channels, bins, 1)
+    NormStats with arrays of shape (channels, bins, 1), or (dim,) for 2-D input
     """
     n = x.shape[0]
     if n == 0:
         raise ValueError("normalization_stats needs at least one clip")
+    if x.ndim == 2:
+        s2 = normalization_stats(x[:, None, :, None], eps=eps, chunk=chunk)
+        return NormStats(s2.mean[0, :, 0], s2.std[0, :, 0], int(n))
     s = np.zeros(x.shape[1:3], np.float64)
     ss = np.zeros(x.shape[1:3], np.float64)
     count = 0

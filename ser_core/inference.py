@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-from . import features, models
+from . import features, functionals, models
 from .audio import frame_windows, load_audio, pad_or_trim
 from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
@@ -293,7 +293,9 @@ class Predictor:
 
     def _stats(self):
         if self.profile is not None and self.representation in self.profile:
-            return self.profile.stats[self.representation]
+            own = self.profile.stats[self.representation]
+            # a voice's functionals: few clips, so pulled towards the corpus (functionals.shrink)
+            return functionals.shrink(own, self.norm) if self.kind == "functionals" else own
         return self.norm
 
     def adaptation(self) -> str:
@@ -313,11 +315,13 @@ class Predictor:
 
         Returns
         -------
-        np.ndarray, float32: ``(n, C, F, T)`` features, ``(n, 1, samples)``
-        waveforms or ``(n, 2, steps)`` frames, depending on the model.
+        np.ndarray, float32: ``(n, C, F, T)`` features, ``(n, dim)`` functionals,
+        ``(n, 1, samples)`` waveforms or ``(n, 2, steps)`` frames, depending on the model.
         """
         if self.kind == "features":
             x = np.stack([features.compute(w, self.representation, cfg=self.cfg) for w in windows])
+        elif self.kind == "functionals":
+            x = functionals.compute_batch(windows, self.representation, cfg=self.cfg)
         elif self.kind == "waveform":
             x = np.stack([pad_or_trim(w, n_samples=self.cfg.n_samples)[None] for w in windows])
         else:
@@ -375,7 +379,8 @@ class Predictor:
 
 
 #: Rough relative cost of a representation's front end (orders the ensemble's tasks).
-_COST = {"hpss": 40, "cqt": 8, "tempogram": 4, "delta_tempogram": 4, "stft": 2}
+_COST = {"hpss": 40, "compare": 10, "egemaps": 10, "cqt": 8, "tempogram": 4, "delta_tempogram": 4,
+         "stft": 2}
 
 
 class EnsemblePredictor(Predictor):
@@ -455,8 +460,11 @@ class EnsemblePredictor(Predictor):
             fe.power  # noqa: B018 - the shared STFT, before the tasks read it
 
         def member(m: Predictor) -> np.ndarray:
-            rep = features.get(m.representation)
-            x = np.stack([features._finish(rep.fn(fe)) for fe in fronts])
+            if m.kind == "functionals":  # openSMILE on the waveform
+                x = functionals.compute_batch(windows, m.representation, cfg=m.cfg)
+            else:
+                rep = features.get(m.representation)
+                x = np.stack([features._finish(rep.fn(fe)) for fe in fronts])
             stats = m._stats()
             z = m.logits(stats.apply(x) if stats is not None else x) / m.temperature
             z = z - z.max(1, keepdims=True)

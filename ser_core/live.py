@@ -275,6 +275,7 @@ class OnlineAdapter:
 
         self.running = {r: RunningStats() for r in self.representations}
         self._done: int | None = None  # absolute sample index: frame centres before it are done
+        self._fun_end: int | None = None  # stream index of the last functional vector's end
         self._frames = 0
         self._adapted = None
 
@@ -300,13 +301,13 @@ class OnlineAdapter:
         int
             Frames added (0 for silence, a repeated window or too little audio).
         """
-        from . import features
+        from . import features, functionals
 
         cfg = self.cfg
         n = cfg.n_samples
         if not self.representations or len(window) < n:
             return 0
-        window = np.asarray(window[-n:], np.float32)
+        window = raw = np.asarray(window[-n:], np.float32)
         half, hop = cfg.n_fft // 2, cfg.hop_length
         # shift the window so that frame centres fall on multiples of the hop of the whole
         # stream: every stretch of audio then gets exactly one frame per hop, whatever the
@@ -326,10 +327,20 @@ class OnlineAdapter:
             t0, t1 = -(-(lo - start) // hop), -(-(hi - start) // hop)
             if t1 <= t0 or np.sqrt(np.mean(np.square(window, dtype=np.float64))) < self.min_rms:
                 return 0
-        feats = features.compute_all(window, self.representations, cfg=cfg)
+            # a functional set gets one vector of the latest 3 s per half window of new audio
+            # (the 1.5-s hop of voice_profile)
+            fun = [r for r in self.representations if functionals.is_functional(r)]
+            take = bool(fun) and (self._fun_end is None or not 0 <= int(end) - self._fun_end < n // 2)
+            if take:
+                self._fun_end = int(end)
+        frame_reps = [r for r in self.representations if not functionals.is_functional(r)]
+        feats = features.compute_all(window, frame_reps, cfg=cfg) if frame_reps else {}
+        vecs = {r: functionals.compute(raw, r, cfg=cfg) for r in fun} if take else {}
         with self._lock:
-            for r in self.representations:
+            for r in frame_reps:
                 self.running[r].update(feats[r][..., t0:t1])
+            for r, v in vecs.items():
+                self.running[r].update(v[None, :, None])  # one "frame" per vector
             self._frames += t1 - t0
             self._adapted = None
         return t1 - t0
@@ -348,9 +359,16 @@ class OnlineAdapter:
         """The running statistics as a :class:`~ser_core.adapt.VoiceProfile` (named "live")."""
         from .adapt import VoiceProfile
 
+        from . import functionals
+        from .features import NormStats
+
         with self._lock:
             stats = {r: s.stats() for r, s in self.running.items()}
-            return VoiceProfile(stats, self.seconds, "live")
+        for r in list(stats):
+            if functionals.is_functional(r):  # (1, dim, 1) -> (dim,)
+                stats[r] = NormStats(stats[r].mean.reshape(-1), stats[r].std.reshape(-1),
+                                     self.running[r].frames)
+        return VoiceProfile(stats, self.seconds, "live")
 
     def current(self):
         """The predictor to use now: adapted on the fly after the warm-up."""

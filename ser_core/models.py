@@ -50,6 +50,8 @@ __all__ = [
     "WaveCNN",
     "ZcrRmsLSTM",
     "WeightedEnsemble",
+    "LogisticRegression",
+    "fit_logreg",
     "count_parameters",
 ]
 
@@ -65,9 +67,10 @@ class ModelSpec:
     name : str
     cls : type
         ``nn.Module`` subclass; keyword arguments configure it.
-    input : {"features", "waveform", "frames", "members"}
+    input : {"features", "waveform", "frames", "functionals", "members"}
         What it eats: a representation from the feature registry, the raw
-        3-s waveform, frame-level ZCR/RMS, or other models' log-probabilities.
+        3-s waveform, frame-level ZCR/RMS, an utterance functional vector
+        (:mod:`ser_core.functionals`), or other models' log-probabilities.
     description : str
     """
 
@@ -306,6 +309,76 @@ class ZcrRmsLSTM(nn.Module):
         out, _ = self.lstm(x.transpose(1, 2))
         b = out.mean(1)
         return self.head(torch.cat([a, b], 1))
+
+
+@register("logreg", input="functionals")
+class LogisticRegression(nn.Module):
+    """Multinomial logistic regression on normalised utterance functionals (openSMILE).
+
+    Fitted in closed form by scikit-learn's L-BFGS (:func:`fit_logreg`), not by
+    gradient steps; its L2 strength is chosen on the validation part.
+
+    Parameters
+    ----------
+    in_features : int
+        Length of the functional vector (88 for eGeMAPS, 6373 for ComParE).
+
+    Input ``(B, in_features)``; output ``(B, n_classes)``.
+    """
+
+    def __init__(self, in_features: int = 88, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_features, n_classes)
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+def fit_logreg(x_train, y_train, x_val, y_val, *, cs=(1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0):
+    """Fit :class:`LogisticRegression` for every L2 strength ``C`` and keep the best on validation.
+
+    Parameters
+    ----------
+    x_train, x_val : np.ndarray, shape (n, d)
+        Normalised functionals.
+    y_train, y_val : np.ndarray of int, shape (n,)
+    cs : sequence of float
+        Inverse L2 strengths tried (scikit-learn's ``C``), in increasing order;
+        a tie keeps the smaller (more regularised).
+
+    Returns
+    -------
+    model : LogisticRegression
+        The best one, in eval mode.
+    history : list of dict
+        One row per ``C``: ``{"epoch", "C", "train_loss", "val_loss", "val_accuracy"}``.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression as SkLogReg
+    from sklearn.metrics import log_loss
+
+    labels = list(range(N_CLASSES))
+    best, history = None, []
+    for i, c in enumerate(cs, 1):
+        clf = SkLogReg(C=c, max_iter=3000, random_state=seed).fit(x_train, y_train)
+        coef, icpt = np.zeros((N_CLASSES, x_train.shape[1])), np.zeros(N_CLASSES)
+        coef[clf.classes_], icpt[clf.classes_] = clf.coef_, clf.intercept_  # absent classes stay 0
+        val_p = clf.predict_proba(x_val)
+        acc = float((clf.classes_[val_p.argmax(1)] == y_val).mean())
+        row = {"epoch": i, "C": float(c),
+               "train_loss": float(log_loss(y_train, clf.predict_proba(x_train), labels=clf.classes_)),
+               "val_loss": float(log_loss(y_val, val_p, labels=clf.classes_)) if set(y_val) <= set(
+                   clf.classes_) else float("nan"),
+               "val_accuracy": acc}
+        history.append(row)
+        if best is None or acc > best[0]:
+            best = (acc, coef, icpt)
+    model = LogisticRegression(in_features=x_train.shape[1])
+    with torch.no_grad():
+        model.fc.weight.copy_(torch.from_numpy(best[1]).float())
+        model.fc.bias.copy_(torch.from_numpy(best[2]).float())
+    return model.eval(), history
 
 
 @register("weighted_ensemble", input="members")

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from . import augment as augment_mod
-from . import cache, data, features, metrics, models
+from . import cache, data, features, functionals, metrics, models
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError
 
@@ -37,6 +37,8 @@ __all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "
            "distillation_loss"]
 
 
+#: L2 strengths (scikit-learn's C) a ``logreg`` run tries; validation picks one.
+LOGREG_CS = (1e-4, 1e-3, 1e-2, 1e-1)
 #: Feature normalisation schemes: training-part statistics, or per speaker (:mod:`ser_core.adapt`).
 NORMS = ("corpus", "speaker")
 
@@ -87,11 +89,17 @@ class TrainConfig:
                               "`python -m ser_core ensemble`, not `train`")
         if models.MODELS[self.model].input == "features":
             features.get(self.representation)
+        if models.MODELS[self.model].input == "functionals":
+            functionals.get(self.representation)
+            if self.teacher or self.ema or self.freq_warp or self.time_stretch:
+                raise ConfigError(f"{self.model!r} is fitted in closed form on utterance "
+                                  "functionals: distillation, weight averaging and voice "
+                                  "perturbations do not apply")
         if self.protocol not in data.PROTOCOLS:
             raise ConfigError(f"protocol must be one of {data.PROTOCOLS}, got {self.protocol!r}")
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if self.norm == "speaker" and models.MODELS[self.model].input != "features":
+        if self.norm == "speaker" and models.MODELS[self.model].input not in ("features", "functionals"):
             raise ConfigError(f"speaker normalisation applies to representations, not to "
                               f"{self.model!r} ({models.MODELS[self.model].input} input)")
         if not (0 <= self.freq_warp < 1 and 0 <= self.time_stretch < 1):
@@ -105,7 +113,9 @@ class TrainConfig:
         if (self.distill > 0) != bool(self.teacher):
             raise ConfigError(f"distillation needs both a teacher and a weight distill > 0, got "
                               f"teacher={self.teacher!r}, distill={self.distill!r}")
-        if self.teacher and self.protocol != "seed":
+        if self.teacher and self.teacher.startswith(FOLD_TEACHER):
+            parse_fold_teacher(self.teacher)
+        elif self.teacher and self.protocol != "seed":
             raise ConfigError(f"a shipped teacher ({self.teacher!r}) was trained on the seed split; "
                               f"on {self.protocol!r} it would have seen the test speaker")
         if self.epochs < 1 or self.batch_size < 1:
@@ -118,9 +128,10 @@ class TrainConfig:
 
     @property
     def input_name(self) -> str:
-        """The representation, or ``waveform`` / ``zcr_rms_frames`` for the 1-D models."""
-        return {"features": self.representation, "waveform": "waveform",
-                "frames": "zcr_rms_frames"}[self.input_kind]
+        """The representation or functional set, or ``waveform`` / ``zcr_rms_frames`` for the
+        1-D models."""
+        return {"features": self.representation, "functionals": self.representation,
+                "waveform": "waveform", "frames": "zcr_rms_frames"}[self.input_kind]
 
     @property
     def tag(self) -> str:
@@ -191,25 +202,39 @@ def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig
     Returns
     -------
     features: the cached representation ``(n, C, F, T)`` (memmap, float16);
+    functionals: ``(n, dim)`` float32 openSMILE functionals (cached as ``<set>-<key>``);
     waveform: ``(n, 1, samples)`` float16 (cached as ``waveform-<key>``);
     frames: ``(n, 2, 301)`` float32 (cached likewise).
     """
     if kind == "features":
         cache.build(meta, [name], cfg=cfg, progress=True)
         return cache.load(name, meta, cfg=cfg)
+    import functools
+
+    salt = name + (json.dumps(functionals.get(name).params(), sort_keys=True)
+                   if kind == "functionals" else "")
+    key = cfg.digest(("sr", "duration", "align"), salt=salt)
+    # openSMILE is the slow one (about 40 ms a clip): one process per core
+    return cache.array_entry(f"{name}-{key}", meta,
+                             functools.partial(_clip_input, kind=kind, name=name, cfg=cfg),
+                             workers=None if kind == "functionals" else 1)
+
+
+def _clip_input(path: str, *, kind: str, name: str, cfg: FeatureConfig) -> np.ndarray:
+    """One clip's input for the 1-D and functionals models (picklable for worker processes)."""
     from .audio import load_audio, pad_or_trim
 
-    def one(path: str) -> np.ndarray:
-        y = pad_or_trim(load_audio(path, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
-        return y[None].astype(np.float16) if kind == "waveform" else zcr_rms_frames(y)
-
-    key = cfg.digest(("sr", "duration", "align"), salt=name)
-    return cache.array_entry(f"{name}-{key}", meta, one)
+    y = pad_or_trim(load_audio(path, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
+    if kind == "functionals":
+        return functionals.compute(y, name, cfg=cfg)
+    return y[None].astype(np.float16) if kind == "waveform" else zcr_rms_frames(y)
 
 
 def _normalizer(x_train: np.ndarray, kind: str) -> features.NormStats | None:
     if kind == "waveform":
         return None  # raw audio is left as it is
+    if kind == "functionals":
+        return features.normalization_stats(x_train)  # per dimension, (dim,)
     if kind == "frames":
         m = x_train.mean(axis=(0, 2))[:, None]
         s = np.maximum(x_train.std(axis=(0, 2)), 1e-5)[:, None]
@@ -319,12 +344,16 @@ def predict_logits(model: nn.Module, x: np.ndarray, *, batch_size: int = 64,
 def teacher_probabilities(teacher: str, meta: pd.DataFrame, index: np.ndarray, *,
                           protocol: str = "seed", fold: int = 0, tau: float = 2.0,
                           splits_dir: Path | None = None) -> np.ndarray:
-    """A shipped model's softened probabilities ``(len(index), 6)`` on training clips.
+    """A teacher's softened probabilities ``(len(index), 6)`` on training clips.
 
     The teacher scores the clean clips of the split's training and validation
     parts once (its calibrated probabilities); ``tau`` then softens them as
     ``p ** (1 / tau)``, renormalised, which is ``softmax(logits / tau)``.
     ``index`` are corpus row indices, all inside those two parts.
+
+    ``teacher`` is a shipped model's name, or ``fold:<model>/<input>`` (e.g.
+    ``fold:logreg/compare-spk``): that recipe trained here on this fold's
+    training part alone, so under ``loso`` it never hears the test speaker.
 
     Returns
     -------
@@ -334,17 +363,59 @@ def teacher_probabilities(teacher: str, meta: pd.DataFrame, index: np.ndarray, *
     from .evaluate import test_probabilities
     from .inference import Predictor
 
-    pred = Predictor.load(teacher)
     split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
-    row = {int(i): k for k, i in enumerate(np.concatenate([split.train, split.val]))}
+    rows = np.concatenate([split.train, split.val])
+    row = {int(i): k for k, i in enumerate(rows)}
     missing = [int(i) for i in index if int(i) not in row]
     if missing:
         raise ConfigError(f"teacher targets exist for training and validation clips only; "
                           f"{len(missing)} clips are outside them (first: row {missing[0]})")
-    probs = np.concatenate([test_probabilities(pred, meta, protocol=protocol, fold=fold, part=p,
-                                               splits_dir=splits_dir)[0] for p in ("train", "val")])
+    if teacher.startswith(FOLD_TEACHER):
+        probs = _fold_teacher(teacher, meta, rows, protocol=protocol, fold=fold,
+                              splits_dir=splits_dir)
+    else:
+        pred = Predictor.load(teacher)
+        probs = np.concatenate([test_probabilities(pred, meta, protocol=protocol, fold=fold, part=p,
+                                                   splits_dir=splits_dir)[0]
+                                for p in ("train", "val")])
     soft = np.maximum(probs[[row[int(i)] for i in index]], 1e-12) ** (1.0 / tau)
     return (soft / soft.sum(1, keepdims=True)).astype(np.float32)
+
+
+#: Prefix of a teacher trained on the student's own fold (``fold:logreg/compare-spk``).
+FOLD_TEACHER = "fold:"
+
+
+def parse_fold_teacher(teacher: str) -> tuple[str, str, str]:
+    """``fold:logreg/compare-spk`` -> ``("logreg", "compare", "speaker")``."""
+    try:
+        arch, tag = teacher[len(FOLD_TEACHER):].split("/")
+    except ValueError:
+        raise ConfigError(f"a fold teacher is written fold:<model>/<input> (e.g. "
+                          f"fold:logreg/compare-spk), got {teacher!r}") from None
+    spk = tag.endswith("-spk")
+    return arch, tag.removesuffix("-spk"), "speaker" if spk else "corpus"
+
+
+def _fold_teacher(teacher: str, meta: pd.DataFrame, rows: np.ndarray, *, protocol: str, fold: int,
+                  splits_dir: Path | None) -> np.ndarray:
+    """Calibrated probabilities ``(len(rows), 6)`` of a recipe trained on this fold's training
+    part (its own validation for early stopping or its L2 strength), never logged."""
+    from . import adapt
+
+    arch, rep, norm = parse_fold_teacher(teacher)
+    tc = TrainConfig(model=arch, representation=rep, norm=norm, protocol=protocol, fold=fold)
+    res = train(tc, meta, splits_dir=splits_dir, log_mlflow=False, progress=False)
+    split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
+    x_all = model_inputs(meta, tc.input_kind, tc.input_name)
+    if norm == "speaker":
+        spk = meta["speaker"].astype(str).to_numpy()
+        stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
+        x = adapt.speaker_normalise(x_all[rows], spk[rows], stats)
+    else:
+        x = np.asarray(x_all[rows], np.float32)
+        x = res.norm.apply(x) if res.norm is not None else x
+    return metrics.softmax(predict_logits(res.model, x), temperature=res.temperature)
 
 
 def teacher_digests(teacher: str) -> dict[str, str]:
@@ -375,6 +446,8 @@ def distillation_loss(logits: torch.Tensor, soft: torch.Tensor, *, tau: float = 
 
 
 def _model_kwargs(tc: TrainConfig, in_chans: int) -> dict[str, Any]:
+    if tc.input_kind == "functionals":
+        return {"in_features": in_chans}  # the vector's length
     if tc.input_kind != "features":
         return {"dropout": tc.dropout}
     kw: dict[str, Any] = {"in_chans": in_chans, "dropout": tc.dropout}
@@ -431,7 +504,8 @@ def train(
     net = ema.module if ema else model  # what is validated, tested and shipped
     soft, teacher_weights = None, None
     if tc.teacher:  # the digests now: the teacher's files may change while this trains
-        teacher_weights = teacher_digests(tc.teacher)
+        teacher_weights = (None if tc.teacher.startswith(FOLD_TEACHER)
+                           else teacher_digests(tc.teacher))
         soft = teacher_probabilities(tc.teacher, meta, tr, protocol=tc.protocol, fold=tc.fold,
                                      tau=tc.distill_tau, splits_dir=splits_dir)
     batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed,
@@ -454,68 +528,86 @@ def train(
         mlflow.log_params({**dataclasses.asdict(tc), "input": tc.tag,
                            "parameters": models.count_parameters(model), "device": str(device),
                            "n_train": len(tr), "n_val": len(va), "n_test": len(te),
-                           "feature_params": json.dumps(features.get(tc.representation).params(cfg))
-                           if tc.input_kind == "features" else "{}"})
+                           "feature_params": json.dumps(_input_params(tc, cfg))})
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=tc.epochs, desc=tc.run_name(), unit="epoch")
+        bar = tqdm(total=len(LOGREG_CS) if tc.input_kind == "functionals" else tc.epochs,
+                   desc=tc.run_name(), unit="C" if tc.input_kind == "functionals" else "epoch")
     history: list[dict[str, float]] = []
     best_acc, best_state, best_epoch, stale = -1.0, None, 0, 0
     t0 = time.time()
     try:
-        for epoch in range(1, tc.epochs + 1):
-            model.train()
-            total, n = 0.0, 0
-            for xb, yb, *sb in batches:
-                xb, yb = xb.to(device), yb.to(device)
-                if tc.mixup > 0 and tc.input_kind == "features":
-                    lam = float(rng.beta(tc.mixup, tc.mixup))
-                    perm = torch.randperm(xb.shape[0], device=device)
-                    out = model(lam * xb + (1 - lam) * xb[perm])
-                    loss = lam * loss_fn(out, yb) + (1 - lam) * loss_fn(out, yb[perm])
-                    if sb:  # the teacher's targets are mixed like the inputs
-                        sb = [lam * sb[0] + (1 - lam) * sb[0][perm.cpu()]]
-                else:
-                    out = model(xb)
-                    loss = loss_fn(out, yb)
-                if sb:
-                    loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(
-                        out, sb[0].to(device), tau=tc.distill_tau)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                if ema:
-                    ema.update(model)
-                total += float(loss.detach()) * len(yb)
-                n += len(yb)
-            val_logits = predict_logits(net, x_va, device=device)
-            val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits),
-                                                         torch.from_numpy(labels[va])))
-            val_acc = float((val_logits.argmax(1) == labels[va]).mean())
-            row = {"epoch": epoch, "train_loss": total / max(n, 1), "val_loss": val_loss,
-                   "val_accuracy": val_acc, "lr": sched.get_last_lr()[0]}
-            history.append(row)
-            if run is not None:
-                import mlflow
+        if tc.input_kind == "functionals":  # closed form; the L2 strength chosen on validation
+            fitted, history = models.fit_logreg(x_tr, labels[tr], x_va, labels[va], cs=LOGREG_CS,
+                                                seed=tc.seed)
+            net.load_state_dict(fitted.state_dict())
+            best = max(history, key=lambda r: (r["val_accuracy"], -r["C"]))
+            best_acc, best_epoch = best["val_accuracy"], best["epoch"]
+            for row in history:
+                if run is not None:
+                    import mlflow
 
-                mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
-            if on_epoch:
-                on_epoch(row)
-            if bar:
-                bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val_acc:.3f}")
-                bar.update()
-            if tc.train_on_val:  # validation is training data: keep the last epoch
-                best_acc, best_epoch = val_acc, epoch
-            elif val_acc > best_acc:
-                best_acc, best_epoch, stale = val_acc, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= tc.patience:
-                    break
+                    mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"},
+                                       step=row["epoch"])
+                if on_epoch:
+                    on_epoch(row)
+                if bar:
+                    bar.set_postfix(C=f"{row['C']:g}", val=f"{row['val_accuracy']:.3f}")
+                    bar.update()
+        else:
+            for epoch in range(1, tc.epochs + 1):
+                model.train()
+                total, n = 0.0, 0
+                for xb, yb, *sb in batches:
+                    xb, yb = xb.to(device), yb.to(device)
+                    if tc.mixup > 0 and tc.input_kind == "features":
+                        lam = float(rng.beta(tc.mixup, tc.mixup))
+                        perm = torch.randperm(xb.shape[0], device=device)
+                        out = model(lam * xb + (1 - lam) * xb[perm])
+                        loss = lam * loss_fn(out, yb) + (1 - lam) * loss_fn(out, yb[perm])
+                        if sb:  # the teacher's targets are mixed like the inputs
+                            sb = [lam * sb[0] + (1 - lam) * sb[0][perm.cpu()]]
+                    else:
+                        out = model(xb)
+                        loss = loss_fn(out, yb)
+                    if sb:
+                        loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(
+                            out, sb[0].to(device), tau=tc.distill_tau)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    if ema:
+                        ema.update(model)
+                    total += float(loss.detach()) * len(yb)
+                    n += len(yb)
+                val_logits = predict_logits(net, x_va, device=device)
+                val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits),
+                                                             torch.from_numpy(labels[va])))
+                val_acc = float((val_logits.argmax(1) == labels[va]).mean())
+                row = {"epoch": epoch, "train_loss": total / max(n, 1), "val_loss": val_loss,
+                       "val_accuracy": val_acc, "lr": sched.get_last_lr()[0]}
+                history.append(row)
+                if run is not None:
+                    import mlflow
+
+                    mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+                if on_epoch:
+                    on_epoch(row)
+                if bar:
+                    bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val_acc:.3f}")
+                    bar.update()
+                if tc.train_on_val:  # validation is training data: keep the last epoch
+                    best_acc, best_epoch = val_acc, epoch
+                elif val_acc > best_acc:
+                    best_acc, best_epoch, stale = val_acc, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    stale += 1
+                    if stale >= tc.patience:
+                        break
         if best_state is not None:
             net.load_state_dict(best_state)
         seconds = time.time() - t0
@@ -615,7 +707,7 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
     """The JSON model card of a finished run."""
     tc = result.config
     kind = tc.input_kind
-    rep_params = features.get(tc.representation).params(cfg) if kind == "features" else {}
+    rep_params = _input_params(tc, cfg)
     r = result.report
     return {
         "architecture": {"name": tc.model,
@@ -643,6 +735,15 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
     }
 
 
+def _input_params(tc: TrainConfig, cfg: FeatureConfig) -> dict:
+    """What defines the input: the representation's or functional set's parameters."""
+    if tc.input_kind == "features":
+        return features.get(tc.representation).params(cfg)
+    if tc.input_kind == "functionals":
+        return functionals.get(tc.representation).params()
+    return {}
+
+
 def _norm_card(result: RunResult) -> dict:
     tc = result.config
     if result.norm is None:
@@ -656,6 +757,8 @@ def _norm_card(result: RunResult) -> dict:
 
 
 def _in_chans(model: nn.Module, tc: TrainConfig) -> int:
+    if tc.input_kind == "functionals":
+        return model.fc.in_features
     if tc.input_kind != "features":
         return 1
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))

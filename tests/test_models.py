@@ -12,6 +12,7 @@ INPUTS = {
     "features": [(1, 128, 188), (2, 128, 188), (1, 6, 188), (1, 1, 188), (1, 513, 188)],
     "waveform": [(1, 48_000)],
     "frames": [(2, 301)],
+    "functionals": [(88,), (6373,)],
     "members": [(3, 6)],
 }
 
@@ -21,7 +22,8 @@ def test_every_model_builds_and_returns_logits(name):
     spec = models.MODELS[name]
     for shape in INPUTS[spec.input]:
         kw = ({"in_chans": shape[0]} if spec.input == "features" else
-              {"n_members": shape[0]} if spec.input == "members" else {})
+              {"n_members": shape[0]} if spec.input == "members" else
+              {"in_features": shape[0]} if spec.input == "functionals" else {})
         m = models.create(name, **kw).eval()
         with torch.no_grad():
             out = m(torch.randn(3, *shape))

@@ -190,3 +190,30 @@ def test_bad_distillation_settings_are_refused(bad):
 
     with pytest.raises(ConfigError):
         train.TrainConfig(**bad)
+
+
+def test_distillation_from_a_teacher_trained_on_the_same_fold(tiny_env):
+    """``fold:logreg/egemaps-spk``: the teacher is fitted on the student's own fold (under
+    loso it never hears the test speaker) and nothing of it is logged or shipped."""
+    meta, splits = tiny_env
+    tc = train.TrainConfig(epochs=1, width=8, batch_size=8, protocol="loso", fold=1, norm="speaker",
+                           teacher="fold:logreg/egemaps-spk", distill=0.5)
+    split = data.split_indices(meta, "loso", fold=1, directory=splits)
+    soft = train.teacher_probabilities(tc.teacher, meta, split.train, protocol="loso", fold=1,
+                                       splits_dir=splits)
+    assert soft.shape == (len(split.train), 6)
+    np.testing.assert_allclose(soft.sum(1), 1, rtol=1e-5)
+    with pytest.raises(Exception, match="outside them"):
+        train.teacher_probabilities(tc.teacher, meta, split.test, protocol="loso", fold=1,
+                                    splits_dir=splits)
+    res = train.train(tc, meta, splits_dir=splits, progress=False)
+    assert res.teacher_weights is None and len(tracking.runs()) == 1  # the student's run only
+    assert train.model_card(res)["training"]["teacher"] == "fold:logreg/egemaps-spk"
+
+
+@pytest.mark.parametrize("bad", ["fold:logreg", "fold:logreg/egemaps-spk/x"])
+def test_a_malformed_fold_teacher_is_refused(bad):
+    from ser_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fold:<model>/<input>"):
+        train.TrainConfig(protocol="loso", teacher=bad, distill=0.5)

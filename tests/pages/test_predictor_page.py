@@ -535,3 +535,20 @@ def test_live_on_the_fly_adaptation_toggle(spk_env, webrtc_in_apptest):
     no_exception(at)
     assert at.toggle(key=common.KEY_LIVE_ADAPT).disabled
     assert at.session_state[common.KEY_LIVE_SESSION].adapter is None
+
+
+def test_a_functionals_model_predicts_on_the_page(tmp_path, monkeypatch):
+    """The shipped openSMILE logistic regression, picked in the model box, predicts an upload."""
+    from ser_core import models
+
+    monkeypatch.delenv("SER_ARTIFACTS", raising=False)
+    if "logreg_egemaps_spk" not in models.shipped():
+        pytest.skip("logreg_egemaps_spk is not shipped in artifacts/models")
+    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SER_ONNX_CACHE", str(tmp_path / "onnx"))
+    at = with_clip(encode(tone(2.0), ext="wav"), "short.wav")
+    at.selectbox(key=common.KEY_PRED_MODEL).set_value("logreg_egemaps_spk").run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "logistic regression on the egemaps functionals" in texts(at)
+    assert abs(sum(charts(at)["probs"]["data"][0]["x"]) - 100) < 0.1
