@@ -99,9 +99,10 @@ class TrainConfig:
             raise ConfigError(f"protocol must be one of {data.PROTOCOLS}, got {self.protocol!r}")
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if self.norm == "speaker" and models.MODELS[self.model].input not in ("features", "functionals"):
-            raise ConfigError(f"speaker normalisation applies to representations, not to "
-                              f"{self.model!r} ({models.MODELS[self.model].input} input)")
+        if self.norm == "speaker" and self.input_kind not in ("features", "functionals"):
+            raise ConfigError(f"speaker normalisation applies to representations and "
+                              f"functionals, not to {self.model!r} "
+                              f"({models.MODELS[self.model].input} input)")
         if not (0 <= self.freq_warp < 1 and 0 <= self.time_stretch < 1):
             raise ConfigError(f"freq_warp and time_stretch must be within [0, 1), got "
                               f"{self.freq_warp!r}, {self.time_stretch!r}")
