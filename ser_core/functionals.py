@@ -107,11 +107,21 @@ def get(name: str) -> FunctionalSet:
 
 @lru_cache(maxsize=None)
 def _smile(feature_set: str) -> Callable[[np.ndarray, int], np.ndarray]:
+    """One openSMILE extractor per set, used by one thread at a time (the live microphone
+    and a prediction may call it together)."""
+    import threading
+
     import opensmile
 
     sm = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
                          feature_level=opensmile.FeatureLevel.Functionals)
-    return lambda y, sr: sm.process_signal(y, sr).to_numpy()[0]
+    lock = threading.Lock()
+
+    def run(y: np.ndarray, sr: int) -> np.ndarray:
+        with lock:
+            return sm.process_signal(y, sr).to_numpy()[0]
+
+    return run
 
 
 def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:

@@ -335,7 +335,11 @@ class LogisticRegression(nn.Module):
         return self.fc(x)
 
 
-def fit_logreg(x_train, y_train, x_val, y_val, *, cs=(1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0):
+#: L2 strengths (scikit-learn's C) :func:`fit_logreg` tries by default; validation picks one.
+LOGREG_CS = (1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def fit_logreg(x_train, y_train, x_val, y_val, *, cs=LOGREG_CS, seed: int = 0):
     """Fit :class:`LogisticRegression` for every L2 strength ``C`` and keep the best on validation.
 
     Parameters

@@ -38,7 +38,7 @@ __all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "
 
 
 #: L2 strengths (scikit-learn's C) a ``logreg`` run tries; validation picks one.
-LOGREG_CS = (1e-4, 1e-3, 1e-2, 1e-1)
+LOGREG_CS = models.LOGREG_CS
 #: Feature normalisation schemes: training-part statistics, or per speaker (:mod:`ser_core.adapt`).
 NORMS = ("corpus", "speaker")
 
