@@ -36,9 +36,11 @@ def calibration_section() -> None:
     speaker-normalised model normalises with; optionally saved (with consent, by name)."""
     with st.expander("Calibrate to my voice", icon=":material/tune:"), \
             st.container(key="predictor-calibration"):
-        st.markdown("Record or upload **10–30 s of your ordinary speech** (any words, any "
-                    "mood). The model then normalises what it hears with *your* average "
-                    "spectrum instead of the corpus speakers'. The audio stays in this "
+        st.markdown("Record or upload **10–30 s of your ordinary speech** (any words). The "
+                    "model then normalises what it hears with *your* averages instead of the "
+                    "corpus speakers'. Speech in a few different moods works best: a profile "
+                    "of only calm (or only angry) speech shifts those averages and costs a few "
+                    "points, though it still beats no calibration. The audio stays in this "
                     "browser session and is never stored.")
         rec, up = st.columns(2)
         rec.audio_input("Record your voice", key=common.KEY_CAL_RECORDER,
