@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser_core import adapt, data, evaluate, features, functionals, train  # noqa: E402
+from ser_core import adapt, data, evaluate, functionals, train  # noqa: E402
 from ser_core import leaderboard as lb  # noqa: E402
 
 
@@ -36,8 +36,7 @@ def main() -> None:
     for recipe in a.recipe or ["logreg/compare-spk", "resnet18/mel-spk"]:
         arch, tag = recipe.split("/")
         base = tag.removesuffix("-spk")
-        x = train.model_inputs(meta, "functionals" if functionals.is_functional(base) else "features",
-                               base)
+        x = train.model_inputs(meta, functionals.input_kind(base), base)
         sel = evaluate._fold_runs(runs, arch, tag).set_index("fold")
         res: dict[str, list[float]] = {"mixed": [], "neutral": [], "anger": []}
         for k in range(data.n_folds("loso")):
@@ -48,9 +47,7 @@ def main() -> None:
                 pool = rng.permutation(rows if kind == "mixed" else rows[emo[rows] == kind])
                 pool = pool[: int(np.searchsorted(np.cumsum(secs[pool]), a.seconds)) + 1]
                 scored = np.setdiff1d(rows, pool)
-                stats = features.normalization_stats(x[pool])
-                if x.ndim == 2:  # functionals: as the predictor does
-                    stats = functionals.shrink(stats, evaluate._corpus_stats(loaded.card))
+                stats = adapt.voice_stats(x[pool], prior=evaluate._corpus_stats(loaded.card))
                 z = train.predict_logits(loaded.module, stats.apply(np.asarray(x[scored], np.float32)))
                 res[kind].append(float((z.argmax(1) == y[scored]).mean()))
         print(f"{recipe}, {a.seconds:g} s of calibration: " + ", ".join(

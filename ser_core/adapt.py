@@ -37,7 +37,7 @@ from .errors import SERError
 
 __all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
            "speaker_normalise", "adaptation_curve", "adapt_batchnorm", "adapted_logits",
-           "profile_from_source", "clip_seconds", "window_stats", "ADAPT_SECONDS",
+           "profile_from_source", "clip_seconds", "window_stats", "voice_stats", "ADAPT_SECONDS",
            "MIN_SECONDS", "MIN_RMS"]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
@@ -136,13 +136,25 @@ def window_stats(windows: np.ndarray, *, representations: Sequence[str],
     """
     from . import functionals
 
-    frame_reps = [r for r in representations if not functionals.is_functional(r)]
+    frame_reps, sets = functionals.partition(representations)
     feats = [features.compute_all(w, frame_reps, cfg=cfg) for w in windows] if frame_reps else []
     stats = {r: features.normalization_stats(np.stack([f[r] for f in feats])) for r in frame_reps}
-    for r in representations:
-        if functionals.is_functional(r):
-            stats[r] = features.normalization_stats(functionals.compute_batch(windows, r, cfg=cfg))
-    return stats
+    for r in sets:
+        stats[r] = features.normalization_stats(functionals.compute_batch(windows, r, cfg=cfg))
+    return {r: stats[r] for r in representations}
+
+
+def voice_stats(x: np.ndarray, *, prior: features.NormStats | None = None) -> features.NormStats:
+    """Statistics of one voice's clips, as the predictor uses them.
+
+    :func:`~ser_core.features.normalization_stats` of ``x``; for utterance
+    functionals ``(n_clips, dim)`` pulled towards ``prior`` by how few clips
+    they are (:func:`ser_core.functionals.shrink`; frame-level statistics are
+    left as they are).
+    """
+    from .functionals import shrink
+
+    return shrink(features.normalization_stats(x), prior)
 
 
 class RunningStats:
@@ -159,13 +171,18 @@ class RunningStats:
 
     def __init__(self, *, eps: float = 1e-5) -> None:
         self.eps = eps
+        self._vectors = False  # fed utterance functional vectors (dim,), not frames
         self.n = 0
         self._mean: np.ndarray | None = None
         self._m2: np.ndarray | None = None
 
     def update(self, x: np.ndarray) -> "RunningStats":
-        """Add the frames of ``x``, shape ``(C, F, T)`` (or ``(n, C, F, T)``)."""
+        """Add the frames of ``x``, shape ``(C, F, T)`` (or ``(n, C, F, T)``), or one utterance
+        functional vector ``(dim,)`` (then :meth:`stats` is per dimension, ``(dim,)``)."""
         x = np.asarray(x, np.float64)
+        self._vectors = x.ndim == 1
+        if x.ndim == 1:
+            x = x[None, :, None]
         if x.ndim == 3:
             x = x[None]
         m = x.shape[0] * x.shape[3]
@@ -192,6 +209,9 @@ class RunningStats:
         if self._mean is None:
             raise CalibrationError("no audio seen yet: running statistics are empty")
         std = np.sqrt(np.maximum(self._m2 / self.n, 0.0))
+        if self._vectors:  # functional vectors: (dim,), counted
+            return features.NormStats(self._mean[0].astype(np.float32),
+                                      np.maximum(std[0], self.eps).astype(np.float32), self.n)
         return features.NormStats(self._mean[..., None].astype(np.float32),
                                   np.maximum(std, self.eps)[..., None].astype(np.float32))
 
@@ -276,11 +296,7 @@ def adaptation_curve(
     for k in ks:
         correct = total = 0
         for pool, scored in _half_splits(rows, seed=seed, budget=k or None, seconds=seconds):
-            stats = fallback if k == 0 or not len(pool) else features.normalization_stats(x[pool])
-            if x.ndim == 2 and stats is not fallback:  # functionals: as the predictor does
-                from .functionals import shrink
-
-                stats = shrink(stats, fallback)
+            stats = fallback if k == 0 or not len(pool) else voice_stats(x[pool], prior=fallback)
             z = logits_fn(stats.apply(np.asarray(x[scored], np.float32)))
             correct += int((np.asarray(z).argmax(1) == labels[scored]).sum())
             total += len(scored)
@@ -404,11 +420,7 @@ def adapted_logits(
     for pool, scored in _half_splits(rows, seed=seed, budget=budget, seconds=seconds):
         if not len(pool):
             raise CalibrationError(f"a speaker needs at least two clips to adapt to, got {len(rows)}")
-        stats = features.normalization_stats(x[pool])
-        if x.ndim == 2:
-            from .functionals import shrink
-
-            stats = shrink(stats, fallback)
+        stats = voice_stats(x[pool], prior=fallback)
         net = (adapt_batchnorm(model, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)
                if batchnorm else model)
         z = stats.apply(np.asarray(x[scored], np.float32))

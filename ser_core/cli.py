@@ -225,7 +225,8 @@ def _train(a: argparse.Namespace) -> int:
                      augment=not a.no_augment, device=a.device, norm=a.norm,
                      train_on_val=a.train_on_val, freq_warp=a.freq_warp,
                      time_stretch=a.time_stretch, ema=a.ema, teacher=a.teacher,
-                     distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0, distill_tau=a.distill_tau)
+                     distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0,
+                     distill_tau=a.distill_tau)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report

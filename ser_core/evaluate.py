@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import cache, data, metrics
+from . import data, metrics
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .inference import Predictor, best_model_name
 
@@ -23,18 +23,11 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
     ones use each speaker's statistics exactly as in training
     (:func:`ser_core.train.split_speaker_stats`).
     """
-    from .train import model_inputs, split_speaker_stats
+    from .train import model_inputs, normalised_inputs
 
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)  # cached
-    idx = getattr(split, part)
-    if pred.speaker_normalised:
-        from .adapt import speaker_normalise
-
-        spk = meta["speaker"].astype(str).to_numpy()
-        stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
-        return speaker_normalise(x_all[idx], spk[idx], stats)
-    x = np.asarray(x_all[idx], dtype=np.float32)
-    return pred.norm.apply(x) if pred.norm is not None else x
+    return normalised_inputs(x_all, getattr(split, part), meta=meta, split=split,
+                             speaker=pred.speaker_normalised, norm=pred.norm)
 
 
 def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
@@ -293,10 +286,10 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
                            f" for {name!r}; train them with `python -m ser_core train --norm speaker "
                            f"--protocol loso --fold K`")
     labels = meta["label"].to_numpy()
-    from . import functionals
+    from .functionals import input_kind
 
-    inputs = {t: train.model_inputs(meta, "functionals" if functionals.is_functional(t.removesuffix("-spk"))
-                                    else "features", t.removesuffix("-spk")) for t in weights}
+    inputs = {t: train.model_inputs(meta, input_kind(t.removesuffix("-spk")), t.removesuffix("-spk"))
+              for t in weights}
     budgets = [b for b in adapt.ADAPT_SECONDS if b != 0]  # 0 s: no statistics to adapt to
     folds = []
     for k in folds_all:

@@ -34,7 +34,7 @@ from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import AudioTooShortError, UnknownNameError
 
 __all__ = ["FunctionalSet", "REGISTRY", "register", "names", "get", "compute", "compute_batch",
-           "is_functional", "shrink", "MIN_SAMPLES", "PRIOR_CLIPS"]
+           "is_functional", "input_kind", "partition", "shrink", "MIN_SAMPLES", "PRIOR_CLIPS"]
 
 #: Weight of the corpus statistics in a voice's functional statistics, in clips (:func:`shrink`).
 PRIOR_CLIPS = 10
@@ -95,6 +95,17 @@ def names() -> tuple[str, ...]:
 def is_functional(name: str) -> bool:
     """Whether ``name`` is a functional set (else a representation or another input)."""
     return name in REGISTRY
+
+
+def input_kind(name: str) -> str:
+    """The model input kind of ``name``: ``functionals`` for a set, else ``features``."""
+    return "functionals" if is_functional(name) else "features"
+
+
+def partition(names) -> tuple[list[str], list[str]]:
+    """``names`` split into (frame-level representations, functional sets), order kept."""
+    names = list(names)
+    return [n for n in names if not is_functional(n)], [n for n in names if is_functional(n)]
 
 
 def get(name: str) -> FunctionalSet:
@@ -198,7 +209,7 @@ def shrink(stats, prior, *, strength: float = PRIOR_CLIPS):
     """
     from .features import NormStats
 
-    if prior is None or not stats.count or strength <= 0:
+    if prior is None or not stats.count or strength <= 0:  # (frame-level statistics: count 0)
         return stats
     w = stats.count / (stats.count + strength)
     mean = w * stats.mean + (1 - w) * prior.mean

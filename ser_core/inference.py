@@ -293,9 +293,8 @@ class Predictor:
 
     def _stats(self):
         if self.profile is not None and self.representation in self.profile:
-            own = self.profile.stats[self.representation]
-            # a voice's functionals: few clips, so pulled towards the corpus (functionals.shrink)
-            return functionals.shrink(own, self.norm) if self.kind == "functionals" else own
+            # a voice's functional statistics come from few clips: pulled towards the corpus
+            return functionals.shrink(self.profile.stats[self.representation], self.norm)
         return self.norm
 
     def adaptation(self) -> str:

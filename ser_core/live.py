@@ -329,18 +329,17 @@ class OnlineAdapter:
                 return 0
             # a functional set gets one vector of the latest 3 s per half window of new audio
             # (the 1.5-s hop of voice_profile)
-            fun = [r for r in self.representations if functionals.is_functional(r)]
+            frame_reps, fun = functionals.partition(self.representations)
             take = bool(fun) and (self._fun_end is None or not 0 <= int(end) - self._fun_end < n // 2)
             if take:
                 self._fun_end = int(end)
-        frame_reps = [r for r in self.representations if not functionals.is_functional(r)]
         feats = features.compute_all(window, frame_reps, cfg=cfg) if frame_reps else {}
         vecs = {r: functionals.compute(raw, r, cfg=cfg) for r in fun} if take else {}
         with self._lock:
             for r in frame_reps:
                 self.running[r].update(feats[r][..., t0:t1])
             for r, v in vecs.items():
-                self.running[r].update(v[None, :, None])  # one "frame" per vector
+                self.running[r].update(v)  # one vector: statistics per dimension
             self._frames += t1 - t0
             self._adapted = None
         return t1 - t0
@@ -359,15 +358,8 @@ class OnlineAdapter:
         """The running statistics as a :class:`~ser_core.adapt.VoiceProfile` (named "live")."""
         from .adapt import VoiceProfile
 
-        from . import functionals
-        from .features import NormStats
-
         with self._lock:
             stats = {r: s.stats() for r, s in self.running.items()}
-        for r in list(stats):
-            if functionals.is_functional(r):  # (1, dim, 1) -> (dim,)
-                stats[r] = NormStats(stats[r].mean.reshape(-1), stats[r].std.reshape(-1),
-                                     self.running[r].frames)
         return VoiceProfile(stats, self.seconds, "live")
 
     def current(self):

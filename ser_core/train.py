@@ -34,7 +34,7 @@ from .errors import ConfigError
 
 __all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "model_inputs", "predict_logits",
            "save_predictions", "predictions_dir", "teacher_probabilities", "teacher_digests",
-           "distillation_loss"]
+           "distillation_loss", "normalised_inputs"]
 
 
 #: L2 strengths (scikit-learn's C) a ``logreg`` run tries; validation picks one.
@@ -263,6 +263,27 @@ def split_speaker_stats(x_all: np.ndarray, speakers: np.ndarray, train: np.ndarr
     return stats
 
 
+def normalised_inputs(x_all: np.ndarray, rows: np.ndarray, *, meta: pd.DataFrame, split: data.Split,
+                      speaker: bool, norm: features.NormStats | None) -> np.ndarray:
+    """The inputs of ``rows`` of a fold, normalised as its models were trained.
+
+    ``speaker``: each clip with its speaker's statistics (:func:`split_speaker_stats`);
+    otherwise the corpus statistics ``norm`` (None: as they are).
+
+    Returns
+    -------
+    np.ndarray, float32, ``(len(rows), ...)``
+    """
+    if speaker:
+        from . import adapt
+
+        spk = meta["speaker"].astype(str).to_numpy()
+        stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
+        return adapt.speaker_normalise(x_all[rows], spk[rows], stats)
+    x = np.asarray(x_all[rows], dtype=np.float32)
+    return norm.apply(x) if norm is not None else x
+
+
 def _subsample(idx: np.ndarray, labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     if n is None or n >= len(idx):
         return idx
@@ -402,20 +423,12 @@ def _fold_teacher(teacher: str, meta: pd.DataFrame, rows: np.ndarray, *, protoco
                   splits_dir: Path | None) -> np.ndarray:
     """Calibrated probabilities ``(len(rows), 6)`` of a recipe trained on this fold's training
     part (its own validation for early stopping or its L2 strength), never logged."""
-    from . import adapt
-
     arch, rep, norm = parse_fold_teacher(teacher)
     tc = TrainConfig(model=arch, representation=rep, norm=norm, protocol=protocol, fold=fold)
     res = train(tc, meta, splits_dir=splits_dir, log_mlflow=False, progress=False)
-    split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
-    x_all = model_inputs(meta, tc.input_kind, tc.input_name)
-    if norm == "speaker":
-        spk = meta["speaker"].astype(str).to_numpy()
-        stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
-        x = adapt.speaker_normalise(x_all[rows], spk[rows], stats)
-    else:
-        x = np.asarray(x_all[rows], np.float32)
-        x = res.norm.apply(x) if res.norm is not None else x
+    x = normalised_inputs(model_inputs(meta, tc.input_kind, tc.input_name), rows, meta=meta,
+                          split=data.split_indices(meta, protocol, fold=fold, directory=splits_dir),
+                          speaker=norm == "speaker", norm=res.norm)
     return metrics.softmax(predict_logits(res.model, x), temperature=res.temperature)
 
 
