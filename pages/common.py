@@ -535,6 +535,7 @@ CURVE_STYLE = {
     "train_loss": dict(name="train loss", color="#4f46e5"),
     "val_loss": dict(name="validation loss", color="#f59e0b"),
     "val_accuracy": dict(name="validation accuracy", color="#059669"),
+    "speaker_accuracy": dict(name="speaker adversary (training)", color="#db2777"),
 }
 
 
@@ -760,14 +761,15 @@ def confusion_figure(cm: np.ndarray) -> go.Figure:
 
 
 def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Figure:
-    """Training curves: train / validation loss (top) and validation accuracy (bottom)."""
+    """Training curves: train / validation loss (top) and validation accuracy (bottom, with
+    the speaker adversary's accuracy in speaker-adversarial runs)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14,
-                        subplot_titles=["Loss", "Validation accuracy"])
+                        subplot_titles=["Loss", "Accuracy"])
     for key, style in CURVE_STYLE.items():
         d = df[df["metric"] == key]
         if d.empty:
             continue
-        acc = key == "val_accuracy"
+        acc = key.endswith("accuracy")
         fig.add_trace(go.Scatter(
             x=d["epoch"], y=100 * d["value"] if acc else d["value"], mode="lines+markers",
             name=style["name"], line=dict(color=style["color"], width=2), marker=dict(size=5),

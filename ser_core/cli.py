@@ -194,6 +194,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "--teacher; default 0.5 then)")
     p.add_argument("--distill-tau", type=float, default=d.distill_tau,
                    help="distillation temperature (softens teacher and student alike)")
+    p.add_argument("--speaker-adversary", type=float, default=d.speaker_adversary,
+                   help="strength of speaker-adversarial training: a speaker classifier on the "
+                        "pooled embedding behind a gradient reversal (e.g. 0.3; 0: off)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--norm", default=d.norm, choices=["corpus", "speaker"],
                    help="feature normalisation: training-part statistics or each speaker's own")
@@ -226,7 +229,7 @@ def _train(a: argparse.Namespace) -> int:
                      train_on_val=a.train_on_val, freq_warp=a.freq_warp,
                      time_stretch=a.time_stretch, ema=a.ema, teacher=a.teacher,
                      distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0,
-                     distill_tau=a.distill_tau)
+                     distill_tau=a.distill_tau, speaker_adversary=a.speaker_adversary)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report

@@ -58,7 +58,8 @@ ADAPT_PREFIX = "adapt_accuracy_"
 IMPORTANCE_PREFIX = "importance_"
 _EXTRA_PREFIXES = (WEIGHT_PREFIX, ADAPT_PREFIX, IMPORTANCE_PREFIX)
 #: Per-epoch metric histories logged by :func:`ser_core.train.train` (step = epoch).
-CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
+CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr", "speaker_accuracy")
+# (speaker_accuracy: the speaker adversary's training accuracy, in speaker-adversarial runs only)
 F1_COLUMNS = [f"f1_{e}" for e in EMOTIONS]
 #: Metrics averaged over folds by :func:`summarize` (all but the last four in 0..1).
 METRICS = ["accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,

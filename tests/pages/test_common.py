@@ -124,3 +124,15 @@ def test_damaged_summary_is_a_dataset_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
     with pytest.raises(DatasetError, match="eda-summary"):
         common.emotion_means("mel")
+
+
+def test_curves_figure_puts_accuracies_below_losses():
+    rows = [(e, k, v) for e in (1, 2) for k, v in (("train_loss", 1.5), ("val_loss", 1.4),
+                                                    ("val_accuracy", 0.5), ("lr", 1e-3),
+                                                    ("speaker_accuracy", 0.2))]
+    fig = common.curves_figure(pd.DataFrame(rows, columns=["epoch", "metric", "value"]), best_epoch=2)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"train loss", "validation loss", "validation accuracy",
+                            "speaker adversary (training)"}  # the learning rate is not drawn
+    assert by_name["speaker adversary (training)"].yaxis == by_name["validation accuracy"].yaxis == "y2"
+    assert list(by_name["speaker adversary (training)"].y) == [20.0, 20.0]  # in per cent
