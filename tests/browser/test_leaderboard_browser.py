@@ -71,6 +71,6 @@ def test_leaderboard_renders_and_selects_a_run(leaderboard_server, browser_page,
     page.get_by_text("on hpss", exact=False).first.wait_for()
     wait_for_app(page)
     wait_for_charts(page, 6)  # the training curves appeared
-    page.locator(".js-plotly-plot", has_text="Accuracy").wait_for()
+    page.locator(".js-plotly-plot", has_text="cross-entropy").wait_for()  # the curves
     assert not page.locator('[data-testid="stException"]').count()
     full_screenshot(page, output_dir / "leaderboard_page.png")
