@@ -39,8 +39,7 @@ from .data import split_indices
 from .errors import DatasetError
 
 __all__ = ["entry_dir", "is_cached", "build", "load", "features_of", "norm_stats", "limit_threads",
-           "array_entry",
-           "CACHE_DTYPE"]
+           "process_pool", "array_entry", "CACHE_DTYPE"]
 
 CACHE_DTYPE = np.float16
 
@@ -74,6 +73,22 @@ def limit_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes with one BLAS thread each, forked from a fork server.
+
+    Forking the caller itself (Linux's default start method before Python
+    3.14) copies locks that its other threads (PyTorch's, MLflow's, a browser
+    driver's) hold at that moment, and a worker can then wait on one forever: a
+    clean-clone test run hung so, both workers asleep from the start.  The fork
+    server is a fresh single-threaded process; jobs must be picklable
+    module-level functions (or ``functools.partial`` of one).
+    """
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=workers, initializer=limit_threads,
+                               mp_context=multiprocessing.get_context("forkserver"))
 
 
 def _work(args: tuple[str, tuple[str, ...], FeatureConfig]) -> dict[str, np.ndarray]:
@@ -141,7 +156,7 @@ def build(
             results: Iterable = map(_work, jobs)
             pool = None
         else:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=limit_threads)
+            pool = process_pool(workers)
             results = pool.map(_work, jobs, chunksize=8)
         for i, res in enumerate(results):
             for n, x in res.items():
@@ -248,7 +263,7 @@ def array_entry(
     if workers == 1 or len(meta) < 2 * workers:
         arr = np.stack([compute(p) for p in meta["path"]])
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
+        with process_pool(workers) as pool:
             arr = np.stack(list(pool.map(compute, meta["path"], chunksize=8)))
     np.save(d / "features.partial.npy", arr)
     _commit(d, ids)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable
 
@@ -193,8 +192,7 @@ def build_summaries(
     if descriptors or not clips_csv.exists():
         from tqdm.auto import tqdm
 
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
-                                 initializer=cache.limit_threads) as pool:
+        with cache.process_pool(workers or os.cpu_count() or 1) as pool:
             rows = list(tqdm(pool.map(_descriptor_job, meta["path"], chunksize=16),
                              total=len(meta), desc="descriptors (pyin)", unit="clip",
                              disable=not progress))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,31 @@ def test_real_corpus_subset(meta, tmp_path):
     for n in features.names():
         x = cache.load(n, sub, root=tmp_path)
         assert x.shape[0] == len(sub) and np.isfinite(x.astype(np.float32)).all(), n
+
+
+_HELD = threading.Lock()
+
+
+def _take_held_lock(_: int) -> bool:
+    return _HELD.acquire(timeout=5)
+
+
+def test_pool_workers_do_not_inherit_locks_other_threads_hold():
+    """A worker forked from this process would start with ``_HELD`` locked (another thread
+    holds it) and wait forever on locks like it; the pool's workers come from a fork server."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _HELD:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        with cache.process_pool(1) as pool:
+            assert list(pool.map(_take_held_lock, [0])) == [True]
+    finally:
+        release.set()
+        holder.join()
