@@ -75,6 +75,10 @@ def limit_threads() -> None:
     threadpool_limits(1)
 
 
+#: Below this many clips per core, ``build(workers=None)`` computes in this process.
+MIN_CLIPS_PER_WORKER = 32
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes with one BLAS thread each, forked from a fork server.
 
@@ -83,7 +87,9 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     driver's) hold at that moment, and a worker can then wait on one forever: a
     clean-clone test run hung so, both workers asleep from the start.  The fork
     server is a fresh single-threaded process; jobs must be picklable
-    module-level functions (or ``functools.partial`` of one).
+    module-level functions (or ``functools.partial`` of one), and a script
+    that starts a pool needs the ``if __name__ == "__main__":`` guard.
+    Starting one costs about 2 s (the workers import the library afresh).
     """
     import multiprocessing
 
@@ -116,8 +122,10 @@ def build(
     names : iterable of str, optional
         Representations to build (default: all 13).  Up-to-date ones are skipped.
     workers : int, optional
-        Processes (default: all cores).  Each clip is decoded once and all
-        pending representations are computed from one shared STFT.
+        Processes (default: all cores, or one for fewer than
+        :data:`MIN_CLIPS_PER_WORKER` clips per core: starting a pool costs about
+        2 s).  Each clip is decoded once and all pending representations are
+        computed from one shared STFT.
     progress : bool
         Show a tqdm progress bar.
     force : bool
@@ -144,7 +152,9 @@ def build(
             shape=(len(file_ids), *shapes[n]),
         )
     jobs = [(p, tuple(todo), cfg) for p in meta["path"]]
-    workers = workers or os.cpu_count() or 1
+    if workers is None:
+        cores = os.cpu_count() or 1
+        workers = cores if len(jobs) >= MIN_CLIPS_PER_WORKER * cores else 1
     t0 = time.time()
     bar = None
     if progress:
