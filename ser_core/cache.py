@@ -22,6 +22,7 @@ representations that depend on it, so only those are rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -39,7 +40,7 @@ from .data import split_indices
 from .errors import DatasetError
 
 __all__ = ["entry_dir", "is_cached", "build", "load", "features_of", "norm_stats", "limit_threads",
-           "process_pool", "array_entry", "CACHE_DTYPE"]
+           "process_pool", "clip_map", "array_entry", "CACHE_DTYPE"]
 
 CACHE_DTYPE = np.float16
 
@@ -75,7 +76,7 @@ def limit_threads() -> None:
     threadpool_limits(1)
 
 
-#: Below this many clips per core, ``build(workers=None)`` computes in this process.
+#: Below this many clips per core, ``workers=None`` computes in this process (:func:`clip_map`).
 MIN_CLIPS_PER_WORKER = 32
 
 
@@ -95,6 +96,28 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
     return ProcessPoolExecutor(max_workers=workers, initializer=limit_threads,
                                mp_context=multiprocessing.get_context("forkserver"))
+
+
+@contextlib.contextmanager
+def clip_map(fn: Callable, items: Sequence, *, workers: int | None, chunksize: int = 8):
+    """``fn`` over ``items`` in order, in a :func:`process_pool` when it pays: a context
+    yielding the iterator of results (the pool is shut down on leaving, pending jobs cancelled).
+
+    ``workers=None`` means all cores once there are :data:`MIN_CLIPS_PER_WORKER`
+    items per core (starting a pool costs about 2 s), else this process; a
+    given number is used when each worker gets at least two items.
+    """
+    if workers is None:
+        cores = os.cpu_count() or 1
+        workers = cores if len(items) >= MIN_CLIPS_PER_WORKER * cores else 1
+    if workers == 1 or len(items) < 2 * workers:
+        yield map(fn, items)
+        return
+    pool = process_pool(workers)
+    try:
+        yield pool.map(fn, items, chunksize=chunksize)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _work(args: tuple[str, tuple[str, ...], FeatureConfig]) -> dict[str, np.ndarray]:
@@ -123,8 +146,7 @@ def build(
         Representations to build (default: all 13).  Up-to-date ones are skipped.
     workers : int, optional
         Processes (default: all cores, or one for fewer than
-        :data:`MIN_CLIPS_PER_WORKER` clips per core: starting a pool costs about
-        2 s).  Each clip is decoded once and all pending representations are
+        :data:`MIN_CLIPS_PER_WORKER` clips per core; :func:`clip_map`).  Each clip is decoded once and all pending representations are
         computed from one shared STFT.
     progress : bool
         Show a tqdm progress bar.
@@ -152,9 +174,6 @@ def build(
             shape=(len(file_ids), *shapes[n]),
         )
     jobs = [(p, tuple(todo), cfg) for p in meta["path"]]
-    if workers is None:
-        cores = os.cpu_count() or 1
-        workers = cores if len(jobs) >= MIN_CLIPS_PER_WORKER * cores else 1
     t0 = time.time()
     bar = None
     if progress:
@@ -162,24 +181,17 @@ def build(
 
         bar = tqdm(total=len(jobs), desc=f"features ({', '.join(todo)})"[:70], unit="clip")
     try:
-        if workers == 1:
-            results: Iterable = map(_work, jobs)
-            pool = None
-        else:
-            pool = process_pool(workers)
-            results = pool.map(_work, jobs, chunksize=8)
-        for i, res in enumerate(results):
-            for n, x in res.items():
-                arrays[n][i] = x
-            if bar:
-                bar.update()
+        with clip_map(_work, jobs, workers=workers) as results:
+            for i, res in enumerate(results):
+                for n, x in res.items():
+                    arrays[n][i] = x
+                if bar:
+                    bar.update()
     except Exception as exc:
         raise DatasetError(f"building the feature cache failed: {exc}") from exc
     finally:
         if bar:
             bar.close()
-        if workers != 1 and pool is not None:
-            pool.shutdown(cancel_futures=True)
     seconds = time.time() - t0
     for n in todo:
         arrays[n].flush()
@@ -269,12 +281,8 @@ def array_entry(
     if f.exists() and _clips_match(d, ids):
         return np.load(f, mmap_mode="r")
     d.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(meta) < 2 * workers:
-        arr = np.stack([compute(p) for p in meta["path"]])
-    else:
-        with process_pool(workers) as pool:
-            arr = np.stack(list(pool.map(compute, meta["path"], chunksize=8)))
+    with clip_map(compute, list(meta["path"]), workers=workers) as results:
+        arr = np.stack(list(results))
     np.save(d / "features.partial.npy", arr)
     _commit(d, ids)
     return arr

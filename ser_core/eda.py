@@ -192,9 +192,9 @@ def build_summaries(
     if descriptors or not clips_csv.exists():
         from tqdm.auto import tqdm
 
-        with cache.process_pool(workers or os.cpu_count() or 1) as pool:
-            rows = list(tqdm(pool.map(_descriptor_job, meta["path"], chunksize=16),
-                             total=len(meta), desc="descriptors (pyin)", unit="clip",
+        with cache.clip_map(_descriptor_job, list(meta["path"]), workers=workers,
+                            chunksize=16) as results:
+            rows = list(tqdm(results, total=len(meta), desc="descriptors (pyin)", unit="clip",
                              disable=not progress))
         desc = pd.DataFrame(rows, columns=list(DESCRIPTORS))
     else:
