@@ -16,9 +16,13 @@ Targets (issue: predictor page, 2-core CPU machine):
 For a single model the dynamically quantised INT8 ONNX copy is timed as well
 (``python -m ser_core export`` reports its accuracy change).
 
+With ``--calibrate SECONDS`` a speaker-normalised model is first adapted to a
+voice profile of that much of the clips' audio, and timed with its test-time
+voice warps (the predictor's default once calibrated) and without them.
+
 Usage:
   NEMO_DIR=../shared/nemo .venv/bin/python benchmarks/bench_predict.py [--model NAME]
-      [--clips 200] [--threads N] [--no-long]
+      [--clips 200] [--threads N] [--no-long] [--calibrate 30]
 
 Without a shipped model it times an untrained ResNet-18 (width 32) on the mel
 spectrogram, the architecture of ``resnet18_mel``: speed does not depend on
@@ -119,6 +123,9 @@ def end_to_end(pred: Predictor, blobs: list[bytes], name: str) -> tuple[list[flo
             lp = pred.member_log_probs(y3)
             t2 = time.perf_counter()
             pred.combine(lp)
+        elif pred._views():  # voice warps: features and network once per warped copy
+            pred.predict_batch(y3)
+            t2 = time.perf_counter()
         else:
             x = pred.inputs(y3)
             t2 = time.perf_counter()
@@ -145,6 +152,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch and ONNX Runtime intra-op threads (default: their own)")
     ap.add_argument("--no-long", action="store_true", help="skip the 10-minute timeline")
+    ap.add_argument("--calibrate", type=float, default=None, metavar="SECONDS",
+                    help="adapt a speaker-normalised model to SECONDS of the clips' audio first; "
+                         "time it with and without its voice warps")
     args = ap.parse_args()
     if args.threads:
         import torch
@@ -184,6 +194,18 @@ def main() -> None:
         int8._onnx, int8.backend = OnnxModel(q, threads=args.threads), "int8"
         preds["int8"] = int8
         print(f" int8: quantised {q.stat().st_size / 1e6:.1f} MB (fp32 ONNX {src.stat().st_size / 1e6:.1f} MB)")
+    if args.calibrate:
+        from ser_core import adapt
+
+        if not preds["torch"].speaker_normalised:
+            sys.exit(f"--calibrate: {name!r} uses corpus-level normalisation and cannot adapt to a voice")
+        t0 = time.perf_counter()
+        prof = adapt.voice_profile(np.concatenate(ys)[: int(args.calibrate * SR)],
+                                   representations=preds["torch"].profile_representations())
+        print(f"voice profile of {prof.seconds:.0f} s ({len(prof.stats)} representations, voice warps "
+              f"included) in {time.perf_counter() - t0:.1f} s")
+        preds = {"torch": preds["torch"].adapted(prof), "onnx": preds["onnx"].adapted(prof),
+                 "torch, no warps": preds["torch"].adapted(prof, warps=False)}
     y0 = clips3[0]
     for other in [b for b in preds if b != "torch"]:
         diff = np.abs(preds["torch"].predict(y0) - preds[other].predict(y0)).max()

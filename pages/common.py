@@ -1347,9 +1347,9 @@ def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...],
 
 
 def calibration_representations(pred: Predictor) -> list[str]:
-    """What a profile for ``pred`` must hold; ``["mel"]`` for a model that cannot adapt
-    (the calibration is still checked, and kept for an adaptable model)."""
-    return pred.needed_representations() or ["mel"]
+    """What a new profile for ``pred`` holds (with its voice warps); ``["mel"]`` for a model
+    that cannot adapt (the calibration is still checked, and kept for an adaptable model)."""
+    return pred.profile_representations() or ["mel"]
 
 
 def calibrate(pred: Predictor) -> None:
@@ -1393,7 +1393,7 @@ def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
     if not reps or voice is None:
         return None
     if voice["kind"] == "audio":
-        return _voice_stats(voice["id"], voice["y"], tuple(reps), voice["label"])
+        return _voice_stats(voice["id"], voice["y"], tuple(pred.profile_representations()), voice["label"])
     prof = voice["profile"]
     missing = [r for r in reps if r not in prof]
     if missing:
@@ -1454,7 +1454,8 @@ def profile_representations(pred: Predictor) -> list[str]:
     for n in shipped_models():
         card = model_card(n)
         if card.get("normalization", {}).get("kind") == "speaker":
-            reps.add(card.get("input", {}).get("name", "mel"))
+            rep = card.get("input", {}).get("name", "mel")
+            reps.update([rep, *adapt.voice_warps(rep)])
     return sorted(reps)
 
 

@@ -17,6 +17,9 @@ whatever the clips' emotions are (a test shuffles them to check).
 * :func:`voice_profile` – statistics from a recording (10–30 s of any speech);
 * :class:`RunningStats` – the same, updated frame by frame (live microphone);
 * :func:`speaker_stats` – per-speaker statistics of a corpus part (training);
+* :func:`voice_warps` – test-time augmentation: the voice with its
+  frequencies scaled by each of :data:`VOICE_WARPS`, every copy normalised
+  with its own statistics, the predictions averaged;
 * :func:`adapt_batchnorm` – re-estimate a network's batch-norm statistics on a
   voice (AdaBN); :func:`adapted_logits` scores it on a held-out speaker.
 """
@@ -38,12 +41,16 @@ from .errors import SERError
 __all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
            "speaker_normalise", "adaptation_curve", "adapt_batchnorm", "adapted_logits",
            "profile_from_source", "clip_seconds", "window_stats", "voice_stats", "ADAPT_SECONDS",
-           "MIN_SECONDS", "MIN_RMS"]
+           "MIN_SECONDS", "MIN_RMS", "VOICE_WARPS", "voice_warps"]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
 MIN_SECONDS = 5.0
 #: Windows quieter than this RMS (about -50 dBFS) count as silence.
 MIN_RMS = 3e-3
+#: Test-time voice warps: a new voice is also heard with every frequency scaled by each
+#: factor (a vocal tract up to 16 % shorter or longer), as the models' ``--freq-warp``
+#: augmentation does in training; the predictions of the copies are averaged.
+VOICE_WARPS: tuple[float, ...] = (0.84, 0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12, 1.16)
 
 
 class CalibrationError(SERError, ValueError):
@@ -248,6 +255,17 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
         idx = np.flatnonzero(speakers == s)
         out[idx] = stats[str(s)].apply(np.asarray(x[idx], np.float32))
     return out
+
+
+def voice_warps(representation: str, *, warps: Sequence[float] = VOICE_WARPS) -> list[str]:
+    """Names of the warped copies of a representation (``["mel@0.84", ...]``).
+
+    Empty when no voice warp reaches it (no frequency axis and not computed
+    from the log-mel: chroma, ZCR, the functional sets) or ``warps`` is empty.
+    """
+    if not features.warpable(representation):
+        return []
+    return [features.warped_name(representation, a) for a in warps]
 
 
 #: Seconds of held-out-speaker audio the adaptation curve uses (None: all of the pool).

@@ -163,14 +163,7 @@ class FreqWarp:
 
     def warp(self, x: np.ndarray, alpha: float) -> np.ndarray:
         """Scale the frequencies of ``x`` ``(..., bins, frames)`` by exactly ``alpha``."""
-        hz = np.asarray(self.hz)
-        if x.shape[-2] != len(hz):
-            raise ValueError(f"FreqWarp has {len(hz)} bin frequencies, the input {x.shape[-2]} bins")
-        src = np.interp(hz / alpha, hz, np.arange(len(hz)))
-        lo = np.floor(src).astype(int)
-        hi = np.minimum(lo + 1, len(hz) - 1)
-        w = (src - lo).astype(x.dtype)[:, None]
-        return x[..., lo, :] * (1 - w) + x[..., hi, :] * w
+        return features.warp_frequencies(x, hz=np.asarray(self.hz), alpha=alpha)
 
 
 @dataclass(frozen=True)

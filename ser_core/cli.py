@@ -406,7 +406,7 @@ def _predict(a: argparse.Namespace) -> int:
             raise ConfigError(f"model {pred.name!r} uses corpus-level normalisation and cannot "
                               "adapt to a voice; leave out --model to use the best one that can")
         pred = pred.adapted(profile_from_source(a.calibrate,
-                                                representations=pred.needed_representations(),
+                                                representations=pred.profile_representations(),
                                                 cfg=pred.cfg))
         print(f"calibrated: {pred.adaptation()}", file=sys.stderr)
     failed = 0
@@ -434,6 +434,11 @@ def _predict(a: argparse.Namespace) -> int:
                                      help="loso, speaker-normalised models: also score each fold's "
                                           "weights with batch-norm statistics re-estimated on half "
                                           "of the new speaker's clips (AdaBN)"),
+                      p.add_argument("--voice-warps", action="store_true",
+                                     help="loso, speaker-normalised models: also score each fold's "
+                                          "weights averaged over the new voice warped by ±16 %% "
+                                          "(test-time augmentation, as the predictor does once "
+                                          "adapted to a voice)"),
                       p.add_argument("--json", action="store_true")))
 def _evaluate(a: argparse.Namespace) -> int:
     from . import data
@@ -447,22 +452,31 @@ def _evaluate(a: argparse.Namespace) -> int:
             from .evaluate import adabn_report
 
             rep["adabn"] = adabn_report(rep["model"], data.load_metadata(a.nemo_dir))
+        if a.voice_warps:
+            from .evaluate import voice_warp_report
+
+            rep["voice_warps"] = voice_warp_report(rep["model"], data.load_metadata(a.nemo_dir))
         if a.update_card:
             from . import models
 
             loaded = models.load(rep["model"])
             card = loaded.card
-            card.setdefault("metrics", {})["loso"] = {
+            before = card.setdefault("metrics", {}).get("loso", {})
+            card["metrics"]["loso"] = {
                 k: rep[k] for k in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
                                     "macro_precision", "macro_recall", "n_folds", "folds",
                                     "most_confused", "recipe") if k in rep}
-            for key in ("adaptation", "adabn"):
-                if key in rep:
-                    card["metrics"]["loso"][key] = rep[key]
+            for key in ("adaptation", "adabn", "voice_warps"):
+                if key in rep or key in before:  # what this run did not score is kept
+                    card["metrics"]["loso"][key] = rep.get(key, before.get(key))
             card["metrics"]["loso"]["note"] = ("one model per held-out speaker, trained with this "
                                                "model's recipe (see the MLflow runs); the shipped "
                                                "weights are the seed-split model")
-            models.save(loaded.module, card, rep["model"])
+            if "voice_warps" in rep:  # the per-member detail of every fold stays in --json
+                card["metrics"]["loso"]["voice_warps"] = {
+                    **rep["voice_warps"], "folds": [{k: v for k, v in f.items() if k != "members"}
+                                                    for f in rep["voice_warps"]["folds"]]}
+            models.save_card(card, rep["model"])
         if a.json:
             print(json.dumps(rep, indent=2))
             return 0
@@ -481,13 +495,26 @@ def _evaluate(a: argparse.Namespace) -> int:
         for c in rep.get("adaptation", []):
             print(f"  adapted to the new speaker with {amount(c['seconds'])}: {c['accuracy']:.2%} "
                   f"± {c['std']:.2%}")
-        for c in rep.get("adabn", {}).get("by_seconds", []):
-            print(f"  with AdaBN (batch-norm statistics too), {amount(c['seconds'])}: {c['accuracy']:.2%} "
-                  f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")
+        if "voice_warps" in rep:
+            v = rep["voice_warps"]
+            print(f"  averaged over {len(v['warps'])} voice warps ({min(v['warps']):g}–{max(v['warps']):g}): "
+                  f"{v['accuracy']:.2%} ± {v['accuracy_std']:.2%} (without: {v['without']:.2%} "
+                  f"± {v['without_std']:.2%})")
+            for t, by in v["by_member"].items() if len(v["by_member"]) > 1 else ():
+                print(f"    member {t}: " + ", ".join(
+                    f"{'all clips' if b == 'all' else b + ' s'} {d['without']:.1%} -> {d['accuracy']:.1%}"
+                    for b, d in by.items()))
+        for key, what in (("adabn", "with AdaBN (batch-norm statistics too)"),
+                          ("voice_warps", "with voice warps")):
+            for c in rep.get(key, {}).get("by_seconds", []):
+                print(f"  {what}, adapted to {amount(c['seconds'])}: {c['accuracy']:.2%} "
+                      f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")
         return 0
-    if a.adabn:
-        print("--adabn scores the LOSO folds: use it with --protocol loso", file=sys.stderr)
-        return 2
+    for flag in ("adabn", "voice_warps"):
+        if getattr(a, flag):
+            print(f"--{flag.replace('_', '-')} scores the LOSO folds: use it with --protocol loso",
+                  file=sys.stderr)
+            return 2
     meta = data.load_metadata(a.nemo_dir)
     rep = evaluate_shipped(a.model, meta, protocol=a.protocol)
     if a.json:

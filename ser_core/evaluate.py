@@ -11,7 +11,8 @@ from . import data, metrics
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .inference import Predictor, best_model_name
 
-__all__ = ["evaluate_shipped", "test_probabilities", "model_features", "loso_report"]
+__all__ = ["evaluate_shipped", "test_probabilities", "model_features", "loso_report", "adabn_report",
+           "voice_warp_report"]
 
 
 def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
@@ -259,32 +260,10 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
         When a member has no LOSO run of a fold, or a run's weights are not in
         the artifact store (they stay on the machine that trained them).
     """
-    import mlflow
-
-    from . import adapt, models, train
-    from . import leaderboard as lb
-    from .errors import ConfigError, DatasetError, UnknownNameError
+    from . import adapt, train
     from .metrics import softmax
 
-    card = models.load(name).card
-    if card["architecture"]["name"] == "weighted_ensemble":
-        weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
-        archs = dict(zip(card["input"]["representations"],
-                         (models.load(m).card["architecture"]["name"] for m in card["input"]["members"])))
-    else:
-        weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
-    plain = sorted(t for t in weights if not t.endswith("-spk"))
-    if plain:
-        raise ConfigError(f"AdaBN is scored for speaker-normalised models; {name!r} has {', '.join(plain)}")
-    runs = lb.load_runs(db)
-    member_runs = {t: _fold_runs(runs, archs[t], t).set_index("fold") for t in weights}
-    folds_all = sorted({int(k) for sel in member_runs.values() for k in sel.index})
-    missing = {t: sorted(set(folds_all) - {int(k) for k in sel.index}) or "all"
-               for t, sel in member_runs.items() if len(sel) < max(len(folds_all), 1)}
-    if missing:
-        raise DatasetError(f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
-                           f" for {name!r}; train them with `python -m ser_core train --norm speaker "
-                           f"--protocol loso --fold K`")
+    weights, member_runs, folds_all = _member_fold_runs(name, what="AdaBN", db=db)
     labels = meta["label"].to_numpy()
     from .functionals import input_kind
 
@@ -299,14 +278,7 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
         score = {(b, bn): 0.0 for b in budgets for bn in (True, False)}
         for tag, w in weights.items():
             r = member_runs[tag].loc[k]
-            try:
-                loaded = _run_weights(r["run_id"])
-            except (OSError, mlflow.exceptions.MlflowException, UnknownNameError) as e:
-                raise DatasetError(
-                    f"the weights of LOSO run {r['run_name']!r} ({r['run_id']}) are not in the "
-                    f"artifact store (they stay on the machine that trained them): {e}") from None
-            seed = int(float((r["params"] or {}).get("seed", 0)))
-            temperature = float(r["temperature"]) if r["temperature"] == r["temperature"] else 1.0
+            loaded, seed, temperature = _fold_model(r)
             for b, bn in score:
                 z = adapt.adapted_logits(inputs[tag], rows, model=loaded.module, batchnorm=bn,
                                          budget=b, seconds=secs, seed=seed,
@@ -317,20 +289,179 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
         folds.append({"fold": k, "accuracy": acc[None, True], "without": acc[None, False],
                       "by_seconds": {_budget_label(b): {"accuracy": acc[b, True], "without": acc[b, False]}
                                      for b in budgets}})
-    rep: dict[str, Any] = {"model": name, "members": weights, "n_folds": len(folds), "folds": folds,
-                           "by_seconds": []}
+    return {"model": name, "members": weights, **_fold_summary(folds, list(map(_budget_label, budgets)))}
+
+
+def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
+    """``n_folds``, ``folds``, the mean and std (ddof 1) over folds of ``accuracy`` and
+    ``without``, and ``by_seconds``: the same per budget label."""
+    def mean_std(values) -> tuple[float, float]:
+        v = np.asarray(list(values), dtype=float)
+        return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+    rep: dict[str, Any] = {"n_folds": len(folds), "folds": folds, "by_seconds": []}
     for key in ("accuracy", "without"):
-        v = np.array([f[key] for f in folds])
-        rep[key] = float(v.mean())
-        rep[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-    for b in map(_budget_label, budgets):
+        rep[key], rep[f"{key}_std"] = mean_std(f[key] for f in folds)
+    for b in budgets:
         row: dict[str, Any] = {"seconds": b}
         for key in ("accuracy", "without"):
-            v = np.array([f["by_seconds"][b][key] for f in folds])
-            row[key], row[f"{key}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+            row[key], row[f"{key}_std"] = mean_std(f["by_seconds"][b][key] for f in folds)
         rep["by_seconds"].append(row)
     return rep
 
+
+def _member_fold_runs(name: str, *, what: str, db=None) -> tuple[dict[str, float], dict[str, pd.DataFrame], list[int]]:
+    """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such):
+    the weight of each member's input tag (1 for a single model), the latest finished LOSO
+    run of every fold of each member's recipe (indexed by fold) and the folds."""
+    from . import leaderboard as lb
+    from . import models
+    from .errors import ConfigError, DatasetError
+
+    card = models.load(name).card
+    if card["architecture"]["name"] == "weighted_ensemble":
+        weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
+        archs = dict(zip(card["input"]["representations"],
+                         (models.load(m).card["architecture"]["name"] for m in card["input"]["members"])))
+    else:
+        weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
+    plain = sorted(t for t in weights if not t.endswith("-spk"))
+    if plain:
+        raise ConfigError(f"{what} is scored for speaker-normalised models; {name!r} has {', '.join(plain)}")
+    runs = lb.load_runs(db)
+    member_runs = {t: _fold_runs(runs, archs[t], t).set_index("fold") for t in weights}
+    folds_all = sorted({int(k) for sel in member_runs.values() for k in sel.index})
+    missing = {t: sorted(set(folds_all) - {int(k) for k in sel.index}) or "all"
+               for t, sel in member_runs.items() if len(sel) < max(len(folds_all), 1)}
+    if missing:
+        raise DatasetError(f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
+                           f" for {name!r}; train them with `python -m ser_core train --norm speaker "
+                           f"--protocol loso --fold K`")
+    return weights, member_runs, folds_all
+
+
+def _fold_model(run: pd.Series):
+    """``(loaded model, seed, temperature)`` of one LOSO fold run (its logged weights)."""
+    import mlflow
+
+    from .errors import DatasetError, UnknownNameError
+
+    try:
+        loaded = _run_weights(run["run_id"])
+    except (OSError, mlflow.exceptions.MlflowException, UnknownNameError) as e:
+        raise DatasetError(
+            f"the weights of LOSO run {run['run_name']!r} ({run['run_id']}) are not in the "
+            f"artifact store (they stay on the machine that trained them): {e}") from None
+    seed = int(float((run["params"] or {}).get("seed", 0)))
+    temperature = float(run["temperature"]) if run["temperature"] == run["temperature"] else 1.0
+    return loaded, seed, temperature
+
+
+def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, warps=None,
+                      budgets=(10, 30), cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
+    """Leave-one-speaker-out accuracy of a speaker-normalised recipe with test-time voice warps.
+
+    Loads the weights of every LOSO fold run of the recipe (as
+    :func:`adabn_report`) and scores the held-out speaker with and without
+    averaging the probabilities over the speaker's voice warped by each factor
+    of ``warps`` (every copy normalised with its own statistics of the
+    speaker), which is what the predictor
+    does once adapted to a voice.  Two protocols:
+
+    * ``accuracy`` / ``without``: as the runs were scored, every clip
+      normalised with the statistics of all of the speaker's clips;
+    * ``by_seconds``: as a calibration would, statistics from the first
+      ``budget`` seconds of one half of the speaker's clips, the other half
+      scored, then swapped (the halves of :func:`ser_core.adapt.adapted_logits`).
+
+    Members no warp reaches (the functional sets) are scored as they are.  An
+    ensemble combines its members' calibrated log-probabilities with the
+    shipped weights.
+
+    Parameters
+    ----------
+    name : str
+        A shipped speaker-normalised model or an ensemble of such models.
+    meta : DataFrame
+        The corpus metadata.
+    warps : sequence of float, optional
+        The warp factors (default :data:`ser_core.adapt.VOICE_WARPS`).
+    budgets : sequence of float or None
+        Calibration seconds of ``by_seconds`` (None: the whole half).
+
+    Returns
+    -------
+    dict with ``model``, ``members`` (input -> weight), ``warps``, ``accuracy``,
+    ``accuracy_std`` (with the warps), ``without``, ``without_std``,
+    ``by_seconds`` (per budget: ``seconds``, the same four), ``by_member`` (per
+    member input and protocol, "all" or a budget: mean accuracy with and
+    without), ``n_folds`` and ``folds`` (fold, speaker, accuracy, without,
+    by_seconds, members), accuracies in 0..1.
+
+    Raises
+    ------
+    ConfigError
+        For a model (or member) without speaker normalisation.
+    DatasetError
+        When a member has no LOSO run of a fold or its weights are not at hand.
+    """
+    from . import adapt, features, train
+    from .functionals import input_kind
+    from .metrics import softmax
+
+    warps = tuple(adapt.VOICE_WARPS if warps is None else warps)
+    weights, member_runs, folds_all = _member_fold_runs(name, what="voice warping", db=db)
+    labels = meta["label"].to_numpy()
+    speakers = meta["speaker"].astype(str).to_numpy()
+    bases = {t: t.removesuffix("-spk") for t in weights}
+    inputs = {t: train.model_inputs(meta, input_kind(b), b, cfg=cfg) for t, b in bases.items()}
+    log_mel = (train.model_inputs(meta, "features", "mel", cfg=cfg)
+               if any(features.warpable(b) and features.get(b).bin_hz is None for b in bases.values()) else None)
+    protocols = ["all", *map(_budget_label, budgets)]
+    folds = []
+    for k in folds_all:
+        rows = data.split_indices(meta, "loso", fold=k, directory=splits_dir).test
+        secs = adapt.clip_seconds(meta["path"].to_numpy()[rows], limit=cfg.duration)
+        y = labels[rows]
+        score = {(b, warped): 0.0 for b in protocols for warped in (True, False)}
+        members = {}
+        for tag, w in weights.items():
+            loaded, seed, temperature = _fold_model(member_runs[tag].loc[k])
+            fallback = _corpus_stats(loaded.card)
+            raw = np.asarray(inputs[tag][rows], np.float32)
+            factors = warps if features.warpable(bases[tag]) else ()
+            own = features.get(bases[tag]).bin_hz is not None if factors else True
+
+            def probs(alpha: float, budget) -> np.ndarray:
+                x = raw if alpha == 1.0 else features.warp_features(
+                    raw if own else None, name=bases[tag], alpha=alpha, cfg=cfg,
+                    log_mel=None if own else log_mel[rows])
+                if budget == "all":  # the runs' protocol: the speaker's statistics of all their clips
+                    z = train.predict_logits(loaded.module, features.normalization_stats(x).apply(x))
+                else:
+                    z = adapt.adapted_logits(x, np.arange(len(rows)), model=loaded.module, batchnorm=False,
+                                             budget=budget, seconds=secs, seed=seed, fallback=fallback)
+                return softmax(z, temperature=temperature)
+
+            members[tag] = {}
+            for b, budget in zip(protocols, ("all", *budgets)):
+                each = {a: probs(a, budget) for a in set(factors) | {1.0}}  # 1.0: the voice as it is
+                p = {False: each[1.0], True: np.mean([each[a] for a in factors], 0) if factors else each[1.0]}
+                for warped in (True, False):
+                    score[b, warped] = score[b, warped] + w * np.log(p[warped] + 1e-12)
+                members[tag][b] = {"accuracy": float((p[True].argmax(1) == y).mean()),
+                                   "without": float((p[False].argmax(1) == y).mean())}
+        acc = {key: float((z.argmax(1) == y).mean()) for key, z in score.items()}
+        folds.append({"fold": k, "speaker": str(speakers[rows[0]]), "accuracy": acc["all", True],
+                      "without": acc["all", False],
+                      "by_seconds": {b: {"accuracy": acc[b, True], "without": acc[b, False]}
+                                     for b in protocols[1:]},
+                      "members": members})
+    rep = {"model": name, "members": weights, "warps": list(warps), **_fold_summary(folds, protocols[1:])}
+    rep["by_member"] = {t: {b: {key: float(np.mean([f["members"][t][b][key] for f in folds]))
+                                for key in ("accuracy", "without")} for b in protocols}
+                        for t in weights}
+    return rep
 
 def _corpus_stats(card: dict):
     """A speaker-normalised card's corpus statistics (its fallback), or None."""

@@ -19,8 +19,8 @@ costs little more than the most expensive one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
 from typing import Callable, Iterable, Mapping
 
 import librosa
@@ -39,6 +39,10 @@ __all__ = [
     "names",
     "compute",
     "compute_all",
+    "warp_features",
+    "warp_frequencies",
+    "warpable",
+    "warped_name",
     "output_shape",
     "NormStats",
     "normalization_stats",
@@ -66,6 +70,13 @@ class Frontend:
         self.cfg = cfg
         y = np.asarray(y, dtype=np.float32)
         self.y = pad_or_trim(y, n_samples=cfg.n_samples, align=cfg.align)
+        self._outputs: dict[str, np.ndarray] = {}
+
+    def output(self, rep: Representation) -> np.ndarray:
+        """``rep``'s finished array ``(channels, bins, frames)`` for this clip, computed once."""
+        if rep.name not in self._outputs:
+            self._outputs[rep.name] = _finish(rep.fn(self))
+        return self._outputs[rep.name]
 
     @cached_property
     def stft(self) -> np.ndarray:
@@ -95,7 +106,7 @@ class Frontend:
 
     @cached_property
     def mfcc(self) -> np.ndarray:
-        return librosa.feature.mfcc(S=self.log_mel, n_mfcc=self.cfg.n_mfcc)
+        return _mfcc_of(self.log_mel, self.cfg)
 
     @cached_property
     def chroma(self) -> np.ndarray:
@@ -167,6 +178,10 @@ class Representation:
         ``bin_hz(cfg) -> (bins,)`` centre frequency in Hz of each bin, for
         representations whose bins are frequencies in increasing order (mel,
         STFT, CQT, HPSS); ``None`` for the others.
+    from_log_mel : callable, optional
+        ``from_log_mel(log_mel, cfg) -> array``: the representation of a
+        log-mel spectrogram ``(..., n_mels, frames)`` (MFCC, delta-MFCC), so a
+        voice warp of the log-mel reaches it (:func:`warp_features`).
     """
 
     name: str
@@ -179,6 +194,8 @@ class Representation:
     description: str = ""
     unit: str = ""
     bin_hz: Callable[[FeatureConfig], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    from_log_mel: Callable[[np.ndarray, FeatureConfig], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
 
     def frequencies(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray | None:
         """Centre frequency (Hz) of each bin, shape ``(bins,)``; ``None`` when bins are not frequencies."""
@@ -209,6 +226,7 @@ def register(
     unit: str = "",
     channels: tuple[str, ...] = ("",),
     bin_hz: Callable[[FeatureConfig], np.ndarray] | None = None,
+    from_log_mel: Callable[[np.ndarray, FeatureConfig], np.ndarray] | None = None,
 ) -> Callable[[Callable[[Frontend], np.ndarray]], Callable[[Frontend], np.ndarray]]:
     """Decorator adding ``fn(frontend) -> array`` to :data:`REGISTRY`."""
     if family not in ("spectral", "temporal", "harmonic", "energy"):
@@ -217,7 +235,8 @@ def register(
     def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
         REGISTRY[name] = Representation(
-            name, title, family, tuple(depends), fn, y_label, channels, doc, unit, bin_hz
+            name, title, family, tuple(depends), fn, y_label, channels, doc, unit, bin_hz,
+            from_log_mel,
         )
         return fn
 
@@ -252,8 +271,16 @@ def _stft(fe: Frontend) -> np.ndarray:
     return _db(fe.power, top_db=fe.cfg.top_db)
 
 
+def _mfcc_of(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    return librosa.feature.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc)
+
+
+def _delta_mfcc_of(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    return librosa.feature.delta(_mfcc_of(log_mel, cfg))
+
+
 @register("mfcc", title="MFCC", family="spectral", depends=_MEL_FIELDS + ("n_mfcc",),
-          y_label="coefficient", unit="coefficient")
+          y_label="coefficient", unit="coefficient", from_log_mel=_mfcc_of)
 def _mfcc(fe: Frontend) -> np.ndarray:
     """Mel-frequency cepstral coefficients (DCT-II of the log-mel)."""
     return fe.mfcc
@@ -330,7 +357,8 @@ def _tempogram(fe: Frontend) -> np.ndarray:
 
 
 @register("delta_mfcc", title="Delta-MFCC", family="spectral",
-          depends=_MEL_FIELDS + ("n_mfcc",), y_label="coefficient", unit="Δ per frame")
+          depends=_MEL_FIELDS + ("n_mfcc",), y_label="coefficient", unit="Δ per frame",
+          from_log_mel=_delta_mfcc_of)
 def _delta_mfcc(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the MFCCs (9-frame Savitzky-Golay)."""
     return librosa.feature.delta(fe.mfcc)
@@ -349,13 +377,125 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str) -> Representation:
-    """Look a representation up by name (raises :class:`UnknownNameError`)."""
+    """Look a representation up by name (raises :class:`UnknownNameError`).
+
+    ``"<name>@<alpha>"`` (:func:`warped_name`) is representation ``name`` of
+    the voice with every frequency scaled by ``alpha`` (:func:`warp_features`).
+    """
+    if WARP_MARK in name:
+        return _warped_representation(name)
     try:
         return REGISTRY[name]
     except KeyError:
         raise UnknownNameError(
             f"unknown representation {name!r}; choose one of: {', '.join(REGISTRY)}"
         ) from None
+
+
+# ------------------------------------------------------------------ voice warps
+#: Separates a representation from its voice-warp factor in a name (``"mel@1.08"``).
+WARP_MARK = "@"
+#: The warp factors a name may carry: a voice's frequencies scaled by at most ±50 %.
+WARP_RANGE = (0.5, 2.0)
+
+
+def warp_frequencies(x: np.ndarray, *, hz: np.ndarray, alpha: float) -> np.ndarray:
+    """Scale every frequency of a spectrogram by ``alpha``.
+
+    What sat at ``f / alpha`` Hz moves to ``f`` Hz (linear interpolation
+    between bins; the edges are held): a longer or shorter vocal tract and a
+    lower or higher voice at once, as vocal tract length perturbation does.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (..., bins, frames)
+    hz : np.ndarray, shape (bins,)
+        Centre frequency of each bin, increasing.
+    alpha : float
+        The factor (> 0; 1 leaves ``x`` as it is).
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype as ``x``
+    """
+    hz = np.asarray(hz, dtype=np.float64)
+    if x.shape[-2] != len(hz):
+        raise ValueError(f"{len(hz)} bin frequencies for an input of {x.shape[-2]} bins")
+    src = np.interp(hz / alpha, hz, np.arange(len(hz)))
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, len(hz) - 1)
+    w = (src - lo).astype(x.dtype)[:, None]
+    return x[..., lo, :] * (1 - w) + x[..., hi, :] * w
+
+
+def warpable(name: str) -> bool:
+    """Whether a voice warp reaches representation ``name``: its bins are
+    frequencies, or it is computed from the log-mel."""
+    rep = REGISTRY.get(name)
+    return rep is not None and (rep.bin_hz is not None or rep.from_log_mel is not None)
+
+
+def warped_name(name: str, alpha: float) -> str:
+    """The name of representation ``name`` of a voice warped by ``alpha`` (``"mel@0.92"``)."""
+    return f"{name}{WARP_MARK}{alpha:g}"
+
+
+def warp_features(x: np.ndarray | None, *, name: str, alpha: float, log_mel: np.ndarray | None = None,
+                  cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Representation ``name`` of a voice whose frequencies are all scaled by ``alpha``.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (..., C, F, T), or None
+        The representation itself, for one whose bins are frequencies (warped
+        directly with :func:`warp_frequencies`).
+    name : str
+        A :func:`warpable` representation.
+    alpha : float
+        The warp factor.
+    log_mel : np.ndarray, shape (..., 1, n_mels, T), optional
+        The log-mel, for one computed from it (MFCC, delta-MFCC): the log-mel
+        is warped and the representation recomputed.
+
+    Returns
+    -------
+    np.ndarray, float32, shape of the representation ``(..., C, F, T)``
+    """
+    rep = get(name)
+    if rep.bin_hz is not None:
+        if x is None:
+            raise ValueError(f"warping {name!r} needs its features")
+        return warp_frequencies(np.asarray(x, np.float32), hz=rep.frequencies(cfg), alpha=alpha)
+    if rep.from_log_mel is None:
+        raise UnknownNameError(f"{name!r} has no frequency axis to warp; warpable: "
+                               f"{', '.join(n for n in REGISTRY if warpable(n))}")
+    if log_mel is None:
+        raise ValueError(f"warping {name!r} needs the log-mel it is computed from")
+    lm = warp_frequencies(np.asarray(log_mel, np.float32), hz=REGISTRY["mel"].frequencies(cfg), alpha=alpha)
+    return np.asarray(rep.from_log_mel(lm, cfg), np.float32)
+
+
+def _warped_representation(name: str) -> Representation:
+    base, _, factor = name.partition(WARP_MARK)
+    try:
+        alpha = float(factor)
+    except ValueError:
+        alpha = float("nan")
+    lo, hi = WARP_RANGE
+    if not warpable(base) or not lo <= alpha <= hi:
+        raise UnknownNameError(
+            f"unknown representation {name!r}: a voice warp is <name>@<factor> with a factor in "
+            f"[{lo:g}, {hi:g}] and one of: {', '.join(n for n in REGISTRY if warpable(n))}")
+    rep = REGISTRY[base]
+    return replace(rep, name=name, title=f"{rep.title}, voice ×{alpha:g}",
+                   fn=partial(_warped_fn, base=rep, alpha=alpha),
+                   description=f"{rep.description} Every frequency scaled by {alpha:g}.")
+
+
+def _warped_fn(fe: Frontend, *, base: Representation, alpha: float) -> np.ndarray:
+    if base.bin_hz is not None:
+        return warp_features(fe.output(base), name=base.name, alpha=alpha, cfg=fe.cfg)
+    return warp_features(None, name=base.name, alpha=alpha, log_mel=fe.log_mel, cfg=fe.cfg)
 
 
 def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
@@ -385,7 +525,7 @@ def compute_all(
     dict of name -> np.ndarray, shape (channels, bins, cfg.n_frames)
     """
     fe = Frontend(y, cfg=cfg)
-    return {n: _finish(get(n).fn(fe)) for n in (names_ or REGISTRY)}
+    return {n: fe.output(get(n)) for n in (names_ or REGISTRY)}
 
 
 _SHAPES: dict[tuple[str, FeatureConfig], tuple[int, int, int]] = {}

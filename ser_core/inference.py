@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-from . import features, functionals, models
+from . import adapt, features, functionals, models
 from .audio import frame_windows, load_audio, pad_or_trim
 from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
@@ -235,6 +235,10 @@ class Predictor:
                      else None)
         #: The voice the inputs are normalised with (see :meth:`adapted`).
         self.profile = None
+        #: Test-time voice warps averaged over once adapted to a voice (:data:`ser_core.adapt.VOICE_WARPS`;
+        #: empty for a model that cannot adapt or whose input no warp reaches).
+        self.warps: tuple[float, ...] = (adapt.VOICE_WARPS if self.norm_kind == "speaker" and self.kind == "features"
+                                         and features.warpable(self.representation) else ())
         self.temperature = loaded.temperature
         #: Below this top probability the prediction is reported as unsure.
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
@@ -273,23 +277,42 @@ class Predictor:
         """The model was trained on speaker-normalised features (it can be adapted)."""
         return self.norm_kind == "speaker"
 
-    def adapted(self, profile) -> "Predictor":
+    def adapted(self, profile, *, warps: bool = True) -> "Predictor":
         """A copy that normalises inputs with a voice's statistics.
 
         Parameters
         ----------
         profile : ser_core.adapt.VoiceProfile or None
             None returns the unadapted model.  The copy shares the network.
+        warps : bool
+            Average over the test-time voice warps (:attr:`warps`) when the
+            profile holds their statistics; False predicts the voice as it is.
         """
         import copy
 
         out = copy.copy(self)
         out.profile = profile if self.speaker_normalised else None
+        if not warps:
+            out.warps = ()
         return out
 
     def needed_representations(self) -> list[str]:
         """Representations a voice profile must hold to adapt this model."""
         return [self.representation] if self.speaker_normalised else []
+
+    def profile_representations(self) -> list[str]:
+        """Representations a new voice profile for this model should hold: the needed
+        ones and the statistics of its voice warps (``"mel@0.84"`` ...), without which
+        it predicts the voice as it is."""
+        if not self.speaker_normalised:
+            return []
+        return [self.representation] + adapt.voice_warps(self.representation, warps=self.warps)
+
+    def _views(self) -> list[str]:
+        """The warped representations averaged over: those of :attr:`warps` once the
+        profile holds all of their statistics, else none."""
+        names = adapt.voice_warps(self.representation, warps=self.warps) if self.profile is not None else []
+        return names if names and all(n in self.profile for n in names) else []
 
     def _stats(self):
         if self.profile is not None and self.representation in self.profile:
@@ -303,8 +326,10 @@ class Predictor:
             return "This model uses corpus-level normalisation; it cannot adapt to a voice."
         if self.profile is not None and self.representation in self.profile:
             who = f" {self.profile.name!r}" if self.profile.name else ""
+            warped = (f", averaged over {len(self.warps)} voice warps of ±{max(self.warps) - 1:.0%}"
+                      if self._views() else "")
             return (f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration "
-                    "speech).")
+                    f"speech{warped}).")
         return ("Not adapted to this voice: corpus statistics stand in for the speaker's own "
                 "(calibrate to your voice for better accuracy).")
 
@@ -339,7 +364,34 @@ class Predictor:
 
     def predict_batch(self, windows: np.ndarray) -> np.ndarray:
         """Calibrated probabilities ``(n, 6)`` of waveforms ``(n, samples)``."""
+        if self._views():
+            fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(windows, np.float32)]
+            return np.exp(self.front_log_probs(fronts)).astype(np.float32)
         return softmax(self.logits(self.inputs(windows)), temperature=self.temperature).astype(np.float32)
+
+    def log_probs(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated log-probabilities ``(n, 6)`` of un-normalised inputs (features
+        ``(n, C, F, T)`` or functionals ``(n, dim)``), normalised as :meth:`inputs` does."""
+        stats = self._stats()
+        z = self.logits(stats.apply(x) if stats is not None else x) / self.temperature
+        z = z - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+    def front_log_probs(self, fronts: list[features.Frontend]) -> np.ndarray:
+        """Calibrated log-probabilities ``(n, 6)`` of clips given as their front ends
+        (a model on a representation).
+
+        Adapted to a voice with its warps (:meth:`adapted`), the probabilities
+        are averaged over the warped copies, each normalised with the voice's
+        statistics of that copy.
+        """
+        views = self._views()
+        if not views:
+            return self.log_probs(np.stack([fe.output(features.get(self.representation)) for fe in fronts]))
+        x = np.concatenate([self.profile.stats[n].apply(np.stack([fe.output(features.get(n)) for fe in fronts]))
+                            for n in views])  # one batch: every copy of every clip
+        p = softmax(self.logits(x), temperature=self.temperature).reshape(len(views), len(fronts), -1).mean(0)
+        return np.log(np.maximum(p, 1e-30))
 
     def predict(self, y: np.ndarray) -> np.ndarray:
         """Calibrated probabilities ``(6,)`` of one waveform (padded/trimmed to 3 s)."""
@@ -414,6 +466,7 @@ class EnsemblePredictor(Predictor):
         self.norm = None
         self.norm_kind = "speaker" if any(m.speaker_normalised for m in self.members) else "corpus"
         self.profile = None
+        self.warps = ()  # each member has its own
         self.temperature = 1.0  # the combined logits include the ensemble's own temperature
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
         self.backend = "+".join(sorted({m.backend for m in self.members}))
@@ -426,11 +479,11 @@ class EnsemblePredictor(Predictor):
     def inputs(self, windows: np.ndarray) -> np.ndarray:  # noqa: D102 - members prepare their own
         raise SERError("an ensemble has no single input; use predict_batch")
 
-    def adapted(self, profile) -> "EnsemblePredictor":
+    def adapted(self, profile, *, warps: bool = True) -> "EnsemblePredictor":  # noqa: D102 - each member
         import copy
 
         out = copy.copy(self)
-        out.members = [m.adapted(profile) for m in self.members]
+        out.members = [m.adapted(profile, warps=warps) for m in self.members]
         out.profile = profile if self.speaker_normalised else None
         return out
 
@@ -440,10 +493,14 @@ class EnsemblePredictor(Predictor):
     def needed_representations(self) -> list[str]:
         return sorted({r for m in self.members for r in m.needed_representations()})
 
+    def profile_representations(self) -> list[str]:
+        return sorted({r for m in self.members for r in m.profile_representations()})
+
     def adaptation(self) -> str:
         if not self.speaker_normalised:
             return "This ensemble's members use corpus-level normalisation; it cannot adapt to a voice."
-        return self.members[[m.speaker_normalised for m in self.members].index(True)].adaptation()
+        spk = [m for m in self.members if m.speaker_normalised]
+        return next((m for m in spk if m._views()), spk[0]).adaptation()
 
     def member_log_probs(self, windows: np.ndarray) -> np.ndarray:
         """Calibrated member log-probabilities ``(n, members, 6)`` of waveforms ``(n, samples)``.
@@ -459,15 +516,9 @@ class EnsemblePredictor(Predictor):
             fe.power  # noqa: B018 - the shared STFT, before the tasks read it
 
         def member(m: Predictor) -> np.ndarray:
-            if m.kind == "functionals":  # openSMILE on the waveform
-                x = functionals.compute_batch(windows, m.representation, cfg=m.cfg)
-            else:
-                rep = features.get(m.representation)
-                x = np.stack([features._finish(rep.fn(fe)) for fe in fronts])
-            stats = m._stats()
-            z = m.logits(stats.apply(x) if stats is not None else x) / m.temperature
-            z = z - z.max(1, keepdims=True)
-            return z - np.log(np.exp(z).sum(1, keepdims=True))
+            if m.kind != "functionals":
+                return m.front_log_probs(fronts)
+            return m.log_probs(functionals.compute_batch(windows, m.representation, cfg=m.cfg))  # openSMILE
 
         order = sorted(range(len(self.members)), key=lambda i: -_COST.get(self.members[i].representation, 1))
         run = map if self.workers <= 1 or len(order) < 2 else self._pool().map

@@ -257,7 +257,7 @@ class OnlineAdapter:
     def use(self, predictor) -> None:
         """Predict with ``predictor`` from now on; the statistics are kept when it needs
         the same representations and front end, else they start afresh."""
-        reps = list(predictor.needed_representations())
+        reps = list(predictor.profile_representations())
         with self._lock:
             same = (getattr(self, "representations", None) == reps
                     and getattr(self, "cfg", None) == predictor.cfg)

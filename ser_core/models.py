@@ -458,8 +458,6 @@ def save(module: nn.Module, card: dict, name: str, *, directory: Path | None = N
 
     Returns the path of the weights file.
     """
-    import json
-
     from safetensors.torch import save_file
 
     d = Path(directory or models_dir())
@@ -468,7 +466,18 @@ def save(module: nn.Module, card: dict, name: str, *, directory: Path | None = N
              for k, v in module.state_dict().items()}
     path = d / f"{name}.safetensors"
     save_file(state, str(path), metadata={"name": name, "classes": ",".join(EMOTIONS)})
-    (d / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    save_card(card, name, directory=d)
+    return path
+
+
+def save_card(card: dict, name: str, *, directory: Path | None = None) -> Path:
+    """Write only ``<name>.json`` (a shipped model's card, its weights untouched)."""
+    import json
+
+    d = Path(directory or models_dir())
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{name}.json"
+    path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 
 

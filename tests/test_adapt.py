@@ -123,7 +123,7 @@ HELDOUT = "resnet18_mel_spk_fold0"
 def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
     """The shipped LOSO fold-0 model never heard speaker EB0 (not even as validation):
     30 s of EB0's unlabelled clips calibrate it, and the rest of EB0's clips are
-    scored with and without the calibration."""
+    scored with and without the calibration, and with its voice warps."""
     from ser_core import data
     from ser_core.audio import load_audio, pad_or_trim
     from ser_core.config import artifacts_dir
@@ -146,14 +146,17 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
         calib.append(i)
         seconds += len(audio[i]) / pred.cfg.sr
     scored = [i for i in order if i not in set(calib)]
-    profile = adapt.voice_profile(np.concatenate([audio[i] for i in calib]), name="EB0")
+    profile = adapt.voice_profile(np.concatenate([audio[i] for i in calib]),
+                                  representations=pred.profile_representations(), name="EB0")
     ys = np.stack([pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align)
                    for i in scored])
     labels = meta["label"].to_numpy()[scored]
     plain = float((pred.predict_batch(ys).argmax(1) == labels).mean())
-    calibrated = float((pred.adapted(profile).predict_batch(ys).argmax(1) == labels).mean())
+    calibrated = float((pred.adapted(profile, warps=False).predict_batch(ys).argmax(1) == labels).mean())
+    warped = float((pred.adapted(profile).predict_batch(ys).argmax(1) == labels).mean())
     assert len(scored) > 500
     assert calibrated >= plain + 0.05, (plain, calibrated)  # measured: 25.8 % -> 35.5 %
+    assert warped >= calibrated + 0.03, (calibrated, warped)  # with the voice warps: 41.6 %
 
 
 def test_adapt_batchnorm_takes_the_statistics_of_the_new_voice():
@@ -215,3 +218,40 @@ def test_adapted_logits_recover_batch_norm_statistics_of_another_voice():
                                        np.zeros((1, 3, 1)), np.ones((1, 3, 1))), seed=4)["all"]
     z = adapt.adapted_logits(x, rows, model=right, seed=4)
     assert (z.argmax(1) == labels).mean() == curve
+
+
+def test_voice_warps_name_the_warped_copies():
+    assert adapt.voice_warps("chroma") == [] and adapt.voice_warps("mel", warps=()) == []
+    assert adapt.voice_warps("mel")[0] == "mel@0.84" and len(adapt.voice_warps("mel")) == len(adapt.VOICE_WARPS)
+    assert adapt.voice_warps("mfcc", warps=(0.9, 1.1)) == ["mfcc@0.9", "mfcc@1.1"]
+
+
+def test_adapted_model_averages_over_the_voice_warps(tmp_path):
+    from ser_core import models
+    from ser_core.inference import Predictor
+    from ser_core.metrics import softmax
+
+    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+            "input": {"kind": "features", "name": "mel"},
+            "normalization": {"kind": "speaker", "mean": np.zeros((1, 128, 1)).tolist(),
+                              "std": np.ones((1, 128, 1)).tolist()}}
+    torch_model = models.create("resnet18", width=8)
+    models.save(torch_model, card, "spk", directory=tmp_path)
+    pred = Predictor.load("spk", directory=tmp_path)
+    names = pred.profile_representations()
+    assert names[0] == "mel" and names[1:] == adapt.voice_warps("mel") and pred.needed_representations() == ["mel"]
+    prof = adapt.voice_profile(_speech(12.0, seed=4), representations=names, name="me")
+    y = tone(3.0, freq=180.0)
+    ad = pred.adapted(prof)
+    assert "averaged over 9 voice warps of ±16%" in ad.adaptation()
+    want = np.mean([softmax(pred.logits(prof.stats[n].apply(features.compute(y, n))[None]))[0]
+                    for n in names[1:]], 0)
+    np.testing.assert_allclose(ad.predict(y), want, atol=1e-5)
+    # without the warps, or with a profile that lacks them (saved before), the voice as it is
+    plain = softmax(pred.logits(prof.stats["mel"].apply(features.compute(y, "mel"))[None]))[0]
+    np.testing.assert_allclose(pred.adapted(prof, warps=False).predict(y), plain, atol=1e-5)
+    old = adapt.VoiceProfile({"mel": prof.stats["mel"]}, prof.seconds, "me")
+    np.testing.assert_allclose(pred.adapted(old).predict(y), plain, atol=1e-5)
+    assert "voice warps" not in pred.adapted(old).adaptation()
+    back = adapt.VoiceProfile.from_json(prof.to_json())  # a saved profile keeps its warps
+    np.testing.assert_allclose(pred.adapted(back).predict(y), want, atol=1e-5)

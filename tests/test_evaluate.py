@@ -188,6 +188,29 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     ens = evaluate.adabn_report("ens", meta)
     assert ens["members"] == {"mel-spk": 1.0, "mfcc-spk": 0.0}
     assert [f["accuracy"] for f in ens["folds"]] == [f["accuracy"] for f in rep["folds"]]  # mel alone
+    # test-time voice warps: without them, the runs' own test accuracy
+    vw = evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.0, 1.1))
+    assert vw["warps"] == [0.9, 1.0, 1.1] and [f["fold"] for f in vw["folds"]] == [0, 1, 2]
+    n_test = [len(data.split_indices(meta, "loso", fold=k, directory=tmp_path / "splits").test) for k in range(3)]
+    for f, n in zip(vw["folds"], n_test):  # fp16 weights may flip a clip
+        assert f["without"] == pytest.approx(logged.loc[f["fold"], "accuracy"], abs=1.01 / n)
+    # calibrating from 10 or 30 s: without warps, the halves and statistics of the adaptation curve
+    assert [c["seconds"] for c in vw["by_seconds"]] == ["10", "30"]
+    for b in ("10", "30"):
+        assert [f["by_seconds"][b]["without"] for f in vw["folds"]] == [
+            f["by_seconds"][b]["without"] for f in rep["folds"]]
+    same = evaluate.voice_warp_report("m_spk", meta, warps=(1.0,), budgets=(30,))
+    assert same["accuracy"] == pytest.approx(same["without"])
+    assert same["by_seconds"][0]["accuracy"] == pytest.approx(same["by_seconds"][0]["without"])
+    ens_vw = evaluate.voice_warp_report("ens", meta, warps=(0.9, 1.1))  # MFCC: warped through the log-mel
+    assert [f["accuracy"] for f in ens_vw["folds"]] == [
+        f["accuracy"] for f in evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.1))["folds"]]
+    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
+                     "--voice-warps", "--update-card"]) == 0
+    assert "averaged over 9 voice warps" in capsys.readouterr().out
+    loso = models.load("m_spk").card["metrics"]["loso"]
+    assert loso["voice_warps"]["n_folds"] == 3 and loso["adabn"]["n_folds"] == 3  # the AdaBN result is kept
+    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--voice-warps"]) == 2
     import shutil
 
     shutil.rmtree(tmp_path / "mlart")  # the weights stayed on another machine
@@ -202,3 +225,5 @@ def test_adabn_is_refused_for_a_model_without_speaker_normalisation(tracking_sto
     _ship_card(tmp_path / "a" / "models", "corpus")
     with pytest.raises(ConfigError, match="speaker-normalised models; 'm_corpus' has mel"):
         evaluate.adabn_report("m_corpus", None)
+    with pytest.raises(ConfigError, match="voice warping is scored for speaker-normalised models"):
+        evaluate.voice_warp_report("m_corpus", None)

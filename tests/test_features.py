@@ -142,3 +142,26 @@ def test_bin_frequencies_where_bins_are_frequencies():
     f = float(mel_hz[40])
     y = (0.3 * np.sin(2 * np.pi * f * np.arange(48_000) / 16_000)).astype(np.float32)
     assert int(np.argmax(features.compute(y, "mel")[0].mean(-1))) == 40
+
+
+def test_voice_warps_are_named_representations():
+    mel_hz = features.get("mel").frequencies()
+    f = float(mel_hz[40])
+    y = (0.3 * np.sin(2 * np.pi * f * np.arange(48_000) / 16_000)).astype(np.float32)
+    out = features.compute_all(y, ["mel", "mel@1", "mel@1.2", "mfcc", "mfcc@1", "delta_mfcc@1", "hpss@0.9"])
+    np.testing.assert_array_equal(out["mel@1"], out["mel"])
+    np.testing.assert_allclose(out["mfcc@1"], out["mfcc"], atol=1e-4)
+    np.testing.assert_allclose(out["delta_mfcc@1"], features.compute(y, "delta_mfcc"), atol=1e-4)
+    assert out["hpss@0.9"].shape == EXPECTED["hpss"]
+    # every frequency scaled by 1.2: the tone's band moves to where 1.2 f sits
+    peak = int(np.argmax(out["mel@1.2"][0].mean(-1)))
+    assert abs(mel_hz[peak] - 1.2 * f) < 0.06 * f
+    # MFCC of a warped voice are the MFCC of the warped log-mel
+    lm = features.compute(y, "mel")[None]
+    np.testing.assert_allclose(features.warp_features(None, name="mfcc", alpha=0.9, log_mel=lm)[0],
+                               features.compute(y, "mfcc@0.9"), atol=1e-3)
+    assert features.get("mel@0.92").title.endswith("voice ×0.92")
+    assert features.warpable("cqt") and not features.warpable("chroma") and not features.warpable("mel@1")
+    for bad in ("chroma@1.1", "mel@3", "mel@x", "nope@1"):
+        with pytest.raises(UnknownNameError, match="<name>@<factor>"):
+            features.get(bad)

@@ -291,6 +291,9 @@ class FakeAdaptable:
     def needed_representations(self):
         return ["mel"]
 
+    def profile_representations(self):
+        return self.needed_representations()
+
     def adapted(self, profile):
         return FakeAdaptable(profile)
 

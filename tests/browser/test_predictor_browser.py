@@ -198,7 +198,8 @@ def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
     verdict.get_by_text("Prediction", exact=False).first.wait_for(timeout=90_000)
     wait_for_app(page)
     wait_for_plots(page)
-    assert "Adapted to the voice 'Ala' (12 s of calibration speech)" in verdict.inner_text()
+    assert ("Adapted to the voice 'Ala' (12 s of calibration speech, averaged over 9 voice warps"
+            in verdict.inner_text())
     assert "clip.wav" in verdict.inner_text()
     assert not page.locator('[data-testid="stException"]').count()
     assert not page.locator('[data-testid="stAlertContentError"]').count()

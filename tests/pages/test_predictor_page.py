@@ -19,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages import common
-from ser_core import audio
+from ser_core import adapt, audio
 from ser_core.config import EMOTIONS
 from ser_core.feedback import FeedbackStore
 from tests.conftest import encode, tone
@@ -490,7 +490,8 @@ def test_profile_is_saved_only_with_consent_and_a_name_and_reloads(spk_env):
     assert "Saved the voice profile 'Ala'" in texts(at)
     store = FeedbackStore(spk_env)
     (row,) = store.list_profiles()
-    assert row["name"] == "Ala" and row["representations"] == ["chroma", "mel"]  # any model
+    # any model, with its voice warps
+    assert row["name"] == "Ala" and row["representations"] == ["chroma", "mel", *adapt.voice_warps("mel")]
     assert store.rows() == [] and not list(store.donations.iterdir())  # no audio anywhere
     # the same name again is refused, the saved one is kept
     at.checkbox(key=common.KEY_CAL_CONSENT).check().run()
