@@ -217,12 +217,14 @@ def features_of(
     corpus: pd.DataFrame,
     cfg: FeatureConfig = DEFAULT_CONFIG,
     root: Path | None = None,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Features of some clips of a corpus, as the cache stores them.
 
     Read from the corpus's cache when it is complete; otherwise computed for
-    these clips alone (nothing is written), so a small sample does not pay
-    for caching the whole corpus.
+    these clips alone (nothing is written; in a worker pool when there are
+    enough of them, see :func:`clip_map`), so a sample such as a test split
+    does not pay for caching the whole corpus.
 
     Parameters
     ----------
@@ -238,8 +240,9 @@ def features_of(
     if is_cached(name, list(corpus["file_id"]), cfg=cfg, root=root):
         return load(name, clips, cfg=cfg, root=root)
     out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
-    for i, path in enumerate(clips["path"]):
-        out[i] = _work((path, (name,), cfg))[name]
+    with clip_map(_work, [(path, (name,), cfg) for path in clips["path"]], workers=workers) as results:
+        for i, res in enumerate(results):
+            out[i] = res[name]
     return out
 
 

@@ -22,12 +22,22 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
 
     Corpus-normalised models use their card's statistics; speaker-normalised
     ones use each speaker's statistics exactly as in training
-    (:func:`ser_core.train.split_speaker_stats`).
+    (:func:`ser_core.train.split_speaker_stats`).  A corpus-normalised
+    representation needs only the part's clips: for a part under half of the
+    corpus (validation, test) without a complete feature cache, they alone are
+    computed (:func:`ser_core.cache.features_of`); else the cache is built.
     """
+    from . import cache
     from .train import model_inputs, normalised_inputs
 
+    rows = getattr(split, part)
+    if pred.kind == "features" and not pred.speaker_normalised and 2 * len(rows) < len(meta):
+        x = np.asarray(cache.features_of(meta.iloc[rows], pred.representation, corpus=meta, cfg=pred.cfg),
+                       np.float32)
+        return pred.norm.apply(x) if pred.norm is not None else x
+
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)  # cached
-    return normalised_inputs(x_all, getattr(split, part), meta=meta, split=split,
+    return normalised_inputs(x_all, rows, meta=meta, split=split,
                              speaker=pred.speaker_normalised, norm=pred.norm)
 
 

@@ -39,6 +39,8 @@ def test_features_of_a_sample_without_a_cache_equal_the_cached_ones(tiny):
     cached = cache.features_of(sample, "mel", corpus=meta, root=root)
     assert computed.dtype == cached.dtype == np.float16
     np.testing.assert_array_equal(computed, cached)
+    pooled = cache.features_of(meta.iloc[:6], "mel", corpus=meta.iloc[:0], root=root, workers=2)
+    np.testing.assert_array_equal(pooled, cache.load("mel", meta.iloc[:6], root=root))  # two workers
 
 
 def test_parallel_build_equals_serial(tiny, tmp_path):

@@ -227,3 +227,23 @@ def test_adabn_is_refused_for_a_model_without_speaker_normalisation(tracking_sto
         evaluate.adabn_report("m_corpus", None)
     with pytest.raises(ConfigError, match="voice warping is scored for speaker-normalised models"):
         evaluate.voice_warp_report("m_corpus", None)
+
+
+def test_a_corpus_normalised_model_is_scored_on_its_test_clips_alone(tmp_path, monkeypatch):
+    from ser_core import cache, data, models
+    from ser_core.inference import Predictor
+    from tests.conftest import make_corpus
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=4, seconds=1.0))
+    data.save_splits(meta, directory=tmp_path / "splits")
+    split = data.split_indices(meta, "seed", directory=tmp_path / "splits")
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
+    _ship_card(tmp_path / "m", "corpus")
+    pred = Predictor.load("m_corpus", directory=tmp_path / "m")
+    alone = evaluate.model_features(pred, meta, split)  # no cache: the test clips only, nothing written
+    assert alone.shape == (len(split.test), 1, 128, 188)
+    assert not cache.is_cached("mel", list(meta["file_id"]))
+    cache.build(meta, ["mel"], progress=False)
+    np.testing.assert_array_equal(alone, evaluate.model_features(pred, meta, split))
+    # the training part (over half of the corpus) builds and reads the cache as before
+    assert evaluate.model_features(pred, meta, split, part="train").shape[0] == len(split.train)
