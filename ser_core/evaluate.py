@@ -425,8 +425,9 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
     speakers = meta["speaker"].astype(str).to_numpy()
     bases = {t: t.removesuffix("-spk") for t in weights}
     inputs = {t: train.model_inputs(meta, input_kind(b), b, cfg=cfg) for t, b in bases.items()}
-    log_mel = (train.model_inputs(meta, "features", "mel", cfg=cfg)
-               if any(features.warpable(b) and features.get(b).bin_hz is None for b in bases.values()) else None)
+    log_mel = (train.model_inputs(meta, "features", "mel", cfg=cfg)  # MFCC's copies come from the warped log-mel
+               if any(features.warpable(b) and features.get(b).from_log_mel is not None for b in bases.values())
+               else None)
     protocols = ["all", *map(_budget_label, budgets)]
     folds = []
     for k in folds_all:
@@ -440,12 +441,14 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
             fallback = _corpus_stats(loaded.card)
             raw = np.asarray(inputs[tag][rows], np.float32)
             factors = warps if features.warpable(bases[tag]) else ()
-            own = features.get(bases[tag]).bin_hz is not None if factors else True
+            lm = (np.asarray(log_mel[rows], np.float32)
+                  if factors and features.get(bases[tag]).from_log_mel is not None else None)
+            # each warped copy once (1.0: the voice as it is), scored under every protocol below
+            views = {a: raw if a == 1.0 else features.warp_features(raw, name=bases[tag], alpha=a, log_mel=lm,
+                                                                    cfg=cfg)
+                     for a in (*factors, 1.0)}
 
-            def probs(alpha: float, budget) -> np.ndarray:
-                x = raw if alpha == 1.0 else features.warp_features(
-                    raw if own else None, name=bases[tag], alpha=alpha, cfg=cfg,
-                    log_mel=None if own else log_mel[rows])
+            def probs(x: np.ndarray, budget) -> np.ndarray:
                 if budget == "all":  # the runs' protocol: the speaker's statistics of all their clips
                     z = train.predict_logits(loaded.module, features.normalization_stats(x).apply(x))
                 else:
@@ -455,7 +458,7 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
 
             members[tag] = {}
             for b, budget in zip(protocols, ("all", *budgets)):
-                each = {a: probs(a, budget) for a in set(factors) | {1.0}}  # 1.0: the voice as it is
+                each = {a: probs(x, budget) for a, x in views.items()}
                 p = {False: each[1.0], True: np.mean([each[a] for a in factors], 0) if factors else each[1.0]}
                 for warped in (True, False):
                     score[b, warped] = score[b, warped] + w * np.log(p[warped] + 1e-12)
