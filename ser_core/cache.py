@@ -40,7 +40,7 @@ from .data import split_indices
 from .errors import DatasetError
 
 __all__ = ["entry_dir", "is_cached", "build", "load", "features_of", "norm_stats", "limit_threads",
-           "process_pool", "clip_map", "array_entry", "CACHE_DTYPE"]
+           "process_pool", "clip_map", "array_entry", "array_of", "CACHE_DTYPE"]
 
 CACHE_DTYPE = np.float16
 
@@ -289,6 +289,32 @@ def array_entry(
     np.save(d / "features.partial.npy", arr)
     _commit(d, ids)
     return arr
+
+
+def array_of(
+    key: str,
+    clips: pd.DataFrame,
+    compute: Callable[[str], np.ndarray],
+    *,
+    corpus: pd.DataFrame,
+    root: Path | None = None,
+    workers: int | None = None,
+) -> np.ndarray:
+    """Some clips' rows of an :func:`array_entry`, as :func:`features_of` gives representations:
+    read from the corpus's entry when it is complete, otherwise computed for these clips
+    alone (nothing is written).
+
+    Returns
+    -------
+    np.ndarray, shape (len(clips), ...)
+    """
+    d = Path(root or cache_dir()) / key
+    ids = list(corpus["file_id"])
+    if (d / "features.npy").exists() and _clips_match(d, ids):
+        pos = {fid: i for i, fid in enumerate(ids)}
+        return np.asarray(np.load(d / "features.npy", mmap_mode="r")[[pos[f] for f in clips["file_id"]]])
+    with clip_map(compute, list(clips["path"]), workers=workers) as results:
+        return np.stack(list(results))
 
 
 def load(

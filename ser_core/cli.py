@@ -245,7 +245,7 @@ def _train(a: argparse.Namespace) -> int:
         print(f"predictions {save_predictions(res)}")
     if a.ship:
         path = models.save(res.model, model_card(res, command=_command_line(a)), a.ship,
-                           directory=Path(a.ship_dir) if a.ship_dir else None)
+                           speakers=res.speakers, directory=Path(a.ship_dir) if a.ship_dir else None)
         print(f"shipped {path}")
     return 0
 
@@ -363,10 +363,24 @@ def _export(a: argparse.Namespace) -> int:
 
 
 @command("models", "list the architectures and the shipped models")
-@arguments(lambda p: p.add_argument("--json", action="store_true"))
+@arguments(lambda p: (_corpus_arg(p), p.add_argument("--json", action="store_true"),
+                      p.add_argument("--store-speakers", action="store_true",
+                                     help="write every shipped speaker-normalised model's seed "
+                                          "training-speaker statistics to artifacts/models/speakers/ "
+                                          "(scoring it then needs only the test clips' features)")))
 def _models(a: argparse.Namespace) -> int:
     from . import models
 
+    if a.store_speakers:
+        from . import data
+        from .evaluate import training_speakers
+        from .inference import Predictor
+
+        meta = data.load_metadata(a.nemo_dir)
+        for n in models.shipped():
+            pred = Predictor.load(n)
+            if pred.speaker_normalised and pred.kind != "members":
+                print(f"stored {models.save_speakers(training_speakers(pred, meta), n)}")
     ship = []
     for n in models.shipped():
         card = models.load(n).card

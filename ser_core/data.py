@@ -52,6 +52,7 @@ __all__ = [
     "save_splits",
     "load_split",
     "split_indices",
+    "clips_digest",
     "download",
     "HOW_TO_GET",
 ]
@@ -282,6 +283,17 @@ def split_indices(
     part = meta["file_id"].map(lookup).to_numpy()
     return Split(*(np.flatnonzero(part == s) for s in ("train", "val", "test")),
                  name=f"{protocol}/{fold}")
+
+
+def clips_digest(file_ids) -> str:
+    """A short fingerprint (16 hex digits) of a set of clips, in any order.
+
+    Records which clips something was computed from (a speaker-normalised
+    model's training part) so that it is reused only for exactly those.
+    """
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(map(str, file_ids))).encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ download

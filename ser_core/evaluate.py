@@ -9,9 +9,11 @@ import pandas as pd
 
 from . import data, metrics
 from .config import DEFAULT_CONFIG, FeatureConfig
+from .errors import ConfigError, DatasetError, UnknownNameError
 from .inference import Predictor, best_model_name
 
-__all__ = ["evaluate_shipped", "test_probabilities", "model_features", "loso_report", "adabn_report",
+__all__ = ["evaluate_shipped", "test_probabilities", "model_features", "training_speakers", "loso_report",
+           "adabn_report",
            "voice_warp_report"]
 
 
@@ -22,23 +24,49 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
 
     Corpus-normalised models use their card's statistics; speaker-normalised
     ones use each speaker's statistics exactly as in training
-    (:func:`ser_core.train.split_speaker_stats`).  A corpus-normalised
-    representation needs only the part's clips: for a part under half of the
-    corpus (validation, test) without a complete feature cache, they alone are
-    computed (:func:`ser_core.cache.features_of`); else the cache is built.
+    (:func:`ser_core.train.split_speaker_stats`): those stored with the model
+    (:class:`ser_core.models.TrainingSpeakers`) when this split's training part
+    is the one they were taken over, else recomputed from it.  Only the part's
+    clips are then needed: without a complete feature cache they alone are
+    computed (:func:`ser_core.train.part_inputs`) when the part is under half of
+    the corpus (validation, test) or the statistics are stored; else the cache
+    is built.
     """
-    from . import cache
-    from .train import model_inputs, normalised_inputs
+    from . import adapt
+    from .train import model_inputs, normalised_inputs, part_inputs
 
     rows = getattr(split, part)
-    if pred.kind == "features" and not pred.speaker_normalised and 2 * len(rows) < len(meta):
-        x = np.asarray(cache.features_of(meta.iloc[rows], pred.representation, corpus=meta, cfg=pred.cfg),
-                       np.float32)
+    spk = meta["speaker"].astype(str).to_numpy()
+    known = pred.loaded.speakers
+    if pred.speaker_normalised and known is not None and known.covers(
+            spk[rows], meta["file_id"].to_numpy()[split.train]):
+        x = part_inputs(meta, rows, pred.kind, pred.representation, cfg=pred.cfg)
+        return adapt.speaker_normalise(x, spk[rows], known.stats)
+    if not pred.speaker_normalised and 2 * len(rows) < len(meta):
+        x = np.asarray(part_inputs(meta, rows, pred.kind, pred.representation, cfg=pred.cfg), np.float32)
         return pred.norm.apply(x) if pred.norm is not None else x
 
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)  # cached
     return normalised_inputs(x_all, rows, meta=meta, split=split,
                              speaker=pred.speaker_normalised, norm=pred.norm)
+
+
+def training_speakers(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
+                      fold: int = 0, splits_dir=None) -> "models.TrainingSpeakers":
+    """The statistics a speaker-normalised model's training speakers are normalised with
+    on a protocol fold (recomputed from the whole training part, which is cached), to
+    store beside it (:func:`ser_core.models.save_speakers`)."""
+    from . import models
+    from .train import model_inputs, split_speaker_stats
+
+    if not pred.speaker_normalised or pred.kind == "members":
+        raise ConfigError(f"{pred.name!r} is not a speaker-normalised single model")
+    split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
+    spk = meta["speaker"].astype(str).to_numpy()
+    x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)
+    stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
+    return models.TrainingSpeakers({s: stats[s] for s in pd.unique(spk[split.train])},
+                                   data.clips_digest(meta["file_id"].to_numpy()[split.train]))
 
 
 def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
@@ -89,7 +117,6 @@ def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     of a shipped model's recipe (an ensemble: of exactly its members), by fold."""
     from . import leaderboard as lb
     from . import models
-    from .errors import DatasetError
 
     card = models.load(name).card
     arch = card["architecture"]["name"]
@@ -156,7 +183,6 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
 
     from . import leaderboard as lb
     from .config import EMOTIONS
-    from .errors import DatasetError
 
     arch, tag, sel = _recipe_runs(name, db=db)
     try:
@@ -326,7 +352,6 @@ def _member_fold_runs(name: str, *, what: str, db=None) -> tuple[dict[str, float
     run of every fold of each member's recipe (indexed by fold) and the folds."""
     from . import leaderboard as lb
     from . import models
-    from .errors import ConfigError, DatasetError
 
     card = models.load(name).card
     if card["architecture"]["name"] == "weighted_ensemble":
@@ -354,7 +379,6 @@ def _fold_model(run: pd.Series):
     """``(loaded model, seed, temperature)`` of one LOSO fold run (its logged weights)."""
     import mlflow
 
-    from .errors import DatasetError, UnknownNameError
 
     try:
         loaded = _run_weights(run["run_id"])

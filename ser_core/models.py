@@ -35,7 +35,9 @@ from .errors import UnknownNameError
 
 __all__ = [
     "LoadedModel",
+    "TrainingSpeakers",
     "save",
+    "save_speakers",
     "load",
     "shipped",
     "models_dir",
@@ -437,6 +439,8 @@ class LoadedModel:
     name: str
     module: nn.Module
     card: dict
+    #: A speaker-normalised model's training speakers (None: not stored, or corpus-normalised).
+    speakers: "TrainingSpeakers | None" = None
 
     @property
     def representation(self) -> str:
@@ -447,16 +451,86 @@ class LoadedModel:
         return float(self.card.get("calibration", {}).get("temperature", 1.0))
 
 
+@dataclass(frozen=True)
+class TrainingSpeakers:
+    """The statistics a speaker-normalised model normalised each training speaker with.
+
+    Stored beside the weights (``artifacts/models/speakers/<name>.safetensors``,
+    float32) so that scoring the model on its own split's test part needs
+    features of those clips only, not of the whole training part.
+
+    Attributes
+    ----------
+    stats : mapping of speaker -> NormStats
+        Arrays ``(C, F, 1)`` (functional sets: ``(dim,)``), by speaker id.
+    clips : str
+        :func:`ser_core.data.clips_digest` of the training part they come from;
+        they stand for that part's statistics only when it matches.
+    """
+
+    stats: dict
+    clips: str
+
+    def covers(self, speakers, train_ids) -> bool:
+        """True when every speaker in ``speakers`` is known and ``train_ids`` is the
+        training part the statistics were taken over."""
+        from .data import clips_digest
+
+        return set(map(str, speakers)) <= set(self.stats) and clips_digest(train_ids) == self.clips
+
+
+def speakers_path(name: str, *, directory: Path | None = None) -> Path:
+    """``<models dir>/speakers/<name>.safetensors``."""
+    return Path(directory or models_dir()) / "speakers" / f"{name}.safetensors"
+
+
+def save_speakers(speakers: TrainingSpeakers, name: str, *, directory: Path | None = None) -> Path:
+    """Write a model's :class:`TrainingSpeakers` (float32 safetensors; counts in the metadata)."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = speakers_path(name, directory=directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{s}/{k}": np.ascontiguousarray(getattr(st, k), np.float32)
+              for s, st in speakers.stats.items() for k in ("mean", "std")}
+    counts = {s: int(st.count) for s, st in speakers.stats.items()}
+    save_file(arrays, str(path), metadata={"clips": speakers.clips, "counts": json.dumps(counts)})
+    return path
+
+
+def _load_speakers(path: Path) -> TrainingSpeakers | None:
+    import json
+
+    from safetensors import safe_open
+
+    from .features import NormStats
+
+    if not path.exists():
+        return None
+    with safe_open(str(path), framework="numpy") as f:
+        meta = f.metadata() or {}
+        counts = json.loads(meta.get("counts", "{}"))
+        arrays = {k: f.get_tensor(k) for k in f.keys()}
+    names = sorted({k.rsplit("/", 1)[0] for k in arrays})
+    return TrainingSpeakers({s: NormStats(arrays[f"{s}/mean"], arrays[f"{s}/std"], int(counts.get(s, 0)))
+                             for s in names}, meta.get("clips", ""))
+
+
 def models_dir() -> Path:
     from .config import artifacts_dir
 
     return artifacts_dir() / "models"
 
 
-def save(module: nn.Module, card: dict, name: str, *, directory: Path | None = None) -> Path:
+def save(module: nn.Module, card: dict, name: str, *, speakers: TrainingSpeakers | None = None,
+         directory: Path | None = None) -> Path:
     """Write ``<name>.safetensors`` (fp16) and ``<name>.json`` (the card).
 
-    Returns the path of the weights file.
+    ``speakers``: a speaker-normalised model's training-speaker statistics
+    (:func:`save_speakers`); any stored for an earlier model of that name are
+    removed when None.  Returns the path of the weights file.
     """
     from safetensors.torch import save_file
 
@@ -467,6 +541,10 @@ def save(module: nn.Module, card: dict, name: str, *, directory: Path | None = N
     path = d / f"{name}.safetensors"
     save_file(state, str(path), metadata={"name": name, "classes": ",".join(EMOTIONS)})
     save_card(card, name, directory=d)
+    if speakers is not None:
+        save_speakers(speakers, name, directory=d)
+    else:
+        speakers_path(name, directory=d).unlink(missing_ok=True)
     return path
 
 
@@ -505,4 +583,4 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
     module = create(arch["name"], **arch.get("kwargs", {}))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
     module.load_state_dict(state)
-    return LoadedModel(name, module.eval(), card)
+    return LoadedModel(name, module.eval(), card, _load_speakers(speakers_path(name, directory=d)))

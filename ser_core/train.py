@@ -174,6 +174,7 @@ class RunResult:
     predictions: dict[str, np.ndarray] | None = None  # val/test indices, labels and logits
     adaptation: dict[str, float] | None = None  # loso + speaker norm: accuracy vs adaptation seconds
     teacher_weights: dict[str, str] | None = None  # distillation: sha256 of the teacher's weight files
+    speakers: models.TrainingSpeakers | None = None  # speaker norm: each training speaker's statistics
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -222,15 +223,40 @@ def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig
     if kind == "features":
         cache.build(meta, [name], cfg=cfg, progress=True)
         return cache.load(name, meta, cfg=cfg)
+    key, compute = _array_input(kind, name, cfg=cfg)
+    return cache.array_entry(key, meta, compute, workers=_array_workers(kind))
+
+
+def part_inputs(meta: pd.DataFrame, rows: np.ndarray, kind: str, name: str, *,
+                cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Inputs of the clips ``rows`` of ``meta``, as :func:`model_inputs` gives them, without
+    caching the corpus: read from a complete cache, else computed for these clips alone
+    (:func:`ser_core.cache.features_of`, :func:`ser_core.cache.array_of`).
+
+    Returns
+    -------
+    np.ndarray, shape (len(rows), ...)
+    """
+    clips = meta.iloc[rows]
+    if kind == "features":
+        return cache.features_of(clips, name, corpus=meta, cfg=cfg)
+    key, compute = _array_input(kind, name, cfg=cfg)
+    return cache.array_of(key, clips, compute, corpus=meta, workers=_array_workers(kind))
+
+
+def _array_input(kind: str, name: str, *, cfg: FeatureConfig) -> tuple[str, Callable[[str], np.ndarray]]:
+    """Cache key and per-clip function of a non-representation input kind."""
     import functools
 
     salt = name + (json.dumps(functionals.get(name).params(), sort_keys=True)
                    if kind == "functionals" else "")
     key = cfg.digest(("sr", "duration", "align"), salt=salt)
+    return f"{name}-{key}", functools.partial(_clip_input, kind=kind, name=name, cfg=cfg)
+
+
+def _array_workers(kind: str) -> int | None:
     # openSMILE is the slow one (about 40 ms a clip): one process per core
-    return cache.array_entry(f"{name}-{key}", meta,
-                             functools.partial(_clip_input, kind=kind, name=name, cfg=cfg),
-                             workers=None if kind == "functionals" else 1)
+    return None if kind == "functionals" else 1
 
 
 def _clip_input(path: str, *, kind: str, name: str, cfg: FeatureConfig) -> np.ndarray:
@@ -570,6 +596,8 @@ def train(
 
         spk = meta["speaker"].astype(str).to_numpy()
         stats = split_speaker_stats(x_all, spk, tr, va, te)
+        train_speakers = models.TrainingSpeakers({s: stats[s] for s in pd.unique(spk[tr])},
+                                                 data.clips_digest(meta["file_id"].to_numpy()[tr]))
         x_tr = adapt.speaker_normalise(x_tr, spk[tr], stats)
         x_va = adapt.speaker_normalise(x_all[va], spk[va], stats)
         x_te = adapt.speaker_normalise(x_all[te], spk[te], stats)
@@ -749,6 +777,8 @@ def train(
                                         "test_labels": labels[te], "test_logits": test_logits,
                                         "temperature": np.float32(temperature)})
         result.teacher_weights = teacher_weights
+        if tc.norm == "speaker":
+            result.speakers = train_speakers
         if adapt_curve is not None:
             result.adaptation = adapt_curve
             result.predictions["adapt_seconds"] = np.array(list(adapt_curve), dtype=str)
@@ -769,7 +799,8 @@ def train(
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:  # the weights (fp16) + card as artifacts
-                models.save(result.model, model_card(result, cfg=cfg), "model", directory=Path(tmp))
+                models.save(result.model, model_card(result, cfg=cfg), "model", speakers=result.speakers,
+                            directory=Path(tmp))
                 mlflow.log_artifacts(tmp, artifact_path="model")
         return result
     except BaseException:

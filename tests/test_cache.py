@@ -43,6 +43,23 @@ def test_features_of_a_sample_without_a_cache_equal_the_cached_ones(tiny):
     np.testing.assert_array_equal(pooled, cache.load("mel", meta.iloc[:6], root=root))  # two workers
 
 
+def test_array_of_a_sample_reads_a_complete_entry_or_computes_the_sample(tiny):
+    meta, root = tiny
+    seen = []
+
+    def length(path):  # a per-clip array outside the registry (here: the clip's file name length)
+        seen.append(path)
+        return np.array([len(str(path))], np.float32)
+
+    sample = meta.iloc[[3, 0]]
+    alone = cache.array_of("len-x", sample, length, corpus=meta, root=root, workers=1)
+    assert len(seen) == 2 and not (root / "len-x").exists()  # the sample only, nothing written
+    cache.array_entry("len-x", meta, length, root=root)
+    seen.clear()
+    np.testing.assert_array_equal(cache.array_of("len-x", sample, length, corpus=meta, root=root), alone)
+    assert seen == []  # read from the entry, in the sample's order
+
+
 def test_parallel_build_equals_serial(tiny, tmp_path):
     meta, root = tiny
     cache.build(meta, ["mfcc"], root=root, workers=1, progress=False)

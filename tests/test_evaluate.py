@@ -247,3 +247,53 @@ def test_a_corpus_normalised_model_is_scored_on_its_test_clips_alone(tmp_path, m
     np.testing.assert_array_equal(alone, evaluate.model_features(pred, meta, split))
     # the training part (over half of the corpus) builds and reads the cache as before
     assert evaluate.model_features(pred, meta, split, part="train").shape[0] == len(split.train)
+
+
+
+def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monkeypatch):
+    """Training keeps each training speaker's statistics; shipped beside the weights, they
+    let the test part be scored from its own clips, exactly as from the whole cache."""
+    import copy
+    import dataclasses
+    import shutil
+
+    from ser_core import data, models, train
+    from ser_core.inference import Predictor
+    from tests.conftest import make_corpus
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=4, seconds=1.0))
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
+    data.save_splits(meta)
+    res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"), meta,
+                      log_mlflow=False, progress=False)
+    assert sorted(res.speakers.stats) == ["AA0", "BB0", "CC0"]
+    models.save(res.model, train.model_card(res), "m_spk", speakers=res.speakers)
+    pred = Predictor.load("m_spk")
+    for s, st in res.speakers.stats.items():  # stored as float32: exact
+        np.testing.assert_array_equal(pred.loaded.speakers.stats[s].mean, st.mean)
+        np.testing.assert_array_equal(pred.loaded.speakers.stats[s].std, st.std)
+
+    split = data.split_indices(meta, "seed")
+    shutil.rmtree(tmp_path / "cache")
+    stored = evaluate.model_features(pred, meta, split)  # the test clips alone, nothing written
+    assert stored.shape == (len(split.test), 1, 128, 188) and not (tmp_path / "cache").exists()
+    plain = copy.copy(pred)
+    plain.loaded = dataclasses.replace(pred.loaded, speakers=None)
+    recomputed = evaluate.model_features(plain, meta, split)  # the whole training part, cached
+    np.testing.assert_allclose(stored, recomputed, atol=1e-6)
+    spk, ids = meta["speaker"].to_numpy(), meta["file_id"].to_numpy()
+    assert pred.loaded.speakers.covers(spk[split.test], ids[split.train])
+    assert not pred.loaded.speakers.covers(spk[split.test], ids[split.train[1:]])  # another part
+    assert not pred.loaded.speakers.covers(["ZZ0"], ids[split.train])  # an unknown speaker
+
+    # re-shipping without them drops the stale file; `models --store-speakers` recomputes them
+    models.save(res.model, train.model_card(res), "m_spk")
+    assert models.load("m_spk").speakers is None
+    from ser_core import cli
+
+    assert cli.main(["models", "--store-speakers", "--nemo-dir", str(tmp_path / "c")]) == 0
+    again = models.load("m_spk").speakers
+    assert again.clips == res.speakers.clips and sorted(again.stats) == sorted(res.speakers.stats)
+    for s, st in res.speakers.stats.items():
+        np.testing.assert_allclose(again.stats[s].std, st.std, rtol=1e-6)
