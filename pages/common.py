@@ -973,9 +973,7 @@ def default_model(names: list[str]) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _card(path: str, mtime: float) -> dict:
-    import json
-
-    return json.loads(Path(path).read_text())
+    return models.read_card(Path(path).stem, directory=Path(path).parent)
 
 
 def model_card(name: str) -> dict:
@@ -983,7 +981,7 @@ def model_card(name: str) -> dict:
     p = models.models_dir() / f"{name}.json"
     try:
         return _card(str(p), p.stat().st_mtime)
-    except (OSError, ValueError):
+    except (OSError, SERError):
         return {}
 
 

@@ -382,8 +382,7 @@ def _models(a: argparse.Namespace) -> int:
             if pred.speaker_normalised and pred.kind != "members":
                 print(f"stored {models.save_speakers(training_speakers(pred, meta), n)}")
     ship = []
-    for n in models.shipped():
-        card = models.load(n).card
+    for n, card in models.shipped_cards().items():
         ship.append({"name": n, "architecture": card["architecture"]["name"],
                      "input": card["input"]["name"],
                      "metrics": {k: v.get("accuracy") for k, v in card["metrics"].items()}})
@@ -473,8 +472,7 @@ def _evaluate(a: argparse.Namespace) -> int:
         if a.update_card:
             from . import models
 
-            loaded = models.load(rep["model"])
-            card = loaded.card
+            card = models.read_card(rep["model"])
             before = card.setdefault("metrics", {}).get("loso", {})
             card["metrics"]["loso"] = {
                 k: rep[k] for k in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",

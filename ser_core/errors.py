@@ -21,6 +21,7 @@ __all__ = [
     "UnknownNameError",
     "ConfigError",
     "TrackingError",
+    "ModelFileError",
 ]
 
 
@@ -77,3 +78,8 @@ class ConfigError(SERError, ValueError):
 
 class TrackingError(SERError):
     """The MLflow tracking database cannot be read, or a run in it is malformed."""
+
+
+class ModelFileError(SERError, ValueError):
+    """A shipped model's card or weights cannot be read (damaged, truncated, edited by
+    hand) or do not fit together."""

@@ -118,7 +118,7 @@ def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     from . import leaderboard as lb
     from . import models
 
-    card = models.load(name).card
+    card = models.read_card(name)
     arch = card["architecture"]["name"]
     mine = card["input"].get("representations") or []  # an ensemble's members
     if arch == "weighted_ensemble":
@@ -353,11 +353,11 @@ def _member_fold_runs(name: str, *, what: str, db=None) -> tuple[dict[str, float
     from . import leaderboard as lb
     from . import models
 
-    card = models.load(name).card
+    card = models.read_card(name)
     if card["architecture"]["name"] == "weighted_ensemble":
         weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
         archs = dict(zip(card["input"]["representations"],
-                         (models.load(m).card["architecture"]["name"] for m in card["input"]["members"])))
+                         (models.read_card(m)["architecture"]["name"] for m in card["input"]["members"])))
     else:
         weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
     plain = sorted(t for t in weights if not t.endswith("-spk"))

@@ -100,17 +100,16 @@ def best_model_name(directory: Path | None = None, *, protocol: str = "seed",
                     among: Iterable[str] | None = None) -> str:
     """The shipped model (of ``among``, default all) with the highest ``protocol``
     accuracy in its card."""
-    names = list(among) if among is not None else models.shipped(directory)
+    cards = models.shipped_cards(directory)  # (damaged ones left out, with a warning)
+    names = [n for n in (among if among is not None else cards) if n in cards]
     if not names:
         raise UnknownNameError(
             "no shipped model in artifacts/models; train one with "
             "`python -m ser_core train --ship NAME`"
         )
-    d = Path(directory or models.models_dir())
 
     def score(n: str) -> float:
-        card = json.loads((d / f"{n}.json").read_text())
-        return float(card.get("metrics", {}).get(protocol, {}).get("accuracy", -1))
+        return float(cards[n].get("metrics", {}).get(protocol, {}).get("accuracy", -1))
 
     return max(names, key=score)
 
@@ -122,8 +121,7 @@ def best_adaptable_model(directory: Path | None = None, *, protocol: str | None 
     voice it never heard, which is what calibration is for) when every
     candidate's card has one, else by the ``seed`` accuracy.
     """
-    d = Path(directory or models.models_dir())
-    cards = {n: json.loads((d / f"{n}.json").read_text()) for n in models.shipped(d)}
+    cards = models.shipped_cards(directory)
 
     def adapts(card: dict) -> bool:  # speaker-normalised, or an ensemble of such members only
         members = card.get("input", {}).get("members")
@@ -137,7 +135,7 @@ def best_adaptable_model(directory: Path | None = None, *, protocol: str | None 
                                "`python -m ser_core train --norm speaker --ship NAME`")
     if protocol is None:
         protocol = "loso" if all("loso" in cards[n].get("metrics", {}) for n in names) else "seed"
-    return best_model_name(d, protocol=protocol, among=names)
+    return best_model_name(directory, protocol=protocol, among=names)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from .config import EMOTIONS
-from .errors import UnknownNameError
+from .errors import ModelFileError, UnknownNameError
 
 __all__ = [
     "LoadedModel",
@@ -39,6 +39,8 @@ __all__ = [
     "save",
     "save_speakers",
     "load",
+    "read_card",
+    "shipped_cards",
     "shipped",
     "models_dir",
     "ModelSpec",
@@ -509,13 +511,21 @@ def _load_speakers(path: Path) -> TrainingSpeakers | None:
 
     if not path.exists():
         return None
-    with safe_open(str(path), framework="numpy") as f:
-        meta = f.metadata() or {}
-        counts = json.loads(meta.get("counts", "{}"))
-        arrays = {k: f.get_tensor(k) for k in f.keys()}
-    names = sorted({k.rsplit("/", 1)[0] for k in arrays})
-    return TrainingSpeakers({s: NormStats(arrays[f"{s}/mean"], arrays[f"{s}/std"], int(counts.get(s, 0)))
-                             for s in names}, meta.get("clips", ""))
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            counts = json.loads(meta.get("counts", "{}"))
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+        names = sorted({k.rsplit("/", 1)[0] for k in arrays})
+        return TrainingSpeakers({s: NormStats(arrays[f"{s}/mean"], arrays[f"{s}/std"], int(counts.get(s, 0)))
+                                 for s in names}, meta["clips"])
+    except Exception as exc:  # noqa: BLE001 - only an optimisation: recomputed when absent
+        import warnings
+
+        warnings.warn(f"ignoring the damaged training-speaker statistics {path} ({exc}); they are "
+                      "recomputed from the corpus when needed (`python -m ser_core models "
+                      "--store-speakers` rewrites them)", RuntimeWarning, stacklevel=3)
+        return None
 
 
 def models_dir() -> Path:
@@ -567,10 +577,63 @@ def shipped(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.safetensors").exists())
 
 
-def load(name: str, *, directory: Path | None = None) -> LoadedModel:
-    """Load a shipped model by name (raises :class:`UnknownNameError` when absent)."""
+def _restore_hint(name: str) -> str:
+    return (f"restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
+            f"command of {name}.json")
+
+
+def read_card(name: str, *, directory: Path | None = None) -> dict:
+    """The JSON model card of a shipped model.
+
+    Raises
+    ------
+    UnknownNameError
+        No such card.
+    ModelFileError
+        The card is not a JSON object.
+    """
     import json
 
+    path = Path(directory or models_dir()) / f"{name}.json"
+    if not path.exists():
+        raise UnknownNameError(f"no model card {path}")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # (UnicodeDecodeError too)
+        raise ModelFileError(f"the model card {path} is damaged ({type(exc).__name__}: {exc}); "
+                             + _restore_hint(name)) from exc
+    if not isinstance(card, dict):
+        raise ModelFileError(f"the model card {path} is damaged (a JSON {type(card).__name__}, "
+                             "not an object); " + _restore_hint(name))
+    return card
+
+
+def shipped_cards(directory: Path | None = None) -> dict[str, dict]:
+    """The cards of the shipped models, by name; a damaged card is left out with a warning
+    (so one bad file does not stop the others from being ranked and used)."""
+    import warnings
+
+    out = {}
+    for n in shipped(directory):
+        try:
+            out[n] = read_card(n, directory=directory)
+        except ModelFileError as exc:
+            warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+    return out
+
+
+def load(name: str, *, directory: Path | None = None) -> LoadedModel:
+    """Load a shipped model by name.
+
+    Raises
+    ------
+    UnknownNameError
+        No such shipped model.
+    ModelFileError
+        Its card or weights are damaged, or the weights do not fit the card's
+        architecture.  (Damaged training-speaker statistics are only warned
+        about: the model works without them.)
+    """
     from safetensors.torch import load_file
 
     d = Path(directory or models_dir())
@@ -578,9 +641,19 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
     if not (card_path.exists() and weights.exists()):
         have = ", ".join(shipped(d)) or "none"
         raise UnknownNameError(f"no shipped model {name!r} in {d} (shipped: {have})")
-    card = json.loads(card_path.read_text())
-    arch = card["architecture"]
-    module = create(arch["name"], **arch.get("kwargs", {}))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
-    module.load_state_dict(state)
+    card = read_card(name, directory=d)
+    try:
+        arch = card["architecture"]
+        card["input"]["kind"]  # noqa: B018 - what every loader reads
+        module = create(arch["name"], **arch.get("kwargs", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"the model card {card_path} does not describe a model that can be "
+                             f"built ({type(exc).__name__}: {exc}); " + _restore_hint(name)) from exc
+    try:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+        module.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - safetensors and torch raise their own kinds
+        reason = str(exc).strip().splitlines()[0][:300]
+        raise ModelFileError(f"the weights {weights} cannot be loaded into the card's {arch['name']} "
+                             f"({type(exc).__name__}: {reason}); " + _restore_hint(name)) from exc
     return LoadedModel(name, module.eval(), card, _load_speakers(speakers_path(name, directory=d)))

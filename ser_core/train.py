@@ -537,7 +537,7 @@ def teacher_digests(teacher: str) -> dict[str, str]:
     import hashlib
 
     d = models.models_dir()
-    names = [teacher, *json.loads((d / f"{teacher}.json").read_text())["input"].get("members", [])]
+    names = [teacher, *models.read_card(teacher, directory=d)["input"].get("members", [])]
     return {n: hashlib.sha256((d / f"{n}.safetensors").read_bytes()).hexdigest() for n in names}
 
 

@@ -65,6 +65,22 @@ def test_predict_cli_json_lines(shipped, tmp_path):
     assert lines[1] == {"path": str(empty), "error": f"'{empty}' is empty (0 bytes)"}
 
 
+def test_predict_cli_with_damaged_weights_is_a_message(shipped, tmp_path):
+    import shutil
+
+    broken = tmp_path / "art"
+    shutil.copytree(shipped, broken)
+    weights = next((broken / "models").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])  # an interrupted copy
+    good = tmp_path / "g.wav"
+    good.write_bytes(encode(tone(1.0), ext="wav"))
+    r = subprocess.run([sys.executable, "-m", "ser_core", "predict", str(good), "--json"], cwd=ROOT,
+                       env={**os.environ, "SER_ARTIFACTS": str(broken)}, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"error: the weights {weights} cannot be loaded" in r.stderr
+
+
 def test_unsure_threshold():
     from ser_core.inference import unsure_threshold
 

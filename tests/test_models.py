@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ser_core import models
-from ser_core.errors import UnknownNameError
+from ser_core.errors import ModelFileError, UnknownNameError
 
 INPUTS = {
     "features": [(1, 128, 188), (2, 128, 188), (1, 6, 188), (1, 1, 188), (1, 513, 188)],
@@ -66,3 +66,39 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.representation == "mel" and loaded.temperature == 1.5
     with pytest.raises(UnknownNameError, match="shipped: tiny"):
         models.load("nope", directory=tmp_path)
+
+
+def test_damaged_model_files_are_a_clear_error_not_a_traceback(tmp_path):
+    """A truncated or hand-edited card or weights file names the file and how to restore
+    it; one damaged model does not stop the others from being ranked; damaged training-speaker
+    statistics are only an optimisation and are ignored with a warning."""
+    import json
+
+    import numpy as np
+
+    from ser_core.features import NormStats
+    from ser_core.inference import best_model_name
+
+    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+            "input": {"kind": "features", "name": "mel"}, "metrics": {"seed": {"accuracy": 0.9}}}
+    for name in ("a", "b", "c", "d"):
+        models.save(models.create("resnet18", width=8), card, name, directory=tmp_path,
+                    speakers=models.TrainingSpeakers({"AA0": NormStats(np.zeros((1, 128, 1), np.float32),
+                                                                        np.ones((1, 128, 1), np.float32))},
+                                                     "0123"))
+    (tmp_path / "a.safetensors").write_bytes(b"\x00" * 10)  # truncated weights
+    with pytest.raises(ModelFileError, match=r"a\.safetensors cannot be loaded .*git checkout"):
+        models.load("a", directory=tmp_path)
+    (tmp_path / "b.json").write_text('{"architecture": ')  # truncated card
+    with pytest.raises(ModelFileError, match=r"b\.json is damaged"):
+        models.load("b", directory=tmp_path)
+    (tmp_path / "c.json").write_text(json.dumps({**card, "architecture": {"name": "resnet18",
+                                                                          "kwargs": {"width": 16}}}))
+    with pytest.raises(ModelFileError, match="cannot be loaded into the card's resnet18"):
+        models.load("c", directory=tmp_path)  # weights of another width
+    assert models.load("d", directory=tmp_path).speakers.clips == "0123"
+    models.speakers_path("d", directory=tmp_path).write_bytes(b"junk")
+    with pytest.warns(RuntimeWarning, match="damaged training-speaker statistics"):
+        assert models.load("d", directory=tmp_path).speakers is None
+    with pytest.warns(RuntimeWarning, match="b.json is damaged"):
+        assert best_model_name(tmp_path) in {"a", "c", "d"}

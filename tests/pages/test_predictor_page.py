@@ -153,6 +153,20 @@ def test_bad_file_shows_an_error_and_the_page_keeps_working(env, data, name, rea
     assert not at.error and "probs" in charts(at)
 
 
+def test_damaged_model_weights_are_an_error_on_the_page(env, artifacts, tmp_path, monkeypatch):
+    broken = tmp_path / "art"
+    shutil.copytree(artifacts, broken)
+    weights = broken / "models" / f"{TINY}.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # an interrupted copy
+    monkeypatch.setenv("SER_ARTIFACTS", str(broken))
+    at = with_clip(encode(tone(2.0), ext="flac"), "short.flac")
+    assert any(f"{TINY}.safetensors cannot be loaded" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    at.selectbox(key=common.KEY_PRED_MODEL).set_value(UNSURE)  # the other model still works
+    no_exception(at.run())
+    assert "Prediction:" in texts(at) or "unsure" in texts(at)
+
+
 def test_recording_over_10_s_is_rejected(env):
     at = with_clip(encode(tone(11.0), ext="wav"), "your recording", source="recording")
     assert at.error and "limited to 10 s" in at.error[0].value
