@@ -446,9 +446,6 @@ def adapted_logits(
     return out
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm")
-
-
 def profile_from_source(source, *, representations: Sequence[str] = ("mel",),
                         cfg: FeatureConfig = DEFAULT_CONFIG, name: str = "") -> VoiceProfile:
     """:func:`voice_profile` of a file, or of every audio file in a folder (joined).
@@ -462,13 +459,13 @@ def profile_from_source(source, *, representations: Sequence[str] = ("mel",),
     """
     from pathlib import Path
 
-    from .audio import load_audio
+    from .audio import SUPPORTED_EXTENSIONS, audio_files, load_audio
 
     src = Path(source)
     if src.is_dir():
-        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        files = audio_files(src)
         if not files:
-            raise CalibrationError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {src}")
+            raise CalibrationError(f"no audio files ({', '.join(SUPPORTED_EXTENSIONS)}) in {src}")
     else:
         files = [src]
     y = np.concatenate([load_audio(f, sr=cfg.sr) for f in files])

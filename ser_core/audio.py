@@ -33,6 +33,7 @@ __all__ = [
     "MAX_SECONDS",
     "MIN_SECONDS",
     "SUPPORTED_EXTENSIONS",
+    "audio_files",
     "load_audio",
     "decode",
     "to_mono",
@@ -51,6 +52,15 @@ MAX_SECONDS = 600.0
 #: Default minimum duration: shorter input holds no usable speech.
 MIN_SECONDS = 0.1
 SUPPORTED_EXTENSIONS = ("wav", "flac", "ogg", "opus", "mp3", "m4a", "aac", "mp4", "webm")
+
+
+def audio_files(folder: str | os.PathLike) -> list[Path]:
+    """Every file under ``folder`` (recursively, sorted) whose extension is one of
+    :data:`SUPPORTED_EXTENSIONS`; hidden files and folders are skipped."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*")
+                  if p.is_file() and p.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _describe(source: AudioSource, name: str | None) -> str:

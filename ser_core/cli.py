@@ -400,7 +400,8 @@ def _models(a: argparse.Namespace) -> int:
 
 
 @command("predict", "predict the emotion of audio files (one JSON object per line with --json)")
-@arguments(lambda p: (p.add_argument("paths", nargs="+", metavar="PATH"),
+@arguments(lambda p: (p.add_argument("paths", nargs="+", metavar="PATH",
+                                     help="audio files, or folders (every audio file in them)"),
                       p.add_argument("--model", default=None, help="shipped model (default: best; "
                                      "with --calibrate, the best one that can adapt)"),
                       p.add_argument("--calibrate", metavar="FILE_OR_DIR", default=None,
@@ -422,9 +423,9 @@ def _predict(a: argparse.Namespace) -> int:
                                                 representations=pred.profile_representations(),
                                                 cfg=pred.cfg))
         print(f"calibrated: {pred.adaptation()}", file=sys.stderr)
-    failed = 0
+    failed = done = 0
     for res in predict_files(a.paths, pred):
-        failed += "error" in res
+        failed, done = failed + ("error" in res), done + 1
         if a.json:
             print(json.dumps(res, ensure_ascii=False), flush=True)
         elif "error" in res:
@@ -433,7 +434,7 @@ def _predict(a: argparse.Namespace) -> int:
             top = sorted(res["probabilities"].items(), key=lambda kv: -kv[1])[:3]
             print(f"{res['path']}: {res['label']}  (" +
                   ", ".join(f"{e} {p:.0%}" for e, p in top) + ")", flush=True)
-    return 1 if failed == len(a.paths) else 0
+    return 1 if failed == done else 0
 
 
 @command("evaluate", "evaluate a shipped model on a protocol's test part")

@@ -554,16 +554,26 @@ class EnsemblePredictor(Predictor):
 
 def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict[str, Any]]:
     """One result dict per input: ``{"path", "label", "probabilities"}`` or
-    ``{"path", "error"}``; longer audio is judged over sliding windows."""
-    for src in sources:
-        try:
-            y = load_audio(src, sr=predictor.cfg.sr)
-            if len(y) > predictor.cfg.n_samples:
-                tl = predictor.timeline(y)
-                probs, extra = tl.overall, {"windows": len(tl.starts)}
-            else:
-                probs, extra = predictor.predict(y), {}
-            yield {"path": str(src), "label": EMOTIONS[int(np.argmax(probs))],
-                   "probabilities": {e: round(float(p), 6) for e, p in zip(EMOTIONS, probs)}, **extra}
-        except SERError as exc:
-            yield {"path": str(src), "error": str(exc)}
+    ``{"path", "error"}``; longer audio is judged over sliding windows.  A folder
+    stands for every audio file in it (:func:`ser_core.audio.audio_files`), or
+    is one error when it holds none."""
+    from .audio import SUPPORTED_EXTENSIONS, audio_files
+
+    for source in sources:
+        files = audio_files(source) if Path(source).is_dir() else [source]
+        if not files:
+            yield {"path": str(source), "error": f"no audio files ({', '.join(SUPPORTED_EXTENSIONS)}) "
+                                                 f"in the folder {source}"}
+        for src in files:
+            try:
+                y = load_audio(src, sr=predictor.cfg.sr)
+                if len(y) > predictor.cfg.n_samples:
+                    tl = predictor.timeline(y)
+                    probs, extra = tl.overall, {"windows": len(tl.starts)}
+                else:
+                    probs, extra = predictor.predict(y), {}
+                yield {"path": str(src), "label": EMOTIONS[int(np.argmax(probs))],
+                       "probabilities": {e: round(float(p), 6) for e, p in zip(EMOTIONS, probs)},
+                       **extra}
+            except SERError as exc:
+                yield {"path": str(src), "error": str(exc)}

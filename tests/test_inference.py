@@ -50,6 +50,23 @@ def test_predict_files_reports_errors_per_input(shipped, tmp_path):
     assert "bad.wav" in out[1]["error"]
 
 
+def test_predict_files_expands_folders(shipped, tmp_path):
+    """A folder stands for its audio files (recursively, sorted; other and hidden files
+    skipped); a folder without audio is one error."""
+    d = tmp_path / "clips"
+    (d / "sub").mkdir(parents=True)
+    (d / ".hidden").mkdir()
+    (d / "b.wav").write_bytes(encode(tone(1.0), ext="wav"))
+    (d / "sub" / "a.FLAC").write_bytes(encode(tone(1.0), ext="flac"))
+    (d / ".hidden" / "c.wav").write_bytes(encode(tone(1.0), ext="wav"))
+    (d / "notes.txt").write_text("not audio")
+    (tmp_path / "empty").mkdir()
+    out = list(predict_files([str(d), str(tmp_path / "empty")], Predictor.load(directory=shipped / "models")))
+    assert [r["path"] for r in out] == [str(d / "b.wav"), str(d / "sub" / "a.FLAC"), str(tmp_path / "empty")]
+    assert "probabilities" in out[0] and "probabilities" in out[1]
+    assert out[2]["error"].startswith("no audio files (wav, flac") and "empty" in out[2]["error"]
+
+
 def test_predict_cli_json_lines(shipped, tmp_path):
     good = tmp_path / "g.wav"
     good.write_bytes(encode(tone(4.5), ext="wav"))
