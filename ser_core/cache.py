@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -56,12 +57,23 @@ def _clips_match(d: Path, file_ids: Sequence[str]) -> bool:
     return f.exists() and f.read_text().split() == list(file_ids)
 
 
+def _complete(d: Path, file_ids: Sequence[str]) -> bool:
+    """The entry ``d`` holds a readable array with a row for each of exactly these clips
+    (a truncated or damaged file is not: it is rebuilt, not read)."""
+    f = d / "features.npy"
+    if not (f.exists() and _clips_match(d, file_ids)):
+        return False
+    try:
+        return np.load(f, mmap_mode="r").shape[0] == len(file_ids)
+    except (ValueError, OSError):
+        return False
+
+
 def is_cached(
     name: str, file_ids: Sequence[str], *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None
 ) -> bool:
-    """True when a complete cache of ``name`` exists for exactly these clips."""
-    d = entry_dir(name, cfg=cfg, root=root)
-    return (d / "features.npy").exists() and _clips_match(d, file_ids)
+    """True when a complete, readable cache of ``name`` exists for exactly these clips."""
+    return _complete(entry_dir(name, cfg=cfg, root=root), file_ids)
 
 
 def limit_threads() -> None:
@@ -281,7 +293,7 @@ def array_entry(
     d = Path(root or cache_dir()) / key
     f = d / "features.npy"
     ids = list(meta["file_id"])
-    if f.exists() and _clips_match(d, ids):
+    if _complete(d, ids):
         return np.load(f, mmap_mode="r")
     d.mkdir(parents=True, exist_ok=True)
     with clip_map(compute, list(meta["path"]), workers=workers) as results:
@@ -310,7 +322,7 @@ def array_of(
     """
     d = Path(root or cache_dir()) / key
     ids = list(corpus["file_id"])
-    if (d / "features.npy").exists() and _clips_match(d, ids):
+    if _complete(d, ids):
         pos = {fid: i for i, fid in enumerate(ids)}
         return np.asarray(np.load(d / "features.npy", mmap_mode="r")[[pos[f] for f in clips["file_id"]]])
     with clip_map(compute, list(clips["path"]), workers=workers) as results:
@@ -344,7 +356,13 @@ def load(
             f"no feature cache for {name!r} at {d}; build it with "
             f"`python -m ser_core cache --representation {name}`"
         )
-    arr = np.load(f, mmap_mode="r" if mmap else None)
+    try:
+        arr = np.load(f, mmap_mode="r" if mmap else None)
+    except (ValueError, OSError) as exc:
+        raise DatasetError(
+            f"the {name!r} cache at {f} is damaged ({exc}); rebuild it with "
+            f"`python -m ser_core cache --representation {name}`"
+        ) from exc
     cached = (d / "clips.txt").read_text().split()
     wanted = list(meta["file_id"])
     if cached == wanted:
@@ -377,8 +395,11 @@ def norm_stats(
     d = entry_dir(name, cfg=cfg, root=root)
     f = d / f"stats-{protocol}-{fold}.npz"
     if f.exists() and _clips_match(d, list(meta["file_id"])):
-        z = np.load(f)
-        return features.NormStats(z["mean"], z["std"])
+        try:
+            with np.load(f) as z:
+                return features.NormStats(z["mean"], z["std"])
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile):
+            pass  # damaged: recomputed and rewritten below
     x = load(name, meta, cfg=cfg, root=root)
     split = split_indices(meta, protocol, fold=fold, directory=splits_dir)
     stats = features.normalization_stats(x[np.sort(split.train)])

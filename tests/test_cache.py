@@ -121,6 +121,36 @@ def test_norm_stats_use_training_part_only(tmp_path):
     assert (cache.entry_dir("mel", root=root) / "stats-loso-0.npz").exists()
     again = cache.norm_stats("mel", meta, protocol="loso", fold=0, root=root, splits_dir=splits)
     np.testing.assert_array_equal(again.mean, st.mean)
+    (cache.entry_dir("mel", root=root) / "stats-loso-0.npz").write_bytes(b"PK damaged")
+    again = cache.norm_stats("mel", meta, protocol="loso", fold=0, root=root, splits_dir=splits)
+    np.testing.assert_array_equal(again.mean, st.mean)  # recomputed and rewritten
+    np.testing.assert_array_equal(np.load(cache.entry_dir("mel", root=root) / "stats-loso-0.npz")["mean"],
+                                  st.mean)
+
+
+def test_a_damaged_cache_entry_is_rebuilt_not_read(tiny):
+    """A truncated features.npy (a full disk, a bad copy) is not "cached": reading it says
+    how to rebuild it, features_of computes the clips instead, and build replaces it."""
+    meta, root = tiny
+    cache.build(meta, ["rms"], root=root, workers=1, progress=False)
+    good = np.array(cache.load("rms", meta, root=root))
+    f = cache.entry_dir("rms", root=root) / "features.npy"
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    assert not cache.is_cached("rms", list(meta.file_id), root=root)
+    with pytest.raises(DatasetError, match=r"cache at .*features.npy is damaged .*--representation rms"):
+        cache.load("rms", meta, root=root)
+    np.testing.assert_array_equal(cache.features_of(meta.iloc[:2], "rms", corpus=meta, root=root), good[:2])
+    cache.build(meta, ["rms"], root=root, workers=1, progress=False)
+    np.testing.assert_array_equal(cache.load("rms", meta, root=root), good)
+    # the same for an array outside the registry
+    entry = root / "len-x"
+    cache.array_entry("len-x", meta, _path_length, root=root)
+    (entry / "features.npy").write_bytes(b"\x93NUMPY damaged")
+    assert cache.array_entry("len-x", meta, _path_length, root=root).shape == (len(meta), 1)
+
+
+def _path_length(path) -> np.ndarray:
+    return np.array([len(str(path))], np.float32)
 
 
 def test_real_corpus_subset(meta, tmp_path):
