@@ -248,7 +248,12 @@ class Predictor:
             try:
                 from .export import OnnxModel
 
-                self._onnx = OnnxModel(_onnx_copy(loaded), threads=threads)
+                path = _onnx_copy(loaded)
+                try:
+                    self._onnx = OnnxModel(path, threads=threads)
+                except Exception:  # noqa: BLE001 - a damaged cached copy is exported afresh, once
+                    path.unlink(missing_ok=True)
+                    self._onnx = OnnxModel(_onnx_copy(loaded), threads=threads)
                 self.backend = "onnx"
             except Exception as exc:  # noqa: BLE001 - exporter and runtime raise many kinds
                 if backend == "onnx":

@@ -125,6 +125,10 @@ def test_onnx_backend_matches_torch_and_is_cached(shipped, tmp_path, monkeypatch
     np.testing.assert_allclose(onnx_p.predict(y), torch_p.predict(y), atol=1e-5)
     np.testing.assert_allclose(onnx_p.timeline(y).probs, torch_p.timeline(y).probs, atol=1e-5)
     assert onnx_p.describe()["backend"] == "onnx"
+    copy = next((tmp_path / "onnx").glob("tiny_mel-*.onnx"))
+    copy.write_bytes(copy.read_bytes()[:200])  # a damaged cached export is made afresh
+    again = Predictor.load(directory=d, backend="onnx")
+    np.testing.assert_allclose(again.predict(y), torch_p.predict(y), atol=1e-5)
     with pytest.raises(SERError, match="backend"):
         Predictor.load(directory=d, backend="tensorrt")
 
