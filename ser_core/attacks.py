@@ -742,7 +742,7 @@ def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
         test = test.sample(n=max_clips, random_state=0).sort_index()
     if max_clips is None:  # the whole test part: worth caching (a no-op when up to date)
         cache.build(meta, ["mel"], cfg=cfg)
-    x = cache.features_of(test, "mel", corpus=meta, cfg=cfg)
+    x = cache.features_of(test, "mel", corpus=meta, cfg=cfg, keep=True)
     df = robustness(x, test["label"].to_numpy(), model=loaded.module, epsilons=epsilons,
                     attack=attack, norm=stats, batch_size=batch_size, steps=steps, progress=progress)
     df.insert(0, "model", name)

@@ -88,6 +88,9 @@ def limit_threads() -> None:
     threadpool_limits(1)
 
 
+#: Subfolder of an entry holding the stored parts (:func:`features_of` with ``keep``).
+PARTS = "parts"
+
 #: Below this many clips per core, ``workers=None`` computes in this process (:func:`clip_map`).
 MIN_CLIPS_PER_WORKER = 32
 
@@ -230,13 +233,14 @@ def features_of(
     cfg: FeatureConfig = DEFAULT_CONFIG,
     root: Path | None = None,
     workers: int | None = None,
+    keep: bool = False,
 ) -> np.ndarray:
     """Features of some clips of a corpus, as the cache stores them.
 
     Read from the corpus's cache when it is complete; otherwise computed for
-    these clips alone (nothing is written; in a worker pool when there are
-    enough of them, see :func:`clip_map`), so a sample such as a test split
-    does not pay for caching the whole corpus.
+    these clips alone (in a worker pool when there are enough of them, see
+    :func:`clip_map`), so a sample such as a test split does not pay for
+    caching the whole corpus.
 
     Parameters
     ----------
@@ -244,6 +248,11 @@ def features_of(
         Rows of ``corpus`` (``file_id`` and ``path``).
     corpus : DataFrame
         The whole metadata the cache is built for.
+    keep : bool
+        Store the computed clips as a *part* of the entry (``parts/<digest>``,
+        for exactly these clips in this order) and read them from there next
+        time: for a protocol part (a test split) scored again and again.  Parts
+        are removed once the whole entry is built.  False writes nothing.
 
     Returns
     -------
@@ -251,17 +260,42 @@ def features_of(
     """
     if is_cached(name, list(corpus["file_id"]), cfg=cfg, root=root):
         return load(name, clips, cfg=cfg, root=root)
-    out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
-    with clip_map(_work, [(path, (name,), cfg) for path in clips["path"]], workers=workers) as results:
-        for i, res in enumerate(results):
-            out[i] = res[name]
+
+    def compute() -> np.ndarray:
+        out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
+        with clip_map(_work, [(path, (name,), cfg) for path in clips["path"]], workers=workers) as results:
+            for i, res in enumerate(results):
+                out[i] = res[name]
+        return out
+
+    return _part(entry_dir(name, cfg=cfg, root=root), clips, compute, keep=keep)
+
+
+def _part(d: Path, clips: pd.DataFrame, compute: Callable[[], np.ndarray], *, keep: bool) -> np.ndarray:
+    """``compute()`` of some clips of entry ``d``, read from / stored as its part for them."""
+    import hashlib
+
+    ids = list(clips["file_id"])
+    part = d / PARTS / hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    if _complete(part, ids):
+        return np.load(part / "features.npy", mmap_mode="r")
+    out = compute()
+    if keep:
+        part.mkdir(parents=True, exist_ok=True)
+        np.save(part / "features.partial.npy", out)
+        _commit(part, ids)
     return out
 
 
 def _commit(d: Path, file_ids: Sequence[str]) -> None:
-    """Finish an entry: write its clip list, then rename the partial array into place."""
+    """Finish an entry: write its clip list, then rename the partial array into place
+    (the whole entry supersedes any parts stored for some of its clips)."""
+    import shutil
+
     (d / "clips.txt").write_text("\n".join(file_ids) + "\n")
     os.replace(d / "features.partial.npy", d / "features.npy")
+    if d.parent.name != PARTS:
+        shutil.rmtree(d / PARTS, ignore_errors=True)
 
 
 def array_entry(
@@ -311,10 +345,11 @@ def array_of(
     corpus: pd.DataFrame,
     root: Path | None = None,
     workers: int | None = None,
+    keep: bool = False,
 ) -> np.ndarray:
     """Some clips' rows of an :func:`array_entry`, as :func:`features_of` gives representations:
     read from the corpus's entry when it is complete, otherwise computed for these clips
-    alone (nothing is written).
+    alone (and with ``keep``, stored as a part of the entry).
 
     Returns
     -------
@@ -325,8 +360,12 @@ def array_of(
     if _complete(d, ids):
         pos = {fid: i for i, fid in enumerate(ids)}
         return np.asarray(np.load(d / "features.npy", mmap_mode="r")[[pos[f] for f in clips["file_id"]]])
-    with clip_map(compute, list(clips["path"]), workers=workers) as results:
-        return np.stack(list(results))
+
+    def run() -> np.ndarray:
+        with clip_map(compute, list(clips["path"]), workers=workers) as results:
+            return np.stack(list(results))
+
+    return _part(d, clips, run, keep=keep)
 
 
 def load(

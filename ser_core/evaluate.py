@@ -28,9 +28,9 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
     (:class:`ser_core.models.TrainingSpeakers`) when this split's training part
     is the one they were taken over, else recomputed from it.  Only the part's
     clips are then needed: without a complete feature cache they alone are
-    computed (:func:`ser_core.train.part_inputs`) when the part is under half of
-    the corpus (validation, test) or the statistics are stored; else the cache
-    is built.
+    computed and kept as a part of the cache (:func:`ser_core.train.part_inputs`)
+    when the part is under half of the corpus (validation, test) or the
+    statistics are stored; else the whole cache is built.
     """
     from . import adapt
     from .train import model_inputs, normalised_inputs, part_inputs

@@ -229,8 +229,9 @@ def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig
 
 def part_inputs(meta: pd.DataFrame, rows: np.ndarray, kind: str, name: str, *,
                 cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
-    """Inputs of the clips ``rows`` of ``meta``, as :func:`model_inputs` gives them, without
-    caching the corpus: read from a complete cache, else computed for these clips alone
+    """Inputs of the clips ``rows`` of ``meta`` (a protocol part), as :func:`model_inputs`
+    gives them, without caching the corpus: read from a complete cache, else computed
+    for these clips alone and kept as a part of the cache entry for the next time
     (:func:`ser_core.cache.features_of`, :func:`ser_core.cache.array_of`).
 
     Returns
@@ -239,9 +240,9 @@ def part_inputs(meta: pd.DataFrame, rows: np.ndarray, kind: str, name: str, *,
     """
     clips = meta.iloc[rows]
     if kind == "features":
-        return cache.features_of(clips, name, corpus=meta, cfg=cfg)
+        return cache.features_of(clips, name, corpus=meta, cfg=cfg, keep=True)
     key, compute = _array_input(kind, name, cfg=cfg)
-    return cache.array_of(key, clips, compute, corpus=meta, workers=_array_workers(kind))
+    return cache.array_of(key, clips, compute, corpus=meta, workers=_array_workers(kind), keep=True)
 
 
 def _array_input(kind: str, name: str, *, cfg: FeatureConfig) -> tuple[str, Callable[[str], np.ndarray]]:

@@ -60,6 +60,31 @@ def test_array_of_a_sample_reads_a_complete_entry_or_computes_the_sample(tiny):
     assert seen == []  # read from the entry, in the sample's order
 
 
+def test_a_kept_part_is_read_next_time_and_dropped_once_the_entry_is_built(tiny):
+    meta, root = tiny
+    sample = meta.iloc[[5, 1, 2]]
+    first = cache.features_of(sample, "rms", corpus=meta, root=root, keep=True)
+    parts = cache.entry_dir("rms", root=root) / cache.PARTS
+    assert len(list(parts.iterdir())) == 1 and not cache.is_cached("rms", list(meta.file_id), root=root)
+    again = cache.features_of(sample, "rms", corpus=meta, root=root)  # read, not computed
+    assert isinstance(again, np.memmap)
+    np.testing.assert_array_equal(again, first)
+    other = cache.features_of(meta.iloc[[1, 5, 2]], "rms", corpus=meta, root=root)  # another order
+    np.testing.assert_array_equal(other, first[[1, 0, 2]])
+    cache.build(meta, ["rms"], root=root, workers=1, progress=False)
+    assert not parts.exists()  # the whole entry supersedes its parts
+    np.testing.assert_array_equal(cache.features_of(sample, "rms", corpus=meta, root=root), first)
+    seen = []
+
+    def length(path):
+        seen.append(path)
+        return np.array([len(str(path))], np.float32)
+
+    kept = cache.array_of("len-y", sample, length, corpus=meta, root=root, keep=True, workers=1)
+    np.testing.assert_array_equal(cache.array_of("len-y", sample, length, corpus=meta, root=root), kept)
+    assert len(seen) == 3  # computed once
+
+
 def test_parallel_build_equals_serial(tiny, tmp_path):
     meta, root = tiny
     cache.build(meta, ["mfcc"], root=root, workers=1, progress=False)

@@ -240,9 +240,10 @@ def test_a_corpus_normalised_model_is_scored_on_its_test_clips_alone(tmp_path, m
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
     _ship_card(tmp_path / "m", "corpus")
     pred = Predictor.load("m_corpus", directory=tmp_path / "m")
-    alone = evaluate.model_features(pred, meta, split)  # no cache: the test clips only, nothing written
+    alone = evaluate.model_features(pred, meta, split)  # no cache: the test clips only (kept as a part)
     assert alone.shape == (len(split.test), 1, 128, 188)
     assert not cache.is_cached("mel", list(meta["file_id"]))
+    np.testing.assert_array_equal(alone, evaluate.model_features(pred, meta, split))  # read back
     cache.build(meta, ["mel"], progress=False)
     np.testing.assert_array_equal(alone, evaluate.model_features(pred, meta, split))
     # the training part (over half of the corpus) builds and reads the cache as before
@@ -257,7 +258,7 @@ def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monke
     import dataclasses
     import shutil
 
-    from ser_core import data, models, train
+    from ser_core import cache, data, models, train
     from ser_core.inference import Predictor
     from tests.conftest import make_corpus
 
@@ -276,8 +277,9 @@ def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monke
 
     split = data.split_indices(meta, "seed")
     shutil.rmtree(tmp_path / "cache")
-    stored = evaluate.model_features(pred, meta, split)  # the test clips alone, nothing written
-    assert stored.shape == (len(split.test), 1, 128, 188) and not (tmp_path / "cache").exists()
+    stored = evaluate.model_features(pred, meta, split)  # the test clips alone
+    assert stored.shape == (len(split.test), 1, 128, 188)
+    assert not cache.is_cached("mel", list(meta["file_id"]))
     plain = copy.copy(pred)
     plain.loaded = dataclasses.replace(pred.loaded, speakers=None)
     recomputed = evaluate.model_features(plain, meta, split)  # the whole training part, cached
