@@ -452,7 +452,7 @@ def _predict(a: argparse.Namespace) -> int:
                                      help="loso, speaker-normalised models: also score each fold's "
                                           "weights averaged over the new voice warped by ±16 %% "
                                           "(test-time augmentation, as the predictor does once "
-                                          "adapted to a voice)"),
+                                          "adapted to a voice); with --adabn, also the two together"),
                       p.add_argument("--json", action="store_true")))
 def _evaluate(a: argparse.Namespace) -> int:
     from . import data
@@ -470,6 +470,9 @@ def _evaluate(a: argparse.Namespace) -> int:
             from .evaluate import voice_warp_report
 
             rep["voice_warps"] = voice_warp_report(rep["model"], data.load_metadata(a.nemo_dir))
+            if a.adabn:  # the two together: every warped copy with its own batch-norm statistics
+                rep["voice_warps_adabn"] = voice_warp_report(rep["model"], data.load_metadata(a.nemo_dir),
+                                                             batchnorm=True)
         if a.update_card:
             from . import models
 
@@ -479,16 +482,17 @@ def _evaluate(a: argparse.Namespace) -> int:
                 k: rep[k] for k in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
                                     "macro_precision", "macro_recall", "n_folds", "folds",
                                     "most_confused", "recipe") if k in rep}
-            for key in ("adaptation", "adabn", "voice_warps"):
+            for key in ("adaptation", "adabn", "voice_warps", "voice_warps_adabn"):
                 if key in rep or key in before:  # what this run did not score is kept
                     card["metrics"]["loso"][key] = rep.get(key, before.get(key))
             card["metrics"]["loso"]["note"] = ("one model per held-out speaker, trained with this "
                                                "model's recipe (see the MLflow runs); the shipped "
                                                "weights are the seed-split model")
-            if "voice_warps" in rep:  # the per-member detail of every fold stays in --json
-                card["metrics"]["loso"]["voice_warps"] = {
-                    **rep["voice_warps"], "folds": [{k: v for k, v in f.items() if k != "members"}
-                                                    for f in rep["voice_warps"]["folds"]]}
+            for key in ("voice_warps", "voice_warps_adabn"):  # the per-member detail of every fold
+                if key in rep:                                  # stays in --json
+                    card["metrics"]["loso"][key] = {
+                        **rep[key], "folds": [{k: v for k, v in f.items() if k != "members"}
+                                              for f in rep[key]["folds"]]}
             models.save_card(card, rep["model"])
         if a.json:
             print(json.dumps(rep, indent=2))
@@ -517,8 +521,13 @@ def _evaluate(a: argparse.Namespace) -> int:
                 print(f"    member {t}: " + ", ".join(
                     f"{'all clips' if b == 'all' else b + ' s'} {d['without']:.1%} -> {d['accuracy']:.1%}"
                     for b, d in by.items()))
+        if "voice_warps_adabn" in rep:
+            v = rep["voice_warps_adabn"]
+            print(f"  voice warps and AdaBN together: {v['accuracy']:.2%} ± {v['accuracy_std']:.2%} "
+                  f"(AdaBN without the warps: {v['without']:.2%} ± {v['without_std']:.2%})")
         for key, what in (("adabn", "with AdaBN (batch-norm statistics too)"),
-                          ("voice_warps", "with voice warps")):
+                          ("voice_warps", "with voice warps"),
+                          ("voice_warps_adabn", "with voice warps and AdaBN")):
             for c in rep.get(key, {}).get("by_seconds", []):
                 print(f"  {what}, adapted to {amount(c['seconds'])}: {c['accuracy']:.2%} "
                       f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")

@@ -392,7 +392,8 @@ def _fold_model(run: pd.Series):
 
 
 def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, warps=None,
-                      budgets=(10, 30), cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
+                      budgets=(10, 30), batchnorm: bool = False,
+                      cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
     """Leave-one-speaker-out accuracy of a speaker-normalised recipe with test-time voice warps.
 
     Loads the weights of every LOSO fold run of the recipe (as
@@ -422,10 +423,15 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
         The warp factors (default :data:`ser_core.adapt.VOICE_WARPS`).
     budgets : sequence of float or None
         Calibration seconds of ``by_seconds`` (None: the whole half).
+    batchnorm : bool
+        Also re-estimate the networks' batch-norm statistics (AdaBN,
+        :func:`ser_core.adapt.adapt_batchnorm`) from the clips the input
+        statistics come from, for each warped copy its own (with and without
+        the warps alike).
 
     Returns
     -------
-    dict with ``model``, ``members`` (input -> weight), ``warps``, ``accuracy``,
+    dict with ``model``, ``members`` (input -> weight), ``warps``, ``batchnorm``, ``accuracy``,
     ``accuracy_std`` (with the warps), ``without``, ``without_std``,
     ``by_seconds`` (per budget: ``seconds``, the same four), ``by_member`` (per
     member input and protocol, "all" or a budget: mean accuracy with and
@@ -474,9 +480,11 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
 
             def probs(x: np.ndarray, budget) -> np.ndarray:
                 if budget == "all":  # the runs' protocol: the speaker's statistics of all their clips
-                    z = train.predict_logits(loaded.module, features.normalization_stats(x).apply(x))
+                    xn = features.normalization_stats(x).apply(x)
+                    net = adapt.adapt_batchnorm(loaded.module, xn) if batchnorm else loaded.module
+                    z = train.predict_logits(net, xn)
                 else:
-                    z = adapt.adapted_logits(x, np.arange(len(rows)), model=loaded.module, batchnorm=False,
+                    z = adapt.adapted_logits(x, np.arange(len(rows)), model=loaded.module, batchnorm=batchnorm,
                                              budget=budget, seconds=secs, seed=seed, fallback=fallback)
                 return softmax(z, temperature=temperature)
 
@@ -494,7 +502,8 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                       "by_seconds": {b: {"accuracy": acc[b, True], "without": acc[b, False]}
                                      for b in protocols[1:]},
                       "members": members})
-    rep = {"model": name, "members": weights, "warps": list(warps), **_fold_summary(folds, protocols[1:])}
+    rep = {"model": name, "members": weights, "warps": list(warps), "batchnorm": batchnorm,
+           **_fold_summary(folds, protocols[1:])}
     rep["by_member"] = {t: {b: {key: float(np.mean([f["members"][t][b][key] for f in folds]))
                                 for key in ("accuracy", "without")} for b in protocols}
                         for t in weights}

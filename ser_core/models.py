@@ -38,6 +38,7 @@ __all__ = [
     "TrainingSpeakers",
     "save",
     "save_speakers",
+    "speakers_path",
     "load",
     "read_card",
     "shipped_cards",

@@ -202,6 +202,12 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     same = evaluate.voice_warp_report("m_spk", meta, warps=(1.0,), budgets=(30,))
     assert same["accuracy"] == pytest.approx(same["without"])
     assert same["by_seconds"][0]["accuracy"] == pytest.approx(same["by_seconds"][0]["without"])
+    # with AdaBN too: without warps, the AdaBN report's calibration halves
+    bn = evaluate.voice_warp_report("m_spk", meta, warps=(1.0,), budgets=(10, 30), batchnorm=True)
+    assert bn["batchnorm"] and bn["accuracy"] == pytest.approx(bn["without"])
+    for b in ("10", "30"):
+        assert [f["by_seconds"][b]["without"] for f in bn["folds"]] == [
+            f["by_seconds"][b]["accuracy"] for f in rep["folds"]]
     ens_vw = evaluate.voice_warp_report("ens", meta, warps=(0.9, 1.1))  # MFCC: warped through the log-mel
     assert [f["accuracy"] for f in ens_vw["folds"]] == [
         f["accuracy"] for f in evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.1))["folds"]]
@@ -210,6 +216,11 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert "averaged over 9 voice warps" in capsys.readouterr().out
     loso = models.load("m_spk").card["metrics"]["loso"]
     assert loso["voice_warps"]["n_folds"] == 3 and loso["adabn"]["n_folds"] == 3  # the AdaBN result is kept
+    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
+                     "--voice-warps", "--adabn", "--update-card"]) == 0
+    assert "voice warps and AdaBN together" in capsys.readouterr().out
+    both = models.load("m_spk").card["metrics"]["loso"]["voice_warps_adabn"]
+    assert both["batchnorm"] and both["n_folds"] == 3 and "members" not in both["folds"][0]
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--voice-warps"]) == 2
     import shutil
 
