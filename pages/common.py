@@ -1391,7 +1391,7 @@ def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
     if not reps or voice is None:
         return None
     if voice["kind"] == "audio":
-        return _voice_stats(voice["id"], voice["y"], tuple(pred.profile_representations()), voice["label"])
+        return _voice_stats(voice["id"], voice["y"], tuple(calibration_representations(pred)), voice["label"])
     prof = voice["profile"]
     missing = [r for r in reps if r not in prof]
     if missing:

@@ -37,7 +37,7 @@ import pandas as pd
 from . import features
 from .audio import load_audio
 from .config import DEFAULT_CONFIG, FeatureConfig, cache_dir
-from .data import split_indices
+from .data import clips_digest, split_indices
 from .errors import DatasetError
 
 __all__ = ["entry_dir", "is_cached", "build", "load", "features_of", "norm_stats", "limit_threads",
@@ -57,23 +57,25 @@ def _clips_match(d: Path, file_ids: Sequence[str]) -> bool:
     return f.exists() and f.read_text().split() == list(file_ids)
 
 
-def _complete(d: Path, file_ids: Sequence[str]) -> bool:
-    """The entry ``d`` holds a readable array with a row for each of exactly these clips
-    (a truncated or damaged file is not: it is rebuilt, not read)."""
+def _open(d: Path, file_ids: Sequence[str]) -> np.ndarray | None:
+    """The array of entry ``d`` (a read-only memmap) when it is readable and holds a row
+    for each of exactly these clips, else None (a truncated or damaged file is rebuilt,
+    not read)."""
     f = d / "features.npy"
     if not (f.exists() and _clips_match(d, file_ids)):
-        return False
+        return None
     try:
-        return np.load(f, mmap_mode="r").shape[0] == len(file_ids)
+        arr = np.load(f, mmap_mode="r")
     except (ValueError, OSError):
-        return False
+        return None
+    return arr if arr.shape[0] == len(file_ids) else None
 
 
 def is_cached(
     name: str, file_ids: Sequence[str], *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None
 ) -> bool:
     """True when a complete, readable cache of ``name`` exists for exactly these clips."""
-    return _complete(entry_dir(name, cfg=cfg, root=root), file_ids)
+    return _open(entry_dir(name, cfg=cfg, root=root), file_ids) is not None
 
 
 def limit_threads() -> None:
@@ -273,12 +275,11 @@ def features_of(
 
 def _part(d: Path, clips: pd.DataFrame, compute: Callable[[], np.ndarray], *, keep: bool) -> np.ndarray:
     """``compute()`` of some clips of entry ``d``, read from / stored as its part for them."""
-    import hashlib
-
     ids = list(clips["file_id"])
-    part = d / PARTS / hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-    if _complete(part, ids):
-        return np.load(part / "features.npy", mmap_mode="r")
+    part = d / PARTS / clips_digest(ids, ordered=True)
+    stored = _open(part, ids)
+    if stored is not None:
+        return stored
     out = compute()
     if keep:
         part.mkdir(parents=True, exist_ok=True)
@@ -325,10 +326,10 @@ def array_entry(
         Memory-mapped when it was already cached for exactly these clips.
     """
     d = Path(root or cache_dir()) / key
-    f = d / "features.npy"
     ids = list(meta["file_id"])
-    if _complete(d, ids):
-        return np.load(f, mmap_mode="r")
+    stored = _open(d, ids)
+    if stored is not None:
+        return stored
     d.mkdir(parents=True, exist_ok=True)
     with clip_map(compute, list(meta["path"]), workers=workers) as results:
         arr = np.stack(list(results))
@@ -357,9 +358,10 @@ def array_of(
     """
     d = Path(root or cache_dir()) / key
     ids = list(corpus["file_id"])
-    if _complete(d, ids):
+    whole = _open(d, ids)
+    if whole is not None:
         pos = {fid: i for i, fid in enumerate(ids)}
-        return np.asarray(np.load(d / "features.npy", mmap_mode="r")[[pos[f] for f in clips["file_id"]]])
+        return np.asarray(whole[[pos[f] for f in clips["file_id"]]])
 
     def run() -> np.ndarray:
         with clip_map(compute, list(clips["path"]), workers=workers) as results:

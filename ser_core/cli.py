@@ -462,17 +462,17 @@ def _evaluate(a: argparse.Namespace) -> int:
         from .inference import best_model_name
 
         rep = loso_report(a.model or best_model_name())
+        meta = data.load_metadata(a.nemo_dir) if a.adabn or a.voice_warps else None
         if a.adabn:
             from .evaluate import adabn_report
 
-            rep["adabn"] = adabn_report(rep["model"], data.load_metadata(a.nemo_dir))
+            rep["adabn"] = adabn_report(rep["model"], meta)
         if a.voice_warps:
             from .evaluate import voice_warp_report
 
-            rep["voice_warps"] = voice_warp_report(rep["model"], data.load_metadata(a.nemo_dir))
+            rep["voice_warps"] = voice_warp_report(rep["model"], meta)
             if a.adabn:  # the two together: every warped copy with its own batch-norm statistics
-                rep["voice_warps_adabn"] = voice_warp_report(rep["model"], data.load_metadata(a.nemo_dir),
-                                                             batchnorm=True)
+                rep["voice_warps_adabn"] = voice_warp_report(rep["model"], meta, batchnorm=True)
         if a.update_card:
             from . import models
 
@@ -483,16 +483,15 @@ def _evaluate(a: argparse.Namespace) -> int:
                                     "macro_precision", "macro_recall", "n_folds", "folds",
                                     "most_confused", "recipe") if k in rep}
             for key in ("adaptation", "adabn", "voice_warps", "voice_warps_adabn"):
-                if key in rep or key in before:  # what this run did not score is kept
+                if key in rep and key.startswith("voice_warps"):  # per-member detail stays in --json
+                    card["metrics"]["loso"][key] = {
+                        **rep[key], "folds": [{k: v for k, v in f.items() if k != "members"}
+                                              for f in rep[key]["folds"]]}
+                elif key in rep or key in before:  # what this run did not score is kept
                     card["metrics"]["loso"][key] = rep.get(key, before.get(key))
             card["metrics"]["loso"]["note"] = ("one model per held-out speaker, trained with this "
                                                "model's recipe (see the MLflow runs); the shipped "
                                                "weights are the seed-split model")
-            for key in ("voice_warps", "voice_warps_adabn"):  # the per-member detail of every fold
-                if key in rep:                                  # stays in --json
-                    card["metrics"]["loso"][key] = {
-                        **rep[key], "folds": [{k: v for k, v in f.items() if k != "members"}
-                                              for f in rep[key]["folds"]]}
             models.save_card(card, rep["model"])
         if a.json:
             print(json.dumps(rep, indent=2))

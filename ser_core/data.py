@@ -285,15 +285,17 @@ def split_indices(
                  name=f"{protocol}/{fold}")
 
 
-def clips_digest(file_ids) -> str:
-    """A short fingerprint (16 hex digits) of a set of clips, in any order.
+def clips_digest(file_ids, *, ordered: bool = False) -> str:
+    """A short fingerprint (16 hex digits) of a set of clips (``ordered``: of a sequence).
 
     Records which clips something was computed from (a speaker-normalised
-    model's training part) so that it is reused only for exactly those.
+    model's training part, a stored part of the feature cache) so that it is
+    reused only for exactly those.
     """
     import hashlib
 
-    return hashlib.sha256("\n".join(sorted(map(str, file_ids))).encode()).hexdigest()[:16]
+    ids = list(map(str, file_ids))
+    return hashlib.sha256("\n".join(ids if ordered else sorted(ids)).encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ download

@@ -162,11 +162,8 @@ def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: i
     return path
 
 
-def log_probs(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
-    """Calibrated log-probabilities ``(n, 6)`` of logits ``(n, 6)``."""
-    z = np.asarray(logits, np.float64) / temperature
-    z = z - z.max(1, keepdims=True)
-    return (z - np.log(np.exp(z).sum(1, keepdims=True))).astype(np.float32)
+#: Calibrated log-probabilities ``(n, 6)`` of logits ``(n, 6)`` (:func:`ser_core.metrics.log_softmax`).
+log_probs = metrics.log_softmax
 
 
 def _stack(members: Sequence[MemberPredictions], part: str) -> np.ndarray:

@@ -13,8 +13,7 @@ from .errors import ConfigError, DatasetError, UnknownNameError
 from .inference import Predictor, best_model_name
 
 __all__ = ["evaluate_shipped", "test_probabilities", "model_features", "training_speakers", "loso_report",
-           "adabn_report",
-           "voice_warp_report"]
+           "adabn_report", "voice_warp_report"]
 
 
 def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
@@ -65,8 +64,8 @@ def training_speakers(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "s
     spk = meta["speaker"].astype(str).to_numpy()
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)
     stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
-    return models.TrainingSpeakers({s: stats[s] for s in pd.unique(spk[split.train])},
-                                   data.clips_digest(meta["file_id"].to_numpy()[split.train]))
+    return models.TrainingSpeakers.of(stats, speakers=spk[split.train],
+                                      file_ids=meta["file_id"].to_numpy()[split.train])
 
 
 def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
@@ -379,7 +378,6 @@ def _fold_model(run: pd.Series):
     """``(loaded model, seed, temperature)`` of one LOSO fold run (its logged weights)."""
     import mlflow
 
-
     try:
         loaded = _run_weights(run["run_id"])
     except (OSError, mlflow.exceptions.MlflowException, UnknownNameError) as e:
@@ -508,6 +506,7 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                                 for key in ("accuracy", "without")} for b in protocols}
                         for t in weights}
     return rep
+
 
 def _corpus_stats(card: dict):
     """A speaker-normalised card's corpus statistics (its fallback), or None."""

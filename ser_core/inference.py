@@ -26,7 +26,7 @@ from . import adapt, features, functionals, models
 from .audio import frame_windows, load_audio, pad_or_trim
 from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
-from .metrics import TopClass, softmax
+from .metrics import TopClass, log_softmax, softmax
 
 __all__ = ["Predictor", "EnsemblePredictor", "Timeline", "Verdict", "best_model_name",
            "best_adaptable_model", "predict_files",
@@ -376,9 +376,7 @@ class Predictor:
         """Calibrated log-probabilities ``(n, 6)`` of un-normalised inputs (features
         ``(n, C, F, T)`` or functionals ``(n, dim)``), normalised as :meth:`inputs` does."""
         stats = self._stats()
-        z = self.logits(stats.apply(x) if stats is not None else x) / self.temperature
-        z = z - z.max(1, keepdims=True)
-        return z - np.log(np.exp(z).sum(1, keepdims=True))
+        return log_softmax(self.logits(stats.apply(x) if stats is not None else x), temperature=self.temperature)
 
     def front_log_probs(self, fronts: list[features.Frontend]) -> np.ndarray:
         """Calibrated log-probabilities ``(n, 6)`` of clips given as their front ends

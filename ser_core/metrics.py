@@ -13,7 +13,7 @@ import numpy as np
 from .config import EMOTIONS
 
 __all__ = ["TopClass", "classification_report", "expected_calibration_error", "fit_temperature", "softmax",
-           "most_confused"]
+           "log_softmax", "most_confused"]
 
 
 class TopClass:
@@ -36,6 +36,14 @@ def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise log-softmax of ``logits / temperature`` ``(n, k)``: calibrated
+    log-probabilities, float32 (computed in float64)."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    return (z - np.log(np.exp(z).sum(axis=-1, keepdims=True))).astype(np.float32)
 
 
 def most_confused(cm: np.ndarray, *, k: int = 5) -> list[dict[str, Any]]:

@@ -474,6 +474,16 @@ class TrainingSpeakers:
     stats: dict
     clips: str
 
+    @classmethod
+    def of(cls, stats, *, speakers, file_ids) -> "TrainingSpeakers":
+        """The statistics (of :func:`ser_core.train.split_speaker_stats`) of the speakers of a
+        training part, given the part's clips' ``speakers`` and ``file_ids``."""
+        import pandas as pd
+
+        from .data import clips_digest
+
+        return cls({s: stats[s] for s in pd.unique(speakers)}, clips_digest(file_ids))
+
     def covers(self, speakers, train_ids) -> bool:
         """True when every speaker in ``speakers`` is known and ``train_ids`` is the
         training part the statistics were taken over."""

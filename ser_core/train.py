@@ -597,8 +597,8 @@ def train(
 
         spk = meta["speaker"].astype(str).to_numpy()
         stats = split_speaker_stats(x_all, spk, tr, va, te)
-        train_speakers = models.TrainingSpeakers({s: stats[s] for s in pd.unique(spk[tr])},
-                                                 data.clips_digest(meta["file_id"].to_numpy()[tr]))
+        train_speakers = models.TrainingSpeakers.of(stats, speakers=spk[tr],
+                                                    file_ids=meta["file_id"].to_numpy()[tr])
         x_tr = adapt.speaker_normalise(x_tr, spk[tr], stats)
         x_va = adapt.speaker_normalise(x_all[va], spk[va], stats)
         x_te = adapt.speaker_normalise(x_all[te], spk[te], stats)
