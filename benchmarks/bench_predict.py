@@ -18,7 +18,8 @@ For a single model the dynamically quantised INT8 ONNX copy is timed as well
 
 With ``--calibrate SECONDS`` a speaker-normalised model is first adapted to a
 voice profile of that much of the clips' audio, and timed with its test-time
-voice warps (the predictor's default once calibrated) and without them.
+voice warps and without them, and (from 30 s) with AdaBN as well, the
+predictor's default once calibrated (its networks run in PyTorch).
 
 Usage:
   NEMO_DIR=../shared/nemo .venv/bin/python benchmarks/bench_predict.py [--model NAME]
@@ -204,10 +205,17 @@ def main() -> None:
                                    representations=preds["torch"].profile_representations())
         print(f"voice profile of {prof.seconds:.0f} s ({len(prof.stats)} representations, voice warps "
               f"included) in {time.perf_counter() - t0:.1f} s")
-        preds = {"torch": preds["torch"].adapted(prof), "onnx": preds["onnx"].adapted(prof),
-                 "torch, no warps": preds["torch"].adapted(prof, warps=False)}
+        t0 = time.perf_counter()
+        adabn = preds["torch"].adapted(prof)
+        if adabn.adabn:
+            print(f"AdaBN (batch-norm statistics of {len(prof.windows)} windows, each voice warp its own) "
+                  f"in {time.perf_counter() - t0:.1f} s")
+        preds = {"torch": preds["torch"].adapted(prof, batchnorm=False),
+                 "onnx": preds["onnx"].adapted(prof, batchnorm=False),
+                 "torch, no warps": preds["torch"].adapted(prof, warps=False, batchnorm=False),
+                 **({"torch, AdaBN": adabn} if adabn.adabn else {})}
     y0 = clips3[0]
-    for other in [b for b in preds if b != "torch"]:
+    for other in [b for b in preds if b != "torch" and "AdaBN" not in b]:
         diff = np.abs(preds["torch"].predict(y0) - preds[other].predict(y0)).max()
         print(f"  largest probability difference torch vs {other} on one clip: {diff:.2e}")
     print()

@@ -8,6 +8,7 @@ here imports a page.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -932,10 +933,14 @@ KEY_CAL_DELETE = f"{CAL}.delete"
 KEY_CAL_SWITCH = f"{CAL}.switch"
 #: ``(kind, message)`` of the last calibration action ("success" / "error").
 KEY_CAL_STATUS = f"{CAL}.status"
-#: The voice of this browser session: ``{"kind": "audio", "id", "label", "y", "seconds"}``
-#: (decoded calibration speech: the profile is computed, cached, for each model's
-#: representations) or ``{"kind": "saved", "label", "profile": VoiceProfile}``.
+#: The voice of this browser session: ``{"kind": "audio", "id", "label", "y", "seconds",
+#: "windows"}`` (decoded calibration speech: the profile is computed, cached, for each
+#: model's representations; its speech windows for AdaBN stay here) or
+#: ``{"kind": "saved", "label", "profile": VoiceProfile}``.
 KEY_VOICE = f"{CAL}.voice"
+#: This session's models adapted to its voice: ``{(id, name, backend of the model, voice key): Predictor}``
+#: (AdaBN takes a second or three, so :func:`with_voice` adapts once per model and voice).
+KEY_ADAPTED = f"{CAL}.adapted"
 
 PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)",
                 "live": "Live microphone"}
@@ -1127,9 +1132,12 @@ class ClipResult:
 def voice_key(pred: Predictor) -> str:
     """A content hash of the voice profile ``pred`` is adapted with ("" for none)."""
     prof = getattr(pred, "profile", None)
-    if prof is None:
-        return ""
-    return hashlib.blake2b(prof.to_json().encode(), digest_size=12).hexdigest()
+    return "" if prof is None else voice_key_of(prof)
+
+
+def voice_key_of(prof: adapt.VoiceProfile) -> str:
+    """A content hash of a voice profile: its statistics, and whether it adapts batch norm."""
+    return hashlib.blake2b(f"{prof.to_json()}{prof.adapts_batchnorm}".encode(), digest_size=12).hexdigest()
 
 
 def analyse(pred: Predictor, clip: dict) -> ClipResult:
@@ -1340,8 +1348,11 @@ def _cal_status(kind: str, message: str) -> None:
 def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...],
                  name: str) -> adapt.VoiceProfile:
     """:func:`ser_core.adapt.voice_profile`, cached on the audio's hash and the
-    representations (the waveform itself is not hashed again)."""
-    return adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG, name=name)
+    representations (the waveform itself is not hashed again).  Statistics only: the
+    speech windows AdaBN needs stay in the session (:data:`KEY_VOICE`), not in this
+    cache that all sessions share."""
+    return dataclasses.replace(adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG,
+                                                   name=name), windows=None)
 
 
 def calibration_representations(pred: Predictor) -> list[str]:
@@ -1362,10 +1373,12 @@ def calibrate(pred: Predictor) -> None:
         y = audio.load_audio(clip["data"], name=clip["name"], sr=DEFAULT_CONFIG.sr)
         y = y[: int(CALIBRATION_MAX_SECONDS * DEFAULT_CONFIG.sr)]
         prof = _voice_stats(clip["id"], y, tuple(calibration_representations(pred)), label)
+        windows = adapt.adabn_windows(adapt.speech_windows(y)[0])
     except SERError as err:
         return _cal_status("error", f"Calibration failed: {err}")
     st.session_state[KEY_VOICE] = {"kind": "audio", "id": clip["id"], "label": label, "y": y,
-                                   "seconds": prof.seconds, "source": clip["name"]}
+                                   "seconds": prof.seconds, "source": clip["name"], "windows": windows}
+    st.session_state.pop(KEY_ADAPTED, None)
     who = f" for {label!r}" if label else ""
     _cal_status("success", f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
                            "stay in this browser session; nothing was stored.")
@@ -1374,6 +1387,7 @@ def calibrate(pred: Predictor) -> None:
 def forget_voice() -> None:
     """Button callback: drop this session's voice (saved profiles stay saved)."""
     st.session_state.pop(KEY_VOICE, None)
+    st.session_state.pop(KEY_ADAPTED, None)
     _cal_status("success", "Forgot the calibration: predictions are no longer adapted.")
 
 
@@ -1391,7 +1405,8 @@ def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
     if not reps or voice is None:
         return None
     if voice["kind"] == "audio":
-        return _voice_stats(voice["id"], voice["y"], tuple(calibration_representations(pred)), voice["label"])
+        prof = _voice_stats(voice["id"], voice["y"], tuple(calibration_representations(pred)), voice["label"])
+        return dataclasses.replace(prof, windows=voice.get("windows"))
     prof = voice["profile"]
     missing = [r for r in reps if r not in prof]
     if missing:
@@ -1411,7 +1426,17 @@ def with_voice(pred: Predictor) -> Predictor:
         See :func:`session_profile`.
     """
     prof = session_profile(pred)
-    return pred if prof is None else pred.adapted(prof)
+    if prof is None:
+        return pred
+    done = st.session_state.setdefault(KEY_ADAPTED, {})
+    key = (id(pred), pred.name, pred.backend, voice_key_of(prof))
+    if key not in done:
+        with st.spinner(f"Adapting {pred.name} to your voice…"):
+            adapted = pred.adapted(prof)
+        while len(done) >= 4:  # a few models of this session, the oldest dropped
+            done.pop(next(iter(done)))
+        done[key] = adapted
+    return done[key]
 
 
 def adaptable_suggestion() -> tuple[str | None, str]:
@@ -1503,8 +1528,11 @@ def load_voice() -> None:
         return _cal_status("error", f"Could not load the voice profile: {err}")
     st.session_state[KEY_VOICE] = {"kind": "saved", "label": prof.name, "profile": prof,
                                    "seconds": prof.seconds}
-    _cal_status("success", f"Using the saved voice profile {prof.name!r} "
-                           f"({prof.seconds:.0f} s of speech).")
+    st.session_state.pop(KEY_ADAPTED, None)
+    _cal_status("success", f"Using the saved voice profile {prof.name!r} ({prof.seconds:.0f} s of "
+                           "speech). It holds statistics only, so the batch-norm layers are not "
+                           "adapted (AdaBN needs the speech itself: calibrate with a recording "
+                           f"of {adapt.ADABN_SECONDS:.0f} s or more for that).")
 
 
 def delete_voice() -> None:

@@ -21,7 +21,9 @@ whatever the clips' emotions are (a test shuffles them to check).
   frequencies scaled by each of :data:`VOICE_WARPS`, every copy normalised
   with its own statistics, the predictions averaged;
 * :func:`adapt_batchnorm` – re-estimate a network's batch-norm statistics on a
-  voice (AdaBN); :func:`adapted_logits` scores it on a held-out speaker.
+  voice (AdaBN); :func:`adapted_logits` scores it on a held-out speaker.  A
+  profile of at least :data:`ADABN_SECONDS` of speech keeps its windows
+  (:attr:`VoiceProfile.windows`), and a predictor adapted to it does this too.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from .errors import SERError
 __all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
            "speaker_normalise", "adaptation_curve", "adapt_batchnorm", "adapted_logits",
            "profile_from_source", "clip_seconds", "window_stats", "voice_stats", "ADAPT_SECONDS",
-           "MIN_SECONDS", "MIN_RMS", "VOICE_WARPS", "voice_warps"]
+           "MIN_SECONDS", "MIN_RMS", "VOICE_WARPS", "voice_warps", "ADABN_SECONDS", "ADABN_MAX_WINDOWS",
+           "has_batchnorm", "speech_windows", "adabn_windows", "view_batchnorm"]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
 MIN_SECONDS = 5.0
@@ -51,6 +54,14 @@ MIN_RMS = 3e-3
 #: factor (a vocal tract up to 16 % shorter or longer), as the models' ``--freq-warp``
 #: augmentation does in training; the predictions of the copies are averaged.
 VOICE_WARPS: tuple[float, ...] = (0.84, 0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12, 1.16)
+#: Speech from which a calibration also re-estimates the networks' batch-norm statistics
+#: (AdaBN, :func:`adapt_batchnorm`).  Measured under LOSO with the voice warps
+#: (``evaluate --voice-warps --adabn``): from 20 s it adds 3.4 points to the mel model and
+#: 1.3 to ``ensemble_spk``, from 30 s 3.5 and 2.6; from 10 s the batch statistics are too
+#: noisy (+0.2 and -1.0).
+ADABN_SECONDS = 20.0
+#: At most this many 3-s windows of a long calibration are kept for AdaBN (evenly spaced; 5 min).
+ADABN_MAX_WINDOWS = 200
 
 
 class CalibrationError(SERError, ValueError):
@@ -70,14 +81,26 @@ class VoiceProfile:
         Speech the statistics come from (silent windows excluded).
     name : str
         What the user called it ("" when unnamed).
+    windows : np.ndarray, shape (n, samples), or None
+        The speech windows the statistics come from (at most
+        :data:`ADABN_MAX_WINDOWS`, evenly spaced), kept in memory so that a
+        predictor can also re-estimate its batch-norm statistics on the voice
+        (from :data:`ADABN_SECONDS` of speech); never in :meth:`to_json` (a
+        saved profile holds statistics only), None for live and saved profiles.
     """
 
     stats: Mapping[str, features.NormStats] = field(default_factory=dict)
     seconds: float = 0.0
     name: str = ""
+    windows: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __contains__(self, representation: str) -> bool:
         return representation in self.stats
+
+    @property
+    def adapts_batchnorm(self) -> bool:
+        """The profile holds the windows of at least :data:`ADABN_SECONDS` of speech."""
+        return self.windows is not None and len(self.windows) > 0 and self.seconds >= ADABN_SECONDS
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "seconds": self.seconds,
@@ -114,6 +137,32 @@ def voice_profile(y: np.ndarray, *, representations: Sequence[str] = ("mel",),
     CalibrationError
         When the audio is silent or has less than ``min_seconds`` of speech.
     """
+    voiced, speech = speech_windows(y, cfg=cfg, min_seconds=min_seconds)
+    return VoiceProfile(window_stats(voiced, representations=representations, cfg=cfg),
+                        speech, name, adabn_windows(voiced))
+
+
+def speech_windows(y: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG,
+                   min_seconds: float = MIN_SECONDS) -> tuple[np.ndarray, float]:
+    """The speech of a calibration recording as :func:`voice_profile` takes it.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono speech at ``cfg.sr``.
+
+    Returns
+    -------
+    windows : np.ndarray, shape (m, cfg.n_samples)
+        Its 3-s windows (1.5-s hop) louder than :data:`MIN_RMS`.
+    seconds : float
+        The speech they cover.
+
+    Raises
+    ------
+    CalibrationError
+        When the audio is silent or has less than ``min_seconds`` of speech.
+    """
     y = np.asarray(y, np.float32)
     seconds = len(y) / cfg.sr
     if seconds < min_seconds:
@@ -129,8 +178,14 @@ def voice_profile(y: np.ndarray, *, representations: Sequence[str] = ("mel",),
     if speech < min_seconds:
         raise CalibrationError(f"only {speech:.1f} s of the recording is speech; calibration "
                                f"needs at least {min_seconds:g} s")
-    return VoiceProfile(window_stats(voiced, representations=representations, cfg=cfg),
-                        float(speech), name)
+    return voiced, float(speech)
+
+
+def adabn_windows(windows: np.ndarray) -> np.ndarray:
+    """At most :data:`ADABN_MAX_WINDOWS` of speech windows ``(m, samples)``, evenly spaced
+    (what a profile keeps for AdaBN)."""
+    pick = np.linspace(0, len(windows) - 1, min(len(windows), ADABN_MAX_WINDOWS)).round().astype(int)
+    return np.asarray(windows, np.float32)[np.unique(pick)]
 
 
 def window_stats(windows: np.ndarray, *, representations: Sequence[str],
@@ -339,6 +394,21 @@ def _half_splits(rows: np.ndarray, *, seed: int, budget: float | None = None,
         yield np.sort(pool), scored
 
 
+def _shared_copy(model):
+    """A deep copy of a torch module, in eval mode, that shares its parameters (the buffers,
+    batch-norm statistics among them, are its own)."""
+    import copy
+
+    return copy.deepcopy(model, {id(p): p for p in model.parameters()}).eval()
+
+
+def has_batchnorm(model) -> bool:
+    """Whether a torch module has a batch-norm layer (:func:`adapt_batchnorm` can change it)."""
+    import torch
+
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
     """A copy of ``model`` whose batch-norm statistics are those of one voice (AdaBN).
 
@@ -346,7 +416,8 @@ def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
     running mean and variance are re-estimated, as a plain average over the
     batches, from the activations ``x`` produces; no weight changes and no
     label is read.  It goes one step beyond :func:`speaker_normalise`, which
-    adapts only the input.
+    adapts only the input.  The copy shares ``model``'s parameters (only the
+    batch-norm buffers are its own), so many adapted copies cost little memory.
 
     Parameters
     ----------
@@ -367,13 +438,11 @@ def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
     CalibrationError
         When ``x`` holds no clip.
     """
-    import copy
-
     import torch
 
     if len(x) == 0:
         raise CalibrationError("batch-norm adaptation needs at least one clip of the new voice, got 0")
-    adapted = copy.deepcopy(model).eval()
+    adapted = _shared_copy(model)
     for layer in adapted.modules():
         if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
             layer.reset_running_stats()
@@ -383,6 +452,43 @@ def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
         for i in range(0, len(x), batch_size):
             adapted(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32)))
     return adapted.eval()
+
+
+def view_batchnorm(model, xs: Sequence[np.ndarray], *, batch_size: int = 64):
+    """One copy of ``model`` that scores several views of the same clips in one batch, each
+    view with batch-norm statistics of its own inputs (:func:`adapt_batchnorm` per view).
+
+    The predictor's voice warps are such views: every warped copy of the voice
+    gets its own statistics, and all copies of a clip still go through the
+    network as one batch.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with batch-norm layers; not modified (the copy shares its parameters).
+    xs : sequence of V np.ndarray, each shape (n_v, C, F, T)
+        Normalised inputs of the new voice, one array per view.
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode; its input is ``(V * m, C, F, T)``, V consecutive blocks of
+        ``m`` clips, block ``v`` normalised with the statistics of ``xs[v]``.
+    """
+    import torch
+
+    from .models import ViewBatchNorm
+
+    adapted = [adapt_batchnorm(model, x, batch_size=batch_size) for x in xs]
+    out = _shared_copy(model)
+    for name, layer in list(out.named_modules()):
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            per = [a.get_submodule(name) for a in adapted]
+            parent, _, attr = name.rpartition(".")
+            setattr(out.get_submodule(parent), attr,
+                    ViewBatchNorm(layer, torch.stack([p.running_mean for p in per]),
+                                   torch.stack([p.running_var for p in per])))
+    return out
 
 
 def adapted_logits(
@@ -453,22 +559,16 @@ def profile_from_source(source, *, representations: Sequence[str] = ("mel",),
     Raises
     ------
     CalibrationError
-        No audio files in the folder, or too little speech.
+        Too little speech.
     AudioError
-        A file cannot be decoded (the message names it).
+        No audio files in the folder, or a file cannot be decoded (the message names it).
     """
     from pathlib import Path
 
-    from .audio import SUPPORTED_EXTENSIONS, audio_files, load_audio
+    from .audio import files_of, load_audio
 
     src = Path(source)
-    if src.is_dir():
-        files = audio_files(src)
-        if not files:
-            raise CalibrationError(f"no audio files ({', '.join(SUPPORTED_EXTENSIONS)}) in {src}")
-    else:
-        files = [src]
-    y = np.concatenate([load_audio(f, sr=cfg.sr) for f in files])
+    y = np.concatenate([load_audio(f, sr=cfg.sr) for f in files_of(src)])
     return voice_profile(y, representations=representations, cfg=cfg, name=name or src.stem)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "MIN_SECONDS",
     "SUPPORTED_EXTENSIONS",
     "audio_files",
+    "files_of",
     "load_audio",
     "decode",
     "to_mono",
@@ -61,6 +62,23 @@ def audio_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in root.rglob("*")
                   if p.is_file() and p.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def files_of(source: str | os.PathLike) -> list[Path]:
+    """The audio files a path stands for: the file itself, or :func:`audio_files` of a folder.
+
+    Raises
+    ------
+    AudioDecodeError
+        For a folder without audio files (the message names it and the extensions taken).
+    """
+    src = Path(source)
+    if not src.is_dir():
+        return [src]
+    files = audio_files(src)
+    if not files:
+        raise AudioDecodeError(f"no audio files ({', '.join(SUPPORTED_EXTENSIONS)}) in the folder {src}")
+    return files
 
 
 def _describe(source: AudioSource, name: str | None) -> str:

@@ -405,8 +405,11 @@ def _models(a: argparse.Namespace) -> int:
                       p.add_argument("--model", default=None, help="shipped model (default: best; "
                                      "with --calibrate, the best one that can adapt)"),
                       p.add_argument("--calibrate", metavar="FILE_OR_DIR", default=None,
-                                     help="unlabelled speech of the speaker (10-30 s, any emotion): "
-                                          "normalise with their own statistics"),
+                                     help="unlabelled speech of the speaker (20-60 s, any emotion; "
+                                          "10 s at least): normalise with their own statistics and, "
+                                          "from 20 s, re-estimate batch-norm statistics on it (AdaBN)"),
+                      p.add_argument("--no-adabn", action="store_true",
+                                     help="with --calibrate, adapt the input statistics only"),
                       p.add_argument("--json", action="store_true", help="JSON lines output")))
 def _predict(a: argparse.Namespace) -> int:
     from .inference import Predictor, best_adaptable_model, predict_files
@@ -421,7 +424,7 @@ def _predict(a: argparse.Namespace) -> int:
                               "adapt to a voice; leave out --model to use the best one that can")
         pred = pred.adapted(profile_from_source(a.calibrate,
                                                 representations=pred.profile_representations(),
-                                                cfg=pred.cfg))
+                                                cfg=pred.cfg), batchnorm=not a.no_adabn)
         print(f"calibrated: {pred.adaptation()}", file=sys.stderr)
     failed = done = 0
     for res in predict_files(a.paths, pred):
@@ -453,6 +456,9 @@ def _predict(a: argparse.Namespace) -> int:
                                           "weights averaged over the new voice warped by ±16 %% "
                                           "(test-time augmentation, as the predictor does once "
                                           "adapted to a voice); with --adabn, also the two together"),
+                      p.add_argument("--seconds", type=float, nargs="+", default=[10.0, 30.0],
+                                     metavar="S", help="with --voice-warps: the calibration lengths "
+                                     "scored besides all of the speaker's clips (default: 10 30)"),
                       p.add_argument("--json", action="store_true")))
 def _evaluate(a: argparse.Namespace) -> int:
     from . import data
@@ -470,9 +476,10 @@ def _evaluate(a: argparse.Namespace) -> int:
         if a.voice_warps:
             from .evaluate import voice_warp_report
 
-            rep["voice_warps"] = voice_warp_report(rep["model"], meta)
+            budgets = tuple(a.seconds)
+            rep["voice_warps"] = voice_warp_report(rep["model"], meta, budgets=budgets)
             if a.adabn:  # the two together: every warped copy with its own batch-norm statistics
-                rep["voice_warps_adabn"] = voice_warp_report(rep["model"], meta, batchnorm=True)
+                rep["voice_warps_adabn"] = voice_warp_report(rep["model"], meta, budgets=budgets, batchnorm=True)
         if a.update_card:
             from . import models
 

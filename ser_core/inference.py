@@ -233,6 +233,10 @@ class Predictor:
                      else None)
         #: The voice the inputs are normalised with (see :meth:`adapted`).
         self.profile = None
+        #: With AdaBN (see :meth:`adapted`): the network with batch-norm statistics of the
+        #: voice for each of :attr:`_bn_views` (:func:`ser_core.adapt.view_batchnorm`).
+        self._bn_net: torch.nn.Module | None = None
+        self._bn_views: tuple[str, ...] = ()
         #: Test-time voice warps averaged over once adapted to a voice (:data:`ser_core.adapt.VOICE_WARPS`;
         #: empty for a model that cannot adapt or whose input no warp reaches).
         self.warps: tuple[float, ...] = (adapt.VOICE_WARPS if self.norm_kind == "speaker" and self.kind == "features"
@@ -280,16 +284,23 @@ class Predictor:
         """The model was trained on speaker-normalised features (it can be adapted)."""
         return self.norm_kind == "speaker"
 
-    def adapted(self, profile, *, warps: bool = True) -> "Predictor":
+    def adapted(self, profile, *, warps: bool = True, batchnorm: bool = True) -> "Predictor":
         """A copy that normalises inputs with a voice's statistics.
 
         Parameters
         ----------
         profile : ser_core.adapt.VoiceProfile or None
-            None returns the unadapted model.  The copy shares the network.
+            None returns the unadapted model.  The copy shares the network's weights.
         warps : bool
             Average over the test-time voice warps (:attr:`warps`) when the
             profile holds their statistics; False predicts the voice as it is.
+        batchnorm : bool
+            When the profile keeps its speech windows (at least
+            :data:`ser_core.adapt.ADABN_SECONDS`; not a saved or live profile),
+            also re-estimate the network's batch-norm statistics on them
+            (AdaBN, :func:`ser_core.adapt.adapt_batchnorm`), for each warped
+            copy its own, as ``evaluate --voice-warps --adabn`` scores it.
+            The adapted network runs in PyTorch.
         """
         import copy
 
@@ -297,7 +308,26 @@ class Predictor:
         out.profile = profile if self.speaker_normalised else None
         if not warps:
             out.warps = ()
+        out._bn_net, out._bn_views = None, ()
+        prof = out.profile
+        if (batchnorm and prof is not None and prof.adapts_batchnorm and self.kind == "features"
+                and self.representation in prof and adapt.has_batchnorm(self.module)):
+            fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(prof.windows, np.float32)]
+            out._bn_views = tuple(out._views() or [self.representation])
+            out._bn_net = adapt.view_batchnorm(self.module, [out._view_inputs(fronts, n) for n in out._bn_views])
+            out._onnx, out.backend = None, "torch"
         return out
+
+    def _view_inputs(self, fronts: list[features.Frontend], view: str) -> np.ndarray:
+        """Inputs ``(n, C, F, T)`` of clips' front ends for one view (the representation or a
+        warped copy), normalised with the profile's statistics of that view."""
+        x = np.stack([fe.output(features.get(view)) for fe in fronts])
+        return self.profile.stats[view].apply(x) if view != self.representation else self._stats().apply(x)
+
+    @property
+    def adabn(self) -> bool:
+        """The network's batch-norm statistics were re-estimated on the voice (:meth:`adapted`)."""
+        return self._bn_net is not None
 
     def needed_representations(self) -> list[str]:
         """Representations a voice profile must hold to adapt this model."""
@@ -331,8 +361,15 @@ class Predictor:
             who = f" {self.profile.name!r}" if self.profile.name else ""
             warped = (f", averaged over {len(self.warps)} voice warps of ±{max(self.warps) - 1:.0%}"
                       if self._views() else "")
+            bn = ""  # a saved or live profile holds statistics only: no AdaBN, no hint
+            if self._bn_net is not None:
+                bn = " Its batch-norm statistics were re-estimated on this speech too (AdaBN)."
+            elif (self.profile.windows is not None and not self.profile.adapts_batchnorm
+                  and self.kind == "features" and adapt.has_batchnorm(self.module)):
+                bn = (f" From {adapt.ADABN_SECONDS:.0f} s of speech, its batch-norm statistics "
+                      "would be re-estimated on the voice too (AdaBN).")
             return (f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration "
-                    f"speech{warped}).")
+                    f"speech{warped}).{bn}")
         return ("Not adapted to this voice: corpus statistics stand in for the speaker's own "
                 "(calibrate to your voice for better accuracy).")
 
@@ -360,10 +397,15 @@ class Predictor:
 
     @torch.no_grad()
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Raw logits ``(n, 6)`` of prepared inputs."""
-        if self._onnx is not None:
+        """Raw logits ``(n, 6)`` of prepared inputs.
+
+        Adapted with AdaBN and voice warps, ``x`` holds the copies of every clip
+        as :meth:`front_log_probs` stacks them (one block per warp, in
+        :attr:`_bn_views` order)."""
+        if self._bn_net is None and self._onnx is not None:
             return self._onnx.logits(x)
-        return self.module(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+        net = self.module if self._bn_net is None else self._bn_net
+        return net(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
 
     def predict_batch(self, windows: np.ndarray) -> np.ndarray:
         """Calibrated probabilities ``(n, 6)`` of waveforms ``(n, samples)``."""
@@ -389,8 +431,7 @@ class Predictor:
         views = self._views()
         if not views:
             return self.log_probs(np.stack([fe.output(features.get(self.representation)) for fe in fronts]))
-        x = np.concatenate([self.profile.stats[n].apply(np.stack([fe.output(features.get(n)) for fe in fronts]))
-                            for n in views])  # one batch: every copy of every clip
+        x = np.concatenate([self._view_inputs(fronts, n) for n in views])  # one batch: every copy of every clip
         p = softmax(self.logits(x), temperature=self.temperature).reshape(len(views), len(fronts), -1).mean(0)
         return np.log(np.maximum(p, 1e-30))
 
@@ -467,6 +508,7 @@ class EnsemblePredictor(Predictor):
         self.norm = None
         self.norm_kind = "speaker" if any(m.speaker_normalised for m in self.members) else "corpus"
         self.profile = None
+        self._bn_net, self._bn_views = None, ()  # each member has its own
         self.warps = ()  # each member has its own
         self.temperature = 1.0  # the combined logits include the ensemble's own temperature
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
@@ -480,16 +522,22 @@ class EnsemblePredictor(Predictor):
     def inputs(self, windows: np.ndarray) -> np.ndarray:  # noqa: D102 - members prepare their own
         raise SERError("an ensemble has no single input; use predict_batch")
 
-    def adapted(self, profile, *, warps: bool = True) -> "EnsemblePredictor":  # noqa: D102 - each member
+    def adapted(self, profile, *, warps: bool = True,  # noqa: D102 - each member
+                batchnorm: bool = True) -> "EnsemblePredictor":
         import copy
 
         out = copy.copy(self)
-        out.members = [m.adapted(profile, warps=warps) for m in self.members]
+        out.members = [m.adapted(profile, warps=warps, batchnorm=batchnorm) for m in self.members]
         out.profile = profile if self.speaker_normalised else None
+        out.backend = "+".join(sorted({m.backend for m in out.members}))
         return out
 
     def _stats(self):
         return None
+
+    @property
+    def adabn(self) -> bool:  # noqa: D102 - any member's
+        return any(m.adabn for m in self.members)
 
     def needed_representations(self) -> list[str]:
         return sorted({r for m in self.members for r in m.needed_representations()})
@@ -560,13 +608,14 @@ def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict
     ``{"path", "error"}``; longer audio is judged over sliding windows.  A folder
     stands for every audio file in it (:func:`ser_core.audio.audio_files`), or
     is one error when it holds none."""
-    from .audio import SUPPORTED_EXTENSIONS, audio_files
+    from .audio import files_of
 
     for source in sources:
-        files = audio_files(source) if Path(source).is_dir() else [source]
-        if not files:
-            yield {"path": str(source), "error": f"no audio files ({', '.join(SUPPORTED_EXTENSIONS)}) "
-                                                 f"in the folder {source}"}
+        try:
+            files = files_of(source)
+        except SERError as err:
+            yield {"path": str(source), "error": str(err)}
+            continue
         for src in files:
             try:
                 y = load_audio(src, sr=predictor.cfg.sr)

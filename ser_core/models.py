@@ -35,6 +35,7 @@ from .errors import ModelFileError, UnknownNameError
 
 __all__ = [
     "LoadedModel",
+    "ViewBatchNorm",
     "TrainingSpeakers",
     "save",
     "save_speakers",
@@ -423,6 +424,43 @@ class WeightedEnsemble(nn.Module):
     def forward(self, member_log_probs: torch.Tensor) -> torch.Tensor:
         s = (member_log_probs * self.weights[None, :, None]).sum(1)
         return s / self.log_t.exp()
+
+
+class ViewBatchNorm(nn.Module):
+    """A batch-norm layer in eval mode with one row of statistics per view.
+
+    Made by :func:`ser_core.adapt.view_batchnorm` from a trained layer (whose
+    affine parameters it shares) and the running statistics of V views.
+
+    Parameters
+    ----------
+    bn : nn.modules.batchnorm._BatchNorm
+        The trained layer.
+    mean, var : torch.Tensor, shape (V, C)
+        Running mean and variance of each view.
+
+    Notes
+    -----
+    The input ``(V * m, C, ...)`` holds V consecutive blocks of ``m`` samples;
+    block ``v`` is normalised with row ``v``.
+    """
+
+    def __init__(self, bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor, var: torch.Tensor) -> None:
+        super().__init__()
+        self.weight, self.bias, self.eps = bn.weight, bn.bias, bn.eps
+        self.register_buffer("running_mean", mean)
+        self.register_buffer("running_var", var)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = self.running_mean.shape[0]
+        if x.shape[0] % v:
+            raise ValueError(f"{v} views need a batch of a multiple of {v} samples, got {x.shape[0]}")
+        scale = torch.rsqrt(self.running_var + self.eps)
+        if self.weight is not None:
+            scale = scale * self.weight
+        shift = -self.running_mean * scale + (self.bias if self.bias is not None else 0.0)
+        shape = (v, 1, -1) + (1,) * (x.dim() - 2)
+        return (x.reshape(v, -1, *x.shape[1:]) * scale.view(shape) + shift.view(shape)).reshape(x.shape)
 
 
 # ------------------------------------------------------------ shipped models

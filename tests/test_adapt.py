@@ -123,7 +123,7 @@ HELDOUT = "resnet18_mel_spk_fold0"
 def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
     """The shipped LOSO fold-0 model never heard speaker EB0 (not even as validation):
     30 s of EB0's unlabelled clips calibrate it, and the rest of EB0's clips are
-    scored with and without the calibration, and with its voice warps."""
+    scored with and without the calibration, with its voice warps and with AdaBN."""
     from ser_core import data
     from ser_core.audio import load_audio, pad_or_trim
     from ser_core.config import artifacts_dir
@@ -151,12 +151,19 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
     ys = np.stack([pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align)
                    for i in scored])
     labels = meta["label"].to_numpy()[scored]
-    plain = float((pred.predict_batch(ys).argmax(1) == labels).mean())
-    calibrated = float((pred.adapted(profile, warps=False).predict_batch(ys).argmax(1) == labels).mean())
-    warped = float((pred.adapted(profile).predict_batch(ys).argmax(1) == labels).mean())
-    assert len(scored) > 500
+    def accuracy(p) -> float:
+        return float((p.predict_batch(ys).argmax(1) == labels).mean())
+
+    plain = accuracy(pred)
+    calibrated = accuracy(pred.adapted(profile, warps=False, batchnorm=False))
+    warped = accuracy(pred.adapted(profile, batchnorm=False))
+    adabn = pred.adapted(profile, warps=False)
+    assert len(scored) > 500 and profile.adapts_batchnorm and adabn._bn_views == ("mel",)
     assert calibrated >= plain + 0.05, (plain, calibrated)  # measured: 25.8 % -> 35.5 %
     assert warped >= calibrated + 0.03, (calibrated, warped)  # with the voice warps: 41.6 %
+    # 30 s is enough for AdaBN too (the predictor does it from ADABN_SECONDS = 20 s)
+    assert accuracy(adabn) >= calibrated + 0.03, calibrated  # measured: 44.0 %
+    assert accuracy(pred.adapted(profile)) >= warped + 0.03, warped  # with the warps: 49.9 %
 
 
 def test_adapt_batchnorm_takes_the_statistics_of_the_new_voice():
@@ -255,3 +262,79 @@ def test_adapted_model_averages_over_the_voice_warps(tmp_path):
     assert "voice warps" not in pred.adapted(old).adaptation()
     back = adapt.VoiceProfile.from_json(prof.to_json())  # a saved profile keeps its warps
     np.testing.assert_allclose(pred.adapted(back).predict(y), want, atol=1e-5)
+
+
+def test_a_calibration_of_30_s_also_adapts_the_batch_norm_statistics(tmp_path):
+    """From ADABN_SECONDS of speech the adapted predictor re-estimates its batch-norm
+    statistics on the calibration windows, each warped copy its own (AdaBN), exactly as
+    ``evaluate --voice-warps --adabn`` scores it; shorter, saved and unwarped profiles too."""
+    import torch
+
+    from ser_core import models
+    from ser_core.inference import Predictor
+    from ser_core.metrics import softmax
+
+    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+            "input": {"kind": "features", "name": "mel"},
+            "normalization": {"kind": "speaker", "mean": np.zeros((1, 128, 1)).tolist(),
+                              "std": np.ones((1, 128, 1)).tolist()}}
+    models.save(models.create("resnet18", width=8), card, "spk", directory=tmp_path)
+    pred = Predictor.load("spk", directory=tmp_path, backend="auto")
+    names = pred.profile_representations()
+    prof = adapt.voice_profile(_speech(40.0, seed=5), representations=names, name="me")
+    assert prof.adapts_batchnorm and prof.windows.shape[1:] == (48000,) and len(prof.windows) >= 20
+    assert "windows" not in prof.to_json() and adapt.VoiceProfile.from_json(prof.to_json()).windows is None
+    buffers = {k: v.clone() for k, v in pred.module.state_dict().items()}
+
+    ad = pred.adapted(prof)
+    assert ad._bn_views == tuple(names[1:]) and ad.backend == "torch"
+    assert "re-estimated on this speech too (AdaBN)" in ad.adaptation()
+    net = ad._bn_net
+    assert all(a is b for a, b in zip(net.parameters(), pred.module.parameters()))  # weights shared
+    for k, v in pred.module.state_dict().items():  # the cached model is untouched
+        torch.testing.assert_close(v, buffers[k])
+    y = tone(3.0, freq=170.0)
+
+    def expected(views):
+        p = []
+        for n in views:
+            x = np.stack([features.compute(w, n) for w in prof.windows])
+            bn = adapt.adapt_batchnorm(pred.module, prof.stats[n].apply(x))
+            z = bn(torch.from_numpy(prof.stats[n].apply(features.compute(y, n))[None])).detach().numpy()
+            p.append(softmax(z)[0])
+        return np.mean(p, 0)
+
+    np.testing.assert_allclose(ad.predict(y), expected(names[1:]), atol=1e-4)
+    unwarped = pred.adapted(prof, warps=False)
+    assert unwarped._bn_views == ("mel",)
+    np.testing.assert_allclose(unwarped.predict(y), expected(["mel"]), atol=1e-4)
+    # without AdaBN: the statistics only (and ONNX Runtime when it is at hand)
+    plain = pred.adapted(prof, batchnorm=False)
+    assert not plain.adabn and "AdaBN" not in plain.adaptation()
+    assert not np.allclose(plain.predict(y), ad.predict(y), atol=1e-3)
+    # a shorter calibration says what 20 s would add; a saved profile holds no audio
+    short = pred.adapted(adapt.voice_profile(_speech(12.0, seed=5), representations=names))
+    assert not short.adabn and "From 20 s of speech" in short.adaptation()
+    saved = pred.adapted(adapt.VoiceProfile.from_json(prof.to_json()))
+    assert not saved.adabn and "AdaBN" not in saved.adaptation()
+    np.testing.assert_allclose(saved.predict(y), plain.predict(y), atol=1e-4)
+    # an ensemble adapts each member so
+    from ser_core.data import EMOTIONS
+
+    ens = models.create("weighted_ensemble", n_members=1)
+    with torch.no_grad():
+        ens.raw.fill_(1.0)
+    models.save(ens, {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 1}},
+                      "input": {"kind": "members", "name": "ensemble", "members": ["spk"],
+                                "representations": ["mel-spk"]},
+                      "classes": list(EMOTIONS), "ensemble": {"weights": {"mel-spk": 1.0}}}, "e", directory=tmp_path)
+    e = Predictor.load("e", directory=tmp_path, backend="auto")
+    assert not e.adabn and e.adapted(prof).adabn and not e.adapted(prof, batchnorm=False).adabn
+    assert e.adapted(prof).backend == "torch" and "(AdaBN)" in e.adapted(prof).adaptation()
+    np.testing.assert_allclose(e.adapted(prof).predict(y), ad.predict(y), atol=1e-4)
+
+
+def test_a_long_calibration_keeps_at_most_adabn_max_windows(monkeypatch):
+    monkeypatch.setattr(adapt, "ADABN_MAX_WINDOWS", 5)
+    prof = adapt.voice_profile(_speech(15.0, seed=2))
+    assert prof.windows.shape == (5, 48000) and not prof.adapts_batchnorm

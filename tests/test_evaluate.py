@@ -112,6 +112,15 @@ def test_cli_predict_with_calibration(tmp_path, monkeypatch, capsys):
     assert cli.main(["predict", str(clip), "--calibrate", str(voice), "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["label"] and "Adapted to the voice 'voice'" in err
+    assert "From 20 s of speech" in err  # 14 s: the input statistics only
+    (voice / "c.wav").write_bytes(encode(_speech(10.0, seed=2)))  # 24 s: AdaBN too
+    assert cli.main(["predict", str(clip), "--calibrate", str(voice), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "(AdaBN)" in err and "From 20 s" not in err
+    adabn = json.loads(out)["probabilities"]
+    assert cli.main(["predict", str(clip), "--calibrate", str(voice), "--no-adabn", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "AdaBN" not in err and json.loads(out)["probabilities"] != adabn
     # a corpus-normalised model cannot adapt; silence cannot calibrate: messages, not tracebacks
     assert cli.main(["predict", str(clip), "--model", "m_corpus", "--calibrate", str(voice)]) == 2
     assert "cannot adapt" in capsys.readouterr().err
@@ -119,6 +128,9 @@ def test_cli_predict_with_calibration(tmp_path, monkeypatch, capsys):
     quiet.write_bytes(encode(np.zeros(16000 * 12, np.float32)))
     assert cli.main(["predict", str(clip), "--calibrate", str(quiet)]) == 2
     assert "silent" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["predict", str(clip), "--calibrate", str(tmp_path / "empty")]) == 2
+    assert "no audio files (wav, flac" in capsys.readouterr().err
 
 
 def test_loso_report_of_an_ensemble_takes_its_members_runs(tracking_store, tmp_path, monkeypatch):
@@ -217,10 +229,11 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     loso = models.load("m_spk").card["metrics"]["loso"]
     assert loso["voice_warps"]["n_folds"] == 3 and loso["adabn"]["n_folds"] == 3  # the AdaBN result is kept
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
-                     "--voice-warps", "--adabn", "--update-card"]) == 0
+                     "--voice-warps", "--adabn", "--seconds", "20", "--update-card"]) == 0
     assert "voice warps and AdaBN together" in capsys.readouterr().out
     both = models.load("m_spk").card["metrics"]["loso"]["voice_warps_adabn"]
     assert both["batchnorm"] and both["n_folds"] == 3 and "members" not in both["folds"][0]
+    assert [c["seconds"] for c in both["by_seconds"]] == ["20"]
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--voice-warps"]) == 2
     import shutil
 

@@ -164,14 +164,14 @@ def spk_server(tmp_path_factory):
 
 
 def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
-    """Upload 12 s of (synthetic) speech under "Calibrate to my voice", press Calibrate,
-    then upload a clip: its prediction says it is adapted to the voice."""
+    """Upload 24 s of (synthetic) speech under "Calibrate to my voice", press Calibrate,
+    then upload a clip: its prediction says it is adapted to the voice, batch norm too."""
     from tests.conftest import tone
     from tests.test_adapt import _speech
 
     url, log = spk_server
     calib, clip = tmp_path / "my_voice.wav", tmp_path / "clip.wav"
-    sf.write(calib, _speech(12.0), 16_000, subtype="PCM_16")
+    sf.write(calib, _speech(24.0), 16_000, subtype="PCM_16")
     sf.write(clip, tone(2.0), 16_000, subtype="PCM_16")
     page = browser_page
     page.goto(f"{url}/predictor")
@@ -192,14 +192,15 @@ def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
     panel.get_by_role("button", name="Calibrate", exact=True).click()
     page.get_by_text("Adapted to the voice 'Ala'").first.wait_for(timeout=90_000)
     wait_for_app(page)
-    assert "Calibrated for 'Ala' from 12 s of speech" in panel.inner_text()
+    assert "Calibrated for 'Ala' from 24 s of speech" in panel.inner_text()
     page.locator("input[type=file]").last.set_input_files(str(clip))
     verdict = page.locator(".st-key-predictor-verdict")
     verdict.get_by_text("Prediction", exact=False).first.wait_for(timeout=90_000)
     wait_for_app(page)
     wait_for_plots(page)
-    assert ("Adapted to the voice 'Ala' (12 s of calibration speech, averaged over 9 voice warps"
+    assert ("Adapted to the voice 'Ala' (24 s of calibration speech, averaged over 9 voice warps"
             in verdict.inner_text())
+    assert "re-estimated on this speech too (AdaBN)" in verdict.inner_text()
     assert "clip.wav" in verdict.inner_text()
     assert not page.locator('[data-testid="stException"]').count()
     assert not page.locator('[data-testid="stAlertContentError"]').count()

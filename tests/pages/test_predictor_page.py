@@ -453,6 +453,36 @@ def test_unadapted_until_calibrated_then_every_prediction_is_adapted(spk_env):
     assert "Not adapted to this voice" in at.info[0].value
 
 
+def test_a_long_calibration_adapts_batch_norm_too_and_only_once(spk_env):
+    """From 20 s of speech the model's batch-norm statistics adapt too (AdaBN): said under
+    the model, done once per model and voice, the speech windows kept in this session only."""
+    at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    calibrate(at, encode(speech(12.0), ext="wav"), who="ala")
+    assert "From 20 s of speech" in at.success[0].value
+    short = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    calibrate(at, encode(speech(40.0, seed=2), ext="wav"), who="ala")
+    assert not at.error, [e.value for e in at.error]
+    assert "re-estimated on this speech too (AdaBN)" in at.success[0].value
+    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    assert res.voice != short.voice and "AdaBN" in res.adaptation and res.backend == "torch"
+    assert not np.allclose(res.verdict.probs, short.verdict.probs)
+    voice = at.session_state[common.KEY_VOICE]
+    assert voice["windows"].shape[1:] == (48000,) and len(voice["windows"]) >= 20
+    shared = common._voice_stats(voice["id"], voice["y"], tuple(voice_reps(at)), "ala")
+    assert shared.windows is None  # the cache all sessions share holds statistics only
+    adapted = dict(at.session_state[common.KEY_ADAPTED])
+    assert len(adapted) == 1
+    no_exception(at.run())  # a rerun reuses the adapted model
+    assert all(at.session_state[common.KEY_ADAPTED][k] is v for k, v in adapted.items())
+    at.button(key=common.KEY_CAL_FORGET).click().run()
+    no_exception(at)
+    assert common.KEY_ADAPTED not in at.session_state
+
+
+def voice_reps(at: AppTest) -> list[str]:
+    return common.calibration_representations(common.predictor(at.session_state[common.KEY_PRED_MODEL]))
+
+
 def test_model_that_cannot_adapt_suggests_one_that_can(spk_env):
     at = run_page()
     at.selectbox(key=common.KEY_PRED_MODEL).set_value(TINY).run()
@@ -519,6 +549,7 @@ def test_profile_is_saved_only_with_consent_and_a_name_and_reloads(spk_env):
     at2.button(key=common.KEY_CAL_LOAD).click().run()
     no_exception(at2)
     assert at2.success[0].value.startswith("Adapted to the voice 'Ala'")
+    assert "statistics only, so the batch-norm layers are not adapted" in texts(at2)
     assert at2.session_state[common.KEY_PRED_RESULT]["upload"].voice
     at2.selectbox(key=common.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()  # chroma stats saved too
     assert not at2.error and at2.success[0].value.startswith("Adapted to the voice 'Ala'")
