@@ -18,8 +18,9 @@ For a single model the dynamically quantised INT8 ONNX copy is timed as well
 
 With ``--calibrate SECONDS`` a speaker-normalised model is first adapted to a
 voice profile of that much of the clips' audio, and timed with its test-time
-voice warps and without them, and (from 30 s) with AdaBN as well, the
-predictor's default once calibrated (its networks run in PyTorch).
+voice warps and without them, and (from ``adapt.ADABN_SECONDS``, 20 s) with
+AdaBN as well, the predictor's default once calibrated (its networks run in
+PyTorch).
 
 Usage:
   NEMO_DIR=../shared/nemo .venv/bin/python benchmarks/bench_predict.py [--model NAME]

@@ -260,9 +260,6 @@ def features_of(
     -------
     np.ndarray, shape (len(clips), channels, bins, frames), float16
     """
-    if is_cached(name, list(corpus["file_id"]), cfg=cfg, root=root):
-        return load(name, clips, cfg=cfg, root=root)
-
     def compute() -> np.ndarray:
         out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
         with clip_map(_work, [(path, (name,), cfg) for path in clips["path"]], workers=workers) as results:
@@ -270,7 +267,23 @@ def features_of(
                 out[i] = res[name]
         return out
 
-    return _part(entry_dir(name, cfg=cfg, root=root), clips, compute, keep=keep)
+    return _rows(entry_dir(name, cfg=cfg, root=root), clips, corpus, compute, keep=keep)
+
+
+def _rows(d: Path, clips: pd.DataFrame, corpus: pd.DataFrame, compute: Callable[[], np.ndarray], *,
+          keep: bool) -> np.ndarray:
+    """The rows of ``clips`` in entry ``d`` when it is complete for ``corpus`` (the memmap
+    itself when they are all of it, in order), else ``compute()`` for them alone, read from
+    or (with ``keep``) stored as a part of the entry (:func:`_part`)."""
+    ids = list(corpus["file_id"])
+    whole = _open(d, ids)
+    if whole is None:
+        return _part(d, clips, compute, keep=keep)
+    wanted = list(clips["file_id"])
+    if wanted == ids:
+        return whole
+    pos = {fid: i for i, fid in enumerate(ids)}
+    return np.asarray(whole[[pos[f] for f in wanted]])
 
 
 def _part(d: Path, clips: pd.DataFrame, compute: Callable[[], np.ndarray], *, keep: bool) -> np.ndarray:
@@ -356,18 +369,11 @@ def array_of(
     -------
     np.ndarray, shape (len(clips), ...)
     """
-    d = Path(root or cache_dir()) / key
-    ids = list(corpus["file_id"])
-    whole = _open(d, ids)
-    if whole is not None:
-        pos = {fid: i for i, fid in enumerate(ids)}
-        return np.asarray(whole[[pos[f] for f in clips["file_id"]]])
-
     def run() -> np.ndarray:
         with clip_map(compute, list(clips["path"]), workers=workers) as results:
             return np.stack(list(results))
 
-    return _part(d, clips, run, keep=keep)
+    return _rows(Path(root or cache_dir()) / key, clips, corpus, run, keep=keep)
 
 
 def load(

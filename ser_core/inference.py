@@ -234,7 +234,8 @@ class Predictor:
         #: The voice the inputs are normalised with (see :meth:`adapted`).
         self.profile = None
         #: With AdaBN (see :meth:`adapted`): the network with batch-norm statistics of the
-        #: voice for each of :attr:`_bn_views` (:func:`ser_core.adapt.view_batchnorm`).
+        #: voice for each of :attr:`_bn_views` (:func:`ser_core.adapt.view_batchnorm`); it is
+        #: then :attr:`module` too.
         self._bn_net: torch.nn.Module | None = None
         self._bn_views: tuple[str, ...] = ()
         #: Test-time voice warps averaged over once adapted to a voice (:data:`ser_core.adapt.VOICE_WARPS`;
@@ -308,13 +309,14 @@ class Predictor:
         out.profile = profile if self.speaker_normalised else None
         if not warps:
             out.warps = ()
-        out._bn_net, out._bn_views = None, ()
+        out._bn_net, out._bn_views, out.module = None, (), self.loaded.module
         prof = out.profile
         if (batchnorm and prof is not None and prof.adapts_batchnorm and self.kind == "features"
-                and self.representation in prof and adapt.has_batchnorm(self.module)):
+                and self.representation in prof and adapt.has_batchnorm(self.loaded.module)):
             fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(prof.windows, np.float32)]
             out._bn_views = tuple(out._views() or [self.representation])
-            out._bn_net = adapt.view_batchnorm(self.module, [out._view_inputs(fronts, n) for n in out._bn_views])
+            out._bn_net = out.module = adapt.view_batchnorm(
+                self.loaded.module, [out._view_inputs(fronts, n) for n in out._bn_views])
             out._onnx, out.backend = None, "torch"
         return out
 
@@ -365,7 +367,7 @@ class Predictor:
             if self._bn_net is not None:
                 bn = " Its batch-norm statistics were re-estimated on this speech too (AdaBN)."
             elif (self.profile.windows is not None and not self.profile.adapts_batchnorm
-                  and self.kind == "features" and adapt.has_batchnorm(self.module)):
+                  and self.kind == "features" and adapt.has_batchnorm(self.loaded.module)):
                 bn = (f" From {adapt.ADABN_SECONDS:.0f} s of speech, its batch-norm statistics "
                       "would be re-estimated on the voice too (AdaBN).")
             return (f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration "
@@ -402,10 +404,9 @@ class Predictor:
         Adapted with AdaBN and voice warps, ``x`` holds the copies of every clip
         as :meth:`front_log_probs` stacks them (one block per warp, in
         :attr:`_bn_views` order)."""
-        if self._bn_net is None and self._onnx is not None:
+        if self._onnx is not None:
             return self._onnx.logits(x)
-        net = self.module if self._bn_net is None else self._bn_net
-        return net(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+        return self.module(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
 
     def predict_batch(self, windows: np.ndarray) -> np.ndarray:
         """Calibrated probabilities ``(n, 6)`` of waveforms ``(n, samples)``."""
