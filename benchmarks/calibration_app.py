@@ -13,7 +13,9 @@ silent ones (``adapt.voice_profile``) and adapts a :class:`Predictor` to them
   ``--seconds`` of audio; joined, they are the calibration recording;
 * the speaker's other clips are predicted from their audio (padded to 3 s, as
   an upload is) with the input statistics only, with the voice warps, with
-  AdaBN, and with both (the app's default from ``adapt.ADABN_SECONDS``).
+  AdaBN, with both (the app's default from ``adapt.ADABN_SECONDS``), and with both
+  after information maximisation (``infomax``: the app's default from
+  ``adapt.INFOMAX_SECONDS``; this script applies it at every length it is asked for).
 
 Prints the accuracy of each mode, mean ± std over the speakers, and per speaker.
 
@@ -37,8 +39,9 @@ from ser_core import adapt, data, evaluate  # noqa: E402
 from ser_core.audio import load_audio, pad_or_trim  # noqa: E402
 from ser_core.inference import EnsemblePredictor, Predictor  # noqa: E402
 
-#: ``(warps, batchnorm)`` of each mode.
-MODES = {"input": (False, False), "warps": (True, False), "adabn": (False, True), "both": (True, True)}
+#: ``(warps, batchnorm, infomax)`` of each mode.
+MODES = {"input": (False, False, False), "warps": (True, False, False), "adabn": (False, True, False),
+         "both": (True, True, False), "infomax": (True, True, True)}
 
 
 def fold_predictor(name: str, fold: int, member_runs: dict) -> Predictor:
@@ -65,10 +68,13 @@ def main() -> None:
                     help="a shipped speaker-normalised model or ensemble of such")
     ap.add_argument("--seconds", type=float, nargs="+", default=[20.0, 30.0])
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--folds", type=int, nargs="+", default=None, help="these LOSO folds only (default: all)")
     a = ap.parse_args()
+    adapt.INFOMAX_SECONDS = 0.0  # the infomax mode at every length asked for (the app: from 60 s)
     meta = data.load_metadata()
     labels = meta["label"].to_numpy()
     _, member_runs, folds = evaluate._member_fold_runs(a.model, what="the app's calibration")
+    folds = [k for k in folds if a.folds is None or k in a.folds]
     res = {(s, m): [] for s in a.seconds for m in a.modes}
     speakers = []
     t0 = time.perf_counter()
@@ -87,8 +93,8 @@ def main() -> None:
             ys = np.stack([pad_or_trim(audio[int(i)], n_samples=cfg.n_samples, align=cfg.align)
                            for i in scored])
             for m in a.modes:
-                warps, batchnorm = MODES[m]
-                ad = pred.adapted(profile, warps=warps, batchnorm=batchnorm)
+                warps, batchnorm, infomax = MODES[m]
+                ad = pred.adapted(profile, warps=warps, batchnorm=batchnorm, infomax=infomax)
                 if batchnorm and not ad.adabn:
                     raise SystemExit(f"{s:g} s gave {profile.seconds:.1f} s of speech: no AdaBN "
                                      f"(it needs {adapt.ADABN_SECONDS:g} s)")

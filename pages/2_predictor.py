@@ -32,16 +32,18 @@ common.adaptation_status(pred)
 
 
 def calibration_section() -> None:
-    """Calibrate to my voice: 10–60 s of any speech give the per-band statistics that a
-    speaker-normalised model normalises with (from 20 s, AdaBN too); optionally saved
-    (with consent, by name; statistics only)."""
+    """Calibrate to my voice: 10–120 s of any speech give the per-band statistics that a
+    speaker-normalised model normalises with (from 20 s, AdaBN too; from 60 s, information
+    maximisation as well); optionally saved (with consent, by name; statistics only)."""
     with st.expander("Calibrate to my voice", icon=":material/tune:"), \
             st.container(key="predictor-calibration"):
-        st.markdown("Record or upload **20–60 s of your ordinary speech** (any words; 10 s "
-                    "is the least). The model then normalises what it hears with *your* "
+        st.markdown("Record or upload **20 s to 2 minutes of your ordinary speech** (any words; "
+                    "10 s is the least). The model then normalises what it hears with *your* "
                     "averages instead of the corpus speakers'; from 20 s it also re-estimates "
                     "its batch-norm statistics on your speech (AdaBN), worth 1–3 more "
-                    "points on a new voice. Speech in a few different moods works best: a profile "
+                    "points on a new voice, and from a minute a single model (not yet an "
+                    "ensemble) is also tuned to your voice (information maximisation: a few "
+                    "more points, and a few seconds more to adapt). Speech in a few different moods works best: a profile "
                     "of only calm (or only angry) speech shifts those averages and costs a few "
                     "points, though it still beats no calibration. The audio stays in this "
                     "browser session and is never stored.")

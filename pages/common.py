@@ -954,8 +954,9 @@ FB_YES, FB_NO, FB_NOT_SURE = "Yes", "No", "Not sure"
 CONSENT_LABEL = "Donate this recording to improve the model"
 PROFILE_CONSENT_LABEL = ("Save my voice statistics in this app's database under the name above "
                          "(averages per frequency band only, never the audio)")
-#: Calibration speech beyond this is not used (s).
-CALIBRATION_MAX_SECONDS = 60.0
+#: Calibration speech beyond this is not used (s); from ``adapt.INFOMAX_SECONDS`` (60 s) a
+#: calibration also tunes the network to the voice, and 2 minutes tune it better.
+CALIBRATION_MAX_SECONDS = 120.0
 #: Display names of architectures in captions.
 ARCH_NAMES = {"resnet18": "ResNet", "vgg16": "VGG", "small_cnn": "small CNN",
               "wave_cnn": "waveform CNN", "zcr_rms_lstm": "LSTM", "logreg": "logistic regression"}

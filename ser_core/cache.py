@@ -128,7 +128,10 @@ def clip_map(fn: Callable, items: Sequence, *, workers: int | None, chunksize: i
         cores = os.cpu_count() or 1
         workers = cores if len(items) >= MIN_CLIPS_PER_WORKER * cores else 1
     if workers == 1 or len(items) < 2 * workers:
-        yield map(fn, items)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # as a worker computes: the same numbers either way
+            yield map(fn, items)
         return
     pool = process_pool(workers)
     try:

@@ -405,11 +405,15 @@ def _models(a: argparse.Namespace) -> int:
                       p.add_argument("--model", default=None, help="shipped model (default: best; "
                                      "with --calibrate, the best one that can adapt)"),
                       p.add_argument("--calibrate", metavar="FILE_OR_DIR", default=None,
-                                     help="unlabelled speech of the speaker (20-60 s, any emotion; "
+                                     help="unlabelled speech of the speaker (20-120 s, any emotion; "
                                           "10 s at least): normalise with their own statistics and, "
-                                          "from 20 s, re-estimate batch-norm statistics on it (AdaBN)"),
+                                          "from 20 s, re-estimate batch-norm statistics on it (AdaBN); "
+                                          "from 60 s, also tune the network to it (information "
+                                          "maximisation)"),
                       p.add_argument("--no-adabn", action="store_true",
                                      help="with --calibrate, adapt the input statistics only"),
+                      p.add_argument("--no-infomax", action="store_true",
+                                     help="with --calibrate, no information maximisation"),
                       p.add_argument("--json", action="store_true", help="JSON lines output")))
 def _predict(a: argparse.Namespace) -> int:
     from .inference import Predictor, best_adaptable_model, predict_files
@@ -424,7 +428,8 @@ def _predict(a: argparse.Namespace) -> int:
                               "adapt to a voice; leave out --model to use the best one that can")
         pred = pred.adapted(profile_from_source(a.calibrate,
                                                 representations=pred.profile_representations(),
-                                                cfg=pred.cfg), batchnorm=not a.no_adabn)
+                                                cfg=pred.cfg), batchnorm=not a.no_adabn,
+                            infomax=not a.no_infomax)
         print(f"calibrated: {pred.adaptation()}", file=sys.stderr)
     failed = done = 0
     for res in predict_files(a.paths, pred):
@@ -456,6 +461,11 @@ def _predict(a: argparse.Namespace) -> int:
                                           "weights averaged over the new voice warped by ±16 %% "
                                           "(test-time augmentation, as the predictor does once "
                                           "adapted to a voice); with --adabn, also the two together"),
+                      p.add_argument("--infomax", action="store_true",
+                                     help="with --voice-warps --adabn: also tune the batch-norm scales "
+                                          "and shifts to the new speaker by information maximisation "
+                                          "(unlabelled; adapt.tune_to_voice), as the predictor does "
+                                          "from adapt.INFOMAX_SECONDS of calibration speech"),
                       p.add_argument("--seconds", type=float, nargs="+", default=[10.0, 30.0],
                                      metavar="S", help="with --voice-warps: the calibration lengths "
                                      "scored besides all of the speaker's clips (default: 10 30)"),
@@ -464,6 +474,9 @@ def _evaluate(a: argparse.Namespace) -> int:
     from . import data
     from .evaluate import evaluate_shipped, loso_report
 
+    if a.infomax and not (a.adabn and a.voice_warps):
+        print("--infomax tunes on top of --voice-warps --adabn: use the three together", file=sys.stderr)
+        return 2
     if a.protocol == "loso":
         from .inference import best_model_name
 
@@ -480,6 +493,9 @@ def _evaluate(a: argparse.Namespace) -> int:
             rep["voice_warps"] = voice_warp_report(rep["model"], meta, budgets=budgets)
             if a.adabn:  # the two together: every warped copy with its own batch-norm statistics
                 rep["voice_warps_adabn"] = voice_warp_report(rep["model"], meta, budgets=budgets, batchnorm=True)
+                if a.infomax:  # and the batch-norm scales and shifts tuned to the voice
+                    rep["voice_warps_adabn_infomax"] = voice_warp_report(rep["model"], meta, budgets=budgets,
+                                                                         batchnorm=True, infomax=True)
         if a.update_card:
             from . import models
 
@@ -489,7 +505,7 @@ def _evaluate(a: argparse.Namespace) -> int:
                 k: rep[k] for k in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
                                     "macro_precision", "macro_recall", "n_folds", "folds",
                                     "most_confused", "recipe") if k in rep}
-            for key in ("adaptation", "adabn", "voice_warps", "voice_warps_adabn"):
+            for key in ("adaptation", "adabn", "voice_warps", "voice_warps_adabn", "voice_warps_adabn_infomax"):
                 if key in rep and key.startswith("voice_warps"):  # per-member detail stays in --json
                     card["metrics"]["loso"][key] = {
                         **rep[key], "folds": [{k: v for k, v in f.items() if k != "members"}
@@ -531,14 +547,19 @@ def _evaluate(a: argparse.Namespace) -> int:
             v = rep["voice_warps_adabn"]
             print(f"  voice warps and AdaBN together: {v['accuracy']:.2%} ± {v['accuracy_std']:.2%} "
                   f"(AdaBN without the warps: {v['without']:.2%} ± {v['without_std']:.2%})")
+        if "voice_warps_adabn_infomax" in rep:
+            v = rep["voice_warps_adabn_infomax"]
+            print(f"  voice warps, AdaBN and information maximisation: {v['accuracy']:.2%} "
+                  f"± {v['accuracy_std']:.2%} (without the warps: {v['without']:.2%} ± {v['without_std']:.2%})")
         for key, what in (("adabn", "with AdaBN (batch-norm statistics too)"),
                           ("voice_warps", "with voice warps"),
-                          ("voice_warps_adabn", "with voice warps and AdaBN")):
+                          ("voice_warps_adabn", "with voice warps and AdaBN"),
+                          ("voice_warps_adabn_infomax", "with voice warps, AdaBN and information maximisation")):
             for c in rep.get(key, {}).get("by_seconds", []):
                 print(f"  {what}, adapted to {amount(c['seconds'])}: {c['accuracy']:.2%} "
                       f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})")
         return 0
-    for flag in ("adabn", "voice_warps"):
+    for flag in ("adabn", "voice_warps", "infomax"):
         if getattr(a, flag):
             print(f"--{flag.replace('_', '-')} scores the LOSO folds: use it with --protocol loso",
                   file=sys.stderr)

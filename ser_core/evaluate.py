@@ -390,7 +390,7 @@ def _fold_model(run: pd.Series):
 
 
 def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, warps=None,
-                      budgets=(10, 30), batchnorm: bool = False,
+                      budgets=(10, 30), batchnorm: bool = False, infomax: bool = False,
                       cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
     """Leave-one-speaker-out accuracy of a speaker-normalised recipe with test-time voice warps.
 
@@ -426,6 +426,11 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
         :func:`ser_core.adapt.adapt_batchnorm`) from the clips the input
         statistics come from, for each warped copy its own (with and without
         the warps alike).
+    infomax : bool
+        With ``batchnorm``, also tune the batch-norm scales and shifts on the
+        same clips by information maximisation
+        (:func:`ser_core.adapt.tune_to_voice`, on the voice as it is; each
+        warped copy then re-estimates its statistics on the tuned network).
 
     Returns
     -------
@@ -476,14 +481,20 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                                                                     cfg=cfg)
                      for a in (*factors, 1.0)}
 
+            tune = infomax and batchnorm and adapt.has_batchnorm(loaded.module)
+            # tuned once on the voice as it is; every view re-estimates its statistics on it
+            tuned = (adapt.tune_to_voice(loaded.module, features.normalization_stats(raw).apply(raw))
+                     if tune and "all" in protocols else loaded.module)
+
             def probs(x: np.ndarray, budget) -> np.ndarray:
                 if budget == "all":  # the runs' protocol: the speaker's statistics of all their clips
                     xn = features.normalization_stats(x).apply(x)
-                    net = adapt.adapt_batchnorm(loaded.module, xn) if batchnorm else loaded.module
+                    net = adapt.adapt_batchnorm(tuned, xn) if batchnorm else loaded.module
                     z = train.predict_logits(net, xn)
                 else:
                     z = adapt.adapted_logits(x, np.arange(len(rows)), model=loaded.module, batchnorm=batchnorm,
-                                             budget=budget, seconds=secs, seed=seed, fallback=fallback)
+                                             budget=budget, seconds=secs, seed=seed, fallback=fallback,
+                                             infomax=tune, reference=raw)
                 return softmax(z, temperature=temperature)
 
             members[tag] = {}
@@ -500,7 +511,7 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                       "by_seconds": {b: {"accuracy": acc[b, True], "without": acc[b, False]}
                                      for b in protocols[1:]},
                       "members": members})
-    rep = {"model": name, "members": weights, "warps": list(warps), "batchnorm": batchnorm,
+    rep = {"model": name, "members": weights, "warps": list(warps), "batchnorm": batchnorm, "infomax": infomax,
            **_fold_summary(folds, protocols[1:])}
     rep["by_member"] = {t: {b: {key: float(np.mean([f["members"][t][b][key] for f in folds]))
                                 for key in ("accuracy", "without")} for b in protocols}

@@ -238,6 +238,8 @@ class Predictor:
         #: then :attr:`module` too.
         self._bn_net: torch.nn.Module | None = None
         self._bn_views: tuple[str, ...] = ()
+        #: With information maximisation: the tuned network the views' statistics were taken on.
+        self._tuned: torch.nn.Module | None = None
         #: Test-time voice warps averaged over once adapted to a voice (:data:`ser_core.adapt.VOICE_WARPS`;
         #: empty for a model that cannot adapt or whose input no warp reaches).
         self.warps: tuple[float, ...] = (adapt.VOICE_WARPS if self.norm_kind == "speaker" and self.kind == "features"
@@ -285,7 +287,8 @@ class Predictor:
         """The model was trained on speaker-normalised features (it can be adapted)."""
         return self.norm_kind == "speaker"
 
-    def adapted(self, profile, *, warps: bool = True, batchnorm: bool = True) -> "Predictor":
+    def adapted(self, profile, *, warps: bool = True, batchnorm: bool = True,
+                infomax: bool = True) -> "Predictor":
         """A copy that normalises inputs with a voice's statistics.
 
         Parameters
@@ -302,6 +305,12 @@ class Predictor:
             (AdaBN, :func:`ser_core.adapt.adapt_batchnorm`), for each warped
             copy its own, as ``evaluate --voice-warps --adabn`` scores it.
             The adapted network runs in PyTorch.
+        infomax : bool
+            With ``batchnorm`` and a profile of at least
+            :data:`ser_core.adapt.INFOMAX_SECONDS` of speech, first tune the
+            batch-norm scales and shifts to the voice by information
+            maximisation (:func:`ser_core.adapt.tune_to_voice`), as
+            ``evaluate --voice-warps --adabn --infomax`` scores it.
         """
         import copy
 
@@ -309,14 +318,17 @@ class Predictor:
         out.profile = profile if self.speaker_normalised else None
         if not warps:
             out.warps = ()
-        out._bn_net, out._bn_views, out.module = None, (), self.loaded.module
+        out._bn_net, out._bn_views, out._tuned, out.module = None, (), None, self.loaded.module
         prof = out.profile
         if (batchnorm and prof is not None and prof.adapts_batchnorm and self.kind == "features"
                 and self.representation in prof and adapt.has_batchnorm(self.loaded.module)):
             fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(prof.windows, np.float32)]
             out._bn_views = tuple(out._views() or [self.representation])
+            base = self.loaded.module
+            if infomax and prof.tunes_network:  # on the voice as it is; each view then its own statistics
+                base = out._tuned = adapt.tune_to_voice(base, out._view_inputs(fronts, self.representation))
             out._bn_net = out.module = adapt.view_batchnorm(
-                self.loaded.module, [out._view_inputs(fronts, n) for n in out._bn_views])
+                base, [out._view_inputs(fronts, n) for n in out._bn_views])
             out._onnx, out.backend = None, "torch"
         return out
 
@@ -330,6 +342,11 @@ class Predictor:
     def adabn(self) -> bool:
         """The network's batch-norm statistics were re-estimated on the voice (:meth:`adapted`)."""
         return self._bn_net is not None
+
+    @property
+    def infomax(self) -> bool:
+        """The network's batch-norm scales and shifts were tuned to the voice (:meth:`adapted`)."""
+        return self._tuned is not None
 
     def needed_representations(self) -> list[str]:
         """Representations a voice profile must hold to adapt this model."""
@@ -364,7 +381,10 @@ class Predictor:
             warped = (f", averaged over {len(self.warps)} voice warps of ±{max(self.warps) - 1:.0%}"
                       if self._views() else "")
             bn = ""  # a saved or live profile holds statistics only: no AdaBN, no hint
-            if self._bn_net is not None:
+            if self._tuned is not None:
+                bn = (" Its batch-norm statistics were re-estimated on this speech too (AdaBN), and their "
+                      "scales and shifts tuned to it (information maximisation).")
+            elif self._bn_net is not None:
                 bn = " Its batch-norm statistics were re-estimated on this speech too (AdaBN)."
             elif (self.profile.windows is not None and not self.profile.adapts_batchnorm
                   and self.kind == "features" and adapt.has_batchnorm(self.loaded.module)):
@@ -509,7 +529,7 @@ class EnsemblePredictor(Predictor):
         self.norm = None
         self.norm_kind = "speaker" if any(m.speaker_normalised for m in self.members) else "corpus"
         self.profile = None
-        self._bn_net, self._bn_views = None, ()  # each member has its own
+        self._bn_net, self._bn_views, self._tuned = None, (), None  # each member has its own
         self.warps = ()  # each member has its own
         self.temperature = 1.0  # the combined logits include the ensemble's own temperature
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
@@ -523,12 +543,19 @@ class EnsemblePredictor(Predictor):
     def inputs(self, windows: np.ndarray) -> np.ndarray:  # noqa: D102 - members prepare their own
         raise SERError("an ensemble has no single input; use predict_batch")
 
-    def adapted(self, profile, *, warps: bool = True,  # noqa: D102 - each member
-                batchnorm: bool = True) -> "EnsemblePredictor":
+    def adapted(self, profile, *, warps: bool = True, batchnorm: bool = True,
+                infomax: bool = False) -> "EnsemblePredictor":
+        """Each member adapted to the voice (:meth:`Predictor.adapted`).
+
+        ``infomax`` is off by default for an ensemble: it was measured for a single
+        network (the mel model, ``evaluate --voice-warps --adabn --infomax``), not yet
+        for an ensemble's members combined with its other members.
+        """
         import copy
 
         out = copy.copy(self)
-        out.members = [m.adapted(profile, warps=warps, batchnorm=batchnorm) for m in self.members]
+        out.members = [m.adapted(profile, warps=warps, batchnorm=batchnorm, infomax=infomax)
+                       for m in self.members]
         out.profile = profile if self.speaker_normalised else None
         out.backend = "+".join(sorted({m.backend for m in out.members}))
         return out
@@ -539,6 +566,10 @@ class EnsemblePredictor(Predictor):
     @property
     def adabn(self) -> bool:  # noqa: D102 - any member's
         return any(m.adabn for m in self.members)
+
+    @property
+    def infomax(self) -> bool:  # noqa: D102 - any member's
+        return any(m.infomax for m in self.members)
 
     def needed_representations(self) -> list[str]:
         return sorted({r for m in self.members for r in m.needed_representations()})

@@ -123,7 +123,8 @@ HELDOUT = "resnet18_mel_spk_fold0"
 def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
     """The shipped LOSO fold-0 model never heard speaker EB0 (not even as validation):
     30 s of EB0's unlabelled clips calibrate it, and the rest of EB0's clips are
-    scored with and without the calibration, with its voice warps and with AdaBN."""
+    scored with and without the calibration, with its voice warps and with AdaBN; then
+    60 s, with and without information maximisation."""
     from ser_core import data
     from ser_core.audio import load_audio, pad_or_trim
     from ser_core.config import artifacts_dir
@@ -139,18 +140,25 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
 
     order = np.random.default_rng(0).permutation(split.test)
     audio = {i: load_audio(meta["path"].iloc[i], sr=pred.cfg.sr) for i in order}
-    calib, seconds = [], 0.0
-    for i in order:  # whole clips until 30 s: the calibration audio, never scored
-        if seconds >= 30:
-            break
-        calib.append(i)
-        seconds += len(audio[i]) / pred.cfg.sr
-    scored = [i for i in order if i not in set(calib)]
-    profile = adapt.voice_profile(np.concatenate([audio[i] for i in calib]),
-                                  representations=pred.profile_representations(), name="EB0")
-    ys = np.stack([pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align)
-                   for i in scored])
-    labels = meta["label"].to_numpy()[scored]
+
+    def calibration(limit: float):
+        """Whole clips until ``limit`` s make the calibration audio (never scored): its profile,
+        and the other clips of EB0 with their labels."""
+        calib, seconds = [], 0.0
+        for i in order:
+            if seconds >= limit:
+                break
+            calib.append(i)
+            seconds += len(audio[i]) / pred.cfg.sr
+        scored = [i for i in order if i not in set(calib)]
+        profile = adapt.voice_profile(np.concatenate([audio[i] for i in calib]),
+                                      representations=pred.profile_representations(), name="EB0")
+        ys = np.stack([pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align)
+                       for i in scored])
+        return profile, ys, meta["label"].to_numpy()[scored]
+
+    profile, ys, labels = calibration(30)
+
     def accuracy(p) -> float:
         return float((p.predict_batch(ys).argmax(1) == labels).mean())
 
@@ -158,12 +166,18 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
     calibrated = accuracy(pred.adapted(profile, warps=False, batchnorm=False))
     warped = accuracy(pred.adapted(profile, batchnorm=False))
     adabn = pred.adapted(profile, warps=False)
-    assert len(scored) > 500 and profile.adapts_batchnorm and adabn._bn_views == ("mel",)
+    assert len(ys) > 500 and profile.adapts_batchnorm and adabn._bn_views == ("mel",)
     assert calibrated >= plain + 0.05, (plain, calibrated)  # measured: 25.8 % -> 35.5 %
     assert warped >= calibrated + 0.03, (calibrated, warped)  # with the voice warps: 41.6 %
     # 30 s is enough for AdaBN too (the predictor does it from ADABN_SECONDS = 20 s)
     assert accuracy(adabn) >= calibrated + 0.03, calibrated  # measured: 44.0 %
     assert accuracy(pred.adapted(profile)) >= warped + 0.03, warped  # with the warps: 49.9 %
+    # from a minute (INFOMAX_SECONDS) the network is tuned to EB0 too (information maximisation)
+    profile, ys, labels = calibration(60)
+    tuned = pred.adapted(profile, warps=False)
+    assert profile.tunes_network and tuned.infomax and len(ys) > 500
+    adabn = accuracy(pred.adapted(profile, warps=False, infomax=False))  # measured: 45.7 %
+    assert accuracy(tuned) >= adabn + 0.03, adabn  # measured: 50.8 %
 
 
 def test_adapt_batchnorm_takes_the_statistics_of_the_new_voice():
@@ -227,6 +241,39 @@ def test_adapted_logits_recover_batch_norm_statistics_of_another_voice():
     assert (z.argmax(1) == labels).mean() == curve
 
 
+def test_infomax_tunes_the_batch_norm_affine_parameters_of_a_copy_until_the_voice_is_told_apart():
+    """Information maximisation recovers two classes a stale batch norm merged into one;
+    entropy alone (TENT, ``diversity=0``) only makes the wrong decision surer."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 30)
+    x = (np.where(labels == 0, 1.0, -1.0)[:, None, None, None]
+         + rng.normal(0, 0.3, size=(60, 1, 3, 8))).astype(np.float32)
+    stale = _sign_classifier(bn_mean=3.0)  # every clip class 1
+    before = {k: v.clone() for k, v in stale.state_dict().items()}
+    flags = [p.requires_grad for p in stale.parameters()]
+
+    def accuracy(net) -> float:
+        return float((net(torch.from_numpy(x)).detach().numpy().argmax(1) == labels).mean())
+
+    assert accuracy(stale) == pytest.approx(0.5)
+    seen = []
+    net = adapt.infomax(stale, x, epochs=100, lr=0.05, batch_size=60, callback=lambda e, n: seen.append(e))
+    assert accuracy(net) == pytest.approx(1.0) and seen == list(range(1, 101)) and not net.training
+    assert accuracy(adapt.infomax(stale, x, epochs=100, lr=0.05, batch_size=60, diversity=0.0)) == pytest.approx(0.5)
+    assert net[3].weight is stale[3].weight and net[0].weight is not stale[0].weight  # only batch norm's own
+    assert not net[0].bias.requires_grad and net[0].bias.grad is None
+    for k, v in stale.state_dict().items():  # the original is untouched
+        assert torch.equal(v, before[k]), k
+    assert [p.requires_grad for p in stale.parameters()] == flags and all(p.grad is None for p in stale.parameters())
+    with pytest.raises(CalibrationError, match="got 1"):
+        adapt.infomax(stale, x[:1])
+    # tune_to_voice: AdaBN first (the stale mean replaced by the voice's), then the same tuning
+    tuned = adapt.tune_to_voice(stale, x, epochs=2)
+    np.testing.assert_allclose(tuned[0].running_mean.numpy(), [x.mean()], rtol=1e-4)
+
+
 def test_voice_warps_name_the_warped_copies():
     assert adapt.voice_warps("chroma") == [] and adapt.voice_warps("mel", warps=()) == []
     assert adapt.voice_warps("mel")[0] == "mel@0.84" and len(adapt.voice_warps("mel")) == len(adapt.VOICE_WARPS)
@@ -264,6 +311,19 @@ def test_adapted_model_averages_over_the_voice_warps(tmp_path):
     np.testing.assert_allclose(pred.adapted(back).predict(y), want, atol=1e-5)
 
 
+def _speaker_normalised_predictor(directory):
+    """An untrained speaker-normalised mel ResNet saved as ``spk`` in ``directory``, loaded."""
+    from ser_core import models
+    from ser_core.inference import Predictor
+
+    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+            "input": {"kind": "features", "name": "mel"},
+            "normalization": {"kind": "speaker", "mean": np.zeros((1, 128, 1)).tolist(),
+                              "std": np.ones((1, 128, 1)).tolist()}}
+    models.save(models.create("resnet18", width=8), card, "spk", directory=directory)
+    return Predictor.load("spk", directory=directory, backend="auto")
+
+
 def test_a_calibration_of_30_s_also_adapts_the_batch_norm_statistics(tmp_path):
     """From ADABN_SECONDS of speech the adapted predictor re-estimates its batch-norm
     statistics on the calibration windows, each warped copy its own (AdaBN), exactly as
@@ -274,12 +334,7 @@ def test_a_calibration_of_30_s_also_adapts_the_batch_norm_statistics(tmp_path):
     from ser_core.inference import Predictor
     from ser_core.metrics import softmax
 
-    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
-            "input": {"kind": "features", "name": "mel"},
-            "normalization": {"kind": "speaker", "mean": np.zeros((1, 128, 1)).tolist(),
-                              "std": np.ones((1, 128, 1)).tolist()}}
-    models.save(models.create("resnet18", width=8), card, "spk", directory=tmp_path)
-    pred = Predictor.load("spk", directory=tmp_path, backend="auto")
+    pred = _speaker_normalised_predictor(tmp_path)
     names = pred.profile_representations()
     prof = adapt.voice_profile(_speech(40.0, seed=5), representations=names, name="me")
     assert prof.adapts_batchnorm and prof.windows.shape[1:] == (48000,) and len(prof.windows) >= 20
@@ -338,3 +393,34 @@ def test_a_long_calibration_keeps_at_most_adabn_max_windows(monkeypatch):
     monkeypatch.setattr(adapt, "ADABN_MAX_WINDOWS", 5)
     prof = adapt.voice_profile(_speech(15.0, seed=2))
     assert prof.windows.shape == (5, 48000) and not prof.adapts_batchnorm
+
+
+def test_a_long_calibration_also_tunes_the_network_to_the_voice(tmp_path, monkeypatch):
+    """From INFOMAX_SECONDS of speech the adapted predictor runs information maximisation on
+    the calibration windows as they are, then each warped copy re-estimates its batch-norm
+    statistics on the tuned network, exactly as ``evaluate --voice-warps --adabn --infomax``
+    scores it."""
+    import torch
+
+    from ser_core.metrics import softmax
+
+    pred = _speaker_normalised_predictor(tmp_path)
+    names = pred.profile_representations()
+    prof = adapt.voice_profile(_speech(40.0, seed=6), representations=names, name="me")
+    assert prof.adapts_batchnorm and not prof.tunes_network  # 40 s < INFOMAX_SECONDS
+    assert not pred.adapted(prof).infomax
+    monkeypatch.setattr(adapt, "INFOMAX_SECONDS", 30.0)
+    assert prof.tunes_network
+    ad = pred.adapted(prof)
+    assert ad.infomax and ad.adabn and "information maximisation" in ad.adaptation()
+    assert not pred.adapted(prof, infomax=False).infomax and not pred.adapted(prof, batchnorm=False).infomax
+    y = tone(3.0, freq=170.0)
+
+    def inputs(n, clips):
+        return prof.stats[n].apply(np.stack([features.compute(w, n) for w in clips]))
+
+    tuned = adapt.tune_to_voice(pred.module, inputs("mel", prof.windows))
+    p = [softmax(adapt.adapt_batchnorm(tuned, inputs(n, prof.windows))(
+        torch.from_numpy(inputs(n, [y]))).detach().numpy())[0] for n in names[1:]]
+    np.testing.assert_allclose(ad.predict(y), np.mean(p, 0), atol=1e-4)
+    assert not np.allclose(ad.predict(y), pred.adapted(prof, infomax=False).predict(y), atol=1e-4)

@@ -229,12 +229,19 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     loso = models.load("m_spk").card["metrics"]["loso"]
     assert loso["voice_warps"]["n_folds"] == 3 and loso["adabn"]["n_folds"] == 3  # the AdaBN result is kept
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
-                     "--voice-warps", "--adabn", "--seconds", "20", "--update-card"]) == 0
-    assert "voice warps and AdaBN together" in capsys.readouterr().out
+                     "--voice-warps", "--adabn", "--infomax", "--seconds", "20", "--update-card"]) == 0
+    out = capsys.readouterr().out
+    assert "voice warps and AdaBN together" in out and "AdaBN and information maximisation:" in out
     both = models.load("m_spk").card["metrics"]["loso"]["voice_warps_adabn"]
     assert both["batchnorm"] and both["n_folds"] == 3 and "members" not in both["folds"][0]
     assert [c["seconds"] for c in both["by_seconds"]] == ["20"]
+    tuned = models.load("m_spk").card["metrics"]["loso"]["voice_warps_adabn_infomax"]
+    assert tuned["infomax"] and not both["infomax"] and tuned["n_folds"] == 3
+    assert [c["seconds"] for c in tuned["by_seconds"]] == ["20"]
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--voice-warps"]) == 2
+    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
+                     "--voice-warps", "--infomax"]) == 2  # information maximisation needs --adabn
+    assert "use the three together" in capsys.readouterr().err
     import shutil
 
     shutil.rmtree(tmp_path / "mlart")  # the weights stayed on another machine

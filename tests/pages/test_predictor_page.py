@@ -474,6 +474,13 @@ def test_a_long_calibration_adapts_batch_norm_too_and_only_once(spk_env):
     assert len(adapted) == 1
     no_exception(at.run())  # a rerun reuses the adapted model
     assert all(at.session_state[common.KEY_ADAPTED][k] is v for k, v in adapted.items())
+    assert "information maximisation" not in at.success[0].value  # 40 s < adapt.INFOMAX_SECONDS
+    # from a minute the network is tuned to the voice too; speech beyond 2 minutes is not used
+    calibrate(at, encode(speech(150.0, seed=3), ext="wav"), who="ala")
+    assert not at.error, [e.value for e in at.error]
+    assert "scales and shifts tuned to it (information maximisation)" in at.success[0].value
+    assert at.session_state[common.KEY_VOICE]["seconds"] <= common.CALIBRATION_MAX_SECONDS
+    assert at.session_state[common.KEY_PRED_RESULT]["upload"].adaptation.endswith("(information maximisation).")
     at.button(key=common.KEY_CAL_FORGET).click().run()
     no_exception(at)
     assert common.KEY_ADAPTED not in at.session_state
