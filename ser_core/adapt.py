@@ -419,11 +419,16 @@ def _shared_copy(model):
     return copy.deepcopy(model, {id(p): p for p in model.parameters()}).eval()
 
 
-def has_batchnorm(model) -> bool:
-    """Whether a torch module has a batch-norm layer (:func:`adapt_batchnorm` can change it)."""
+def _batchnorms(model) -> list:
+    """``(name, layer)`` of every batch-norm layer of a torch module, in module order."""
     import torch
 
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+def has_batchnorm(model) -> bool:
+    """Whether a torch module has a batch-norm layer (:func:`adapt_batchnorm` can change it)."""
+    return bool(_batchnorms(model))
 
 
 def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
@@ -460,11 +465,10 @@ def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
     if len(x) == 0:
         raise CalibrationError("batch-norm adaptation needs at least one clip of the new voice, got 0")
     adapted = _shared_copy(model)
-    for layer in adapted.modules():
-        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
-            layer.reset_running_stats()
-            layer.momentum = None  # a cumulative average over the batches
-            layer.train()
+    for _, layer in _batchnorms(adapted):
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over the batches
+        layer.train()
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             adapted(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32)))
@@ -523,8 +527,8 @@ def infomax(model, x: np.ndarray, *, epochs: int = INFOMAX_EPOCHS, lr: float = I
         raise CalibrationError(f"information maximisation needs at least two clips of the new voice, got {len(x)}")
     net = _shared_copy(model)
     tuned = []
-    for layer in net.modules():
-        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.affine:
+    for _, layer in _batchnorms(net):
+        if layer.affine:
             layer.weight = torch.nn.Parameter(layer.weight.detach().clone())
             layer.bias = torch.nn.Parameter(layer.bias.detach().clone())
             tuned += [layer.weight, layer.bias]
@@ -593,13 +597,12 @@ def view_batchnorm(model, xs: Sequence[np.ndarray], *, batch_size: int = 64):
 
     adapted = [adapt_batchnorm(model, x, batch_size=batch_size) for x in xs]
     out = _shared_copy(model)
-    for name, layer in list(out.named_modules()):
-        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
-            per = [a.get_submodule(name) for a in adapted]
-            parent, _, attr = name.rpartition(".")
-            setattr(out.get_submodule(parent), attr,
-                    ViewBatchNorm(layer, torch.stack([p.running_mean for p in per]),
-                                   torch.stack([p.running_var for p in per])))
+    for name, layer in _batchnorms(out):
+        per = [a.get_submodule(name) for a in adapted]
+        parent, _, attr = name.rpartition(".")
+        setattr(out.get_submodule(parent), attr,
+                ViewBatchNorm(layer, torch.stack([p.running_mean for p in per]),
+                               torch.stack([p.running_var for p in per])))
     return out
 
 

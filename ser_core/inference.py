@@ -324,11 +324,13 @@ class Predictor:
                 and self.representation in prof and adapt.has_batchnorm(self.loaded.module)):
             fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(prof.windows, np.float32)]
             out._bn_views = tuple(out._views() or [self.representation])
+            tune = infomax and prof.tunes_network
+            xs = {n: out._view_inputs(fronts, n)  # each view once
+                  for n in (*out._bn_views, *([self.representation] if tune else []))}
             base = self.loaded.module
-            if infomax and prof.tunes_network:  # on the voice as it is; each view then its own statistics
-                base = out._tuned = adapt.tune_to_voice(base, out._view_inputs(fronts, self.representation))
-            out._bn_net = out.module = adapt.view_batchnorm(
-                base, [out._view_inputs(fronts, n) for n in out._bn_views])
+            if tune:  # on the voice as it is; each view then its own statistics
+                base = out._tuned = adapt.tune_to_voice(base, xs[self.representation])
+            out._bn_net = out.module = adapt.view_batchnorm(base, [xs[n] for n in out._bn_views])
             out._onnx, out.backend = None, "torch"
         return out
 
