@@ -203,6 +203,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-on-val", action="store_true",
                    help="train on the validation part too (no early stopping: the last epoch is "
                         "kept; validation accuracy and temperature are then in-sample)")
+    p.add_argument("--calibration-from", metavar="NAME", default=None,
+                   help="with --train-on-val: take the temperature and unsure threshold from "
+                        "the held-out run of the same recipe: a shipped model, or its "
+                        "predictions (artifacts/predictions/<run>.npz)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--ship", metavar="NAME", default=None,
                    help="write artifacts/models/NAME.safetensors + NAME.json")
@@ -226,7 +230,8 @@ def _train(a: argparse.Namespace) -> int:
                      weight_decay=a.weight_decay, dropout=a.dropout,
                      label_smoothing=a.label_smoothing, mixup=a.mixup,
                      augment=not a.no_augment, device=a.device, norm=a.norm,
-                     train_on_val=a.train_on_val, freq_warp=a.freq_warp,
+                     train_on_val=a.train_on_val, calibration_from=a.calibration_from,
+                     freq_warp=a.freq_warp,
                      time_stretch=a.time_stretch, ema=a.ema, teacher=a.teacher,
                      distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0,
                      distill_tau=a.distill_tau, speaker_adversary=a.speaker_adversary)
@@ -268,6 +273,11 @@ def _train(a: argparse.Namespace) -> int:
                                      help="no search: every member weighs the same, only the "
                                           "temperature is fitted (transfers better to a new "
                                           "speaker than weights searched on another one)"),
+                      p.add_argument("--refit", action="store_true",
+                                     help="score (and ship) the members retrained on train + "
+                                          "validation (train --train-on-val: <run>-trainval.npz, "
+                                          "shipped as resnet18_<representation>_trainval); weights "
+                                          "and temperatures stay fitted on the held-out runs"),
                       p.add_argument("--ship", metavar="NAME", default=None,
                                      help="write artifacts/models/NAME.safetensors + NAME.json"),
                       p.add_argument("--no-mlflow", action="store_true"),
@@ -277,12 +287,14 @@ def _ensemble(a: argparse.Namespace) -> int:
     from .errors import ConfigError
 
     if a.protocol == "loso":
-        if a.ship:
-            raise ConfigError("--ship takes a seed-protocol ensemble; a loso search makes one "
-                              "ensemble per held-out speaker")
+        if a.ship or a.refit:
+            raise ConfigError("--ship and --refit take a seed-protocol ensemble; a loso search "
+                              "makes one ensemble per held-out speaker")
         return _ensemble_loso(a)
     preds = ensemble.load_member_predictions(representations=a.representation)
     res = _fit_ensemble(a, preds)
+    if a.refit:
+        res = ensemble.refit(res, preds)
     run_id = None if a.no_mlflow else ensemble.log_search(
         res, run_name=f"{a.ship}-seed" if a.ship else None)  # the shipped name tells runs apart
     card = ensemble.ensemble_card(res, run_id=run_id, command=_command_line(a))
@@ -295,7 +307,8 @@ def _ensemble(a: argparse.Namespace) -> int:
         if missing:
             raise ConfigError(f"cannot ship: members {missing} are not in artifacts/models "
                               "(train them with --ship resnet18_<representation>, or "
-                              "logreg_<functional set> for a logistic regression)")
+                              "logreg_<functional set> for a logistic regression; a refit with "
+                              "--train-on-val --ship resnet18_<representation>_trainval)")
         print(f"shipped {models.save(res.module, card, a.ship)}")
     return 0
 

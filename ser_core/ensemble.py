@@ -19,6 +19,14 @@ parts of the fold), so the search never touches the members' weights:
 4. the best setting is refitted on the whole validation part and scored once
    on the test part.
 
+With ``refit`` (:func:`refit`), the test part is scored with each member
+retrained on training *and* validation clips by the same recipe
+(``train --train-on-val``, predictions ``<run>-trainval.npz``, shipped as
+``resnet18_<representation>_trainval``): the members see a quarter more data,
+while the weights, the temperatures (the ensemble's and each member's) and the
+unsure threshold stay those fitted on the held-out runs' validation
+predictions, since the refits have no held-out part left to fit them on.
+
 ``python -m ser_core ensemble --trials 300 --ship ensemble``
 """
 
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -41,7 +49,7 @@ from .errors import ConfigError, DatasetError
 
 __all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member_predictions",
            "predictions_from_shipped", "member_name", "log_probs", "fit_weights", "cross_validate", "search",
-           "equal_weights",
+           "equal_weights", "refit", "refit_predictions", "TRAINVAL_MEMBER",
            "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
 
 #: Members whose share of the fitted weight is below this are dropped from the ensemble
@@ -52,6 +60,8 @@ PRUNE_BELOW = 1e-2
 MEMBER_MODEL = "resnet18"
 #: Architecture of members on utterance functionals (``logreg_<set>``, e.g. ``logreg_compare_spk``).
 FUNCTIONALS_MODEL = "logreg"
+#: Shipped-name suffix of a member retrained on training and validation clips (:func:`refit`).
+TRAINVAL_MEMBER = "_trainval"
 
 
 def member_model(key: str) -> str:
@@ -80,10 +90,11 @@ class MemberPredictions:
         return member_name(self.representation)
 
 
-def member_name(key: str) -> str:
+def member_name(key: str, *, trainval: bool = False) -> str:
     """Shipped name of a member: ``mel`` -> ``resnet18_mel``, ``mel-spk`` -> ``resnet18_mel_spk``,
-    ``compare-spk`` -> ``logreg_compare_spk``."""
-    return f"{member_model(key)}_{key.replace('-', '_')}"
+    ``compare-spk`` -> ``logreg_compare_spk``; with ``trainval``, its refit on training and
+    validation clips (``resnet18_mel_trainval``)."""
+    return f"{member_model(key)}_{key.replace('-', '_')}" + (TRAINVAL_MEMBER if trainval else "")
 
 
 def load_member_predictions(directory: Path | None = None, *, protocol: str = "seed",
@@ -241,6 +252,15 @@ class SearchResult:
     test_probs: np.ndarray = field(repr=False)
     single_best: dict[str, float] = field(default_factory=dict)
     unsure_below: float = 0.5
+    #: Each member's temperature (its held-out run's), by representation.
+    member_temperatures: dict[str, float] = field(default_factory=dict)
+    #: Whether the test part was scored with the members retrained on train + validation.
+    refit: bool = False
+
+    @property
+    def shipped_members(self) -> list[str]:
+        """The members' shipped names (their ``_trainval`` refits after :func:`refit`)."""
+        return [member_name(m, trainval=self.refit) for m in self.members]
 
 
 def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: int = 5,
@@ -351,7 +371,54 @@ def _finish(preds: Mapping[str, MemberPredictions], use: list[str], ens: Weighte
     return SearchResult(use, {r: float(v) / total for r, v in zip(use, w)}, ens.temperature,
                         params, cv, val_acc, report,
                         metrics.expected_calibration_error(probs, y_test), importance,
-                        trials, seconds, ens, probs, single, unsure)
+                        trials, seconds, ens, probs, single, unsure,
+                        {r: float(preds[r].temperature) for r in use})
+
+
+def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequence[str] | None = None,
+                      directory: Path | None = None) -> dict[str, MemberPredictions]:
+    """The members' predictions with the test part of their refits on train + validation.
+
+    Each member ``m`` of ``preds`` (held-out seed-protocol predictions) is paired
+    with ``<run>-trainval.npz``, written by the same recipe trained with
+    ``--train-on-val``: the test logits become the refit's, while the validation
+    logits and the temperature stay the held-out run's (the refit's validation
+    logits are in-sample).
+
+    Raises :class:`DatasetError` when a refit is missing or scored other test clips.
+    """
+    from .train import TRAINVAL_SUFFIX, predictions_dir
+
+    d = Path(directory) if directory is not None else predictions_dir()
+    out: dict[str, MemberPredictions] = {}
+    for key in members if members is not None else sorted(preds):
+        held = preds[key]
+        path = d / f"{member_model(key)}-{key}-seed{TRAINVAL_SUFFIX}.npz"
+        if not path.is_file():
+            raise DatasetError(
+                f"no refit of member {key!r} ({path} is missing): train its recipe on training and "
+                f"validation clips with `python -m ser_core train --representation {key.split('-')[0]} "
+                f"... --train-on-val --ship {member_name(key, trainval=True)}`")
+        z = np.load(path)
+        if not np.array_equal(z["test_index"], held.test_index):
+            raise DatasetError(f"the refit of {key!r} ({path.name}) was tested on other clips than "
+                               f"its held-out run; retrain it on the committed split")
+        out[key] = replace(held, test_logits=np.asarray(z["test_logits"]))
+    return out
+
+
+def refit(res: SearchResult, preds: Mapping[str, MemberPredictions], *,
+          directory: Path | None = None) -> SearchResult:
+    """Score a fitted ensemble with its members retrained on train + validation.
+
+    The weights, the ensemble temperature, each member's temperature and the
+    unsure threshold stay those fitted on the held-out predictions ``preds``;
+    only the test part changes (:func:`refit_predictions`).
+    """
+    mixed = refit_predictions(preds, members=res.members, directory=directory)
+    out = _finish(mixed, res.members, res.module, params=res.params, cv=res.cv,
+                  importance=res.importance, trials=res.trials, seconds=res.seconds)
+    return replace(out, refit=True)
 
 
 def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
@@ -372,6 +439,7 @@ def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
         client.log_metric(run_id, k, float(v))
     for k, v in res.params.items():
         client.log_param(run_id, f"search_{k}", v)
+    client.log_param(run_id, "refit_on_train_val", res.refit)
     return run_id
 
 
@@ -379,7 +447,7 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                   command: str = "", run_id: str | None = None) -> dict[str, Any]:
     """Model card of a shipped ensemble: members, weights, search, metrics."""
     r = res.report
-    members = [member_name(m) for m in res.members]
+    members = res.shipped_members
     return {
         "architecture": {"name": "weighted_ensemble",
                          "kwargs": {"n_members": len(res.members)},
@@ -389,8 +457,11 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
         "normalization": {"kind": "per member (see each member's card)"},
         "classes": list(EMOTIONS),
         "calibration": {"temperature": 1.0, "ensemble_temperature": res.temperature,
-                        "note": "member log-probabilities use each member's own temperature; "
-                                "the combined logits already include the ensemble temperature",
+                        "member_temperatures": dict(zip(members, (res.member_temperatures[m]
+                                                                  for m in res.members))),
+                        "note": "member log-probabilities use these member temperatures (each "
+                                "held-out run's own, fitted on validation); the combined logits "
+                                "already include the ensemble temperature",
                         "ece_after": res.ece, "ece_bins": 15},
         "decision": {"unsure_below": res.unsure_below,
                      "rule": "top probability below this: validation predictions there are "
@@ -399,6 +470,12 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                      "cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
                      "val_accuracy": res.val_accuracy, "param_importance": res.importance,
                      "trials": res.trials, "single_member_test_accuracy": res.single_best,
+                     "refit_on_train_val": res.refit,
+                     **({"refit_note": "members retrained on training + validation clips with "
+                                       "their recipes (train --train-on-val); weights, "
+                                       "temperatures and the unsure threshold were fitted on the "
+                                       "held-out runs' validation predictions"}
+                        if res.refit else {}),
                      "mlflow_run_id": run_id},
         "metrics": {protocol: {
             "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
@@ -416,7 +493,8 @@ def summary(res: SearchResult) -> str:
         f"temperature {res.temperature:.3f}; CV accuracy on validation {res.cv['accuracy']:.2%} "
         f"({res.trials} trials, {res.seconds:.0f} s)",
         f"test accuracy {res.report['accuracy']:.2%}, macro F1 {res.report['macro_f1']:.2%}, "
-        f"ECE {res.ece:.3f}; best single member "
+        f"ECE {res.ece:.3f}" + (" (members refit on train + validation)" if res.refit else "")
+        + "; best single member "
         + (f"{max(res.single_best.values()):.2%}" if res.single_best else "n/a"),
         "parameter importance: " + json.dumps({k: round(v, 3) for k, v in res.importance.items()})]
     return "\n".join(lines)

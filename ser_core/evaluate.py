@@ -147,12 +147,17 @@ def _input_tag(card: dict) -> str:
 
 def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.DataFrame:
     """The latest finished LOSO run of every fold of ``arch`` on input ``tag`` (for an
-    ensemble, of exactly the ``members``), sorted by fold."""
+    ensemble, of exactly the ``members``), sorted by fold.  Runs trained on the
+    validation speaker too (the leaderboard's ``mel-spk+val``) count as the recipe's:
+    the report then states ``train_on_val``."""
     import json as _json
+
+    from .leaderboard import TRAINVAL_INPUT
 
     if runs.empty:
         return runs
-    sel = runs[(runs["model"] == arch) & (runs["input"] == tag) & (runs["protocol"] == "loso")
+    base = runs["input"].astype(str).str.removesuffix(TRAINVAL_INPUT)
+    sel = runs[(runs["model"] == arch) & (base == tag) & (runs["protocol"] == "loso")
                & runs["accuracy"].notna()]
     if members is not None and len(sel):  # the LOSO ensembles of exactly these members
         sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(members) for m in sel["members"]]]

@@ -523,6 +523,11 @@ class EnsemblePredictor(Predictor):
         # one ONNX Runtime thread per member by default: members run side by side (see workers)
         self.members = [Predictor.load(names[i], directory=directory, backend=backend,
                                        threads=threads or 1) for i in self._keep]
+        # the member temperatures the weights were fitted with (a member refit on train +
+        # validation keeps its held-out run's); older cards: each member's own
+        temps = card.get("calibration", {}).get("member_temperatures", {})
+        for m in self.members:
+            m.temperature = float(temps.get(m.name, m.temperature))
         cfgs = {m.cfg for m in self.members}
         if len(cfgs) != 1:
             raise SERError(f"ensemble {self.name!r} mixes front-end settings; retrain its members "

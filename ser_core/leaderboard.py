@@ -73,6 +73,8 @@ RUN_COLUMNS = [
     "params",
 ]
 GROUP = ["model", "input", "protocol"]
+#: Appended to the input of a run trained on its validation part too (``train --train-on-val``).
+TRAINVAL_INPUT = "+val"
 # tidy column <- MLflow metric key
 _METRIC_KEYS = {
     "accuracy": "test_accuracy", "macro_f1": "test_macro_f1",
@@ -136,7 +138,9 @@ def _row(run) -> dict[str, Any]:
         "run_name": info.run_name or t.get("mlflow.runName") or info.run_id[:8],
         "status": info.status,
         "model": model,
-        "input": p.get("input") or p.get("representation") or "?",
+        # a refit on training + validation clips is its own row (mel+val), not another mel run
+        "input": (p.get("input") or p.get("representation") or "?")
+        + (TRAINVAL_INPUT if p.get("train_on_val") == "True" else ""),
         "protocol": p.get("protocol", "?"),
         "fold": _num(p.get("fold")),
         "parameters": _num(p.get("parameters")),

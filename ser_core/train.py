@@ -30,11 +30,11 @@ from torch import nn
 from . import augment as augment_mod
 from . import cache, data, features, functionals, metrics, models
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
-from .errors import ConfigError
+from .errors import ConfigError, DatasetError
 
 __all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "model_inputs", "predict_logits",
-           "save_predictions", "predictions_dir", "teacher_probabilities", "teacher_digests",
-           "distillation_loss", "normalised_inputs"]
+           "save_predictions", "predictions_name", "TRAINVAL_SUFFIX", "predictions_dir", "borrowed_calibration",
+           "teacher_probabilities", "teacher_digests", "distillation_loss", "normalised_inputs"]
 
 
 #: L2 strengths (scikit-learn's C) a ``logreg`` run tries; validation picks one.
@@ -70,6 +70,10 @@ class TrainConfig:
     # train on the validation part too: no early stopping, the last epoch is kept, and the
     # validation figures (and the temperature fitted on them) are then in-sample
     train_on_val: bool = False
+    # with train_on_val: take the temperature and the unsure threshold from this shipped model or
+    # held-out predictions file (the held-out run of the same recipe) instead of fitting them on
+    # in-sample validation
+    calibration_from: str | None = None
     # voice-like perturbations (0: off): frequency warp up to a factor 1 + freq_warp (VTLP-like,
     # representations whose bins are frequencies) and speaking-rate stretch up to 1 + time_stretch
     freq_warp: float = 0.0
@@ -131,6 +135,9 @@ class TrainConfig:
         if self.speaker_adversary and not hasattr(models.MODELS[self.model].cls, "features"):
             raise ConfigError(f"speaker-adversarial training needs a pooled embedding; "
                               f"{self.model!r} has none")
+        if self.calibration_from and not self.train_on_val:
+            raise ConfigError(f"calibration_from ({self.calibration_from!r}) replaces a temperature "
+                              "fitted on in-sample validation: it goes with train_on_val")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be positive, got {self.epochs!r}, "
                               f"{self.batch_size!r}")
@@ -580,6 +587,7 @@ def train(
     """Train one model on one protocol fold and evaluate it on its test part."""
     _seed_everything(tc.seed)
     device = resolve_device(tc.device)
+    borrowed = borrowed_calibration(tc.calibration_from) if tc.calibration_from else None
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     split = data.split_indices(meta, tc.protocol, fold=tc.fold, directory=splits_dir)
     labels = meta["label"].to_numpy().astype(np.int64)
@@ -751,7 +759,7 @@ def train(
             net.load_state_dict(best_state)
         seconds = time.time() - t0
         val_logits = predict_logits(net, x_va, device=device)
-        temperature = metrics.fit_temperature(val_logits, labels[va])
+        temperature = borrowed[0] if borrowed else metrics.fit_temperature(val_logits, labels[va])
         test_logits = predict_logits(net, x_te, device=device)
         report = metrics.classification_report(labels[te], test_logits.argmax(1))
         ece_before = metrics.expected_calibration_error(metrics.softmax(test_logits), labels[te])
@@ -769,7 +777,8 @@ def train(
                 x_all, te, logits_fn=lambda a: predict_logits(net, a, device=device),
                 labels=labels, seconds=secs, fallback=norm, seed=tc.seed)
 
-        unsure = unsure_threshold(metrics.softmax(val_logits, temperature=temperature), labels[va])
+        unsure = borrowed[1] if borrowed else unsure_threshold(
+            metrics.softmax(val_logits, temperature=temperature), labels[va])
         result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
                            len(history), seconds, history, net.cpu().eval(), norm,
                            unsure_below=unsure,
@@ -821,6 +830,40 @@ def train(
             mlflow.end_run()
 
 
+def borrowed_calibration(source: str, *, directory: Path | None = None) -> tuple[float, float]:
+    """The temperature and unsure threshold of a held-out run.
+
+    A refit on training + validation clips (``train_on_val``) has no held-out
+    part to fit its own on (fitted on its training clips, the temperature comes
+    out far below 1: overconfident); the held-out run of the same recipe lends
+    them.
+
+    Parameters
+    ----------
+    source : str
+        A shipped model (its card's temperature and unsure threshold), or a
+        held-out run's predictions file ``<run>.npz`` (its temperature, and the
+        threshold recomputed from its validation logits).
+    directory : Path, optional
+        The shipped models' folder.
+    """
+    from .inference import unsure_threshold
+
+    if source.endswith(".npz"):
+        try:
+            with np.load(source) as z:
+                t = float(z["temperature"])
+                return t, unsure_threshold(metrics.softmax(z["val_logits"], temperature=t), z["val_labels"])
+        except (OSError, KeyError, ValueError) as err:
+            raise DatasetError(f"cannot borrow a calibration from {source!r}: {err}") from err
+    card = models.read_card(source, directory=directory)
+    try:
+        return (float(card["calibration"]["temperature"]),
+                float(card.get("decision", {}).get("unsure_below", 0.5)))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"model {source!r} has no calibration to lend ({err!r} in its card)") from err
+
+
 def predictions_dir() -> Path:
     """``artifacts/predictions``: held-out logits of every full run (the ensemble's input)."""
     from .config import artifacts_dir
@@ -828,8 +871,21 @@ def predictions_dir() -> Path:
     return artifacts_dir() / "predictions"
 
 
+#: Suffix of the predictions of a run trained on its validation part too (``--train-on-val``):
+#: its validation logits are in-sample, so they are kept apart from the held-out ones that
+#: ensemble searches read (``resnet18-mel-seed-trainval.npz`` next to ``resnet18-mel-seed.npz``).
+TRAINVAL_SUFFIX = "-trainval"
+
+
+def predictions_name(tc: TrainConfig) -> str:
+    """File stem of a run's predictions: its run name, plus :data:`TRAINVAL_SUFFIX` when it
+    trained on the validation part too."""
+    return tc.run_name() + (TRAINVAL_SUFFIX if tc.train_on_val else "")
+
+
 def save_predictions(result: RunResult, *, directory: Path | None = None) -> Path:
-    """Write the run's validation and test logits to ``<directory>/<run name>.npz``.
+    """Write the run's validation and test logits to ``<directory>/<predictions name>.npz``
+    (:func:`predictions_name`).
 
     The arrays: ``val_index`` / ``test_index`` (row numbers into the metadata),
     ``val_labels`` / ``test_labels`` and ``val_logits`` / ``test_logits``
@@ -838,7 +894,7 @@ def save_predictions(result: RunResult, *, directory: Path | None = None) -> Pat
     """
     directory = Path(directory) if directory is not None else predictions_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{result.config.run_name()}.npz"
+    path = directory / f"{predictions_name(result.config)}.npz"
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in (result.predictions or {}).items()})
     os.replace(tmp, path)
@@ -860,7 +916,10 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
         "normalization": _norm_card(result),
         "classes": list(EMOTIONS),
         "calibration": {"temperature": result.temperature, "ece_before": result.ece_before,
-                        "ece_after": result.ece_after, "ece_bins": 15},
+                        "ece_after": result.ece_after, "ece_bins": 15,
+                        "fit_on": (f"borrowed from {tc.calibration_from} (the held-out run of this "
+                                   "recipe: validation is training data here)"
+                                   if tc.calibration_from else "validation")},
         "decision": {"unsure_below": result.unsure_below,
                      "rule": "top calibrated probability below this: validation predictions "
                              "there are wrong more often than right"},

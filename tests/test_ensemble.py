@@ -105,6 +105,60 @@ def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
     p0 = Predictor.load("ens0", directory=tmp_path / "zero" / "artifacts" / "models")
     assert [m.name for m in p0.members] == ["tiny_mel"]
     assert "ens0" in models.shipped(tmp_path / "zero" / "artifacts" / "models")
+    # the member temperatures the card was fitted with win over the members' own
+    card = json.loads((d / "tiny_ensemble.json").read_text())
+    own = [m.temperature for m in pred.members]
+    card["calibration"]["member_temperatures"] = {"tiny_mel": 2.5}
+    (d / "tiny_ensemble.json").write_text(json.dumps(card))
+    hot = Predictor.load("tiny_ensemble", directory=d)
+    assert [m.temperature for m in hot.members] == [2.5, own[1]]
+    lp = [np.log(m.predict(y)) for m in hot.members]
+    z = (0.7 * lp[0] + 0.3 * lp[1]) / 1.2
+    np.testing.assert_allclose(hot.predict(y), np.exp(z - z.max()) / np.exp(z - z.max()).sum(), atol=1e-4)
+
+
+def test_refit_scores_the_test_part_with_members_trained_on_validation_too(tmp_path, monkeypatch, capsys):
+    from ser_core.cli import main
+
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
+    tmp_path = tmp_path / "predictions"
+    tmp_path.mkdir()
+    yv, yt = _write_members(tmp_path, {"mel": 2.0, "hpss": 2.0})
+    preds = ensemble.load_member_predictions(tmp_path)
+    for rep in preds:
+        z = dict(np.load(tmp_path / f"resnet18-{rep}-seed.npz"))
+        z["test_logits"] = _fake_member(np.random.default_rng(7), yt, skill=4.0)  # stronger members
+        z["val_logits"] = _fake_member(np.random.default_rng(8), yv, skill=9.0)  # in-sample: never read
+        z["temperature"] = np.float32(0.3)
+        np.savez(tmp_path / f"resnet18-{rep}-seed-trainval.npz", **z)
+    # the search never sees the refits (their validation logits are in-sample)
+    assert sorted(ensemble.load_member_predictions(tmp_path)) == ["hpss", "mel"]
+    res = ensemble.equal_weights(preds)
+    ref = ensemble.refit(res, preds, directory=tmp_path)
+    assert ref.refit and not res.refit
+    assert ref.weights == res.weights and ref.temperature == res.temperature
+    assert ref.val_accuracy == res.val_accuracy and ref.unsure_below == res.unsure_below
+    assert ref.member_temperatures == {"hpss": 1.0, "mel": 1.0}  # the held-out runs'
+    assert ref.report["accuracy"] > res.report["accuracy"] + 0.05
+    card = ensemble.ensemble_card(ref)
+    assert card["input"]["members"] == ["resnet18_hpss_trainval", "resnet18_mel_trainval"]
+    assert card["calibration"]["member_temperatures"] == {"resnet18_hpss_trainval": 1.0,
+                                                          "resnet18_mel_trainval": 1.0}
+    assert card["ensemble"]["refit_on_train_val"] and "refit_note" in card["ensemble"]
+    assert "refit on train + validation" in ensemble.summary(ref)
+    assert main(["ensemble", "--equal-weights", "--refit", "--no-mlflow", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["input"]["members"] == card["input"]["members"]
+    assert out["metrics"]["seed"]["accuracy"] == pytest.approx(ref.report["accuracy"])
+    assert main(["ensemble", "--equal-weights", "--refit", "--ship", "e", "--no-mlflow"]) == 2
+    assert "resnet18_hpss_trainval" in capsys.readouterr().err  # its members are not shipped
+    (tmp_path / "resnet18-hpss-seed-trainval.npz").unlink()
+    with pytest.raises(DatasetError, match="no refit of member 'hpss'.*--train-on-val"):
+        ensemble.refit(res, preds, directory=tmp_path)
+    z["test_index"] = z["test_index"] + 1
+    np.savez(tmp_path / "resnet18-hpss-seed-trainval.npz", **z)
+    with pytest.raises(DatasetError, match="other clips"):
+        ensemble.refit(res, preds, directory=tmp_path)
 
 
 def test_loso_ensemble_searches_each_fold(tmp_path, monkeypatch, capsys):
@@ -128,6 +182,8 @@ def test_loso_ensemble_searches_each_fold(tmp_path, monkeypatch, capsys):
     assert all(set(f["single"]) == {"mel-spk", "hpss-spk"} for f in out["folds"])
     assert out["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in out["folds"]]))
     assert main(["ensemble", "--protocol", "loso", "--ship", "x", "--no-mlflow"]) == 2
+    assert "seed-protocol" in capsys.readouterr().err
+    assert main(["ensemble", "--protocol", "loso", "--refit", "--no-mlflow"]) == 2
     assert "seed-protocol" in capsys.readouterr().err
 
 

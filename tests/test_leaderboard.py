@@ -124,6 +124,18 @@ def test_summarize_prefers_the_shipped_run(store, tmp_path):
     assert lb.shipped_runs(tmp_path / "nowhere") == {}
 
 
+def test_a_refit_on_train_and_val_is_its_own_row(store):
+    import mlflow
+
+    with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name="resnet18-mel-seed"):
+        mlflow.log_params({"model": "resnet18", "input": "mel", "protocol": "seed", "fold": 0,
+                           "train_on_val": True})
+        mlflow.log_metrics({"test_accuracy": 0.99, "test_macro_f1": 0.99})
+    table = lb.summarize(lb.load_runs()).set_index(["model", "input", "protocol"])
+    assert table.loc[("resnet18", "mel+val", "seed"), "accuracy"] == pytest.approx(0.99)
+    assert table.loc[("resnet18", "mel", "seed"), "accuracy"] < 0.99  # the held-out row stays
+
+
 def test_filter_and_rank(runs):
     s = lb.summarize(runs)
     assert set(lb.filter_runs(s, inputs=["mel"])["protocol"]) == {"seed", "loso"}

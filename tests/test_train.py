@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ser_core import data, models, tracking, train
+from ser_core.errors import ConfigError
 
 
 @pytest.fixture
@@ -54,6 +55,48 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
     assert saved["val_logits"].shape == (len(saved["val_index"]), 6)
     assert saved["test_logits"].shape == (len(saved["test_index"]), 6)
     np.testing.assert_array_equal(saved["test_labels"], meta["label"].to_numpy()[saved["test_index"]])
+
+
+def test_trainval_predictions_keep_apart():
+    # in-sample validation logits must never replace the held-out ones an ensemble search reads
+    assert train.predictions_name(train.TrainConfig(representation="mel")) == "resnet18-mel-seed"
+    assert (train.predictions_name(train.TrainConfig(representation="mel", train_on_val=True))
+            == "resnet18-mel-seed-trainval")
+    assert train.predictions_name(train.TrainConfig(representation="mfcc", norm="speaker", protocol="loso",
+                                                    fold=3, train_on_val=True)) == "resnet18-mfcc-spk-loso-fold3-trainval"
+
+
+def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_path, monkeypatch):
+    meta, splits = tiny_env
+    held = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8), meta, splits_dir=splits,
+                       log_mlflow=False, progress=False)
+    card = train.model_card(held)
+    card["calibration"]["temperature"], card["decision"]["unsure_below"] = 1.7, 0.42
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "art"))
+    models.save(held.model, card, "held")
+    assert train.borrowed_calibration("held") == (1.7, 0.42)
+    tc = train.TrainConfig(epochs=1, width=8, batch_size=8, train_on_val=True, calibration_from="held")
+    res = train.train(tc, meta, splits_dir=splits, log_mlflow=False, progress=False)
+    assert res.temperature == 1.7 and res.unsure_below == 0.42
+    assert res.predictions["temperature"] == np.float32(1.7)
+    refit_card = train.model_card(res)
+    assert refit_card["calibration"]["temperature"] == 1.7
+    assert refit_card["calibration"]["fit_on"].startswith("borrowed from held")
+    assert train.model_card(held)["calibration"]["fit_on"] == "validation"
+    npz = str(train.save_predictions(held, directory=tmp_path / "pred"))
+    t, unsure = train.borrowed_calibration(npz)
+    assert t == pytest.approx(held.temperature) and unsure == pytest.approx(held.unsure_below)
+    from ser_core.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="missing.npz"):
+        train.borrowed_calibration(str(tmp_path / "missing.npz"))
+    with pytest.raises(ConfigError, match="train_on_val"):
+        train.TrainConfig(calibration_from="held")
+    from ser_core.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="nope"):  # before any training
+        train.train(train.TrainConfig(epochs=1, train_on_val=True, calibration_from="nope"), meta,
+                    splits_dir=splits, log_mlflow=False, progress=False)
 
 
 def test_bad_config_is_refused():
