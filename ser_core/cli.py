@@ -235,6 +235,10 @@ def _train(a: argparse.Namespace) -> int:
                      time_stretch=a.time_stretch, ema=a.ema, teacher=a.teacher,
                      distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0,
                      distill_tau=a.distill_tau, speaker_adversary=a.speaker_adversary)
+    if tc.train_on_val and not tc.calibration_from:
+        print("note: --train-on-val without --calibration-from fits the temperature and the unsure "
+              "threshold on clips it trained on (overconfident); pass the held-out run of this recipe "
+              "(a shipped model or its artifacts/predictions/<run>.npz)", file=sys.stderr)
     meta = data.load_metadata(a.nemo_dir)
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report

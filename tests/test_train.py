@@ -66,13 +66,13 @@ def test_trainval_predictions_keep_apart():
                                                     fold=3, train_on_val=True)) == "resnet18-mfcc-spk-loso-fold3-trainval"
 
 
-def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_path, monkeypatch):
+def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_path, monkeypatch, capsys):
     meta, splits = tiny_env
     held = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8), meta, splits_dir=splits,
                        log_mlflow=False, progress=False)
     card = train.model_card(held)
     card["calibration"]["temperature"], card["decision"]["unsure_below"] = 1.7, 0.42
-    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "art"))
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # the splits are tmp_path/splits
     models.save(held.model, card, "held")
     assert train.borrowed_calibration("held") == (1.7, 0.42)
     tc = train.TrainConfig(epochs=1, width=8, batch_size=8, train_on_val=True, calibration_from="held")
@@ -97,6 +97,19 @@ def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_p
     with pytest.raises(UnknownNameError, match="nope"):  # before any training
         train.train(train.TrainConfig(epochs=1, train_on_val=True, calibration_from="nope"), meta,
                     splits_dir=splits, log_mlflow=False, progress=False)
+    from ser_core.cli import main
+
+    args = ["train", "--nemo-dir", str(tmp_path / "c"), "--epochs", "1", "--width", "8", "--batch-size", "8",
+            "--train-on-val", "--no-mlflow"]
+    assert main([*args, "--calibration-from", "held", "--ship", "refit"]) == 0
+    assert "without --calibration-from" not in capsys.readouterr().err
+    shipped = models.load("refit").card
+    assert shipped["calibration"]["temperature"] == 1.7 and "--calibration-from held" in shipped["reproduce"]
+    saved = np.load(tmp_path / "predictions" / "resnet18-mel-seed-trainval.npz")
+    assert float(saved["temperature"]) == pytest.approx(1.7)
+    assert not (tmp_path / "predictions" / "resnet18-mel-seed.npz").exists()  # held-out slot untouched
+    assert main([*args, "--no-predictions"]) == 0
+    assert "without --calibration-from" in capsys.readouterr().err  # an in-sample temperature, said so
 
 
 def test_bad_config_is_refused():
