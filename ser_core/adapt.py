@@ -619,6 +619,7 @@ def adapted_logits(
     fallback: features.NormStats | None = None,
     infomax: bool = False,
     reference: np.ndarray | None = None,
+    tuned: dict | None = None,
 ) -> np.ndarray:
     """Logits of one new speaker's clips, each adapted to the *other* half of their clips.
 
@@ -655,6 +656,10 @@ def adapted_logits(
         voice as it is when ``x`` is one of its warped copies: the tuned
         network's batch-norm statistics are then re-estimated on the copy, as
         :meth:`ser_core.inference.Predictor.adapted` does).
+    tuned : dict, optional
+        Networks already tuned to an adapting half, by its clips; filled here.
+        Pass one dict for every warped copy ``x`` of the same voice and
+        ``reference``, and each half is tuned once instead of once per copy.
 
     Returns
     -------
@@ -666,6 +671,7 @@ def adapted_logits(
     rows = np.asarray(rows)
     out = np.zeros((len(rows), 6), np.float32)
     where = {int(r): i for i, r in enumerate(rows)}
+    tuned = {} if tuned is None else tuned
     for pool, scored in _half_splits(rows, seed=seed, budget=budget, seconds=seconds):
         if not len(pool):
             raise CalibrationError(f"a speaker needs at least two clips to adapt to, got {len(rows)}")
@@ -673,8 +679,12 @@ def adapted_logits(
         net = model
         if batchnorm:
             if infomax:
-                ref = np.asarray((x if reference is None else reference)[pool], np.float32)
-                net = tune_to_voice(model, voice_stats(ref, prior=fallback).apply(ref), batch_size=batch_size)
+                key = tuple(int(r) for r in pool)
+                if key not in tuned:
+                    ref = np.asarray((x if reference is None else reference)[pool], np.float32)
+                    tuned[key] = tune_to_voice(model, voice_stats(ref, prior=fallback).apply(ref),
+                                               batch_size=batch_size)
+                net = tuned[key]
             net = adapt_batchnorm(net, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)
         z = stats.apply(np.asarray(x[scored], np.float32))
         out[[where[int(r)] for r in scored]] = predict_logits(net, z, batch_size=batch_size)

@@ -457,8 +457,8 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
         "normalization": {"kind": "per member (see each member's card)"},
         "classes": list(EMOTIONS),
         "calibration": {"temperature": 1.0, "ensemble_temperature": res.temperature,
-                        "member_temperatures": dict(zip(members, (res.member_temperatures[m]
-                                                                  for m in res.members))),
+                        "member_temperatures": {shipped: res.member_temperatures[m]
+                                                for shipped, m in zip(members, res.members)},
                         "note": "member log-probabilities use these member temperatures (each "
                                 "held-out run's own, fitted on validation); the combined logits "
                                 "already include the ensemble temperature",

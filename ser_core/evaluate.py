@@ -490,6 +490,7 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
             # tuned once on the voice as it is; every view re-estimates its statistics on it
             tuned = (adapt.tune_to_voice(loaded.module, features.normalization_stats(raw).apply(raw))
                      if tune and "all" in protocols else loaded.module)
+            halves: dict = {}  # and for a budget each adapting half once, whatever the view
 
             def probs(x: np.ndarray, budget) -> np.ndarray:
                 if budget == "all":  # the runs' protocol: the speaker's statistics of all their clips
@@ -499,7 +500,7 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                 else:
                     z = adapt.adapted_logits(x, np.arange(len(rows)), model=loaded.module, batchnorm=batchnorm,
                                              budget=budget, seconds=secs, seed=seed, fallback=fallback,
-                                             infomax=tune, reference=raw)
+                                             infomax=tune, reference=raw, tuned=halves)
                 return softmax(z, temperature=temperature)
 
             members[tag] = {}

@@ -241,6 +241,23 @@ def test_adapted_logits_recover_batch_norm_statistics_of_another_voice():
     assert (z.argmax(1) == labels).mean() == curve
 
 
+def test_adapted_logits_tune_each_half_once_across_warped_copies(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, size=(40, 1, 3, 8)).astype(np.float32)
+    rows, model = np.arange(40), _sign_classifier(bn_mean=1.0)
+    alone = [adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x)
+             for v in (x, 0.9 * x)]
+    calls = []
+    tune = adapt.tune_to_voice
+    monkeypatch.setattr(adapt, "tune_to_voice", lambda *a, **k: calls.append(1) or tune(*a, **k))
+    halves: dict = {}
+    shared = [adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x, tuned=halves)
+              for v in (x, 0.9 * x)]
+    assert len(calls) == len(halves) == 2  # two halves, tuned once for both copies
+    for a, b in zip(alone, shared):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_infomax_tunes_the_batch_norm_affine_parameters_of_a_copy_until_the_voice_is_told_apart():
     """Information maximisation recovers two classes a stale batch norm merged into one;
     entropy alone (TENT, ``diversity=0``) only makes the wrong decision surer."""
