@@ -280,8 +280,10 @@ def _train(a: argparse.Namespace) -> int:
                       p.add_argument("--refit", action="store_true",
                                      help="score (and ship) the members retrained on train + "
                                           "validation (train --train-on-val: <run>-trainval.npz, "
-                                          "shipped as resnet18_<representation>_trainval); weights "
-                                          "and temperatures stay fitted on the held-out runs"),
+                                          "shipped as resnet18_<representation>_trainval; with "
+                                          "--seed S too, <run>-sS-trainval.npz and _trainval_sS "
+                                          "join as a seed bag sharing the member's weight); "
+                                          "weights and temperatures stay fitted on the held-out runs"),
                       p.add_argument("--ship", metavar="NAME", default=None,
                                      help="write artifacts/models/NAME.safetensors + NAME.json"),
                       p.add_argument("--no-mlflow", action="store_true"),
@@ -313,7 +315,7 @@ def _ensemble(a: argparse.Namespace) -> int:
                               "(train them with --ship resnet18_<representation>, or "
                               "logreg_<functional set> for a logistic regression; a refit with "
                               "--train-on-val --ship resnet18_<representation>_trainval)")
-        print(f"shipped {models.save(res.module, card, a.ship)}")
+        print(f"shipped {models.save(res.shipped_module, card, a.ship)}")
     return 0
 
 

@@ -26,6 +26,10 @@ retrained on training *and* validation clips by the same recipe
 while the weights, the temperatures (the ensemble's and each member's) and the
 unsure threshold stay those fitted on the held-out runs' validation
 predictions, since the refits have no held-out part left to fit them on.
+A recipe refitted with several seeds (``train --seed 1 --train-on-val``:
+``<run>-s1-trainval.npz``, shipped as ``resnet18_<representation>_trainval_s1``)
+joins as a seed bag: its member's weight is shared equally by the seeds, so
+the member's log-probabilities are their mean.
 
 ``python -m ser_core ensemble --trials 300 --ship ensemble``
 """
@@ -49,7 +53,7 @@ from .errors import ConfigError, DatasetError
 
 __all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member_predictions",
            "predictions_from_shipped", "member_name", "log_probs", "fit_weights", "cross_validate", "search",
-           "equal_weights", "refit", "refit_predictions", "TRAINVAL_MEMBER",
+           "equal_weights", "refit", "refit_predictions", "refit_seeds", "TRAINVAL_MEMBER",
            "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
 
 #: Members whose share of the fitted weight is below this are dropped from the ensemble
@@ -90,11 +94,13 @@ class MemberPredictions:
         return member_name(self.representation)
 
 
-def member_name(key: str, *, trainval: bool = False) -> str:
+def member_name(key: str, *, trainval: bool = False, seed: int = 0) -> str:
     """Shipped name of a member: ``mel`` -> ``resnet18_mel``, ``mel-spk`` -> ``resnet18_mel_spk``,
     ``compare-spk`` -> ``logreg_compare_spk``; with ``trainval``, its refit on training and
-    validation clips (``resnet18_mel_trainval``)."""
-    return f"{member_model(key)}_{key.replace('-', '_')}" + (TRAINVAL_MEMBER if trainval else "")
+    validation clips (``resnet18_mel_trainval``), and with ``seed`` other than 0 that refit
+    trained with another seed (``resnet18_mel_trainval_s1``)."""
+    return (f"{member_model(key)}_{key.replace('-', '_')}" + (TRAINVAL_MEMBER if trainval else "")
+            + (f"_s{seed}" if seed else ""))
 
 
 def load_member_predictions(directory: Path | None = None, *, protocol: str = "seed",
@@ -256,11 +262,33 @@ class SearchResult:
     member_temperatures: dict[str, float] = field(default_factory=dict)
     #: Whether the test part was scored with the members retrained on train + validation.
     refit: bool = False
+    #: The training seeds of each member's refits (a seed bag when more than one), by
+    #: representation; empty before :func:`refit`.
+    seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def _bag(self, member: str) -> tuple[int, ...]:
+        return self.seeds.get(member, (0,))
 
     @property
     def shipped_members(self) -> list[str]:
-        """The members' shipped names (their ``_trainval`` refits after :func:`refit`)."""
-        return [member_name(m, trainval=self.refit) for m in self.members]
+        """The members' shipped names (their ``_trainval`` refits after :func:`refit`, one per
+        seed of a seed bag), in the order of :attr:`shipped_module`'s weights."""
+        return [member_name(m, trainval=self.refit, seed=s) for m in self.members for s in self._bag(m)]
+
+    @property
+    def shipped_module(self) -> WeightedEnsemble:
+        """:attr:`module` with one weight per shipped member: a seed bag's weight is split
+        equally among its seeds (the sum of ``w / k`` times each seed's log-probabilities is
+        ``w`` times their mean), the temperature unchanged."""
+        sizes = [len(self._bag(m)) for m in self.members]
+        if all(k == 1 for k in sizes):
+            return self.module
+        out = WeightedEnsemble(sum(sizes))
+        raw = self.module.raw.detach()
+        with torch.no_grad():
+            out.raw.copy_(torch.cat([raw[i:i + 1].repeat(k) / k for i, k in enumerate(sizes)]))
+            out.log_t.copy_(self.module.log_t.detach())
+        return out.eval()
 
 
 def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: int = 5,
@@ -375,36 +403,66 @@ def _finish(preds: Mapping[str, MemberPredictions], use: list[str], ens: Weighte
                         {r: float(preds[r].temperature) for r in use})
 
 
-def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequence[str] | None = None,
-                      directory: Path | None = None) -> dict[str, MemberPredictions]:
-    """The members' predictions with the test part of their refits on train + validation.
-
-    Each member ``m`` of ``preds`` (held-out seed-protocol predictions) is paired
-    with ``<run>-trainval.npz``, written by the same recipe trained with
-    ``--train-on-val``: the test logits become the refit's, while the validation
-    logits and the temperature stay the held-out run's (the refit's validation
-    logits are in-sample).
-
-    Raises :class:`DatasetError` when a refit is missing or scored other test clips.
-    """
+def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
+    """The refits of member ``key`` on train + validation, by training seed: seed 0's
+    ``<run>-trainval.npz`` and any ``<run>-s<seed>-trainval.npz`` (:func:`ser_core.train.predictions_name`)."""
     from .train import TRAINVAL_SUFFIX, predictions_dir
 
     d = Path(directory) if directory is not None else predictions_dir()
+    stem = f"{member_model(key)}-{key}-seed"
+    out = {0: d / f"{stem}{TRAINVAL_SUFFIX}.npz"} if (d / f"{stem}{TRAINVAL_SUFFIX}.npz").is_file() else {}
+    for path in d.glob(f"{stem}-s*{TRAINVAL_SUFFIX}.npz"):
+        tag = path.name[len(stem) + 2:-len(TRAINVAL_SUFFIX) - 4]
+        if tag.isdigit() and int(tag) > 0:
+            out[int(tag)] = path
+    return dict(sorted(out.items()))
+
+
+def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequence[str] | None = None,
+                      directory: Path | None = None) -> tuple[dict[str, MemberPredictions],
+                                                              dict[str, tuple[int, ...]]]:
+    """The members' predictions with the test part of their refits on train + validation.
+
+    Each member ``m`` of ``preds`` (held-out seed-protocol predictions) is paired
+    with its refits, the same recipe trained with ``--train-on-val``
+    (:func:`refit_seeds`): the test logits become the refits', while the
+    validation logits and the temperature ``T`` stay the held-out run's (the
+    refits' validation logits are in-sample).  With several seeds the test
+    logits are ``T`` times the mean of the seeds' log-probabilities at ``T``,
+    so that the member's calibrated log-probabilities are that mean (up to a
+    constant per clip, which no softmax sees).
+
+    Returns
+    -------
+    predictions : dict of representation -> MemberPredictions
+    seeds : dict of representation -> tuple of int
+        The seeds of each member's refits.
+
+    Raises :class:`DatasetError` when a member has no refit or one scored other test clips.
+    """
     out: dict[str, MemberPredictions] = {}
+    seeds: dict[str, tuple[int, ...]] = {}
     for key in members if members is not None else sorted(preds):
         held = preds[key]
-        path = d / f"{member_model(key)}-{key}-seed{TRAINVAL_SUFFIX}.npz"
-        if not path.is_file():
+        found = refit_seeds(key, directory=directory)
+        if not found:
             raise DatasetError(
-                f"no refit of member {key!r} ({path} is missing): train its recipe on training and "
-                f"validation clips with `python -m ser_core train --representation {key.split('-')[0]} "
-                f"... --train-on-val --ship {member_name(key, trainval=True)}`")
-        z = np.load(path)
-        if not np.array_equal(z["test_index"], held.test_index):
-            raise DatasetError(f"the refit of {key!r} ({path.name}) was tested on other clips than "
-                               f"its held-out run; retrain it on the committed split")
-        out[key] = replace(held, test_logits=np.asarray(z["test_logits"]))
-    return out
+                f"no refit of member {key!r} (no {member_model(key)}-{key}-seed[-s<seed>]-trainval.npz "
+                f"in {Path(directory) if directory is not None else 'artifacts/predictions'}): train its "
+                f"recipe on training and validation clips with `python -m ser_core train --representation "
+                f"{key.split('-')[0]} ... --train-on-val --ship {member_name(key, trainval=True)}`")
+        lps = []
+        for path in found.values():
+            z = np.load(path)
+            if not np.array_equal(z["test_index"], held.test_index):
+                raise DatasetError(f"the refit of {key!r} ({path.name}) was tested on other clips than "
+                                   f"its held-out run; retrain it on the committed split")
+            lps.append(log_probs(np.asarray(z["test_logits"]), temperature=held.temperature))
+        logits = (np.asarray(z["test_logits"]) if len(lps) == 1
+                  else (held.temperature * np.mean(lps, 0)).astype(np.float32))
+        out[key] = replace(held, test_logits=logits)
+        seeds[key] = tuple(found)
+    return out, seeds
 
 
 def refit(res: SearchResult, preds: Mapping[str, MemberPredictions], *,
@@ -413,12 +471,13 @@ def refit(res: SearchResult, preds: Mapping[str, MemberPredictions], *,
 
     The weights, the ensemble temperature, each member's temperature and the
     unsure threshold stay those fitted on the held-out predictions ``preds``;
-    only the test part changes (:func:`refit_predictions`).
+    only the test part changes (:func:`refit_predictions`).  A member refitted
+    with several seeds is their seed bag (:attr:`SearchResult.shipped_module`).
     """
-    mixed = refit_predictions(preds, members=res.members, directory=directory)
+    mixed, seeds = refit_predictions(preds, members=res.members, directory=directory)
     out = _finish(mixed, res.members, res.module, params=res.params, cv=res.cv,
                   importance=res.importance, trials=res.trials, seconds=res.seconds)
-    return replace(out, refit=True)
+    return replace(out, refit=True, seeds=seeds)
 
 
 def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
@@ -440,6 +499,8 @@ def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
     for k, v in res.params.items():
         client.log_param(run_id, f"search_{k}", v)
     client.log_param(run_id, "refit_on_train_val", res.refit)
+    if res.refit:
+        client.log_param(run_id, "refit_seeds", json.dumps({m: list(res._bag(m)) for m in res.members}))
     return run_id
 
 
@@ -448,17 +509,17 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
     """Model card of a shipped ensemble: members, weights, search, metrics."""
     r = res.report
     members = res.shipped_members
+    temps = [res.member_temperatures[m] for m in res.members for _ in res._bag(m)]
     return {
         "architecture": {"name": "weighted_ensemble",
-                         "kwargs": {"n_members": len(res.members)},
-                         "parameters": models.count_parameters(res.module)},
+                         "kwargs": {"n_members": len(members)},
+                         "parameters": models.count_parameters(res.shipped_module)},
         "input": {"kind": "members", "name": "ensemble", "members": members,
-                  "representations": res.members},
+                  "representations": [m for m in res.members for _ in res._bag(m)]},
         "normalization": {"kind": "per member (see each member's card)"},
         "classes": list(EMOTIONS),
         "calibration": {"temperature": 1.0, "ensemble_temperature": res.temperature,
-                        "member_temperatures": {shipped: res.member_temperatures[m]
-                                                for shipped, m in zip(members, res.members)},
+                        "member_temperatures": dict(zip(members, temps)),
                         "note": "member log-probabilities use these member temperatures (each "
                                 "held-out run's own, fitted on validation); the combined logits "
                                 "already include the ensemble temperature",
@@ -474,7 +535,9 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                      **({"refit_note": "members retrained on training + validation clips with "
                                        "their recipes (train --train-on-val); weights, "
                                        "temperatures and the unsure threshold were fitted on the "
-                                       "held-out runs' validation predictions"}
+                                       "held-out runs' validation predictions; a member refitted "
+                                       "with several seeds shares its weight equally among them",
+                         "refit_seeds": {m: list(res._bag(m)) for m in res.members}}
                         if res.refit else {}),
                      "mlflow_run_id": run_id},
         "metrics": {protocol: {
@@ -493,7 +556,9 @@ def summary(res: SearchResult) -> str:
         f"temperature {res.temperature:.3f}; CV accuracy on validation {res.cv['accuracy']:.2%} "
         f"({res.trials} trials, {res.seconds:.0f} s)",
         f"test accuracy {res.report['accuracy']:.2%}, macro F1 {res.report['macro_f1']:.2%}, "
-        f"ECE {res.ece:.3f}" + (" (members refit on train + validation)" if res.refit else "")
+        f"ECE {res.ece:.3f}" + (" (members refit on train + validation" + "".join(
+            f"; {m}: seeds {', '.join(map(str, res._bag(m)))}" for m in res.members
+            if len(res._bag(m)) > 1) + ")" if res.refit else "")
         + "; best single member "
         + (f"{max(res.single_best.values()):.2%}" if res.single_best else "n/a"),
         "parameter importance: " + json.dumps({k: round(v, 3) for k, v in res.importance.items()})]

@@ -878,9 +878,12 @@ TRAINVAL_SUFFIX = "-trainval"
 
 
 def predictions_name(tc: TrainConfig) -> str:
-    """File stem of a run's predictions: its run name, plus :data:`TRAINVAL_SUFFIX` when it
-    trained on the validation part too."""
-    return tc.run_name() + (TRAINVAL_SUFFIX if tc.train_on_val else "")
+    """File stem of a run's predictions: its run name, then ``-s<seed>`` for a seed other than 0
+    (so that another seed of a recipe never overwrites the predictions ensemble searches read),
+    then :data:`TRAINVAL_SUFFIX` when it trained on the validation part too
+    (``resnet18-mel-seed-s1-trainval``)."""
+    return (tc.run_name() + (f"-s{tc.seed}" if tc.seed else "")
+            + (TRAINVAL_SUFFIX if tc.train_on_val else ""))
 
 
 def save_predictions(result: RunResult, *, directory: Path | None = None) -> Path:

@@ -153,11 +153,56 @@ def test_refit_scores_the_test_part_with_members_trained_on_validation_too(tmp_p
     assert main(["ensemble", "--equal-weights", "--refit", "--ship", "e", "--no-mlflow"]) == 2
     assert "resnet18_hpss_trainval" in capsys.readouterr().err  # its members are not shipped
     (tmp_path / "resnet18-hpss-seed-trainval.npz").unlink()
-    with pytest.raises(DatasetError, match="no refit of member 'hpss'.*--train-on-val"):
+    with pytest.raises(DatasetError, match="no refit of member 'hpss'.*trainval.npz.*--train-on-val"):
         ensemble.refit(res, preds, directory=tmp_path)
     z["test_index"] = z["test_index"] + 1
     np.savez(tmp_path / "resnet18-hpss-seed-trainval.npz", **z)
     with pytest.raises(DatasetError, match="other clips"):
+        ensemble.refit(res, preds, directory=tmp_path)
+
+
+def test_a_member_refitted_with_several_seeds_joins_as_a_seed_bag(tmp_path):
+    yv, yt = _write_members(tmp_path, {"mel": 2.0, "hpss": 2.0})
+    preds = ensemble.load_member_predictions(tmp_path)
+    rng = np.random.default_rng(3)
+    refits = {}
+    for stem in ("mel-seed", "mel-seed-s1", "mel-seed-s4", "hpss-seed"):
+        z = dict(np.load(tmp_path / "resnet18-mel-seed.npz"))
+        z["test_logits"] = refits[stem] = _fake_member(rng, yt, skill=2.5)
+        np.savez(tmp_path / f"resnet18-{stem}-trainval.npz", **z)
+    np.savez(tmp_path / "resnet18-mel-seed-sx-trainval.npz", **z)  # not a seed: ignored
+    # a held-out run of another seed never joins the search
+    np.savez(tmp_path / "resnet18-mel-seed-s1.npz", **dict(np.load(tmp_path / "resnet18-mel-seed.npz")))
+    assert sorted(ensemble.load_member_predictions(tmp_path)) == ["hpss", "mel"]
+    assert list(ensemble.refit_seeds("mel", directory=tmp_path)) == [0, 1, 4]
+    res = ensemble.equal_weights(preds)
+    ref = ensemble.refit(res, preds, directory=tmp_path)
+    assert ref.seeds == {"hpss": (0,), "mel": (0, 1, 4)}
+    assert ref.shipped_members == ["resnet18_hpss_trainval", "resnet18_mel_trainval",
+                                   "resnet18_mel_trainval_s1", "resnet18_mel_trainval_s4"]
+    # the shipped module, one weight per network, gives the scored test probabilities exactly
+    bag = ref.shipped_module
+    w = bag.weights.detach().numpy()
+    np.testing.assert_allclose(w[1:], w[1] * np.ones(3), rtol=1e-6)
+    np.testing.assert_allclose(w[1:].sum() / w[0], res.weights["mel"] / res.weights["hpss"], rtol=1e-5)
+    assert bag.temperature == pytest.approx(ref.temperature)
+    lp = np.stack([ensemble.log_probs(refits[s], temperature=1.0)
+                   for s in ("hpss-seed", "mel-seed", "mel-seed-s1", "mel-seed-s4")], 1)
+    with torch.no_grad():
+        p = torch.softmax(bag(torch.from_numpy(lp)), 1).numpy()
+    np.testing.assert_allclose(p, ref.test_probs, atol=1e-5)
+    card = ensemble.ensemble_card(ref)
+    assert card["input"]["members"] == ref.shipped_members
+    assert card["input"]["representations"] == ["hpss", "mel", "mel", "mel"]
+    assert card["architecture"]["kwargs"]["n_members"] == 4
+    assert set(card["calibration"]["member_temperatures"]) == set(ref.shipped_members)
+    assert card["ensemble"]["refit_seeds"] == {"hpss": [0], "mel": [0, 1, 4]}
+    assert card["ensemble"]["weights"] == ref.weights  # by representation, summing to 1
+    assert "mel: seeds 0, 1, 4" in ensemble.summary(ref)
+    z = dict(np.load(tmp_path / "resnet18-mel-seed-s4-trainval.npz"))
+    z["test_index"] = z["test_index"] + 1
+    np.savez(tmp_path / "resnet18-mel-seed-s4-trainval.npz", **z)
+    with pytest.raises(DatasetError, match="mel-seed-s4-trainval.npz.*other clips"):
         ensemble.refit(res, preds, directory=tmp_path)
 
 

@@ -64,6 +64,10 @@ def test_trainval_predictions_keep_apart():
             == "resnet18-mel-seed-trainval")
     assert train.predictions_name(train.TrainConfig(representation="mfcc", norm="speaker", protocol="loso",
                                                     fold=3, train_on_val=True)) == "resnet18-mfcc-spk-loso-fold3-trainval"
+    # nor another seed of a recipe the seed-0 run's (a seed bag's refits sit side by side)
+    assert train.predictions_name(train.TrainConfig(representation="mel", seed=1)) == "resnet18-mel-seed-s1"
+    assert (train.predictions_name(train.TrainConfig(representation="mel", seed=2, train_on_val=True))
+            == "resnet18-mel-seed-s2-trainval")
 
 
 def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_path, monkeypatch, capsys):
