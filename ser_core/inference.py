@@ -593,10 +593,11 @@ class EnsemblePredictor(Predictor):
     def member_log_probs(self, windows: np.ndarray) -> np.ndarray:
         """Calibrated member log-probabilities ``(n, members, 6)`` of waveforms ``(n, samples)``.
 
-        The waveforms' STFT is computed once; then each member (its
-        representation, normalisation and network) runs as a task on a small
-        thread pool, slowest first, so HPSS's median filters (most of the
-        front end's time) overlap with the other members on a second core.
+        The waveforms' STFT is computed once; then the members run as tasks on
+        a small thread pool, slowest first, so HPSS's median filters (most of the
+        front end's time) overlap with the other members on a second core.  The
+        members on one representation (a seed bag's networks) make one task, so
+        its features are computed once, never by two threads at the same time.
         """
         windows = np.asarray(windows, np.float32)
         fronts = [features.Frontend(w, cfg=self.cfg) for w in windows]
@@ -608,9 +609,15 @@ class EnsemblePredictor(Predictor):
                 return m.front_log_probs(fronts)
             return m.log_probs(functionals.compute_batch(windows, m.representation, cfg=m.cfg))  # openSMILE
 
-        order = sorted(range(len(self.members)), key=lambda i: -_COST.get(self.members[i].representation, 1))
+        def task(group: list[int]) -> list[np.ndarray]:
+            return [member(self.members[i]) for i in group]
+
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, m in enumerate(self.members):
+            groups.setdefault((m.kind, m.representation), []).append(i)
+        order = sorted(groups.values(), key=lambda g: -_COST.get(self.members[g[0]].representation, 1))
         run = map if self.workers <= 1 or len(order) < 2 else self._pool().map
-        done = dict(zip(order, run(member, [self.members[i] for i in order])))
+        done = {i: lp for group, lps in zip(order, run(task, order)) for i, lp in zip(group, lps)}
         return np.stack([done[i] for i in range(len(self.members))], 1).astype(np.float32)
 
     def _pool(self):

@@ -361,6 +361,6 @@ def test_cli_attack_eval_on_the_corpus(meta, tmp_path, monkeypatch, capsys):
                  "--no-mlflow"]) == 2
     assert "waveform attack" in capsys.readouterr().err
     assert not cache.is_cached("mel", list(meta["file_id"]))  # the corpus was not cached for 24 clips
-    if "resnet18_hpss" in models.shipped():
+    if "resnet18_hpss_trainval" in models.shipped():
         with pytest.raises(ConfigError, match="'hpss'"):
-            attacks.evaluate_shipped("resnet18_hpss", meta, max_clips=2)
+            attacks.evaluate_shipped("resnet18_hpss_trainval", meta, max_clips=2)

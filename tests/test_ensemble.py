@@ -117,6 +117,46 @@ def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
     np.testing.assert_allclose(hot.predict(y), np.exp(z - z.max()) / np.exp(z - z.max()).sum(), atol=1e-4)
 
 
+def test_members_on_one_representation_compute_its_features_once(tmp_path, monkeypatch):
+    """A seed bag's networks share their representation's features: one task computes them,
+    never two threads at once (two HPSS members used to run the median filters twice)."""
+    import shutil
+    import time
+
+    from ser_core import features
+    from tests.conftest import tone
+    from tests.tiny_model import ship_tiny_ensemble
+
+    d = ship_tiny_ensemble(tmp_path, weights=(0.7, 0.3)) / "models"
+    for ext in ("json", "safetensors"):
+        shutil.copy(d / f"tiny_mel.{ext}", d / f"tiny_mel_s1.{ext}")
+    card = json.loads((d / "tiny_ensemble.json").read_text())
+    card["input"].update(members=["tiny_mel", "tiny_mel_s1", "tiny_chroma"],
+                         representations=["mel", "mel", "chroma"])
+    card["architecture"]["kwargs"]["n_members"] = 3
+    bag = models.create("weighted_ensemble", n_members=3)
+    with torch.no_grad():
+        bag.raw.copy_(torch.tensor([0.35, 0.35, 0.3]))  # mel's 0.7 shared by its two seeds
+        bag.log_t.fill_(float(np.log(1.2)))
+    models.save(bag, card, "bag", directory=d)
+    pred = Predictor.load("bag", directory=d)
+    pred.workers = 2
+    computed: list[str] = []
+    output = features.Frontend.output
+
+    def counting(self, rep):
+        if rep.name not in self._outputs:
+            computed.append(rep.name)
+            time.sleep(0.05)  # a slow representation: a second thread would start it again
+        return output(self, rep)
+
+    monkeypatch.setattr(features.Frontend, "output", counting)
+    y = np.stack([tone(3.0), tone(3.0, freq=330.0)])
+    p = pred.predict_batch(y)
+    assert sorted(computed) == ["chroma", "chroma", "mel", "mel"]  # once per clip
+    np.testing.assert_allclose(p, Predictor.load("tiny_ensemble", directory=d).predict_batch(y), atol=1e-5)
+
+
 def test_refit_scores_the_test_part_with_members_trained_on_validation_too(tmp_path, monkeypatch, capsys):
     from ser_core.cli import main
 
