@@ -270,6 +270,16 @@ class SearchResult:
         return self.seeds.get(member, (0,))
 
     @property
+    def refit_seeds(self) -> dict[str, list[int]]:
+        """Each member's refit seeds (``[0]`` for a single run), for the card and MLflow."""
+        return {m: list(self._bag(m)) for m in self.members}
+
+    @property
+    def shipped_representations(self) -> list[str]:
+        """The representation of each shipped member (a seed bag's repeated)."""
+        return [m for m in self.members for _ in self._bag(m)]
+
+    @property
     def shipped_members(self) -> list[str]:
         """The members' shipped names (their ``_trainval`` refits after :func:`refit`, one per
         seed of a seed bag), in the order of :attr:`shipped_module`'s weights."""
@@ -410,11 +420,11 @@ def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
 
     d = Path(directory) if directory is not None else predictions_dir()
     stem = f"{member_model(key)}-{key}-seed"
-    out = {0: d / f"{stem}{TRAINVAL_SUFFIX}.npz"} if (d / f"{stem}{TRAINVAL_SUFFIX}.npz").is_file() else {}
-    for path in d.glob(f"{stem}-s*{TRAINVAL_SUFFIX}.npz"):
-        tag = path.name[len(stem) + 2:-len(TRAINVAL_SUFFIX) - 4]
-        if tag.isdigit() and int(tag) > 0:
-            out[int(tag)] = path
+    out = {}
+    for path in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz"):
+        tag = path.name[len(stem):-len(TRAINVAL_SUFFIX) - 4]  # "" for seed 0, else "-s<seed>"
+        if tag == "" or (tag[:2] == "-s" and tag[2:].isdigit() and int(tag[2:]) > 0):
+            out[int(tag[2:] or 0)] = path
     return dict(sorted(out.items()))
 
 
@@ -427,10 +437,10 @@ def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequen
     with its refits, the same recipe trained with ``--train-on-val``
     (:func:`refit_seeds`): the test logits become the refits', while the
     validation logits and the temperature ``T`` stay the held-out run's (the
-    refits' validation logits are in-sample).  With several seeds the test
-    logits are ``T`` times the mean of the seeds' log-probabilities at ``T``,
-    so that the member's calibrated log-probabilities are that mean (up to a
-    constant per clip, which no softmax sees).
+    refits' validation logits are in-sample).  The test logits are ``T`` times
+    the mean of the seeds' log-probabilities at ``T``, so that the member's
+    calibrated log-probabilities are that mean (up to a constant per clip,
+    which no softmax sees; one seed's are its own).
 
     Returns
     -------
@@ -458,9 +468,7 @@ def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequen
                 raise DatasetError(f"the refit of {key!r} ({path.name}) was tested on other clips than "
                                    f"its held-out run; retrain it on the committed split")
             lps.append(log_probs(np.asarray(z["test_logits"]), temperature=held.temperature))
-        logits = (np.asarray(z["test_logits"]) if len(lps) == 1
-                  else (held.temperature * np.mean(lps, 0)).astype(np.float32))
-        out[key] = replace(held, test_logits=logits)
+        out[key] = replace(held, test_logits=(held.temperature * np.mean(lps, 0)).astype(np.float32))
         seeds[key] = tuple(found)
     return out, seeds
 
@@ -500,7 +508,7 @@ def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
         client.log_param(run_id, f"search_{k}", v)
     client.log_param(run_id, "refit_on_train_val", res.refit)
     if res.refit:
-        client.log_param(run_id, "refit_seeds", json.dumps({m: list(res._bag(m)) for m in res.members}))
+        client.log_param(run_id, "refit_seeds", json.dumps(res.refit_seeds))
     return run_id
 
 
@@ -508,18 +516,18 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                   command: str = "", run_id: str | None = None) -> dict[str, Any]:
     """Model card of a shipped ensemble: members, weights, search, metrics."""
     r = res.report
-    members = res.shipped_members
-    temps = [res.member_temperatures[m] for m in res.members for _ in res._bag(m)]
+    members, reps = res.shipped_members, res.shipped_representations
     return {
         "architecture": {"name": "weighted_ensemble",
                          "kwargs": {"n_members": len(members)},
                          "parameters": models.count_parameters(res.shipped_module)},
         "input": {"kind": "members", "name": "ensemble", "members": members,
-                  "representations": [m for m in res.members for _ in res._bag(m)]},
+                  "representations": reps},
         "normalization": {"kind": "per member (see each member's card)"},
         "classes": list(EMOTIONS),
         "calibration": {"temperature": 1.0, "ensemble_temperature": res.temperature,
-                        "member_temperatures": dict(zip(members, temps)),
+                        "member_temperatures": {m: res.member_temperatures[r]
+                                                for m, r in zip(members, reps)},
                         "note": "member log-probabilities use these member temperatures (each "
                                 "held-out run's own, fitted on validation); the combined logits "
                                 "already include the ensemble temperature",
@@ -537,7 +545,7 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
                                        "temperatures and the unsure threshold were fitted on the "
                                        "held-out runs' validation predictions; a member refitted "
                                        "with several seeds shares its weight equally among them",
-                         "refit_seeds": {m: list(res._bag(m)) for m in res.members}}
+                         "refit_seeds": res.refit_seeds}
                         if res.refit else {}),
                      "mlflow_run_id": run_id},
         "metrics": {protocol: {
