@@ -39,6 +39,8 @@ __all__ = [
     "names",
     "compute",
     "compute_all",
+    "median_filter_axis",
+    "hpss",
     "warp_features",
     "warp_frequencies",
     "warpable",
@@ -315,12 +317,77 @@ def _tonnetz(fe: Frontend) -> np.ndarray:
     return librosa.feature.tonnetz(chroma=fe.chroma)
 
 
+def median_filter_axis(S: np.ndarray, *, size: int, axis: int = -1) -> np.ndarray:
+    """Running median of ``size`` values along one axis, edges reflected.
+
+    The same numbers as ``scipy.ndimage.median_filter`` with ``size`` on ``axis``
+    and 1 on every other axis (``mode="reflect"``), bit for bit, about ten times
+    faster: SciPy's 1-D rank filter keeps a sorted window (log ``size`` per
+    sample) where its n-D one sorts each neighbourhood anew.  Every line along
+    ``axis`` is padded with ``size // 2`` reflected values on each side and the
+    lines are filtered as one long 1-D signal; a window centred on a line's own
+    samples never reaches the next line.  Lines shorter than the window are
+    reflected as often as it takes (``d c b a | a b c d | d c b a | a b ...``),
+    as SciPy documents ``"reflect"``; its n-D filter is not even deterministic
+    there.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (..., n, ...)
+        Any shape; ``n = S.shape[axis]``.
+    size : int
+        Window length (odd or even, as SciPy takes it).
+    axis : int
+        The axis to filter along (``-1``: frames of a ``(bins, frames)``
+        spectrogram; ``-2``: its bins).
+
+    Returns
+    -------
+    np.ndarray, ``S``'s shape and dtype
+    """
+    from scipy.ndimage import median_filter
+
+    S = np.asarray(S)
+    lines = np.moveaxis(S, axis, -1)
+    n, h = lines.shape[-1], size // 2
+    flat = lines.reshape(-1, n)
+    padded = np.pad(flat, [(0, 0), (h, h)], mode="symmetric")  # numpy "symmetric" is SciPy "reflect"
+    out = median_filter(padded.ravel(), size=size, mode="reflect").reshape(padded.shape)[:, h : h + n]
+    return np.ascontiguousarray(np.moveaxis(out.reshape(lines.shape), -1, axis))
+
+
+def hpss(S: np.ndarray, *, kernel_size: int = 31) -> tuple[np.ndarray, np.ndarray]:
+    """Median-filter harmonic/percussive separation of a magnitude spectrogram.
+
+    ``librosa.decompose.hpss(S, kernel_size=kernel_size)`` (margin 1, soft
+    masks of power 2), with :func:`median_filter_axis` for its two median
+    filters: the same arrays, bit for bit, in a tenth of the time.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (..., bins, frames)
+        Non-negative magnitudes (leading axes: channels, clips).
+    kernel_size : int
+        Median filter length, along frames (harmonic) and along bins (percussive).
+
+    Returns
+    -------
+    H, P : np.ndarray, each shaped like ``S``
+        Harmonic and percussive magnitudes (``H + P == S``).
+    """
+    harm = median_filter_axis(S, size=kernel_size, axis=-1)
+    perc = median_filter_axis(S, size=kernel_size, axis=-2)
+    mask_h = librosa.util.softmask(harm, perc, power=2.0, split_zeros=True)
+    mask_p = librosa.util.softmask(perc, harm, power=2.0, split_zeros=True)
+    return S * mask_h, S * mask_p
+
+
 @register("hpss", title="HPSS (harmonic / percussive)", family="spectral",
           depends=_MEL_FIELDS + ("hpss_kernel",), y_label="mel band", unit="dB",
           channels=("harmonic", "percussive"), bin_hz=_mel_hz)
 def _hpss(fe: Frontend) -> np.ndarray:
     """Log-mel of the harmonic and percussive parts of a median-filter HPSS."""
-    H, P = librosa.decompose.hpss(fe.mag, kernel_size=fe.cfg.hpss_kernel)
+    H, P = hpss(fe.mag, kernel_size=fe.cfg.hpss_kernel)
     b, top = fe.mel_basis, fe.cfg.top_db
     return np.stack([_db(b @ H**2, top_db=top), _db(b @ P**2, top_db=top)])
 

@@ -495,7 +495,7 @@ class Predictor:
 
 
 #: Rough relative cost of a representation's front end (orders the ensemble's tasks).
-_COST = {"hpss": 40, "compare": 10, "egemaps": 10, "cqt": 8, "tempogram": 4, "delta_tempogram": 4,
+_COST = {"cqt": 12, "compare": 10, "egemaps": 10, "hpss": 8, "tempogram": 2, "delta_tempogram": 2,
          "stft": 2}
 
 

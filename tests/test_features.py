@@ -76,6 +76,40 @@ def test_hpss_separates_tone_from_clicks():
     assert p.mean() - p0.mean() > h.mean() - h0.mean()
 
 
+@pytest.mark.parametrize("signal", ["tone", "noise", "silence", "impulse"])
+def test_hpss_is_librosas_bit_for_bit(signal):
+    """The fast median filters change the speed, never the features (the cache and
+    the shipped HPSS networks were made with librosa's)."""
+    import librosa
+
+    y = SIGNALS[signal] + (0.3 * tone(3.0) if signal == "impulse" else 0)
+    S = features.Frontend(y).mag
+    H, P = features.hpss(S, kernel_size=31)
+    H0, P0 = librosa.decompose.hpss(S, kernel_size=31)
+    assert np.array_equal(H, H0) and np.array_equal(P, P0)
+
+
+@pytest.mark.parametrize("shape", [(513, 188), (40, 33), (33, 5, 40), (300,)])
+@pytest.mark.parametrize("size", [3, 4, 31])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_median_filter_axis_is_scipys(shape, size, axis):
+    from scipy.ndimage import median_filter
+
+    S = np.abs(np.random.default_rng(size).standard_normal(shape)).astype(np.float32)
+    window = [1] * len(shape)
+    window[axis] = size
+    assert np.array_equal(features.median_filter_axis(S, size=size, axis=axis),
+                          median_filter(S, size=window, mode="reflect"))
+
+
+def test_median_filter_axis_lines_shorter_than_the_window():
+    """Reflected as often as it takes (SciPy's n-D filter is not deterministic there)."""
+    S = np.random.default_rng(0).standard_normal((3, 20)).astype(np.float32)
+    ext = np.pad(S, [(15, 15), (0, 0)], mode="symmetric")  # d c b a | a b c d | d c b a | a b ...
+    expected = np.stack([np.median(ext[i : i + 31], axis=0) for i in range(3)])
+    assert np.array_equal(features.median_filter_axis(S, size=31, axis=0), expected)
+
+
 def test_chroma_of_a_440_hz_tone_peaks_at_a():
     t = np.arange(48_000) / 16_000
     x = features.compute((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), "chroma")[0]
