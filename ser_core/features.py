@@ -373,7 +373,7 @@ def hpss(S: np.ndarray, *, kernel_size: int = 31) -> tuple[np.ndarray, np.ndarra
     Returns
     -------
     H, P : np.ndarray, each shaped like ``S``
-        Harmonic and percussive magnitudes (``H + P == S``).
+        Harmonic and percussive magnitudes (``H + P`` is ``S`` up to rounding: the soft masks sum to 1).
     """
     harm = median_filter_axis(S, size=kernel_size, axis=-1)
     perc = median_filter_axis(S, size=kernel_size, axis=-2)
