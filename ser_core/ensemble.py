@@ -37,6 +37,7 @@ the member's log-probabilities are their mean.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -291,8 +292,6 @@ class SearchResult:
         equally among its seeds (the sum of ``w / k`` times each seed's log-probabilities is
         ``w`` times their mean), the temperature unchanged."""
         sizes = [len(self._bag(m)) for m in self.members]
-        if all(k == 1 for k in sizes):
-            return self.module
         out = WeightedEnsemble(sum(sizes))
         raw = self.module.raw.detach()
         with torch.no_grad():
@@ -420,12 +419,9 @@ def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
 
     d = Path(directory) if directory is not None else predictions_dir()
     stem = f"{member_model(key)}-{key}-seed"
-    out = {}
-    for path in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz"):
-        tag = path.name[len(stem):-len(TRAINVAL_SUFFIX) - 4]  # "" for seed 0, else "-s<seed>"
-        if tag == "" or (tag[:2] == "-s" and tag[2:].isdigit() and int(tag[2:]) > 0):
-            out[int(tag[2:] or 0)] = path
-    return dict(sorted(out.items()))
+    name = re.compile(rf"{re.escape(stem)}(?:-s([1-9][0-9]*))?{TRAINVAL_SUFFIX}\.npz")
+    found = {int(m[1] or 0): p for p in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz") if (m := name.fullmatch(p.name))}
+    return dict(sorted(found.items()))
 
 
 def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequence[str] | None = None,
@@ -559,15 +555,14 @@ def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
 
 def summary(res: SearchResult) -> str:
     """Human-readable lines about a search."""
+    bags = "".join(f"; {m}: seeds {', '.join(map(str, s))}" for m, s in res.refit_seeds.items() if len(s) > 1)
+    refit = f" (members refit on train + validation{bags})" if res.refit else ""
     lines = [f"ensemble of {len(res.members)}: " + ", ".join(
         f"{m} {res.weights[m]:.3f}" for m in sorted(res.members, key=lambda m: -res.weights[m])),
         f"temperature {res.temperature:.3f}; CV accuracy on validation {res.cv['accuracy']:.2%} "
         f"({res.trials} trials, {res.seconds:.0f} s)",
         f"test accuracy {res.report['accuracy']:.2%}, macro F1 {res.report['macro_f1']:.2%}, "
-        f"ECE {res.ece:.3f}" + (" (members refit on train + validation" + "".join(
-            f"; {m}: seeds {', '.join(map(str, res._bag(m)))}" for m in res.members
-            if len(res._bag(m)) > 1) + ")" if res.refit else "")
-        + "; best single member "
+        f"ECE {res.ece:.3f}{refit}; best single member "
         + (f"{max(res.single_best.values()):.2%}" if res.single_best else "n/a"),
         "parameter importance: " + json.dumps({k: round(v, 3) for k, v in res.importance.items()})]
     return "\n".join(lines)
