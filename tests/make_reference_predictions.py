@@ -1,4 +1,4 @@
-"""Write ``tests/data/reference_predictions.npz``: every shipped model's probabilities
+"""Write ``tests/fixtures/reference_predictions.npz``: every shipped model's probabilities
 on a few fixed clips, so a refactor can be checked to change no prediction.
 
 Run it only when a model's weights or card change on purpose::
@@ -19,7 +19,7 @@ from ser_core.config import SAMPLE_RATE
 from ser_core.inference import Predictor
 from ser_core.models import shipped
 
-OUT = Path(__file__).resolve().parent / "data" / "reference_predictions.npz"
+OUT = Path(__file__).resolve().parent / "fixtures" / "reference_predictions.npz"
 
 
 def reference_clips(seed: int = 0) -> dict[str, np.ndarray]:

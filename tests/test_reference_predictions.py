@@ -1,6 +1,6 @@
 """Every shipped model gives the same probabilities as when the reference was written.
 
-The reference (``tests/data/reference_predictions.npz``) was written by
+The reference (``tests/fixtures/reference_predictions.npz``) was written by
 ``tests/make_reference_predictions.py`` before the package was reorganised into
 layers; a change that only moves code must leave it standing.
 """
