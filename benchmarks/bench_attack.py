@@ -30,13 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from bench_predict import source_clips as clips
 
-from ser_core import attacks, features  # noqa: E402
-from ser_core.config import DEFAULT_CONFIG  # noqa: E402
-from ser_core.inference import Predictor  # noqa: E402
-from bench_predict import source_clips as clips  # noqa: E402  (the same nEMO / generated clips)
+from ser_core import attacks, features
+from ser_core.config import DEFAULT_CONFIG
+from ser_core.inference import Predictor
 
 SR = DEFAULT_CONFIG.sr
 #: (attack, epsilon) pairs timed: typical slider positions of each attack.
@@ -58,12 +58,13 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     pred = Predictor.load(a.model, backend=a.backend)
     ys, what = clips(a.clips)
-    print(f"model {pred.name} (re-prediction in {pred.backend}), torch threads {a.threads}, {what}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"model {pred.name} (re-prediction in {pred.backend}), torch threads {a.threads}, {what}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     warm = ys[0]
     for attack, eps in CASES:  # warm-up: first calls allocate and JIT-free paths settle
-        attacks.attack_clip(warm, predictor=pred, attack=attack,
-                            settings=attacks.AttackSettings(epsilon=eps))
+        attacks.attack_clip(warm, predictor=pred, attack=attack, settings=attacks.AttackSettings(epsilon=eps))
 
     ref = []
     for y in ys:
@@ -78,8 +79,9 @@ def main() -> None:
         total, stages = [], {}
         for y in ys:
             t0 = time.perf_counter()
-            res = attacks.attack_clip(y, predictor=pred, attack=attack,
-                                      settings=attacks.AttackSettings(epsilon=eps, steps=10))
+            res = attacks.attack_clip(
+                y, predictor=pred, attack=attack, settings=attacks.AttackSettings(epsilon=eps, steps=10)
+            )
             total.append(1000 * (time.perf_counter() - t0))
             for k, v in res.timings_ms.items():
                 stages.setdefault(k, []).append(v)

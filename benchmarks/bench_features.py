@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ser_core import audio, cache, data, features  # noqa: E402
+from ser_core import audio, cache, data, features
 
 
 def per_clip(meta, n: int) -> None:
@@ -45,8 +45,10 @@ def per_clip(meta, n: int) -> None:
             per_rep[k].append(time.perf_counter() - t0)
     ms = lambda a: 1000 * np.asarray(a)  # noqa: E731
     print(f"all 13 representations of one 3-s clip, {len(ys)} nEMO clips, one thread:")
-    print(f"  p50 {np.median(ms(totals)):.1f} ms   p95 {np.percentile(ms(totals), 95):.1f} ms   "
-          f"max {ms(totals).max():.1f} ms   (target <= 250 ms)")
+    print(
+        f"  p50 {np.median(ms(totals)):.1f} ms   p95 {np.percentile(ms(totals), 95):.1f} ms   "
+        f"max {ms(totals).max():.1f} ms   (target <= 250 ms)"
+    )
     print("  each alone (p50, ms; shared STFT work is repeated here):")
     for k, v in per_rep.items():
         print(f"    {k:<18}{np.median(ms(v)):7.1f}")
@@ -64,9 +66,11 @@ def full_cache(meta, workers: int, clips: int | None) -> None:
         dt = time.perf_counter() - t0
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*.npy")) / 1e9
     label = "the whole corpus" if clips is None else f"{len(sub)} clips"
-    print(f"feature cache of all 13 for {label} with {workers} workers: {dt:.1f} s "
-          f"({dt / 60:.2f} min; {len(sub) / dt:.1f} clips/s; {size:.2f} GB float16)   "
-          f"(target <= 8 min for 4481 clips)")
+    print(
+        f"feature cache of all 13 for {label} with {workers} workers: {dt:.1f} s "
+        f"({dt / 60:.2f} min; {len(sub) / dt:.1f} clips/s; {size:.2f} GB float16)   "
+        f"(target <= 8 min for 4481 clips)"
+    )
 
 
 def main() -> int:

@@ -46,12 +46,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import soundfile as sf
 
-from ser_core import audio, data, models  # noqa: E402
-from ser_core.config import DEFAULT_CONFIG  # noqa: E402
-from ser_core.inference import Predictor  # noqa: E402
+from ser_core import audio, data, models
+from ser_core.config import DEFAULT_CONFIG
+from ser_core.inference import Predictor
 
 SR = DEFAULT_CONFIG.sr
 UPLOAD_SR = 48_000
@@ -96,9 +96,12 @@ def model_dir(name: str | None) -> tuple[Path, str, str]:
         return models.models_dir(), name, f"shipped model {name!r}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-model-"))
     m = models.create("resnet18", in_chans=1, width=32)
-    card = {"architecture": {"name": "resnet18", "kwargs": {"in_chans": 1, "width": 32}},
-            "input": {"kind": "features", "name": "mel", "feature_config": {}},
-            "normalization": {"kind": "none"}, "calibration": {"temperature": 1.0}}
+    card = {
+        "architecture": {"name": "resnet18", "kwargs": {"in_chans": 1, "width": 32}},
+        "input": {"kind": "features", "name": "mel", "feature_config": {}},
+        "normalization": {"kind": "none"},
+        "calibration": {"temperature": 1.0},
+    }
     models.save(m, card, "untrained_resnet18_mel", directory=tmp)
     return tmp, "untrained_resnet18_mel", "untrained ResNet-18 (width 32) on mel: no shipped model"
 
@@ -116,8 +119,14 @@ def end_to_end(pred: Predictor, blobs: list[bytes], name: str) -> tuple[list[flo
     for b in blobs[:5]:  # warm-up: filter banks, ORT arenas, torch kernels
         pred.predict(audio.load_audio(b, name=name))
     ens = isinstance(pred, EnsemblePredictor)
-    total, stages = [], ({"decode + resample": [], "features + member networks": [], "combine": []}
-                         if ens else {"decode + resample": [], "features": [], "network + softmax": []})
+    total, stages = (
+        [],
+        (
+            {"decode + resample": [], "features + member networks": [], "combine": []}
+            if ens
+            else {"decode + resample": [], "features": [], "network + softmax": []}
+        ),
+    )
     for b in blobs:
         t0 = time.perf_counter()
         y = audio.load_audio(b, name=name, sr=SR)
@@ -153,12 +162,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", help="shipped model name (default: the best)")
     ap.add_argument("--clips", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch and ONNX Runtime intra-op threads (default: their own)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch and ONNX Runtime intra-op threads (default: their own)",
+    )
     ap.add_argument("--no-long", action="store_true", help="skip the 10-minute timeline")
-    ap.add_argument("--calibrate", type=float, default=None, metavar="SECONDS",
-                    help="adapt a speaker-normalised model to SECONDS of the clips' audio first; "
-                         "time it with and without its voice warps")
+    ap.add_argument(
+        "--calibrate",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="adapt a speaker-normalised model to SECONDS of the clips' audio first; "
+        "time it with and without its voice warps",
+    )
     args = ap.parse_args()
     if args.threads:
         import torch
@@ -169,14 +187,18 @@ def main() -> None:
     directory, name, what = model_dir(args.model)
     os.environ.setdefault("SER_ONNX_CACHE", tempfile.mkdtemp(prefix="bench-onnx-"))
     print(f"model: {what}")
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
-          f"(other processes slow this down); torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
+        f"(other processes slow this down); torch {torch.__version__} with "
+        f"{torch.get_num_threads()} threads"
+    )
     ys, source = source_clips(args.clips)
     clips3 = [audio.pad_or_trim(y, n_samples=DEFAULT_CONFIG.n_samples) for y in ys]
     inputs = {
-        "3-s clip, 48 kHz 16-bit WAV": ([wav_bytes(audio.resample(y, orig_sr=SR, sr=UPLOAD_SR),
-                                                   UPLOAD_SR) for y in clips3], "clip.wav"),
+        "3-s clip, 48 kHz 16-bit WAV": (
+            [wav_bytes(audio.resample(y, orig_sr=SR, sr=UPLOAD_SR), UPLOAD_SR) for y in clips3],
+            "clip.wav",
+        ),
         "3-s clip, 16 kHz FLAC": ([flac_bytes(y, SR) for y in clips3], "clip.flac"),
     }
     print(f"clips: {source}, each padded/trimmed to 3 s\n")
@@ -184,10 +206,11 @@ def main() -> None:
     preds = {}
     for backend in ("torch", "onnx"):
         t0 = time.perf_counter()
-        preds[backend] = Predictor.load(name, directory=directory, backend=backend,
-                                        threads=args.threads)
-        print(f"{backend:>5}: loaded in {time.perf_counter() - t0:.1f} s"
-              + (" (incl. the one-off ONNX export)" if backend == "onnx" else ""))
+        preds[backend] = Predictor.load(name, directory=directory, backend=backend, threads=args.threads)
+        print(
+            f"{backend:>5}: loaded in {time.perf_counter() - t0:.1f} s"
+            + (" (incl. the one-off ONNX export)" if backend == "onnx" else "")
+        )
     if preds["torch"].kind == "features":  # the dynamically quantised copy of the same model
         from ser_core.export import OnnxModel, quantize_int8
         from ser_core.inference import _onnx_copy
@@ -197,30 +220,42 @@ def main() -> None:
         int8 = Predictor(preds["torch"].loaded, backend="torch")
         int8._onnx, int8.backend = OnnxModel(q, threads=args.threads), "int8"
         preds["int8"] = int8
-        print(f" int8: quantised {q.stat().st_size / 1e6:.1f} MB (fp32 ONNX {src.stat().st_size / 1e6:.1f} MB)")
+        print(
+            f" int8: quantised {q.stat().st_size / 1e6:.1f} MB (fp32 ONNX {src.stat().st_size / 1e6:.1f} MB)"
+        )
     if args.calibrate:
         from ser_core import adapt
 
         if not preds["torch"].speaker_normalised:
             sys.exit(f"--calibrate: {name!r} uses corpus-level normalisation and cannot adapt to a voice")
         t0 = time.perf_counter()
-        prof = adapt.voice_profile(np.concatenate(ys)[: int(args.calibrate * SR)],
-                                   representations=preds["torch"].profile_representations())
-        print(f"voice profile of {prof.seconds:.0f} s ({len(prof.stats)} representations, voice warps "
-              f"included) in {time.perf_counter() - t0:.1f} s")
+        prof = adapt.voice_profile(
+            np.concatenate(ys)[: int(args.calibrate * SR)],
+            representations=preds["torch"].profile_representations(),
+        )
+        print(
+            f"voice profile of {prof.seconds:.0f} s ({len(prof.stats)} representations, voice warps "
+            f"included) in {time.perf_counter() - t0:.1f} s"
+        )
         t0 = time.perf_counter()
         adabn = preds["torch"].adapted(prof, infomax=False)
         if adabn.adabn:
-            print(f"AdaBN (batch-norm statistics of {len(prof.windows)} windows, each voice warp its own) "
-                  f"in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"AdaBN (batch-norm statistics of {len(prof.windows)} windows, each voice warp its own) "
+                f"in {time.perf_counter() - t0:.1f} s"
+            )
         t0 = time.perf_counter()
         if preds["torch"].adapted(prof, infomax=True).infomax:  # same network shape: same latency
-            print(f"AdaBN after information maximisation ({adapt.INFOMAX_EPOCHS} passes over the windows) "
-                  f"in {time.perf_counter() - t0:.1f} s")
-        preds = {"torch": preds["torch"].adapted(prof, batchnorm=False),
-                 "onnx": preds["onnx"].adapted(prof, batchnorm=False),
-                 "torch, no warps": preds["torch"].adapted(prof, warps=False, batchnorm=False),
-                 **({"torch, AdaBN": adabn} if adabn.adabn else {})}
+            print(
+                f"AdaBN after information maximisation ({adapt.INFOMAX_EPOCHS} passes over the windows) "
+                f"in {time.perf_counter() - t0:.1f} s"
+            )
+        preds = {
+            "torch": preds["torch"].adapted(prof, batchnorm=False),
+            "onnx": preds["onnx"].adapted(prof, batchnorm=False),
+            "torch, no warps": preds["torch"].adapted(prof, warps=False, batchnorm=False),
+            **({"torch, AdaBN": adabn} if adabn.adabn else {}),
+        }
     y0 = clips3[0]
     for other in [b for b in preds if b != "torch" and "AdaBN" not in b]:
         diff = np.abs(preds["torch"].predict(y0) - preds[other].predict(y0)).max()
@@ -239,8 +274,10 @@ def main() -> None:
     if args.no_long:
         return
     blob = long_upload(ys)
-    print(f"10-minute upload (tiled clips, 48 kHz WAV, {len(blob) / 1e6:.0f} MB): decode + timeline "
-          "(3-s windows, 1-s hop):")
+    print(
+        f"10-minute upload (tiled clips, 48 kHz WAV, {len(blob) / 1e6:.0f} MB): decode + timeline "
+        "(3-s windows, 1-s hop):"
+    )
     for backend, pred in preds.items():
         if backend == "int8":
             continue
@@ -249,8 +286,10 @@ def main() -> None:
         t1 = time.perf_counter()
         tl = pred.timeline(y)
         t2 = time.perf_counter()
-        print(f"    {backend:>5}: {t2 - t0:5.1f} s in all (decode + resample {t1 - t0:.1f} s, "
-              f"timeline of {len(tl.starts)} windows {t2 - t1:.1f} s)")
+        print(
+            f"    {backend:>5}: {t2 - t0:5.1f} s in all (decode + resample {t1 - t0:.1f} s, "
+            f"timeline of {len(tl.starts)} windows {t2 - t1:.1f} s)"
+        )
     print("  target: <= 20 s")
 
 

@@ -61,17 +61,23 @@ def main() -> None:
         pred = Predictor.load(a.model, backend="torch")
     else:
         print(f"{a.model} is not shipped: timing an untrained ResNet-18 (width 32) on mel")
-        pred = Predictor(models.LoadedModel(a.model, models.create("resnet18").eval(), {
-            "input": {"kind": "features", "name": "mel"}, "architecture": {"name": "resnet18"}}))
+        pred = Predictor(
+            models.LoadedModel(
+                a.model,
+                models.create("resnet18").eval(),
+                {"input": {"kind": "features", "name": "mel"}, "architecture": {"name": "resnet18"}},
+            )
+        )
     ys, what = clips(a.clips, pred.cfg.sr)
-    print(f"model {pred.name}, {a.threads} torch threads, {a.clips} x {what}; LIME "
-          f"{opts.lime_samples} samples, SmoothGrad {opts.smoothgrad_samples} samples, "
-          f"{len(xai.deletion_fractions(opts.deletion_steps))} deletion points x 5 orderings; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"model {pred.name}, {a.threads} torch threads, {a.clips} x {what}; LIME "
+        f"{opts.lime_samples} samples, SmoothGrad {opts.smoothgrad_samples} samples, "
+        f"{len(xai.deletion_fractions(opts.deletion_steps))} deletion points x 5 orderings; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     # warm-up (captum imports, first-call allocations)
     x0 = pred.inputs(audio.pad_or_trim(ys[0], n_samples=pred.cfg.n_samples)[None])[0]
-    xai.explain_all(x0, model=pred.module, options=xai.XAIOptions(lime_samples=8,
-                                                                  smoothgrad_samples=2))
+    xai.explain_all(x0, model=pred.module, options=xai.XAIOptions(lime_samples=8, smoothgrad_samples=2))
     rows = []
     for y in ys:
         w = audio.pad_or_trim(y, n_samples=pred.cfg.n_samples, align=pred.cfg.align)
@@ -85,20 +91,21 @@ def main() -> None:
             maps[m] = xai.explain(x, m, model=pred.module, target=target, options=opts)
             times[m] = time.perf_counter() - t
         t = time.perf_counter()
-        xai.deletion_test(x, maps, model=pred.module, target=target,
-                          temperature=pred.temperature, options=opts)
+        xai.deletion_test(
+            x, maps, model=pred.module, target=target, temperature=pred.temperature, options=opts
+        )
         times["deletion"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0
         rows.append(times)
     keys = list(rows[0])
-    print(f"{'step':<12}" + "".join(f"{'clip ' + str(i + 1):>9}" for i in range(len(rows)))
-          + f"{'median':>9}")
+    print(
+        f"{'step':<12}" + "".join(f"{'clip ' + str(i + 1):>9}" for i in range(len(rows))) + f"{'median':>9}"
+    )
     for k in keys:
         v = [r[k] for r in rows]
         print(f"{k:<12}" + "".join(f"{s:>8.2f}s" for s in v) + f"{np.median(v):>8.2f}s")
     med = float(np.median([r["total"] for r in rows]))
-    print(f"median total per clip: {med:.2f} s (target <= 10 s): "
-          f"{'OK' if med <= 10 else 'over target'}")
+    print(f"median total per clip: {med:.2f} s (target <= 10 s): {'OK' if med <= 10 else 'over target'}")
 
 
 if __name__ == "__main__":

@@ -35,17 +35,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser_core import adapt, data, evaluate  # noqa: E402
-from ser_core.audio import load_audio, pad_or_trim  # noqa: E402
-from ser_core.inference import EnsemblePredictor, Predictor  # noqa: E402
+from ser_core import adapt, data, evaluate
+from ser_core.audio import load_audio, pad_or_trim
+from ser_core.inference import EnsemblePredictor, Predictor
 
 #: ``(warps, batchnorm, infomax)`` of each mode.
-MODES = {"input": (False, False, False), "warps": (True, False, False), "adabn": (False, True, False),
-         "both": (True, True, False), "infomax": (True, True, True)}
+MODES = {
+    "input": (False, False, False),
+    "warps": (True, False, False),
+    "adabn": (False, True, False),
+    "both": (True, True, False),
+    "infomax": (True, True, True),
+}
 
 
 def fold_predictor(name: str, fold: int, member_runs: dict) -> Predictor:
     """The shipped model ``name`` with the weights of its LOSO fold ``fold`` runs."""
+
     def one(tag: str) -> Predictor:
         loaded, _, temperature = evaluate._fold_model(member_runs[tag].loc[fold])
         pred = Predictor(loaded)
@@ -64,8 +70,9 @@ def fold_predictor(name: str, fold: int, member_runs: dict) -> Predictor:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="resnet18_mel_spk",
-                    help="a shipped speaker-normalised model or ensemble of such")
+    ap.add_argument(
+        "--model", default="resnet18_mel_spk", help="a shipped speaker-normalised model or ensemble of such"
+    )
     ap.add_argument("--seconds", type=float, nargs="+", default=[20.0, 30.0])
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--folds", type=int, nargs="+", default=None, help="these LOSO folds only (default: all)")
@@ -87,27 +94,39 @@ def main() -> None:
         for s in a.seconds:
             lengths = np.array([len(audio[int(i)]) / cfg.sr for i in rows])
             n_cal = int(np.searchsorted(np.cumsum(lengths), s)) + 1  # whole clips until s seconds
-            profile = adapt.voice_profile(np.concatenate([audio[int(i)] for i in rows[:n_cal]]),
-                                          representations=pred.profile_representations(), cfg=cfg)
+            profile = adapt.voice_profile(
+                np.concatenate([audio[int(i)] for i in rows[:n_cal]]),
+                representations=pred.profile_representations(),
+                cfg=cfg,
+            )
             scored = rows[n_cal:]
-            ys = np.stack([pad_or_trim(audio[int(i)], n_samples=cfg.n_samples, align=cfg.align)
-                           for i in scored])
+            ys = np.stack(
+                [pad_or_trim(audio[int(i)], n_samples=cfg.n_samples, align=cfg.align) for i in scored]
+            )
             for m in a.modes:
                 warps, batchnorm, infomax = MODES[m]
                 ad = pred.adapted(profile, warps=warps, batchnorm=batchnorm, infomax=infomax)
                 if batchnorm and not ad.adabn:
-                    raise SystemExit(f"{s:g} s gave {profile.seconds:.1f} s of speech: no AdaBN "
-                                     f"(it needs {adapt.ADABN_SECONDS:g} s)")
+                    raise SystemExit(
+                        f"{s:g} s gave {profile.seconds:.1f} s of speech: no AdaBN "
+                        f"(it needs {adapt.ADABN_SECONDS:g} s)"
+                    )
                 probs = np.concatenate([ad.predict_batch(ys[i : i + 64]) for i in range(0, len(ys), 64)])
                 res[(s, m)].append(float((probs.argmax(1) == labels[scored]).mean()))
         done = ", ".join(f"{s:g} s {m} {100 * res[(s, m)][-1]:.1f}" for s in a.seconds for m in a.modes)
         print(f"fold {k} ({speakers[-1]}): {done}  [{time.perf_counter() - t0:.0f} s]", flush=True)
-    print(f"\n{a.model}: accuracy (%) on a new voice calibrated as the app does, mean ± std over "
-          f"{len(folds)} speakers")
+    print(
+        f"\n{a.model}: accuracy (%) on a new voice calibrated as the app does, mean ± std over "
+        f"{len(folds)} speakers"
+    )
     for s in a.seconds:
-        print(f"  {s:g} s: " + ", ".join(
-            f"{m} {100 * np.mean(res[(s, m)]):.1f} ± {100 * np.std(res[(s, m)], ddof=1):.1f}"
-            for m in a.modes))
+        print(
+            f"  {s:g} s: "
+            + ", ".join(
+                f"{m} {100 * np.mean(res[(s, m)]):.1f} ± {100 * np.std(res[(s, m)], ddof=1):.1f}"
+                for m in a.modes
+            )
+        )
     print("  per speaker (" + ", ".join(speakers) + "):")
     for (s, m), v in res.items():
         print(f"    {s:g} s {m:>6}: " + " ".join(f"{100 * x:.1f}" for x in v))

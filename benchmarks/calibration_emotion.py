@@ -19,14 +19,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser_core import adapt, data, evaluate, functionals, train  # noqa: E402
-from ser_core import leaderboard as lb  # noqa: E402
+from ser_core import adapt, data, evaluate, functionals, train
+from ser_core import leaderboard as lb
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--recipe", action="append", default=None,
-                    help="model/input, e.g. logreg/compare-spk (default: that and resnet18/mel-spk)")
+    ap.add_argument(
+        "--recipe",
+        action="append",
+        default=None,
+        help="model/input, e.g. logreg/compare-spk (default: that and resnet18/mel-spk)",
+    )
     ap.add_argument("--seconds", type=float, default=30.0)
     a = ap.parse_args()
     meta = data.load_metadata()
@@ -50,9 +54,13 @@ def main() -> None:
                 stats = adapt.voice_stats(x[pool], prior=evaluate._corpus_stats(loaded.card))
                 z = train.predict_logits(loaded.module, stats.apply(np.asarray(x[scored], np.float32)))
                 res[kind].append(float((z.argmax(1) == y[scored]).mean()))
-        print(f"{recipe}, {a.seconds:g} s of calibration: " + ", ".join(
-            f"{kind} {100 * np.mean(v):.1f} ± {100 * np.std(v, ddof=1):.1f} %" for kind, v in res.items()),
-            flush=True)
+        print(
+            f"{recipe}, {a.seconds:g} s of calibration: "
+            + ", ".join(
+                f"{kind} {100 * np.mean(v):.1f} ± {100 * np.std(v, ddof=1):.1f} %" for kind, v in res.items()
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -21,17 +21,30 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser_core import metrics, train  # noqa: E402
+from ser_core import metrics, train
 
-CANDIDATES = ("resnet18-mel", "resnet18-hpss", "resnet18-cqt", "resnet18-mfcc", "wave_cnn-waveform",
-              "logreg-compare", "resnet18-mel-spk", "resnet18-hpss-spk", "vgg16-mel",
-              "resnet18-delta_mfcc")
+CANDIDATES = (
+    "resnet18-mel",
+    "resnet18-hpss",
+    "resnet18-cqt",
+    "resnet18-mfcc",
+    "wave_cnn-waveform",
+    "logreg-compare",
+    "resnet18-mel-spk",
+    "resnet18-hpss-spk",
+    "vgg16-mel",
+    "resnet18-delta_mfcc",
+)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES),
-                    help="run names without -seed (artifacts/predictions/<name>-seed.npz)")
+    ap.add_argument(
+        "--candidates",
+        nargs="+",
+        default=list(CANDIDATES),
+        help="run names without -seed (artifacts/predictions/<name>-seed.npz)",
+    )
     ap.add_argument("--max-size", type=int, default=5)
     a = ap.parse_args()
     probs, y = {}, {}
@@ -47,8 +60,10 @@ def main() -> None:
     scored = []
     for k in range(2, a.max_size + 1):
         for subset in itertools.combinations(a.candidates, k):
-            acc = {p: float((np.mean([probs[n][p] for n in subset], 0).argmax(1) == y[p]).mean())
-                   for p in ("val", "test")}
+            acc = {
+                p: float((np.mean([probs[n][p] for n in subset], 0).argmax(1) == y[p]).mean())
+                for p in ("val", "test")
+            }
             scored.append((acc["val"], acc["test"], subset))
     for label, key in (("chosen on validation", 0), ("chosen on test (oracle)", 1)):
         v, t, subset = max(scored, key=lambda r: (r[key], r[1 - key]))

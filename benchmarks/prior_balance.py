@@ -23,10 +23,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser_core import data, metrics, train  # noqa: E402
+from ser_core import data, metrics, train
 
-RECIPES = ("resnet18-mel-spk", "resnet18-mfcc-spk", "resnet18-delta_mfcc-spk", "logreg-egemaps-spk",
-           "logreg-compare-spk")
+RECIPES = (
+    "resnet18-mel-spk",
+    "resnet18-mfcc-spk",
+    "resnet18-delta_mfcc-spk",
+    "logreg-egemaps-spk",
+    "logreg-compare-spk",
+)
 
 
 def balancing_bias(log_probs: np.ndarray, *, iters: int = 200) -> np.ndarray:
@@ -46,8 +51,12 @@ def scores(log_probs: np.ndarray, y: np.ndarray, *, rng: np.random.Generator) ->
         perm = rng.permutation(len(y))
         half.append(acc(log_probs, perm[len(y) // 2 :], balancing_bias(log_probs[perm[: len(y) // 2]])))
         few.append(acc(log_probs, perm[12:], balancing_bias(log_probs[perm[:12]])))
-    return {"none": acc(log_probs, every, 0.0), "all": acc(log_probs, every, balancing_bias(log_probs)),
-            "half": float(np.mean(half)), "12 clips": float(np.mean(few))}
+    return {
+        "none": acc(log_probs, every, 0.0),
+        "all": acc(log_probs, every, balancing_bias(log_probs)),
+        "half": float(np.mean(half)),
+        "12 clips": float(np.mean(few)),
+    }
 
 
 def main() -> None:
@@ -60,14 +69,23 @@ def main() -> None:
         folds[r] = []
         for k in range(data.n_folds("loso")):
             z = np.load(train.predictions_dir() / f"{r}-loso-fold{k}.npz")
-            folds[r].append((np.log(metrics.softmax(z["test_logits"], temperature=float(z["temperature"]))),
-                             z["test_labels"]))
-    ens = [(np.log(np.mean([np.exp(folds[r][k][0]) for r in a.recipes], 0)), folds[a.recipes[0]][k][1])
-           for k in range(data.n_folds("loso"))]
+            folds[r].append(
+                (
+                    np.log(metrics.softmax(z["test_logits"], temperature=float(z["temperature"]))),
+                    z["test_labels"],
+                )
+            )
+    ens = [
+        (np.log(np.mean([np.exp(folds[r][k][0]) for r in a.recipes], 0)), folds[a.recipes[0]][k][1])
+        for k in range(data.n_folds("loso"))
+    ]
     for name, per_fold in [*folds.items(), ("equal-weight average of all", ens)]:
         rows = [scores(lp, y, rng=rng) for lp, y in per_fold]
-        cells = "  ".join(f"{key} {100 * np.mean([r[key] for r in rows]):.1f} ± "
-                          f"{100 * np.std([r[key] for r in rows], ddof=1):.1f}" for key in rows[0])
+        cells = "  ".join(
+            f"{key} {100 * np.mean([r[key] for r in rows]):.1f} ± "
+            f"{100 * np.std([r[key] for r in rows], ddof=1):.1f}"
+            for key in rows[0]
+        )
         print(f"{name:30s} {cells}")
 
 

@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ser_core import adapt, data, evaluate, models, train  # noqa: E402
-from ser_core import leaderboard as lb  # noqa: E402
+from ser_core import adapt, data, evaluate, models, train
+from ser_core import leaderboard as lb
 
 
 def probe(loaded: models.LoadedModel, meta, *, fold: int, n_clips: int = 600, seed: int = 0) -> float:
@@ -42,8 +42,7 @@ def probe(loaded: models.LoadedModel, meta, *, fold: int, n_clips: int = 600, se
     x_all = train.model_inputs(meta, "features", card["input"]["name"])
     spk = meta["speaker"].astype(str).to_numpy()
     split = data.split_indices(meta, "loso", fold=fold)
-    rows = np.random.default_rng(seed).choice(split.train, min(n_clips, len(split.train)),
-                                              replace=False)
+    rows = np.random.default_rng(seed).choice(split.train, min(n_clips, len(split.train)), replace=False)
     if card["training"].get("norm") == "speaker":
         stats = train.split_speaker_stats(x_all, spk, split.train, split.val, split.test)
         x = adapt.speaker_normalise(x_all[rows], spk[rows], stats)
@@ -51,8 +50,9 @@ def probe(loaded: models.LoadedModel, meta, *, fold: int, n_clips: int = 600, se
         x = evaluate._corpus_stats(card).apply(np.asarray(x_all[rows], np.float32))
     net = loaded.module.float().eval()
     with torch.no_grad():
-        emb = np.concatenate([train.embed(net, torch.from_numpy(x[i : i + 64]))[0].numpy()
-                              for i in range(0, len(x), 64)])
+        emb = np.concatenate(
+            [train.embed(net, torch.from_numpy(x[i : i + 64]))[0].numpy() for i in range(0, len(x), 64)]
+        )
     emb = (emb - emb.mean(0)) / (emb.std(0) + 1e-6)
     return float(cross_val_score(LogisticRegression(max_iter=2000), emb, spk[rows], cv=5).mean())
 
@@ -66,15 +66,15 @@ def main() -> None:
     torch.set_num_threads(1)
     meta = data.load_metadata()
     chance = 1 / (meta["speaker"].nunique() - 2)  # the test and validation speakers are out
-    todo = [(Path(c).stem, lambda c=c: models.load(Path(c).stem, directory=Path(c).parent))
-            for c in a.card]
+    todo = [(Path(c).stem, lambda c=c: models.load(Path(c).stem, directory=Path(c).parent)) for c in a.card]
     if a.recipe:
         runs = lb.load_runs()
         for recipe in a.recipe:
             arch, tag = recipe.split("/")
             sel = evaluate._fold_runs(runs, arch, tag).set_index("fold")
-            todo.append((f"{recipe} fold {a.fold}",
-                         lambda rid=sel.loc[a.fold]["run_id"]: evaluate._run_weights(rid)))
+            todo.append(
+                (f"{recipe} fold {a.fold}", lambda rid=sel.loc[a.fold]["run_id"]: evaluate._run_weights(rid))
+            )
     if not todo:
         ap.error("give --recipe or --card")
     for label, load in todo:

@@ -17,8 +17,10 @@ def rep_title(name: str) -> str:
 
 common.ensure_navigation()
 st.title("Dataset explorer")
-st.caption("nEMO: Polish utterances acted in six emotions by nine speakers; "
-           "the same 90 sentences are spoken in every emotion.")
+st.caption(
+    "nEMO: Polish utterances acted in six emotions by nine speakers; "
+    "the same 90 sentences are spoken in every emotion."
+)
 meta = common.metadata()
 if meta is None:
     common.how_to_get_corpus()
@@ -46,8 +48,10 @@ with common.report_errors():
         st.subheader("Clip durations")
         if has_descriptors:
             st.plotly_chart(common.duration_figure(table), key="overview.duration")
-            st.caption(f"Dashed line: the {DEFAULT_CONFIG.duration:g} s every model sees; "
-                       "longer clips are cut to their centre, shorter ones padded with silence.")
+            st.caption(
+                f"Dashed line: the {DEFAULT_CONFIG.duration:g} s every model sees; "
+                "longer clips are cut to their centre, shorter ones padded with silence."
+            )
         else:
             common.summaries_info()
 
@@ -58,30 +62,48 @@ def clip_explorer() -> None:
     """Pick or upload a clip, play it and draw its 13 representations."""
     source = common.SOURCE_UPLOAD
     if meta is not None:
-        source = st.radio("Clip source", [common.SOURCE_CORPUS, common.SOURCE_UPLOAD],
-                          horizontal=True, key=common.KEY_SOURCE)
+        source = st.radio(
+            "Clip source",
+            [common.SOURCE_CORPUS, common.SOURCE_UPLOAD],
+            horizontal=True,
+            key=common.KEY_SOURCE,
+        )
     with common.report_errors():
         if source == common.SOURCE_CORPUS:
             cols = st.columns([1, 1, 3, 0.8], vertical_alignment="bottom")
             emotion = cols[0].selectbox("Emotion", EMOTIONS, key=common.KEY_EMOTION)
             speaker = cols[1].selectbox(
-                "Speaker", sorted(meta["speaker"].unique()), key=common.KEY_SPEAKER,
-                format_func=lambda s: common.speaker_label(meta, s))
+                "Speaker",
+                sorted(meta["speaker"].unique()),
+                key=common.KEY_SPEAKER,
+                format_func=lambda s: common.speaker_label(meta, s),
+            )
             rows = common.clip_options(meta, emotion, speaker).set_index("sentence_id")
             sentence = cols[2].selectbox(
-                "Sentence", rows.index.tolist(), key=common.KEY_SENTENCE,
-                format_func=lambda i: f"{i:02d} · {rows.at[i, 'text']}")
-            cols[3].button("Random clip", icon=":material/casino:", on_click=common.random_clip,
-                           args=(meta,), key=f"{common.DATASET}.random")
+                "Sentence",
+                rows.index.tolist(),
+                key=common.KEY_SENTENCE,
+                format_func=lambda i: f"{i:02d} · {rows.at[i, 'text']}",
+            )
+            cols[3].button(
+                "Random clip",
+                icon=":material/casino:",
+                on_click=common.random_clip,
+                args=(meta,),
+                key=f"{common.DATASET}.random",
+            )
             clip = rows.loc[sentence]
             y = common.clip_waveform(clip["path"])
-            label = (f"**{clip['file_id']}** · emotion **{emotion}** · speaker {speaker} · "
-                     f"“{clip['raw_text']}”")
-            st.session_state[common.CURRENT_CLIP] = {"label": clip["file_id"],
-                                                     "file_id": clip["file_id"]}
+            label = (
+                f"**{clip['file_id']}** · emotion **{emotion}** · speaker {speaker} · “{clip['raw_text']}”"
+            )
+            st.session_state[common.CURRENT_CLIP] = {"label": clip["file_id"], "file_id": clip["file_id"]}
         else:
-            up = st.file_uploader("Audio file (speech, any length; the centre 3 s are analysed)",
-                                  type=common.UPLOAD_TYPES, key=common.KEY_UPLOAD)
+            up = st.file_uploader(
+                "Audio file (speech, any length; the centre 3 s are analysed)",
+                type=common.UPLOAD_TYPES,
+                key=common.KEY_UPLOAD,
+            )
             if up is None:
                 st.caption("Upload a recording to see its representations.")
                 return
@@ -92,11 +114,17 @@ def clip_explorer() -> None:
         st.markdown(f"{label} · {len(y) / DEFAULT_CONFIG.sr:.2f} s")
         reps = common.representations(y)
         st.plotly_chart(common.representations_figure(reps), key="explorer.all")
-        st.caption("Each heatmap row is min-max scaled on its own (0 = its lowest value, "
-                   "1 = its highest; (delta-)MFCCs are first standardised per coefficient); "
-                   "zero-crossing rate and RMS are drawn in their own units.")
-        name = st.selectbox("Look at one representation in its real units", REP_NAMES,
-                            format_func=rep_title, key=common.KEY_SINGLE_REP)
+        st.caption(
+            "Each heatmap row is min-max scaled on its own (0 = its lowest value, "
+            "1 = its highest; (delta-)MFCCs are first standardised per coefficient); "
+            "zero-crossing rate and RMS are drawn in their own units."
+        )
+        name = st.selectbox(
+            "Look at one representation in its real units",
+            REP_NAMES,
+            format_func=rep_title,
+            key=common.KEY_SINGLE_REP,
+        )
         st.caption(features.get(name).description)
         st.plotly_chart(common.representation_figure(reps[name], name), key="explorer.single")
 
@@ -111,8 +139,7 @@ with common.report_errors():
         common.summaries_info()
     else:
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title,
-                            key=common.KEY_MEANS_REP)
+        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=common.KEY_MEANS_REP)
         diff = c2.toggle("Difference from the all-emotion mean", key=common.KEY_MEANS_DIFF)
         means = common.emotion_means(name)
         st.plotly_chart(common.emotion_means_figure(means, name, difference=diff), key="means.fig")
@@ -126,12 +153,17 @@ with common.report_errors():
         common.summaries_info()
     else:
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        col = c1.selectbox("Descriptor", list(eda.DESCRIPTORS), format_func=common.descriptor_label,
-                           key=common.KEY_DESCRIPTOR)
+        col = c1.selectbox(
+            "Descriptor",
+            list(eda.DESCRIPTORS),
+            format_func=common.descriptor_label,
+            key=common.KEY_DESCRIPTOR,
+        )
         kind = c2.radio("Plot", ["box", "violin"], horizontal=True, key=common.KEY_DESCRIPTOR_KIND)
         by_gender = c3.checkbox("Split by gender", key=common.KEY_DESCRIPTOR_GENDER)
-        st.plotly_chart(common.descriptor_figure(clips, col, kind=kind, by_gender=by_gender),
-                        key="descriptor.fig")
+        st.plotly_chart(
+            common.descriptor_figure(clips, col, kind=kind, by_gender=by_gender), key="descriptor.fig"
+        )
 
 # ------------------------------------------------------------------ 5. projections
 st.header("2-D projection of the clips", divider="gray")
@@ -141,22 +173,32 @@ with common.report_errors():
         common.summaries_info()
     else:
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title,
-                            key=common.KEY_PROJ_REP)
-        method = c2.radio("Method", ["pca", "tsne"], horizontal=True, key=common.KEY_PROJ_METHOD,
-                          format_func={"pca": "PCA", "tsne": "t-SNE"}.get)
-        color = c3.radio("Colour by", ["emotion", "speaker"], horizontal=True,
-                         key=common.KEY_PROJ_COLOR)
+        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=common.KEY_PROJ_REP)
+        method = c2.radio(
+            "Method",
+            ["pca", "tsne"],
+            horizontal=True,
+            key=common.KEY_PROJ_METHOD,
+            format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+        )
+        color = c3.radio("Colour by", ["emotion", "speaker"], horizontal=True, key=common.KEY_PROJ_COLOR)
         proj = common.projections(name)
         if method not in proj:
-            st.info(f"The summaries hold no {method.upper()} projection of this representation; "
-                    "rebuild them with `python -m ser_core eda-summary`.")
+            st.info(
+                f"The summaries hold no {method.upper()} projection of this representation; "
+                "rebuild them with `python -m ser_core eda-summary`."
+            )
         else:
-            st.plotly_chart(common.projection_figure(clips, proj, method=method, color=color),
-                            key="projection.fig")
+            st.plotly_chart(
+                common.projection_figure(clips, proj, method=method, color=color), key="projection.fig"
+            )
         if "pca_var" in proj:
             v = proj["pca_var"]
-            st.caption(f"PCA explained variance: PC1 {100 * v[0]:.1f} %, PC2 {100 * v[1]:.1f} % "
-                       "(of the standardised per-bin mean and standard deviation over time).")
-        st.caption("Hint: if the points cluster by speaker rather than by emotion, the "
-                   "representation carries voice identity, and a model may learn who speaks.")
+            st.caption(
+                f"PCA explained variance: PC1 {100 * v[0]:.1f} %, PC2 {100 * v[1]:.1f} % "
+                "(of the standardised per-bin mean and standard deviation over time)."
+            )
+        st.caption(
+            "Hint: if the points cluster by speaker rather than by emotion, the "
+            "representation carries voice identity, and a model may learn who speaks."
+        )

@@ -15,9 +15,11 @@ from ser_core.config import EMOTIONS
 
 common.ensure_navigation()
 st.title("Explain (XAI)")
-st.caption("Which time-frequency regions of a clip drive the model's decision? Four "
-           "explanation methods side by side, each checked by a deletion test: remove the "
-           "regions it calls most relevant and see how fast the model's confidence drops.")
+st.caption(
+    "Which time-frequency regions of a clip drive the model's decision? Four "
+    "explanation methods side by side, each checked by a deletion test: remove the "
+    "regions it calls most relevant and see how fast the model's confidence drops."
+)
 
 pred = common.model_picker(common.xai_models(), key=common.KEY_XAI_MODEL, backend="torch")
 name = pred.name
@@ -26,19 +28,24 @@ name = pred.name
 meta = common.metadata()
 sources = list(common.XAI_SOURCES) if meta is not None else ["upload"]
 common.keep_valid(common.KEY_XAI_SOURCE, sources)
-source = st.radio("Input", sources, format_func=common.XAI_SOURCES.get, horizontal=True,
-                  key=common.KEY_XAI_SOURCE)
+source = st.radio(
+    "Input", sources, format_func=common.XAI_SOURCES.get, horizontal=True, key=common.KEY_XAI_SOURCE
+)
 if source == "corpus" and meta is not None:
     clip = common.xai_corpus_picker(meta)
 else:
     if meta is None:
         st.caption("No nEMO corpus found (set `NEMO_DIR` to pick corpus clips): upload a file.")
-    st.file_uploader("Audio file", type=common.UPLOAD_TYPES, key=common.KEY_XAI_UPLOADER,
-                     on_change=common.xai_store_upload, help=common.upload_help())
+    st.file_uploader(
+        "Audio file",
+        type=common.UPLOAD_TYPES,
+        key=common.KEY_XAI_UPLOADER,
+        on_change=common.xai_store_upload,
+        help=common.upload_help(),
+    )
     clip = st.session_state.get(common.KEY_XAI_UPLOAD)
 if clip is None:
-    st.info("Pick a corpus clip or upload a recording to explain its prediction.",
-            icon=":material/info:")
+    st.info("Pick a corpus clip or upload a recording to explain its prediction.", icon=":material/info:")
     st.stop()
 
 inp = None
@@ -51,22 +58,30 @@ if inp is None:
 predicted = int(inp.probs.argmax())
 targets = [common.XAI_PREDICTED, *EMOTIONS]
 target_name = st.selectbox(
-    "Explain the class", targets, key=common.KEY_XAI_TARGET,
-    format_func=lambda t: f"predicted: {EMOTIONS[predicted]}" if t == common.XAI_PREDICTED else t)
+    "Explain the class",
+    targets,
+    key=common.KEY_XAI_TARGET,
+    format_func=lambda t: f"predicted: {EMOTIONS[predicted]}" if t == common.XAI_PREDICTED else t,
+)
 target = predicted if target_name == common.XAI_PREDICTED else EMOTIONS.index(target_name)
 
 left, right = st.columns([2, 3], gap="large")
 with left, st.container(key="explain-verdict"):
     st.markdown(f"**{clip['name']}**")
     st.markdown(f"### Prediction: {EMOTIONS[predicted]}")
-    st.markdown(f"with **{100 * inp.probs[predicted]:.0f} %** probability; explaining "
-                f"**{EMOTIONS[target]}** ({100 * inp.probs[target]:.0f} %)")
+    st.markdown(
+        f"with **{100 * inp.probs[predicted]:.0f} %** probability; explaining "
+        f"**{EMOTIONS[target]}** ({100 * inp.probs[target]:.0f} %)"
+    )
     if len(y) > len(inp.window):
-        st.caption(f"The clip is {len(y) / pred.cfg.sr:.1f} s long: the model sees, and the "
-                   "maps explain, its centre 3 s.")
+        st.caption(
+            f"The clip is {len(y) / pred.cfg.sr:.1f} s long: the model sees, and the "
+            "maps explain, its centre 3 s."
+        )
     st.audio(common.wav_bytes(inp.window), format="audio/wav")
-right.plotly_chart(common.probability_figure(inp.probs, unsure_below=pred.unsure_below,
-                                             height=260), key="explain.probs")
+right.plotly_chart(
+    common.probability_figure(inp.probs, unsure_below=pred.unsure_below, height=260), key="explain.probs"
+)
 
 with st.expander("Settings: cost of the explanations", icon=":material/tune:"):
     common.xai_settings()
@@ -79,8 +94,7 @@ maps: dict = {}
 with common.report_errors():
     for method, ex in xai.EXPLAINERS.items():
         with st.spinner(f"Computing {ex.title}…"):
-            maps[method] = common.xai_map(clip["id"], name, method, target, okey, inp.x, module,
-                                          options)
+            maps[method] = common.xai_map(clip["id"], name, method, target, okey, inp.x, module, options)
 if len(maps) < len(xai.EXPLAINERS):
     st.stop()
 
@@ -91,37 +105,48 @@ st.subheader("Where the model looks")
 def maps_section() -> None:
     """The four heatmaps; the scale toggle and opacity slider rerun only this fragment."""
     c1, c2 = st.columns([1, 2])
-    shared = c1.toggle("One shared colour scale", value=True, key=common.KEY_XAI_SHARED,
-                       help="On: every map divided by its largest magnitude (-1..1), one "
-                            "colour bar. Off: each map in its own units.")
+    shared = c1.toggle(
+        "One shared colour scale",
+        value=True,
+        key=common.KEY_XAI_SHARED,
+        help="On: every map divided by its largest magnitude (-1..1), one "
+        "colour bar. Off: each map in its own units.",
+    )
     opacity = c2.slider("Opacity of the maps", 0.0, 1.0, 0.8, 0.05, key=common.KEY_XAI_OPACITY)
-    fig = common.xai_maps_figure(inp.mel, {k: common.xai_display(v) for k, v in maps.items()},
-                                 shared=shared, opacity=opacity)
+    fig = common.xai_maps_figure(
+        inp.mel, {k: common.xai_display(v) for k, v in maps.items()}, shared=shared, opacity=opacity
+    )
     st.plotly_chart(fig, key="explain.maps")
-    st.caption("Red: evidence for the explained class, blue: against it (LRP, LIME); Grad-CAM "
-               "and SmoothGrad are unsigned. Grad-CAM is coarse (the last block's grid), LIME "
-               "works on a grid of time-frequency segments.")
+    st.caption(
+        "Red: evidence for the explained class, blue: against it (LRP, LIME); Grad-CAM "
+        "and SmoothGrad are unsigned. Grad-CAM is coarse (the last block's grid), LIME "
+        "works on a grid of time-frequency segments."
+    )
 
 
 maps_section()
 
 # ------------------------------------------------------------------ deletion test
 st.subheader("Deletion test")
-st.caption("The most relevant bins are removed first (set to the training mean, 0 in the "
-           "normalised input), in steps up to 100 %; a good map makes the probability fall "
-           "fast. Scores: area under the curve (lower is better) and the drop after removing "
-           "10 % and 20 % (higher is better).")
+st.caption(
+    "The most relevant bins are removed first (set to the training mean, 0 in the "
+    "normalised input), in steps up to 100 %; a good map makes the probability fall "
+    "fast. Scores: area under the curve (lower is better) and the drop after removing "
+    "10 % and 20 % (higher is better)."
+)
 curves = {}
 with common.report_errors(), st.spinner("Running the deletion test…"):
     for method in [*maps, "random"]:
-        curves[method] = common.xai_curve(clip["id"], name, method, target, okey, inp.x,
-                                          maps.get(method), module, options, pred.temperature)
+        curves[method] = common.xai_curve(
+            clip["id"], name, method, target, okey, inp.x, maps.get(method), module, options, pred.temperature
+        )
 if curves:
     c1, c2 = st.columns([1, 1], gap="large")
     c1.plotly_chart(common.xai_deletion_figure(curves), key="explain.deletion")
     with c2, st.container(key="explain-scores"):
-        st.dataframe(common.xai_scores_table(curves), hide_index=True,
-                     column_config=common.xai_scores_config())
+        st.dataframe(
+            common.xai_scores_table(curves), hide_index=True, column_config=common.xai_scores_config()
+        )
 
 # ------------------------------------------------------------------ listening
 st.subheader("Listen to what the model used")
@@ -131,17 +156,19 @@ st.subheader("Listen to what the model used")
 def listen_section() -> None:
     """Griffin-Lim inversion of only the top-k % bins of one map, next to the original."""
     if pred.representation != "mel":
-        st.info(f"Listening needs a model on the mel spectrogram; {name} uses "
-                f"{pred.representation}.", icon=":material/info:")
+        st.info(
+            f"Listening needs a model on the mel spectrogram; {name} uses {pred.representation}.",
+            icon=":material/info:",
+        )
         return
     c1, c2 = st.columns([1, 2])
-    method = c1.selectbox("Map", list(maps), key=common.KEY_XAI_LISTEN,
-                          format_func=common.xai_method_title)
+    method = c1.selectbox("Map", list(maps), key=common.KEY_XAI_LISTEN, format_func=common.xai_method_title)
     top_k = c2.slider("Keep the most relevant bins (%)", 1, 100, 20, 1, key=common.KEY_XAI_TOPK)
     with common.report_errors(), st.spinner("Inverting the spectrogram (Griffin-Lim)…"):
         full = common.xai_listen_wav(clip["id"], name, "all", target, okey, 1.0, inp.mel, None)
-        part = common.xai_listen_wav(clip["id"], name, method, target, okey, top_k / 100,
-                                     inp.mel, maps[method])
+        part = common.xai_listen_wav(
+            clip["id"], name, method, target, okey, top_k / 100, inp.mel, maps[method]
+        )
         a, b, c = st.columns(3)
         a.markdown("**Original** (the 3 s the model sees)")
         a.audio(common.wav_bytes(inp.window), format="audio/wav")
@@ -149,9 +176,11 @@ def listen_section() -> None:
         b.audio(full, format="audio/wav")
         c.markdown(f"**Top {top_k} % of {common.xai_method_title(method)}**")
         c.audio(part, format="audio/wav")
-        st.caption("The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
-                   "compare the top-k audio with the all-bins reconstruction, not with the "
-                   "original; removed bins are set to silence.")
+        st.caption(
+            "The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
+            "compare the top-k audio with the all-bins reconstruction, not with the "
+            "original; removed bins are set to silence."
+        )
 
 
 listen_section()
@@ -162,27 +191,39 @@ table = None
 with common.report_errors():
     table = common.xai_dataset_table()
 if table is None:
-    st.info("No dataset-level result yet: `python -m ser_core xai-eval --n 300` runs the "
-            "deletion test on a stratified sample of the seed test split and writes "
-            "`artifacts/xai/deletion.json`.", icon=":material/info:")
+    st.info(
+        "No dataset-level result yet: `python -m ser_core xai-eval --n 300` runs the "
+        "deletion test on a stratified sample of the seed test split and writes "
+        "`artifacts/xai/deletion.json`.",
+        icon=":material/info:",
+    )
 else:
     rows, info = table
     opts = info.get("options", {})
-    st.caption(f"{info.get('model', '?')} on {info.get('n_clips', '?')} clips of the "
-               f"{info.get('protocol', 'seed')} test split (stratified by emotion), explaining "
-               f"each clip's predicted class; LIME {opts.get('lime_samples', '?')} samples, "
-               f"{opts.get('deletion_steps', '?')} deletion steps. Made by "
-               f"`{info.get('command') or 'python -m ser_core xai-eval'}`.")
-    overall = rows[rows["emotion"] == "all"].assign(
-        method=lambda d: d["method"].map(common.xai_method_title))
+    st.caption(
+        f"{info.get('model', '?')} on {info.get('n_clips', '?')} clips of the "
+        f"{info.get('protocol', 'seed')} test split (stratified by emotion), explaining "
+        f"each clip's predicted class; LIME {opts.get('lime_samples', '?')} samples, "
+        f"{opts.get('deletion_steps', '?')} deletion steps. Made by "
+        f"`{info.get('command') or 'python -m ser_core xai-eval'}`."
+    )
+    overall = rows[rows["emotion"] == "all"].assign(method=lambda d: d["method"].map(common.xai_method_title))
     with st.container(key="explain-dataset"):
-        st.dataframe(overall[["method", "n", "auc", "drop10", "drop20"]], hide_index=True,
-                     column_config={**common.xai_scores_config(),
-                                    "n": st.column_config.NumberColumn("clips", width=50)})
-    score = st.radio("Per emotion (true label)", list(common.XAI_SCORES), horizontal=True,
-                     key=common.KEY_XAI_TABLE_SCORE,
-                     format_func=lambda s: {"auc": "AUC", "drop10": "drop @ 10 %",
-                                            "drop20": "drop @ 20 %"}[s])
+        st.dataframe(
+            overall[["method", "n", "auc", "drop10", "drop20"]],
+            hide_index=True,
+            column_config={
+                **common.xai_scores_config(),
+                "n": st.column_config.NumberColumn("clips", width=50),
+            },
+        )
+    score = st.radio(
+        "Per emotion (true label)",
+        list(common.XAI_SCORES),
+        horizontal=True,
+        key=common.KEY_XAI_TABLE_SCORE,
+        format_func=lambda s: {"auc": "AUC", "drop10": "drop @ 10 %", "drop20": "drop @ 20 %"}[s],
+    )
     per = rows[rows["emotion"] != "all"].pivot(index="method", columns="emotion", values=score)
     per = per.reindex([m for m in [*xai.EXPLAINERS, "random"] if m in per.index])
     per.index = per.index.map(common.xai_method_title)

@@ -9,9 +9,11 @@ from ser_core import leaderboard as lb
 
 common.ensure_navigation()
 st.title("Leaderboard")
-st.caption("Every training run logged to MLflow, ranked by test accuracy. Seed split: one fixed "
-           "held-out test part; LOSO: leave one speaker out, mean ± standard deviation over "
-           "the folds (one run per held-out speaker).")
+st.caption(
+    "Every training run logged to MLflow, ranked by test accuracy. Seed split: one fixed "
+    "held-out test part; LOSO: leave one speaker out, mean ± standard deviation over "
+    "the folds (one run per held-out speaker)."
+)
 
 
 # ------------------------------------------------------------------ 1. ranking
@@ -22,31 +24,38 @@ def ranking() -> None:
         runs = common.leaderboard_runs()
         c = st.columns(4, vertical_alignment="bottom")
         picked: dict[str, list[str]] = {}
-        for col, (key, column, label) in zip(c, [
-            (common.KEY_LB_MODELS, "model", "Model"),
-            (common.KEY_LB_INPUTS, "input", "Representation"),
-            (common.KEY_LB_PROTOCOLS, "protocol", "Protocol"),
-        ]):
+        for col, (key, column, label) in zip(
+            c,
+            [
+                (common.KEY_LB_MODELS, "model", "Model"),
+                (common.KEY_LB_INPUTS, "input", "Representation"),
+                (common.KEY_LB_PROTOCOLS, "protocol", "Protocol"),
+            ],
+        ):
             options = sorted(runs[column].unique())
             common.keep_valid(key, options)
-            picked[column] = col.multiselect(label, options, key=key,
-                                             placeholder=f"All {label.lower()}s")
+            picked[column] = col.multiselect(label, options, key=key, placeholder=f"All {label.lower()}s")
         every = c[3].toggle("Every run (LOSO folds apart)", key=common.KEY_LB_EVERY_RUN)
         filtered = any(picked.values())
-        chosen = lb.filter_runs(runs, models=picked["model"], inputs=picked["input"],
-                                protocols=picked["protocol"])
+        chosen = lb.filter_runs(
+            runs, models=picked["model"], inputs=picked["input"], protocols=picked["protocol"]
+        )
         summary = lb.summarize(chosen)
         running = chosen[chosen["accuracy"].isna()]
         if len(running):
-            st.caption(f"Still training or without test metrics (listed under *Every run*): "
-                       f"{', '.join(running['run_name'])}.")
+            st.caption(
+                f"Still training or without test metrics (listed under *Every run*): "
+                f"{', '.join(running['run_name'])}."
+            )
         table = chosen if every else summary
         if table.empty:
             if filtered:
                 st.info("No finished run matches these filters.", icon=":material/filter_alt_off:")
             else:
-                st.info("No run has finished yet; follow a training below under *Inspect a run*.",
-                        icon=":material/hourglass_top:")
+                st.info(
+                    "No run has finished yet; follow a training below under *Inspect a run*.",
+                    icon=":material/hourglass_top:",
+                )
             return
         frame, config = common.leaderboard_table(table, every_run=every)
         st.dataframe(frame, column_config=config, hide_index=True, key="leaderboard.table")
@@ -57,8 +66,9 @@ def ranking() -> None:
         done = table[table["accuracy"].notna()]
         if len(done):
             st.subheader("Per-class F1")
-            labels = (common.unique_labels(done["run_name"], done["run_id"]) if every
-                      else done["label"].tolist())
+            labels = (
+                common.unique_labels(done["run_name"], done["run_id"]) if every else done["label"].tolist()
+            )
             st.plotly_chart(common.f1_heatmap(done, labels), key="leaderboard.f1")
 
 
@@ -81,18 +91,20 @@ def inspect_run() -> None:
         runs = common.leaderboard_runs()
         ids = lb.ranked_run_ids(runs)
         common.keep_valid(common.KEY_LB_RUN, ids)
-        rid = st.selectbox("Run", ids, key=common.KEY_LB_RUN,
-                           format_func=lambda r: lb.run_label(runs, r))
+        rid = st.selectbox("Run", ids, key=common.KEY_LB_RUN, format_func=lambda r: lb.run_label(runs, r))
         row = runs.set_index("run_id").loc[rid]
         fold = f" · fold {int(row['fold'])}" if row["protocol"] == "loso" else ""
-        st.caption(f"**{row['model']}** on **{row['input']}** · {row['protocol']}{fold} · "
-                   f"status {row['status']} · started {row['start_time']:%Y-%m-%d %H:%M} UTC")
+        st.caption(
+            f"**{row['model']}** on **{row['input']}** · {row['protocol']}{fold} · "
+            f"status {row['status']} · started {row['start_time']:%Y-%m-%d %H:%M} UTC"
+        )
         left, right = st.columns(2)
         left.markdown("**Test confusion matrix**")
         cm = lb.confusion(runs, rid)
         if cm is None:
-            left.info("No test confusion matrix yet: the run has not finished.",
-                      icon=":material/hourglass_top:")
+            left.info(
+                "No test confusion matrix yet: the run has not finished.", icon=":material/hourglass_top:"
+            )
         else:
             left.plotly_chart(common.confusion_figure(cm), key="leaderboard.confusion")
         right.markdown("**Training curves**")
@@ -100,10 +112,10 @@ def inspect_run() -> None:
         if curves.empty:
             right.info("This run logged no per-epoch curves.", icon=":material/info:")
         else:
-            right.plotly_chart(common.curves_figure(curves, best_epoch=row["best_epoch"]),
-                               key="leaderboard.curves")
-            right.caption("Dashed line: the epoch whose weights were kept (best validation "
-                          "accuracy).")
+            right.plotly_chart(
+                common.curves_figure(curves, best_epoch=row["best_epoch"]), key="leaderboard.curves"
+            )
+            right.caption("Dashed line: the epoch whose weights were kept (best validation accuracy).")
 
 
 st.header("Inspect a run", divider="gray")
@@ -129,15 +141,19 @@ st.header("Adapting to a new voice", divider="gray")
 with common.report_errors():
     curve = lb.adaptation(runs)
     if curve is None:
-        st.info("No leave-one-speaker-out run of a speaker-normalised model yet: train one with "
-                "`python -m ser_core train --norm speaker --protocol loso --fold K`.",
-                icon=":material/info:")
+        st.info(
+            "No leave-one-speaker-out run of a speaker-normalised model yet: train one with "
+            "`python -m ser_core train --norm speaker --protocol loso --fold K`.",
+            icon=":material/info:",
+        )
     else:
         st.plotly_chart(common.adaptation_figure(curve), key="leaderboard.adaptation")
-        st.caption("Each held-out speaker's clips are split in two halves: the statistics come "
-                   "from k seconds of one half (no labels), the other half is scored, then the "
-                   "halves swap. 0 s: corpus statistics. Error bars: standard deviation over "
-                   "speakers.")
+        st.caption(
+            "Each held-out speaker's clips are split in two halves: the statistics come "
+            "from k seconds of one half (no labels), the other half is scored, then the "
+            "halves swap. 0 s: corpus statistics. Error bars: standard deviation over "
+            "speakers."
+        )
 
 
 # ------------------------------------------------------------------ 4. compare
@@ -153,14 +169,17 @@ def compare_runs() -> None:
         for key in (common.KEY_LB_COMPARE_A, common.KEY_LB_COMPARE_B):
             common.keep_valid(key, ids)
         c = st.columns(2)
-        a = c[0].selectbox("Run A", ids, index=0, key=common.KEY_LB_COMPARE_A,
-                           format_func=lambda r: lb.run_label(runs, r))
-        b = c[1].selectbox("Run B", ids, index=1, key=common.KEY_LB_COMPARE_B,
-                           format_func=lambda r: lb.run_label(runs, r))
+        a = c[0].selectbox(
+            "Run A", ids, index=0, key=common.KEY_LB_COMPARE_A, format_func=lambda r: lb.run_label(runs, r)
+        )
+        b = c[1].selectbox(
+            "Run B", ids, index=1, key=common.KEY_LB_COMPARE_B, format_func=lambda r: lb.run_label(runs, r)
+        )
         table = lb.compare(runs, a, b)
         left, right = st.columns([6, 5])
-        left.dataframe(common.compare_styler(table), hide_index=True, height=560,
-                       key="leaderboard.compare.table")
+        left.dataframe(
+            common.compare_styler(table), hide_index=True, height=560, key="leaderboard.compare.table"
+        )
         left.caption(f"Highlighted: the {int(table['differs'].sum())} fields that differ.")
         right.markdown("**Per-class test F1**")
         right.plotly_chart(common.compare_f1_figure(runs, a, b), key="leaderboard.compare.f1")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,9 @@ GENDER_COLORS: dict[str, str] = {"female": "#e7298a", "male": "#1b9e77"}
 #: otherwise all get one colour).
 DISPLAY_PER_BIN = {"mfcc", "delta_mfcc"}
 SUMMARY_FILES = {
-    "clips": "clips.csv", "means": "emotion_means.npz", "projections": "projections.npz",
+    "clips": "clips.csv",
+    "means": "emotion_means.npz",
+    "projections": "projections.npz",
 }
 
 
@@ -324,35 +326,55 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
     names = list(reps)
     n = len(names)
     fig = make_subplots(
-        rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.32 / n,
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.32 / n,
         subplot_titles=[row_title(k) for k in names],
     )
     for i, name in enumerate(names, start=1):
         rep, x = features.get(name), reps[name]
         t = frame_times(x.shape[-1])
         if is_curve(x):
-            fig.add_trace(go.Scatter(
-                x=t, y=x[0, 0], mode="lines", line=dict(width=1.6, color="#4f46e5"),
-                name=rep.title, showlegend=False,
-                hovertemplate=f"%{{x:.2f}} s<br>{rep.y_label} %{{y:.4f}}<extra></extra>",
-            ), row=i, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=t,
+                    y=x[0, 0],
+                    mode="lines",
+                    line=dict(width=1.6, color="#4f46e5"),
+                    name=rep.title,
+                    showlegend=False,
+                    hovertemplate=f"%{{x:.2f}} s<br>{rep.y_label} %{{y:.4f}}<extra></extra>",
+                ),
+                row=i,
+                col=1,
+            )
         else:
             z = stack_channels(x)
             z = minmax(standardise_bins(z) if name in DISPLAY_PER_BIN else z)
-            fig.add_trace(go.Heatmap(
-                z=z, x=t, y=np.arange(z.shape[0]), coloraxis="coloraxis", name=rep.title,
-                hovertemplate=(f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>scaled %{{z:.2f}}"
-                               f"<extra>{rep.title}</extra>"),
-            ), row=i, col=1)
+            fig.add_trace(
+                go.Heatmap(
+                    z=z,
+                    x=t,
+                    y=np.arange(z.shape[0]),
+                    coloraxis="coloraxis",
+                    name=rep.title,
+                    hovertemplate=(
+                        f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>scaled %{{z:.2f}}<extra>{rep.title}</extra>"
+                    ),
+                ),
+                row=i,
+                col=1,
+            )
             if len(rep.channels) > 1:
                 _hpss_separator(fig, x.shape[1], row=i)
-        fig.update_yaxes(title_text=rep.y_label, title_font_size=10, tickfont_size=9,
-                         row=i, col=1)
+        fig.update_yaxes(title_text=rep.y_label, title_font_size=10, tickfont_size=9, row=i, col=1)
     fig.update_xaxes(title_text="time (s)", row=n, col=1)
     fig.update_xaxes(showticklabels=True, tickfont_size=9, ticksuffix=" s")
     fig.update_annotations(font=dict(size=13, color="#1f2937"), xanchor="left", x=0)
     fig.update_layout(
-        height=row_px * n + 90, margin=dict(l=70, r=20, t=40, b=50),
+        height=row_px * n + 90,
+        margin=dict(l=70, r=20, t=40, b=50),
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, showscale=False),
     )
     return fig
@@ -368,21 +390,32 @@ def representation_figure(x: np.ndarray, name: str, *, height: int = 460) -> go.
         fig.update_layout(yaxis_title=f"{rep.y_label} ({unit})", xaxis_title="time (s)")
     else:
         ch = x.shape[0]
-        fig = make_subplots(rows=ch, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                            subplot_titles=list(rep.channels) if ch > 1 else None)
+        fig = make_subplots(
+            rows=ch,
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.08,
+            subplot_titles=list(rep.channels) if ch > 1 else None,
+        )
         for c in range(ch):
-            fig.add_trace(go.Heatmap(
-                z=x[c], x=t, y=np.arange(x.shape[1]), coloraxis="coloraxis",
-                hovertemplate=(f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}"
-                               "<extra></extra>"),
-            ), row=c + 1, col=1)
+            fig.add_trace(
+                go.Heatmap(
+                    z=x[c],
+                    x=t,
+                    y=np.arange(x.shape[1]),
+                    coloraxis="coloraxis",
+                    hovertemplate=(
+                        f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                    ),
+                ),
+                row=c + 1,
+                col=1,
+            )
             fig.update_yaxes(title_text=rep.y_label, row=c + 1, col=1)
         height = height * (1 + 0.6 * (ch - 1))
-        fig.update_layout(coloraxis=dict(colorscale="Viridis",
-                                         colorbar=dict(title=dict(text=unit))))
+        fig.update_layout(coloraxis=dict(colorscale="Viridis", colorbar=dict(title=dict(text=unit))))
         fig.update_xaxes(title_text="time (s)", row=ch, col=1)
-    fig.update_layout(title=dict(text=rep.title), height=int(height),
-                      margin=dict(l=70, r=20, t=60, b=50))
+    fig.update_layout(title=dict(text=rep.title), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
     return fig
 
 
@@ -400,27 +433,49 @@ def emotion_means_figure(means: np.ndarray, name: str, *, difference: bool = Fal
     m = means - means.mean(axis=0, keepdims=True) if difference else means
     t = frame_times(m.shape[-1])
     if is_curve(m[0]):
-        fig = go.Figure([
-            go.Scatter(x=t, y=m[k, 0, 0], mode="lines", name=e, line=dict(color=EMOTION_COLORS[e]))
-            for k, e in enumerate(EMOTIONS)
-        ])
+        fig = go.Figure(
+            [
+                go.Scatter(x=t, y=m[k, 0, 0], mode="lines", name=e, line=dict(color=EMOTION_COLORS[e]))
+                for k, e in enumerate(EMOTIONS)
+            ]
+        )
         ylab = f"{'Δ ' if difference else ''}{rep.y_label} ({unit})"
-        fig.update_layout(height=420, xaxis_title="time (s)", yaxis_title=ylab,
-                          margin=dict(l=70, r=20, t=30, b=50))
+        fig.update_layout(
+            height=420, xaxis_title="time (s)", yaxis_title=ylab, margin=dict(l=70, r=20, t=30, b=50)
+        )
         return fig
-    fig = make_subplots(rows=2, cols=3, shared_xaxes=True, shared_yaxes=True,
-                        subplot_titles=list(EMOTIONS), horizontal_spacing=0.03,
-                        vertical_spacing=0.12)
+    fig = make_subplots(
+        rows=2,
+        cols=3,
+        shared_xaxes=True,
+        shared_yaxes=True,
+        subplot_titles=list(EMOTIONS),
+        horizontal_spacing=0.03,
+        vertical_spacing=0.12,
+    )
     for k, e in enumerate(EMOTIONS):
         z = stack_channels(m[k])
-        fig.add_trace(go.Heatmap(
-            z=z, x=t, y=np.arange(z.shape[0]), coloraxis="coloraxis", name=e,
-            hovertemplate=(f"{e}<br>%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}"
-                           "<extra></extra>"),
-        ), row=k // 3 + 1, col=k % 3 + 1)
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=t,
+                y=np.arange(z.shape[0]),
+                coloraxis="coloraxis",
+                name=e,
+                hovertemplate=(
+                    f"{e}<br>%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                ),
+            ),
+            row=k // 3 + 1,
+            col=k % 3 + 1,
+        )
         if len(rep.channels) > 1:
-            fig.add_hline(y=m.shape[2] - 0.5, line=dict(color="white", width=1, dash="dot"),
-                          row=k // 3 + 1, col=k % 3 + 1)
+            fig.add_hline(
+                y=m.shape[2] - 0.5,
+                line=dict(color="white", width=1, dash="dot"),
+                row=k // 3 + 1,
+                col=k % 3 + 1,
+            )
     if difference:
         lim = float(np.percentile(np.abs(m), 99.5)) or 1.0
         axis = dict(colorscale="RdBu_r", cmid=0, cmin=-lim, cmax=lim)
@@ -440,24 +495,31 @@ def descriptor_label(column: str) -> str:
     return f"{label} [{unit}]"
 
 
-def descriptor_figure(clips: pd.DataFrame, column: str, *, kind: str = "box",
-                      by_gender: bool = False) -> go.Figure:
+def descriptor_figure(
+    clips: pd.DataFrame, column: str, *, kind: str = "box", by_gender: bool = False
+) -> go.Figure:
     """Distribution of a scalar descriptor per emotion (``kind`` "box" or "violin")."""
     plot = px.violin if kind == "violin" else px.box
     color = "gender" if by_gender else "emotion"
     kw = dict(box=True, points=False) if kind == "violin" else dict(points="outliers")
     fig = plot(
-        clips, x="emotion", y=column, color=color, hover_data=["file_id", "speaker"],
+        clips,
+        x="emotion",
+        y=column,
+        color=color,
+        hover_data=["file_id", "speaker"],
         category_orders={"emotion": list(EMOTIONS), "gender": ["female", "male"]},
         color_discrete_map=GENDER_COLORS if by_gender else EMOTION_COLORS,
-        labels={column: descriptor_label(column), "emotion": ""}, **kw,
+        labels={column: descriptor_label(column), "emotion": ""},
+        **kw,
     )
     fig.update_layout(height=460, showlegend=by_gender, margin=dict(l=70, r=20, t=30, b=40))
     return fig
 
 
-def projection_figure(clips: pd.DataFrame, proj: Mapping[str, np.ndarray], *,
-                      method: str = "pca", color: str = "emotion") -> go.Figure:
+def projection_figure(
+    clips: pd.DataFrame, proj: Mapping[str, np.ndarray], *, method: str = "pca", color: str = "emotion"
+) -> go.Figure:
     """Scatter of the 2-D projection of every clip, coloured by emotion or speaker."""
     xy = proj[method]
     df = clips[["file_id", "emotion", "speaker"]].assign(x=xy[:, 0], y=xy[:, 1])
@@ -467,12 +529,18 @@ def projection_figure(clips: pd.DataFrame, proj: Mapping[str, np.ndarray], *,
     else:
         axes = ["t-SNE 1", "t-SNE 2"]
     fig = px.scatter(
-        df, x="x", y="y", color=color, hover_name="file_id",
+        df,
+        x="x",
+        y="y",
+        color=color,
+        hover_name="file_id",
         hover_data={"emotion": True, "speaker": True, "x": False, "y": False},
         category_orders={"emotion": list(EMOTIONS), "speaker": sorted(df["speaker"].unique())},
         color_discrete_map=EMOTION_COLORS if color == "emotion" else None,
         color_discrete_sequence=px.colors.qualitative.T10,  # nine clearly distinct speakers
-        labels={"x": axes[0], "y": axes[1]}, render_mode="svg", opacity=0.7,
+        labels={"x": axes[0], "y": axes[1]},
+        render_mode="svg",
+        opacity=0.7,
     )
     fig.update_traces(marker=dict(size=5))
     fig.update_layout(height=560, margin=dict(l=70, r=20, t=30, b=50), legend_title_text=color)
@@ -482,8 +550,14 @@ def projection_figure(clips: pd.DataFrame, proj: Mapping[str, np.ndarray], *,
 def counts_heatmap(table: pd.DataFrame) -> go.Figure:
     """Clip counts by emotion (rows) and speaker (columns), with the numbers."""
     counts = pd.crosstab(table["emotion"], table["speaker"]).reindex(list(EMOTIONS), fill_value=0)
-    fig = px.imshow(counts, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                    zmin=0, labels=dict(x="speaker", y="emotion", color="clips"))
+    fig = px.imshow(
+        counts,
+        text_auto=True,
+        aspect="auto",
+        color_continuous_scale="Blues",
+        zmin=0,
+        labels=dict(x="speaker", y="emotion", color="clips"),
+    )
     fig.update_layout(height=330, margin=dict(l=70, r=20, t=20, b=40))
     return fig
 
@@ -491,10 +565,15 @@ def counts_heatmap(table: pd.DataFrame) -> go.Figure:
 def counts_bar(table: pd.DataFrame, column: str) -> go.Figure:
     """Clip counts by ``column`` (gender, age), stacked by emotion."""
     df = table.assign(**{column: table[column].astype(str)})
-    fig = px.histogram(df, x=column, color="emotion", color_discrete_map=EMOTION_COLORS,
-                       category_orders={"emotion": list(EMOTIONS)}, labels={column: column})
-    fig.update_layout(height=330, yaxis_title="clips", bargap=0.25,
-                      margin=dict(l=60, r=10, t=20, b=40))
+    fig = px.histogram(
+        df,
+        x=column,
+        color="emotion",
+        color_discrete_map=EMOTION_COLORS,
+        category_orders={"emotion": list(EMOTIONS)},
+        labels={column: column},
+    )
+    fig.update_layout(height=330, yaxis_title="clips", bargap=0.25, margin=dict(l=60, r=10, t=20, b=40))
     # numbers as categories: one bar per age, no gaps for the ages nobody has
     fig.update_xaxes(type="category", categoryorder="category ascending")
     return fig
@@ -502,17 +581,26 @@ def counts_bar(table: pd.DataFrame, column: str) -> go.Figure:
 
 def duration_figure(clips: pd.DataFrame) -> go.Figure:
     """Histograms of clip duration, one panel per emotion; a line marks the 3-s model input."""
-    fig = px.histogram(clips, x="duration", color="emotion", facet_col="emotion",
-                       facet_col_wrap=3, nbins=60, color_discrete_map=EMOTION_COLORS,
-                       category_orders={"emotion": list(EMOTIONS)},
-                       labels={"duration": "duration (s)"})
+    fig = px.histogram(
+        clips,
+        x="duration",
+        color="emotion",
+        facet_col="emotion",
+        facet_col_wrap=3,
+        nbins=60,
+        color_discrete_map=EMOTION_COLORS,
+        category_orders={"emotion": list(EMOTIONS)},
+        labels={"duration": "duration (s)"},
+    )
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    fig.add_vline(x=DEFAULT_CONFIG.duration, y1=0.85,  # below the panel titles
-                  line=dict(color="#111827", width=1, dash="dash"))
+    fig.add_vline(
+        x=DEFAULT_CONFIG.duration,
+        y1=0.85,  # below the panel titles
+        line=dict(color="#111827", width=1, dash="dash"),
+    )
     fig.update_layout(height=460, showlegend=False, margin=dict(l=60, r=10, t=30, b=40))
     fig.update_yaxes(title_text="clips", col=1)
     return fig
-
 
 
 # ===================================================================== leaderboard
@@ -582,10 +670,12 @@ def how_to_train() -> None:
     """An info box saying that no run is logged yet and how to train one."""
     from ser_core import tracking
 
-    st.info(f"No training run in the MLflow database `{tracking.db_path()}` yet. Train a model "
-            f"and its run appears here:\n\n`{lb.HOW_TO_TRAIN}`\n\n(leave-one-speaker-out: "
-            "`--protocol loso --fold 0` … `--fold 8`; needs the corpus).",
-            icon=":material/info:")
+    st.info(
+        f"No training run in the MLflow database `{tracking.db_path()}` yet. Train a model "
+        f"and its run appears here:\n\n`{lb.HOW_TO_TRAIN}`\n\n(leave-one-speaker-out: "
+        "`--protocol loso --fold 0` … `--fold 8`; needs the corpus).",
+        icon=":material/info:",
+    )
 
 
 def keep_valid(key: str, options: list) -> None:
@@ -625,24 +715,33 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
     the start time is shown for single runs only.
     """
     cc = st.column_config
-    pct = {c: cc.NumberColumn(t, format="%.1f %%", help=h, width=w) for c, t, h, w in [
-        ("macro_f1", "macro F1", "unweighted mean of the six per-class F1 (test)", 68),
-        ("precision", "precision", "macro precision (test)", 70),
-        ("recall", "recall", "macro recall (test)", 62),
-    ]}
+    pct = {
+        c: cc.NumberColumn(t, format="%.1f %%", help=h, width=w)
+        for c, t, h, w in [
+            ("macro_f1", "macro F1", "unweighted mean of the six per-class F1 (test)", 68),
+            ("precision", "precision", "macro precision (test)", 70),
+            ("recall", "recall", "macro recall (test)", 62),
+        ]
+    }
     config: dict = {
         "model": cc.TextColumn("model", width=80),
         "input": cc.TextColumn("representation", width=104),
-        "protocol": cc.TextColumn("protocol", width=62, help="seed: one fixed split; "
-                                  "loso: leave one speaker out (one run per held-out speaker)"),
-        "accuracy": cc.ProgressColumn("test accuracy", format="%.1f %%", min_value=0.0,
-                                      max_value=100.0, width=130),
+        "protocol": cc.TextColumn(
+            "protocol",
+            width=62,
+            help="seed: one fixed split; loso: leave one speaker out (one run per held-out speaker)",
+        ),
+        "accuracy": cc.ProgressColumn(
+            "test accuracy", format="%.1f %%", min_value=0.0, max_value=100.0, width=130
+        ),
         **pct,
-        "ece_after": cc.NumberColumn("ECE", format="%.3f", width=52,
-                                     help="expected calibration error after temperature "
-                                     "scaling (lower is better)"),
-        "parameters": cc.NumberColumn("weights", format="compact", width=62,
-                                      help="trainable parameters"),
+        "ece_after": cc.NumberColumn(
+            "ECE",
+            format="%.3f",
+            width=52,
+            help="expected calibration error after temperature scaling (lower is better)",
+        ),
+        "parameters": cc.NumberColumn("weights", format="compact", width=62, help="trainable parameters"),
         "minutes": cc.NumberColumn("train time", format="%.1f min", width=76),
         "start_time": cc.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
     }
@@ -652,30 +751,60 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
     df["minutes"] = df["train_seconds"] / 60
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True).dt.tz_convert(None)  # UTC
     if every_run:
-        cols = ["run_name", "status", "shipped", "model", "input", "protocol", "fold", "accuracy",
-                "macro_f1", "precision", "recall", "ece_after", "parameters", "minutes",
-                "start_time"]
+        cols = [
+            "run_name",
+            "status",
+            "shipped",
+            "model",
+            "input",
+            "protocol",
+            "fold",
+            "accuracy",
+            "macro_f1",
+            "precision",
+            "recall",
+            "ece_after",
+            "parameters",
+            "minutes",
+            "start_time",
+        ]
         if "shipped" not in df:
             df["shipped"] = None
-        config.update(run_name=cc.TextColumn("run", width=200),
-                      shipped=cc.TextColumn("shipped as", width=110,
-                                            help="the shipped model whose card names this run"),
-                      status=cc.TextColumn("status", width=80),
-                      fold=cc.NumberColumn("fold", format="%d", width=40))
+        config.update(
+            run_name=cc.TextColumn("run", width=200),
+            shipped=cc.TextColumn(
+                "shipped as", width=110, help="the shipped model whose card names this run"
+            ),
+            status=cc.TextColumn("status", width=80),
+            fold=cc.NumberColumn("fold", format="%d", width=40),
+        )
     else:
         for m in ("accuracy", "macro_f1"):  # text: blank for single runs instead of "None"
             df[f"{m}_pp"] = [f"± {100 * v:.1f}" if pd.notna(v) else "" for v in df[f"{m}_std"]]
-        cols = ["model", "input", "protocol", "n_folds", "accuracy", "accuracy_pp", "macro_f1",
-                "macro_f1_pp", "precision", "recall", "ece_after", "parameters", "minutes"]
+        cols = [
+            "model",
+            "input",
+            "protocol",
+            "n_folds",
+            "accuracy",
+            "accuracy_pp",
+            "macro_f1",
+            "macro_f1_pp",
+            "precision",
+            "recall",
+            "ece_after",
+            "parameters",
+            "minutes",
+        ]
         std_help = "standard deviation over the LOSO folds (percentage points)"
         config.update(
-            n_folds=cc.NumberColumn("folds", format="%d", width=48,
-                                    help="runs averaged (LOSO folds)"),
+            n_folds=cc.NumberColumn("folds", format="%d", width=48, help="runs averaged (LOSO folds)"),
             accuracy_pp=cc.TextColumn("± acc.", help=std_help, width=62),
             macro_f1_pp=cc.TextColumn("± F1", help=std_help, width=58),
         )
-        config["minutes"] = cc.NumberColumn("train time", format="%.1f min", width=76,
-                                            help="mean over the folds")
+        config["minutes"] = cc.NumberColumn(
+            "train time", format="%.1f min", width=76, help="mean over the folds"
+        )
     return df[cols], config
 
 
@@ -695,28 +824,52 @@ def accuracy_figure(summary: pd.DataFrame) -> go.Figure:
     protocols = [p for p in ("seed", "loso") if p in set(df["protocol"])]
     protocols += sorted(set(df["protocol"]) - set(protocols))
     colors = model_colors(df["model"].unique().tolist())
-    panels = [df[df["protocol"] == p].assign(best=lambda d: d["input"].map(best))
-              .sort_values(["best", "input", "acc"], ascending=[False, True, False])
-              for p in protocols]
+    panels = [
+        df[df["protocol"] == p]
+        .assign(best=lambda d: d["input"].map(best))
+        .sort_values(["best", "input", "acc"], ascending=[False, True, False])
+        for p in protocols
+    ]
     sizes = [len(d) for d in panels]
-    fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True,
-                        column_widths=[n / sum(sizes) for n in sizes],
-                        subplot_titles=[PROTOCOL_TITLES.get(p, p) for p in protocols],
-                        horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        shared_yaxes=True,
+        column_widths=[n / sum(sizes) for n in sizes],
+        subplot_titles=[PROTOCOL_TITLES.get(p, p) for p in protocols],
+        horizontal_spacing=0.04,
+    )
     for i, d in enumerate(panels, start=1):
         sd = [None if np.isnan(v) else v for v in d["sd"]]
-        hover = [f"{m} on {r}<br>test accuracy {a:.1f} %" + (f" ± {e:.1f} pp over {int(k)} folds"
-                                                             if e is not None else "")
-                 for m, r, a, e, k in zip(d["model"], d["input"], d["acc"], sd, d["n_folds"])]
-        fig.add_trace(go.Bar(
-            x=[d["input"].tolist(), d["model"].tolist()], y=d["acc"],
-            marker_color=[colors[m] for m in d["model"]],
-            error_y=dict(type="data", array=sd, visible=any(e is not None for e in sd),
-                         thickness=1.5, width=6, color="#111827"),
-            text=[f"{v:.1f}" for v in d["acc"]], textposition="inside",
-            insidetextanchor="middle",
-            textfont=dict(color="white"), hovertext=hover, hoverinfo="text", showlegend=False,
-        ), row=1, col=i)
+        hover = [
+            f"{m} on {r}<br>test accuracy {a:.1f} %"
+            + (f" ± {e:.1f} pp over {int(k)} folds" if e is not None else "")
+            for m, r, a, e, k in zip(d["model"], d["input"], d["acc"], sd, d["n_folds"])
+        ]
+        fig.add_trace(
+            go.Bar(
+                x=[d["input"].tolist(), d["model"].tolist()],
+                y=d["acc"],
+                marker_color=[colors[m] for m in d["model"]],
+                error_y=dict(
+                    type="data",
+                    array=sd,
+                    visible=any(e is not None for e in sd),
+                    thickness=1.5,
+                    width=6,
+                    color="#111827",
+                ),
+                text=[f"{v:.1f}" for v in d["acc"]],
+                textposition="inside",
+                insidetextanchor="middle",
+                textfont=dict(color="white"),
+                hovertext=hover,
+                hoverinfo="text",
+                showlegend=False,
+            ),
+            row=1,
+            col=i,
+        )
     fig.update_yaxes(range=[0, 100], ticksuffix=" %")
     fig.update_yaxes(title_text="test accuracy", col=1)
     fig.update_xaxes(tickfont=dict(size=11))
@@ -728,17 +881,24 @@ def accuracy_figure(summary: pd.DataFrame) -> go.Figure:
 def f1_heatmap(table: pd.DataFrame, labels: list[str]) -> go.Figure:
     """Per-class test F1 (%) of each row of ``table`` (runs or summary rows) by emotion."""
     z = 100 * table[[f"f1_{e}" for e in EMOTIONS]].to_numpy(dtype=float)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(EMOTIONS), y=labels, zmin=0, zmax=100, colorscale="RdYlGn",
-        text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0f}")(z),
-        texttemplate="%{text}", textfont=dict(size=12),
-        colorbar=dict(title=dict(text="F1 (%)"), thickness=14),
-        hovertemplate="%{y}<br>%{x}: F1 %{z:.1f} %<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(EMOTIONS),
+            y=labels,
+            zmin=0,
+            zmax=100,
+            colorscale="RdYlGn",
+            text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0f}")(z),
+            texttemplate="%{text}",
+            textfont=dict(size=12),
+            colorbar=dict(title=dict(text="F1 (%)"), thickness=14),
+            hovertemplate="%{y}<br>%{x}: F1 %{z:.1f} %<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(side="top", type="category")
-    fig.update_layout(height=max(220, 36 * len(labels) + 90),
-                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=max(220, 36 * len(labels) + 90), margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
@@ -748,13 +908,24 @@ def confusion_figure(cm: np.ndarray) -> go.Figure:
     rows = counts.sum(axis=1, keepdims=True)
     pct = 100 * counts / np.where(rows > 0, rows, 1)
     text = [[f"{int(c)}<br>{p:.0f} %" for c, p in zip(rc, rp)] for rc, rp in zip(counts, pct)]
-    fig = go.Figure(go.Heatmap(
-        z=pct, x=list(EMOTIONS), y=list(EMOTIONS), zmin=0, zmax=100, colorscale="Blues",
-        text=text, texttemplate="%{text}", textfont=dict(size=12),
-        customdata=counts, showscale=False,
-        hovertemplate=("true %{y}, predicted %{x}<br>%{customdata:.0f} clips "
-                       "(%{z:.1f} % of %{y})<extra></extra>"),
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=pct,
+            x=list(EMOTIONS),
+            y=list(EMOTIONS),
+            zmin=0,
+            zmax=100,
+            colorscale="Blues",
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=12),
+            customdata=counts,
+            showscale=False,
+            hovertemplate=(
+                "true %{y}, predicted %{x}<br>%{customdata:.0f} clips (%{z:.1f} % of %{y})<extra></extra>"
+            ),
+        )
+    )
     fig.update_yaxes(autorange="reversed", title_text="true emotion", type="category")
     fig.update_xaxes(title_text="predicted emotion", type="category", side="bottom")
     fig.update_layout(height=440, margin=dict(l=10, r=10, t=20, b=50))
@@ -764,19 +935,31 @@ def confusion_figure(cm: np.ndarray) -> go.Figure:
 def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Figure:
     """Training curves: train / validation loss (top) and validation accuracy (bottom, with
     the speaker adversary's accuracy in speaker-adversarial runs)."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14,
-                        subplot_titles=["Loss", "Accuracy"])
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, subplot_titles=["Loss", "Accuracy"]
+    )
     for key, style in CURVE_STYLE.items():
         d = df[df["metric"] == key]
         if d.empty:
             continue
         acc = key.endswith("accuracy")
-        fig.add_trace(go.Scatter(
-            x=d["epoch"], y=100 * d["value"] if acc else d["value"], mode="lines+markers",
-            name=style["name"], line=dict(color=style["color"], width=2), marker=dict(size=5),
-            hovertemplate=(f"epoch %{{x}}<br>{style['name']} "
-                           + ("%{y:.1f} %" if acc else "%{y:.3f}") + "<extra></extra>"),
-        ), row=2 if acc else 1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=d["epoch"],
+                y=100 * d["value"] if acc else d["value"],
+                mode="lines+markers",
+                name=style["name"],
+                line=dict(color=style["color"], width=2),
+                marker=dict(size=5),
+                hovertemplate=(
+                    f"epoch %{{x}}<br>{style['name']} "
+                    + ("%{y:.1f} %" if acc else "%{y:.3f}")
+                    + "<extra></extra>"
+                ),
+            ),
+            row=2 if acc else 1,
+            col=1,
+        )
     if best_epoch is not None and np.isfinite(best_epoch):
         fig.add_vline(x=best_epoch, line=dict(color="#6b7280", width=1, dash="dash"))
     fig.update_xaxes(title_text="epoch", row=2, col=1)
@@ -784,32 +967,55 @@ def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Fi
     fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", ticksuffix=" %", row=2, col=1)
     fig.update_annotations(font=dict(size=13, color="#1f2937"), xanchor="left", x=0)
-    fig.update_layout(height=440, margin=dict(l=60, r=20, t=30, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.06, x=1,
-                                  xanchor="right"))
+    fig.update_layout(
+        height=440,
+        margin=dict(l=60, r=20, t=30, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.06, x=1, xanchor="right"),
+    )
     return fig
 
 
 def ensemble_figure(weights: pd.DataFrame) -> go.Figure:
     """Member weights of the ensemble runs (one colour per run)."""
     df = weights.assign(pct=100 * weights["weight"])
-    fig = px.bar(df, x="representation", y="pct", color="run_name", barmode="group", text="pct",
-                 labels={"pct": "weight (%)", "run_name": "ensemble run"},
-                 color_discrete_sequence=px.colors.qualitative.Safe)
+    fig = px.bar(
+        df,
+        x="representation",
+        y="pct",
+        color="run_name",
+        barmode="group",
+        text="pct",
+        labels={"pct": "weight (%)", "run_name": "ensemble run"},
+        color_discrete_sequence=px.colors.qualitative.Safe,
+    )
     fig.update_traces(texttemplate="%{y:.0f} %", textposition="outside", cliponaxis=False)
     fig.update_yaxes(range=[0, max(100.0, float(df["pct"].max()) * 1.15)], ticksuffix=" %")
-    fig.update_layout(height=340, margin=dict(l=60, r=20, t=20, b=40),
-                      showlegend=df["run_name"].nunique() > 1, bargap=_bargap(len(df)))
+    fig.update_layout(
+        height=340,
+        margin=dict(l=60, r=20, t=20, b=40),
+        showlegend=df["run_name"].nunique() > 1,
+        bargap=_bargap(len(df)),
+    )
     return fig
 
 
 def importance_figure(importance: pd.DataFrame) -> go.Figure:
     """Optuna's parameter importance of the ensemble search (horizontal bars)."""
-    fig = go.Figure(go.Bar(x=(100 * importance["importance"]).round(1).tolist(),
-                           y=importance["parameter"].tolist(), orientation="h",
-                           marker_color="#4f46e5", hovertemplate="%{y}: %{x:.1f} %<extra></extra>"))
-    fig.update_layout(height=60 + 28 * len(importance), xaxis=dict(title="importance (%)", ticksuffix=" %"),
-                      yaxis=dict(autorange="reversed"), margin=dict(l=140, r=20, t=10, b=45))
+    fig = go.Figure(
+        go.Bar(
+            x=(100 * importance["importance"]).round(1).tolist(),
+            y=importance["parameter"].tolist(),
+            orientation="h",
+            marker_color="#4f46e5",
+            hovertemplate="%{y}: %{x:.1f} %<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=60 + 28 * len(importance),
+        xaxis=dict(title="importance (%)", ticksuffix=" %"),
+        yaxis=dict(autorange="reversed"),
+        margin=dict(l=140, r=20, t=10, b=45),
+    )
     return fig
 
 
@@ -817,34 +1023,54 @@ def loso_ensemble_table(table: pd.DataFrame | None) -> None:
     """The per-speaker ensembles of the LOSO protocol: mean ± std, then one row per fold."""
     if table is None:
         return
-    st.markdown("**On a new voice (LOSO)**: one ensemble per held-out speaker, its weights "
-                "searched on another speaker's predictions")
+    st.markdown(
+        "**On a new voice (LOSO)**: one ensemble per held-out speaker, its weights "
+        "searched on another speaker's predictions"
+    )
     acc = 100 * table["accuracy"]
-    st.metric("LOSO ensemble accuracy", f"{acc.mean():.1f} % ± {acc.std(ddof=1) if len(acc) > 1 else 0:.1f}",
-              help=f"mean ± standard deviation over {len(table)} held-out speakers")
+    st.metric(
+        "LOSO ensemble accuracy",
+        f"{acc.mean():.1f} % ± {acc.std(ddof=1) if len(acc) > 1 else 0:.1f}",
+        help=f"mean ± standard deviation over {len(table)} held-out speakers",
+    )
     members = [c for c in table.columns if c not in ("fold", "accuracy", "macro_f1")]
-    st.dataframe(table, hide_index=True, key="leaderboard.loso_ensemble", column_config={
-        "accuracy": st.column_config.ProgressColumn("accuracy", format="percent", min_value=0, max_value=1),
-        "macro_f1": st.column_config.NumberColumn("macro F1", format="percent"),
-        **{m: st.column_config.NumberColumn(f"weight {m}", format="percent") for m in members}})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="leaderboard.loso_ensemble",
+        column_config={
+            "accuracy": st.column_config.ProgressColumn(
+                "accuracy", format="percent", min_value=0, max_value=1
+            ),
+            "macro_f1": st.column_config.NumberColumn("macro F1", format="percent"),
+            **{m: st.column_config.NumberColumn(f"weight {m}", format="percent") for m in members},
+        },
+    )
 
 
 def adaptation_figure(curve: pd.DataFrame) -> go.Figure:
     """LOSO accuracy against seconds of the new speaker's audio (mean ± std over speakers)."""
     fig = go.Figure()
     for i, ((model, inp), g) in enumerate(curve.groupby(["model", "input"], sort=False)):
-        fig.add_trace(go.Scatter(
-            x=g["label"].tolist(), y=(100 * g["accuracy"]).round(2).tolist(),
-            error_y=dict(type="data", array=(100 * g["std"].fillna(0)).round(2).tolist()),
-            mode="lines+markers", name=f"{model} · {inp}",
-            customdata=g["n_folds"].tolist(),
-            line=dict(color=px.colors.qualitative.Safe[i % 10], width=2),
-            hovertemplate="%{x} s: %{y:.1f} % (%{customdata} speakers)<extra></extra>"))
-    fig.update_layout(height=340, xaxis=dict(title="seconds of the new speaker's unlabelled audio",
-                                             type="category"),
-                      yaxis=dict(title="LOSO accuracy (%)", ticksuffix=" %"),
-                      margin=dict(l=60, r=20, t=20, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+        fig.add_trace(
+            go.Scatter(
+                x=g["label"].tolist(),
+                y=(100 * g["accuracy"]).round(2).tolist(),
+                error_y=dict(type="data", array=(100 * g["std"].fillna(0)).round(2).tolist()),
+                mode="lines+markers",
+                name=f"{model} · {inp}",
+                customdata=g["n_folds"].tolist(),
+                line=dict(color=px.colors.qualitative.Safe[i % 10], width=2),
+                hovertemplate="%{x} s: %{y:.1f} % (%{customdata} speakers)<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=340,
+        xaxis=dict(title="seconds of the new speaker's unlabelled audio", type="category"),
+        yaxis=dict(title="LOSO accuracy (%)", ticksuffix=" %"),
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
     return fig
 
 
@@ -854,15 +1080,25 @@ def compare_f1_figure(runs: pd.DataFrame, run_a: str, run_b: str) -> go.Figure:
     for tag, rid, color in zip("AB", (run_a, run_b), COMPARE_COLORS):
         row = runs.loc[runs["run_id"] == rid].iloc[0]
         y = [100 * row[f"f1_{e}"] for e in EMOTIONS]
-        fig.add_trace(go.Bar(x=list(EMOTIONS), y=y, name=f"{tag}: {row['run_name']}",
-                             marker_color=color,
-                             text=["" if np.isnan(v) else f"{v:.0f}" for v in y],
-                             textposition="outside", cliponaxis=False,
-                             hovertemplate="%{x}: F1 %{y:.1f} %<extra></extra>"))
-    fig.update_layout(barmode="group", height=360, yaxis=dict(range=[0, 105], ticksuffix=" %",
-                                                              title="test F1 (%)"),
-                      margin=dict(l=60, r=20, t=20, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+        fig.add_trace(
+            go.Bar(
+                x=list(EMOTIONS),
+                y=y,
+                name=f"{tag}: {row['run_name']}",
+                marker_color=color,
+                text=["" if np.isnan(v) else f"{v:.0f}" for v in y],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{x}: F1 %{y:.1f} %<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        height=360,
+        yaxis=dict(range=[0, 105], ticksuffix=" %", title="test F1 (%)"),
+        margin=dict(l=60, r=20, t=20, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+    )
     return fig
 
 
@@ -942,8 +1178,7 @@ KEY_VOICE = f"{CAL}.voice"
 #: (AdaBN takes a second or three, so :func:`with_voice` adapts once per model and voice).
 KEY_ADAPTED = f"{CAL}.adapted"
 
-PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)",
-                "live": "Live microphone"}
+PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)", "live": "Live microphone"}
 #: Longest accepted in-browser recording (s).
 RECORDING_MAX_SECONDS = 10.0
 #: Inference back end of the page: ONNX Runtime (about twice as fast as PyTorch eager
@@ -952,16 +1187,31 @@ PREDICTOR_BACKEND = "auto"
 BACKEND_NAMES = {"onnx": "ONNX Runtime", "torch": "PyTorch"}
 FB_YES, FB_NO, FB_NOT_SURE = "Yes", "No", "Not sure"
 CONSENT_LABEL = "Donate this recording to improve the model"
-PROFILE_CONSENT_LABEL = ("Save my voice statistics in this app's database under the name above "
-                         "(averages per frequency band only, never the audio)")
+PROFILE_CONSENT_LABEL = (
+    "Save my voice statistics in this app's database under the name above "
+    "(averages per frequency band only, never the audio)"
+)
 #: Calibration speech beyond this is not used (s); from ``adapt.INFOMAX_SECONDS`` (60 s) a
 #: calibration also tunes the network to the voice, and 2 minutes tune it better.
 CALIBRATION_MAX_SECONDS = 120.0
 #: Display names of architectures in captions.
-ARCH_NAMES = {"resnet18": "ResNet", "vgg16": "VGG", "small_cnn": "small CNN",
-              "wave_cnn": "waveform CNN", "zcr_rms_lstm": "LSTM", "logreg": "logistic regression"}
-_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg",
-         "flac": "audio/flac", "m4a": "audio/mp4", "webm": "audio/webm"}
+ARCH_NAMES = {
+    "resnet18": "ResNet",
+    "vgg16": "VGG",
+    "small_cnn": "small CNN",
+    "wave_cnn": "waveform CNN",
+    "zcr_rms_lstm": "LSTM",
+    "logreg": "logistic regression",
+}
+_MIME = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "webm": "audio/webm",
+}
 
 
 def shipped_models() -> list[str]:
@@ -1023,9 +1273,11 @@ def predictor(name: str, backend: str = PREDICTOR_BACKEND) -> Predictor:
 
 
 def no_model_info() -> None:
-    st.info("No trained model is shipped yet: train one with `python -m ser_core train "
-            "--ship NAME` (it lands in `artifacts/models/`), then reload this page.",
-            icon=":material/info:")
+    st.info(
+        "No trained model is shipped yet: train one with `python -m ser_core train "
+        "--ship NAME` (it lands in `artifacts/models/`), then reload this page.",
+        icon=":material/info:",
+    )
 
 
 def backend_name(backend: str) -> str:
@@ -1039,8 +1291,12 @@ def ensemble_summary(pred: Predictor) -> str:
     archs = {model_card(m.name).get("architecture", {}).get("name", "?") for m in pred.members}
     n = len(pred.members)
     kind = ARCH_NAMES.get(archs.pop(), "model") if len(archs) == 1 else "model"
-    parts = [f"{m.representation} {float(weights[m.representation]):.2f}"
-             if m.representation in weights else m.representation for m in pred.members]
+    parts = [
+        f"{m.representation} {float(weights[m.representation]):.2f}"
+        if m.representation in weights
+        else m.representation
+        for m in pred.members
+    ]
     return f"weighted ensemble of {n} {kind}{'s' if n != 1 else ''} ({', '.join(parts)})"
 
 
@@ -1052,8 +1308,10 @@ def model_caption(pred: Predictor) -> str:
     elif pred.kind == "features":
         parts = [f"{arch} on the {features.get(pred.representation).title.lower()}"]
     elif pred.kind == "functionals":
-        parts = [f"logistic regression on the {pred.representation} functionals (openSMILE: "
-                 f"{functionals.get(pred.representation).dim} per clip)"]
+        parts = [
+            f"logistic regression on the {pred.representation} functionals (openSMILE: "
+            f"{functionals.get(pred.representation).dim} per clip)"
+        ]
     else:
         parts = [arch]
     if acc is not None:
@@ -1065,8 +1323,9 @@ def model_caption(pred: Predictor) -> str:
     return " · ".join(parts)
 
 
-def model_picker(names: list[str], *, key: str, default: str | None = None,
-                 backend: str = PREDICTOR_BACKEND, empty=None) -> Predictor:
+def model_picker(
+    names: list[str], *, key: str, default: str | None = None, backend: str = PREDICTOR_BACKEND, empty=None
+) -> Predictor:
     """A page's model selectbox, its caption and the loaded model.
 
     Shows ``empty()`` (default :func:`no_model_info`) and stops the page when
@@ -1089,16 +1348,22 @@ def model_picker(names: list[str], *, key: str, default: str | None = None,
 
 def upload_help() -> str:
     limit = st.get_option("server.maxUploadSize")
-    return (f"wav, mp3, ogg/opus, flac, m4a or webm; up to {limit} MB and 10 minutes. "
-            "Audio longer than 3 s is judged over sliding 3-s windows.")
+    return (
+        f"wav, mp3, ogg/opus, flac, m4a or webm; up to {limit} MB and 10 minutes. "
+        "Audio longer than 3 s is judged over sliding 3-s windows."
+    )
 
 
 # ---- predictor: clips
 def make_clip(data: bytes, name: str, source: str) -> dict:
     """A clip to predict: ``{"name", "data", "source", "id"}`` (id: content hash)."""
     data = bytes(data)
-    return {"name": name, "data": data, "source": source,
-            "id": hashlib.blake2b(data, digest_size=12).hexdigest()}
+    return {
+        "name": name,
+        "data": data,
+        "source": source,
+        "id": hashlib.blake2b(data, digest_size=12).hexdigest(),
+    }
 
 
 def store_clip(widget_key: str, source: str) -> None:
@@ -1158,7 +1423,11 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     old = results.get(source)
     voice = voice_key(pred)
     if old is not None and (old.clip_id, old.model, old.backend, old.voice) == (
-            clip_id, pred.name, pred.backend, voice):
+        clip_id,
+        pred.name,
+        pred.backend,
+        voice,
+    ):
         return old
     results.pop(source, None)
     limit = RECORDING_MAX_SECONDS if source == "recording" else audio.MAX_SECONDS
@@ -1168,13 +1437,25 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     except AudioTooLongError as err:
         if source != "recording":
             raise
-        raise AudioTooLongError(f"Recordings are limited to {limit:.0f} s ({err}). Record a "
-                                "shorter clip, or upload a file for audio up to 10 minutes.") from None
+        raise AudioTooLongError(
+            f"Recordings are limited to {limit:.0f} s ({err}). Record a "
+            "shorter clip, or upload a file for audio up to 10 minutes."
+        ) from None
     decode_ms = 1000 * (time.perf_counter() - t0)
     with st.spinner("Predicting…"):
         verdict = pred.verdict(y)
-    res = ClipResult(clip_id, clip["name"], source, pred.name, pred.backend, y, verdict, decode_ms,
-                     voice, pred.adaptation())
+    res = ClipResult(
+        clip_id,
+        clip["name"],
+        source,
+        pred.name,
+        pred.backend,
+        y,
+        verdict,
+        decode_ms,
+        voice,
+        pred.adaptation(),
+    )
     results[source] = res
     return res
 
@@ -1187,47 +1468,78 @@ def clip_mime(name: str) -> str:
 def timing_caption(res: ClipResult) -> str:
     v = res.verdict
     what = f"{len(v.timeline.starts)} windows" if v.timeline is not None else "one 3-s window"
-    return (f"Prediction took **{v.elapsed_ms:.0f} ms** (features + model, {what}, "
-            f"{backend_name(res.backend)}); decoding {res.decode_ms:.0f} ms; "
-            f"{v.seconds:.1f} s of audio.")
+    return (
+        f"Prediction took **{v.elapsed_ms:.0f} ms** (features + model, {what}, "
+        f"{backend_name(res.backend)}); decoding {res.decode_ms:.0f} ms; "
+        f"{v.seconds:.1f} s of audio."
+    )
 
 
 # ---- predictor: plots
-def probability_figure(probs: np.ndarray, *, unsure_below: float | None = None,
-                       height: int = 300) -> go.Figure:
+def probability_figure(
+    probs: np.ndarray, *, unsure_below: float | None = None, height: int = 300
+) -> go.Figure:
     """The six calibrated probabilities as horizontal bars in the emotion colours."""
     pct = 100 * np.asarray(probs, dtype=float)
-    fig = go.Figure(go.Bar(
-        y=list(EMOTIONS), x=pct.round(2).tolist(), orientation="h",
-        marker_color=[EMOTION_COLORS[e] for e in EMOTIONS],
-        text=[f"{p:.0f} %" for p in pct], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:.1f} %<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            y=list(EMOTIONS),
+            x=pct.round(2).tolist(),
+            orientation="h",
+            marker_color=[EMOTION_COLORS[e] for e in EMOTIONS],
+            text=[f"{p:.0f} %" for p in pct],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1f} %<extra></extra>",
+        )
+    )
     if unsure_below is not None:
         fig.add_vline(x=100 * unsure_below, line=dict(color="#6b7280", width=1, dash="dot"))
-        fig.add_annotation(x=100 * unsure_below, y=1.0, yref="paper", yanchor="bottom",
-                           text=f"unsure below {100 * unsure_below:.0f} %", showarrow=False,
-                           font=dict(size=11, color="#6b7280"))
-    fig.update_layout(height=height, xaxis=dict(range=[0, 108], title="probability (%)"),
-                      yaxis=dict(autorange="reversed"), bargap=0.25,
-                      margin=dict(l=80, r=30, t=30, b=45))
+        fig.add_annotation(
+            x=100 * unsure_below,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"unsure below {100 * unsure_below:.0f} %",
+            showarrow=False,
+            font=dict(size=11, color="#6b7280"),
+        )
+    fig.update_layout(
+        height=height,
+        xaxis=dict(range=[0, 108], title="probability (%)"),
+        yaxis=dict(autorange="reversed"),
+        bargap=0.25,
+        margin=dict(l=80, r=30, t=30, b=45),
+    )
     return fig
 
 
-def timeline_figure(times: np.ndarray, probs: np.ndarray, *, x_title: str = "time (s)",
-                    height: int = 320) -> go.Figure:
+def timeline_figure(
+    times: np.ndarray, probs: np.ndarray, *, x_title: str = "time (s)", height: int = 320
+) -> go.Figure:
     """The six probabilities over time, one line per emotion."""
     probs = np.asarray(probs, dtype=float).reshape(-1, len(EMOTIONS))
-    fig = go.Figure([
-        go.Scatter(x=np.round(times, 3).tolist(), y=(100 * probs[:, k]).round(2).tolist(), mode="lines+markers" if len(times) < 40 else "lines",
-                   name=e, line=dict(color=EMOTION_COLORS[e], width=2), marker=dict(size=5),
-                   hovertemplate=f"{e}<br>%{{x:.1f}} s: %{{y:.0f}} %<extra></extra>")
-        for k, e in enumerate(EMOTIONS)
-    ])
-    fig.update_layout(height=height, xaxis_title=x_title,
-                      yaxis=dict(range=[0, 100], title="probability (%)"),
-                      margin=dict(l=60, r=20, t=20, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=np.round(times, 3).tolist(),
+                y=(100 * probs[:, k]).round(2).tolist(),
+                mode="lines+markers" if len(times) < 40 else "lines",
+                name=e,
+                line=dict(color=EMOTION_COLORS[e], width=2),
+                marker=dict(size=5),
+                hovertemplate=f"{e}<br>%{{x:.1f}} s: %{{y:.0f}} %<extra></extra>",
+            )
+            for k, e in enumerate(EMOTIONS)
+        ]
+    )
+    fig.update_layout(
+        height=height,
+        xaxis_title=x_title,
+        yaxis=dict(range=[0, 100], title="probability (%)"),
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
     return fig
 
 
@@ -1241,10 +1553,12 @@ def waveform_figure(y: np.ndarray, sr: int, *, points: int = 3000, height: int =
         v = np.column_stack([m.min(1), m.max(1)]).ravel()
     else:
         t, v = np.arange(n) / sr, y
-    fig = go.Figure(go.Scattergl(x=t, y=v, mode="lines", line=dict(color="#4f46e5", width=1),
-                                 hoverinfo="skip"))
-    fig.update_layout(height=height, xaxis_title="time (s)", yaxis_title="amplitude",
-                      margin=dict(l=60, r=20, t=10, b=45))
+    fig = go.Figure(
+        go.Scattergl(x=t, y=v, mode="lines", line=dict(color="#4f46e5", width=1), hoverinfo="skip")
+    )
+    fig.update_layout(
+        height=height, xaxis_title="time (s)", yaxis_title="amplitude", margin=dict(l=60, r=20, t=10, b=45)
+    )
     return fig
 
 
@@ -1257,8 +1571,9 @@ def _display_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
 
     hop = max(DEFAULT_CONFIG.hop_length, int(np.ceil(len(y) / 1500)))
     n_fft = max(DEFAULT_CONFIG.n_fft, 1 << int(np.ceil(np.log2(hop))))
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop,
-                                         n_mels=DEFAULT_CONFIG.n_mels)
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=DEFAULT_CONFIG.n_mels
+    )
     return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=DEFAULT_CONFIG.top_db), hop / sr
 
 
@@ -1267,11 +1582,19 @@ def mel_figure(y: np.ndarray, sr: int, *, height: int = 260) -> go.Figure:
     to 3 s, exactly as the model sees them."""
     z, dt = _display_mel(y, sr)
     t = np.arange(z.shape[1]) * dt
-    fig = go.Figure(go.Heatmap(z=z, x=t, y=np.arange(z.shape[0]), colorscale="Viridis",
-                               colorbar=dict(title=dict(text="dB")),
-                               hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>"))
-    fig.update_layout(height=height, xaxis_title="time (s)", yaxis_title="mel band",
-                      margin=dict(l=60, r=20, t=10, b=45))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=t,
+            y=np.arange(z.shape[0]),
+            colorscale="Viridis",
+            colorbar=dict(title=dict(text="dB")),
+            hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height, xaxis_title="time (s)", yaxis_title="mel band", margin=dict(l=60, r=20, t=10, b=45)
+    )
     return fig
 
 
@@ -1287,44 +1610,75 @@ def _feedback_reset(tag: str) -> None:
 def send_feedback(res: ClipResult) -> None:
     """Button callback: store the feedback (and the audio only with consent)."""
     answer = st.session_state.get(KEY_FB_RIGHT)
-    correct = {FB_YES: res.verdict.label, FB_NO: st.session_state.get(KEY_FB_CORRECT),
-               FB_NOT_SURE: None}.get(answer)
+    correct = {FB_YES: res.verdict.label, FB_NO: st.session_state.get(KEY_FB_CORRECT), FB_NOT_SURE: None}.get(
+        answer
+    )
     consent = bool(st.session_state.get(KEY_FB_CONSENT, False))
-    fb = Feedback(predicted=res.verdict.label, correct=correct, model=res.model,
-                  probabilities=dict(zip(EMOTIONS, map(float, res.verdict.probs))),
-                  source=res.source)
+    fb = Feedback(
+        predicted=res.verdict.label,
+        correct=correct,
+        model=res.model,
+        probabilities=dict(zip(EMOTIONS, map(float, res.verdict.probs))),
+        source=res.source,
+    )
     try:
         FeedbackStore().add(fb, audio=res.y, consent=consent, sr=DEFAULT_CONFIG.sr)
     except SERError as err:
         st.session_state[KEY_FB_STATUS] = ("error", f"Your feedback was not stored: {err}")
         return
-    what = (f"your feedback and your recording ({len(res.y) / DEFAULT_CONFIG.sr:.1f} s, "
-            "saved as FLAC under a random name)" if consent
-            else "your feedback only (no audio was kept)")
+    what = (
+        f"your feedback and your recording ({len(res.y) / DEFAULT_CONFIG.sr:.1f} s, "
+        "saved as FLAC under a random name)"
+        if consent
+        else "your feedback only (no audio was kept)"
+    )
     st.session_state[KEY_FB_STATUS] = ("success", f"Thank you: stored {what}.")
 
 
 def feedback_form(res: ClipResult) -> None:
-    """"Was this right?" + a separate, unticked donation consent + submit."""
+    """ "Was this right?" + a separate, unticked donation consent + submit."""
     _feedback_reset(f"{res.source}/{res.clip_id}/{res.model}")
     status = st.session_state.get(KEY_FB_STATUS)
     sent = status is not None and status[0] == "success"
-    answer = st.radio("Was this right?", [FB_YES, FB_NO, FB_NOT_SURE], index=None,
-                      horizontal=True, key=KEY_FB_RIGHT, disabled=sent)
+    answer = st.radio(
+        "Was this right?",
+        [FB_YES, FB_NO, FB_NOT_SURE],
+        index=None,
+        horizontal=True,
+        key=KEY_FB_RIGHT,
+        disabled=sent,
+    )
     if answer == FB_NO:
-        st.selectbox("What is the right emotion?",
-                     [e for e in EMOTIONS if e != res.verdict.label], index=None,
-                     placeholder="Pick the emotion", key=KEY_FB_CORRECT, disabled=sent)
-    st.checkbox(CONSENT_LABEL, value=False, key=KEY_FB_CONSENT, disabled=sent,
-                help="Unticked, only your answer is stored, never the audio. Ticked, the "
-                     "recording is also saved (FLAC, random file name) and may be used to "
-                     "train future models.")
+        st.selectbox(
+            "What is the right emotion?",
+            [e for e in EMOTIONS if e != res.verdict.label],
+            index=None,
+            placeholder="Pick the emotion",
+            key=KEY_FB_CORRECT,
+            disabled=sent,
+        )
+    st.checkbox(
+        CONSENT_LABEL,
+        value=False,
+        key=KEY_FB_CONSENT,
+        disabled=sent,
+        help="Unticked, only your answer is stored, never the audio. Ticked, the "
+        "recording is also saved (FLAC, random file name) and may be used to "
+        "train future models.",
+    )
     ready = answer is not None and (answer != FB_NO or st.session_state.get(KEY_FB_CORRECT))
-    st.button("Send feedback", key=KEY_FB_SUBMIT, icon=":material/send:", on_click=send_feedback,
-              args=(res,), disabled=sent or not ready)
+    st.button(
+        "Send feedback",
+        key=KEY_FB_SUBMIT,
+        icon=":material/send:",
+        on_click=send_feedback,
+        args=(res,),
+        disabled=sent or not ready,
+    )
     if status is not None:
         (st.success if status[0] == "success" else st.error)(
-            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:")
+            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:"
+        )
 
 
 # ---- predictor: calibrate to my voice
@@ -1337,8 +1691,7 @@ def store_calibration_clip(widget_key: str) -> None:
         st.session_state.pop(KEY_CAL_CLIP, None)
         return
     name = getattr(f, "name", "") if widget_key == KEY_CAL_UPLOADER else "your recording"
-    st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording",
-                                               "calibration")
+    st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording", "calibration")
 
 
 def _cal_status(kind: str, message: str) -> None:
@@ -1346,14 +1699,14 @@ def _cal_status(kind: str, message: str) -> None:
 
 
 @st.cache_data(show_spinner="Computing your voice statistics…", max_entries=16)
-def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...],
-                 name: str) -> adapt.VoiceProfile:
+def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...], name: str) -> adapt.VoiceProfile:
     """:func:`ser_core.adapt.voice_profile`, cached on the audio's hash and the
     representations (the waveform itself is not hashed again).  Statistics only: the
     speech windows AdaBN needs stay in the session (:data:`KEY_VOICE`), not in this
     cache that all sessions share."""
-    return dataclasses.replace(adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG,
-                                                   name=name), windows=None)
+    return dataclasses.replace(
+        adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG, name=name), windows=None
+    )
 
 
 def calibration_representations(pred: Predictor) -> list[str]:
@@ -1377,12 +1730,22 @@ def calibrate(pred: Predictor) -> None:
         windows = adapt.adabn_windows(adapt.speech_windows(y)[0])
     except SERError as err:
         return _cal_status("error", f"Calibration failed: {err}")
-    st.session_state[KEY_VOICE] = {"kind": "audio", "id": clip["id"], "label": label, "y": y,
-                                   "seconds": prof.seconds, "source": clip["name"], "windows": windows}
+    st.session_state[KEY_VOICE] = {
+        "kind": "audio",
+        "id": clip["id"],
+        "label": label,
+        "y": y,
+        "seconds": prof.seconds,
+        "source": clip["name"],
+        "windows": windows,
+    }
     st.session_state.pop(KEY_ADAPTED, None)
     who = f" for {label!r}" if label else ""
-    _cal_status("success", f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
-                           "stay in this browser session; nothing was stored.")
+    _cal_status(
+        "success",
+        f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
+        "stay in this browser session; nothing was stored.",
+    )
 
 
 def forget_voice() -> None:
@@ -1413,7 +1776,8 @@ def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
     if missing:
         raise adapt.CalibrationError(
             f"the saved voice profile {prof.name!r} holds statistics for {', '.join(prof.stats)}; "
-            f"{pred.name} needs {', '.join(missing)}: calibrate again with a recording")
+            f"{pred.name} needs {', '.join(missing)}: calibrate again with a recording"
+        )
     return prof
 
 
@@ -1462,13 +1826,19 @@ def adaptation_status(used: Predictor) -> None:
         name, hint = adaptable_suggestion()
         st.info(f"{used.adaptation()} {hint}", icon=":material/record_voice_over:")
         if name is not None and name != used.name:
-            st.button(f"Switch to {name}", key=KEY_CAL_SWITCH, on_click=switch_model, args=(name,),
-                      icon=":material/swap_horiz:")
+            st.button(
+                f"Switch to {name}",
+                key=KEY_CAL_SWITCH,
+                on_click=switch_model,
+                args=(name,),
+                icon=":material/swap_horiz:",
+            )
     elif used.profile is not None:
         st.success(used.adaptation(), icon=":material/record_voice_over:")
     else:
-        st.info(used.adaptation() + " Open **Calibrate to my voice** below.",
-                icon=":material/record_voice_over:")
+        st.info(
+            used.adaptation() + " Open **Calibrate to my voice** below.", icon=":material/record_voice_over:"
+        )
 
 
 def profile_representations(pred: Predictor) -> list[str]:
@@ -1499,8 +1869,11 @@ def save_voice(pred: Predictor) -> None:
         return _cal_status("error", f"Your voice profile was not saved: {err}")
     voice["label"] = saved
     st.session_state.pop(KEY_CAL_CONSENT, None)
-    _cal_status("success", f"Saved the voice profile {saved!r} (statistics only, no audio). "
-                           "Pick it under *Saved voice profiles* next time.")
+    _cal_status(
+        "success",
+        f"Saved the voice profile {saved!r} (statistics only, no audio). "
+        "Pick it under *Saved voice profiles* next time.",
+    )
 
 
 def saved_profiles() -> list[dict]:
@@ -1527,13 +1900,20 @@ def load_voice() -> None:
         prof = FeedbackStore().load_profile(name)
     except SERError as err:
         return _cal_status("error", f"Could not load the voice profile: {err}")
-    st.session_state[KEY_VOICE] = {"kind": "saved", "label": prof.name, "profile": prof,
-                                   "seconds": prof.seconds}
+    st.session_state[KEY_VOICE] = {
+        "kind": "saved",
+        "label": prof.name,
+        "profile": prof,
+        "seconds": prof.seconds,
+    }
     st.session_state.pop(KEY_ADAPTED, None)
-    _cal_status("success", f"Using the saved voice profile {prof.name!r} ({prof.seconds:.0f} s of "
-                           "speech). It holds statistics only, so the batch-norm layers are not "
-                           "adapted (AdaBN needs the speech itself: calibrate with a recording "
-                           f"of {adapt.ADABN_SECONDS:.0f} s or more for that).")
+    _cal_status(
+        "success",
+        f"Using the saved voice profile {prof.name!r} ({prof.seconds:.0f} s of "
+        "speech). It holds statistics only, so the batch-norm layers are not "
+        "adapted (AdaBN needs the speech itself: calibrate with a recording "
+        f"of {adapt.ADABN_SECONDS:.0f} s or more for that).",
+    )
 
 
 def delete_voice() -> None:
@@ -1556,8 +1936,10 @@ def voice_caption() -> str | None:
         return None
     who = f"{voice['label']!r}" if voice["label"] else "unnamed"
     if voice["kind"] == "audio":
-        return (f"Current voice: {who}, {voice['seconds']:.0f} s of speech from "
-                f"{voice['source']} (kept in this browser session only).")
+        return (
+            f"Current voice: {who}, {voice['seconds']:.0f} s of speech from "
+            f"{voice['source']} (kept in this browser session only)."
+        )
     return f"Current voice: the saved profile {who} ({voice['seconds']:.0f} s of speech)."
 
 
@@ -1566,7 +1948,8 @@ def calibration_status() -> None:
     status = st.session_state.get(KEY_CAL_STATUS)
     if status is not None:
         (st.success if status[0] == "success" else st.error)(
-            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:")
+            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:"
+        )
 
 
 # ---- predictor: live microphone
@@ -1588,8 +1971,9 @@ def ice_servers() -> list[dict]:
     return live.ice_servers(value)
 
 
-def live_session(pred: Predictor, *, on_the_fly: bool = False,
-                 warmup: float = live.WARMUP_SECONDS) -> live.LivePredictor:
+def live_session(
+    pred: Predictor, *, on_the_fly: bool = False, warmup: float = live.WARMUP_SECONDS
+) -> live.LivePredictor:
     """This browser session's :class:`~ser_core.live.LivePredictor`, using ``pred``
     (already adapted to the session's voice, if any).
 
@@ -1618,8 +2002,7 @@ def live_started(session: live.LivePredictor, playing: bool) -> None:
     st.session_state[KEY_LIVE_PLAYING] = playing
 
 
-def live_panel(session: live.LivePredictor, unsure_below: float, running: bool,
-               adaptation: str = "") -> None:
+def live_panel(session: live.LivePredictor, unsure_below: float, running: bool, adaptation: str = "") -> None:
     """The live label and the probabilities over the session (re-predicts when running).
 
     ``adaptation`` is the model's :meth:`~Predictor.adaptation` sentence; with on-the-fly
@@ -1634,28 +2017,38 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool,
         if note:
             st.caption(note)
         if point is None:
-            st.info("Listening… the first label appears after half a second of audio."
-                    if running else "Press **START** and allow the microphone: the label "
-                    "follows the last 3 s of your voice, updated twice a second.",
-                    icon=":material/mic:")
+            st.info(
+                "Listening… the first label appears after half a second of audio."
+                if running
+                else "Press **START** and allow the microphone: the label "
+                "follows the last 3 s of your voice, updated twice a second.",
+                icon=":material/mic:",
+            )
         else:
             v = Verdict(point.probs, None, 0.0, 0.0, unsure_below)
             st.markdown(f"#### Live label: {v.label} · {100 * v.confidence:.0f} %")
             if v.unsure:
                 st.warning(v.message(), icon=":material/help:")
             quiet = " The input is very quiet: is the microphone muted?" if point.rms < 1e-3 else ""
-            st.caption(("Listening: the last 3 s, re-predicted twice a second." if running else
-                        "Stopped: the label at the end of the last session; press START for a "
-                        "new one.") + quiet)
+            st.caption(
+                (
+                    "Listening: the last 3 s, re-predicted twice a second."
+                    if running
+                    else "Stopped: the label at the end of the last session; press START for a new one."
+                )
+                + quiet
+            )
     times, probs = session.history()
     if len(times):
         left, right = st.columns([2, 3], gap="large")
-        left.plotly_chart(probability_figure(point.probs, unsure_below=unsure_below),
-                          key="predictor.live.probs")
-        right.plotly_chart(timeline_figure(times, probs, x_title="seconds since START",
-                                           height=300), key="predictor.live.timeline")
-        right.caption(f"{len(times)} predictions of the last 3 s of audio, over "
-                      f"{times[-1]:.0f} s of audio.")
+        left.plotly_chart(
+            probability_figure(point.probs, unsure_below=unsure_below), key="predictor.live.probs"
+        )
+        right.plotly_chart(
+            timeline_figure(times, probs, x_title="seconds since START", height=300),
+            key="predictor.live.timeline",
+        )
+        right.caption(f"{len(times)} predictions of the last 3 s of audio, over {times[-1]:.0f} s of audio.")
 
 
 # ===================================================================== explain
@@ -1665,7 +2058,7 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool,
 # display slider (opacity, top-k) recomputes no map.  Imported here to keep the section
 # self-contained.
 from collections import Counter  # noqa: E402
-from dataclasses import dataclass  # noqa: E402,F811
+from dataclasses import dataclass  # noqa: E402
 
 from ser_core import xai  # noqa: E402
 from ser_core.inference import Predictor  # noqa: E402,F811
@@ -1696,19 +2089,38 @@ XAI_ARCHITECTURES = ("resnet18", "small_cnn", "vgg16")
 #: How many times each method was really computed (not served from the cache), per
 #: process: lets tests check that display widgets recompute nothing.
 XAI_COMPUTED: Counter = Counter()
-XAI_COLORS = {"gradcam": "#e6550d", "lrp": "#3182bd", "smoothgrad": "#31a354",
-              "lime": "#756bb1", "random": "#6b7280"}
-XAI_UNITS = {"gradcam": "CAM (a.u.)", "lrp": "logit share", "smoothgrad": "|∂ logit / ∂ x|",
-             "lime": "Δ probability"}
-XAI_SCORES = {"auc": "deletion AUC (lower is better)",
-              "drop10": "probability drop at 10 % removed (higher is better)",
-              "drop20": "probability drop at 20 % removed (higher is better)"}
+XAI_COLORS = {
+    "gradcam": "#e6550d",
+    "lrp": "#3182bd",
+    "smoothgrad": "#31a354",
+    "lime": "#756bb1",
+    "random": "#6b7280",
+}
+XAI_UNITS = {
+    "gradcam": "CAM (a.u.)",
+    "lrp": "logit share",
+    "smoothgrad": "|∂ logit / ∂ x|",
+    "lime": "Δ probability",
+}
+XAI_SCORES = {
+    "auc": "deletion AUC (lower is better)",
+    "drop10": "probability drop at 10 % removed (higher is better)",
+    "drop20": "probability drop at 20 % removed (higher is better)",
+}
 #: Transparent at 0, blue for negative, red for positive relevance.
-XAI_SIGNED_SCALE = [[0.0, "rgba(5,48,97,1)"], [0.25, "rgba(67,147,195,0.85)"],
-                    [0.5, "rgba(247,247,247,0)"], [0.75, "rgba(214,96,77,0.85)"],
-                    [1.0, "rgba(103,0,13,1)"]]
-XAI_POSITIVE_SCALE = [[0.0, "rgba(255,237,160,0)"], [0.35, "rgba(254,178,76,0.7)"],
-                      [0.7, "rgba(240,59,32,0.9)"], [1.0, "rgba(128,0,38,1)"]]
+XAI_SIGNED_SCALE = [
+    [0.0, "rgba(5,48,97,1)"],
+    [0.25, "rgba(67,147,195,0.85)"],
+    [0.5, "rgba(247,247,247,0)"],
+    [0.75, "rgba(214,96,77,0.85)"],
+    [1.0, "rgba(103,0,13,1)"],
+]
+XAI_POSITIVE_SCALE = [
+    [0.0, "rgba(255,237,160,0)"],
+    [0.35, "rgba(254,178,76,0.7)"],
+    [0.7, "rgba(240,59,32,0.9)"],
+    [1.0, "rgba(128,0,38,1)"],
+]
 #: Colour scales end at this percentile of |relevance| (a few extreme bins would
 #: otherwise wash out the rest of a map); the hover shows the value.
 XAI_DISPLAY_PERCENTILE = 99.5
@@ -1733,9 +2145,12 @@ def xai_threads(n: int = XAI_TORCH_THREADS) -> Iterator[None]:
 
 def xai_models() -> list[str]:
     """Shipped spectrogram models the explainers handle (mel ResNet first)."""
-    names = [n for n in shipped_models()
-             if model_card(n).get("input", {}).get("kind") == "features"
-             and model_card(n).get("architecture", {}).get("name") in XAI_ARCHITECTURES]
+    names = [
+        n
+        for n in shipped_models()
+        if model_card(n).get("input", {}).get("kind") == "features"
+        and model_card(n).get("architecture", {}).get("name") in XAI_ARCHITECTURES
+    ]
     return sorted(names, key=lambda n: (n != "resnet18_mel", n))
 
 
@@ -1743,24 +2158,46 @@ def xai_options() -> xai.XAIOptions:
     """The options set in the page's settings widgets (defaults until they are drawn)."""
     d = xai.XAIOptions()
     ss = st.session_state
-    return xai.XAIOptions(lime_samples=int(ss.get(KEY_XAI_LIME, d.lime_samples)),
-                          smoothgrad_samples=int(ss.get(KEY_XAI_SG_SAMPLES, d.smoothgrad_samples)),
-                          smoothgrad_noise=float(ss.get(KEY_XAI_SG_NOISE, d.smoothgrad_noise)),
-                          deletion_steps=int(ss.get(KEY_XAI_STEPS, d.deletion_steps)))
+    return xai.XAIOptions(
+        lime_samples=int(ss.get(KEY_XAI_LIME, d.lime_samples)),
+        smoothgrad_samples=int(ss.get(KEY_XAI_SG_SAMPLES, d.smoothgrad_samples)),
+        smoothgrad_noise=float(ss.get(KEY_XAI_SG_NOISE, d.smoothgrad_noise)),
+        deletion_steps=int(ss.get(KEY_XAI_STEPS, d.deletion_steps)),
+    )
 
 
 def xai_settings() -> None:
     """Widgets of the explainers' cost settings (LIME budget, SmoothGrad, deletion steps)."""
     d = xai.XAIOptions()
     c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("LIME samples", 16, 2000, d.lime_samples, 16, key=KEY_XAI_LIME,
-                    help="Perturbed spectrograms LIME evaluates (one forward pass each): "
-                         "its cost and its stability.")
+    c1.number_input(
+        "LIME samples",
+        16,
+        2000,
+        d.lime_samples,
+        16,
+        key=KEY_XAI_LIME,
+        help="Perturbed spectrograms LIME evaluates (one forward pass each): its cost and its stability.",
+    )
     c2.number_input("SmoothGrad samples", 1, 200, d.smoothgrad_samples, 1, key=KEY_XAI_SG_SAMPLES)
-    c3.number_input("SmoothGrad noise", 0.0, 1.0, d.smoothgrad_noise, 0.05,
-                    key=KEY_XAI_SG_NOISE, help="Noise std as a fraction of the input's range.")
-    c4.number_input("Deletion steps", 2, 100, d.deletion_steps, 1, key=KEY_XAI_STEPS,
-                    help="Steps from 0 to 100 % removed (10 % and 20 % are always included).")
+    c3.number_input(
+        "SmoothGrad noise",
+        0.0,
+        1.0,
+        d.smoothgrad_noise,
+        0.05,
+        key=KEY_XAI_SG_NOISE,
+        help="Noise std as a fraction of the input's range.",
+    )
+    c4.number_input(
+        "Deletion steps",
+        2,
+        100,
+        d.deletion_steps,
+        1,
+        key=KEY_XAI_STEPS,
+        help="Steps from 0 to 100 % removed (10 % and 20 % are always included).",
+    )
 
 
 def xai_store_upload() -> None:
@@ -1785,8 +2222,7 @@ def xai_corpus_picker(meta: pd.DataFrame) -> dict | None:
     ids = rows["file_id"].tolist()
     keep_valid(KEY_XAI_FILE, ids)
     text = dict(zip(rows["file_id"], rows.get("text", rows["file_id"])))
-    fid = c2.selectbox("Clip", ids, key=KEY_XAI_FILE,
-                       format_func=lambda f: f"{f} · “{text.get(f, '')}”")
+    fid = c2.selectbox("Clip", ids, key=KEY_XAI_FILE, format_func=lambda f: f"{f} · “{text.get(f, '')}”")
     if fid is None:
         return None
     path = str(meta.loc[meta["file_id"] == fid, "path"].iloc[0])
@@ -1833,8 +2269,16 @@ def xai_input(clip_id: str, model: str, _y: np.ndarray, _pred: Predictor) -> Xai
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def xai_map(clip_id: str, model: str, method: str, target: int, options_key: str,
-            _x: np.ndarray, _module, _options: xai.XAIOptions) -> np.ndarray:
+def xai_map(
+    clip_id: str,
+    model: str,
+    method: str,
+    target: int,
+    options_key: str,
+    _x: np.ndarray,
+    _module,
+    _options: xai.XAIOptions,
+) -> np.ndarray:
     """Relevance map ``(C, F, T)`` of one method (cached per clip, model, method, target)."""
     XAI_COMPUTED[method] += 1
     with xai_threads():
@@ -1842,29 +2286,51 @@ def xai_map(clip_id: str, model: str, method: str, target: int, options_key: str
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def xai_curve(clip_id: str, model: str, method: str, target: int, options_key: str,
-              _x: np.ndarray, _relevance: np.ndarray, _module, _options: xai.XAIOptions,
-              temperature: float) -> xai.DeletionCurve:
+def xai_curve(
+    clip_id: str,
+    model: str,
+    method: str,
+    target: int,
+    options_key: str,
+    _x: np.ndarray,
+    _relevance: np.ndarray,
+    _module,
+    _options: xai.XAIOptions,
+    temperature: float,
+) -> xai.DeletionCurve:
     """Deletion curve of one map (``method`` "random": the reference ordering)."""
     XAI_COMPUTED[f"deletion:{method}"] += 1
-    rel = (xai.random_relevance(_x.shape, seed=_options.seed) if method == "random"
-           else _relevance)
+    rel = xai.random_relevance(_x.shape, seed=_options.seed) if method == "random" else _relevance
     with xai_threads():
-        return xai.deletion_curve(_x, rel, model=_module, target=target,
-                                  steps=_options.deletion_steps, baseline=_options.baseline,
-                                  temperature=temperature, batch_size=_options.batch_size,
-                                  seed=_options.seed)
+        return xai.deletion_curve(
+            _x,
+            rel,
+            model=_module,
+            target=target,
+            steps=_options.deletion_steps,
+            baseline=_options.baseline,
+            temperature=temperature,
+            batch_size=_options.batch_size,
+            seed=_options.seed,
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def xai_listen_wav(clip_id: str, model: str, method: str, target: int, options_key: str,
-                   top_k: float, _mel: np.ndarray, _relevance: np.ndarray | None) -> bytes:
+def xai_listen_wav(
+    clip_id: str,
+    model: str,
+    method: str,
+    target: int,
+    options_key: str,
+    top_k: float,
+    _mel: np.ndarray,
+    _relevance: np.ndarray | None,
+) -> bytes:
     """WAV of the Griffin-Lim inversion of the top-``k`` bins (``_relevance`` None: all bins)."""
     from ser_core import sonify
 
     XAI_COMPUTED["listen"] += 1
-    y = (sonify.mel_to_audio(_mel) if _relevance is None
-         else xai.listen(_mel, _relevance, top_k=top_k))
+    y = sonify.mel_to_audio(_mel) if _relevance is None else xai.listen(_mel, _relevance, top_k=top_k)
     return wav_bytes(y)
 
 
@@ -1873,8 +2339,14 @@ def xai_display(relevance: np.ndarray) -> np.ndarray:
     return np.asarray(relevance, dtype=np.float32).sum(0)
 
 
-def xai_maps_figure(mel: np.ndarray, maps: Mapping[str, np.ndarray], *, shared: bool = True,
-                    opacity: float = 0.8, height: int = 340) -> go.Figure:
+def xai_maps_figure(
+    mel: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    shared: bool = True,
+    opacity: float = 0.8,
+    height: int = 340,
+) -> go.Figure:
     """The maps side by side over the grey log-mel spectrogram.
 
     Parameters
@@ -1892,84 +2364,141 @@ def xai_maps_figure(mel: np.ndarray, maps: Mapping[str, np.ndarray], *, shared: 
     n = len(names)
     t = np.round(frame_times(mel.shape[1]), 4)
     bins = np.arange(mel.shape[0])
-    fig = make_subplots(rows=1, cols=n, shared_yaxes=True, horizontal_spacing=0.025,
-                        subplot_titles=[xai.get_explainer(m).title for m in names])
+    fig = make_subplots(
+        rows=1,
+        cols=n,
+        shared_yaxes=True,
+        horizontal_spacing=0.025,
+        subplot_titles=[xai.get_explainer(m).title for m in names],
+    )
     for i, name in enumerate(names, start=1):
-        fig.add_trace(go.Heatmap(z=mel, x=t, y=bins, colorscale="gray", showscale=False,
-                                 hoverinfo="skip", name="log-mel"), row=1, col=i)
+        fig.add_trace(
+            go.Heatmap(
+                z=mel, x=t, y=bins, colorscale="gray", showscale=False, hoverinfo="skip", name="log-mel"
+            ),
+            row=1,
+            col=i,
+        )
         raw = maps[name]
         signed = xai.get_explainer(name).signed
         if shared:
-            z, axis, unit = (xai.normalise(raw, percentile=XAI_DISPLAY_PERCENTILE), "coloraxis",
-                             "scaled relevance")
+            z, axis, unit = (
+                xai.normalise(raw, percentile=XAI_DISPLAY_PERCENTILE),
+                "coloraxis",
+                "scaled relevance",
+            )
         else:
             z, axis, unit = raw, f"coloraxis{i + 1}", XAI_UNITS.get(name, "relevance")
-            peak = float(np.percentile(np.abs(raw), XAI_DISPLAY_PERCENTILE)) or \
-                float(np.max(np.abs(raw))) or 1.0
+            peak = (
+                float(np.percentile(np.abs(raw), XAI_DISPLAY_PERCENTILE)) or float(np.max(np.abs(raw))) or 1.0
+            )
             dom = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
-            fig.update_layout({axis: dict(
-                colorscale=XAI_SIGNED_SCALE if signed else XAI_POSITIVE_SCALE,
-                cmin=-peak if signed else 0.0, cmax=peak,
-                colorbar=dict(orientation="h", x=(dom[0] + dom[1]) / 2, xanchor="center",
-                              y=-0.3, len=(dom[1] - dom[0]) * 0.9, thickness=10,
-                              title=dict(text=unit, side="top"), tickfont=dict(size=9)))})
-        fig.add_trace(go.Heatmap(
-            z=z, x=t, y=bins, coloraxis=axis, opacity=opacity, name=name,
-            hovertemplate=(f"{xai.get_explainer(name).title}<br>%{{x:.2f}} s, mel band %{{y}}"
-                           f"<br>{unit}: %{{z:.3g}}<extra></extra>")), row=1, col=i)
+            fig.update_layout(
+                {
+                    axis: dict(
+                        colorscale=XAI_SIGNED_SCALE if signed else XAI_POSITIVE_SCALE,
+                        cmin=-peak if signed else 0.0,
+                        cmax=peak,
+                        colorbar=dict(
+                            orientation="h",
+                            x=(dom[0] + dom[1]) / 2,
+                            xanchor="center",
+                            y=-0.3,
+                            len=(dom[1] - dom[0]) * 0.9,
+                            thickness=10,
+                            title=dict(text=unit, side="top"),
+                            tickfont=dict(size=9),
+                        ),
+                    )
+                }
+            )
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=t,
+                y=bins,
+                coloraxis=axis,
+                opacity=opacity,
+                name=name,
+                hovertemplate=(
+                    f"{xai.get_explainer(name).title}<br>%{{x:.2f}} s, mel band %{{y}}"
+                    f"<br>{unit}: %{{z:.3g}}<extra></extra>"
+                ),
+            ),
+            row=1,
+            col=i,
+        )
     if shared:
-        fig.update_layout(coloraxis=dict(colorscale=XAI_SIGNED_SCALE, cmin=-1, cmax=1,
-                                         colorbar=dict(title=dict(text="relevance<br>(scaled)"),
-                                                       thickness=12)))
+        fig.update_layout(
+            coloraxis=dict(
+                colorscale=XAI_SIGNED_SCALE,
+                cmin=-1,
+                cmax=1,
+                colorbar=dict(title=dict(text="relevance<br>(scaled)"), thickness=12),
+            )
+        )
     fig.update_xaxes(title_text="time (s)")
     fig.update_yaxes(title_text="mel band", col=1)
     fig.update_annotations(font=dict(size=14, color="#1f2937"))
-    fig.update_layout(height=height + (0 if shared else 70),
-                      margin=dict(l=60, r=20, t=40, b=50 if shared else 130))
+    fig.update_layout(
+        height=height + (0 if shared else 70), margin=dict(l=60, r=20, t=40, b=50 if shared else 130)
+    )
     return fig
 
 
-def xai_deletion_figure(curves: Mapping[str, xai.DeletionCurve], *, height: int = 380
-                        ) -> go.Figure:
+def xai_deletion_figure(curves: Mapping[str, xai.DeletionCurve], *, height: int = 380) -> go.Figure:
     """Class probability against the fraction of bins removed, one line per method."""
     fig = go.Figure()
     for name, c in curves.items():
         title = "random order" if name == "random" else xai.get_explainer(name).title
-        fig.add_trace(go.Scatter(
-            x=np.round(100 * c.fractions.astype(float), 2).tolist(),
-            y=np.round(100 * c.probs.astype(float), 3).tolist(), mode="lines+markers",
-            name=f"{title} (AUC {c.auc:.3f})",
-            line=dict(color=XAI_COLORS.get(name, "#111827"), width=2.5 if name != "random" else 2,
-                      dash="dash" if name == "random" else "solid"),
-            marker=dict(size=5),
-            hovertemplate=f"{title}<br>%{{x:.0f}} % removed: %{{y:.1f}} %<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=np.round(100 * c.fractions.astype(float), 2).tolist(),
+                y=np.round(100 * c.probs.astype(float), 3).tolist(),
+                mode="lines+markers",
+                name=f"{title} (AUC {c.auc:.3f})",
+                line=dict(
+                    color=XAI_COLORS.get(name, "#111827"),
+                    width=2.5 if name != "random" else 2,
+                    dash="dash" if name == "random" else "solid",
+                ),
+                marker=dict(size=5),
+                hovertemplate=f"{title}<br>%{{x:.0f}} % removed: %{{y:.1f}} %<extra></extra>",
+            )
+        )
     for f in xai.DROP_AT:
         fig.add_vline(x=100 * f, line=dict(color="#9ca3af", width=1, dash="dot"))
-    fig.update_layout(height=height, xaxis=dict(title="bins removed, most relevant first (%)",
-                                                range=[0, 100]),
-                      yaxis=dict(title="probability of the explained class (%)",
-                                 range=[0, 102]),
-                      margin=dict(l=60, r=20, t=20, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    fig.update_layout(
+        height=height,
+        xaxis=dict(title="bins removed, most relevant first (%)", range=[0, 100]),
+        yaxis=dict(title="probability of the explained class (%)", range=[0, 102]),
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
     return fig
 
 
 def xai_scores_table(curves: Mapping[str, xai.DeletionCurve]) -> pd.DataFrame:
     """One row per method: deletion AUC and the probability drops at 10 % and 20 %."""
-    return pd.DataFrame([
-        {"method": "random order" if k == "random" else xai.get_explainer(k).title,
-         **{s: v for s, v in c.scores().items() if s != "p0"}}
-        for k, c in curves.items()])
+    return pd.DataFrame(
+        [
+            {
+                "method": "random order" if k == "random" else xai.get_explainer(k).title,
+                **{s: v for s, v in c.scores().items() if s != "p0"},
+            }
+            for k, c in curves.items()
+        ]
+    )
 
 
 def xai_scores_config() -> dict:
     cc = st.column_config
-    return {"method": cc.TextColumn("method", width=110),
-            "auc": cc.NumberColumn("AUC", format="%.3f", help=XAI_SCORES["auc"], width=70),
-            "drop10": cc.NumberColumn("drop @ 10 %", format="%.3f", help=XAI_SCORES["drop10"],
-                                      width=90),
-            "drop20": cc.NumberColumn("drop @ 20 %", format="%.3f", help=XAI_SCORES["drop20"],
-                                      width=90)}
+    return {
+        "method": cc.TextColumn("method", width=110),
+        "auc": cc.NumberColumn("AUC", format="%.3f", help=XAI_SCORES["auc"], width=70),
+        "drop10": cc.NumberColumn("drop @ 10 %", format="%.3f", help=XAI_SCORES["drop10"], width=90),
+        "drop20": cc.NumberColumn("drop @ 20 %", format="%.3f", help=XAI_SCORES["drop20"], width=90),
+    }
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -1988,8 +2517,13 @@ def xai_dataset_table() -> tuple[pd.DataFrame, dict] | None:
 
 
 def xai_method_title(name: str) -> str:
-    return "random order" if name == "random" else (
-        xai.get_explainer(name).title if name in xai.EXPLAINERS else name)
+    return (
+        "random order"
+        if name == "random"
+        else (xai.get_explainer(name).title if name in xai.EXPLAINERS else name)
+    )
+
+
 # (end of the explain section)
 
 
@@ -2014,8 +2548,7 @@ KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
 
 ADV_SOURCE_CORPUS = "Corpus clip (seed test split)"
 ADV_SOURCE_UPLOAD = "Upload a file"
-ADV_DOMAIN_TITLES = {"spectrogram": "Spectrogram (the model's input)",
-                     "waveform": "Waveform (real audio)"}
+ADV_DOMAIN_TITLES = {"spectrogram": "Spectrogram (the model's input)", "waveform": "Waveform (real audio)"}
 ADV_EPSILONS = {"spectrogram": adv.DEFAULT_EPSILONS, "waveform": adv.WAVEFORM_EPSILONS}
 ADV_DEFAULT_EPS = {"spectrogram": 0.01, "waveform": 1e-4}
 ADV_UNTARGETED = "untargeted"
@@ -2026,12 +2559,14 @@ ADV_EPS_HELP = {
         "Epsilon is applied to the **normalised** model input, as in the research project: the "
         "log-mel minus the training mean, divided by the training standard deviation, per mel "
         "band. One unit is one standard deviation of the band (8 to 25 dB for the shipped mel "
-        "model), so epsilon = 0.01 moves every time-frequency bin by at most 0.08 to 0.25 dB."),
+        "model), so epsilon = 0.01 moves every time-frequency bin by at most 0.08 to 0.25 dB."
+    ),
     "waveform": (
         "Epsilon is in **sample amplitude** (full scale ±1; one step of a 16-bit WAV is 0.00003): "
         "every sample moves by at most epsilon. The gradient flows through a PyTorch copy of "
         "the log-mel front end (`ser_core.torch_frontend`, within 0.01 dB of librosa), so the "
-        "result is real audio, played without Griffin-Lim."),
+        "result is real audio, played without Griffin-Lim."
+    ),
 }
 
 
@@ -2053,9 +2588,12 @@ def adv_default_model(names: list[str]) -> str:
 
 
 def adv_no_model_info() -> None:
-    st.info("The attacks need a shipped model on the log-mel spectrogram: train one with "
-            "`python -m ser_core train --model resnet18 --representation mel --ship resnet18_mel` "
-            "(it lands in `artifacts/models/`), then reload this page.", icon=":material/info:")
+    st.info(
+        "The attacks need a shipped model on the log-mel spectrogram: train one with "
+        "`python -m ser_core train --model resnet18 --representation mel --ship resnet18_mel` "
+        "(it lands in `artifacts/models/`), then reload this page.",
+        icon=":material/info:",
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -2110,23 +2648,43 @@ def adv_model_stamp(name: str) -> float:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _adv_attack(clip_id: str, model: str, stamp: float, attack: str, epsilon: float,
-                target: str | None, steps: int, _pred: Predictor, _y: np.ndarray) -> adv.ClipAttack:
+def _adv_attack(
+    clip_id: str,
+    model: str,
+    stamp: float,
+    attack: str,
+    epsilon: float,
+    target: str | None,
+    steps: int,
+    _pred: Predictor,
+    _y: np.ndarray,
+) -> adv.ClipAttack:
     settings = adv.AttackSettings(epsilon=epsilon, target=target, steps=steps)
     return adv.attack_clip(_y, predictor=_pred, attack=attack, settings=settings, n_iter=ADV_GL_ITERS)
 
 
-def adv_attack(pred: Predictor, clip_id: str, y: np.ndarray, attack: str,
-               settings: adv.AttackSettings) -> adv.ClipAttack:
+def adv_attack(
+    pred: Predictor, clip_id: str, y: np.ndarray, attack: str, settings: adv.AttackSettings
+) -> adv.ClipAttack:
     """:func:`ser_core.attacks.attack_clip`, cached per clip hash, model, attack, epsilon,
     target and steps (the domain follows from the attack)."""
-    return _adv_attack(clip_id, pred.name, adv_model_stamp(pred.name), attack,
-                       float(settings.epsilon), settings.target, settings.steps, pred, y)
+    return _adv_attack(
+        clip_id,
+        pred.name,
+        adv_model_stamp(pred.name),
+        attack,
+        float(settings.epsilon),
+        settings.target,
+        settings.steps,
+        pred,
+        y,
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _adv_reference(clip_id: str, model: str, stamp: float, _pred: Predictor,
-                   _y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _adv_reference(
+    clip_id: str, model: str, stamp: float, _pred: Predictor, _y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     S = features.compute(_y, "mel", cfg=_pred.cfg)
     return adv.reconstruct(S, predictor=_pred, n_iter=ADV_GL_ITERS)
 
@@ -2158,26 +2716,40 @@ def adv_outcome(res: adv.ClipAttack) -> str:
     before, after = EMOTIONS[int(np.argmax(res.probs_before))], EMOTIONS[int(np.argmax(res.probs_after))]
     if res.settings.epsilon == 0:
         return f"Epsilon 0: nothing changes, the model says **{before}**."
-    goal = ("reached the target" if res.settings.target else "changed the label") if res.fooled else (
-        "did not reach the target" if res.settings.target else "did not change the label")
-    return (f"**{before}** ({100 * res.probs_before.max():.0f} %) → **{after}** "
-            f"({100 * res.probs_after.max():.0f} %): the attack {goal}.")
+    goal = (
+        ("reached the target" if res.settings.target else "changed the label")
+        if res.fooled
+        else ("did not reach the target" if res.settings.target else "did not change the label")
+    )
+    return (
+        f"**{before}** ({100 * res.probs_before.max():.0f} %) → **{after}** "
+        f"({100 * res.probs_after.max():.0f} %): the attack {goal}."
+    )
 
 
 def adv_playback_outcome(res: adv.ClipAttack) -> str:
     played = EMOTIONS[int(np.argmax(res.probs_audio))]
     how = "Griffin-Lim audio" if res.domain == "spectrogram" else "adversarial audio"
-    verdict = ("it **survives** the trip through sound" if res.survives
-               else "it does **not** survive the trip through sound")
+    verdict = (
+        "it **survives** the trip through sound"
+        if res.survives
+        else "it does **not** survive the trip through sound"
+    )
     if res.settings.epsilon == 0:
         verdict = "no attack to survive"
-    return (f"The {how}, saved as a 16-bit WAV and fed back through the full pipeline: "
-            f"**{played}** ({100 * res.probs_audio.max():.0f} %); {verdict}.")
+    return (
+        f"The {how}, saved as a 16-bit WAV and fed back through the full pipeline: "
+        f"**{played}** ({100 * res.probs_audio.max():.0f} %); {verdict}."
+    )
 
 
 def adv_timing_caption(res: adv.ClipAttack) -> str:
-    names = {"features": "features", "attack": "attack", "griffin_lim": "Griffin-Lim",
-             "playback_prediction": "re-prediction"}
+    names = {
+        "features": "features",
+        "attack": "attack",
+        "griffin_lim": "Griffin-Lim",
+        "playback_prediction": "re-prediction",
+    }
     parts = [f"{names.get(k, k)} {v:.0f} ms" for k, v in res.timings_ms.items()]
     return f"Computed in {sum(res.timings_ms.values()):.0f} ms ({', '.join(parts)}); cached per clip and setting."
 
@@ -2185,16 +2757,29 @@ def adv_timing_caption(res: adv.ClipAttack) -> str:
 def adv_probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> go.Figure:
     """Grouped horizontal bars: one group per emotion, one bar per entry of ``bars``."""
     palette = ["#9ca3af", "#dc2626", "#4f46e5", "#059669"]
-    fig = go.Figure([
-        go.Bar(y=list(EMOTIONS), x=(100 * np.asarray(p, float)).round(2).tolist(), name=name,
-               orientation="h", marker_color=palette[i % len(palette)],
-               hovertemplate=f"{name}<br>%{{y}}: %{{x:.1f}} %<extra></extra>")
-        for i, (name, p) in enumerate(bars.items())
-    ])
-    fig.update_layout(barmode="group", height=height, xaxis=dict(range=[0, 100], title="probability (%)"),
-                      yaxis=dict(autorange="reversed"), bargap=0.2, bargroupgap=0.05,
-                      margin=dict(l=80, r=20, t=10, b=45),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    fig = go.Figure(
+        [
+            go.Bar(
+                y=list(EMOTIONS),
+                x=(100 * np.asarray(p, float)).round(2).tolist(),
+                name=name,
+                orientation="h",
+                marker_color=palette[i % len(palette)],
+                hovertemplate=f"{name}<br>%{{y}}: %{{x:.1f}} %<extra></extra>",
+            )
+            for i, (name, p) in enumerate(bars.items())
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        height=height,
+        xaxis=dict(range=[0, 100], title="probability (%)"),
+        yaxis=dict(autorange="reversed"),
+        bargap=0.2,
+        bargroupgap=0.05,
+        margin=dict(l=80, r=20, t=10, b=45),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
     return fig
 
 
@@ -2204,23 +2789,51 @@ def adv_spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figu
     bands = np.arange(res.log_mel.shape[0])
     pert = res.perturbation_db
     lim = float(np.max(np.abs(pert))) or 1e-3
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=[
-        "original (dB)", "adversarial (dB)", f"perturbation (dB, up to ±{lim:.2g})"])
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.07,
+        subplot_titles=["original (dB)", "adversarial (dB)", f"perturbation (dB, up to ±{lim:.2g})"],
+    )
     lo = float(min(res.log_mel.min(), res.adv_log_mel.min()))
     hi = float(max(res.log_mel.max(), res.adv_log_mel.max()))
     for row, z in ((1, res.log_mel), (2, res.adv_log_mel)):
-        fig.add_trace(go.Heatmap(z=np.round(z, 2), x=t, y=bands, coloraxis="coloraxis",
-                                 hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>"),
-                      row=row, col=1)
-    fig.add_trace(go.Heatmap(z=np.round(pert, 4), x=t, y=bands, coloraxis="coloraxis2",
-                             hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:+.3f} dB<extra></extra>"),
-                  row=3, col=1)
+        fig.add_trace(
+            go.Heatmap(
+                z=np.round(z, 2),
+                x=t,
+                y=bands,
+                coloraxis="coloraxis",
+                hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+    fig.add_trace(
+        go.Heatmap(
+            z=np.round(pert, 4),
+            x=t,
+            y=bands,
+            coloraxis="coloraxis2",
+            hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:+.3f} dB<extra></extra>",
+        ),
+        row=3,
+        col=1,
+    )
     fig.update_layout(
-        height=height, margin=dict(l=60, r=20, t=30, b=45),
-        coloraxis=dict(colorscale="Viridis", cmin=lo, cmax=hi,
-                       colorbar=dict(title=dict(text="dB"), len=0.62, y=0.69)),
-        coloraxis2=dict(colorscale="RdBu_r", cmin=-lim, cmax=lim, cmid=0,
-                        colorbar=dict(title=dict(text="Δ dB"), len=0.3, y=0.14)),
+        height=height,
+        margin=dict(l=60, r=20, t=30, b=45),
+        coloraxis=dict(
+            colorscale="Viridis", cmin=lo, cmax=hi, colorbar=dict(title=dict(text="dB"), len=0.62, y=0.69)
+        ),
+        coloraxis2=dict(
+            colorscale="RdBu_r",
+            cmin=-lim,
+            cmax=lim,
+            cmid=0,
+            colorbar=dict(title=dict(text="Δ dB"), len=0.3, y=0.14),
+        ),
     )
     fig.update_yaxes(title_text="mel band")
     fig.update_xaxes(title_text="time (s)", row=3, col=1)
@@ -2243,8 +2856,7 @@ def adv_robustness() -> pd.DataFrame | None:
     return _adv_robustness(str(p), mtime)
 
 
-def adv_robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None,
-                          height: int = 420) -> go.Figure:
+def adv_robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height: int = 420) -> go.Figure:
     """Test accuracy against epsilon (log axis), overall and per emotion; the clean
     accuracy as a dotted line and ``epsilon`` as a vertical marker.
 
@@ -2257,31 +2869,56 @@ def adv_robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None,
         pos = part[part["epsilon"] > 0]
         dash = "solid" if attack == "fgsm" else "dash"
         suffix = "" if attack == "fgsm" else f" ({attack})"
-        fig.add_trace(go.Scatter(
-            x=pos["epsilon"], y=(100 * pos["accuracy"]).round(2), mode="lines+markers",
-            name=f"all emotions{suffix}", line=dict(color="#111827", width=4, dash=dash),
-            hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions" + suffix + "</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=pos["epsilon"],
+                y=(100 * pos["accuracy"]).round(2),
+                mode="lines+markers",
+                name=f"all emotions{suffix}",
+                line=dict(color="#111827", width=4, dash=dash),
+                hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions" + suffix + "</extra>",
+            )
+        )
         for e in EMOTIONS:
             if e in pos:
-                fig.add_trace(go.Scatter(
-                    x=pos["epsilon"], y=(100 * pos[e]).round(2), mode="lines", name=f"{e}{suffix}",
-                    line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
-                    visible=True if attack == "fgsm" else "legendonly",  # click the legend to add
-                    hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}{suffix}</extra>"))
+                fig.add_trace(
+                    go.Scatter(
+                        x=pos["epsilon"],
+                        y=(100 * pos[e]).round(2),
+                        mode="lines",
+                        name=f"{e}{suffix}",
+                        line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
+                        visible=True if attack == "fgsm" else "legendonly",  # click the legend to add
+                        hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}{suffix}</extra>",
+                    )
+                )
         clean = part.loc[part["epsilon"] == 0, "accuracy"]
         if attack == "fgsm" and len(clean):
-            fig.add_hline(y=100 * float(clean.iloc[0]), line=dict(color="#6b7280", dash="dot", width=1),
-                          annotation_text=f"no attack: {100 * float(clean.iloc[0]):.1f} %",
-                          annotation_position="bottom left")
+            fig.add_hline(
+                y=100 * float(clean.iloc[0]),
+                line=dict(color="#6b7280", dash="dot", width=1),
+                annotation_text=f"no attack: {100 * float(clean.iloc[0]):.1f} %",
+                annotation_position="bottom left",
+            )
     if epsilon is not None and epsilon > 0:
         # on a log axis shapes take data values, annotations log10 of them
         fig.add_vline(x=epsilon, line=dict(color="#dc2626", width=2, dash="dash"))
-        fig.add_annotation(x=np.log10(epsilon), y=1.0, yref="paper", yanchor="bottom",
-                           text=f"this clip: ε = {format_epsilon(epsilon)}", showarrow=False,
-                           font=dict(color="#dc2626", size=12))
-    fig.update_layout(height=height, xaxis=dict(type="log", title="epsilon (normalised input units, log scale)"),
-                      yaxis=dict(range=[0, 101], title="test accuracy (%)"),
-                      margin=dict(l=60, r=20, t=30, b=50), legend=dict(font=dict(size=11)))
+        fig.add_annotation(
+            x=np.log10(epsilon),
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"this clip: ε = {format_epsilon(epsilon)}",
+            showarrow=False,
+            font=dict(color="#dc2626", size=12),
+        )
+    fig.update_layout(
+        height=height,
+        xaxis=dict(type="log", title="epsilon (normalised input units, log scale)"),
+        yaxis=dict(range=[0, 101], title="test accuracy (%)"),
+        margin=dict(l=60, r=20, t=30, b=50),
+        legend=dict(font=dict(size=11)),
+    )
     return fig
 
 

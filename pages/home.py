@@ -22,30 +22,38 @@ with common.report_errors():
     if meta is None:
         common.how_to_get_corpus()
     else:
-        st.success(f"nEMO corpus found at `{common.corpus_dir()}`: **{len(meta):,} clips** "
-                   f"from **{meta['speaker'].nunique()} speakers**.",
-                   icon=":material/check_circle:")
+        st.success(
+            f"nEMO corpus found at `{common.corpus_dir()}`: **{len(meta):,} clips** "
+            f"from **{meta['speaker'].nunique()} speakers**.",
+            icon=":material/check_circle:",
+        )
 
 st.subheader("Models")
 models = common.model_files()
 if models:
     st.markdown("\n".join(f"- `{m}`" for m in models))
 else:
-    st.caption("No trained models shipped yet "
-               "(looked for `*.safetensors` under `artifacts/models/`).")
+    st.caption("No trained models shipped yet (looked for `*.safetensors` under `artifacts/models/`).")
 
 st.subheader("Pages")
 LINKS = [
-    ("pages/1_dataset.py", "Dataset: corpus overview and the 13 representations of a clip",
-     ":material/dataset:"),
-    ("pages/2_predictor.py", "Predictor: emotion of an upload, a recording or the live mic",
-     ":material/mic:"),
-    ("pages/3_explain.py", "Explain: Grad-CAM, LRP, SmoothGrad and LIME side by side",
-     ":material/visibility:"),
-    ("pages/4_adversarial.py", "Adversarial: FGSM perturbations you can listen to",
-     ":material/bolt:"),
-    ("pages/5_leaderboard.py", "Leaderboard: every training run from MLflow",
-     ":material/leaderboard:"),
+    (
+        "pages/1_dataset.py",
+        "Dataset: corpus overview and the 13 representations of a clip",
+        ":material/dataset:",
+    ),
+    (
+        "pages/2_predictor.py",
+        "Predictor: emotion of an upload, a recording or the live mic",
+        ":material/mic:",
+    ),
+    (
+        "pages/3_explain.py",
+        "Explain: Grad-CAM, LRP, SmoothGrad and LIME side by side",
+        ":material/visibility:",
+    ),
+    ("pages/4_adversarial.py", "Adversarial: FGSM perturbations you can listen to", ":material/bolt:"),
+    ("pages/5_leaderboard.py", "Leaderboard: every training run from MLflow", ":material/leaderboard:"),
 ]
 for page, label, icon in LINKS:
     st.page_link(page, label=label, icon=icon)

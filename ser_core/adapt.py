@@ -32,8 +32,8 @@ whatever the clips' emotions are (a test shuffles them to check).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,12 +43,37 @@ from .audio import frame_windows
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import SERError
 
-__all__ = ["CalibrationError", "VoiceProfile", "RunningStats", "voice_profile", "speaker_stats",
-           "speaker_normalise", "adaptation_curve", "adapt_batchnorm", "adapted_logits",
-           "profile_from_source", "clip_seconds", "window_stats", "voice_stats", "ADAPT_SECONDS",
-           "MIN_SECONDS", "MIN_RMS", "VOICE_WARPS", "voice_warps", "ADABN_SECONDS", "ADABN_MAX_WINDOWS",
-           "has_batchnorm", "speech_windows", "adabn_windows", "view_batchnorm", "infomax",
-           "tune_to_voice", "INFOMAX_EPOCHS", "INFOMAX_LR", "INFOMAX_SECONDS"]
+__all__ = [
+    "CalibrationError",
+    "VoiceProfile",
+    "RunningStats",
+    "voice_profile",
+    "speaker_stats",
+    "speaker_normalise",
+    "adaptation_curve",
+    "adapt_batchnorm",
+    "adapted_logits",
+    "profile_from_source",
+    "clip_seconds",
+    "window_stats",
+    "voice_stats",
+    "ADAPT_SECONDS",
+    "MIN_SECONDS",
+    "MIN_RMS",
+    "VOICE_WARPS",
+    "voice_warps",
+    "ADABN_SECONDS",
+    "ADABN_MAX_WINDOWS",
+    "has_batchnorm",
+    "speech_windows",
+    "adabn_windows",
+    "view_batchnorm",
+    "infomax",
+    "tune_to_voice",
+    "INFOMAX_EPOCHS",
+    "INFOMAX_LR",
+    "INFOMAX_SECONDS",
+]
 
 #: Shortest speech a voice profile accepts (s of non-silent audio).
 MIN_SECONDS = 5.0
@@ -120,19 +145,32 @@ class VoiceProfile:
         return self.adapts_batchnorm and self.seconds >= INFOMAX_SECONDS
 
     def to_json(self) -> str:
-        return json.dumps({"name": self.name, "seconds": self.seconds,
-                           "stats": {k: v.to_dict() for k, v in self.stats.items()}})
+        return json.dumps(
+            {
+                "name": self.name,
+                "seconds": self.seconds,
+                "stats": {k: v.to_dict() for k, v in self.stats.items()},
+            }
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "VoiceProfile":
+    def from_json(cls, text: str) -> VoiceProfile:
         d = json.loads(text)
-        return cls({k: features.NormStats.from_dict(v) for k, v in d["stats"].items()},
-                   float(d["seconds"]), d.get("name", ""))
+        return cls(
+            {k: features.NormStats.from_dict(v) for k, v in d["stats"].items()},
+            float(d["seconds"]),
+            d.get("name", ""),
+        )
 
 
-def voice_profile(y: np.ndarray, *, representations: Sequence[str] = ("mel",),
-                  cfg: FeatureConfig = DEFAULT_CONFIG, min_seconds: float = MIN_SECONDS,
-                  name: str = "") -> VoiceProfile:
+def voice_profile(
+    y: np.ndarray,
+    *,
+    representations: Sequence[str] = ("mel",),
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    min_seconds: float = MIN_SECONDS,
+    name: str = "",
+) -> VoiceProfile:
     """Speaker statistics from unlabelled speech.
 
     The recording is cut into 3-s windows (1.5-s hop); silent windows (RMS
@@ -155,12 +193,14 @@ def voice_profile(y: np.ndarray, *, representations: Sequence[str] = ("mel",),
         When the audio is silent or has less than ``min_seconds`` of speech.
     """
     voiced, speech = speech_windows(y, cfg=cfg, min_seconds=min_seconds)
-    return VoiceProfile(window_stats(voiced, representations=representations, cfg=cfg),
-                        speech, name, adabn_windows(voiced))
+    return VoiceProfile(
+        window_stats(voiced, representations=representations, cfg=cfg), speech, name, adabn_windows(voiced)
+    )
 
 
-def speech_windows(y: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG,
-                   min_seconds: float = MIN_SECONDS) -> tuple[np.ndarray, float]:
+def speech_windows(
+    y: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG, min_seconds: float = MIN_SECONDS
+) -> tuple[np.ndarray, float]:
     """The speech of a calibration recording as :func:`voice_profile` takes it.
 
     Parameters
@@ -183,18 +223,22 @@ def speech_windows(y: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG,
     y = np.asarray(y, np.float32)
     seconds = len(y) / cfg.sr
     if seconds < min_seconds:
-        raise CalibrationError(f"calibration needs at least {min_seconds:g} s of speech; this "
-                               f"recording is {seconds:.1f} s long")
+        raise CalibrationError(
+            f"calibration needs at least {min_seconds:g} s of speech; this recording is {seconds:.1f} s long"
+        )
     wins, _ = frame_windows(y, sr=cfg.sr, window=cfg.duration, hop=cfg.duration / 2)
     rms = np.sqrt((wins.astype(np.float64) ** 2).mean(1))
     voiced = wins[rms >= MIN_RMS]
     if len(voiced) == 0:
-        raise CalibrationError(f"the calibration recording is silent (loudest 3-s window RMS "
-                               f"{rms.max():.1e} < {MIN_RMS:.0e}); is the microphone muted?")
+        raise CalibrationError(
+            f"the calibration recording is silent (loudest 3-s window RMS "
+            f"{rms.max():.1e} < {MIN_RMS:.0e}); is the microphone muted?"
+        )
     speech = min(seconds, len(voiced) * cfg.duration / 2 + cfg.duration / 2)
     if speech < min_seconds:
-        raise CalibrationError(f"only {speech:.1f} s of the recording is speech; calibration "
-                               f"needs at least {min_seconds:g} s")
+        raise CalibrationError(
+            f"only {speech:.1f} s of the recording is speech; calibration needs at least {min_seconds:g} s"
+        )
     return voiced, float(speech)
 
 
@@ -205,8 +249,9 @@ def adabn_windows(windows: np.ndarray) -> np.ndarray:
     return np.asarray(windows, np.float32)[np.unique(pick)]
 
 
-def window_stats(windows: np.ndarray, *, representations: Sequence[str],
-                 cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, features.NormStats]:
+def window_stats(
+    windows: np.ndarray, *, representations: Sequence[str], cfg: FeatureConfig = DEFAULT_CONFIG
+) -> dict[str, features.NormStats]:
     """Statistics of speech windows ``(n, samples)`` for representations and functional sets.
 
     A representation's are per channel and bin over every frame of every
@@ -255,7 +300,7 @@ class RunningStats:
         self._mean: np.ndarray | None = None
         self._m2: np.ndarray | None = None
 
-    def update(self, x: np.ndarray) -> "RunningStats":
+    def update(self, x: np.ndarray) -> RunningStats:
         """Add the frames of ``x``, shape ``(C, F, T)`` (or ``(n, C, F, T)``), or one utterance
         functional vector ``(dim,)`` (then :meth:`stats` is per dimension, ``(dim,)``)."""
         x = np.asarray(x, np.float64)
@@ -289,14 +334,17 @@ class RunningStats:
             raise CalibrationError("no audio seen yet: running statistics are empty")
         std = np.sqrt(np.maximum(self._m2 / self.n, 0.0))
         if self._vectors:  # functional vectors: (dim,), counted
-            return features.NormStats(self._mean[0].astype(np.float32),
-                                      np.maximum(std[0], self.eps).astype(np.float32), self.n)
-        return features.NormStats(self._mean[..., None].astype(np.float32),
-                                  np.maximum(std, self.eps)[..., None].astype(np.float32))
+            return features.NormStats(
+                self._mean[0].astype(np.float32), np.maximum(std[0], self.eps).astype(np.float32), self.n
+            )
+        return features.NormStats(
+            self._mean[..., None].astype(np.float32), np.maximum(std, self.eps)[..., None].astype(np.float32)
+        )
 
 
-def speaker_stats(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
-                  rows: Iterable[int] | None = None) -> dict[str, features.NormStats]:
+def speaker_stats(
+    x: np.ndarray, speakers: Sequence[str] | np.ndarray, rows: Iterable[int] | None = None
+) -> dict[str, features.NormStats]:
     """Statistics of every speaker over their clips among ``rows``.
 
     Parameters
@@ -317,8 +365,9 @@ def speaker_stats(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
     return out
 
 
-def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
-                      stats: Mapping[str, features.NormStats]) -> np.ndarray:
+def speaker_normalise(
+    x: np.ndarray, speakers: Sequence[str] | np.ndarray, stats: Mapping[str, features.NormStats]
+) -> np.ndarray:
     """Normalise clips ``(n, C, F, T)`` (or functionals ``(n, dim)``) each with its speaker's
     statistics."""
     speakers = np.asarray(speakers)
@@ -394,8 +443,9 @@ def adaptation_curve(
     return out
 
 
-def _half_splits(rows: np.ndarray, *, seed: int, budget: float | None = None,
-                 seconds: np.ndarray | None = None):
+def _half_splits(
+    rows: np.ndarray, *, seed: int, budget: float | None = None, seconds: np.ndarray | None = None
+):
     """``(pool, scored)`` twice: one speaker's clips split at random into two halves, the
     statistics' clips (the first ``budget`` seconds of one half, sorted; the whole half when
     None) and the other half, then the halves swapped.  Empty scored halves are skipped."""
@@ -475,8 +525,17 @@ def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
     return adapted.eval()
 
 
-def infomax(model, x: np.ndarray, *, epochs: int = INFOMAX_EPOCHS, lr: float = INFOMAX_LR,
-            batch_size: int = 64, diversity: float = 1.0, seed: int = 0, callback=None):
+def infomax(
+    model,
+    x: np.ndarray,
+    *,
+    epochs: int = INFOMAX_EPOCHS,
+    lr: float = INFOMAX_LR,
+    batch_size: int = 64,
+    diversity: float = 1.0,
+    seed: int = 0,
+    callback=None,
+):
     """A copy of ``model`` whose batch-norm scales and shifts are tuned to one voice by
     information maximisation (SHOT-IM), from unlabelled clips.
 
@@ -524,7 +583,9 @@ def infomax(model, x: np.ndarray, *, epochs: int = INFOMAX_EPOCHS, lr: float = I
     import torch
 
     if len(x) < 2:
-        raise CalibrationError(f"information maximisation needs at least two clips of the new voice, got {len(x)}")
+        raise CalibrationError(
+            f"information maximisation needs at least two clips of the new voice, got {len(x)}"
+        )
     net = _shared_copy(model)
     tuned = []
     for _, layer in _batchnorms(net):
@@ -545,8 +606,10 @@ def infomax(model, x: np.ndarray, *, epochs: int = INFOMAX_EPOCHS, lr: float = I
                 continue  # a lone clip's mean prediction is itself
             prob = torch.softmax(net(xt[b]), dim=1)
             mean = prob.mean(0)
-            loss = (-(prob * torch.log(prob + 1e-8)).sum(1).mean()
-                    + diversity * (mean * torch.log(mean + 1e-8)).sum())
+            loss = (
+                -(prob * torch.log(prob + 1e-8)).sum(1).mean()
+                + diversity * (mean * torch.log(mean + 1e-8)).sum()
+            )
             # gradients of the tuned parameters only: the shared weights are left untouched
             for p, g in zip(tuned, torch.autograd.grad(loss, tuned)):
                 p.grad = g
@@ -600,9 +663,13 @@ def view_batchnorm(model, xs: Sequence[np.ndarray], *, batch_size: int = 64):
     for name, layer in _batchnorms(out):
         per = [a.get_submodule(name) for a in adapted]
         parent, _, attr = name.rpartition(".")
-        setattr(out.get_submodule(parent), attr,
-                ViewBatchNorm(layer, torch.stack([p.running_mean for p in per]),
-                               torch.stack([p.running_var for p in per])))
+        setattr(
+            out.get_submodule(parent),
+            attr,
+            ViewBatchNorm(
+                layer, torch.stack([p.running_mean for p in per]), torch.stack([p.running_var for p in per])
+            ),
+        )
     return out
 
 
@@ -682,8 +749,9 @@ def adapted_logits(
                 key = tuple(int(r) for r in pool)
                 if key not in tuned:
                     ref = np.asarray((x if reference is None else reference)[pool], np.float32)
-                    tuned[key] = tune_to_voice(model, voice_stats(ref, prior=fallback).apply(ref),
-                                               batch_size=batch_size)
+                    tuned[key] = tune_to_voice(
+                        model, voice_stats(ref, prior=fallback).apply(ref), batch_size=batch_size
+                    )
                 net = tuned[key]
             net = adapt_batchnorm(net, stats.apply(np.asarray(x[pool], np.float32)), batch_size=batch_size)
         z = stats.apply(np.asarray(x[scored], np.float32))
@@ -691,8 +759,9 @@ def adapted_logits(
     return out
 
 
-def profile_from_source(source, *, representations: Sequence[str] = ("mel",),
-                        cfg: FeatureConfig = DEFAULT_CONFIG, name: str = "") -> VoiceProfile:
+def profile_from_source(
+    source, *, representations: Sequence[str] = ("mel",), cfg: FeatureConfig = DEFAULT_CONFIG, name: str = ""
+) -> VoiceProfile:
     """:func:`voice_profile` of a file, or of every audio file in a folder (joined).
 
     Raises

@@ -83,12 +83,39 @@ DOMAINS: dict[str, str] = {
 }
 #: Epsilons of the robustness curve and the page's spectrogram slider: fine steps at
 #: the low end, as the research project's 0.001..0.1 range.
-DEFAULT_EPSILONS: tuple[float, ...] = (0.0, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015,
-                                       0.02, 0.03, 0.05, 0.075, 0.1)
+DEFAULT_EPSILONS: tuple[float, ...] = (
+    0.0,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+)
 #: Epsilons of the page's waveform slider, in sample amplitude (nEMO speech peaks around
 #: 0.2-0.9; one step of 16-bit PCM is 3.05e-5, so the smallest ones do not survive a WAV file).
-WAVEFORM_EPSILONS: tuple[float, ...] = (0.0, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4,
-                                        5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+WAVEFORM_EPSILONS: tuple[float, ...] = (
+    0.0,
+    1e-6,
+    2e-6,
+    5e-6,
+    1e-5,
+    2e-5,
+    5e-5,
+    1e-4,
+    2e-4,
+    5e-4,
+    1e-3,
+    2e-3,
+    5e-3,
+    1e-2,
+)
 
 AttackFn = Callable[..., np.ndarray]
 
@@ -116,8 +143,7 @@ class AttackSettings:
     step_size: float | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.epsilon, numbers.Real) and math.isfinite(self.epsilon)
-                and self.epsilon >= 0):
+        if not (isinstance(self.epsilon, numbers.Real) and math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise ConfigError(f"epsilon must be a finite number >= 0, got {self.epsilon!r}")
         if self.target is not None:
             target_index(self.target)
@@ -159,19 +185,20 @@ class Attack:
     iterative: bool = False
     description: str = ""
 
-    def __call__(self, x: np.ndarray, *, model: nn.Module, settings: AttackSettings,
-                 labels: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self, x: np.ndarray, *, model: nn.Module, settings: AttackSettings, labels: np.ndarray | None = None
+    ) -> np.ndarray:
         """Run the attack with ``settings`` (the keyword arguments it takes)."""
         kw = {"steps": settings.steps, "step_size": settings.step_size} if self.iterative else {}
-        return self.fn(x, model=model, epsilon=settings.epsilon, target=settings.target,
-                       labels=labels, **kw)
+        return self.fn(x, model=model, epsilon=settings.epsilon, target=settings.target, labels=labels, **kw)
 
 
 ATTACKS: dict[str, Attack] = {}
 
 
-def register_attack(name: str, *, domain: str, title: str,
-                    iterative: bool = False) -> Callable[[AttackFn], AttackFn]:
+def register_attack(
+    name: str, *, domain: str, title: str, iterative: bool = False
+) -> Callable[[AttackFn], AttackFn]:
     """Decorator adding an attack function to :data:`ATTACKS`."""
     if domain not in DOMAINS:
         raise ConfigError(f"unknown attack domain {domain!r}; choose one of {list(DOMAINS)}")
@@ -231,8 +258,9 @@ def _labels(x: torch.Tensor, model: nn.Module, labels: np.ndarray | None) -> tor
         return model(x).argmax(1)
 
 
-def gradient_sign(x: np.ndarray, *, model: nn.Module, target: str | int | None = None,
-                  labels: np.ndarray | None = None) -> np.ndarray:
+def gradient_sign(
+    x: np.ndarray, *, model: nn.Module, target: str | int | None = None, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Sign of the gradient that an attack steps along, for a batch.
 
     Untargeted: ``sign(∇ CE(model(x), labels))`` (labels default to the
@@ -276,8 +304,9 @@ def _fgsm(x: np.ndarray, *, model, epsilon, target, labels, clip: tuple[float, f
     return np.clip(out, *clip) if clip is not None else out
 
 
-def _pgd(x: np.ndarray, *, model, epsilon, target, labels, steps, step_size,
-         clip: tuple[float, float] | None):
+def _pgd(
+    x: np.ndarray, *, model, epsilon, target, labels, steps, step_size, clip: tuple[float, float] | None
+):
     s = AttackSettings(epsilon=epsilon, target=target, steps=steps, step_size=step_size)
     if epsilon == 0:
         return x.copy()
@@ -294,8 +323,14 @@ def _pgd(x: np.ndarray, *, model, epsilon, target, labels, steps, step_size,
 
 # ------------------------------------------------------------------ spectrogram attacks
 @register_attack("fgsm", domain="spectrogram", title="FGSM on the spectrogram (one step)")
-def fgsm(x: np.ndarray, *, model: nn.Module, epsilon: float, target: str | int | None = None,
-         labels: np.ndarray | None = None) -> np.ndarray:
+def fgsm(
+    x: np.ndarray,
+    *,
+    model: nn.Module,
+    epsilon: float,
+    target: str | int | None = None,
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
     """Fast gradient sign method on the normalised model input: one step of size epsilon.
 
     Parameters
@@ -320,11 +355,17 @@ def fgsm(x: np.ndarray, *, model: nn.Module, epsilon: float, target: str | int |
     return out[0] if single else out
 
 
-@register_attack("pgd", domain="spectrogram", title="PGD on the spectrogram (iterative)",
-                 iterative=True)
-def pgd(x: np.ndarray, *, model: nn.Module, epsilon: float, target: str | int | None = None,
-        labels: np.ndarray | None = None, steps: int = 10,
-        step_size: float | None = None) -> np.ndarray:
+@register_attack("pgd", domain="spectrogram", title="PGD on the spectrogram (iterative)", iterative=True)
+def pgd(
+    x: np.ndarray,
+    *,
+    model: nn.Module,
+    epsilon: float,
+    target: str | int | None = None,
+    labels: np.ndarray | None = None,
+    steps: int = 10,
+    step_size: float | None = None,
+) -> np.ndarray:
     """Projected gradient descent on the normalised model input: FGSM steps kept within epsilon.
 
     Same arguments as :func:`fgsm`, plus ``steps`` and ``step_size`` (default
@@ -335,15 +376,29 @@ def pgd(x: np.ndarray, *, model: nn.Module, epsilon: float, target: str | int | 
     np.ndarray, shape of ``x``, float32, ``|x_adv - x| <= epsilon`` everywhere
     """
     xb, single = _as_batch(x, 4, "a spectrogram input")
-    out = _pgd(xb, model=model, epsilon=epsilon, target=target, labels=labels, steps=steps,
-               step_size=step_size, clip=None)
+    out = _pgd(
+        xb,
+        model=model,
+        epsilon=epsilon,
+        target=target,
+        labels=labels,
+        steps=steps,
+        step_size=step_size,
+        clip=None,
+    )
     return out[0] if single else out
 
 
 # ------------------------------------------------------------------ waveform attacks
 @register_attack("fgsm_wave", domain="waveform", title="FGSM on the waveform (one step)")
-def fgsm_waveform(y: np.ndarray, *, model: nn.Module, epsilon: float,
-                  target: str | int | None = None, labels: np.ndarray | None = None) -> np.ndarray:
+def fgsm_waveform(
+    y: np.ndarray,
+    *,
+    model: nn.Module,
+    epsilon: float,
+    target: str | int | None = None,
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
     """Fast gradient sign method on the samples, through the differentiable front end.
 
     Parameters
@@ -365,11 +420,17 @@ def fgsm_waveform(y: np.ndarray, *, model: nn.Module, epsilon: float,
     return out[0] if single else out
 
 
-@register_attack("pgd_wave", domain="waveform", title="PGD on the waveform (iterative)",
-                 iterative=True)
-def pgd_waveform(y: np.ndarray, *, model: nn.Module, epsilon: float,
-                 target: str | int | None = None, labels: np.ndarray | None = None,
-                 steps: int = 10, step_size: float | None = None) -> np.ndarray:
+@register_attack("pgd_wave", domain="waveform", title="PGD on the waveform (iterative)", iterative=True)
+def pgd_waveform(
+    y: np.ndarray,
+    *,
+    model: nn.Module,
+    epsilon: float,
+    target: str | int | None = None,
+    labels: np.ndarray | None = None,
+    steps: int = 10,
+    step_size: float | None = None,
+) -> np.ndarray:
     """Projected gradient descent on the samples: the stronger reference attack.
 
     Same arguments as :func:`fgsm_waveform`, plus ``steps`` and ``step_size``.
@@ -379,13 +440,23 @@ def pgd_waveform(y: np.ndarray, *, model: nn.Module, epsilon: float,
     np.ndarray, shape of ``y``, float32 in [-1, 1], ``|y_adv - y| <= epsilon``
     """
     yb, single = _as_batch(y, 2, "a waveform")
-    out = _pgd(yb, model=model, epsilon=epsilon, target=target, labels=labels, steps=steps,
-               step_size=step_size, clip=(-1.0, 1.0))
+    out = _pgd(
+        yb,
+        model=model,
+        epsilon=epsilon,
+        target=target,
+        labels=labels,
+        steps=steps,
+        step_size=step_size,
+        clip=(-1.0, 1.0),
+    )
     return out[0] if single else out
 
 
 # ------------------------------------------------------------------ signal-to-noise ratios
-def snr_db(x: np.ndarray, x_adv: np.ndarray, *, axis: int | tuple[int, ...] | None = None) -> np.ndarray | float:
+def snr_db(
+    x: np.ndarray, x_adv: np.ndarray, *, axis: int | tuple[int, ...] | None = None
+) -> np.ndarray | float:
     """Signal-to-noise ratio of a perturbation, ``10 log10(Σ x² / Σ (x_adv - x)²)`` in dB.
 
     Parameters
@@ -488,8 +559,10 @@ class ClipAttack:
 
 def _check_mel_predictor(predictor) -> None:
     if predictor.kind != "features" or predictor.representation != "mel":
-        raise ConfigError(f"the attacks need a model on the 'mel' representation; "
-                          f"{predictor.name!r} reads {predictor.representation!r}")
+        raise ConfigError(
+            f"the attacks need a model on the 'mel' representation; "
+            f"{predictor.name!r} reads {predictor.representation!r}"
+        )
 
 
 def reconstruct(log_mel: np.ndarray, *, predictor, n_iter: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -513,8 +586,14 @@ def _predict_as_played(y: np.ndarray, predictor) -> np.ndarray:
     return predictor.predict(played).astype(np.float64)
 
 
-def attack_clip(y: np.ndarray, *, predictor, attack: str = "fgsm",
-                settings: AttackSettings = AttackSettings(), n_iter: int = 32) -> ClipAttack:
+def attack_clip(
+    y: np.ndarray,
+    *,
+    predictor,
+    attack: str = "fgsm",
+    settings: AttackSettings = AttackSettings(),
+    n_iter: int = 32,
+) -> ClipAttack:
     """Attack one clip with a mel model and play the result back through the full pipeline.
 
     Parameters
@@ -553,7 +632,7 @@ def attack_clip(y: np.ndarray, *, predictor, attack: str = "fgsm",
 
     t0 = time.perf_counter()
     w = prepare_waveform(y, cfg=cfg)
-    S = features.compute(w, "mel", cfg=cfg)                       # (1, F, T) dB
+    S = features.compute(w, "mel", cfg=cfg)  # (1, F, T) dB
     x = ((S - mean) / std).astype(np.float32)
     probs_before = probs_of(x)
     label = int(np.argmax(probs_before))
@@ -571,8 +650,9 @@ def attack_clip(y: np.ndarray, *, predictor, attack: str = "fgsm",
         audio = mel_to_audio(S_adv[0], cfg=cfg, n_iter=n_iter)
         t["griffin_lim"] = 1000 * (time.perf_counter() - t0)
     else:
-        clf = WaveformClassifier(module, mean=mean if norm is not None else None,
-                                 std=std if norm is not None else None, cfg=cfg).eval()
+        clf = WaveformClassifier(
+            module, mean=mean if norm is not None else None, std=std if norm is not None else None, cfg=cfg
+        ).eval()
         audio = a(w, model=clf, settings=settings, labels=np.array([label]))
         snr = snr_db(w, audio)
         t["attack"] = 1000 * (time.perf_counter() - t0)
@@ -582,16 +662,36 @@ def attack_clip(y: np.ndarray, *, predictor, attack: str = "fgsm",
     t0 = time.perf_counter()
     probs_audio = _predict_as_played(audio, predictor)
     t["playback_prediction"] = 1000 * (time.perf_counter() - t0)
-    return ClipAttack(attack, a.domain, settings, label, S[0], np.asarray(S_adv[0], np.float32),
-                      probs_before, probs_after, float(snr), mel_snr_db(S[0], S_adv[0]),
-                      np.asarray(audio, np.float32), probs_audio, t)
+    return ClipAttack(
+        attack,
+        a.domain,
+        settings,
+        label,
+        S[0],
+        np.asarray(S_adv[0], np.float32),
+        probs_before,
+        probs_after,
+        float(snr),
+        mel_snr_db(S[0], S_adv[0]),
+        np.asarray(audio, np.float32),
+        probs_audio,
+        t,
+    )
 
 
 # ------------------------------------------------------------------ robustness curve
-def robustness(x: np.ndarray, labels: np.ndarray, *, model: nn.Module,
-               epsilons: Sequence[float] = DEFAULT_EPSILONS, attack: str = "fgsm",
-               norm=None, batch_size: int = 64, steps: int = 10,
-               progress: Callable[[int, int], None] | None = None):
+def robustness(
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    model: nn.Module,
+    epsilons: Sequence[float] = DEFAULT_EPSILONS,
+    attack: str = "fgsm",
+    norm=None,
+    batch_size: int = 64,
+    steps: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+):
     """Accuracy against epsilon of a spectrogram attack, overall and per emotion.
 
     Untargeted, away from the **true** labels.  For FGSM the gradient sign does
@@ -659,8 +759,12 @@ def robustness(x: np.ndarray, labels: np.ndarray, *, model: nn.Module,
             progress(min(i + batch_size, n), n)
     rows = []
     for k, e in enumerate(eps):
-        row = {"epsilon": e, "n": n, "accuracy": float(correct[k].mean()),
-               "snr_db": float(np.median(snrs[k]))}
+        row = {
+            "epsilon": e,
+            "n": n,
+            "accuracy": float(correct[k].mean()),
+            "snr_db": float(np.median(snrs[k])),
+        }
         for c, emo in enumerate(EMOTIONS):
             m = labels == c
             row[emo] = float(correct[k, m].mean()) if m.any() else float("nan")
@@ -686,8 +790,7 @@ def parse_epsilons(text: str | Iterable[float]) -> tuple[float, ...]:
 #: MLflow experiment of the robustness runs (kept apart from the training runs of the leaderboard).
 EXPERIMENT = "nemo-ser-attacks"
 #: Columns of the robustness file, before the six per-emotion accuracies.
-ROBUSTNESS_COLUMNS = ("model", "attack", "domain", "steps", "protocol", "epsilon", "n", "accuracy",
-                      "snr_db")
+ROBUSTNESS_COLUMNS = ("model", "attack", "domain", "steps", "protocol", "epsilon", "n", "accuracy", "snr_db")
 
 
 def robustness_path() -> Path:
@@ -697,10 +800,18 @@ def robustness_path() -> Path:
     return artifacts_dir() / "attacks" / "robustness.csv"
 
 
-def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
-                     epsilons: Sequence[float] = DEFAULT_EPSILONS, protocol: str = "seed",
-                     max_clips: int | None = None, batch_size: int = 64, steps: int = 10,
-                     progress: Callable[[int, int], None] | None = None):
+def evaluate_shipped(
+    name: str,
+    meta,
+    *,
+    attack: str = "fgsm",
+    epsilons: Sequence[float] = DEFAULT_EPSILONS,
+    protocol: str = "seed",
+    max_clips: int | None = None,
+    batch_size: int = 64,
+    steps: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+):
     """:func:`robustness` of a shipped mel model on a protocol's test part.
 
     The features come from the feature cache (built when missing); a
@@ -725,13 +836,16 @@ def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
 
     a = get_attack(attack)
     if a.domain != "spectrogram":
-        raise ConfigError(f"attack-eval runs spectrogram attacks ({', '.join(attack_names('spectrogram'))}); "
-                          f"{attack!r} is a {a.domain} attack")
+        raise ConfigError(
+            f"attack-eval runs spectrogram attacks ({', '.join(attack_names('spectrogram'))}); "
+            f"{attack!r} is a {a.domain} attack"
+        )
     loaded = models.load(name)
     inp = loaded.card.get("input", {})
     if inp.get("kind") != "features" or inp.get("name") != "mel":
-        raise ConfigError(f"attack-eval needs a model on the 'mel' representation; {name!r} reads "
-                          f"{inp.get('name')!r}")
+        raise ConfigError(
+            f"attack-eval needs a model on the 'mel' representation; {name!r} reads {inp.get('name')!r}"
+        )
     cfg = FeatureConfig(**inp.get("feature_config", {}))
     norm = loaded.card.get("normalization", {})
     stats = NormStats.from_dict(norm) if norm.get("kind") == "corpus" else None
@@ -743,8 +857,17 @@ def evaluate_shipped(name: str, meta, *, attack: str = "fgsm",
     if max_clips is None:  # the whole test part: worth caching (a no-op when up to date)
         cache.build(meta, ["mel"], cfg=cfg)
     x = cache.features_of(test, "mel", corpus=meta, cfg=cfg, keep=True)
-    df = robustness(x, test["label"].to_numpy(), model=loaded.module, epsilons=epsilons,
-                    attack=attack, norm=stats, batch_size=batch_size, steps=steps, progress=progress)
+    df = robustness(
+        x,
+        test["label"].to_numpy(),
+        model=loaded.module,
+        epsilons=epsilons,
+        attack=attack,
+        norm=stats,
+        batch_size=batch_size,
+        steps=steps,
+        progress=progress,
+    )
     df.insert(0, "model", name)
     df.insert(1, "attack", attack)
     df.insert(2, "domain", a.domain)
@@ -800,10 +923,17 @@ def log_robustness(df, *, run_name: str | None = None, artifact=None) -> str:
     first = df.iloc[0]
     name = run_name or f"attack-eval {first['model']} {first['attack']}"
     with mlflow.start_run(experiment_id=tracking.experiment_id(EXPERIMENT), run_name=name) as run:
-        mlflow.log_params({"model": first["model"], "attack": first["attack"],
-                           "domain": first["domain"], "steps": int(first["steps"]),
-                           "protocol": first["protocol"], "n_clips": int(first["n"]),
-                           "epsilons": ",".join(f"{e:g}" for e in df["epsilon"])})
+        mlflow.log_params(
+            {
+                "model": first["model"],
+                "attack": first["attack"],
+                "domain": first["domain"],
+                "steps": int(first["steps"]),
+                "protocol": first["protocol"],
+                "n_clips": int(first["n"]),
+                "epsilons": ",".join(f"{e:g}" for e in df["epsilon"]),
+            }
+        )
         for k, row in enumerate(df.itertuples(index=False)):
             m = {"accuracy": row.accuracy, f"accuracy_eps_{row.epsilon:g}": row.accuracy}
             if np.isfinite(row.snr_db):

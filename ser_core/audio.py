@@ -10,10 +10,11 @@ what was wrong; silence is valid audio.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -46,7 +47,7 @@ __all__ = [
     "encode_flac",
 ]
 
-AudioSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
+AudioSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 #: Default maximum duration: room for a 10-minute recording.
 MAX_SECONDS = 600.0
@@ -59,9 +60,13 @@ def audio_files(folder: str | os.PathLike) -> list[Path]:
     """Every file under ``folder`` (recursively, sorted) whose extension is one of
     :data:`SUPPORTED_EXTENSIONS`; hidden files and folders are skipped."""
     root = Path(folder)
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower().lstrip(".") in SUPPORTED_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def files_of(source: str | os.PathLike) -> list[Path]:
@@ -102,10 +107,8 @@ def _read_bytes(source: AudioSource, what: str) -> bytes:
     if hasattr(source, "read"):
         data = source.read()
         if hasattr(source, "seek"):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 source.seek(0)
-            except (OSError, ValueError):
-                pass
         return bytes(data)
     raise AudioDecodeError(f"cannot read audio from an object of type {type(source).__name__}")
 
@@ -114,9 +117,7 @@ def _decode_soundfile(data: bytes, max_seconds: float, what: str) -> tuple[np.nd
     with sf.SoundFile(io.BytesIO(data)) as f:
         sr = int(f.samplerate)
         if f.frames > 0 and f.frames / sr > max_seconds:
-            raise AudioTooLongError(
-                f"{what} lasts {f.frames / sr:.1f} s; the limit is {max_seconds:.0f} s"
-            )
+            raise AudioTooLongError(f"{what} lasts {f.frames / sr:.1f} s; the limit is {max_seconds:.0f} s")
         y = f.read(dtype="float32", always_2d=True)
     return y, sr
 
@@ -142,12 +143,10 @@ def _decode_pyav(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray
                         chunks.append(arr)
                         total += arr.shape[1]
                         if sr and total / sr > max_seconds:
-                            raise AudioTooLongError(
-                                f"{what} lasts more than {max_seconds:.0f} s, the limit"
-                            )
+                            raise AudioTooLongError(f"{what} lasts more than {max_seconds:.0f} s, the limit")
     except (AudioDecodeError, AudioTooLongError):
         raise
-    except Exception as exc:  # noqa: BLE001 - FFmpeg raises many kinds
+    except Exception as exc:
         if chunks and sr:  # truncated stream: keep what decoded cleanly
             pass
         else:
@@ -218,9 +217,7 @@ def check_finite(y: np.ndarray, *, name: str = "the audio") -> np.ndarray:
     """Raise :class:`InvalidAudioError` when ``y`` holds NaN or inf."""
     bad = ~np.isfinite(y)
     if bad.any():
-        raise InvalidAudioError(
-            f"{name} contains {int(bad.sum())} invalid samples (NaN or infinite values)"
-        )
+        raise InvalidAudioError(f"{name} contains {int(bad.sum())} invalid samples (NaN or infinite values)")
     return y
 
 

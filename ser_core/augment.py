@@ -22,8 +22,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -265,16 +266,23 @@ class Augment:
                 x = t(x, rng=rng)
         return x
 
-    def train(self, mode: bool = True) -> "Augment":
+    def train(self, mode: bool = True) -> Augment:
         self.training = mode
         return self
 
-    def eval(self) -> "Augment":
+    def eval(self) -> Augment:
         return self.train(False)
 
 
-def make(name: str, *, p: float = 0.5, training: bool = True, freq_warp: float = 0.0,
-         time_stretch: float = 0.0, cfg: FeatureConfig = DEFAULT_CONFIG) -> Augment:
+def make(
+    name: str,
+    *,
+    p: float = 0.5,
+    training: bool = True,
+    freq_warp: float = 0.0,
+    time_stretch: float = 0.0,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+) -> Augment:
     """The augmentation pipeline suited to representation ``name``.
 
     Parameters

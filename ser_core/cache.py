@@ -27,9 +27,9 @@ import json
 import os
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,20 @@ from .config import DEFAULT_CONFIG, FeatureConfig, cache_dir
 from .data import clips_digest, split_indices
 from .errors import DatasetError
 
-__all__ = ["entry_dir", "is_cached", "build", "load", "features_of", "norm_stats", "limit_threads",
-           "process_pool", "clip_map", "array_entry", "array_of", "CACHE_DTYPE"]
+__all__ = [
+    "entry_dir",
+    "is_cached",
+    "build",
+    "load",
+    "features_of",
+    "norm_stats",
+    "limit_threads",
+    "process_pool",
+    "clip_map",
+    "array_entry",
+    "array_of",
+    "CACHE_DTYPE",
+]
 
 CACHE_DTYPE = np.float16
 
@@ -111,8 +123,9 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     """
     import multiprocessing
 
-    return ProcessPoolExecutor(max_workers=workers, initializer=limit_threads,
-                               mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=workers, initializer=limit_threads, mp_context=multiprocessing.get_context("forkserver")
+    )
 
 
 @contextlib.contextmanager
@@ -190,7 +203,9 @@ def build(
     for n in todo:
         dirs[n].mkdir(parents=True, exist_ok=True)
         arrays[n] = np.lib.format.open_memmap(
-            dirs[n] / "features.partial.npy", mode="w+", dtype=CACHE_DTYPE,
+            dirs[n] / "features.partial.npy",
+            mode="w+",
+            dtype=CACHE_DTYPE,
             shape=(len(file_ids), *shapes[n]),
         )
     jobs = [(p, tuple(todo), cfg) for p in meta["path"]]
@@ -220,12 +235,21 @@ def build(
         for old in d.glob("stats-*.npz"):
             old.unlink()
         rep = features.get(n)
-        (d / "meta.json").write_text(json.dumps({
-            "name": n, "key": rep.cache_key(cfg), "params": rep.params(cfg),
-            "feature_version": features.FEATURE_VERSION, "shape": [len(file_ids), *shapes[n]],
-            "dtype": np.dtype(CACHE_DTYPE).name, "build_seconds": round(seconds, 1),
-            "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }, indent=2))
+        (d / "meta.json").write_text(
+            json.dumps(
+                {
+                    "name": n,
+                    "key": rep.cache_key(cfg),
+                    "params": rep.params(cfg),
+                    "feature_version": features.FEATURE_VERSION,
+                    "shape": [len(file_ids), *shapes[n]],
+                    "dtype": np.dtype(CACHE_DTYPE).name,
+                    "build_seconds": round(seconds, 1),
+                    "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                },
+                indent=2,
+            )
+        )
         _commit(d, file_ids)
     return dirs
 
@@ -263,6 +287,7 @@ def features_of(
     -------
     np.ndarray, shape (len(clips), channels, bins, frames), float16
     """
+
     def compute() -> np.ndarray:
         out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
         with clip_map(_work, [(path, (name,), cfg) for path in clips["path"]], workers=workers) as results:
@@ -273,8 +298,9 @@ def features_of(
     return _rows(entry_dir(name, cfg=cfg, root=root), clips, corpus, compute, keep=keep)
 
 
-def _rows(d: Path, clips: pd.DataFrame, corpus: pd.DataFrame, compute: Callable[[], np.ndarray], *,
-          keep: bool) -> np.ndarray:
+def _rows(
+    d: Path, clips: pd.DataFrame, corpus: pd.DataFrame, compute: Callable[[], np.ndarray], *, keep: bool
+) -> np.ndarray:
     """The rows of ``clips`` in entry ``d`` when it is complete for ``corpus`` (the memmap
     itself when they are all of it, in order), else ``compute()`` for them alone, read from
     or (with ``keep``) stored as a part of the entry (:func:`_part`)."""
@@ -372,6 +398,7 @@ def array_of(
     -------
     np.ndarray, shape (len(clips), ...)
     """
+
     def run() -> np.ndarray:
         with clip_map(compute, list(clips["path"]), workers=workers) as results:
             return np.stack(list(results))

@@ -13,9 +13,10 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ConfigError
 
@@ -116,7 +117,7 @@ class FeatureConfig:
         """STFT frames of one clip (centred frames: ``1 + n_samples // hop``)."""
         return 1 + self.n_samples // self.hop_length
 
-    def replace(self, **changes: Any) -> "FeatureConfig":
+    def replace(self, **changes: Any) -> FeatureConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 

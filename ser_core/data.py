@@ -27,9 +27,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -139,7 +139,7 @@ def load_metadata(path: str | os.PathLike | None = None) -> pd.DataFrame:
     tsv = root / "data.tsv"
     try:
         df = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise DatasetError(f"cannot read {tsv}: {exc}") from exc
     need = {"file_id", "emotion", "speaker_id", "gender", "age"}
     if missing := need - set(df.columns):
@@ -171,8 +171,18 @@ def load_metadata(path: str | os.PathLike | None = None) -> pd.DataFrame:
             f"e.g. {missing_audio[:3]}"
         )
     df["path"] = [str(present[f]) for f in df["file_id"]]
-    cols = ["file_id", "path", "emotion", "label", "speaker", "gender", "age",
-            "sentence_id", "text", "raw_text"]
+    cols = [
+        "file_id",
+        "path",
+        "emotion",
+        "label",
+        "speaker",
+        "gender",
+        "age",
+        "sentence_id",
+        "text",
+        "raw_text",
+    ]
     return df[cols].sort_values("file_id", ignore_index=True)
 
 
@@ -199,16 +209,12 @@ def make_seed_split(meta: pd.DataFrame, *, random_state: int = 42) -> pd.DataFra
 
     idx = np.arange(len(meta))
     try:
-        rest, test = train_test_split(
-            idx, test_size=0.2, stratify=meta["emotion"], random_state=random_state
-        )
+        rest, test = train_test_split(idx, test_size=0.2, stratify=meta["emotion"], random_state=random_state)
         train, val = train_test_split(
             rest, test_size=0.2, stratify=meta["emotion"].iloc[rest], random_state=random_state
         )
     except ValueError as exc:
-        raise DatasetError(
-            f"cannot make a stratified 64/16/20 split of {len(meta)} clips: {exc}"
-        ) from exc
+        raise DatasetError(f"cannot make a stratified 64/16/20 split of {len(meta)} clips: {exc}") from exc
     split = np.empty(len(meta), dtype=object)
     split[train], split[val], split[test] = "train", "val", "test"
     out = meta[["file_id", "emotion", "speaker"]].copy()
@@ -228,8 +234,7 @@ def make_loso_split(meta: pd.DataFrame) -> pd.DataFrame:
     out = meta[["file_id", "emotion", "speaker"]].copy()
     for k, spk in enumerate(speakers):
         val_spk = speakers[(k + 1) % len(speakers)]
-        col = np.where(meta["speaker"] == spk, "test",
-                       np.where(meta["speaker"] == val_spk, "val", "train"))
+        col = np.where(meta["speaker"] == spk, "test", np.where(meta["speaker"] == val_spk, "val", "train"))
         out[f"fold{k}"] = col
     return out
 
@@ -281,8 +286,7 @@ def split_indices(
             "the corpus differs from the one the splits were made for"
         )
     part = meta["file_id"].map(lookup).to_numpy()
-    return Split(*(np.flatnonzero(part == s) for s in ("train", "val", "test")),
-                 name=f"{protocol}/{fold}")
+    return Split(*(np.flatnonzero(part == s) for s in ("train", "val", "test")), name=f"{protocol}/{fold}")
 
 
 def clips_digest(file_ids, *, ordered: bool = False) -> str:
@@ -344,8 +348,7 @@ def download(
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DownloadError(
-                f"could not download nEMO from {url}: {reason}. Are you online? "
-                f"Otherwise: {HOW_TO_GET}"
+                f"could not download nEMO from {url}: {reason}. Are you online? Otherwise: {HOW_TO_GET}"
             ) from exc
         try:
             with zipfile.ZipFile(archive) as zf:

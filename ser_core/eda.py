@@ -26,8 +26,8 @@ from __future__ import annotations
 import contextlib
 import os
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import librosa
 import numpy as np
@@ -95,8 +95,14 @@ def clip_descriptors(
     cent = librosa.feature.spectral_centroid(S=S, sr=sr)[0]
     out["centroid"] = float(cent[active].mean()) if active.any() else 0.0
     f0, voiced, _ = librosa.pyin(
-        y, fmin=60.0, fmax=600.0, sr=sr, frame_length=frame_length, hop_length=hop_length,
-        max_transition_rate=35.92, n_thresholds=50,
+        y,
+        fmin=60.0,
+        fmax=600.0,
+        sr=sr,
+        frame_length=frame_length,
+        hop_length=hop_length,
+        max_transition_rate=35.92,
+        n_thresholds=50,
     )
     f0 = f0[voiced & np.isfinite(f0)]
     out["voiced_fraction"] = float(voiced.mean()) if voiced.size else 0.0
@@ -192,10 +198,10 @@ def build_summaries(
     if descriptors or not clips_csv.exists():
         from tqdm.auto import tqdm
 
-        with cache.clip_map(_descriptor_job, list(meta["path"]), workers=workers,
-                            chunksize=16) as results:
-            rows = list(tqdm(results, total=len(meta), desc="descriptors (pyin)", unit="clip",
-                             disable=not progress))
+        with cache.clip_map(_descriptor_job, list(meta["path"]), workers=workers, chunksize=16) as results:
+            rows = list(
+                tqdm(results, total=len(meta), desc="descriptors (pyin)", unit="clip", disable=not progress)
+            )
         desc = pd.DataFrame(rows, columns=list(DESCRIPTORS))
     else:
         old = pd.read_csv(clips_csv).set_index("file_id")
@@ -208,9 +214,9 @@ def build_summaries(
     means, proj = {}, {}
     for n in names:
         x = cache.load(n, meta)
-        means[n] = np.stack([
-            np.asarray(x[labels == k], dtype=np.float32).mean(0) for k in range(len(EMOTIONS))
-        ]).astype(np.float16)
+        means[n] = np.stack(
+            [np.asarray(x[labels == k], dtype=np.float32).mean(0) for k in range(len(EMOTIONS))]
+        ).astype(np.float16)
         stats = clip_statistics(x)
         coords, var = project(stats, method="pca")
         proj[f"{n}/pca"] = coords.astype(np.float16)

@@ -39,23 +39,41 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import metrics, models
-from .models import WeightedEnsemble
 from .config import EMOTIONS
 from .errors import ConfigError, DatasetError
+from .models import WeightedEnsemble
 
-__all__ = ["WeightedEnsemble", "MemberPredictions", "SearchResult", "load_member_predictions",
-           "predictions_from_shipped", "member_name", "log_probs", "fit_weights", "cross_validate", "search",
-           "equal_weights", "refit", "refit_predictions", "refit_seeds", "TRAINVAL_MEMBER",
-           "log_search", "ensemble_card", "summary", "MEMBER_MODEL"]
+__all__ = [
+    "WeightedEnsemble",
+    "MemberPredictions",
+    "SearchResult",
+    "load_member_predictions",
+    "predictions_from_shipped",
+    "member_name",
+    "log_probs",
+    "fit_weights",
+    "cross_validate",
+    "search",
+    "equal_weights",
+    "refit",
+    "refit_predictions",
+    "refit_seeds",
+    "TRAINVAL_MEMBER",
+    "log_search",
+    "ensemble_card",
+    "summary",
+    "MEMBER_MODEL",
+]
 
 #: Members whose share of the fitted weight is below this are dropped from the ensemble
 #: (the shipped search gave CQT 0.2 %: dropping it changed no validation or test decision
@@ -100,13 +118,20 @@ def member_name(key: str, *, trainval: bool = False, seed: int = 0) -> str:
     ``compare-spk`` -> ``logreg_compare_spk``; with ``trainval``, its refit on training and
     validation clips (``resnet18_mel_trainval``), and with ``seed`` other than 0 that refit
     trained with another seed (``resnet18_mel_trainval_s1``)."""
-    return (f"{member_model(key)}_{key.replace('-', '_')}" + (TRAINVAL_MEMBER if trainval else "")
-            + (f"_s{seed}" if seed else ""))
+    return (
+        f"{member_model(key)}_{key.replace('-', '_')}"
+        + (TRAINVAL_MEMBER if trainval else "")
+        + (f"_s{seed}" if seed else "")
+    )
 
 
-def load_member_predictions(directory: Path | None = None, *, protocol: str = "seed",
-                            fold: int = 0, representations: Sequence[str] | None = None
-                            ) -> dict[str, MemberPredictions]:
+def load_member_predictions(
+    directory: Path | None = None,
+    *,
+    protocol: str = "seed",
+    fold: int = 0,
+    representations: Sequence[str] | None = None,
+) -> dict[str, MemberPredictions]:
     """The members' held-out logits of one protocol fold, by input: the AudioResNet runs by
     representation (``mel``, ``mel-spk``) and the logistic regressions by functional set
     (``compare-spk``).
@@ -119,8 +144,11 @@ def load_member_predictions(directory: Path | None = None, *, protocol: str = "s
     d = Path(directory) if directory is not None else predictions_dir()
     suffix = f"-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
     out: dict[str, MemberPredictions] = {}
-    paths = [(arch, p) for arch in (MEMBER_MODEL, FUNCTIONALS_MODEL)
-             for p in sorted(d.glob(f"{arch}-*{suffix}.npz"))]
+    paths = [
+        (arch, p)
+        for arch in (MEMBER_MODEL, FUNCTIONALS_MODEL)
+        for p in sorted(d.glob(f"{arch}-*{suffix}.npz"))
+    ]
     for arch, path in paths:
         rep = path.name[len(arch) + 1 : -len(suffix) - 4]
         if member_model(rep) != arch:
@@ -130,23 +158,42 @@ def load_member_predictions(directory: Path | None = None, *, protocol: str = "s
         if representations is None and rep.endswith("-spk") and protocol == "seed":
             continue  # speaker-normalised members only when asked for: they need a voice profile
         z = np.load(path)
-        out[rep] = MemberPredictions(rep, z["val_logits"], z["test_logits"], z["val_labels"],
-                                     z["test_labels"], z["val_index"], z["test_index"],
-                                     float(z["temperature"]))
+        out[rep] = MemberPredictions(
+            rep,
+            z["val_logits"],
+            z["test_logits"],
+            z["val_labels"],
+            z["test_labels"],
+            z["val_index"],
+            z["test_index"],
+            float(z["temperature"]),
+        )
     if not out:
-        raise DatasetError(f"no member predictions for {protocol}{suffix} in {d}; train members "
-                           f"with `python -m ser_core train --representation R`")
+        raise DatasetError(
+            f"no member predictions for {protocol}{suffix} in {d}; train members "
+            f"with `python -m ser_core train --representation R`"
+        )
     first = next(iter(out.values()))
     for m in out.values():
-        if not (np.array_equal(m.val_index, first.val_index)
-                and np.array_equal(m.test_index, first.test_index)):
-            raise DatasetError(f"member {m.representation!r} was evaluated on other clips than "
-                               f"{first.representation!r}; retrain it on the committed split")
+        if not (
+            np.array_equal(m.val_index, first.val_index) and np.array_equal(m.test_index, first.test_index)
+        ):
+            raise DatasetError(
+                f"member {m.representation!r} was evaluated on other clips than "
+                f"{first.representation!r}; retrain it on the committed split"
+            )
     return out
 
 
-def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: int = 0,
-                             directory: Path | None = None, model_dir: Path | None = None) -> Path:
+def predictions_from_shipped(
+    name: str,
+    meta,
+    *,
+    protocol: str = "seed",
+    fold: int = 0,
+    directory: Path | None = None,
+    model_dir: Path | None = None,
+) -> Path:
     """Write ``<run>.npz`` held-out logits for an already shipped AudioResNet.
 
     For members shipped before training runs wrote their predictions: the
@@ -169,8 +216,13 @@ def predictions_from_shipped(name: str, meta, *, protocol: str = "seed", fold: i
     for part in ("val", "test"):
         idx = getattr(split, part)
         xs = model_features(pred, meta, split, part=part)
-        out.update({f"{part}_index": idx, f"{part}_labels": labels[idx],
-                    f"{part}_logits": predict_logits(pred.module, xs)})
+        out.update(
+            {
+                f"{part}_index": idx,
+                f"{part}_labels": labels[idx],
+                f"{part}_logits": predict_logits(pred.module, xs),
+            }
+        )
     d = Path(directory) if directory is not None else predictions_dir()
     d.mkdir(parents=True, exist_ok=True)
     tag = pred.representation + ("-spk" if pred.speaker_normalised else "")
@@ -186,14 +238,21 @@ log_probs = metrics.log_softmax
 
 def _stack(members: Sequence[MemberPredictions], part: str) -> np.ndarray:
     """``(n, M, 6)`` member log-probabilities of the ``val`` or ``test`` part."""
-    return np.stack([log_probs(getattr(m, f"{part}_logits"), temperature=m.temperature)
-                     for m in members], 1)
+    return np.stack([log_probs(getattr(m, f"{part}_logits"), temperature=m.temperature) for m in members], 1)
 
 
 # ---------------------------------------------------------------- fitting
-def fit_weights(member_log_probs: np.ndarray, labels: np.ndarray, *, l1: float = 1e-3,
-                lr: float = 0.05, steps: int = 300, init_temperature: float = 1.0,
-                seed: int = 0, train_weights: bool = True) -> WeightedEnsemble:
+def fit_weights(
+    member_log_probs: np.ndarray,
+    labels: np.ndarray,
+    *,
+    l1: float = 1e-3,
+    lr: float = 0.05,
+    steps: int = 300,
+    init_temperature: float = 1.0,
+    seed: int = 0,
+    train_weights: bool = True,
+) -> WeightedEnsemble:
     """Fit weights and temperature by full-batch Adam on cross-entropy + L1.
 
     Parameters
@@ -222,8 +281,9 @@ def _predict(ens: WeightedEnsemble, member_log_probs: np.ndarray) -> np.ndarray:
     return ens(torch.from_numpy(np.ascontiguousarray(member_log_probs, np.float32))).numpy()
 
 
-def cross_validate(member_log_probs: np.ndarray, labels: np.ndarray, *, folds: int = 5,
-                   seed: int = 0, **fit: Any) -> dict[str, float]:
+def cross_validate(
+    member_log_probs: np.ndarray, labels: np.ndarray, *, folds: int = 5, seed: int = 0, **fit: Any
+) -> dict[str, float]:
     """Stratified k-fold CV of :func:`fit_weights` over held-out predictions.
 
     Returns ``{"accuracy", "nll"}`` averaged over the folds.
@@ -295,13 +355,20 @@ class SearchResult:
         out = WeightedEnsemble(sum(sizes))
         raw = self.module.raw.detach()
         with torch.no_grad():
-            out.raw.copy_(torch.cat([raw[i:i + 1].repeat(k) / k for i, k in enumerate(sizes)]))
+            out.raw.copy_(torch.cat([raw[i : i + 1].repeat(k) / k for i, k in enumerate(sizes)]))
             out.log_t.copy_(self.module.log_t.detach())
         return out.eval()
 
 
-def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: int = 5,
-           seed: int = 0, min_members: int = 2, progress: bool = False) -> SearchResult:
+def search(
+    preds: Mapping[str, MemberPredictions],
+    *,
+    trials: int = 200,
+    folds: int = 5,
+    seed: int = 0,
+    min_members: int = 2,
+    progress: bool = False,
+) -> SearchResult:
     """Optuna search over members, L1, learning rate, steps and initial temperature.
 
     Parameters
@@ -325,23 +392,25 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
     val_all = _stack([preds[r] for r in reps], "val")
     t0 = time.time()
 
-    def objective(trial: "optuna.Trial") -> float:
+    def objective(trial: optuna.Trial) -> float:
         use = [i for i, r in enumerate(reps) if trial.suggest_categorical(f"use_{r}", [True, False])]
         if len(use) < max(1, min(min_members, len(reps))):
             raise optuna.TrialPruned()
-        fit = {"l1": trial.suggest_float("l1", 1e-5, 3e-1, log=True),
-               "lr": trial.suggest_float("lr", 5e-3, 3e-1, log=True),
-               "steps": trial.suggest_int("steps", 50, 600, step=50),
-               "init_temperature": trial.suggest_float("init_temperature", 0.5, 3.0)}
+        fit = {
+            "l1": trial.suggest_float("l1", 1e-5, 3e-1, log=True),
+            "lr": trial.suggest_float("lr", 5e-3, 3e-1, log=True),
+            "steps": trial.suggest_int("steps", 50, 600, step=50),
+            "init_temperature": trial.suggest_float("init_temperature", 0.5, 3.0),
+        }
         cv = cross_validate(val_all[:, use], y_val, folds=folds, seed=seed, **fit)
         trial.set_user_attr("nll", cv["nll"])
         return cv["accuracy"] - 1e-3 * cv["nll"]  # accuracy first; NLL breaks ties
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial({**{f"use_{r}": True for r in reps}, "l1": 1e-3, "lr": 0.05,
-                         "steps": 300, "init_temperature": 1.0})
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial(
+        {**{f"use_{r}": True for r in reps}, "l1": 1e-3, "lr": 0.05, "steps": 300, "init_temperature": 1.0}
+    )
     study.optimize(objective, n_trials=trials, show_progress_bar=progress)
     best = study.best_trial
     use = [r for r in reps if best.params[f"use_{r}"]]
@@ -363,12 +432,19 @@ def search(preds: Mapping[str, MemberPredictions], *, trials: int = 200, folds: 
         importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
     except (RuntimeError, ValueError, ZeroDivisionError):  # too few completed trials
         importance = {}
-    return _finish(preds, use, ens, params=dict(best.params), cv=cv, importance=importance,
-                   trials=len(study.trials), seconds=time.time() - t0)
+    return _finish(
+        preds,
+        use,
+        ens,
+        params=dict(best.params),
+        cv=cv,
+        importance=importance,
+        trials=len(study.trials),
+        seconds=time.time() - t0,
+    )
 
 
-def equal_weights(preds: Mapping[str, MemberPredictions], *, folds: int = 5,
-                  seed: int = 0) -> SearchResult:
+def equal_weights(preds: Mapping[str, MemberPredictions], *, folds: int = 5, seed: int = 0) -> SearchResult:
     """Every member with the same weight; only the temperature is fitted (on validation).
 
     No choice is made on the validation part but the temperature, so this rule
@@ -384,13 +460,29 @@ def equal_weights(preds: Mapping[str, MemberPredictions], *, folds: int = 5,
     y_val = preds[use[0]].val_labels
     cv = cross_validate(val_all, y_val, folds=folds, seed=seed, **fit)
     ens = fit_weights(val_all, y_val, seed=seed, **fit)
-    return _finish(preds, use, ens, params={"rule": "equal weights"}, cv=cv, importance={},
-                   trials=0, seconds=time.time() - t0)
+    return _finish(
+        preds,
+        use,
+        ens,
+        params={"rule": "equal weights"},
+        cv=cv,
+        importance={},
+        trials=0,
+        seconds=time.time() - t0,
+    )
 
 
-def _finish(preds: Mapping[str, MemberPredictions], use: list[str], ens: WeightedEnsemble, *,
-            params: dict[str, Any], cv: dict[str, float], importance: dict[str, float],
-            trials: int, seconds: float) -> SearchResult:
+def _finish(
+    preds: Mapping[str, MemberPredictions],
+    use: list[str],
+    ens: WeightedEnsemble,
+    *,
+    params: dict[str, Any],
+    cv: dict[str, float],
+    importance: dict[str, float],
+    trials: int,
+    seconds: float,
+) -> SearchResult:
     """Score a fitted ensemble of members ``use`` on validation and test."""
     from .inference import unsure_threshold
 
@@ -405,11 +497,24 @@ def _finish(preds: Mapping[str, MemberPredictions], use: list[str], ens: Weighte
     w = ens.weights.detach().numpy()
     total = float(w.sum()) or 1.0
     single = {r: float((preds[r].test_logits.argmax(1) == y_test).mean()) for r in preds}
-    return SearchResult(use, {r: float(v) / total for r, v in zip(use, w)}, ens.temperature,
-                        params, cv, val_acc, report,
-                        metrics.expected_calibration_error(probs, y_test), importance,
-                        trials, seconds, ens, probs, single, unsure,
-                        {r: float(preds[r].temperature) for r in use})
+    return SearchResult(
+        use,
+        {r: float(v) / total for r, v in zip(use, w)},
+        ens.temperature,
+        params,
+        cv,
+        val_acc,
+        report,
+        metrics.expected_calibration_error(probs, y_test),
+        importance,
+        trials,
+        seconds,
+        ens,
+        probs,
+        single,
+        unsure,
+        {r: float(preds[r].temperature) for r in use},
+    )
 
 
 def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
@@ -420,13 +525,18 @@ def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
     d = Path(directory) if directory is not None else predictions_dir()
     stem = f"{member_model(key)}-{key}-seed"
     name = re.compile(rf"{re.escape(stem)}(?:-s([1-9][0-9]*))?{TRAINVAL_SUFFIX}\.npz")
-    found = {int(m[1] or 0): p for p in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz") if (m := name.fullmatch(p.name))}
+    found = {
+        int(m[1] or 0): p for p in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz") if (m := name.fullmatch(p.name))
+    }
     return dict(sorted(found.items()))
 
 
-def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequence[str] | None = None,
-                      directory: Path | None = None) -> tuple[dict[str, MemberPredictions],
-                                                              dict[str, tuple[int, ...]]]:
+def refit_predictions(
+    preds: Mapping[str, MemberPredictions],
+    *,
+    members: Sequence[str] | None = None,
+    directory: Path | None = None,
+) -> tuple[dict[str, MemberPredictions], dict[str, tuple[int, ...]]]:
     """The members' predictions with the test part of their refits on train + validation.
 
     Each member ``m`` of ``preds`` (held-out seed-protocol predictions) is paired
@@ -456,21 +566,25 @@ def refit_predictions(preds: Mapping[str, MemberPredictions], *, members: Sequen
                 f"no refit of member {key!r} (no {member_model(key)}-{key}-seed[-s<seed>]-trainval.npz "
                 f"in {Path(directory) if directory is not None else 'artifacts/predictions'}): train its "
                 f"recipe on training and validation clips with `python -m ser_core train --representation "
-                f"{key.split('-')[0]} ... --train-on-val --ship {member_name(key, trainval=True)}`")
+                f"{key.split('-')[0]} ... --train-on-val --ship {member_name(key, trainval=True)}`"
+            )
         lps = []
         for path in found.values():
             z = np.load(path)
             if not np.array_equal(z["test_index"], held.test_index):
-                raise DatasetError(f"the refit of {key!r} ({path.name}) was tested on other clips than "
-                                   f"its held-out run; retrain it on the committed split")
+                raise DatasetError(
+                    f"the refit of {key!r} ({path.name}) was tested on other clips than "
+                    f"its held-out run; retrain it on the committed split"
+                )
             lps.append(log_probs(np.asarray(z["test_logits"]), temperature=held.temperature))
         out[key] = replace(held, test_logits=(held.temperature * np.mean(lps, 0)).astype(np.float32))
         seeds[key] = tuple(found)
     return out, seeds
 
 
-def refit(res: SearchResult, preds: Mapping[str, MemberPredictions], *,
-          directory: Path | None = None) -> SearchResult:
+def refit(
+    res: SearchResult, preds: Mapping[str, MemberPredictions], *, directory: Path | None = None
+) -> SearchResult:
     """Score a fitted ensemble with its members retrained on train + validation.
 
     The weights, the ensemble temperature, each member's temperature and the
@@ -479,26 +593,47 @@ def refit(res: SearchResult, preds: Mapping[str, MemberPredictions], *,
     with several seeds is their seed bag (:attr:`SearchResult.shipped_module`).
     """
     mixed, seeds = refit_predictions(preds, members=res.members, directory=directory)
-    out = _finish(mixed, res.members, res.module, params=res.params, cv=res.cv,
-                  importance=res.importance, trials=res.trials, seconds=res.seconds)
+    out = _finish(
+        mixed,
+        res.members,
+        res.module,
+        params=res.params,
+        cv=res.cv,
+        importance=res.importance,
+        trials=res.trials,
+        seconds=res.seconds,
+    )
     return replace(out, refit=True, seeds=seeds)
 
 
-def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
-               run_name: str | None = None) -> str:
+def log_search(
+    res: SearchResult, *, protocol: str = "seed", fold: int = 0, run_name: str | None = None
+) -> str:
     """Log a search to MLflow (the leaderboard's ensemble convention plus the
     CV score, the search parameters and Optuna's parameter importance)."""
     import mlflow
 
     from .leaderboard import log_ensemble
 
-    run_id = log_ensemble(res.weights, members=res.members, protocol=protocol, fold=fold,
-                          report=res.report, temperature=res.temperature, run_name=run_name)
+    run_id = log_ensemble(
+        res.weights,
+        members=res.members,
+        protocol=protocol,
+        fold=fold,
+        report=res.report,
+        temperature=res.temperature,
+        run_name=run_name,
+    )
     client = mlflow.MlflowClient()
-    for k, v in {"cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
-                 "val_accuracy": res.val_accuracy, "ece_after": res.ece,
-                 "train_seconds": res.seconds, "trials": res.trials,
-                 **{f"importance_{p}": v for p, v in res.importance.items()}}.items():
+    for k, v in {
+        "cv_accuracy": res.cv["accuracy"],
+        "cv_nll": res.cv["nll"],
+        "val_accuracy": res.val_accuracy,
+        "ece_after": res.ece,
+        "train_seconds": res.seconds,
+        "trials": res.trials,
+        **{f"importance_{p}": v for p, v in res.importance.items()},
+    }.items():
         client.log_metric(run_id, k, float(v))
     for k, v in res.params.items():
         client.log_param(run_id, f"search_{k}", v)
@@ -508,47 +643,72 @@ def log_search(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
     return run_id
 
 
-def ensemble_card(res: SearchResult, *, protocol: str = "seed", fold: int = 0,
-                  command: str = "", run_id: str | None = None) -> dict[str, Any]:
+def ensemble_card(
+    res: SearchResult, *, protocol: str = "seed", fold: int = 0, command: str = "", run_id: str | None = None
+) -> dict[str, Any]:
     """Model card of a shipped ensemble: members, weights, search, metrics."""
     r = res.report
     members, reps = res.shipped_members, res.shipped_representations
     return {
-        "architecture": {"name": "weighted_ensemble",
-                         "kwargs": {"n_members": len(members)},
-                         "parameters": models.count_parameters(res.shipped_module)},
-        "input": {"kind": "members", "name": "ensemble", "members": members,
-                  "representations": reps},
+        "architecture": {
+            "name": "weighted_ensemble",
+            "kwargs": {"n_members": len(members)},
+            "parameters": models.count_parameters(res.shipped_module),
+        },
+        "input": {"kind": "members", "name": "ensemble", "members": members, "representations": reps},
         "normalization": {"kind": "per member (see each member's card)"},
         "classes": list(EMOTIONS),
-        "calibration": {"temperature": 1.0, "ensemble_temperature": res.temperature,
-                        "member_temperatures": {m: res.member_temperatures[r]
-                                                for m, r in zip(members, reps)},
-                        "note": "member log-probabilities use these member temperatures (each "
-                                "held-out run's own, fitted on validation); the combined logits "
-                                "already include the ensemble temperature",
-                        "ece_after": res.ece, "ece_bins": 15},
-        "decision": {"unsure_below": res.unsure_below,
-                     "rule": "top probability below this: validation predictions there are "
-                             "wrong more often than right"},
-        "ensemble": {"weights": res.weights, "search": res.params, "cv_folds": 5,
-                     "cv_accuracy": res.cv["accuracy"], "cv_nll": res.cv["nll"],
-                     "val_accuracy": res.val_accuracy, "param_importance": res.importance,
-                     "trials": res.trials, "single_member_test_accuracy": res.single_best,
-                     "refit_on_train_val": res.refit,
-                     **({"refit_note": "members retrained on training + validation clips with "
-                                       "their recipes (train --train-on-val); weights, "
-                                       "temperatures and the unsure threshold were fitted on the "
-                                       "held-out runs' validation predictions; a member refitted "
-                                       "with several seeds shares its weight equally among them",
-                         "refit_seeds": res.refit_seeds}
-                        if res.refit else {}),
-                     "mlflow_run_id": run_id},
-        "metrics": {protocol: {
-            "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-            "macro_precision": r["macro_precision"], "macro_recall": r["macro_recall"],
-            "per_class_f1": {e: v["f1"] for e, v in r["per_class"].items()},
-            "confusion": r["confusion"], "fold": fold}},
+        "calibration": {
+            "temperature": 1.0,
+            "ensemble_temperature": res.temperature,
+            "member_temperatures": {m: res.member_temperatures[r] for m, r in zip(members, reps)},
+            "note": "member log-probabilities use these member temperatures (each "
+            "held-out run's own, fitted on validation); the combined logits "
+            "already include the ensemble temperature",
+            "ece_after": res.ece,
+            "ece_bins": 15,
+        },
+        "decision": {
+            "unsure_below": res.unsure_below,
+            "rule": "top probability below this: validation predictions there are "
+            "wrong more often than right",
+        },
+        "ensemble": {
+            "weights": res.weights,
+            "search": res.params,
+            "cv_folds": 5,
+            "cv_accuracy": res.cv["accuracy"],
+            "cv_nll": res.cv["nll"],
+            "val_accuracy": res.val_accuracy,
+            "param_importance": res.importance,
+            "trials": res.trials,
+            "single_member_test_accuracy": res.single_best,
+            "refit_on_train_val": res.refit,
+            **(
+                {
+                    "refit_note": "members retrained on training + validation clips with "
+                    "their recipes (train --train-on-val); weights, "
+                    "temperatures and the unsure threshold were fitted on the "
+                    "held-out runs' validation predictions; a member refitted "
+                    "with several seeds shares its weight equally among them",
+                    "refit_seeds": res.refit_seeds,
+                }
+                if res.refit
+                else {}
+            ),
+            "mlflow_run_id": run_id,
+        },
+        "metrics": {
+            protocol: {
+                "accuracy": r["accuracy"],
+                "macro_f1": r["macro_f1"],
+                "macro_precision": r["macro_precision"],
+                "macro_recall": r["macro_recall"],
+                "per_class_f1": {e: v["f1"] for e, v in r["per_class"].items()},
+                "confusion": r["confusion"],
+                "fold": fold,
+            }
+        },
         "reproduce": command,
     }
 
@@ -557,12 +717,14 @@ def summary(res: SearchResult) -> str:
     """Human-readable lines about a search."""
     bags = "".join(f"; {m}: seeds {', '.join(map(str, s))}" for m, s in res.refit_seeds.items() if len(s) > 1)
     refit = f" (members refit on train + validation{bags})" if res.refit else ""
-    lines = [f"ensemble of {len(res.members)}: " + ", ".join(
-        f"{m} {res.weights[m]:.3f}" for m in sorted(res.members, key=lambda m: -res.weights[m])),
+    lines = [
+        f"ensemble of {len(res.members)}: "
+        + ", ".join(f"{m} {res.weights[m]:.3f}" for m in sorted(res.members, key=lambda m: -res.weights[m])),
         f"temperature {res.temperature:.3f}; CV accuracy on validation {res.cv['accuracy']:.2%} "
         f"({res.trials} trials, {res.seconds:.0f} s)",
         f"test accuracy {res.report['accuracy']:.2%}, macro F1 {res.report['macro_f1']:.2%}, "
         f"ECE {res.ece:.3f}{refit}; best single member "
         + (f"{max(res.single_best.values()):.2%}" if res.single_best else "n/a"),
-        "parameter importance: " + json.dumps({k: round(v, 3) for k, v in res.importance.items()})]
+        "parameter importance: " + json.dumps({k: round(v, 3) for k, v in res.importance.items()}),
+    ]
     return "\n".join(lines)

@@ -7,17 +7,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import data, metrics
+from . import data, metrics, models
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import ConfigError, DatasetError, UnknownNameError
 from .inference import Predictor, best_model_name
 
-__all__ = ["evaluate_shipped", "test_probabilities", "model_features", "training_speakers", "loso_report",
-           "adabn_report", "voice_warp_report"]
+__all__ = [
+    "evaluate_shipped",
+    "test_probabilities",
+    "model_features",
+    "training_speakers",
+    "loso_report",
+    "adabn_report",
+    "voice_warp_report",
+]
 
 
-def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
-                   part: str = "test") -> np.ndarray:
+def model_features(
+    pred: Predictor, meta: pd.DataFrame, split: data.Split, *, part: str = "test"
+) -> np.ndarray:
     """Normalised inputs ``(n, C, F, T)`` (functionals: ``(n, dim)``) of a split part, as
     the model expects them.
 
@@ -37,8 +45,11 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
     rows = getattr(split, part)
     spk = meta["speaker"].astype(str).to_numpy()
     known = pred.loaded.speakers
-    if pred.speaker_normalised and known is not None and known.covers(
-            spk[rows], meta["file_id"].to_numpy()[split.train]):
+    if (
+        pred.speaker_normalised
+        and known is not None
+        and known.covers(spk[rows], meta["file_id"].to_numpy()[split.train])
+    ):
         x = part_inputs(meta, rows, pred.kind, pred.representation, cfg=pred.cfg)
         return adapt.speaker_normalise(x, spk[rows], known.stats)
     if not pred.speaker_normalised and 2 * len(rows) < len(meta):
@@ -46,12 +57,14 @@ def model_features(pred: Predictor, meta: pd.DataFrame, split: data.Split, *,
         return pred.norm.apply(x) if pred.norm is not None else x
 
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)  # cached
-    return normalised_inputs(x_all, rows, meta=meta, split=split,
-                             speaker=pred.speaker_normalised, norm=pred.norm)
+    return normalised_inputs(
+        x_all, rows, meta=meta, split=split, speaker=pred.speaker_normalised, norm=pred.norm
+    )
 
 
-def training_speakers(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
-                      fold: int = 0, splits_dir=None) -> "models.TrainingSpeakers":
+def training_speakers(
+    pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed", fold: int = 0, splits_dir=None
+) -> models.TrainingSpeakers:
     """The statistics a speaker-normalised model's training speakers are normalised with
     on a protocol fold (recomputed from the whole training part, which is cached), to
     store beside it (:func:`ser_core.models.save_speakers`)."""
@@ -64,13 +77,21 @@ def training_speakers(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "s
     spk = meta["speaker"].astype(str).to_numpy()
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)
     stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
-    return models.TrainingSpeakers.of(stats, speakers=spk[split.train],
-                                      file_ids=meta["file_id"].to_numpy()[split.train])
+    return models.TrainingSpeakers.of(
+        stats, speakers=spk[split.train], file_ids=meta["file_id"].to_numpy()[split.train]
+    )
 
 
-def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed",
-                       fold: int = 0, batch_size: int = 64, part: str = "test",
-                       splits_dir=None) -> tuple[np.ndarray, np.ndarray]:
+def test_probabilities(
+    pred: Predictor,
+    meta: pd.DataFrame,
+    *,
+    protocol: str = "seed",
+    fold: int = 0,
+    batch_size: int = 64,
+    part: str = "test",
+    splits_dir=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated probabilities ``(n, 6)`` and labels ``(n,)`` of a fold's test part.
 
     ``part`` (``"train"``, ``"val"`` or ``"test"``) picks another part of the
@@ -83,16 +104,33 @@ def test_probabilities(pred: Predictor, meta: pd.DataFrame, *, protocol: str = "
     rows = meta.iloc[getattr(split, part)]
     labels = rows["label"].to_numpy()
     if pred.kind == "members":  # an ensemble: every member from its cache
-        lp = np.stack([np.log(np.maximum(test_probabilities(m, meta, protocol=protocol, fold=fold,
-                                                              batch_size=batch_size, part=part,
-                                                              splits_dir=splits_dir)[0],
-                                         1e-30))
-                       for m in pred.members], 1)
+        lp = np.stack(
+            [
+                np.log(
+                    np.maximum(
+                        test_probabilities(
+                            m,
+                            meta,
+                            protocol=protocol,
+                            fold=fold,
+                            batch_size=batch_size,
+                            part=part,
+                            splits_dir=splits_dir,
+                        )[0],
+                        1e-30,
+                    )
+                )
+                for m in pred.members
+            ],
+            1,
+        )
         return pred.combine(lp), labels
     if pred.kind in ("features", "functionals"):
         x = model_features(pred, meta, split, part=part)
-        out = [metrics.softmax(pred.logits(x[i : i + batch_size]), temperature=pred.temperature)
-               for i in range(0, len(x), batch_size)]
+        out = [
+            metrics.softmax(pred.logits(x[i : i + batch_size]), temperature=pred.temperature)
+            for i in range(0, len(x), batch_size)
+        ]
         return np.concatenate(out), labels
     from .audio import load_audio
 
@@ -106,8 +144,14 @@ def evaluate_shipped(name: str | None, meta: pd.DataFrame, *, protocol: str = "s
     pred = Predictor.load(name)
     probs, y = test_probabilities(pred, meta, protocol=protocol)
     rep = metrics.classification_report(y, probs.argmax(1))
-    rep.update({"model": name, "protocol": protocol, "n_test": int(len(y)),
-                "ece": metrics.expected_calibration_error(probs, y)})
+    rep.update(
+        {
+            "model": name,
+            "protocol": protocol,
+            "n_test": int(len(y)),
+            "ece": metrics.expected_calibration_error(probs, y),
+        }
+    )
     return rep
 
 
@@ -129,13 +173,15 @@ def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
         reps = " ".join(f"-r {r}" for r in mine)
         raise DatasetError(
             f"no LOSO ensemble of the members of {name!r} in the MLflow store; train each member's 9 "
-            f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`")
+            f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`"
+        )
     if sel.empty:
         norm = " --norm speaker" if tag.endswith("-spk") else ""
         raise DatasetError(
             f"no finished LOSO runs of {arch} on {tag!r} in the MLflow store; train the 9 folds with "
             f"`python -m ser_core train --model {arch} --representation {tag.removesuffix('-spk')}"
-            f"{norm} --protocol loso --fold K` for K = 0..8")
+            f"{norm} --protocol loso --fold K` for K = 0..8"
+        )
     return arch, tag, sel
 
 
@@ -157,8 +203,9 @@ def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.D
     if runs.empty:
         return runs
     base = runs["input"].astype(str).str.removesuffix(TRAINVAL_INPUT)
-    sel = runs[(runs["model"] == arch) & (base == tag) & (runs["protocol"] == "loso")
-               & runs["accuracy"].notna()]
+    sel = runs[
+        (runs["model"] == arch) & (base == tag) & (runs["protocol"] == "loso") & runs["accuracy"].notna()
+    ]
     if members is not None and len(sel):  # the LOSO ensembles of exactly these members
         sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(members) for m in sel["members"]]]
     sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
@@ -200,8 +247,14 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
         col = f"fold{k}"
         ids = table.loc[table[col] == "test", "file_id"] if table is not None and col in table else []
         speaker = sorted({str(i).split("_")[0] for i in ids})
-        folds.append({"fold": k, "speaker": ",".join(speaker), "accuracy": float(r.accuracy),
-                      "macro_f1": float(r.macro_f1)})
+        folds.append(
+            {
+                "fold": k,
+                "speaker": ",".join(speaker),
+                "accuracy": float(r.accuracy),
+                "macro_f1": float(r.macro_f1),
+            }
+        )
         if arch == lb.ENSEMBLE and isinstance(getattr(r, "members", None), str):
             folds[-1]["members"] = _json.loads(r.members)  # searched per fold
         if isinstance(r.confusion, str):
@@ -221,24 +274,44 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
         on_val = {str((r or {}).get("train_on_val", False)) for r in sel["params"]}
         if on_val == {"True"}:  # trained on the validation speaker too, last epoch kept
             recipe["train_on_val"] = True
-    rep: dict[str, Any] = {"model": name, "recipe": recipe,
-                           "protocol": "loso", "n_folds": len(folds), "folds": folds}
-    for key, col in (("accuracy", "accuracy"), ("macro_f1", "macro_f1"),
-                     ("macro_precision", "precision"), ("macro_recall", "recall")):
+    rep: dict[str, Any] = {
+        "model": name,
+        "recipe": recipe,
+        "protocol": "loso",
+        "n_folds": len(folds),
+        "folds": folds,
+    }
+    for key, col in (
+        ("accuracy", "accuracy"),
+        ("macro_f1", "macro_f1"),
+        ("macro_precision", "precision"),
+        ("macro_recall", "recall"),
+    ):
         v = sel[col].to_numpy(dtype=float)
         rep[key] = float(np.mean(v))
         rep[f"{key}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
     rep["per_class"] = {e: {"f1": float(sel[f"f1_{e}"].mean())} for e in EMOTIONS}
     rep["confusion"] = cm.tolist()
-    off = [(int(cm[i, j]), EMOTIONS[i], EMOTIONS[j]) for i in range(len(EMOTIONS))
-           for j in range(len(EMOTIONS)) if i != j and cm[i, j]]
-    rep["most_confused"] = [{"true": t, "predicted": p, "count": c}
-                            for c, t, p in sorted(off, reverse=True)[:5]]
+    off = [
+        (int(cm[i, j]), EMOTIONS[i], EMOTIONS[j])
+        for i in range(len(EMOTIONS))
+        for j in range(len(EMOTIONS))
+        if i != j and cm[i, j]
+    ]
+    rep["most_confused"] = [
+        {"true": t, "predicted": p, "count": c} for c, t, p in sorted(off, reverse=True)[:5]
+    ]
     curve = lb.adaptation(sel)
     if curve is not None:
-        rep["adaptation"] = [{"seconds": r.label, "accuracy": float(r.accuracy),
-                              "std": float(r.std) if r.std == r.std else 0.0, "n_folds": int(r.n_folds)}
-                             for r in curve.itertuples()]
+        rep["adaptation"] = [
+            {
+                "seconds": r.label,
+                "accuracy": float(r.accuracy),
+                "std": float(r.std) if r.std == r.std else 0.0,
+                "n_folds": int(r.n_folds),
+            }
+            for r in curve.itertuples()
+        ]
     return rep
 
 
@@ -257,13 +330,15 @@ def _run_weights(run_id: str):
     if uri.startswith("file:"):  # the local store: read in place (no copy, no progress bar)
         return models.load("model", directory=Path(unquote(urlparse(uri).path)) / "model")
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model", dst_path=tmp,
-                                                   tracking_uri=tracking.tracking_uri())
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="model", dst_path=tmp, tracking_uri=tracking.tracking_uri()
+        )
         return models.load("model", directory=Path(path))
 
 
-def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
-                 cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
+def adabn_report(
+    name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> dict[str, Any]:
     """Leave-one-speaker-out accuracy of a speaker-normalised recipe with AdaBN.
 
     Loads the weights of every LOSO fold run of the recipe (the MLflow
@@ -307,8 +382,10 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
     labels = meta["label"].to_numpy()
     from .functionals import input_kind
 
-    inputs = {t: train.model_inputs(meta, input_kind(t.removesuffix("-spk")), t.removesuffix("-spk"))
-              for t in weights}
+    inputs = {
+        t: train.model_inputs(meta, input_kind(t.removesuffix("-spk")), t.removesuffix("-spk"))
+        for t in weights
+    }
     budgets = [b for b in adapt.ADAPT_SECONDS if b != 0]  # 0 s: no statistics to adapt to
     folds = []
     for k in folds_all:
@@ -320,21 +397,36 @@ def adabn_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None,
             r = member_runs[tag].loc[k]
             loaded, seed, temperature = _fold_model(r)
             for b, bn in score:
-                z = adapt.adapted_logits(inputs[tag], rows, model=loaded.module, batchnorm=bn,
-                                         budget=b, seconds=secs, seed=seed,
-                                         fallback=_corpus_stats(loaded.card))
+                z = adapt.adapted_logits(
+                    inputs[tag],
+                    rows,
+                    model=loaded.module,
+                    batchnorm=bn,
+                    budget=b,
+                    seconds=secs,
+                    seed=seed,
+                    fallback=_corpus_stats(loaded.card),
+                )
                 score[b, bn] = score[b, bn] + w * np.log(softmax(z, temperature=temperature) + 1e-12)
         y = labels[rows]
         acc = {key: float((z.argmax(1) == y).mean()) for key, z in score.items()}
-        folds.append({"fold": k, "accuracy": acc[None, True], "without": acc[None, False],
-                      "by_seconds": {_budget_label(b): {"accuracy": acc[b, True], "without": acc[b, False]}
-                                     for b in budgets}})
+        folds.append(
+            {
+                "fold": k,
+                "accuracy": acc[None, True],
+                "without": acc[None, False],
+                "by_seconds": {
+                    _budget_label(b): {"accuracy": acc[b, True], "without": acc[b, False]} for b in budgets
+                },
+            }
+        )
     return {"model": name, "members": weights, **_fold_summary(folds, list(map(_budget_label, budgets)))}
 
 
 def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
     """``n_folds``, ``folds``, the mean and std (ddof 1) over folds of ``accuracy`` and
     ``without``, and ``by_seconds``: the same per budget label."""
+
     def mean_std(values) -> tuple[float, float]:
         v = np.asarray(list(values), dtype=float)
         return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
@@ -350,7 +442,9 @@ def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
     return rep
 
 
-def _member_fold_runs(name: str, *, what: str, db=None) -> tuple[dict[str, float], dict[str, pd.DataFrame], list[int]]:
+def _member_fold_runs(
+    name: str, *, what: str, db=None
+) -> tuple[dict[str, float], dict[str, pd.DataFrame], list[int]]:
     """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such):
     the weight of each member's input tag (1 for a single model), the latest finished LOSO
     run of every fold of each member's recipe (indexed by fold) and the folds."""
@@ -360,8 +454,12 @@ def _member_fold_runs(name: str, *, what: str, db=None) -> tuple[dict[str, float
     card = models.read_card(name)
     if card["architecture"]["name"] == "weighted_ensemble":
         weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
-        archs = dict(zip(card["input"]["representations"],
-                         (models.read_card(m)["architecture"]["name"] for m in card["input"]["members"])))
+        archs = dict(
+            zip(
+                card["input"]["representations"],
+                (models.read_card(m)["architecture"]["name"] for m in card["input"]["members"]),
+            )
+        )
     else:
         weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
     plain = sorted(t for t in weights if not t.endswith("-spk"))
@@ -370,12 +468,17 @@ def _member_fold_runs(name: str, *, what: str, db=None) -> tuple[dict[str, float
     runs = lb.load_runs(db)
     member_runs = {t: _fold_runs(runs, archs[t], t).set_index("fold") for t in weights}
     folds_all = sorted({int(k) for sel in member_runs.values() for k in sel.index})
-    missing = {t: sorted(set(folds_all) - {int(k) for k in sel.index}) or "all"
-               for t, sel in member_runs.items() if len(sel) < max(len(folds_all), 1)}
+    missing = {
+        t: sorted(set(folds_all) - {int(k) for k in sel.index}) or "all"
+        for t, sel in member_runs.items()
+        if len(sel) < max(len(folds_all), 1)
+    }
     if missing:
-        raise DatasetError(f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
-                           f" for {name!r}; train them with `python -m ser_core train --norm speaker "
-                           f"--protocol loso --fold K`")
+        raise DatasetError(
+            f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
+            f" for {name!r}; train them with `python -m ser_core train --norm speaker "
+            f"--protocol loso --fold K`"
+        )
     return weights, member_runs, folds_all
 
 
@@ -388,15 +491,25 @@ def _fold_model(run: pd.Series):
     except (OSError, mlflow.exceptions.MlflowException, UnknownNameError) as e:
         raise DatasetError(
             f"the weights of LOSO run {run['run_name']!r} ({run['run_id']}) are not in the "
-            f"artifact store (they stay on the machine that trained them): {e}") from None
+            f"artifact store (they stay on the machine that trained them): {e}"
+        ) from None
     seed = int(float((run["params"] or {}).get("seed", 0)))
     temperature = float(run["temperature"]) if run["temperature"] == run["temperature"] else 1.0
     return loaded, seed, temperature
 
 
-def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, warps=None,
-                      budgets=(10, 30), batchnorm: bool = False, infomax: bool = False,
-                      cfg: FeatureConfig = DEFAULT_CONFIG) -> dict[str, Any]:
+def voice_warp_report(
+    name: str,
+    meta: pd.DataFrame,
+    *,
+    db=None,
+    splits_dir=None,
+    warps=None,
+    budgets=(10, 30),
+    batchnorm: bool = False,
+    infomax: bool = False,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+) -> dict[str, Any]:
     """Leave-one-speaker-out accuracy of a speaker-normalised recipe with test-time voice warps.
 
     Loads the weights of every LOSO fold run of the recipe (as
@@ -463,9 +576,11 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
     speakers = meta["speaker"].astype(str).to_numpy()
     bases = {t: t.removesuffix("-spk") for t in weights}
     inputs = {t: train.model_inputs(meta, input_kind(b), b, cfg=cfg) for t, b in bases.items()}
-    log_mel = (train.model_inputs(meta, "features", "mel", cfg=cfg)  # MFCC's copies come from the warped log-mel
-               if any(features.warpable(b) and features.get(b).from_log_mel is not None for b in bases.values())
-               else None)
+    log_mel = (
+        train.model_inputs(meta, "features", "mel", cfg=cfg)  # MFCC's copies come from the warped log-mel
+        if any(features.warpable(b) and features.get(b).from_log_mel is not None for b in bases.values())
+        else None
+    )
     protocols = ["all", *map(_budget_label, budgets)]
     folds = []
     for k in folds_all:
@@ -479,17 +594,26 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
             fallback = _corpus_stats(loaded.card)
             raw = np.asarray(inputs[tag][rows], np.float32)
             factors = warps if features.warpable(bases[tag]) else ()
-            lm = (np.asarray(log_mel[rows], np.float32)
-                  if factors and features.get(bases[tag]).from_log_mel is not None else None)
+            lm = (
+                np.asarray(log_mel[rows], np.float32)
+                if factors and features.get(bases[tag]).from_log_mel is not None
+                else None
+            )
             # each warped copy once (1.0: the voice as it is), scored under every protocol below
-            views = {a: raw if a == 1.0 else features.warp_features(raw, name=bases[tag], alpha=a, log_mel=lm,
-                                                                    cfg=cfg)
-                     for a in (*factors, 1.0)}
+            views = {
+                a: raw
+                if a == 1.0
+                else features.warp_features(raw, name=bases[tag], alpha=a, log_mel=lm, cfg=cfg)
+                for a in (*factors, 1.0)
+            }
 
             tune = infomax and batchnorm and adapt.has_batchnorm(loaded.module)
             # tuned once on the voice as it is; every view re-estimates its statistics on it
-            tuned = (adapt.tune_to_voice(loaded.module, features.normalization_stats(raw).apply(raw))
-                     if tune and "all" in protocols else loaded.module)
+            tuned = (
+                adapt.tune_to_voice(loaded.module, features.normalization_stats(raw).apply(raw))
+                if tune and "all" in protocols
+                else loaded.module
+            )
             halves: dict = {}  # and for a budget each adapting half once, whatever the view
 
             def probs(x: np.ndarray, budget) -> np.ndarray:
@@ -498,9 +622,19 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                     net = adapt.adapt_batchnorm(tuned, xn) if batchnorm else loaded.module
                     z = train.predict_logits(net, xn)
                 else:
-                    z = adapt.adapted_logits(x, np.arange(len(rows)), model=loaded.module, batchnorm=batchnorm,
-                                             budget=budget, seconds=secs, seed=seed, fallback=fallback,
-                                             infomax=tune, reference=raw, tuned=halves)
+                    z = adapt.adapted_logits(
+                        x,
+                        np.arange(len(rows)),
+                        model=loaded.module,
+                        batchnorm=batchnorm,
+                        budget=budget,
+                        seconds=secs,
+                        seed=seed,
+                        fallback=fallback,
+                        infomax=tune,
+                        reference=raw,
+                        tuned=halves,
+                    )
                 return softmax(z, temperature=temperature)
 
             members[tag] = {}
@@ -509,19 +643,41 @@ def voice_warp_report(name: str, meta: pd.DataFrame, *, db=None, splits_dir=None
                 p = {False: each[1.0], True: np.mean([each[a] for a in factors], 0) if factors else each[1.0]}
                 for warped in (True, False):
                     score[b, warped] = score[b, warped] + w * np.log(p[warped] + 1e-12)
-                members[tag][b] = {"accuracy": float((p[True].argmax(1) == y).mean()),
-                                   "without": float((p[False].argmax(1) == y).mean())}
+                members[tag][b] = {
+                    "accuracy": float((p[True].argmax(1) == y).mean()),
+                    "without": float((p[False].argmax(1) == y).mean()),
+                }
         acc = {key: float((z.argmax(1) == y).mean()) for key, z in score.items()}
-        folds.append({"fold": k, "speaker": str(speakers[rows[0]]), "accuracy": acc["all", True],
-                      "without": acc["all", False],
-                      "by_seconds": {b: {"accuracy": acc[b, True], "without": acc[b, False]}
-                                     for b in protocols[1:]},
-                      "members": members})
-    rep = {"model": name, "members": weights, "warps": list(warps), "batchnorm": batchnorm, "infomax": infomax,
-           **_fold_summary(folds, protocols[1:])}
-    rep["by_member"] = {t: {b: {key: float(np.mean([f["members"][t][b][key] for f in folds]))
-                                for key in ("accuracy", "without")} for b in protocols}
-                        for t in weights}
+        folds.append(
+            {
+                "fold": k,
+                "speaker": str(speakers[rows[0]]),
+                "accuracy": acc["all", True],
+                "without": acc["all", False],
+                "by_seconds": {
+                    b: {"accuracy": acc[b, True], "without": acc[b, False]} for b in protocols[1:]
+                },
+                "members": members,
+            }
+        )
+    rep = {
+        "model": name,
+        "members": weights,
+        "warps": list(warps),
+        "batchnorm": batchnorm,
+        "infomax": infomax,
+        **_fold_summary(folds, protocols[1:]),
+    }
+    rep["by_member"] = {
+        t: {
+            b: {
+                key: float(np.mean([f["members"][t][b][key] for f in folds]))
+                for key in ("accuracy", "without")
+            }
+            for b in protocols
+        }
+        for t in weights
+    }
     return rep
 
 

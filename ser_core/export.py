@@ -51,8 +51,13 @@ def export_onnx(loaded: models.LoadedModel, path: str | Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            loaded.module.eval(), (x,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=["input"], output_names=["logits"],
+            loaded.module.eval(),
+            (x,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=["logits"],
             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
         )
     model = onnx.load(str(path))
@@ -64,7 +69,7 @@ def export_onnx(loaded: models.LoadedModel, path: str | Path) -> Path:
         "normalization": json.dumps(card.get("normalization", {"kind": "none"})),
         "temperature": str(loaded.temperature),
         "preprocessing": "16 kHz mono, padded/trimmed to 3 s; representation from the input "
-                         "entry; standardised with the normalization entry; softmax(logits / T)",
+        "entry; standardised with the normalization entry; softmax(logits / T)",
     }
     for k, v in meta.items():
         entry = model.metadata_props.add()
@@ -104,8 +109,7 @@ class OnnxModel:
         return self.session.run(["logits"], {"input": np.ascontiguousarray(x, np.float32)})[0]
 
 
-def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed",
-                batch_size: int = 64) -> dict:
+def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed", batch_size: int = 64) -> dict:
     """Export a shipped model to ONNX and INT8 and compare all three on a test part.
 
     Parameters
@@ -130,8 +134,10 @@ def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed",
 
     pred = Predictor.load(name)
     if pred.kind not in ("features", "functionals"):
-        raise ConfigError(f"{name!r} is not a single spectrogram or functionals model; export an "
-                          "ensemble's members one by one")
+        raise ConfigError(
+            f"{name!r} is not a single spectrogram or functionals model; export an "
+            "ensemble's members one by one"
+        )
     dest = Path(dest)
     fp32 = export_onnx(pred.loaded, dest / f"{name}.onnx")
     int8 = quantize_int8(fp32, dest / f"{name}.int8.onnx")
@@ -152,12 +158,18 @@ def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed",
         logits[k] = np.concatenate(out)
     acc = {k: float((z.argmax(1) == y).mean()) for k, z in logits.items()}
     return {
-        "model": name, "protocol": protocol, "n_test": int(len(y)),
-        "size_mb": {"safetensors_fp16": round((models.models_dir() / f"{name}.safetensors").stat().st_size / 1e6, 2),
-                    "onnx_fp32": round(fp32.stat().st_size / 1e6, 2),
-                    "onnx_int8": round(int8.stat().st_size / 1e6, 2)},
-        "max_abs_logit_diff": {"onnx": float(np.abs(logits["onnx"] - logits["torch"]).max()),
-                               "int8": float(np.abs(logits["int8"] - logits["torch"]).max())},
+        "model": name,
+        "protocol": protocol,
+        "n_test": int(len(y)),
+        "size_mb": {
+            "safetensors_fp16": round((models.models_dir() / f"{name}.safetensors").stat().st_size / 1e6, 2),
+            "onnx_fp32": round(fp32.stat().st_size / 1e6, 2),
+            "onnx_int8": round(int8.stat().st_size / 1e6, 2),
+        },
+        "max_abs_logit_diff": {
+            "onnx": float(np.abs(logits["onnx"] - logits["torch"]).max()),
+            "int8": float(np.abs(logits["int8"] - logits["torch"]).max()),
+        },
         "accuracy": acc,
         "int8_accuracy_change": acc["int8"] - acc["torch"],
         "int8_label_agreement": float((logits["int8"].argmax(1) == logits["torch"].argmax(1)).mean()),

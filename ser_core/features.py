@@ -19,9 +19,9 @@ costs little more than the most expensive one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
-from typing import Callable, Iterable, Mapping
 
 import librosa
 import numpy as np
@@ -197,7 +197,8 @@ class Representation:
     unit: str = ""
     bin_hz: Callable[[FeatureConfig], np.ndarray] | None = field(default=None, repr=False, compare=False)
     from_log_mel: Callable[[np.ndarray, FeatureConfig], np.ndarray] | None = field(
-        default=None, repr=False, compare=False)
+        default=None, repr=False, compare=False
+    )
 
     def frequencies(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray | None:
         """Centre frequency (Hz) of each bin, shape ``(bins,)``; ``None`` when bins are not frequencies."""
@@ -237,7 +238,16 @@ def register(
     def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
         REGISTRY[name] = Representation(
-            name, title, family, tuple(depends), fn, y_label, channels, doc, unit, bin_hz,
+            name,
+            title,
+            family,
+            tuple(depends),
+            fn,
+            y_label,
+            channels,
+            doc,
+            unit,
+            bin_hz,
             from_log_mel,
         )
         return fn
@@ -247,8 +257,9 @@ def register(
 
 def _mel_hz(cfg: FeatureConfig) -> np.ndarray:
     """Centre frequencies of librosa's (Slaney) mel filters: band i peaks at point i + 1."""
-    return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin,
-                                   fmax=cfg.fmax if cfg.fmax is not None else cfg.sr / 2)[1:-1]
+    return librosa.mel_frequencies(
+        n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax if cfg.fmax is not None else cfg.sr / 2
+    )[1:-1]
 
 
 def _finish(x: np.ndarray) -> np.ndarray:
@@ -258,16 +269,29 @@ def _finish(x: np.ndarray) -> np.ndarray:
     return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-@register("mel", title="Log-mel spectrogram", family="spectral", depends=_MEL_FIELDS,
-          y_label="mel band", unit="dB", bin_hz=_mel_hz)
+@register(
+    "mel",
+    title="Log-mel spectrogram",
+    family="spectral",
+    depends=_MEL_FIELDS,
+    y_label="mel band",
+    unit="dB",
+    bin_hz=_mel_hz,
+)
 def _mel(fe: Frontend) -> np.ndarray:
     """Log-mel power spectrogram in dB (n_mels bands)."""
     return fe.log_mel
 
 
-@register("stft", title="Linear STFT spectrogram", family="spectral",
-          depends=_STFT_FIELDS + ("top_db",), y_label="frequency bin", unit="dB",
-          bin_hz=lambda c: librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft))
+@register(
+    "stft",
+    title="Linear STFT spectrogram",
+    family="spectral",
+    depends=_STFT_FIELDS + ("top_db",),
+    y_label="frequency bin",
+    unit="dB",
+    bin_hz=lambda c: librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft),
+)
 def _stft(fe: Frontend) -> np.ndarray:
     """Log-power linear-frequency STFT spectrogram in dB (n_fft/2+1 bins)."""
     return _db(fe.power, top_db=fe.cfg.top_db)
@@ -281,37 +305,67 @@ def _delta_mfcc_of(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return librosa.feature.delta(_mfcc_of(log_mel, cfg))
 
 
-@register("mfcc", title="MFCC", family="spectral", depends=_MEL_FIELDS + ("n_mfcc",),
-          y_label="coefficient", unit="coefficient", from_log_mel=_mfcc_of)
+@register(
+    "mfcc",
+    title="MFCC",
+    family="spectral",
+    depends=_MEL_FIELDS + ("n_mfcc",),
+    y_label="coefficient",
+    unit="coefficient",
+    from_log_mel=_mfcc_of,
+)
 def _mfcc(fe: Frontend) -> np.ndarray:
     """Mel-frequency cepstral coefficients (DCT-II of the log-mel)."""
     return fe.mfcc
 
 
-@register("cqt", title="Constant-Q transform", family="spectral",
-          depends=_STFT_FIELDS + ("cqt_fmin", "cqt_bins", "bins_per_octave", "top_db"),
-          y_label="CQT bin (semitone)", unit="dB",
-          bin_hz=lambda c: librosa.cqt_frequencies(c.cqt_bins, fmin=c.cqt_fmin,
-                                                   bins_per_octave=c.bins_per_octave))
+@register(
+    "cqt",
+    title="Constant-Q transform",
+    family="spectral",
+    depends=_STFT_FIELDS + ("cqt_fmin", "cqt_bins", "bins_per_octave", "top_db"),
+    y_label="CQT bin (semitone)",
+    unit="dB",
+    bin_hz=lambda c: librosa.cqt_frequencies(c.cqt_bins, fmin=c.cqt_fmin, bins_per_octave=c.bins_per_octave),
+)
 def _cqt(fe: Frontend) -> np.ndarray:
     """Log-magnitude constant-Q transform in dB, semitone bins from C1."""
     c = fe.cfg
     C = np.abs(
-        librosa.cqt(fe.y, sr=c.sr, hop_length=c.hop_length, fmin=c.cqt_fmin,
-                    n_bins=c.cqt_bins, bins_per_octave=c.bins_per_octave, res_type="soxr_hq")
+        librosa.cqt(
+            fe.y,
+            sr=c.sr,
+            hop_length=c.hop_length,
+            fmin=c.cqt_fmin,
+            n_bins=c.cqt_bins,
+            bins_per_octave=c.bins_per_octave,
+            res_type="soxr_hq",
+        )
     )
     return librosa.amplitude_to_db(C, ref=1.0, amin=1e-5, top_db=c.top_db)
 
 
-@register("chroma", title="Chromagram", family="harmonic",
-          depends=_STFT_FIELDS + ("n_chroma",), y_label="pitch class", unit="relative energy")
+@register(
+    "chroma",
+    title="Chromagram",
+    family="harmonic",
+    depends=_STFT_FIELDS + ("n_chroma",),
+    y_label="pitch class",
+    unit="relative energy",
+)
 def _chroma(fe: Frontend) -> np.ndarray:
     """Chroma (energy per pitch class) from the STFT power."""
     return fe.chroma
 
 
-@register("tonnetz", title="Tonnetz", family="harmonic",
-          depends=_STFT_FIELDS + ("n_chroma",), y_label="tonal dimension", unit="centroid coordinate")
+@register(
+    "tonnetz",
+    title="Tonnetz",
+    family="harmonic",
+    depends=_STFT_FIELDS + ("n_chroma",),
+    y_label="tonal dimension",
+    unit="centroid coordinate",
+)
 def _tonnetz(fe: Frontend) -> np.ndarray:
     """Tonal centroid features (6 dims: fifths, minor and major thirds) of the chroma."""
     return librosa.feature.tonnetz(chroma=fe.chroma)
@@ -382,9 +436,16 @@ def hpss(S: np.ndarray, *, kernel_size: int = 31) -> tuple[np.ndarray, np.ndarra
     return S * mask_h, S * mask_p
 
 
-@register("hpss", title="HPSS (harmonic / percussive)", family="spectral",
-          depends=_MEL_FIELDS + ("hpss_kernel",), y_label="mel band", unit="dB",
-          channels=("harmonic", "percussive"), bin_hz=_mel_hz)
+@register(
+    "hpss",
+    title="HPSS (harmonic / percussive)",
+    family="spectral",
+    depends=_MEL_FIELDS + ("hpss_kernel",),
+    y_label="mel band",
+    unit="dB",
+    channels=("harmonic", "percussive"),
+    bin_hz=_mel_hz,
+)
 def _hpss(fe: Frontend) -> np.ndarray:
     """Log-mel of the harmonic and percussive parts of a median-filter HPSS."""
     H, P = hpss(fe.mag, kernel_size=fe.cfg.hpss_kernel)
@@ -392,8 +453,9 @@ def _hpss(fe: Frontend) -> np.ndarray:
     return np.stack([_db(b @ H**2, top_db=top), _db(b @ P**2, top_db=top)])
 
 
-@register("zcr", title="Zero-crossing rate", family="energy", depends=_STFT_FIELDS,
-          y_label="ZCR", unit="fraction")
+@register(
+    "zcr", title="Zero-crossing rate", family="energy", depends=_STFT_FIELDS, y_label="ZCR", unit="fraction"
+)
 def _zcr(fe: Frontend) -> np.ndarray:
     """Zero-crossing rate per frame (fraction of sign changes)."""
     c = fe.cfg
@@ -406,8 +468,14 @@ def _rms(fe: Frontend) -> np.ndarray:
     return librosa.feature.rms(S=fe.mag, frame_length=fe.cfg.n_fft)
 
 
-@register("spectral_contrast", title="Spectral contrast", family="spectral",
-          depends=_STFT_FIELDS + ("contrast_bands", "contrast_fmin"), y_label="octave band", unit="dB")
+@register(
+    "spectral_contrast",
+    title="Spectral contrast",
+    family="spectral",
+    depends=_STFT_FIELDS + ("contrast_bands", "contrast_fmin"),
+    y_label="octave band",
+    unit="dB",
+)
 def _contrast(fe: Frontend) -> np.ndarray:
     """Peak-to-valley contrast (dB) in octave bands, plus the residual band."""
     c = fe.cfg
@@ -416,23 +484,41 @@ def _contrast(fe: Frontend) -> np.ndarray:
     )
 
 
-@register("tempogram", title="Tempogram", family="temporal",
-          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)", unit="autocorrelation")
+@register(
+    "tempogram",
+    title="Tempogram",
+    family="temporal",
+    depends=_MEL_FIELDS + ("tempogram_win",),
+    y_label="lag (frames)",
+    unit="autocorrelation",
+)
 def _tempogram(fe: Frontend) -> np.ndarray:
     """Local autocorrelation of the onset envelope (rhythm of syllables)."""
     return fe.tempogram
 
 
-@register("delta_mfcc", title="Delta-MFCC", family="spectral",
-          depends=_MEL_FIELDS + ("n_mfcc",), y_label="coefficient", unit="Δ per frame",
-          from_log_mel=_delta_mfcc_of)
+@register(
+    "delta_mfcc",
+    title="Delta-MFCC",
+    family="spectral",
+    depends=_MEL_FIELDS + ("n_mfcc",),
+    y_label="coefficient",
+    unit="Δ per frame",
+    from_log_mel=_delta_mfcc_of,
+)
 def _delta_mfcc(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the MFCCs (9-frame Savitzky-Golay)."""
     return librosa.feature.delta(fe.mfcc)
 
 
-@register("delta_tempogram", title="Delta-tempogram", family="temporal",
-          depends=_MEL_FIELDS + ("tempogram_win",), y_label="lag (frames)", unit="Δ per frame")
+@register(
+    "delta_tempogram",
+    title="Delta-tempogram",
+    family="temporal",
+    depends=_MEL_FIELDS + ("tempogram_win",),
+    y_label="lag (frames)",
+    unit="Δ per frame",
+)
 def _delta_tempogram(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the tempogram."""
     return librosa.feature.delta(fe.tempogram)
@@ -507,8 +593,14 @@ def warped_name(name: str, alpha: float) -> str:
     return f"{name}{WARP_MARK}{alpha:g}"
 
 
-def warp_features(x: np.ndarray | None, *, name: str, alpha: float, log_mel: np.ndarray | None = None,
-                  cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+def warp_features(
+    x: np.ndarray | None,
+    *,
+    name: str,
+    alpha: float,
+    log_mel: np.ndarray | None = None,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+) -> np.ndarray:
     """Representation ``name`` of a voice whose frequencies are all scaled by ``alpha``.
 
     Parameters
@@ -534,8 +626,10 @@ def warp_features(x: np.ndarray | None, *, name: str, alpha: float, log_mel: np.
             raise ValueError(f"warping {name!r} needs its features")
         return warp_frequencies(np.asarray(x, np.float32), hz=rep.frequencies(cfg), alpha=alpha)
     if rep.from_log_mel is None:
-        raise UnknownNameError(f"{name!r} has no frequency axis to warp; warpable: "
-                               f"{', '.join(n for n in REGISTRY if warpable(n))}")
+        raise UnknownNameError(
+            f"{name!r} has no frequency axis to warp; warpable: "
+            f"{', '.join(n for n in REGISTRY if warpable(n))}"
+        )
     if log_mel is None:
         raise ValueError(f"warping {name!r} needs the log-mel it is computed from")
     lm = warp_frequencies(np.asarray(log_mel, np.float32), hz=REGISTRY["mel"].frequencies(cfg), alpha=alpha)
@@ -552,11 +646,16 @@ def _warped_representation(name: str) -> Representation:
     if not warpable(base) or not lo <= alpha <= hi:
         raise UnknownNameError(
             f"unknown representation {name!r}: a voice warp is <name>@<factor> with a factor in "
-            f"[{lo:g}, {hi:g}] and one of: {', '.join(n for n in REGISTRY if warpable(n))}")
+            f"[{lo:g}, {hi:g}] and one of: {', '.join(n for n in REGISTRY if warpable(n))}"
+        )
     rep = REGISTRY[base]
-    return replace(rep, name=name, title=f"{rep.title}, voice ×{alpha:g}",
-                   fn=partial(_warped_fn, base=rep, alpha=alpha),
-                   description=f"{rep.description} Every frequency scaled by {alpha:g}.")
+    return replace(
+        rep,
+        name=name,
+        title=f"{rep.title}, voice ×{alpha:g}",
+        fn=partial(_warped_fn, base=rep, alpha=alpha),
+        description=f"{rep.description} Every frequency scaled by {alpha:g}.",
+    )
 
 
 def _warped_fn(fe: Frontend, *, base: Representation, alpha: float) -> np.ndarray:
@@ -621,13 +720,17 @@ class NormStats:
         return ((x - self.mean) / self.std).astype(np.float32, copy=False)
 
     def to_dict(self) -> dict[str, list]:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(),
-                **({"count": int(self.count)} if self.count else {})}
+        return {
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            **({"count": int(self.count)} if self.count else {}),
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, list]) -> "NormStats":
-        return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32),
-                   int(d.get("count", 0)))
+    def from_dict(cls, d: Mapping[str, list]) -> NormStats:
+        return cls(
+            np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32), int(d.get("count", 0))
+        )
 
 
 def normalization_stats(x: np.ndarray, *, eps: float = 1e-5, chunk: int = 256) -> NormStats:
@@ -662,6 +765,4 @@ def normalization_stats(x: np.ndarray, *, eps: float = 1e-5, chunk: int = 256) -
         count += b.shape[0] * b.shape[3]
     mean = s / count
     std = np.sqrt(np.maximum(ss / count - mean**2, 0.0))
-    return NormStats(
-        mean[..., None].astype(np.float32), np.maximum(std, eps)[..., None].astype(np.float32)
-    )
+    return NormStats(mean[..., None].astype(np.float32), np.maximum(std, eps)[..., None].astype(np.float32))

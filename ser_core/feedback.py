@@ -23,9 +23,9 @@ import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -33,8 +33,15 @@ from .audio import encode_flac
 from .config import EMOTIONS, SAMPLE_RATE
 from .errors import SERError
 
-__all__ = ["FeedbackError", "FeedbackStore", "Feedback", "default_data_dir", "SCHEMA_VERSION",
-           "check_profile_name", "PROFILE_NAME_MAX"]
+__all__ = [
+    "FeedbackError",
+    "FeedbackStore",
+    "Feedback",
+    "default_data_dir",
+    "SCHEMA_VERSION",
+    "check_profile_name",
+    "PROFILE_NAME_MAX",
+]
 
 SCHEMA_VERSION = 1
 
@@ -112,11 +119,15 @@ def check_profile_name(name: str) -> str:
         raise FeedbackError("a voice profile needs a name; type one (e.g. your first name)")
     name = " ".join(name.split())
     if len(name) > PROFILE_NAME_MAX:
-        raise FeedbackError(f"the profile name {name[:20]!r}... is {len(name)} characters long; "
-                            f"use at most {PROFILE_NAME_MAX}")
+        raise FeedbackError(
+            f"the profile name {name[:20]!r}... is {len(name)} characters long; "
+            f"use at most {PROFILE_NAME_MAX}"
+        )
     if not _PROFILE_NAME.match(name):
-        raise FeedbackError(f"the profile name {name!r} may hold only letters, digits, spaces "
-                            "and . ' - _ (and must start with a letter or digit)")
+        raise FeedbackError(
+            f"the profile name {name!r} may hold only letters, digits, spaces "
+            "and . ' - _ (and must start with a letter or digit)"
+        )
     return name
 
 
@@ -152,8 +163,9 @@ class FeedbackStore:
         finally:
             con.close()
 
-    def add(self, fb: Feedback, *, audio: np.ndarray | None = None, consent: bool = False,
-            sr: int = SAMPLE_RATE) -> int:
+    def add(
+        self, fb: Feedback, *, audio: np.ndarray | None = None, consent: bool = False, sr: int = SAMPLE_RATE
+    ) -> int:
         """Store feedback; with ``consent`` (and only then) also the audio.
 
         Parameters
@@ -190,14 +202,24 @@ class FeedbackStore:
                 tmp.write_bytes(encode_flac(y, sr=sr))
                 os.replace(tmp, path)
             except OSError as exc:
-                raise FeedbackError(f"could not save the donated recording in {self.donations}: {exc}") from exc
+                raise FeedbackError(
+                    f"could not save the donated recording in {self.donations}: {exc}"
+                ) from exc
         try:
             with self._connect() as con:
                 cur = con.execute(
                     "INSERT INTO feedback (created, model, source, predicted, correct, probabilities, "
                     "donation, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (time.time(), fb.model, fb.source, fb.predicted, fb.correct,
-                     json.dumps({k: float(v) for k, v in fb.probabilities.items()}), donation, duration),
+                    (
+                        time.time(),
+                        fb.model,
+                        fb.source,
+                        fb.predicted,
+                        fb.correct,
+                        json.dumps({k: float(v) for k, v in fb.probabilities.items()}),
+                        donation,
+                        duration,
+                    ),
                 )
                 return int(cur.lastrowid)
         except sqlite3.Error as exc:
@@ -276,28 +298,34 @@ class FeedbackStore:
         try:
             prof = VoiceProfile.from_json(profile_json)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise FeedbackError(f"not a voice profile (expected the JSON of "
-                                f"VoiceProfile.to_json): {exc}") from None
+            raise FeedbackError(
+                f"not a voice profile (expected the JSON of VoiceProfile.to_json): {exc}"
+            ) from None
         if not prof.stats:
             raise FeedbackError("the voice profile holds no statistics; calibrate first")
         prof = VoiceProfile(prof.stats, prof.seconds, name)
         now = time.time()
         row = (name, now, now, float(prof.seconds), json.dumps(sorted(prof.stats)), prof.to_json())
-        sql = ("INSERT INTO profiles (name, created, updated, seconds, representations, profile) "
-               "VALUES (?, ?, ?, ?, ?, ?)")
+        sql = (
+            "INSERT INTO profiles (name, created, updated, seconds, representations, profile) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
         if overwrite:
-            sql += (" ON CONFLICT(name) DO UPDATE SET updated=excluded.updated, "
-                    "seconds=excluded.seconds, representations=excluded.representations, "
-                    "profile=excluded.profile")
+            sql += (
+                " ON CONFLICT(name) DO UPDATE SET updated=excluded.updated, "
+                "seconds=excluded.seconds, representations=excluded.representations, "
+                "profile=excluded.profile"
+            )
         try:
             with self._connect() as con:
                 con.execute(sql, row)
         except sqlite3.IntegrityError:
-            raise FeedbackError(f"a voice profile named {name!r} already exists; pick another "
-                                "name or delete the old one first") from None
+            raise FeedbackError(
+                f"a voice profile named {name!r} already exists; pick another "
+                "name or delete the old one first"
+            ) from None
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not save the voice profile {name!r} in {self.db}: "
-                                f"{exc}") from exc
+            raise FeedbackError(f"could not save the voice profile {name!r} in {self.db}: {exc}") from exc
         return name
 
     def list_profiles(self) -> list[dict]:
@@ -306,9 +334,13 @@ class FeedbackStore:
         try:
             with self._connect() as con:
                 con.row_factory = sqlite3.Row
-                rows = [dict(r) for r in con.execute(
-                    "SELECT name, created, updated, seconds, representations FROM profiles "
-                    "ORDER BY name COLLATE NOCASE")]
+                rows = [
+                    dict(r)
+                    for r in con.execute(
+                        "SELECT name, created, updated, seconds, representations FROM profiles "
+                        "ORDER BY name COLLATE NOCASE"
+                    )
+                ]
         except sqlite3.Error as exc:
             raise FeedbackError(f"could not read the voice profiles in {self.db}: {exc}") from exc
         for r in rows:

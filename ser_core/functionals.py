@@ -24,17 +24,30 @@ same vector.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 import numpy as np
 
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import AudioTooShortError, UnknownNameError
 
-__all__ = ["FunctionalSet", "REGISTRY", "register", "names", "get", "compute", "compute_batch",
-           "is_functional", "input_kind", "partition", "shrink", "MIN_SAMPLES", "PRIOR_CLIPS"]
+__all__ = [
+    "FunctionalSet",
+    "REGISTRY",
+    "register",
+    "names",
+    "get",
+    "compute",
+    "compute_batch",
+    "is_functional",
+    "input_kind",
+    "partition",
+    "shrink",
+    "MIN_SAMPLES",
+    "PRIOR_CLIPS",
+]
 
 #: Weight of the corpus statistics in a voice's functional statistics, in clips (:func:`shrink`).
 PRIOR_CLIPS = 10
@@ -66,9 +79,13 @@ class FunctionalSet:
         """What defines the vector (for cache keys and model cards)."""
         import opensmile
 
-        return {"toolkit": "openSMILE", "feature_set": self.feature_set,
-                "feature_level": "Functionals", "opensmile": opensmile.__version__,
-                "window": "the 3-s crop, zero padding stripped"}
+        return {
+            "toolkit": "openSMILE",
+            "feature_set": self.feature_set,
+            "feature_level": "Functionals",
+            "opensmile": opensmile.__version__,
+            "window": "the 3-s crop, zero padding stripped",
+        }
 
 
 REGISTRY: dict[str, FunctionalSet] = {}
@@ -80,12 +97,20 @@ def register(name: str, *, feature_set: str, dim: int, description: str) -> Func
     return REGISTRY[name]
 
 
-register("egemaps", feature_set="eGeMAPSv02", dim=88,
-         description="eGeMAPS v02: 88 functionals of pitch, jitter, shimmer, loudness, formants, "
-                     "spectral balance (the minimalistic standard set for affect)")
-register("compare", feature_set="ComParE_2016", dim=6373,
-         description="ComParE 2016: 6373 functionals of 65 low-level descriptors (the "
-                     "Interspeech challenges' brute-force set)")
+register(
+    "egemaps",
+    feature_set="eGeMAPSv02",
+    dim=88,
+    description="eGeMAPS v02: 88 functionals of pitch, jitter, shimmer, loudness, formants, "
+    "spectral balance (the minimalistic standard set for affect)",
+)
+register(
+    "compare",
+    feature_set="ComParE_2016",
+    dim=6373,
+    description="ComParE 2016: 6373 functionals of 65 low-level descriptors (the "
+    "Interspeech challenges' brute-force set)",
+)
 
 
 def names() -> tuple[str, ...]:
@@ -112,11 +137,12 @@ def get(name: str) -> FunctionalSet:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise UnknownNameError(f"unknown functional set {name!r}; choose one of: "
-                               f"{', '.join(REGISTRY)}") from None
+        raise UnknownNameError(
+            f"unknown functional set {name!r}; choose one of: {', '.join(REGISTRY)}"
+        ) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _smile(feature_set: str) -> Callable[[np.ndarray, int], np.ndarray]:
     """One openSMILE extractor per set, used by one thread at a time (the live microphone
     and a prediction may call it together)."""
@@ -124,8 +150,10 @@ def _smile(feature_set: str) -> Callable[[np.ndarray, int], np.ndarray]:
 
     import opensmile
 
-    sm = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
-                         feature_level=opensmile.FeatureLevel.Functionals)
+    sm = opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, feature_set),
+        feature_level=opensmile.FeatureLevel.Functionals,
+    )
     lock = threading.Lock()
 
     def run(y: np.ndarray, sr: int) -> np.ndarray:
@@ -168,16 +196,21 @@ def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) ->
     # describes it like any quiet audio instead of failing the whole recording)
     y = trimmed if len(trimmed) >= MIN_SAMPLES else y
     if len(y) < MIN_SAMPLES:
-        raise AudioTooShortError(f"{name} functionals need at least {MIN_SAMPLES / cfg.sr:.1f} s of "
-                                 f"audio, got {len(y) / cfg.sr:.2f} s")
+        raise AudioTooShortError(
+            f"{name} functionals need at least {MIN_SAMPLES / cfg.sr:.1f} s of "
+            f"audio, got {len(y) / cfg.sr:.2f} s"
+        )
     v = np.asarray(_smile(fs.feature_set)(y, cfg.sr), np.float32)
     return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def compute_batch(windows: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
     """:func:`compute` of every row of ``windows`` ``(n, samples)``; returns ``(n, dim)`` float32."""
-    return np.stack([compute(w, name, cfg=cfg) for w in windows]) if len(windows) else np.zeros(
-        (0, get(name).dim), np.float32)
+    return (
+        np.stack([compute(w, name, cfg=cfg) for w in windows])
+        if len(windows)
+        else np.zeros((0, get(name).dim), np.float32)
+    )
 
 
 def shrink(stats, prior, *, strength: float = PRIOR_CLIPS):

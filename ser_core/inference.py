@@ -15,9 +15,10 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,9 +29,19 @@ from .config import EMOTIONS, FeatureConfig, project_root
 from .errors import SERError, UnknownNameError
 from .metrics import TopClass, log_softmax, softmax
 
-__all__ = ["Predictor", "EnsemblePredictor", "Timeline", "Verdict", "best_model_name",
-           "best_adaptable_model", "predict_files",
-           "unsure_threshold", "DEFAULT_UNSURE", "BACKENDS", "onnx_cache_dir"]
+__all__ = [
+    "Predictor",
+    "EnsemblePredictor",
+    "Timeline",
+    "Verdict",
+    "best_model_name",
+    "best_adaptable_model",
+    "predict_files",
+    "unsure_threshold",
+    "DEFAULT_UNSURE",
+    "BACKENDS",
+    "onnx_cache_dir",
+]
 
 #: Fallback "unsure" threshold when a model card sets none.
 DEFAULT_UNSURE = 0.5
@@ -96,16 +107,16 @@ def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: flo
     return float(round(grid[ok[0]], 3))
 
 
-def best_model_name(directory: Path | None = None, *, protocol: str = "seed",
-                    among: Iterable[str] | None = None) -> str:
+def best_model_name(
+    directory: Path | None = None, *, protocol: str = "seed", among: Iterable[str] | None = None
+) -> str:
     """The shipped model (of ``among``, default all) with the highest ``protocol``
     accuracy in its card."""
     cards = models.shipped_cards(directory)  # (damaged ones left out, with a warning)
     names = [n for n in (among if among is not None else cards) if n in cards]
     if not names:
         raise UnknownNameError(
-            "no shipped model in artifacts/models; train one with "
-            "`python -m ser_core train --ship NAME`"
+            "no shipped model in artifacts/models; train one with `python -m ser_core train --ship NAME`"
         )
 
     def score(n: str) -> float:
@@ -131,8 +142,10 @@ def best_adaptable_model(directory: Path | None = None, *, protocol: str | None 
 
     names = [n for n, c in cards.items() if adapts(c)]
     if not names:
-        raise UnknownNameError("no shipped model can adapt to a voice; train one with "
-                               "`python -m ser_core train --norm speaker --ship NAME`")
+        raise UnknownNameError(
+            "no shipped model can adapt to a voice; train one with "
+            "`python -m ser_core train --norm speaker --ship NAME`"
+        )
     if protocol is None:
         protocol = "loso" if all("loso" in cards[n].get("metrics", {}) for n in names) else "seed"
     return best_model_name(directory, protocol=protocol, among=names)
@@ -186,7 +199,6 @@ class Verdict(TopClass):
     seconds: float
     unsure_below: float = DEFAULT_UNSURE
 
-
     @property
     def unsure(self) -> bool:
         """The top probability is below the model's threshold."""
@@ -215,8 +227,9 @@ class Predictor:
         ONNX Runtime intra-op threads (default: its own choice).
     """
 
-    def __init__(self, loaded: models.LoadedModel, *, backend: str = "torch",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, loaded: models.LoadedModel, *, backend: str = "torch", threads: int | None = None
+    ) -> None:
         if backend not in BACKENDS:
             raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
         self.loaded = loaded
@@ -229,8 +242,7 @@ class Predictor:
         #: Normalisation the model expects: "corpus", "speaker" or "none".
         self.norm_kind = norm.get("kind", "none")
         # corpus statistics (for a speaker-normalised model: the fallback for unknown voices)
-        self.norm = (features.NormStats.from_dict(norm) if self.norm_kind in ("corpus", "speaker")
-                     else None)
+        self.norm = features.NormStats.from_dict(norm) if self.norm_kind in ("corpus", "speaker") else None
         #: The voice the inputs are normalised with (see :meth:`adapted`).
         self.profile = None
         #: With AdaBN (see :meth:`adapted`): the network with batch-norm statistics of the
@@ -242,8 +254,13 @@ class Predictor:
         self._tuned: torch.nn.Module | None = None
         #: Test-time voice warps averaged over once adapted to a voice (:data:`ser_core.adapt.VOICE_WARPS`;
         #: empty for a model that cannot adapt or whose input no warp reaches).
-        self.warps: tuple[float, ...] = (adapt.VOICE_WARPS if self.norm_kind == "speaker" and self.kind == "features"
-                                         and features.warpable(self.representation) else ())
+        self.warps: tuple[float, ...] = (
+            adapt.VOICE_WARPS
+            if self.norm_kind == "speaker"
+            and self.kind == "features"
+            and features.warpable(self.representation)
+            else ()
+        )
         self.temperature = loaded.temperature
         #: Below this top probability the prediction is reported as unsure.
         self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
@@ -262,15 +279,24 @@ class Predictor:
                     path.unlink(missing_ok=True)
                     self._onnx = OnnxModel(_onnx_copy(loaded), threads=threads)
                 self.backend = "onnx"
-            except Exception as exc:  # noqa: BLE001 - exporter and runtime raise many kinds
+            except Exception as exc:
                 if backend == "onnx":
                     raise SERError(f"cannot run {self.name!r} in ONNX Runtime: {exc}") from exc
-                warnings.warn(f"ONNX Runtime unavailable for {self.name!r} ({exc}); "
-                              "using PyTorch", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"ONNX Runtime unavailable for {self.name!r} ({exc}); using PyTorch",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     @classmethod
-    def load(cls, name: str | None = None, *, directory: Path | None = None,
-             backend: str = "torch", threads: int | None = None) -> "Predictor":
+    def load(
+        cls,
+        name: str | None = None,
+        *,
+        directory: Path | None = None,
+        backend: str = "torch",
+        threads: int | None = None,
+    ) -> Predictor:
         """Load ``name`` (default: :func:`best_model_name`) on ``backend``.
 
         An ensemble's card names its members; they are loaded too and the
@@ -287,8 +313,9 @@ class Predictor:
         """The model was trained on speaker-normalised features (it can be adapted)."""
         return self.norm_kind == "speaker"
 
-    def adapted(self, profile, *, warps: bool = True, batchnorm: bool = True,
-                infomax: bool = True) -> "Predictor":
+    def adapted(
+        self, profile, *, warps: bool = True, batchnorm: bool = True, infomax: bool = True
+    ) -> Predictor:
         """A copy that normalises inputs with a voice's statistics.
 
         Parameters
@@ -320,13 +347,21 @@ class Predictor:
             out.warps = ()
         out._bn_net, out._bn_views, out._tuned, out.module = None, (), None, self.loaded.module
         prof = out.profile
-        if (batchnorm and prof is not None and prof.adapts_batchnorm and self.kind == "features"
-                and self.representation in prof and adapt.has_batchnorm(self.loaded.module)):
+        if (
+            batchnorm
+            and prof is not None
+            and prof.adapts_batchnorm
+            and self.kind == "features"
+            and self.representation in prof
+            and adapt.has_batchnorm(self.loaded.module)
+        ):
             fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(prof.windows, np.float32)]
             out._bn_views = tuple(out._views() or [self.representation])
             tune = infomax and prof.tunes_network
-            xs = {n: out._view_inputs(fronts, n)  # each view once
-                  for n in (*out._bn_views, *([self.representation] if tune else []))}
+            xs = {
+                n: out._view_inputs(fronts, n)  # each view once
+                for n in (*out._bn_views, *([self.representation] if tune else []))
+            }
             base = self.loaded.module
             if tune:  # on the voice as it is; each view then its own statistics
                 base = out._tuned = adapt.tune_to_voice(base, xs[self.representation])
@@ -380,22 +415,36 @@ class Predictor:
             return "This model uses corpus-level normalisation; it cannot adapt to a voice."
         if self.profile is not None and self.representation in self.profile:
             who = f" {self.profile.name!r}" if self.profile.name else ""
-            warped = (f", averaged over {len(self.warps)} voice warps of ±{max(self.warps) - 1:.0%}"
-                      if self._views() else "")
+            warped = (
+                f", averaged over {len(self.warps)} voice warps of ±{max(self.warps) - 1:.0%}"
+                if self._views()
+                else ""
+            )
             bn = ""  # a saved or live profile holds statistics only: no AdaBN, no hint
             if self._tuned is not None:
-                bn = (" Its batch-norm statistics were re-estimated on this speech too (AdaBN), and their "
-                      "scales and shifts tuned to it (information maximisation).")
+                bn = (
+                    " Its batch-norm statistics were re-estimated on this speech too (AdaBN), and their "
+                    "scales and shifts tuned to it (information maximisation)."
+                )
             elif self._bn_net is not None:
                 bn = " Its batch-norm statistics were re-estimated on this speech too (AdaBN)."
-            elif (self.profile.windows is not None and not self.profile.adapts_batchnorm
-                  and self.kind == "features" and adapt.has_batchnorm(self.loaded.module)):
-                bn = (f" From {adapt.ADABN_SECONDS:.0f} s of speech, its batch-norm statistics "
-                      "would be re-estimated on the voice too (AdaBN).")
-            return (f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration "
-                    f"speech{warped}).{bn}")
-        return ("Not adapted to this voice: corpus statistics stand in for the speaker's own "
-                "(calibrate to your voice for better accuracy).")
+            elif (
+                self.profile.windows is not None
+                and not self.profile.adapts_batchnorm
+                and self.kind == "features"
+                and adapt.has_batchnorm(self.loaded.module)
+            ):
+                bn = (
+                    f" From {adapt.ADABN_SECONDS:.0f} s of speech, its batch-norm statistics "
+                    "would be re-estimated on the voice too (AdaBN)."
+                )
+            return (
+                f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration speech{warped}).{bn}"
+            )
+        return (
+            "Not adapted to this voice: corpus statistics stand in for the speaker's own "
+            "(calibrate to your voice for better accuracy)."
+        )
 
     # ----------------------------------------------------------- inputs
     def inputs(self, windows: np.ndarray) -> np.ndarray:
@@ -441,7 +490,9 @@ class Predictor:
         """Calibrated log-probabilities ``(n, 6)`` of un-normalised inputs (features
         ``(n, C, F, T)`` or functionals ``(n, dim)``), normalised as :meth:`inputs` does."""
         stats = self._stats()
-        return log_softmax(self.logits(stats.apply(x) if stats is not None else x), temperature=self.temperature)
+        return log_softmax(
+            self.logits(stats.apply(x) if stats is not None else x), temperature=self.temperature
+        )
 
     def front_log_probs(self, fronts: list[features.Frontend]) -> np.ndarray:
         """Calibrated log-probabilities ``(n, 6)`` of clips given as their front ends
@@ -454,7 +505,9 @@ class Predictor:
         views = self._views()
         if not views:
             return self.log_probs(np.stack([fe.output(features.get(self.representation)) for fe in fronts]))
-        x = np.concatenate([self._view_inputs(fronts, n) for n in views])  # one batch: every copy of every clip
+        x = np.concatenate(
+            [self._view_inputs(fronts, n) for n in views]
+        )  # one batch: every copy of every clip
         p = softmax(self.logits(x), temperature=self.temperature).reshape(len(views), len(fronts), -1).mean(0)
         return np.log(np.maximum(p, 1e-30))
 
@@ -465,8 +518,9 @@ class Predictor:
     def timeline(self, y: np.ndarray, *, hop: float = 1.0, batch_size: int = 32) -> Timeline:
         """Sliding ``duration``-long windows with ``hop`` seconds between starts."""
         wins, starts = frame_windows(y, sr=self.cfg.sr, window=self.cfg.duration, hop=hop)
-        probs = np.concatenate([self.predict_batch(wins[i : i + batch_size])
-                                for i in range(0, len(wins), batch_size)])
+        probs = np.concatenate(
+            [self.predict_batch(wins[i : i + batch_size]) for i in range(0, len(wins), batch_size)]
+        )
         energy = np.sqrt((wins**2).mean(1)) + 1e-8
         overall = (probs * energy[:, None]).sum(0) / energy.sum()
         return Timeline(starts, probs, overall.astype(np.float32))
@@ -488,15 +542,19 @@ class Predictor:
 
     def describe(self) -> dict[str, Any]:
         c = self.loaded.card
-        return {"name": self.name, "architecture": c["architecture"]["name"],
-                "input": self.representation, "temperature": self.temperature,
-                "backend": self.backend, "unsure_below": self.unsure_below,
-                "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()}}
+        return {
+            "name": self.name,
+            "architecture": c["architecture"]["name"],
+            "input": self.representation,
+            "temperature": self.temperature,
+            "backend": self.backend,
+            "unsure_below": self.unsure_below,
+            "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()},
+        }
 
 
 #: Rough relative cost of a representation's front end (orders the ensemble's tasks).
-_COST = {"cqt": 12, "compare": 10, "egemaps": 10, "hpss": 8, "tempogram": 2, "delta_tempogram": 2,
-         "stft": 2}
+_COST = {"cqt": 12, "compare": 10, "egemaps": 10, "hpss": 8, "tempogram": 2, "delta_tempogram": 2, "stft": 2}
 
 
 class EnsemblePredictor(Predictor):
@@ -508,8 +566,14 @@ class EnsemblePredictor(Predictor):
     zero weight are not loaded.
     """
 
-    def __init__(self, loaded: models.LoadedModel, *, directory: Path | None = None,
-                 backend: str = "torch", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        loaded: models.LoadedModel,
+        *,
+        directory: Path | None = None,
+        backend: str = "torch",
+        threads: int | None = None,
+    ) -> None:
         if backend not in BACKENDS:
             raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
         self.loaded, card = loaded, loaded.card
@@ -521,8 +585,10 @@ class EnsemblePredictor(Predictor):
         names = card["input"]["members"]
         self._keep = [i for i, v in enumerate(w) if v > 0]
         # one ONNX Runtime thread per member by default: members run side by side (see workers)
-        self.members = [Predictor.load(names[i], directory=directory, backend=backend,
-                                       threads=threads or 1) for i in self._keep]
+        self.members = [
+            Predictor.load(names[i], directory=directory, backend=backend, threads=threads or 1)
+            for i in self._keep
+        ]
         # the member temperatures the weights were fitted with (a member refit on train +
         # validation keeps its held-out run's); older cards: each member's own
         temps = card.get("calibration", {}).get("member_temperatures", {})
@@ -530,8 +596,9 @@ class EnsemblePredictor(Predictor):
             m.temperature = float(temps.get(m.name, m.temperature))
         cfgs = {m.cfg for m in self.members}
         if len(cfgs) != 1:
-            raise SERError(f"ensemble {self.name!r} mixes front-end settings; retrain its members "
-                           "with one FeatureConfig")
+            raise SERError(
+                f"ensemble {self.name!r} mixes front-end settings; retrain its members with one FeatureConfig"
+            )
         self.cfg = cfgs.pop()
         self.norm = None
         self.norm_kind = "speaker" if any(m.speaker_normalised for m in self.members) else "corpus"
@@ -547,11 +614,12 @@ class EnsemblePredictor(Predictor):
         self.workers = int(os.environ.get("SER_ENSEMBLE_WORKERS") or min(2, os.cpu_count() or 1))
         self._executor = None
 
-    def inputs(self, windows: np.ndarray) -> np.ndarray:  # noqa: D102 - members prepare their own
+    def inputs(self, windows: np.ndarray) -> np.ndarray:
         raise SERError("an ensemble has no single input; use predict_batch")
 
-    def adapted(self, profile, *, warps: bool = True, batchnorm: bool = True,
-                infomax: bool = False) -> "EnsemblePredictor":
+    def adapted(
+        self, profile, *, warps: bool = True, batchnorm: bool = True, infomax: bool = False
+    ) -> EnsemblePredictor:
         """Each member adapted to the voice (:meth:`Predictor.adapted`).
 
         ``infomax`` is off by default for an ensemble: it was measured for a single
@@ -561,8 +629,9 @@ class EnsemblePredictor(Predictor):
         import copy
 
         out = copy.copy(self)
-        out.members = [m.adapted(profile, warps=warps, batchnorm=batchnorm, infomax=infomax)
-                       for m in self.members]
+        out.members = [
+            m.adapted(profile, warps=warps, batchnorm=batchnorm, infomax=infomax) for m in self.members
+        ]
         out.profile = profile if self.speaker_normalised else None
         out.backend = "+".join(sorted({m.backend for m in out.members}))
         return out
@@ -571,11 +640,11 @@ class EnsemblePredictor(Predictor):
         return None
 
     @property
-    def adabn(self) -> bool:  # noqa: D102 - any member's
+    def adabn(self) -> bool:
         return any(m.adabn for m in self.members)
 
     @property
-    def infomax(self) -> bool:  # noqa: D102 - any member's
+    def infomax(self) -> bool:
         return any(m.infomax for m in self.members)
 
     def needed_representations(self) -> list[str]:
@@ -624,8 +693,7 @@ class EnsemblePredictor(Predictor):
         from concurrent.futures import ThreadPoolExecutor
 
         if getattr(self, "_executor", None) is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.workers,
-                                                thread_name_prefix="ensemble")
+            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ensemble")
         return self._executor
 
     @torch.no_grad()
@@ -640,13 +708,19 @@ class EnsemblePredictor(Predictor):
 
     def describe(self) -> dict[str, Any]:
         c = self.loaded.card
-        return {"name": self.name, "architecture": "weighted_ensemble",
-                "input": "+".join(m.representation for m in self.members),
-                "members": {m.name: round(float(c["ensemble"]["weights"].get(m.representation, 0)), 4)
-                            for m in self.members},
-                "temperature": float(self.module.temperature), "backend": self.backend,
-                "unsure_below": self.unsure_below,
-                "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()}}
+        return {
+            "name": self.name,
+            "architecture": "weighted_ensemble",
+            "input": "+".join(m.representation for m in self.members),
+            "members": {
+                m.name: round(float(c["ensemble"]["weights"].get(m.representation, 0)), 4)
+                for m in self.members
+            },
+            "temperature": float(self.module.temperature),
+            "backend": self.backend,
+            "unsure_below": self.unsure_below,
+            "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()},
+        }
 
 
 def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict[str, Any]]:
@@ -670,8 +744,11 @@ def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict
                     probs, extra = tl.overall, {"windows": len(tl.starts)}
                 else:
                     probs, extra = predictor.predict(y), {}
-                yield {"path": str(src), "label": EMOTIONS[int(np.argmax(probs))],
-                       "probabilities": {e: round(float(p), 6) for e, p in zip(EMOTIONS, probs)},
-                       **extra}
+                yield {
+                    "path": str(src),
+                    "label": EMOTIONS[int(np.argmax(probs))],
+                    "probabilities": {e: round(float(p), 6) for e, p in zip(EMOTIONS, probs)},
+                    **extra,
+                }
             except SERError as exc:
                 yield {"path": str(src), "error": str(exc)}

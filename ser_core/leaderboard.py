@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,9 +41,26 @@ from .config import EMOTIONS
 from .errors import TrackingError
 
 __all__ = [
-    "HOW_TO_TRAIN", "ENSEMBLE", "WEIGHT_PREFIX", "CURVE_KEYS", "RUN_COLUMNS", "METRICS",
-    "load_runs", "summarize", "filter_runs", "ranked_run_ids", "run_label", "confusion",
-    "curves", "ensemble_weights", "adaptation", "ensemble_importance", "compare", "shipped_runs", "log_ensemble", "ADAPT_PREFIX",
+    "HOW_TO_TRAIN",
+    "ENSEMBLE",
+    "WEIGHT_PREFIX",
+    "CURVE_KEYS",
+    "RUN_COLUMNS",
+    "METRICS",
+    "load_runs",
+    "summarize",
+    "filter_runs",
+    "ranked_run_ids",
+    "run_label",
+    "confusion",
+    "curves",
+    "ensemble_weights",
+    "adaptation",
+    "ensemble_importance",
+    "compare",
+    "shipped_runs",
+    "log_ensemble",
+    "ADAPT_PREFIX",
     "IMPORTANCE_PREFIX",
 ]
 
@@ -62,14 +80,42 @@ CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr", "speaker_accuracy"
 # (speaker_accuracy: the speaker adversary's training accuracy, in speaker-adversarial runs only)
 F1_COLUMNS = [f"f1_{e}" for e in EMOTIONS]
 #: Metrics averaged over folds by :func:`summarize` (all but the last four in 0..1).
-METRICS = ["accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
-           "ece_before", "ece_after", "temperature", "train_seconds"]
+METRICS = [
+    "accuracy",
+    "macro_f1",
+    "precision",
+    "recall",
+    *F1_COLUMNS,
+    "ece_before",
+    "ece_after",
+    "temperature",
+    "train_seconds",
+]
 #: Columns of :func:`load_runs` (followed by one ``weight_<rep>`` column per ensemble member).
 RUN_COLUMNS = [
-    "run_id", "run_name", "status", "model", "input", "protocol", "fold",
-    "accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
-    "parameters", "train_seconds", "best_val_accuracy", "best_epoch",
-    "ece_before", "ece_after", "temperature", "start_time", "confusion", "members", "shipped",
+    "run_id",
+    "run_name",
+    "status",
+    "model",
+    "input",
+    "protocol",
+    "fold",
+    "accuracy",
+    "macro_f1",
+    "precision",
+    "recall",
+    *F1_COLUMNS,
+    "parameters",
+    "train_seconds",
+    "best_val_accuracy",
+    "best_epoch",
+    "ece_before",
+    "ece_after",
+    "temperature",
+    "start_time",
+    "confusion",
+    "members",
+    "shipped",
     "params",
 ]
 GROUP = ["model", "input", "protocol"]
@@ -77,11 +123,22 @@ GROUP = ["model", "input", "protocol"]
 TRAINVAL_INPUT = "+val"
 # tidy column <- MLflow metric key
 _METRIC_KEYS = {
-    "accuracy": "test_accuracy", "macro_f1": "test_macro_f1",
-    "precision": "test_macro_precision", "recall": "test_macro_recall",
+    "accuracy": "test_accuracy",
+    "macro_f1": "test_macro_f1",
+    "precision": "test_macro_precision",
+    "recall": "test_macro_recall",
     **{f"f1_{e}": f"test_f1_{e}" for e in EMOTIONS},
-    **{k: k for k in ("train_seconds", "best_val_accuracy", "best_epoch", "ece_before",
-                      "ece_after", "temperature")},
+    **{
+        k: k
+        for k in (
+            "train_seconds",
+            "best_val_accuracy",
+            "best_epoch",
+            "ece_before",
+            "ece_after",
+            "temperature",
+        )
+    },
 }
 _PERCENT = {"accuracy", "macro_f1", "precision", "recall", "best_val_accuracy", *F1_COLUMNS}
 
@@ -246,8 +303,11 @@ def _shipped_last(runs: pd.DataFrame) -> pd.DataFrame:
     """``runs`` ordered so that the last of a group is its shipped run (a card names it),
     else its newest: unshipped runs by start time, then shipped runs by start time."""
     shipped = runs["shipped"].notna() if "shipped" in runs else pd.Series(False, index=runs.index)
-    return (runs.assign(_shipped=shipped).sort_values(["_shipped", "start_time"], kind="stable")
-            .drop(columns="_shipped"))
+    return (
+        runs.assign(_shipped=shipped)
+        .sort_values(["_shipped", "start_time"], kind="stable")
+        .drop(columns="_shipped")
+    )
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -275,8 +335,11 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     done = runs[runs["accuracy"].notna()] if len(runs) else runs
     if done.empty:
         return pd.DataFrame(columns=cols)
-    latest = (_shipped_last(done).drop_duplicates([*GROUP, "fold"], keep="last")
-              .sort_values([*GROUP, "fold"], kind="stable"))
+    latest = (
+        _shipped_last(done)
+        .drop_duplicates([*GROUP, "fold"], keep="last")
+        .sort_values([*GROUP, "fold"], kind="stable")
+    )
     g = latest.groupby(GROUP, sort=False, dropna=False)
     out = g[METRICS].mean()
     out[std_cols] = g[METRICS].std(ddof=1).to_numpy()
@@ -290,8 +353,13 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def filter_runs(table: pd.DataFrame, *, models: Sequence[str] = (), inputs: Sequence[str] = (),
-                protocols: Sequence[str] = ()) -> pd.DataFrame:
+def filter_runs(
+    table: pd.DataFrame,
+    *,
+    models: Sequence[str] = (),
+    inputs: Sequence[str] = (),
+    protocols: Sequence[str] = (),
+) -> pd.DataFrame:
     """Rows of ``table`` (runs or summary) whose model / input / protocol is selected.
 
     An empty selection keeps every value of that column.
@@ -305,8 +373,7 @@ def filter_runs(table: pd.DataFrame, *, models: Sequence[str] = (), inputs: Sequ
 
 def ranked_run_ids(runs: pd.DataFrame) -> list[str]:
     """Run ids by test accuracy (best first); runs without test metrics last, newest first."""
-    order = runs.sort_values(["accuracy", "start_time"], ascending=False, na_position="last",
-                             kind="stable")
+    order = runs.sort_values(["accuracy", "start_time"], ascending=False, na_position="last", kind="stable")
     return order["run_id"].tolist()
 
 
@@ -321,8 +388,10 @@ def run_label(runs: pd.DataFrame, run_id: str) -> str:
 def _get(runs: pd.DataFrame, run_id: str) -> pd.Series:
     hit = runs.loc[runs["run_id"] == run_id]
     if hit.empty:
-        raise TrackingError(f"No run {run_id!r} among the {len(runs)} runs read from the MLflow "
-                            f"tracking database {tracking.db_path()}.")
+        raise TrackingError(
+            f"No run {run_id!r} among the {len(runs)} runs read from the MLflow "
+            f"tracking database {tracking.db_path()}."
+        )
     return hit.iloc[0]
 
 
@@ -349,8 +418,7 @@ def confusion(runs: pd.DataFrame, run_id: str) -> np.ndarray | None:
         raise TrackingError(f"Run {run_id} has a malformed confusion matrix tag: {err}") from err
     k = len(EMOTIONS)
     if cm.shape != (k, k):
-        raise TrackingError(f"Run {run_id} has a confusion matrix of shape {cm.shape}, "
-                            f"expected ({k}, {k}).")
+        raise TrackingError(f"Run {run_id} has a confusion matrix of shape {cm.shape}, expected ({k}, {k}).")
     return cm
 
 
@@ -371,17 +439,22 @@ def curves(run_id: str, db: str | Path | None = None) -> pd.DataFrame:
     """
     path = _path(db)
     if not _has_store(path):
-        raise TrackingError(f"No MLflow tracking database at {path} (set SER_MLFLOW_DB, or train "
-                            f"a model: {HOW_TO_TRAIN}).")
+        raise TrackingError(
+            f"No MLflow tracking database at {path} (set SER_MLFLOW_DB, or train a model: {HOW_TO_TRAIN})."
+        )
     try:
         client = _client(path)
-        points = [(m.step, key, m.value, m.timestamp)
-                  for key in CURVE_KEYS for m in client.get_metric_history(run_id, key)]
+        points = [
+            (m.step, key, m.value, m.timestamp)
+            for key in CURVE_KEYS
+            for m in client.get_metric_history(run_id, key)
+        ]
     except _read_errors() as err:
         raise _fail(path, err) from err
     df = pd.DataFrame(points, columns=["epoch", "metric", "value", "ts"])
-    df = (df.sort_values(["metric", "epoch", "ts"], kind="stable")
-          .drop_duplicates(["metric", "epoch"], keep="last"))
+    df = df.sort_values(["metric", "epoch", "ts"], kind="stable").drop_duplicates(
+        ["metric", "epoch"], keep="last"
+    )
     df["epoch"] = df["epoch"].astype(int)
     df["value"] = df["value"].astype(float)
     return df[["epoch", "metric", "value"]].reset_index(drop=True)
@@ -404,16 +477,19 @@ def adaptation(runs: pd.DataFrame) -> pd.DataFrame | None:
     if done.empty:
         return None
     latest = _shipped_last(done).drop_duplicates([*GROUP, "fold"], keep="last")
-    long = latest[["model", "input", "fold", *cols]].melt(
-        id_vars=["model", "input", "fold"], value_vars=cols, var_name="label",
-        value_name="accuracy").dropna(subset=["accuracy"])
+    long = (
+        latest[["model", "input", "fold", *cols]]
+        .melt(id_vars=["model", "input", "fold"], value_vars=cols, var_name="label", value_name="accuracy")
+        .dropna(subset=["accuracy"])
+    )
     long["label"] = long["label"].str.removeprefix(ADAPT_PREFIX)
     g = long.groupby(["model", "input", "label"], sort=False)
     out = g["accuracy"].agg(["mean", "std", "size"]).reset_index()
     out = out.rename(columns={"mean": "accuracy", "size": "n_folds"})
     out["seconds"] = [math.inf if k == "all" else float(k) for k in out["label"]]
     return out.sort_values(["model", "input", "seconds"], kind="stable")[
-        ["model", "input", "seconds", "label", "accuracy", "std", "n_folds"]].reset_index(drop=True)
+        ["model", "input", "seconds", "label", "accuracy", "std", "n_folds"]
+    ].reset_index(drop=True)
 
 
 def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.DataFrame | None:
@@ -425,14 +501,21 @@ def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.Dat
         Columns ``parameter, importance`` (sums to 1), most important first.
     """
     cols = [c for c in runs.columns if c.startswith(IMPORTANCE_PREFIX)]
-    ens = runs[(runs["model"] == ENSEMBLE) & (runs["protocol"] == protocol)] if len(runs) and cols \
+    ens = (
+        runs[(runs["model"] == ENSEMBLE) & (runs["protocol"] == protocol)]
+        if len(runs) and cols
         else runs.iloc[0:0]
+    )
     ens = ens[ens[cols].notna().any(axis=1)] if len(ens) else ens
     if ens.empty:
         return None
     row = _shipped_last(ens).iloc[-1]
-    out = pd.DataFrame({"parameter": [c.removeprefix(IMPORTANCE_PREFIX) for c in cols],
-                        "importance": [float(row[c]) for c in cols]}).dropna()
+    out = pd.DataFrame(
+        {
+            "parameter": [c.removeprefix(IMPORTANCE_PREFIX) for c in cols],
+            "importance": [float(row[c]) for c in cols],
+        }
+    ).dropna()
     return out.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -451,8 +534,12 @@ def ensemble_weights(runs: pd.DataFrame, *, protocol: str | None = "seed") -> pd
         ens = ens[ens["protocol"] == protocol]
     if ens.empty or not cols:
         return None
-    long = ens.melt(id_vars=["run_id", "run_name", "protocol", "fold", "start_time"],
-                    value_vars=cols, var_name="representation", value_name="weight")
+    long = ens.melt(
+        id_vars=["run_id", "run_name", "protocol", "fold", "start_time"],
+        value_vars=cols,
+        var_name="representation",
+        value_name="weight",
+    )
     long = long[long["weight"].notna()]
     if long.empty:
         return None
@@ -472,8 +559,11 @@ def loso_ensemble(runs: pd.DataFrame) -> pd.DataFrame | None:
         (NaN where a fold's search left it out); the newest run of each fold.
         None when no LOSO ensemble was logged.
     """
-    ens = runs[(runs["model"] == ENSEMBLE) & (runs["protocol"] == "loso")
-               & runs["accuracy"].notna()] if len(runs) else runs
+    ens = (
+        runs[(runs["model"] == ENSEMBLE) & (runs["protocol"] == "loso") & runs["accuracy"].notna()]
+        if len(runs)
+        else runs
+    )
     if ens.empty:
         return None
     ens = ens.sort_values("start_time", kind="stable")
@@ -481,7 +571,8 @@ def loso_ensemble(runs: pd.DataFrame) -> pd.DataFrame | None:
     ens = ens.drop_duplicates("fold", keep="last")
     cols = [c for c in runs.columns if c.startswith(WEIGHT_PREFIX) and ens[c].notna().any()]
     out = ens[["fold", "accuracy", "macro_f1", *cols]].rename(
-        columns={c: c.removeprefix(WEIGHT_PREFIX) for c in cols})
+        columns={c: c.removeprefix(WEIGHT_PREFIX) for c in cols}
+    )
     out["fold"] = out["fold"].astype(int)
     return out.sort_values("fold").reset_index(drop=True)
 
@@ -514,22 +605,39 @@ def compare(runs: pd.DataFrame, run_a: str, run_b: str) -> pd.DataFrame:
     """
     a, b = _get(runs, run_a), _get(runs, run_b)
     fields: list[tuple[str, Any, Any]] = [
-        (f, a[f], b[f]) for f in ["status", "model", "input", "protocol", "fold",
-                                  "accuracy", "macro_f1", "precision", "recall", *F1_COLUMNS,
-                                  "best_val_accuracy", "best_epoch", "ece_before", "ece_after",
-                                  "temperature", "train_seconds", "parameters"]
+        (f, a[f], b[f])
+        for f in [
+            "status",
+            "model",
+            "input",
+            "protocol",
+            "fold",
+            "accuracy",
+            "macro_f1",
+            "precision",
+            "recall",
+            *F1_COLUMNS,
+            "best_val_accuracy",
+            "best_epoch",
+            "ece_before",
+            "ece_after",
+            "temperature",
+            "train_seconds",
+            "parameters",
+        ]
     ]
     shown = {"model", "input", "protocol", "fold", "parameters"}
     pa, pb = a["params"] or {}, b["params"] or {}
-    fields += [(f"param {k}", pa.get(k), pb.get(k)) for k in sorted(set(pa) | set(pb))
-               if k not in shown]
+    fields += [(f"param {k}", pa.get(k), pb.get(k)) for k in sorted(set(pa) | set(pb)) if k not in shown]
     col_a, col_b = f"A: {a['run_name']}", f"B: {b['run_name']}"
-    return pd.DataFrame({
-        "field": [f for f, _, _ in fields],
-        col_a: [_fmt(f, x) for f, x, _ in fields],
-        col_b: [_fmt(f, y) for f, _, y in fields],
-        "differs": [not _same(x, y) for f, x, y in fields],
-    })
+    return pd.DataFrame(
+        {
+            "field": [f for f, _, _ in fields],
+            col_a: [_fmt(f, x) for f, x, _ in fields],
+            col_b: [_fmt(f, y) for f, _, y in fields],
+            "differs": [not _same(x, y) for f, x, y in fields],
+        }
+    )
 
 
 # --------------------------------------------------------------------- writing an ensemble
@@ -540,9 +648,16 @@ def ensemble_input(members: Sequence[str]) -> str:
     return ENSEMBLE + ("-spk" if members and all(str(m).endswith("-spk") for m in members) else "")
 
 
-def log_ensemble(weights: Mapping[str, float], *, members: Sequence[str] | None = None,
-                 protocol: str = "seed", fold: int = 0, report: Mapping[str, Any] | None = None,
-                 temperature: float | None = None, run_name: str | None = None) -> str:
+def log_ensemble(
+    weights: Mapping[str, float],
+    *,
+    members: Sequence[str] | None = None,
+    protocol: str = "seed",
+    fold: int = 0,
+    report: Mapping[str, Any] | None = None,
+    temperature: float | None = None,
+    run_name: str | None = None,
+) -> str:
     """Log an ensemble run following the convention of this module.
 
     Parameters
@@ -569,12 +684,20 @@ def log_ensemble(weights: Mapping[str, float], *, members: Sequence[str] | None 
 
     total = float(sum(weights.values()))
     if not weights or total <= 0 or any(w < 0 for w in weights.values()):
-        raise TrackingError(f"Ensemble weights must be non-negative with a positive sum, got "
-                            f"{dict(weights)!r}.")
+        raise TrackingError(
+            f"Ensemble weights must be non-negative with a positive sum, got {dict(weights)!r}."
+        )
     name = run_name or f"{ENSEMBLE}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
     with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name=name) as run:
-        mlflow.log_params({"model": ENSEMBLE, "input": ensemble_input(members or weights), "protocol": protocol,
-                           "fold": fold, "members": json.dumps(list(members or weights))})
+        mlflow.log_params(
+            {
+                "model": ENSEMBLE,
+                "input": ensemble_input(members or weights),
+                "protocol": protocol,
+                "fold": fold,
+                "members": json.dumps(list(members or weights)),
+            }
+        )
         mlflow.log_metrics({f"{WEIGHT_PREFIX}{k}": float(w) / total for k, w in weights.items()})
         if temperature is not None:
             mlflow.log_metric("temperature", float(temperature))

@@ -29,8 +29,9 @@ import json
 import os
 import threading
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import soxr
@@ -39,8 +40,17 @@ from .config import CLIP_SECONDS, EMOTIONS, SAMPLE_RATE
 from .errors import ConfigError
 from .metrics import TopClass
 
-__all__ = ["RollingBuffer", "LivePredictor", "LivePoint", "OnlineAdapter", "to_mono_float",
-           "frame_to_array", "ice_servers", "ICE_ENV", "WARMUP_SECONDS"]
+__all__ = [
+    "RollingBuffer",
+    "LivePredictor",
+    "LivePoint",
+    "OnlineAdapter",
+    "to_mono_float",
+    "frame_to_array",
+    "ice_servers",
+    "ICE_ENV",
+    "WARMUP_SECONDS",
+]
 
 #: Environment variable holding the ICE servers as JSON (a list of RTCIceServer dicts).
 ICE_ENV = "SER_ICE_SERVERS"
@@ -113,9 +123,9 @@ class RollingBuffer:
         self.sr = int(sr)
         self.capacity = int(round(seconds * self.sr))
         self._buf = np.zeros(self.capacity, np.float32)
-        self._pos = 0          # next write index
-        self._filled = 0       # valid samples in the ring
-        self._total = 0        # samples written since the start (the audio clock)
+        self._pos = 0  # next write index
+        self._filled = 0  # valid samples in the ring
+        self._total = 0  # samples written since the start (the audio clock)
         self._in_sr: int | None = None
         self._stream: soxr.ResampleStream | None = None
         self._lock = threading.Lock()
@@ -127,8 +137,7 @@ class RollingBuffer:
         with self._lock:
             if sr != self.sr:
                 if sr != self._in_sr or self._stream is None:
-                    self._stream = soxr.ResampleStream(sr, self.sr, 1, dtype="float32",
-                                                       quality="HQ")
+                    self._stream = soxr.ResampleStream(sr, self.sr, 1, dtype="float32", quality="HQ")
                     self._in_sr = sr
                 x = self._stream.resample_chunk(x)
             self._write(x)
@@ -150,10 +159,10 @@ class RollingBuffer:
             return
         end = self._pos + n
         if end <= cap:
-            self._buf[self._pos:end] = x
+            self._buf[self._pos : end] = x
         else:
             k = cap - self._pos
-            self._buf[self._pos:] = x[:k]
+            self._buf[self._pos :] = x[:k]
             self._buf[: n - k] = x[k:]
         self._pos = end % cap
         self._filled = min(cap, self._filled + n)
@@ -173,8 +182,8 @@ class RollingBuffer:
         if self._filled < self.capacity:
             start = (self._pos - self._filled) % self.capacity
             if start + self._filled <= self.capacity:
-                return self._buf[start:start + self._filled].copy()
-        return np.concatenate([self._buf[self._pos:], self._buf[: self._pos]])[-self._filled:]
+                return self._buf[start : start + self._filled].copy()
+        return np.concatenate([self._buf[self._pos :], self._buf[: self._pos]])[-self._filled :]
 
     @property
     def seconds(self) -> float:
@@ -245,8 +254,7 @@ class OnlineAdapter:
         Windows quieter than this count as silence.
     """
 
-    def __init__(self, predictor, *, warmup: float = WARMUP_SECONDS,
-                 min_rms: float | None = None) -> None:
+    def __init__(self, predictor, *, warmup: float = WARMUP_SECONDS, min_rms: float | None = None) -> None:
         from .adapt import MIN_RMS
 
         self.warmup = float(warmup)
@@ -259,8 +267,9 @@ class OnlineAdapter:
         the same representations and front end, else they start afresh."""
         reps = list(predictor.profile_representations())
         with self._lock:
-            same = (getattr(self, "representations", None) == reps
-                    and getattr(self, "cfg", None) == predictor.cfg)
+            same = (
+                getattr(self, "representations", None) == reps and getattr(self, "cfg", None) == predictor.cfg
+            )
             self.predictor, self.representations, self.cfg = predictor, reps, predictor.cfg
             if not same:
                 self._reset()
@@ -379,11 +388,14 @@ class OnlineAdapter:
         if not self.can_adapt:
             return self.predictor.adaptation()
         if self.ready:
-            return (f"Adapted on the fly: running statistics of {self.seconds:.0f} s of your "
-                    "speech in this session.")
-        return (f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until "
-                f"then: {self.predictor.adaptation()}")
-
+            return (
+                f"Adapted on the fly: running statistics of {self.seconds:.0f} s of your "
+                "speech in this session."
+            )
+        return (
+            f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until "
+            f"then: {self.predictor.adaptation()}"
+        )
 
 
 class LivePredictor:
@@ -408,10 +420,16 @@ class LivePredictor:
         ``predict``.
     """
 
-    def __init__(self, predict: Callable[[np.ndarray], np.ndarray],
-                 buffer: RollingBuffer | None = None, *, min_new: float = 0.25,
-                 min_seconds: float = 0.5, max_history: int = 7200,
-                 adapter: OnlineAdapter | None = None) -> None:
+    def __init__(
+        self,
+        predict: Callable[[np.ndarray], np.ndarray],
+        buffer: RollingBuffer | None = None,
+        *,
+        min_new: float = 0.25,
+        min_seconds: float = 0.5,
+        max_history: int = 7200,
+        adapter: OnlineAdapter | None = None,
+    ) -> None:
         self.predict = predict
         #: When set, every step feeds it the new audio and predicts with it
         #: (``predict`` is then unused).
@@ -439,16 +457,16 @@ class LivePredictor:
             adapter, adapted = self.adapter, False
             if adapter is not None:
                 if adapter.cfg.sr != self.buffer.sr:
-                    raise ConfigError(f"the adapter expects {adapter.cfg.sr} Hz audio, the buffer "
-                                      f"holds {self.buffer.sr} Hz")
+                    raise ConfigError(
+                        f"the adapter expects {adapter.cfg.sr} Hz audio, the buffer holds {self.buffer.sr} Hz"
+                    )
                 adapter.observe(y, total)
                 model = adapter.current()
                 adapted = adapter.ready
                 probs = np.asarray(model.predict(y), dtype=np.float32)
             else:
                 probs = np.asarray(self.predict(y), dtype=np.float32)
-            point = LivePoint(now, probs, float(np.sqrt(np.mean(y.astype(np.float64) ** 2))),
-                              adapted)
+            point = LivePoint(now, probs, float(np.sqrt(np.mean(y.astype(np.float64) ** 2))), adapted)
             self._history.append(point)
             return point
 
@@ -500,8 +518,10 @@ def ice_servers(value: str | Sequence[Any] | None = None) -> list[dict]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{ICE_ENV} is not valid JSON ({exc}); expected e.g. "
-                              '[{"urls": ["stun:stun.l.google.com:19302"]}]') from None
+            raise ConfigError(
+                f"{ICE_ENV} is not valid JSON ({exc}); expected e.g. "
+                '[{"urls": ["stun:stun.l.google.com:19302"]}]'
+            ) from None
     if isinstance(value, dict):  # a single server
         value = [value]
     if not isinstance(value, (list, tuple)):

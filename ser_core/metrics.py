@@ -12,8 +12,15 @@ import numpy as np
 
 from .config import EMOTIONS
 
-__all__ = ["TopClass", "classification_report", "expected_calibration_error", "fit_temperature", "softmax",
-           "log_softmax", "most_confused"]
+__all__ = [
+    "TopClass",
+    "classification_report",
+    "expected_calibration_error",
+    "fit_temperature",
+    "softmax",
+    "log_softmax",
+    "most_confused",
+]
 
 
 class TopClass:
@@ -74,8 +81,10 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, A
         "macro_f1": float(f.mean()),
         "macro_precision": float(p.mean()),
         "macro_recall": float(r.mean()),
-        "per_class": {e: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                          "support": int(s[i])} for i, e in enumerate(EMOTIONS)},
+        "per_class": {
+            e: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, e in enumerate(EMOTIONS)
+        },
         "confusion": cm.tolist(),
         "most_confused": most_confused(cm),
     }

@@ -23,9 +23,9 @@ A new architecture is one decorated class: ``@register("name")``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -109,9 +109,7 @@ def create(name: str, **kwargs) -> nn.Module:
     try:
         spec = MODELS[name]
     except KeyError:
-        raise UnknownNameError(
-            f"unknown model {name!r}; choose one of: {', '.join(MODELS)}"
-        ) from None
+        raise UnknownNameError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
     return spec.cls(**kwargs)
 
 
@@ -146,7 +144,8 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.downsample = (
             nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-            if stride != 1 or cin != cout else nn.Identity()
+            if stride != 1 or cin != cout
+            else nn.Identity()
         )
         self.relu2 = nn.ReLU(inplace=False)
 
@@ -172,12 +171,15 @@ class AudioResNet(nn.Module):
     Input ``(B, in_chans, bins, frames)``; output logits ``(B, n_classes)``.
     """
 
-    def __init__(self, in_chans: int = 1, width: int = 32, dropout: float = 0.3,
-                 n_classes: int = N_CLASSES) -> None:
+    def __init__(
+        self, in_chans: int = 1, width: int = 32, dropout: float = 0.3, n_classes: int = N_CLASSES
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(in_chans, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width),
-            nn.ReLU(inplace=False), nn.MaxPool2d(3, 2, 1),
+            nn.Conv2d(in_chans, width, 7, 2, 3, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=False),
+            nn.MaxPool2d(3, 2, 1),
         )
         chans = [width, 2 * width, 4 * width, 8 * width]
         layers, cin = [], width
@@ -208,8 +210,9 @@ class VGG16(nn.Module):
 
     CFG = (1, 1, "M", 2, 2, "M", 4, 4, 4, "M", 8, 8, 8, "M", 8, 8, 8, "M")
 
-    def __init__(self, in_chans: int = 1, width: int = 32, dropout: float = 0.5,
-                 n_classes: int = N_CLASSES) -> None:
+    def __init__(
+        self, in_chans: int = 1, width: int = 32, dropout: float = 0.5, n_classes: int = N_CLASSES
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         cin = in_chans
@@ -218,14 +221,20 @@ class VGG16(nn.Module):
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
             else:
                 c = int(v) * width
-                layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
-                           nn.ReLU(inplace=False)]
+                layers += [
+                    nn.Conv2d(cin, c, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(c),
+                    nn.ReLU(inplace=False),
+                ]
                 cin = c
         self.body = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(cin, 4 * width * 2), nn.ReLU(inplace=False),
-            nn.Dropout(dropout), nn.Linear(4 * width * 2, n_classes),
+            nn.Flatten(),
+            nn.Linear(cin, 4 * width * 2),
+            nn.ReLU(inplace=False),
+            nn.Dropout(dropout),
+            nn.Linear(4 * width * 2, n_classes),
         )
         _init_weights(self)
 
@@ -247,13 +256,23 @@ class SmallCNN(nn.Module):
         super().__init__()
         blocks, cin = [], in_chans
         for c in (32, 64, 128):
-            blocks += [nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=False),
-                       nn.MaxPool2d(2, 2, ceil_mode=True), nn.Dropout(dropout)]
+            blocks += [
+                nn.Conv2d(cin, c, 3, padding=1),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=False),
+                nn.MaxPool2d(2, 2, ceil_mode=True),
+                nn.Dropout(dropout),
+            ]
             cin = c
         self.body = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(128, 128), nn.ReLU(inplace=False),
-                                  nn.Dropout(2 * dropout), nn.Linear(128, n_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(128, 128),
+            nn.ReLU(inplace=False),
+            nn.Dropout(2 * dropout),
+            nn.Linear(128, n_classes),
+        )
         _init_weights(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -276,13 +295,21 @@ class WaveCNN(nn.Module):
         spec = [(1, 32, 80, 4), (32, 64, 3, 1), (64, 128, 3, 1), (128, 256, 3, 1)]
         blocks: list[nn.Module] = []
         for cin, cout, k, s in spec:
-            blocks += [nn.Conv1d(cin, cout, k, s, padding=k // 2, bias=False), nn.BatchNorm1d(cout),
-                       nn.ReLU(inplace=False), nn.MaxPool1d(4)]
+            blocks += [
+                nn.Conv1d(cin, cout, k, s, padding=k // 2, bias=False),
+                nn.BatchNorm1d(cout),
+                nn.ReLU(inplace=False),
+                nn.MaxPool1d(4),
+            ]
         self.body = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(256, 512), nn.ReLU(inplace=False),
-            nn.Dropout(dropout), nn.Linear(512, n_classes),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(256, 512),
+            nn.ReLU(inplace=False),
+            nn.Dropout(dropout),
+            nn.Linear(512, n_classes),
         )
         _init_weights(self)
 
@@ -301,13 +328,24 @@ class ZcrRmsLSTM(nn.Module):
     def __init__(self, hidden: int = 64, dropout: float = 0.3, n_classes: int = N_CLASSES) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv1d(2, 32, 5, padding=2), nn.BatchNorm1d(32), nn.ReLU(inplace=False),
-            nn.MaxPool1d(2), nn.Conv1d(32, 64, 5, padding=2), nn.BatchNorm1d(64),
-            nn.ReLU(inplace=False), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
+            nn.Conv1d(2, 32, 5, padding=2),
+            nn.BatchNorm1d(32),
+            nn.ReLU(inplace=False),
+            nn.MaxPool1d(2),
+            nn.Conv1d(32, 64, 5, padding=2),
+            nn.BatchNorm1d(64),
+            nn.ReLU(inplace=False),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
         )
         self.lstm = nn.LSTM(2, hidden, batch_first=True, bidirectional=True)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(64 + 2 * hidden, 64),
-                                  nn.ReLU(inplace=False), nn.Dropout(dropout), nn.Linear(64, n_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(64 + 2 * hidden, 64),
+            nn.ReLU(inplace=False),
+            nn.Dropout(dropout),
+            nn.Linear(64, n_classes),
+        )
         _init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -368,7 +406,6 @@ def fit_logreg(x_train, y_train, x_val, y_val, *, cs=LOGREG_CS, seed: int = 0):
     from sklearn.linear_model import LogisticRegression as SkLogReg
     from sklearn.metrics import log_loss
 
-    labels = list(range(N_CLASSES))
     best, history = None, []
     for i, c in enumerate(cs, 1):
         clf = SkLogReg(C=c, max_iter=3000, random_state=seed).fit(x_train, y_train)
@@ -376,11 +413,15 @@ def fit_logreg(x_train, y_train, x_val, y_val, *, cs=LOGREG_CS, seed: int = 0):
         coef[clf.classes_], icpt[clf.classes_] = clf.coef_, clf.intercept_  # absent classes stay 0
         val_p = clf.predict_proba(x_val)
         acc = float((clf.classes_[val_p.argmax(1)] == y_val).mean())
-        row = {"epoch": i, "C": float(c),
-               "train_loss": float(log_loss(y_train, clf.predict_proba(x_train), labels=clf.classes_)),
-               "val_loss": float(log_loss(y_val, val_p, labels=clf.classes_)) if set(y_val) <= set(
-                   clf.classes_) else float("nan"),
-               "val_accuracy": acc}
+        row = {
+            "epoch": i,
+            "C": float(c),
+            "train_loss": float(log_loss(y_train, clf.predict_proba(x_train), labels=clf.classes_)),
+            "val_loss": float(log_loss(y_val, val_p, labels=clf.classes_))
+            if set(y_val) <= set(clf.classes_)
+            else float("nan"),
+            "val_accuracy": acc,
+        }
         history.append(row)
         if best is None or acc > best[0]:
             best = (acc, coef, icpt)
@@ -481,7 +522,7 @@ class LoadedModel:
     module: nn.Module
     card: dict
     #: A speaker-normalised model's training speakers (None: not stored, or corpus-normalised).
-    speakers: "TrainingSpeakers | None" = None
+    speakers: TrainingSpeakers | None = None
 
     @property
     def representation(self) -> str:
@@ -513,7 +554,7 @@ class TrainingSpeakers:
     clips: str
 
     @classmethod
-    def of(cls, stats, *, speakers, file_ids) -> "TrainingSpeakers":
+    def of(cls, stats, *, speakers, file_ids) -> TrainingSpeakers:
         """The statistics (of :func:`ser_core.train.split_speaker_stats`) of the speakers of a
         training part, given the part's clips' ``speakers`` and ``file_ids``."""
         import pandas as pd
@@ -544,8 +585,11 @@ def save_speakers(speakers: TrainingSpeakers, name: str, *, directory: Path | No
 
     path = speakers_path(name, directory=directory)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{s}/{k}": np.ascontiguousarray(getattr(st, k), np.float32)
-              for s, st in speakers.stats.items() for k in ("mean", "std")}
+    arrays = {
+        f"{s}/{k}": np.ascontiguousarray(getattr(st, k), np.float32)
+        for s, st in speakers.stats.items()
+        for k in ("mean", "std")
+    }
     counts = {s: int(st.count) for s, st in speakers.stats.items()}
     save_file(arrays, str(path), metadata={"clips": speakers.clips, "counts": json.dumps(counts)})
     return path
@@ -564,16 +608,22 @@ def _load_speakers(path: Path) -> TrainingSpeakers | None:
         with safe_open(str(path), framework="numpy") as f:
             meta = f.metadata() or {}
             counts = json.loads(meta.get("counts", "{}"))
-            arrays = {k: f.get_tensor(k) for k in f.keys()}
+            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has keys() but no __iter__
         names = sorted({k.rsplit("/", 1)[0] for k in arrays})
-        return TrainingSpeakers({s: NormStats(arrays[f"{s}/mean"], arrays[f"{s}/std"], int(counts.get(s, 0)))
-                                 for s in names}, meta["clips"])
+        return TrainingSpeakers(
+            {s: NormStats(arrays[f"{s}/mean"], arrays[f"{s}/std"], int(counts.get(s, 0))) for s in names},
+            meta["clips"],
+        )
     except Exception as exc:  # noqa: BLE001 - only an optimisation: recomputed when absent
         import warnings
 
-        warnings.warn(f"ignoring the damaged training-speaker statistics {path} ({exc}); they are "
-                      "recomputed from the corpus when needed (`python -m ser_core models "
-                      "--store-speakers` rewrites them)", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring the damaged training-speaker statistics {path} ({exc}); they are "
+            "recomputed from the corpus when needed (`python -m ser_core models "
+            "--store-speakers` rewrites them)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
@@ -583,8 +633,14 @@ def models_dir() -> Path:
     return artifacts_dir() / "models"
 
 
-def save(module: nn.Module, card: dict, name: str, *, speakers: TrainingSpeakers | None = None,
-         directory: Path | None = None) -> Path:
+def save(
+    module: nn.Module,
+    card: dict,
+    name: str,
+    *,
+    speakers: TrainingSpeakers | None = None,
+    directory: Path | None = None,
+) -> Path:
     """Write ``<name>.safetensors`` (fp16) and ``<name>.json`` (the card).
 
     ``speakers``: a speaker-normalised model's training-speaker statistics
@@ -595,8 +651,10 @@ def save(module: nn.Module, card: dict, name: str, *, speakers: TrainingSpeakers
 
     d = Path(directory or models_dir())
     d.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v).contiguous().cpu()
-             for k, v in module.state_dict().items()}
+    state = {
+        k: (v.half() if v.is_floating_point() else v).contiguous().cpu()
+        for k, v in module.state_dict().items()
+    }
     path = d / f"{name}.safetensors"
     save_file(state, str(path), metadata={"name": name, "classes": ",".join(EMOTIONS)})
     save_card(card, name, directory=d)
@@ -627,8 +685,10 @@ def shipped(directory: Path | None = None) -> list[str]:
 
 
 def _restore_hint(name: str) -> str:
-    return (f"restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
-            f"command of {name}.json")
+    return (
+        f"restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
+        f"command of {name}.json"
+    )
 
 
 def read_card(name: str, *, directory: Path | None = None) -> dict:
@@ -649,11 +709,14 @@ def read_card(name: str, *, directory: Path | None = None) -> dict:
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:  # (UnicodeDecodeError too)
-        raise ModelFileError(f"the model card {path} is damaged ({type(exc).__name__}: {exc}); "
-                             + _restore_hint(name)) from exc
+        raise ModelFileError(
+            f"the model card {path} is damaged ({type(exc).__name__}: {exc}); " + _restore_hint(name)
+        ) from exc
     if not isinstance(card, dict):
-        raise ModelFileError(f"the model card {path} is damaged (a JSON {type(card).__name__}, "
-                             "not an object); " + _restore_hint(name))
+        raise ModelFileError(
+            f"the model card {path} is damaged (a JSON {type(card).__name__}, "
+            "not an object); " + _restore_hint(name)
+        )
     return card
 
 
@@ -693,16 +756,20 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
     card = read_card(name, directory=d)
     try:
         arch = card["architecture"]
-        card["input"]["kind"]  # noqa: B018 - what every loader reads
+        card["input"]["kind"]
         module = create(arch["name"], **arch.get("kwargs", {}))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelFileError(f"the model card {card_path} does not describe a model that can be "
-                             f"built ({type(exc).__name__}: {exc}); " + _restore_hint(name)) from exc
+        raise ModelFileError(
+            f"the model card {card_path} does not describe a model that can be "
+            f"built ({type(exc).__name__}: {exc}); " + _restore_hint(name)
+        ) from exc
     try:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
         module.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - safetensors and torch raise their own kinds
+    except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:300]
-        raise ModelFileError(f"the weights {weights} cannot be loaded into the card's {arch['name']} "
-                             f"({type(exc).__name__}: {reason}); " + _restore_hint(name)) from exc
+        raise ModelFileError(
+            f"the weights {weights} cannot be loaded into the card's {arch['name']} "
+            f"({type(exc).__name__}: {reason}); " + _restore_hint(name)
+        ) from exc
     return LoadedModel(name, module.eval(), card, _load_speakers(speakers_path(name, directory=d)))

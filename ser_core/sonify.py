@@ -106,7 +106,11 @@ def mel_to_audio(
     power = db_to_power(np.nan_to_num(S, nan=-cfg.top_db, posinf=0.0, neginf=-cfg.top_db))
     linear = np.sqrt(np.maximum(_mel_pinv(cfg) @ power, 0.0))
     y = librosa.griffinlim(
-        linear, n_iter=n_iter, hop_length=cfg.hop_length, n_fft=cfg.n_fft, center=True,
+        linear,
+        n_iter=n_iter,
+        hop_length=cfg.hop_length,
+        n_fft=cfg.n_fft,
+        center=True,
         random_state=np.random.RandomState(seed),
     )
     y = pad_or_trim(y.astype(np.float32), n_samples=cfg.n_samples, align="start")
@@ -114,7 +118,9 @@ def mel_to_audio(
     return (y / peak if peak > 1.0 else y).astype(np.float32)
 
 
-def spectral_convergence(y: np.ndarray, target_mag: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> float:
+def spectral_convergence(
+    y: np.ndarray, target_mag: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> float:
     """``||S_target - |STFT(y)| ||_F / ||S_target||_F`` (lower is better).
 
     Parameters
@@ -126,8 +132,9 @@ def spectral_convergence(y: np.ndarray, target_mag: np.ndarray, *, cfg: FeatureC
     """
     import librosa
 
-    mag = np.abs(librosa.stft(np.asarray(y, np.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                              center=True))
+    mag = np.abs(
+        librosa.stft(np.asarray(y, np.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length, center=True)
+    )
     t = min(mag.shape[1], target_mag.shape[1])
     ref = np.asarray(target_mag)[:, :t]
     return float(np.linalg.norm(ref - mag[:, :t]) / max(np.linalg.norm(ref), 1e-12))

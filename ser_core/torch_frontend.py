@@ -78,12 +78,20 @@ class LogMel(nn.Module):
         if y.ndim != 2:
             raise ConfigError(f"LogMel needs waveforms of shape (n, samples), got {tuple(y.shape)}")
         c = self.cfg
-        X = torch.stft(y, n_fft=c.n_fft, hop_length=c.hop_length, win_length=c.n_fft,
-                       window=self.window, center=True, pad_mode="constant", return_complex=True)
+        X = torch.stft(
+            y,
+            n_fft=c.n_fft,
+            hop_length=c.hop_length,
+            win_length=c.n_fft,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
         # |X|^2 from the real and imaginary parts: finite gradient where X == 0 (silence)
-        power = torch.view_as_real(X).pow(2).sum(-1)                  # (n, 1 + n_fft/2, frames)
-        mel = torch.matmul(self.mel_basis, power)                     # (n, n_mels, frames)
-        db = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))      # ref = 1.0: no offset
+        power = torch.view_as_real(X).pow(2).sum(-1)  # (n, 1 + n_fft/2, frames)
+        mel = torch.matmul(self.mel_basis, power)  # (n, n_mels, frames)
+        db = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))  # ref = 1.0: no offset
         if c.top_db is not None:
             peak = db.amax(dim=(-2, -1), keepdim=True)
             db = torch.maximum(db, peak - c.top_db)
@@ -115,8 +123,14 @@ class WaveformClassifier(nn.Module):
     cfg : FeatureConfig
     """
 
-    def __init__(self, module: nn.Module, *, mean: np.ndarray | None = None,
-                 std: np.ndarray | None = None, cfg: FeatureConfig = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        mean: np.ndarray | None = None,
+        std: np.ndarray | None = None,
+        cfg: FeatureConfig = DEFAULT_CONFIG,
+    ) -> None:
         super().__init__()
         self.frontend = LogMel(cfg)
         self.module = module
@@ -139,13 +153,19 @@ class WaveformClassifier(nn.Module):
         card = loaded.card
         inp = card.get("input", {})
         if inp.get("kind") != "features" or inp.get("name") != "mel":
-            raise ConfigError(f"waveform attacks need a model on the 'mel' representation; "
-                              f"{loaded.name!r} reads {inp.get('name')!r}")
+            raise ConfigError(
+                f"waveform attacks need a model on the 'mel' representation; "
+                f"{loaded.name!r} reads {inp.get('name')!r}"
+            )
         cfg = FeatureConfig(**inp.get("feature_config", {}))
         norm = card.get("normalization", {})
         stats = NormStats.from_dict(norm) if norm.get("kind") == "corpus" else None
-        return cls(loaded.module.eval(), mean=None if stats is None else stats.mean,
-                   std=None if stats is None else stats.std, cfg=cfg).eval()
+        return cls(
+            loaded.module.eval(),
+            mean=None if stats is None else stats.mean,
+            std=None if stats is None else stats.std,
+            cfg=cfg,
+        ).eval()
 
     def normalised(self, y: torch.Tensor) -> torch.Tensor:
         """The model input ``(n, 1, n_mels, frames)`` of waveforms ``(n, samples)``."""

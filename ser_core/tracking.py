@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .config import artifacts_dir, project_root
 
@@ -52,8 +53,12 @@ def log_report(report: Mapping[str, Any], *, prefix: str = "test_") -> None:
     """Log a :func:`~ser_core.metrics.classification_report` into the active run."""
     import mlflow
 
-    mlflow.log_metrics({f"{prefix}{k}": float(report[k]) for k in
-                        ("accuracy", "macro_f1", "macro_precision", "macro_recall")})
+    mlflow.log_metrics(
+        {
+            f"{prefix}{k}": float(report[k])
+            for k in ("accuracy", "macro_f1", "macro_precision", "macro_recall")
+        }
+    )
     mlflow.log_metrics({f"{prefix}f1_{e}": float(v["f1"]) for e, v in report["per_class"].items()})
     mlflow.set_tag(f"{prefix}confusion", json.dumps(report["confusion"]))
 

@@ -18,9 +18,10 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,24 @@ from . import cache, data, features, functionals, metrics, models
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError, DatasetError
 
-__all__ = ["TrainConfig", "RunResult", "WeightEMA", "train", "resolve_device", "model_inputs", "predict_logits",
-           "save_predictions", "predictions_name", "TRAINVAL_SUFFIX", "predictions_dir", "borrowed_calibration",
-           "teacher_probabilities", "teacher_digests", "distillation_loss", "normalised_inputs"]
+__all__ = [
+    "TrainConfig",
+    "RunResult",
+    "WeightEMA",
+    "train",
+    "resolve_device",
+    "model_inputs",
+    "predict_logits",
+    "save_predictions",
+    "predictions_name",
+    "TRAINVAL_SUFFIX",
+    "predictions_dir",
+    "borrowed_calibration",
+    "teacher_probabilities",
+    "teacher_digests",
+    "distillation_loss",
+    "normalised_inputs",
+]
 
 
 #: L2 strengths (scikit-learn's C) a ``logreg`` run tries; validation picks one.
@@ -95,52 +111,72 @@ class TrainConfig:
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
         if models.MODELS[self.model].input == "members":
-            raise ConfigError(f"{self.model!r} combines trained models: build it with "
-                              "`python -m ser_core ensemble`, not `train`")
+            raise ConfigError(
+                f"{self.model!r} combines trained models: build it with "
+                "`python -m ser_core ensemble`, not `train`"
+            )
         if models.MODELS[self.model].input == "features":
             features.get(self.representation)
         if models.MODELS[self.model].input == "functionals":
             functionals.get(self.representation)
             if self.teacher or self.ema or self.freq_warp or self.time_stretch:
-                raise ConfigError(f"{self.model!r} is fitted in closed form on utterance "
-                                  "functionals: distillation, weight averaging and voice "
-                                  "perturbations do not apply")
+                raise ConfigError(
+                    f"{self.model!r} is fitted in closed form on utterance "
+                    "functionals: distillation, weight averaging and voice "
+                    "perturbations do not apply"
+                )
         if self.protocol not in data.PROTOCOLS:
             raise ConfigError(f"protocol must be one of {data.PROTOCOLS}, got {self.protocol!r}")
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.norm == "speaker" and self.input_kind not in ("features", "functionals"):
-            raise ConfigError(f"speaker normalisation applies to representations and "
-                              f"functionals, not to {self.model!r} "
-                              f"({models.MODELS[self.model].input} input)")
+            raise ConfigError(
+                f"speaker normalisation applies to representations and "
+                f"functionals, not to {self.model!r} "
+                f"({models.MODELS[self.model].input} input)"
+            )
         if not (0 <= self.freq_warp < 1 and 0 <= self.time_stretch < 1):
-            raise ConfigError(f"freq_warp and time_stretch must be within [0, 1), got "
-                              f"{self.freq_warp!r}, {self.time_stretch!r}")
+            raise ConfigError(
+                f"freq_warp and time_stretch must be within [0, 1), got "
+                f"{self.freq_warp!r}, {self.time_stretch!r}"
+            )
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema (a decay per step) must be within [0, 1), got {self.ema!r}")
         if not 0 <= self.distill <= 1 or self.distill_tau <= 0:
-            raise ConfigError(f"distill must be within [0, 1] and distill_tau positive, got "
-                              f"{self.distill!r}, {self.distill_tau!r}")
+            raise ConfigError(
+                f"distill must be within [0, 1] and distill_tau positive, got "
+                f"{self.distill!r}, {self.distill_tau!r}"
+            )
         if (self.distill > 0) != bool(self.teacher):
-            raise ConfigError(f"distillation needs both a teacher and a weight distill > 0, got "
-                              f"teacher={self.teacher!r}, distill={self.distill!r}")
+            raise ConfigError(
+                f"distillation needs both a teacher and a weight distill > 0, got "
+                f"teacher={self.teacher!r}, distill={self.distill!r}"
+            )
         if self.teacher and self.teacher.startswith(FOLD_TEACHER):
             parse_fold_teacher(self.teacher)
         elif self.teacher and self.protocol != "seed":
-            raise ConfigError(f"a shipped teacher ({self.teacher!r}) was trained on the seed split; "
-                              f"on {self.protocol!r} it would have seen the test speaker")
+            raise ConfigError(
+                f"a shipped teacher ({self.teacher!r}) was trained on the seed split; "
+                f"on {self.protocol!r} it would have seen the test speaker"
+            )
         if self.speaker_adversary < 0:
-            raise ConfigError(f"speaker_adversary (a gradient-reversal strength) must be >= 0, "
-                              f"got {self.speaker_adversary!r}")
+            raise ConfigError(
+                f"speaker_adversary (a gradient-reversal strength) must be >= 0, "
+                f"got {self.speaker_adversary!r}"
+            )
         if self.speaker_adversary and not hasattr(models.MODELS[self.model].cls, "features"):
-            raise ConfigError(f"speaker-adversarial training needs a pooled embedding; "
-                              f"{self.model!r} has none")
+            raise ConfigError(
+                f"speaker-adversarial training needs a pooled embedding; {self.model!r} has none"
+            )
         if self.calibration_from and not self.train_on_val:
-            raise ConfigError(f"calibration_from ({self.calibration_from!r}) replaces a temperature "
-                              "fitted on in-sample validation: it goes with train_on_val")
+            raise ConfigError(
+                f"calibration_from ({self.calibration_from!r}) replaces a temperature "
+                "fitted on in-sample validation: it goes with train_on_val"
+            )
         if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError(f"epochs and batch_size must be positive, got {self.epochs!r}, "
-                              f"{self.batch_size!r}")
+            raise ConfigError(
+                f"epochs and batch_size must be positive, got {self.epochs!r}, {self.batch_size!r}"
+            )
 
     @property
     def input_kind(self) -> str:
@@ -150,8 +186,12 @@ class TrainConfig:
     def input_name(self) -> str:
         """The representation or functional set, or ``waveform`` / ``zcr_rms_frames`` for the
         1-D models."""
-        return {"features": self.representation, "functionals": self.representation,
-                "waveform": "waveform", "frames": "zcr_rms_frames"}[self.input_kind]
+        return {
+            "features": self.representation,
+            "functionals": self.representation,
+            "waveform": "waveform",
+            "frames": "zcr_rms_frames",
+        }[self.input_kind]
 
     @property
     def tag(self) -> str:
@@ -217,7 +257,9 @@ def zcr_rms_frames(y: np.ndarray) -> np.ndarray:
     return np.stack([z, np.log10(r + 1e-5)]).astype(np.float32)
 
 
-def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+def model_inputs(
+    meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
     """Inputs of every clip of ``meta`` for a model input kind.
 
     Returns
@@ -234,8 +276,9 @@ def model_inputs(meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig
     return cache.array_entry(key, meta, compute, workers=_array_workers(kind))
 
 
-def part_inputs(meta: pd.DataFrame, rows: np.ndarray, kind: str, name: str, *,
-                cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+def part_inputs(
+    meta: pd.DataFrame, rows: np.ndarray, kind: str, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
     """Inputs of the clips ``rows`` of ``meta`` (a protocol part), as :func:`model_inputs`
     gives them, without caching the corpus: read from a complete cache, else computed
     for these clips alone and kept as a part of the cache entry for the next time
@@ -256,8 +299,9 @@ def _array_input(kind: str, name: str, *, cfg: FeatureConfig) -> tuple[str, Call
     """Cache key and per-clip function of a non-representation input kind."""
     import functools
 
-    salt = name + (json.dumps(functionals.get(name).params(), sort_keys=True)
-                   if kind == "functionals" else "")
+    salt = name + (
+        json.dumps(functionals.get(name).params(), sort_keys=True) if kind == "functionals" else ""
+    )
     key = cfg.digest(("sr", "duration", "align"), salt=salt)
     return f"{name}-{key}", functools.partial(_clip_input, kind=kind, name=name, cfg=cfg)
 
@@ -289,8 +333,9 @@ def _normalizer(x_train: np.ndarray, kind: str) -> features.NormStats | None:
     return features.normalization_stats(x_train)
 
 
-def split_speaker_stats(x_all: np.ndarray, speakers: np.ndarray, train: np.ndarray,
-                        val: np.ndarray, test: np.ndarray) -> dict[str, features.NormStats]:
+def split_speaker_stats(
+    x_all: np.ndarray, speakers: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray
+) -> dict[str, features.NormStats]:
     """Speaker statistics for one fold, never mixing parts.
 
     A speaker with clips in the training part is normalised with statistics
@@ -309,8 +354,15 @@ def split_speaker_stats(x_all: np.ndarray, speakers: np.ndarray, train: np.ndarr
     return stats
 
 
-def normalised_inputs(x_all: np.ndarray, rows: np.ndarray, *, meta: pd.DataFrame, split: data.Split,
-                      speaker: bool, norm: features.NormStats | None) -> np.ndarray:
+def normalised_inputs(
+    x_all: np.ndarray,
+    rows: np.ndarray,
+    *,
+    meta: pd.DataFrame,
+    split: data.Split,
+    speaker: bool,
+    norm: features.NormStats | None,
+) -> np.ndarray:
     """The inputs of ``rows`` of a fold, normalised as its models were trained.
 
     ``speaker``: each clip with its speaker's statistics (:func:`split_speaker_stats`);
@@ -377,8 +429,17 @@ class WeightEMA:
 class _Batches:
     """Minimal in-memory batch iterator with per-sample augmentation."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool,
-                 aug: Callable | None, seed: int, **extras: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        batch_size: int,
+        shuffle: bool,
+        aug: Callable | None,
+        seed: int,
+        **extras: np.ndarray | None,
+    ) -> None:
         self.x, self.y, self.bs, self.shuffle, self.aug = x, y, batch_size, shuffle, aug
         # per-clip arrays batched alongside (teacher probabilities "soft" (n, 6), "speaker"
         # indices (n,)), yielded third as a dict of tensors
@@ -395,9 +456,11 @@ class _Batches:
             xb = self.x[j]
             if self.aug is not None:
                 xb = np.stack([self.aug(s, rng=self.rng) for s in xb])
-            yield (torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)),
-                   torch.from_numpy(self.y[j]),
-                   {k: torch.from_numpy(v[j]) for k, v in self.extras.items()})
+            yield (
+                torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32)),
+                torch.from_numpy(self.y[j]),
+                {k: torch.from_numpy(v[j]) for k, v in self.extras.items()},
+            )
 
 
 class _GradientReversal(torch.autograd.Function):
@@ -435,8 +498,9 @@ class SpeakerAdversary(nn.Module):
         # layer norm first: on a trained mel ResNet's embedding it learns the speakers about
         # twice as fast (46 % against 26 % of 7 after 50 steps), and a slow adversary is one the
         # features outrun (it then stays at chance while a probe still finds the speakers)
-        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, n_speakers))
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, n_speakers)
+        )
 
     def forward(self, emb: torch.Tensor, *, scale: float) -> torch.Tensor:
         """Speaker logits ``(B, n_speakers)``."""
@@ -456,8 +520,9 @@ def embed(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: np.ndarray, *, batch_size: int = 64,
-                   device: torch.device | str = "cpu") -> np.ndarray:
+def predict_logits(
+    model: nn.Module, x: np.ndarray, *, batch_size: int = 64, device: torch.device | str = "cpu"
+) -> np.ndarray:
     """Logits ``(n, 6)`` of already-normalised inputs ``(n, ...)``."""
     model.eval()
     out = []
@@ -467,9 +532,16 @@ def predict_logits(model: nn.Module, x: np.ndarray, *, batch_size: int = 64,
     return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
 
 
-def teacher_probabilities(teacher: str, meta: pd.DataFrame, index: np.ndarray, *,
-                          protocol: str = "seed", fold: int = 0, tau: float = 2.0,
-                          splits_dir: Path | None = None) -> np.ndarray:
+def teacher_probabilities(
+    teacher: str,
+    meta: pd.DataFrame,
+    index: np.ndarray,
+    *,
+    protocol: str = "seed",
+    fold: int = 0,
+    tau: float = 2.0,
+    splits_dir: Path | None = None,
+) -> np.ndarray:
     """A teacher's softened probabilities ``(len(index), 6)`` on training clips.
 
     The teacher scores the clean clips of the split's training and validation
@@ -494,16 +566,20 @@ def teacher_probabilities(teacher: str, meta: pd.DataFrame, index: np.ndarray, *
     row = {int(i): k for k, i in enumerate(rows)}
     missing = [int(i) for i in index if int(i) not in row]
     if missing:
-        raise ConfigError(f"teacher targets exist for training and validation clips only; "
-                          f"{len(missing)} clips are outside them (first: row {missing[0]})")
+        raise ConfigError(
+            f"teacher targets exist for training and validation clips only; "
+            f"{len(missing)} clips are outside them (first: row {missing[0]})"
+        )
     if teacher.startswith(FOLD_TEACHER):
-        probs = _fold_teacher(teacher, meta, rows, protocol=protocol, fold=fold,
-                              splits_dir=splits_dir)
+        probs = _fold_teacher(teacher, meta, rows, protocol=protocol, fold=fold, splits_dir=splits_dir)
     else:
         pred = Predictor.load(teacher)
-        probs = np.concatenate([test_probabilities(pred, meta, protocol=protocol, fold=fold, part=p,
-                                                   splits_dir=splits_dir)[0]
-                                for p in ("train", "val")])
+        probs = np.concatenate(
+            [
+                test_probabilities(pred, meta, protocol=protocol, fold=fold, part=p, splits_dir=splits_dir)[0]
+                for p in ("train", "val")
+            ]
+        )
     soft = np.maximum(probs[[row[int(i)] for i in index]], 1e-12) ** (1.0 / tau)
     return (soft / soft.sum(1, keepdims=True)).astype(np.float32)
 
@@ -515,24 +591,31 @@ FOLD_TEACHER = "fold:"
 def parse_fold_teacher(teacher: str) -> tuple[str, str, str]:
     """``fold:logreg/compare-spk`` -> ``("logreg", "compare", "speaker")``."""
     try:
-        arch, tag = teacher[len(FOLD_TEACHER):].split("/")
+        arch, tag = teacher[len(FOLD_TEACHER) :].split("/")
     except ValueError:
-        raise ConfigError(f"a fold teacher is written fold:<model>/<input> (e.g. "
-                          f"fold:logreg/compare-spk), got {teacher!r}") from None
+        raise ConfigError(
+            f"a fold teacher is written fold:<model>/<input> (e.g. fold:logreg/compare-spk), got {teacher!r}"
+        ) from None
     spk = tag.endswith("-spk")
     return arch, tag.removesuffix("-spk"), "speaker" if spk else "corpus"
 
 
-def _fold_teacher(teacher: str, meta: pd.DataFrame, rows: np.ndarray, *, protocol: str, fold: int,
-                  splits_dir: Path | None) -> np.ndarray:
+def _fold_teacher(
+    teacher: str, meta: pd.DataFrame, rows: np.ndarray, *, protocol: str, fold: int, splits_dir: Path | None
+) -> np.ndarray:
     """Calibrated probabilities ``(len(rows), 6)`` of a recipe trained on this fold's training
     part (its own validation for early stopping or its L2 strength), never logged."""
     arch, rep, norm = parse_fold_teacher(teacher)
     tc = TrainConfig(model=arch, representation=rep, norm=norm, protocol=protocol, fold=fold)
     res = train(tc, meta, splits_dir=splits_dir, log_mlflow=False, progress=False)
-    x = normalised_inputs(model_inputs(meta, tc.input_kind, tc.input_name), rows, meta=meta,
-                          split=data.split_indices(meta, protocol, fold=fold, directory=splits_dir),
-                          speaker=norm == "speaker", norm=res.norm)
+    x = normalised_inputs(
+        model_inputs(meta, tc.input_kind, tc.input_name),
+        rows,
+        meta=meta,
+        split=data.split_indices(meta, protocol, fold=fold, directory=splits_dir),
+        speaker=norm == "speaker",
+        norm=res.norm,
+    )
     return metrics.softmax(predict_logits(res.model, x), temperature=res.temperature)
 
 
@@ -605,46 +688,68 @@ def train(
 
         spk = meta["speaker"].astype(str).to_numpy()
         stats = split_speaker_stats(x_all, spk, tr, va, te)
-        train_speakers = models.TrainingSpeakers.of(stats, speakers=spk[tr],
-                                                    file_ids=meta["file_id"].to_numpy()[tr])
+        train_speakers = models.TrainingSpeakers.of(
+            stats, speakers=spk[tr], file_ids=meta["file_id"].to_numpy()[tr]
+        )
         x_tr = adapt.speaker_normalise(x_tr, spk[tr], stats)
         x_va = adapt.speaker_normalise(x_all[va], spk[va], stats)
         x_te = adapt.speaker_normalise(x_all[te], spk[te], stats)
     else:
-        prep = (lambda a: norm.apply(np.asarray(a, dtype=np.float32))) if norm else (
-            lambda a: np.asarray(a, dtype=np.float32))
+        prep = (
+            (lambda a: norm.apply(np.asarray(a, dtype=np.float32)))
+            if norm
+            else (lambda a: np.asarray(a, dtype=np.float32))
+        )
         x_tr = prep(x_tr)
         x_va, x_te = prep(x_all[va]), prep(x_all[te])
 
     in_chans = x_tr.shape[1]
     model = models.create(tc.model, **_model_kwargs(tc, in_chans)).to(device)
-    aug = (augment_mod.make(tc.representation, freq_warp=tc.freq_warp, time_stretch=tc.time_stretch,
-                            cfg=cfg)
-           if (tc.augment and tc.input_kind == "features") else None)
+    aug = (
+        augment_mod.make(tc.representation, freq_warp=tc.freq_warp, time_stretch=tc.time_stretch, cfg=cfg)
+        if (tc.augment and tc.input_kind == "features")
+        else None
+    )
     ema = WeightEMA(model, decay=tc.ema) if tc.ema > 0 else None
     net = ema.module if ema else model  # what is validated, tested and shipped
     soft, teacher_weights = None, None
     if tc.teacher:  # the digests now: the teacher's files may change while this trains
-        teacher_weights = (None if tc.teacher.startswith(FOLD_TEACHER)
-                           else teacher_digests(tc.teacher))
-        soft = teacher_probabilities(tc.teacher, meta, tr, protocol=tc.protocol, fold=tc.fold,
-                                     tau=tc.distill_tau, splits_dir=splits_dir)
+        teacher_weights = None if tc.teacher.startswith(FOLD_TEACHER) else teacher_digests(tc.teacher)
+        soft = teacher_probabilities(
+            tc.teacher,
+            meta,
+            tr,
+            protocol=tc.protocol,
+            fold=tc.fold,
+            tau=tc.distill_tau,
+            splits_dir=splits_dir,
+        )
     adversary, speakers = None, None
     if tc.speaker_adversary:
-        speakers = np.unique(meta["speaker"].astype(str).to_numpy()[tr],
-                             return_inverse=True)[1].astype(np.int64)
+        speakers = np.unique(meta["speaker"].astype(str).to_numpy()[tr], return_inverse=True)[1].astype(
+            np.int64
+        )
         with torch.no_grad():
             dim = embed(model.eval(), torch.from_numpy(x_tr[:1]).to(device))[0].shape[1]
         adversary = SpeakerAdversary(dim, int(speakers.max()) + 1).to(device)
-    batches = _Batches(x_tr, labels[tr], batch_size=tc.batch_size, shuffle=True, aug=aug, seed=tc.seed,
-                       soft=soft, speaker=speakers)
+    batches = _Batches(
+        x_tr,
+        labels[tr],
+        batch_size=tc.batch_size,
+        shuffle=True,
+        aug=aug,
+        seed=tc.seed,
+        soft=soft,
+        speaker=speakers,
+    )
     groups = [{"params": list(model.parameters()), "lr": tc.lr}]
     if adversary:  # the adversary learns faster than the features it is trained against
         groups.append({"params": list(adversary.parameters()), "lr": ADVERSARY_LR_FACTOR * tc.lr})
     opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     # (at least 10 steps: OneCycleLR divides by zero on a one- or two-step schedule)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], pct_start=0.2,
-                                                total_steps=max(tc.epochs * len(batches), 10))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[g["lr"] for g in groups], pct_start=0.2, total_steps=max(tc.epochs * len(batches), 10)
+    )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
     rng = np.random.default_rng(tc.seed)
 
@@ -656,23 +761,35 @@ def train(
 
         exp = tracking.experiment_id()
         run = mlflow.start_run(experiment_id=exp, run_name=tc.run_name())
-        mlflow.log_params({**dataclasses.asdict(tc), "input": tc.tag,
-                           "parameters": models.count_parameters(model), "device": str(device),
-                           "n_train": len(tr), "n_val": len(va), "n_test": len(te),
-                           "feature_params": json.dumps(_input_params(tc, cfg))})
+        mlflow.log_params(
+            {
+                **dataclasses.asdict(tc),
+                "input": tc.tag,
+                "parameters": models.count_parameters(model),
+                "device": str(device),
+                "n_train": len(tr),
+                "n_val": len(va),
+                "n_test": len(te),
+                "feature_params": json.dumps(_input_params(tc, cfg)),
+            }
+        )
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(LOGREG_CS) if tc.input_kind == "functionals" else tc.epochs,
-                   desc=tc.run_name(), unit="C" if tc.input_kind == "functionals" else "epoch")
+        bar = tqdm(
+            total=len(LOGREG_CS) if tc.input_kind == "functionals" else tc.epochs,
+            desc=tc.run_name(),
+            unit="C" if tc.input_kind == "functionals" else "epoch",
+        )
     history: list[dict[str, float]] = []
     best_acc, best_state, best_epoch, stale = -1.0, None, 0, 0
     t0 = time.time()
     try:
         if tc.input_kind == "functionals":  # closed form; the L2 strength chosen on validation
-            fitted, history = models.fit_logreg(x_tr, labels[tr], x_va, labels[va], cs=LOGREG_CS,
-                                                seed=tc.seed)
+            fitted, history = models.fit_logreg(
+                x_tr, labels[tr], x_va, labels[va], cs=LOGREG_CS, seed=tc.seed
+            )
             net.load_state_dict(fitted.state_dict())
             best = max(history, key=lambda r: (r["val_accuracy"], -r["C"]))
             best_acc, best_epoch = best["val_accuracy"], best["epoch"]
@@ -680,8 +797,7 @@ def train(
                 if run is not None:
                     import mlflow
 
-                    mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"},
-                                       step=row["epoch"])
+                    mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
                 if on_epoch:
                     on_epoch(row)
                 if bar:
@@ -703,23 +819,29 @@ def train(
                         perm = torch.randperm(xb.shape[0], device=device)
                         xb = lam * xb + (1 - lam) * xb[perm]
                     # a mixed batch's targets (labels, teacher's, speakers) are mixed alike
-                    mixed = ((lambda f, t: f(t)) if perm is None else
-                             (lambda f, t: lam * f(t) + (1 - lam) * f(t[perm])))
+                    mixed = (
+                        (lambda f, t: f(t))
+                        if perm is None
+                        else (lambda f, t: lam * f(t) + (1 - lam) * f(t[perm]))
+                    )
                     if adversary:
                         emb, out = embed(model, xb)
-                        spk_logits = adversary(emb, scale=adversary_scale(
-                            step / max(n_steps, 1), strength=tc.speaker_adversary))
+                        spk_logits = adversary(
+                            emb, scale=adversary_scale(step / max(n_steps, 1), strength=tc.speaker_adversary)
+                        )
                     else:
                         out = model(xb)
                     loss = mixed(lambda t: loss_fn(out, t), yb)
                     if "soft" in extra:
                         loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(
-                            out, mixed(lambda t: t, extra["soft"]), tau=tc.distill_tau)
+                            out, mixed(lambda t: t, extra["soft"]), tau=tc.distill_tau
+                        )
                     total += float(loss.detach()) * len(yb)  # the emotion loss
                     n += len(yb)
                     if adversary:
-                        loss = loss + mixed(lambda t: nn.functional.cross_entropy(spk_logits, t),
-                                            extra["speaker"])
+                        loss = loss + mixed(
+                            lambda t: nn.functional.cross_entropy(spk_logits, t), extra["speaker"]
+                        )
                         spk_hits += float((spk_logits.argmax(1) == extra["speaker"]).sum())
                     step += 1
                     opt.zero_grad(set_to_none=True)
@@ -729,11 +851,17 @@ def train(
                     if ema:
                         ema.update(model)
                 val_logits = predict_logits(net, x_va, device=device)
-                val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits),
-                                                             torch.from_numpy(labels[va])))
+                val_loss = float(
+                    nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(labels[va]))
+                )
                 val_acc = float((val_logits.argmax(1) == labels[va]).mean())
-                row = {"epoch": epoch, "train_loss": total / max(n, 1), "val_loss": val_loss,
-                       "val_accuracy": val_acc, "lr": sched.get_last_lr()[0]}
+                row = {
+                    "epoch": epoch,
+                    "train_loss": total / max(n, 1),
+                    "val_loss": val_loss,
+                    "val_accuracy": val_acc,
+                    "lr": sched.get_last_lr()[0],
+                }
                 if adversary:  # how well the speakers can still be told apart (chance 1/7)
                     row["speaker_accuracy"] = spk_hits / max(n, 1)
                 history.append(row)
@@ -764,7 +892,8 @@ def train(
         report = metrics.classification_report(labels[te], test_logits.argmax(1))
         ece_before = metrics.expected_calibration_error(metrics.softmax(test_logits), labels[te])
         ece_after = metrics.expected_calibration_error(
-            metrics.softmax(test_logits, temperature=temperature), labels[te])
+            metrics.softmax(test_logits, temperature=temperature), labels[te]
+        )
         from .inference import unsure_threshold
 
         adapt_curve = None
@@ -774,18 +903,43 @@ def train(
             secs = np.zeros(len(meta))
             secs[te] = adapt.clip_seconds(meta["path"].to_numpy()[te], limit=cfg.duration)
             adapt_curve = adapt.adaptation_curve(
-                x_all, te, logits_fn=lambda a: predict_logits(net, a, device=device),
-                labels=labels, seconds=secs, fallback=norm, seed=tc.seed)
+                x_all,
+                te,
+                logits_fn=lambda a: predict_logits(net, a, device=device),
+                labels=labels,
+                seconds=secs,
+                fallback=norm,
+                seed=tc.seed,
+            )
 
-        unsure = borrowed[1] if borrowed else unsure_threshold(
-            metrics.softmax(val_logits, temperature=temperature), labels[va])
-        result = RunResult(tc, report, best_acc, temperature, ece_before, ece_after,
-                           len(history), seconds, history, net.cpu().eval(), norm,
-                           unsure_below=unsure,
-                           predictions={"val_index": va, "val_labels": labels[va],
-                                        "val_logits": val_logits, "test_index": te,
-                                        "test_labels": labels[te], "test_logits": test_logits,
-                                        "temperature": np.float32(temperature)})
+        unsure = (
+            borrowed[1]
+            if borrowed
+            else unsure_threshold(metrics.softmax(val_logits, temperature=temperature), labels[va])
+        )
+        result = RunResult(
+            tc,
+            report,
+            best_acc,
+            temperature,
+            ece_before,
+            ece_after,
+            len(history),
+            seconds,
+            history,
+            net.cpu().eval(),
+            norm,
+            unsure_below=unsure,
+            predictions={
+                "val_index": va,
+                "val_labels": labels[va],
+                "val_logits": val_logits,
+                "test_index": te,
+                "test_labels": labels[te],
+                "test_logits": test_logits,
+                "temperature": np.float32(temperature),
+            },
+        )
         result.teacher_weights = teacher_weights
         if tc.norm == "speaker":
             result.speakers = train_speakers
@@ -799,9 +953,16 @@ def train(
             from . import tracking
 
             tracking.log_report(report)
-            mlflow.log_metrics({"best_val_accuracy": best_acc, "best_epoch": best_epoch,
-                                "temperature": temperature, "ece_before": ece_before,
-                                "ece_after": ece_after, "train_seconds": seconds})
+            mlflow.log_metrics(
+                {
+                    "best_val_accuracy": best_acc,
+                    "best_epoch": best_epoch,
+                    "temperature": temperature,
+                    "ece_before": ece_before,
+                    "ece_after": ece_after,
+                    "train_seconds": seconds,
+                }
+            )
             mlflow.set_tag("most_confused", json.dumps(report["most_confused"]))
             if result.adaptation:
                 mlflow.log_metrics({f"adapt_accuracy_{k}": v for k, v in result.adaptation.items()})
@@ -809,16 +970,22 @@ def train(
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:  # the weights (fp16) + card as artifacts
-                models.save(result.model, model_card(result, cfg=cfg), "model", speakers=result.speakers,
-                            directory=Path(tmp))
+                models.save(
+                    result.model,
+                    model_card(result, cfg=cfg),
+                    "model",
+                    speakers=result.speakers,
+                    directory=Path(tmp),
+                )
                 mlflow.log_artifacts(tmp, artifact_path="model")
         return result
     except BaseException:
         if run is not None:  # a crashed or interrupted run is marked as such in MLflow
             import mlflow
 
-            mlflow.end_run(status="FAILED" if not isinstance(sys.exc_info()[1], KeyboardInterrupt)
-                           else "KILLED")
+            mlflow.end_run(
+                status="FAILED" if not isinstance(sys.exc_info()[1], KeyboardInterrupt) else "KILLED"
+            )
             run = None
         raise
     finally:
@@ -858,8 +1025,10 @@ def borrowed_calibration(source: str, *, directory: Path | None = None) -> tuple
             raise DatasetError(f"cannot borrow a calibration from {source!r}: {err}") from err
     card = models.read_card(source, directory=directory)
     try:
-        return (float(card["calibration"]["temperature"]),
-                float(card.get("decision", {}).get("unsure_below", 0.5)))
+        return (
+            float(card["calibration"]["temperature"]),
+            float(card.get("decision", {}).get("unsure_below", 0.5)),
+        )
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"model {source!r} has no calibration to lend ({err!r} in its card)") from err
 
@@ -882,8 +1051,7 @@ def predictions_name(tc: TrainConfig) -> str:
     (so that another seed of a recipe never overwrites the predictions ensemble searches read),
     then :data:`TRAINVAL_SUFFIX` when it trained on the validation part too
     (``resnet18-mel-seed-s1-trainval``)."""
-    return (tc.run_name() + (f"-s{tc.seed}" if tc.seed else "")
-            + (TRAINVAL_SUFFIX if tc.train_on_val else ""))
+    return tc.run_name() + (f"-s{tc.seed}" if tc.seed else "") + (TRAINVAL_SUFFIX if tc.train_on_val else "")
 
 
 def save_predictions(result: RunResult, *, directory: Path | None = None) -> Path:
@@ -911,30 +1079,54 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
     rep_params = _input_params(tc, cfg)
     r = result.report
     return {
-        "architecture": {"name": tc.model,
-                         "kwargs": _model_kwargs(tc, _in_chans(result.model, tc)),
-                         "parameters": models.count_parameters(result.model)},
-        "input": {"kind": kind, "name": tc.input_name, "params": rep_params,
-                  "feature_config": dataclasses.asdict(cfg)},
+        "architecture": {
+            "name": tc.model,
+            "kwargs": _model_kwargs(tc, _in_chans(result.model, tc)),
+            "parameters": models.count_parameters(result.model),
+        },
+        "input": {
+            "kind": kind,
+            "name": tc.input_name,
+            "params": rep_params,
+            "feature_config": dataclasses.asdict(cfg),
+        },
         "normalization": _norm_card(result),
         "classes": list(EMOTIONS),
-        "calibration": {"temperature": result.temperature, "ece_before": result.ece_before,
-                        "ece_after": result.ece_after, "ece_bins": 15,
-                        "fit_on": (f"borrowed from {tc.calibration_from} (the held-out run of this "
-                                   "recipe: validation is training data here)"
-                                   if tc.calibration_from else "validation")},
-        "decision": {"unsure_below": result.unsure_below,
-                     "rule": "top calibrated probability below this: validation predictions "
-                             "there are wrong more often than right"},
-        "metrics": {tc.protocol: {
-            "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-            "macro_precision": r["macro_precision"], "macro_recall": r["macro_recall"],
-            "per_class_f1": {e: v["f1"] for e, v in r["per_class"].items()},
-            "confusion": r["confusion"], "fold": tc.fold,
-        }},
-        "training": {**dataclasses.asdict(tc), "epochs_run": result.epochs_run,
-                     "seconds": round(result.seconds, 1), "mlflow_run_id": result.run_id,
-                     **({"teacher_weights": result.teacher_weights} if result.teacher_weights else {})},
+        "calibration": {
+            "temperature": result.temperature,
+            "ece_before": result.ece_before,
+            "ece_after": result.ece_after,
+            "ece_bins": 15,
+            "fit_on": (
+                f"borrowed from {tc.calibration_from} (the held-out run of this "
+                "recipe: validation is training data here)"
+                if tc.calibration_from
+                else "validation"
+            ),
+        },
+        "decision": {
+            "unsure_below": result.unsure_below,
+            "rule": "top calibrated probability below this: validation predictions "
+            "there are wrong more often than right",
+        },
+        "metrics": {
+            tc.protocol: {
+                "accuracy": r["accuracy"],
+                "macro_f1": r["macro_f1"],
+                "macro_precision": r["macro_precision"],
+                "macro_recall": r["macro_recall"],
+                "per_class_f1": {e: v["f1"] for e, v in r["per_class"].items()},
+                "confusion": r["confusion"],
+                "fold": tc.fold,
+            }
+        },
+        "training": {
+            **dataclasses.asdict(tc),
+            "epochs_run": result.epochs_run,
+            "seconds": round(result.seconds, 1),
+            "mlflow_run_id": result.run_id,
+            **({"teacher_weights": result.teacher_weights} if result.teacher_weights else {}),
+        },
         "reproduce": command,
     }
 
@@ -954,9 +1146,13 @@ def _norm_card(result: RunResult) -> dict:
         return {"kind": "none"}
     fit_on = f"{tc.protocol}/fold{tc.fold} train"
     if tc.norm == "speaker":
-        return {"kind": "speaker", "fit_on": "each speaker's own unlabelled audio",
-                "fallback": "corpus statistics below (when the speaker is unknown)",
-                "fallback_fit_on": fit_on, **result.norm.to_dict()}
+        return {
+            "kind": "speaker",
+            "fit_on": "each speaker's own unlabelled audio",
+            "fallback": "corpus statistics below (when the speaker is unknown)",
+            "fallback_fit_on": fit_on,
+            **result.norm.to_dict(),
+        }
     return {"kind": "corpus", "fit_on": fit_on, **result.norm.to_dict()}
 
 

@@ -174,10 +174,18 @@ class XAIOptions:
         return {
             "gradcam": {},
             "lrp": {"epsilon": self.lrp_epsilon},
-            "smoothgrad": {"samples": self.smoothgrad_samples, "noise": self.smoothgrad_noise,
-                           "batch_size": self.batch_size, "seed": self.seed},
-            "lime": {"samples": self.lime_samples, "segments": self.lime_segments,
-                     "batch_size": self.batch_size, "seed": self.seed},
+            "smoothgrad": {
+                "samples": self.smoothgrad_samples,
+                "noise": self.smoothgrad_noise,
+                "batch_size": self.batch_size,
+                "seed": self.seed,
+            },
+            "lime": {
+                "samples": self.lime_samples,
+                "segments": self.lime_segments,
+                "batch_size": self.batch_size,
+                "seed": self.seed,
+            },
         }.get(method, {})
 
 
@@ -206,8 +214,7 @@ class Explainer:
 EXPLAINERS: dict[str, Explainer] = {}
 
 
-def register_explainer(name: str, *, title: str, signed: bool = True,
-                       description: str = "") -> Callable:
+def register_explainer(name: str, *, title: str, signed: bool = True, description: str = "") -> Callable:
     """Function decorator adding an explainer to :data:`EXPLAINERS`."""
 
     def deco(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -228,7 +235,8 @@ def get_explainer(name: str) -> Explainer:
         return EXPLAINERS[name]
     except KeyError:
         raise UnknownNameError(
-            f"unknown explainer {name!r}; choose one of: {', '.join(EXPLAINERS)}") from None
+            f"unknown explainer {name!r}; choose one of: {', '.join(EXPLAINERS)}"
+        ) from None
 
 
 # ------------------------------------------------------------------ helpers
@@ -282,12 +290,13 @@ def normalise(relevance: np.ndarray, *, percentile: float = 100.0) -> np.ndarray
     return np.clip(r / peak, -1.0, 1.0) if peak > 0 else np.zeros_like(r)
 
 
-def _probabilities(model: nn.Module, batch: np.ndarray, *, temperature: float = 1.0,
-                   batch_size: int = 32) -> np.ndarray:
+def _probabilities(
+    model: nn.Module, batch: np.ndarray, *, temperature: float = 1.0, batch_size: int = 32
+) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(batch), batch_size):
-            logits = model(torch.from_numpy(np.ascontiguousarray(batch[i:i + batch_size])))
+            logits = model(torch.from_numpy(np.ascontiguousarray(batch[i : i + batch_size])))
             out.append(torch.softmax(logits / temperature, dim=1).numpy())
     return np.concatenate(out)
 
@@ -305,13 +314,18 @@ def gradcam_layer(model: nn.Module) -> nn.Module:
         layer = getattr(model, attr, None)
         if isinstance(layer, nn.Module):
             return layer
-    raise ConfigError(f"Grad-CAM needs a convolutional model with `layer4` or `body`; "
-                      f"{type(model).__name__} has neither")
+    raise ConfigError(
+        f"Grad-CAM needs a convolutional model with `layer4` or `body`; {type(model).__name__} has neither"
+    )
 
 
-@register_explainer("gradcam", title="Grad-CAM", signed=False,
-                    description="class-weighted activations of the last convolutional block, "
-                                "upsampled (coarse, positive evidence only)")
+@register_explainer(
+    "gradcam",
+    title="Grad-CAM",
+    signed=False,
+    description="class-weighted activations of the last convolutional block, "
+    "upsampled (coarse, positive evidence only)",
+)
 def gradcam(x: np.ndarray, *, model: nn.Module, target: int | None = None) -> np.ndarray:
     """Grad-CAM map, shape ``(C, F, T)`` like ``x`` (the same map on every channel).
 
@@ -329,8 +343,7 @@ def gradcam(x: np.ndarray, *, model: nn.Module, target: int | None = None) -> np
     x = _check_input(x)
     xt = _tensor(x)
     target = _check_target(target, model, xt)
-    cam = LayerGradCam(model, gradcam_layer(model)).attribute(xt, target=target,
-                                                              relu_attributions=True)
+    cam = LayerGradCam(model, gradcam_layer(model)).attribute(xt, target=target, relu_attributions=True)
     up = LayerAttribution.interpolate(cam.detach(), x.shape[1:], interpolate_mode="bilinear")
     return np.broadcast_to(up[0, :1].numpy(), x.shape).astype(np.float32).copy()
 
@@ -398,8 +411,9 @@ class _Pool(_Unit):
 class _Weighted(_Unit):
     """A convolution or dense layer (batch norm folded in) with its LRP rule."""
 
-    def __init__(self, layer: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None,
-                 rule: str, eps: float) -> None:
+    def __init__(
+        self, layer: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None, rule: str, eps: float
+    ) -> None:
         self.layer, self.weight, self.bias, self.rule, self.eps = layer, weight, bias, rule, eps
 
     def _apply(self, a: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -420,19 +434,23 @@ class _Weighted(_Unit):
                 hi = torch.full_like(a, float(a.max())).requires_grad_(True)
                 x = a.clone().requires_grad_(True)
                 wp, wn = self.weight.clamp(min=0), self.weight.clamp(max=0)
-                z = (self._apply(x, self.weight, None) - self._apply(lo, wp, None)
-                     - self._apply(hi, wn, None))
+                z = self._apply(x, self.weight, None) - self._apply(lo, wp, None) - self._apply(hi, wn, None)
                 gx, gl, gh = torch.autograd.grad(z, (x, lo, hi), _safe_div(r, z))
-                return (x.detach() * gx + lo.detach() * gl + hi.detach() * gh
-                        + self._flat(a, torch.where(z == 0, r, torch.zeros_like(r))))
+                return (
+                    x.detach() * gx
+                    + lo.detach() * gl
+                    + hi.detach() * gh
+                    + self._flat(a, torch.where(z == 0, r, torch.zeros_like(r)))
+                )
             x = a.clone().requires_grad_(True)
             if self.rule == "zplus":
                 z = self._apply(x, self.weight.clamp(min=0), None)
                 (g,) = torch.autograd.grad(z, x, _safe_div(r, z))
             else:  # epsilon
                 z = self._apply(x, self.weight, None)
-                s = torch.where(z == 0, torch.zeros_like(r),
-                                r / (z + self.eps * torch.where(z >= 0, 1.0, -1.0)))
+                s = torch.where(
+                    z == 0, torch.zeros_like(r), r / (z + self.eps * torch.where(z >= 0, 1.0, -1.0))
+                )
                 (g,) = torch.autograd.grad(z, x, s)
         return a * g + self._flat(a, torch.where(z == 0, r, torch.zeros_like(r)))
 
@@ -499,14 +517,23 @@ def _compile(module: nn.Module, eps: float) -> list[_Unit]:
     if isinstance(module, BasicBlock):
         w1, b1 = _fold(module.conv1, module.bn1)
         w2, b2 = _fold(module.conv2, module.bn2)
-        main = [_Weighted(module.conv1, w1, b1, "zplus", eps), _Pass(module.relu1),
-                _Weighted(module.conv2, w2, b2, "zplus", eps)]
-        short = [] if isinstance(module.downsample, nn.Identity) else \
-            _compile(module.downsample, eps)
+        main = [
+            _Weighted(module.conv1, w1, b1, "zplus", eps),
+            _Pass(module.relu1),
+            _Weighted(module.conv2, w2, b2, "zplus", eps),
+        ]
+        short = [] if isinstance(module.downsample, nn.Identity) else _compile(module.downsample, eps)
         return [_Residual(main, short, module.relu2)]
     if hasattr(module, "layer4") and hasattr(module, "stem"):  # AudioResNet
-        parts = [module.stem, module.layer1, module.layer2, module.layer3, module.layer4,
-                 module.pool, module.head]
+        parts = [
+            module.stem,
+            module.layer1,
+            module.layer2,
+            module.layer3,
+            module.layer4,
+            module.pool,
+            module.head,
+        ]
         return [u for p in parts for u in _compile(p, eps)]
     if all(hasattr(module, k) for k in ("body", "pool", "head")):  # SmallCNN, VGG16
         return [u for p in (module.body, module.pool, module.head) for u in _compile(p, eps)]
@@ -524,8 +551,15 @@ def _compile(module: nn.Module, eps: float) -> list[_Unit]:
             i += 1
         return units
     if isinstance(module, nn.Linear):
-        return [_Weighted(module, module.weight.detach(), None if module.bias is None
-                          else module.bias.detach(), "epsilon", eps)]
+        return [
+            _Weighted(
+                module,
+                module.weight.detach(),
+                None if module.bias is None else module.bias.detach(),
+                "epsilon",
+                eps,
+            )
+        ]
     if isinstance(module, nn.Flatten):
         return [_Flatten()]
     if isinstance(module, _POOL):
@@ -553,12 +587,15 @@ def lrp_forward(x: np.ndarray, *, model: nn.Module) -> np.ndarray:
     return a[0].numpy()
 
 
-@register_explainer("lrp", title="LRP", signed=True,
-                    description="layer-wise relevance propagation (z^B input layer, z+ "
-                                "convolutions, epsilon dense layer, proportional residual "
-                                "split); sums to the logit")
-def lrp(x: np.ndarray, *, model: nn.Module, target: int | None = None,
-        epsilon: float = 1e-6) -> np.ndarray:
+@register_explainer(
+    "lrp",
+    title="LRP",
+    signed=True,
+    description="layer-wise relevance propagation (z^B input layer, z+ "
+    "convolutions, epsilon dense layer, proportional residual "
+    "split); sums to the logit",
+)
+def lrp(x: np.ndarray, *, model: nn.Module, target: int | None = None, epsilon: float = 1e-6) -> np.ndarray:
     """LRP relevance of every input bin, shape ``(C, F, T)``; sums to the target's logit.
 
     Parameters
@@ -588,12 +625,22 @@ def lrp(x: np.ndarray, *, model: nn.Module, target: int | None = None,
 
 
 # ------------------------------------------------------------------ SmoothGrad
-@register_explainer("smoothgrad", title="SmoothGrad", signed=False,
-                    description="absolute input gradient averaged over noisy copies "
-                                "(fine-grained, unsigned)")
-def smoothgrad(x: np.ndarray, *, model: nn.Module, target: int | None = None,
-               samples: int = 16, noise: float = 0.15, batch_size: int = 32,
-               seed: int = 0) -> np.ndarray:
+@register_explainer(
+    "smoothgrad",
+    title="SmoothGrad",
+    signed=False,
+    description="absolute input gradient averaged over noisy copies (fine-grained, unsigned)",
+)
+def smoothgrad(
+    x: np.ndarray,
+    *,
+    model: nn.Module,
+    target: int | None = None,
+    samples: int = 16,
+    noise: float = 0.15,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> np.ndarray:
     """SmoothGrad map ``(C, F, T)``: mean ``|d logit / d x|`` over ``samples`` copies of
     ``x`` plus Gaussian noise of std ``noise * (max(x) - min(x))``."""
     from captum.attr import NoiseTunnel, Saliency
@@ -605,8 +652,13 @@ def smoothgrad(x: np.ndarray, *, model: nn.Module, target: int | None = None,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         att = NoiseTunnel(Saliency(model)).attribute(
-            xt, nt_type="smoothgrad", nt_samples=samples, stdevs=sd, target=target,
-            nt_samples_batch_size=min(samples, batch_size))
+            xt,
+            nt_type="smoothgrad",
+            nt_samples=samples,
+            stdevs=sd,
+            target=target,
+            nt_samples_batch_size=min(samples, batch_size),
+        )
     return att[0].detach().numpy().astype(np.float32)
 
 
@@ -622,12 +674,23 @@ def time_frequency_segments(shape: Sequence[int], segments: tuple[int, int]) -> 
     return np.broadcast_to(grid, tuple(shape)).astype(np.int64).copy()
 
 
-@register_explainer("lime", title="LIME", signed=True,
-                    description="weights of a ridge surrogate over on/off time-frequency "
-                                "segments (probability units)")
-def lime(x: np.ndarray, *, model: nn.Module, target: int | None = None, samples: int = 256,
-         segments: tuple[int, int] = (8, 12), baseline: float = 0.0, batch_size: int = 32,
-         seed: int = 0) -> np.ndarray:
+@register_explainer(
+    "lime",
+    title="LIME",
+    signed=True,
+    description="weights of a ridge surrogate over on/off time-frequency segments (probability units)",
+)
+def lime(
+    x: np.ndarray,
+    *,
+    model: nn.Module,
+    target: int | None = None,
+    samples: int = 256,
+    segments: tuple[int, int] = (8, 12),
+    baseline: float = 0.0,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> np.ndarray:
     """LIME map ``(C, F, T)``: every bin carries its segment's surrogate weight.
 
     Segments are switched off by setting them to ``baseline`` (0 = training mean);
@@ -648,15 +711,26 @@ def lime(x: np.ndarray, *, model: nn.Module, target: int | None = None, samples:
     explainer = Lime(forward, interpretable_model=SkLearnRidge(alpha=1.0))
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        att = explainer.attribute(xt, target=target, baselines=float(baseline),
-                                  feature_mask=mask, n_samples=samples,
-                                  perturbations_per_eval=batch_size)
+        att = explainer.attribute(
+            xt,
+            target=target,
+            baselines=float(baseline),
+            feature_mask=mask,
+            n_samples=samples,
+            perturbations_per_eval=batch_size,
+        )
     return att[0].detach().numpy().astype(np.float32)
 
 
 # ------------------------------------------------------------------ entry points
-def explain(x: np.ndarray, method: str, *, model: nn.Module, target: int | None = None,
-            options: XAIOptions = XAIOptions()) -> np.ndarray:
+def explain(
+    x: np.ndarray,
+    method: str,
+    *,
+    model: nn.Module,
+    target: int | None = None,
+    options: XAIOptions = XAIOptions(),
+) -> np.ndarray:
     """Relevance map of ``x`` ``(C, F, T)`` by one registered method (same shape, finite).
 
     Parameters
@@ -680,14 +754,18 @@ def explain(x: np.ndarray, method: str, *, model: nn.Module, target: int | None 
     return np.nan_to_num(np.asarray(m, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def explain_all(x: np.ndarray, *, model: nn.Module, target: int | None = None,
-                methods: Iterable[str] | None = None,
-                options: XAIOptions = XAIOptions()) -> dict[str, np.ndarray]:
+def explain_all(
+    x: np.ndarray,
+    *,
+    model: nn.Module,
+    target: int | None = None,
+    methods: Iterable[str] | None = None,
+    options: XAIOptions = XAIOptions(),
+) -> dict[str, np.ndarray]:
     """``{method: map (C, F, T)}`` for several methods (default: all registered)."""
     if target is None:
         target = predicted_class(x, model=model)
-    return {m: explain(x, m, model=model, target=target, options=options)
-            for m in (methods or EXPLAINERS)}
+    return {m: explain(x, m, model=model, target=target, options=options) for m in (methods or EXPLAINERS)}
 
 
 # ------------------------------------------------------------------ deletion test
@@ -717,8 +795,11 @@ class DeletionCurve:
 
     def scores(self) -> dict[str, float]:
         """``{"auc", "drop10", "drop20", "p0"}``."""
-        return {"auc": self.auc, **{f"drop{round(100 * f)}": self.drop_at(f) for f in DROP_AT},
-                "p0": float(self.probs[0])}
+        return {
+            "auc": self.auc,
+            **{f"drop{round(100 * f)}": self.drop_at(f) for f in DROP_AT},
+            "p0": float(self.probs[0]),
+        }
 
 
 def deletion_fractions(steps: int) -> np.ndarray:
@@ -740,9 +821,18 @@ def _order(relevance: np.ndarray, seed: int) -> np.ndarray:
     return np.lexsort((tie, -r))
 
 
-def deletion_curve(x: np.ndarray, relevance: np.ndarray, *, model: nn.Module, target: int,
-                   steps: int = 20, baseline: float = 0.0, temperature: float = 1.0,
-                   batch_size: int = 32, seed: int = 0) -> DeletionCurve:
+def deletion_curve(
+    x: np.ndarray,
+    relevance: np.ndarray,
+    *,
+    model: nn.Module,
+    target: int,
+    steps: int = 20,
+    baseline: float = 0.0,
+    temperature: float = 1.0,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> DeletionCurve:
     """Remove the most relevant bins first, in ``steps``, recording the class probability.
 
     Parameters
@@ -771,25 +861,42 @@ def deletion_curve(x: np.ndarray, relevance: np.ndarray, *, model: nn.Module, ta
     batch = np.repeat(x.reshape(1, -1), len(fr), axis=0)
     for i, c in enumerate(counts):
         batch[i, order[:c]] = baseline
-    probs = _probabilities(model, batch.reshape(len(fr), *x.shape), temperature=temperature,
-                           batch_size=batch_size)[:, int(target)]
+    probs = _probabilities(
+        model, batch.reshape(len(fr), *x.shape), temperature=temperature, batch_size=batch_size
+    )[:, int(target)]
     return DeletionCurve(fr.astype(np.float32), probs.astype(np.float32))
 
 
-def deletion_test(x: np.ndarray, maps: Mapping[str, np.ndarray], *, model: nn.Module,
-                  target: int | None = None, temperature: float = 1.0,
-                  options: XAIOptions = XAIOptions(), random: bool = True
-                  ) -> dict[str, DeletionCurve]:
+def deletion_test(
+    x: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    model: nn.Module,
+    target: int | None = None,
+    temperature: float = 1.0,
+    options: XAIOptions = XAIOptions(),
+    random: bool = True,
+) -> dict[str, DeletionCurve]:
     """Deletion curves of several maps of one input, plus ``"random"`` (reference)."""
     if target is None:
         target = predicted_class(x, model=model)
     all_maps = dict(maps)
     if random:
         all_maps["random"] = random_relevance(np.shape(x), seed=options.seed)
-    return {k: deletion_curve(x, m, model=model, target=target, steps=options.deletion_steps,
-                              baseline=options.baseline, temperature=temperature,
-                              batch_size=options.batch_size, seed=options.seed)
-            for k, m in all_maps.items()}
+    return {
+        k: deletion_curve(
+            x,
+            m,
+            model=model,
+            target=target,
+            steps=options.deletion_steps,
+            baseline=options.baseline,
+            temperature=temperature,
+            batch_size=options.batch_size,
+            seed=options.seed,
+        )
+        for k, m in all_maps.items()
+    }
 
 
 # ------------------------------------------------------------------ listening
@@ -805,8 +912,9 @@ def top_k_mask(relevance: np.ndarray, k: float, *, seed: int = 0) -> np.ndarray:
     return mask.reshape(r.shape)
 
 
-def listen(log_mel_db: np.ndarray, relevance: np.ndarray, *, top_k: float = 0.2,
-           n_iter: int = 32) -> np.ndarray:
+def listen(
+    log_mel_db: np.ndarray, relevance: np.ndarray, *, top_k: float = 0.2, n_iter: int = 32
+) -> np.ndarray:
     """Audio of only the top-``k`` bins of a map: Griffin-Lim of the masked log-mel.
 
     Parameters
@@ -847,10 +955,15 @@ def stratified_sample(labels: Sequence, n: int, *, seed: int = 0) -> np.ndarray:
     return np.sort(np.array(picked, dtype=int))
 
 
-def evaluate_deletion(inputs: Iterable[tuple[str, str, np.ndarray]], *, model: nn.Module,
-                      temperature: float = 1.0, options: XAIOptions = XAIOptions(),
-                      methods: Sequence[str] | None = None,
-                      progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def evaluate_deletion(
+    inputs: Iterable[tuple[str, str, np.ndarray]],
+    *,
+    model: nn.Module,
+    temperature: float = 1.0,
+    options: XAIOptions = XAIOptions(),
+    methods: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Deletion scores of every method on many clips (the predicted class of each).
 
     Parameters
@@ -869,11 +982,9 @@ def evaluate_deletion(inputs: Iterable[tuple[str, str, np.ndarray]], *, model: n
     for i, (clip, emotion, x) in enumerate(inputs):
         target = predicted_class(x, model=model)
         maps = explain_all(x, model=model, target=target, methods=methods, options=options)
-        curves = deletion_test(x, maps, model=model, target=target, temperature=temperature,
-                               options=options)
+        curves = deletion_test(x, maps, model=model, target=target, temperature=temperature, options=options)
         for method, c in curves.items():
-            rows.append({"clip": clip, "emotion": emotion, "target": target, "method": method,
-                         **c.scores()})
+            rows.append({"clip": clip, "emotion": emotion, "target": target, "method": method, **c.scores()})
         if progress is not None:
             progress(i + 1)
     return pd.DataFrame(rows)
@@ -912,8 +1023,9 @@ def deletion_table_path() -> Path:
     return artifacts_dir() / "xai" / "deletion.json"
 
 
-def _sample_inputs(meta: pd.DataFrame, rows: np.ndarray, *, representation: str,
-                   cfg, norm) -> Iterable[tuple[str, str, np.ndarray]]:
+def _sample_inputs(
+    meta: pd.DataFrame, rows: np.ndarray, *, representation: str, cfg, norm
+) -> Iterable[tuple[str, str, np.ndarray]]:
     """``(file_id, emotion, normalised x)`` of the rows: from the feature cache
     when it is built, else computed from the audio."""
     from . import cache, features
@@ -929,18 +1041,22 @@ def _sample_inputs(meta: pd.DataFrame, rows: np.ndarray, *, representation: str,
         if feats is not None:
             raw = np.asarray(feats[int(i)], dtype=np.float32)
         else:
-            y = pad_or_trim(load_audio(r["path"], sr=cfg.sr), n_samples=cfg.n_samples,
-                            align=cfg.align)
+            y = pad_or_trim(load_audio(r["path"], sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
             raw = features.compute(y, representation, cfg=cfg)
         x = norm.apply(raw) if norm is not None else raw.astype(np.float32)
         yield str(r["file_id"]), str(r["emotion"]), x
 
 
-def deletion_benchmark(meta: pd.DataFrame, *, model: str = "resnet18_mel", n: int = 300,
-                       protocol: str = "seed", options: XAIOptions = XAIOptions(),
-                       methods: Sequence[str] | None = None,
-                       progress: Callable[[int, int], None] | None = None
-                       ) -> tuple[pd.DataFrame, dict]:
+def deletion_benchmark(
+    meta: pd.DataFrame,
+    *,
+    model: str = "resnet18_mel",
+    n: int = 300,
+    protocol: str = "seed",
+    options: XAIOptions = XAIOptions(),
+    methods: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """The deletion test of every method on a stratified sample of a test split.
 
     Parameters
@@ -968,8 +1084,7 @@ def deletion_benchmark(meta: pd.DataFrame, *, model: str = "resnet18_mel", n: in
     loaded = models.load(model)
     card = loaded.card
     if card["input"]["kind"] != "features":
-        raise ConfigError(f"xai-eval explains spectrogram models; {model!r} eats "
-                          f"{card['input']['kind']}")
+        raise ConfigError(f"xai-eval explains spectrogram models; {model!r} eats {card['input']['kind']}")
     from .config import FeatureConfig
 
     cfg = FeatureConfig(**card["input"].get("feature_config", {}))
@@ -978,29 +1093,47 @@ def deletion_benchmark(meta: pd.DataFrame, *, model: str = "resnet18_mel", n: in
     test = np.asarray(data.split_indices(meta, protocol).test)
     rows = test[stratified_sample(meta["emotion"].to_numpy()[test], n, seed=options.seed)]
     total = len(rows)
-    inputs = _sample_inputs(meta, rows, representation=card["input"]["name"], cfg=cfg,
-                            norm=norm)
+    inputs = _sample_inputs(meta, rows, representation=card["input"]["name"], cfg=cfg, norm=norm)
     scores = evaluate_deletion(
-        inputs, model=loaded.module.eval(), temperature=loaded.temperature, options=options,
-        methods=methods, progress=None if progress is None else (lambda d: progress(d, total)))
-    info = {"model": model, "protocol": protocol, "split": "test", "n_clips": int(total),
-            "target": "predicted class", "baseline": "0 in the normalised input (training mean)",
-            "options": {k: (list(v) if isinstance(v, tuple) else v)
-                        for k, v in options.__dict__.items()}}
+        inputs,
+        model=loaded.module.eval(),
+        temperature=loaded.temperature,
+        options=options,
+        methods=methods,
+        progress=None if progress is None else (lambda d: progress(d, total)),
+    )
+    info = {
+        "model": model,
+        "protocol": protocol,
+        "split": "test",
+        "n_clips": int(total),
+        "target": "predicted class",
+        "baseline": "0 in the normalised input (training mean)",
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.__dict__.items()},
+    }
     return scores, info
 
 
-def save_deletion_table(summary: pd.DataFrame, info: Mapping, path: Path | None = None
-                        ) -> Path:
+def save_deletion_table(summary: pd.DataFrame, info: Mapping, path: Path | None = None) -> Path:
     """Write ``info`` and the summary rows to a small JSON file (default
     :func:`deletion_table_path`)."""
     import json
 
     p = Path(path or deletion_table_path())
     p.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else
-                 int(v) if isinstance(v, (np.integer,)) else v) for k, v in r.items()}
-            for r in summary.to_dict("records")]
+    rows = [
+        {
+            k: (
+                round(float(v), 4)
+                if isinstance(v, (float, np.floating))
+                else int(v)
+                if isinstance(v, (np.integer,))
+                else v
+            )
+            for k, v in r.items()
+        }
+        for r in summary.to_dict("records")
+    ]
     p.write_text(json.dumps({**info, "rows": rows}, indent=1, ensure_ascii=False) + "\n")
     return p
 

@@ -98,8 +98,12 @@ def encode(y: np.ndarray, *, sr: int = 16_000, ext: str = "wav") -> bytes:
     import soundfile as sf
 
     y = np.asarray(y, dtype=np.float32)
-    sf_formats = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"),
-                  "ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS")}
+    sf_formats = {
+        "wav": ("WAV", "PCM_16"),
+        "flac": ("FLAC", "PCM_16"),
+        "ogg": ("OGG", "VORBIS"),
+        "opus": ("OGG", "OPUS"),
+    }
     if ext in sf_formats:
         fmt, sub = sf_formats[ext]
         buf = io.BytesIO()
@@ -107,8 +111,11 @@ def encode(y: np.ndarray, *, sr: int = 16_000, ext: str = "wav") -> bytes:
         return buf.getvalue()
     import av
 
-    container_fmt, codec, rate = {"mp3": ("mp3", "libmp3lame", sr), "m4a": ("mp4", "aac", sr),
-                                  "webm": ("webm", "libopus", 48_000)}[ext]
+    container_fmt, codec, rate = {
+        "mp3": ("mp3", "libmp3lame", sr),
+        "m4a": ("mp4", "aac", sr),
+        "webm": ("webm", "libopus", 48_000),
+    }[ext]
     if rate != sr:
         import soxr
 
@@ -135,8 +142,14 @@ def encode_fn():
     return encode
 
 
-def make_corpus(root: Path, *, layout: str = "flac", speakers=("AA0", "BB0", "CC0"),
-                per_emotion: int = 1, seconds: float = 1.2) -> Path:
+def make_corpus(
+    root: Path,
+    *,
+    layout: str = "flac",
+    speakers=("AA0", "BB0", "CC0"),
+    per_emotion: int = 1,
+    seconds: float = 1.2,
+) -> Path:
     """Write a tiny synthetic corpus in nEMO's layout (upstream quirks included:
     ``.wav`` in file_id, leading spaces in speaker_id).  ``layout="upstream"``
     writes 24 kHz WAV, ``"flac"`` 16 kHz FLAC.  Each emotion gets its own pitch."""
@@ -153,8 +166,10 @@ def make_corpus(root: Path, *, layout: str = "flac", speakers=("AA0", "BB0", "CC
                 stem = f"{spk}_{emo}_{k}"
                 y = tone(seconds, sr=sr, freq=150.0 + 40 * ei + 5 * si + k)
                 sf.write(root / "samples" / f"{stem}.{ext}", y, sr)
-                rows.append(f"{stem}.wav\t{emo}\tZdanie {k}.\tzdanie {k}\t        {spk}\t"
-                            f"{'female' if si % 2 else 'male'}\t{20 + si}")
+                rows.append(
+                    f"{stem}.wav\t{emo}\tZdanie {k}.\tzdanie {k}\t        {spk}\t"
+                    f"{'female' if si % 2 else 'male'}\t{20 + si}"
+                )
     (root / "data.tsv").write_text("\n".join(rows) + "\n")
     return root
 

@@ -33,8 +33,7 @@ def reference_clips(seed: int = 0) -> dict[str, np.ndarray]:
     glide = 0.1 * voiced * envelope / np.abs(voiced).max()
     noisy = glide + 0.01 * rng.standard_normal(t.size)
     burst = 0.05 * rng.standard_normal(t.size) * (np.abs(t - 1.5) < 0.8)
-    return {k: v.astype(np.float32) for k, v in
-            {"glide": glide, "noisy": noisy, "burst": burst}.items()}
+    return {k: v.astype(np.float32) for k, v in {"glide": glide, "noisy": noisy, "burst": burst}.items()}
 
 
 def main() -> None:

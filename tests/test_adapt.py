@@ -13,8 +13,10 @@ from tests.conftest import tone
 def _speech(seconds: float, *, seed: int = 0) -> np.ndarray:
     """Tone bursts with pauses: a stand-in for a few seconds of speech."""
     rng = np.random.default_rng(seed)
-    parts = [np.concatenate([tone(0.7, freq=float(rng.uniform(120, 300))), np.zeros(4000, np.float32)])
-             for _ in range(int(seconds / 0.95) + 1)]
+    parts = [
+        np.concatenate([tone(0.7, freq=float(rng.uniform(120, 300))), np.zeros(4000, np.float32)])
+        for _ in range(int(seconds / 0.95) + 1)
+    ]
     return np.concatenate(parts)[: int(seconds * 16000)]
 
 
@@ -27,11 +29,14 @@ def test_profile_of_speech_has_stats_per_representation():
     np.testing.assert_array_equal(again.stats["mel"].mean, prof.stats["mel"].mean)
 
 
-@pytest.mark.parametrize("y, match", [
-    (np.zeros(16000 * 12, np.float32), "silent"),
-    (_speech(2.0), "at least 5 s"),
-    (np.concatenate([_speech(3.0), np.zeros(16000 * 9, np.float32)]), "only"),
-])
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.zeros(16000 * 12, np.float32), "silent"),
+        (_speech(2.0), "at least 5 s"),
+        (np.concatenate([_speech(3.0), np.zeros(16000 * 9, np.float32)]), "only"),
+    ],
+)
 def test_silence_and_short_audio_are_refused(y, match):
     with pytest.raises(CalibrationError, match=match):
         adapt.voice_profile(y)
@@ -43,14 +48,19 @@ def test_statistics_never_read_labels(tiny_corpus):
     from ser_core.train import split_speaker_stats
 
     meta = data.load_metadata(tiny_corpus)
-    x = np.stack([features.compute(np.resize(tone(1.0, freq=100 + i), 48000), "mel") for i in range(len(meta))])
+    x = np.stack(
+        [features.compute(np.resize(tone(1.0, freq=100 + i), 48000), "mel") for i in range(len(meta))]
+    )
     spk = meta["speaker"].astype(str).to_numpy()
     rows = np.arange(len(meta))
     a = split_speaker_stats(x, spk, rows[::2], rows[1::2][:3], rows[1::2][3:])
-    shuffled = meta.assign(label=np.random.default_rng(0).permutation(meta["label"].to_numpy()),
-                           emotion=np.random.default_rng(1).permutation(meta["emotion"].to_numpy()))
-    b = split_speaker_stats(x, shuffled["speaker"].astype(str).to_numpy(), rows[::2], rows[1::2][:3],
-                            rows[1::2][3:])
+    shuffled = meta.assign(
+        label=np.random.default_rng(0).permutation(meta["label"].to_numpy()),
+        emotion=np.random.default_rng(1).permutation(meta["emotion"].to_numpy()),
+    )
+    b = split_speaker_stats(
+        x, shuffled["speaker"].astype(str).to_numpy(), rows[::2], rows[1::2][:3], rows[1::2][3:]
+    )
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k].mean, b[k].mean)
@@ -81,8 +91,13 @@ def test_speaker_normalised_model_adapts(tmp_path, monkeypatch):
     meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=3, seconds=0.8))
     data.save_splits(meta, directory=tmp_path / "splits")
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
-    res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"), meta,
-                      splits_dir=tmp_path / "splits", log_mlflow=False, progress=False)
+    res = train.train(
+        train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"),
+        meta,
+        splits_dir=tmp_path / "splits",
+        log_mlflow=False,
+        progress=False,
+    )
     card = train.model_card(res)
     assert card["normalization"]["kind"] == "speaker" and "mean" in card["normalization"]
     assert res.config.run_name() == "resnet18-mel-spk-seed"
@@ -109,9 +124,13 @@ def test_loso_speaker_norm_run_reports_the_adaptation_curve(tmp_path, monkeypatc
     meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=4, seconds=2.0))
     data.save_splits(meta, directory=tmp_path / "splits")
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
-    res = train.train(train.TrainConfig(protocol="loso", fold=1, epochs=1, width=8, batch_size=8,
-                                        norm="speaker"), meta,
-                      splits_dir=tmp_path / "splits", log_mlflow=False, progress=False)
+    res = train.train(
+        train.TrainConfig(protocol="loso", fold=1, epochs=1, width=8, batch_size=8, norm="speaker"),
+        meta,
+        splits_dir=tmp_path / "splits",
+        log_mlflow=False,
+        progress=False,
+    )
     assert list(res.adaptation) == ["0", "5", "10", "30", "all"]
     assert all(0 <= v <= 1 for v in res.adaptation.values())
     assert list(res.predictions["adapt_seconds"]) == ["0", "5", "10", "30", "all"]
@@ -151,10 +170,14 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
             calib.append(i)
             seconds += len(audio[i]) / pred.cfg.sr
         scored = [i for i in order if i not in set(calib)]
-        profile = adapt.voice_profile(np.concatenate([audio[i] for i in calib]),
-                                      representations=pred.profile_representations(), name="EB0")
-        ys = np.stack([pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align)
-                       for i in scored])
+        profile = adapt.voice_profile(
+            np.concatenate([audio[i] for i in calib]),
+            representations=pred.profile_representations(),
+            name="EB0",
+        )
+        ys = np.stack(
+            [pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align) for i in scored]
+        )
         return profile, ys, meta["label"].to_numpy()[scored]
 
     profile, ys, labels = calibration(30)
@@ -201,8 +224,9 @@ def _sign_classifier(bn_mean: float):
     """Class 0 for clips above the batch-norm mean, class 1 below (6 outputs)."""
     import torch
 
-    model = torch.nn.Sequential(torch.nn.BatchNorm2d(1), torch.nn.AdaptiveAvgPool2d(1),
-                                torch.nn.Flatten(), torch.nn.Linear(1, 6))
+    model = torch.nn.Sequential(
+        torch.nn.BatchNorm2d(1), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(1, 6)
+    )
     with torch.no_grad():
         model[0].running_mean.fill_(bn_mean)
         model[3].weight.copy_(torch.tensor([[5.0], [-5.0], [0.0], [0.0], [0.0], [0.0]]))
@@ -215,17 +239,24 @@ def test_adapted_logits_recover_batch_norm_statistics_of_another_voice():
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 30)
-    x = (np.where(labels == 0, 1.0, -1.0)[:, None, None, None]
-         + rng.normal(0, 0.3, size=(60, 1, 3, 8))).astype(np.float32)
+    x = (
+        np.where(labels == 0, 1.0, -1.0)[:, None, None, None] + rng.normal(0, 0.3, size=(60, 1, 3, 8))
+    ).astype(np.float32)
     rows = np.arange(60)
     stale = _sign_classifier(bn_mean=3.0)  # statistics of a voice unlike this one: all class 1
 
     def logits(model):
         return lambda a: model(torch.from_numpy(np.ascontiguousarray(a))).detach().numpy()
 
-    plain = adapt.adaptation_curve(x, rows, logits_fn=logits(stale), labels=labels,
-                                   seconds=np.full(60, 3.0), fallback=features.NormStats(
-                                       np.zeros((1, 3, 1)), np.ones((1, 3, 1))), seed=4)["all"]
+    plain = adapt.adaptation_curve(
+        x,
+        rows,
+        logits_fn=logits(stale),
+        labels=labels,
+        seconds=np.full(60, 3.0),
+        fallback=features.NormStats(np.zeros((1, 3, 1)), np.ones((1, 3, 1))),
+        seed=4,
+    )["all"]
     assert plain == pytest.approx(0.5)
     z = adapt.adapted_logits(x, rows, model=stale, seed=4)
     assert z.shape == (60, 6) and (z.argmax(1) == labels).mean() == pytest.approx(1.0)
@@ -234,9 +265,15 @@ def test_adapted_logits_recover_batch_norm_statistics_of_another_voice():
     # without batch norm to adapt, it is the adaptation curve's "all" point (same halves)
     right = _sign_classifier(bn_mean=0.0)
     right[0] = torch.nn.Identity()
-    curve = adapt.adaptation_curve(x, rows, logits_fn=logits(right), labels=labels,
-                                   seconds=np.full(60, 3.0), fallback=features.NormStats(
-                                       np.zeros((1, 3, 1)), np.ones((1, 3, 1))), seed=4)["all"]
+    curve = adapt.adaptation_curve(
+        x,
+        rows,
+        logits_fn=logits(right),
+        labels=labels,
+        seconds=np.full(60, 3.0),
+        fallback=features.NormStats(np.zeros((1, 3, 1)), np.ones((1, 3, 1))),
+        seed=4,
+    )["all"]
     z = adapt.adapted_logits(x, rows, model=right, seed=4)
     assert (z.argmax(1) == labels).mean() == curve
 
@@ -245,14 +282,17 @@ def test_adapted_logits_tune_each_half_once_across_warped_copies(monkeypatch):
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, size=(40, 1, 3, 8)).astype(np.float32)
     rows, model = np.arange(40), _sign_classifier(bn_mean=1.0)
-    alone = [adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x)
-             for v in (x, 0.9 * x)]
+    alone = [
+        adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x) for v in (x, 0.9 * x)
+    ]
     calls = []
     tune = adapt.tune_to_voice
     monkeypatch.setattr(adapt, "tune_to_voice", lambda *a, **k: calls.append(1) or tune(*a, **k))
     halves: dict = {}
-    shared = [adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x, tuned=halves)
-              for v in (x, 0.9 * x)]
+    shared = [
+        adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x, tuned=halves)
+        for v in (x, 0.9 * x)
+    ]
     assert len(calls) == len(halves) == 2  # two halves, tuned once for both copies
     for a, b in zip(alone, shared):
         np.testing.assert_array_equal(a, b)
@@ -265,8 +305,9 @@ def test_infomax_tunes_the_batch_norm_affine_parameters_of_a_copy_until_the_voic
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 30)
-    x = (np.where(labels == 0, 1.0, -1.0)[:, None, None, None]
-         + rng.normal(0, 0.3, size=(60, 1, 3, 8))).astype(np.float32)
+    x = (
+        np.where(labels == 0, 1.0, -1.0)[:, None, None, None] + rng.normal(0, 0.3, size=(60, 1, 3, 8))
+    ).astype(np.float32)
     stale = _sign_classifier(bn_mean=3.0)  # every clip class 1
     before = {k: v.clone() for k, v in stale.state_dict().items()}
     flags = [p.requires_grad for p in stale.parameters()]
@@ -278,12 +319,16 @@ def test_infomax_tunes_the_batch_norm_affine_parameters_of_a_copy_until_the_voic
     seen = []
     net = adapt.infomax(stale, x, epochs=100, lr=0.05, batch_size=60, callback=lambda e, n: seen.append(e))
     assert accuracy(net) == pytest.approx(1.0) and seen == list(range(1, 101)) and not net.training
-    assert accuracy(adapt.infomax(stale, x, epochs=100, lr=0.05, batch_size=60, diversity=0.0)) == pytest.approx(0.5)
+    assert accuracy(
+        adapt.infomax(stale, x, epochs=100, lr=0.05, batch_size=60, diversity=0.0)
+    ) == pytest.approx(0.5)
     assert net[3].weight is stale[3].weight and net[0].weight is not stale[0].weight  # only batch norm's own
     assert not net[0].bias.requires_grad and net[0].bias.grad is None
     for k, v in stale.state_dict().items():  # the original is untouched
         assert torch.equal(v, before[k]), k
-    assert [p.requires_grad for p in stale.parameters()] == flags and all(p.grad is None for p in stale.parameters())
+    assert [p.requires_grad for p in stale.parameters()] == flags and all(
+        p.grad is None for p in stale.parameters()
+    )
     with pytest.raises(CalibrationError, match="got 1"):
         adapt.infomax(stale, x[:1])
     # tune_to_voice: AdaBN first (the stale mean replaced by the voice's), then the same tuning
@@ -293,7 +338,9 @@ def test_infomax_tunes_the_batch_norm_affine_parameters_of_a_copy_until_the_voic
 
 def test_voice_warps_name_the_warped_copies():
     assert adapt.voice_warps("chroma") == [] and adapt.voice_warps("mel", warps=()) == []
-    assert adapt.voice_warps("mel")[0] == "mel@0.84" and len(adapt.voice_warps("mel")) == len(adapt.VOICE_WARPS)
+    assert adapt.voice_warps("mel")[0] == "mel@0.84" and len(adapt.voice_warps("mel")) == len(
+        adapt.VOICE_WARPS
+    )
     assert adapt.voice_warps("mfcc", warps=(0.9, 1.1)) == ["mfcc@0.9", "mfcc@1.1"]
 
 
@@ -302,21 +349,31 @@ def test_adapted_model_averages_over_the_voice_warps(tmp_path):
     from ser_core.inference import Predictor
     from ser_core.metrics import softmax
 
-    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
-            "input": {"kind": "features", "name": "mel"},
-            "normalization": {"kind": "speaker", "mean": np.zeros((1, 128, 1)).tolist(),
-                              "std": np.ones((1, 128, 1)).tolist()}}
+    card = {
+        "architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+        "input": {"kind": "features", "name": "mel"},
+        "normalization": {
+            "kind": "speaker",
+            "mean": np.zeros((1, 128, 1)).tolist(),
+            "std": np.ones((1, 128, 1)).tolist(),
+        },
+    }
     torch_model = models.create("resnet18", width=8)
     models.save(torch_model, card, "spk", directory=tmp_path)
     pred = Predictor.load("spk", directory=tmp_path)
     names = pred.profile_representations()
-    assert names[0] == "mel" and names[1:] == adapt.voice_warps("mel") and pred.needed_representations() == ["mel"]
+    assert (
+        names[0] == "mel"
+        and names[1:] == adapt.voice_warps("mel")
+        and pred.needed_representations() == ["mel"]
+    )
     prof = adapt.voice_profile(_speech(12.0, seed=4), representations=names, name="me")
     y = tone(3.0, freq=180.0)
     ad = pred.adapted(prof)
     assert "averaged over 9 voice warps of ±16%" in ad.adaptation()
-    want = np.mean([softmax(pred.logits(prof.stats[n].apply(features.compute(y, n))[None]))[0]
-                    for n in names[1:]], 0)
+    want = np.mean(
+        [softmax(pred.logits(prof.stats[n].apply(features.compute(y, n))[None]))[0] for n in names[1:]], 0
+    )
     np.testing.assert_allclose(ad.predict(y), want, atol=1e-5)
     # without the warps, or with a profile that lacks them (saved before), the voice as it is
     plain = softmax(pred.logits(prof.stats["mel"].apply(features.compute(y, "mel"))[None]))[0]
@@ -333,10 +390,15 @@ def _speaker_normalised_predictor(directory):
     from ser_core import models
     from ser_core.inference import Predictor
 
-    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
-            "input": {"kind": "features", "name": "mel"},
-            "normalization": {"kind": "speaker", "mean": np.zeros((1, 128, 1)).tolist(),
-                              "std": np.ones((1, 128, 1)).tolist()}}
+    card = {
+        "architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+        "input": {"kind": "features", "name": "mel"},
+        "normalization": {
+            "kind": "speaker",
+            "mean": np.zeros((1, 128, 1)).tolist(),
+            "std": np.ones((1, 128, 1)).tolist(),
+        },
+    }
     models.save(models.create("resnet18", width=8), card, "spk", directory=directory)
     return Predictor.load("spk", directory=directory, backend="auto")
 
@@ -396,10 +458,22 @@ def test_a_calibration_of_30_s_also_adapts_the_batch_norm_statistics(tmp_path):
     ens = models.create("weighted_ensemble", n_members=1)
     with torch.no_grad():
         ens.raw.fill_(1.0)
-    models.save(ens, {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 1}},
-                      "input": {"kind": "members", "name": "ensemble", "members": ["spk"],
-                                "representations": ["mel-spk"]},
-                      "classes": list(EMOTIONS), "ensemble": {"weights": {"mel-spk": 1.0}}}, "e", directory=tmp_path)
+    models.save(
+        ens,
+        {
+            "architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 1}},
+            "input": {
+                "kind": "members",
+                "name": "ensemble",
+                "members": ["spk"],
+                "representations": ["mel-spk"],
+            },
+            "classes": list(EMOTIONS),
+            "ensemble": {"weights": {"mel-spk": 1.0}},
+        },
+        "e",
+        directory=tmp_path,
+    )
     e = Predictor.load("e", directory=tmp_path, backend="auto")
     assert not e.adabn and e.adapted(prof).adabn and not e.adapted(prof, batchnorm=False).adabn
     assert e.adapted(prof).backend == "torch" and "(AdaBN)" in e.adapted(prof).adaptation()
@@ -437,7 +511,13 @@ def test_a_long_calibration_also_tunes_the_network_to_the_voice(tmp_path, monkey
         return prof.stats[n].apply(np.stack([features.compute(w, n) for w in clips]))
 
     tuned = adapt.tune_to_voice(pred.module, inputs("mel", prof.windows))
-    p = [softmax(adapt.adapt_batchnorm(tuned, inputs(n, prof.windows))(
-        torch.from_numpy(inputs(n, [y]))).detach().numpy())[0] for n in names[1:]]
+    p = [
+        softmax(
+            adapt.adapt_batchnorm(tuned, inputs(n, prof.windows))(torch.from_numpy(inputs(n, [y])))
+            .detach()
+            .numpy()
+        )[0]
+        for n in names[1:]
+    ]
     np.testing.assert_allclose(ad.predict(y), np.mean(p, 0), atol=1e-4)
     assert not np.allclose(ad.predict(y), pred.adapted(prof, infomax=False).predict(y), atol=1e-4)

@@ -41,8 +41,11 @@ def batch():
 
 def ce(model, x, labels) -> float:
     with torch.no_grad():
-        return float(nn.functional.cross_entropy(model(torch.from_numpy(x)),
-                                                 torch.tensor(np.array(labels)), reduction="sum"))
+        return float(
+            nn.functional.cross_entropy(
+                model(torch.from_numpy(x)), torch.tensor(np.array(labels)), reduction="sum"
+            )
+        )
 
 
 # ------------------------------------------------------------------ registry and settings
@@ -72,11 +75,17 @@ def test_register_attack_adds_a_function(linear, batch):
         attacks.ATTACKS.pop("noop_test")
 
 
-@pytest.mark.parametrize("kw, err", [
-    ({"epsilon": -0.1}, ConfigError), ({"epsilon": float("nan")}, ConfigError),
-    ({"epsilon": "0.1"}, ConfigError), ({"target": "joy"}, UnknownNameError),
-    ({"steps": 0}, ConfigError), ({"step_size": 0.0}, ConfigError),
-])
+@pytest.mark.parametrize(
+    "kw, err",
+    [
+        ({"epsilon": -0.1}, ConfigError),
+        ({"epsilon": float("nan")}, ConfigError),
+        ({"epsilon": "0.1"}, ConfigError),
+        ({"target": "joy"}, UnknownNameError),
+        ({"steps": 0}, ConfigError),
+        ({"step_size": 0.0}, ConfigError),
+    ],
+)
 def test_settings_are_validated(kw, err):
     with pytest.raises(err):
         AttackSettings(**kw)
@@ -115,8 +124,7 @@ def test_fgsm_steps_exactly_epsilon(linear, batch):
 
 def test_loss_rises_with_epsilon_on_a_batch(linear, batch):
     x, y = batch
-    losses = [ce(linear, fgsm(x, model=linear, epsilon=e, labels=y), y)
-              for e in (0.0, 0.01, 0.05, 0.1, 0.3)]
+    losses = [ce(linear, fgsm(x, model=linear, epsilon=e, labels=y), y) for e in (0.0, 0.01, 0.05, 0.1, 0.3)]
     assert all(b > a for a, b in zip(losses, losses[1:])), losses
 
 
@@ -135,8 +143,9 @@ def test_untargeted_default_leaves_the_prediction(linear, batch):
     x, _ = batch
     with torch.no_grad():
         pred = linear(torch.from_numpy(x)).argmax(1).numpy()
-    np.testing.assert_array_equal(fgsm(x, model=linear, epsilon=0.1),
-                                  fgsm(x, model=linear, epsilon=0.1, labels=pred))
+    np.testing.assert_array_equal(
+        fgsm(x, model=linear, epsilon=0.1), fgsm(x, model=linear, epsilon=0.1, labels=pred)
+    )
 
 
 def test_pgd_stays_in_the_ball_and_beats_the_clean_loss(linear, batch):
@@ -215,8 +224,9 @@ def tiny_predictor(tmp_path_factory):
 @pytest.mark.parametrize("attack", ["fgsm", "fgsm_wave"])
 def test_attack_clip_epsilon_zero(tiny_predictor, attack):
     y = tone(2.0)
-    res = attacks.attack_clip(y, predictor=tiny_predictor, attack=attack,
-                              settings=AttackSettings(epsilon=0.0), n_iter=4)
+    res = attacks.attack_clip(
+        y, predictor=tiny_predictor, attack=attack, settings=AttackSettings(epsilon=0.0), n_iter=4
+    )
     np.testing.assert_allclose(res.probs_after, res.probs_before, atol=1e-6)
     assert res.snr_db == np.inf and res.mel_snr_db == np.inf and not res.fooled
     assert np.abs(res.perturbation_db).max() == 0
@@ -224,11 +234,17 @@ def test_attack_clip_epsilon_zero(tiny_predictor, attack):
     assert res.log_mel.shape == (128, 188) and res.probs_audio.shape == (6,)
 
 
-@pytest.mark.parametrize("attack, eps", [("fgsm", 0.05), ("pgd", 0.05), ("fgsm_wave", 1e-3),
-                                         ("pgd_wave", 1e-3)])
+@pytest.mark.parametrize(
+    "attack, eps", [("fgsm", 0.05), ("pgd", 0.05), ("fgsm_wave", 1e-3), ("pgd_wave", 1e-3)]
+)
 def test_attack_clip_moves_away_from_the_label(tiny_predictor, attack, eps):
-    res = attacks.attack_clip(tone(2.0), predictor=tiny_predictor, attack=attack,
-                              settings=AttackSettings(epsilon=eps, steps=3), n_iter=4)
+    res = attacks.attack_clip(
+        tone(2.0),
+        predictor=tiny_predictor,
+        attack=attack,
+        settings=AttackSettings(epsilon=eps, steps=3),
+        n_iter=4,
+    )
     assert res.domain == attacks.get_attack(attack).domain
     assert res.probs_after[res.label] < res.probs_before[res.label]
     assert np.isfinite(res.snr_db) and res.snr_db > 0
@@ -282,8 +298,13 @@ def test_robustness_table_and_fgsm_shortcut(linear, batch):
 def test_save_merges_and_load(tmp_path, linear, batch):
     x, y = batch
     df = attacks.robustness(x, y, model=linear, epsilons=[0, 0.1])
-    for col, val in (("model", "m"), ("attack", "fgsm"), ("domain", "spectrogram"), ("steps", 1),
-                     ("protocol", "seed")):
+    for col, val in (
+        ("model", "m"),
+        ("attack", "fgsm"),
+        ("domain", "spectrogram"),
+        ("steps", 1),
+        ("protocol", "seed"),
+    ):
         df.insert(0, col, val)
     p = tmp_path / "attacks" / "robustness.csv"
     attacks.save_robustness(df, p)
@@ -305,8 +326,13 @@ def test_log_robustness_to_mlflow(tmp_path, monkeypatch, linear, batch):
     monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
     x, y = batch
     df = attacks.robustness(x, y, model=linear, epsilons=[0, 0.01, 0.1])
-    for col, val in (("protocol", "seed"), ("steps", 1), ("domain", "spectrogram"),
-                     ("attack", "fgsm"), ("model", "m")):
+    for col, val in (
+        ("protocol", "seed"),
+        ("steps", 1),
+        ("domain", "spectrogram"),
+        ("attack", "fgsm"),
+        ("model", "m"),
+    ):
         df.insert(0, col, val)
     path = attacks.save_robustness(df, tmp_path / "r.csv")
     run_id = attacks.log_robustness(df, artifact=path)
@@ -332,8 +358,10 @@ def test_accuracy_falls_on_real_test_clips(meta):
     assert acc[0.05] < acc[0.0], df
     # and the loss rises with epsilon on this batch
     xn = norm.apply(x)
-    losses = [ce(loaded.module, attacks.fgsm(xn, model=loaded.module, epsilon=e, labels=labels), labels)
-              for e in (0.0, 0.005, 0.02, 0.05)]
+    losses = [
+        ce(loaded.module, attacks.fgsm(xn, model=loaded.module, epsilon=e, labels=labels), labels)
+        for e in (0.0, 0.005, 0.02, 0.05)
+    ]
     assert all(b > a for a, b in zip(losses, losses[1:])), losses
 
 
@@ -351,14 +379,18 @@ def test_cli_attack_eval_on_the_corpus(meta, tmp_path, monkeypatch, capsys):
     assert "resnet18_mel" in models.shipped()
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))  # no cache: the sample alone is computed
     out = tmp_path / "robustness.csv"
-    assert main(["attack-eval", "--max-clips", "24", "--epsilons", "0,0.05", "--out", str(out),
-                 "--no-mlflow"]) == 0
+    assert (
+        main(["attack-eval", "--max-clips", "24", "--epsilons", "0,0.05", "--out", str(out), "--no-mlflow"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "24 clips" in text and f"wrote {out}" in text
     df = attacks.load_robustness(out)
     assert df["n"].tolist() == [24, 24] and df["model"].iloc[0] == "resnet18_mel"
-    assert main(["attack-eval", "--attack", "fgsm_wave", "--max-clips", "4", "--out", str(out),
-                 "--no-mlflow"]) == 2
+    assert (
+        main(["attack-eval", "--attack", "fgsm_wave", "--max-clips", "4", "--out", str(out), "--no-mlflow"])
+        == 2
+    )
     assert "waveform attack" in capsys.readouterr().err
     assert not cache.is_cached("mel", list(meta["file_id"]))  # the corpus was not cached for 24 clips
     if "resnet18_hpss_trainval" in models.shipped():

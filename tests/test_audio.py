@@ -96,12 +96,15 @@ def test_wav_with_no_samples():
         audio.load_audio(buf.getvalue())
 
 
-@pytest.mark.parametrize("payload", [
-    b"this is not audio at all, just text under an audio name" * 20,
-    bytes(range(256)) * 40,
-    b"RIFF\x00\x00\x00\x00WAVEfmt ",  # a WAV header cut short
-    b"\x89PNG\r\n\x1a\n" + b"\x00" * 500,
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"this is not audio at all, just text under an audio name" * 20,
+        bytes(range(256)) * 40,
+        b"RIFF\x00\x00\x00\x00WAVEfmt ",  # a WAV header cut short
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 500,
+    ],
+)
 def test_non_audio_bytes_under_audio_name(payload):
     with pytest.raises(AudioDecodeError) as e:
         audio.load_audio(payload, name="song.mp3")
@@ -172,9 +175,15 @@ def test_errors_are_serror_and_valueerror():
         audio.load_audio(b"")
 
 
-@pytest.mark.parametrize("n, align, expect_first", [
-    (100, "center", 0.0), (100, "start", 1.0), (60_000, "center", 1.0), (60_000, "start", 1.0),
-])
+@pytest.mark.parametrize(
+    "n, align, expect_first",
+    [
+        (100, "center", 0.0),
+        (100, "start", 1.0),
+        (60_000, "center", 1.0),
+        (60_000, "start", 1.0),
+    ],
+)
 def test_pad_or_trim(n, align, expect_first):
     y = np.ones(n, np.float32)
     out = audio.pad_or_trim(y, n_samples=48_000, align=align)

@@ -89,23 +89,26 @@ def test_parallel_build_equals_serial(tiny, tmp_path):
     meta, root = tiny
     cache.build(meta, ["mfcc"], root=root, workers=1, progress=False)
     cache.build(meta, ["mfcc"], root=tmp_path / "par", workers=2, progress=False)
-    np.testing.assert_array_equal(cache.load("mfcc", meta, root=root),
-                                  cache.load("mfcc", meta, root=tmp_path / "par"))
+    np.testing.assert_array_equal(
+        cache.load("mfcc", meta, root=root), cache.load("mfcc", meta, root=tmp_path / "par")
+    )
 
 
 def test_changing_a_parameter_invalidates_only_that_representation(tiny):
     meta, root = tiny
     names = ["mel", "mfcc", "delta_mfcc", "chroma"]
     cache.build(meta, names, root=root, workers=1, progress=False)
-    stamps = {n: cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns
-              for n in names}
+    stamps = {n: cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns for n in names}
     # up to date: nothing rebuilt
     cache.build(meta, names, root=root, workers=1, progress=False)
-    assert all(cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns == stamps[n]
-               for n in names)
+    assert all(
+        cache.entry_dir(n, root=root).joinpath("features.npy").stat().st_mtime_ns == stamps[n] for n in names
+    )
     cfg = DEFAULT_CONFIG.replace(n_mfcc=20)
-    assert {n for n in names if not cache.is_cached(n, list(meta.file_id), cfg=cfg, root=root)} \
-        == {"mfcc", "delta_mfcc"}
+    assert {n for n in names if not cache.is_cached(n, list(meta.file_id), cfg=cfg, root=root)} == {
+        "mfcc",
+        "delta_mfcc",
+    }
     cache.build(meta, names, cfg=cfg, root=root, workers=1, progress=False)
     assert cache.load("mfcc", meta, cfg=cfg, root=root).shape[2] == 20
     assert cache.load("mfcc", meta, root=root).shape[2] == 40  # the old entry is untouched
@@ -149,8 +152,9 @@ def test_norm_stats_use_training_part_only(tmp_path):
     (cache.entry_dir("mel", root=root) / "stats-loso-0.npz").write_bytes(b"PK damaged")
     again = cache.norm_stats("mel", meta, protocol="loso", fold=0, root=root, splits_dir=splits)
     np.testing.assert_array_equal(again.mean, st.mean)  # recomputed and rewritten
-    np.testing.assert_array_equal(np.load(cache.entry_dir("mel", root=root) / "stats-loso-0.npz")["mean"],
-                                  st.mean)
+    np.testing.assert_array_equal(
+        np.load(cache.entry_dir("mel", root=root) / "stats-loso-0.npz")["mean"], st.mean
+    )
 
 
 def test_a_damaged_cache_entry_is_rebuilt_not_read(tiny):

@@ -7,15 +7,20 @@ import os
 import subprocess
 import sys
 
-
 from ser_core.cli import main
 from tests.conftest import ROOT, make_corpus
 
 
 def run(*args, env=None):
     e = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ser_core", *args], cwd=ROOT, env=e,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ser_core", *args],
+        cwd=ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_representations_lists_the_registry():

@@ -55,8 +55,9 @@ def test_build_and_read_summaries(tmp_path, monkeypatch):
     with pytest.raises(DatasetError):
         eda.load_emotion_means("cqt", out)
     # descriptors can be kept while the representations are rebuilt
-    eda.build_summaries(meta, ["mel"], directory=out, workers=1, descriptors=False, tsne=False,
-                        progress=False)
+    eda.build_summaries(
+        meta, ["mel"], directory=out, workers=1, descriptors=False, tsne=False, progress=False
+    )
     pd.testing.assert_frame_equal(eda.load_clips(out), clips)
 
 

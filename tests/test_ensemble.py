@@ -25,10 +25,16 @@ def _write_members(directory: Path, skills: dict[str, float], *, n_val=300, n_te
     rng = np.random.default_rng(seed)
     yv, yt = np.arange(n_val) % 6, np.arange(n_test) % 6
     for rep, skill in skills.items():
-        np.savez(directory / f"resnet18-{rep}-seed.npz", val_index=np.arange(n_val),
-                 test_index=np.arange(n_val, n_val + n_test), val_labels=yv, test_labels=yt,
-                 val_logits=_fake_member(rng, yv, skill=skill),
-                 test_logits=_fake_member(rng, yt, skill=skill), temperature=np.float32(1.0))
+        np.savez(
+            directory / f"resnet18-{rep}-seed.npz",
+            val_index=np.arange(n_val),
+            test_index=np.arange(n_val, n_val + n_test),
+            val_labels=yv,
+            test_labels=yt,
+            val_logits=_fake_member(rng, yv, skill=skill),
+            test_logits=_fake_member(rng, yt, skill=skill),
+            temperature=np.float32(1.0),
+        )
     return yv, yt
 
 
@@ -88,7 +94,10 @@ def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
     artifacts = ship_tiny_ensemble(tmp_path, weights=(0.7, 0.3))
     d = artifacts / "models"
     pred = Predictor.load("tiny_ensemble", directory=d)
-    assert isinstance(pred, EnsemblePredictor) and [m.name for m in pred.members] == ["tiny_mel", "tiny_chroma"]
+    assert isinstance(pred, EnsemblePredictor) and [m.name for m in pred.members] == [
+        "tiny_mel",
+        "tiny_chroma",
+    ]
     y = tone(3.0)
     p = pred.predict(y)
     assert p.shape == (6,) and abs(p.sum() - 1) < 1e-5
@@ -131,8 +140,9 @@ def test_members_on_one_representation_compute_its_features_once(tmp_path, monke
     for ext in ("json", "safetensors"):
         shutil.copy(d / f"tiny_mel.{ext}", d / f"tiny_mel_s1.{ext}")
     card = json.loads((d / "tiny_ensemble.json").read_text())
-    card["input"].update(members=["tiny_mel", "tiny_mel_s1", "tiny_chroma"],
-                         representations=["mel", "mel", "chroma"])
+    card["input"].update(
+        members=["tiny_mel", "tiny_mel_s1", "tiny_chroma"], representations=["mel", "mel", "chroma"]
+    )
     card["architecture"]["kwargs"]["n_members"] = 3
     bag = models.create("weighted_ensemble", n_members=3)
     with torch.no_grad():
@@ -182,8 +192,10 @@ def test_refit_scores_the_test_part_with_members_trained_on_validation_too(tmp_p
     assert ref.report["accuracy"] > res.report["accuracy"] + 0.05
     card = ensemble.ensemble_card(ref)
     assert card["input"]["members"] == ["resnet18_hpss_trainval", "resnet18_mel_trainval"]
-    assert card["calibration"]["member_temperatures"] == {"resnet18_hpss_trainval": 1.0,
-                                                          "resnet18_mel_trainval": 1.0}
+    assert card["calibration"]["member_temperatures"] == {
+        "resnet18_hpss_trainval": 1.0,
+        "resnet18_mel_trainval": 1.0,
+    }
     assert card["ensemble"]["refit_on_train_val"] and "refit_note" in card["ensemble"]
     assert "refit on train + validation" in ensemble.summary(ref)
     assert main(["ensemble", "--equal-weights", "--refit", "--no-mlflow", "--json"]) == 0
@@ -218,16 +230,25 @@ def test_a_member_refitted_with_several_seeds_joins_as_a_seed_bag(tmp_path):
     res = ensemble.equal_weights(preds)
     ref = ensemble.refit(res, preds, directory=tmp_path)
     assert ref.seeds == {"hpss": (0,), "mel": (0, 1, 4)}
-    assert ref.shipped_members == ["resnet18_hpss_trainval", "resnet18_mel_trainval",
-                                   "resnet18_mel_trainval_s1", "resnet18_mel_trainval_s4"]
+    assert ref.shipped_members == [
+        "resnet18_hpss_trainval",
+        "resnet18_mel_trainval",
+        "resnet18_mel_trainval_s1",
+        "resnet18_mel_trainval_s4",
+    ]
     # the shipped module, one weight per network, gives the scored test probabilities exactly
     bag = ref.shipped_module
     w = bag.weights.detach().numpy()
     np.testing.assert_allclose(w[1:], w[1] * np.ones(3), rtol=1e-6)
     np.testing.assert_allclose(w[1:].sum() / w[0], res.weights["mel"] / res.weights["hpss"], rtol=1e-5)
     assert bag.temperature == pytest.approx(ref.temperature)
-    lp = np.stack([ensemble.log_probs(refits[s], temperature=1.0)
-                   for s in ("hpss-seed", "mel-seed", "mel-seed-s1", "mel-seed-s4")], 1)
+    lp = np.stack(
+        [
+            ensemble.log_probs(refits[s], temperature=1.0)
+            for s in ("hpss-seed", "mel-seed", "mel-seed-s1", "mel-seed-s4")
+        ],
+        1,
+    )
     with torch.no_grad():
         p = torch.softmax(bag(torch.from_numpy(lp)), 1).numpy()
     np.testing.assert_allclose(p, ref.test_probs, atol=1e-5)
@@ -256,12 +277,34 @@ def test_loso_ensemble_searches_each_fold(tmp_path, monkeypatch, capsys):
     for k in (0, 1):  # two held-out speakers, two speaker-normalised members each
         yv, yt = np.arange(120) % 6, np.arange(90) % 6
         for rep, skill in (("mel-spk", 1.5), ("hpss-spk", 1.5)):
-            np.savez(d / f"resnet18-{rep}-loso-fold{k}.npz", val_index=np.arange(120) + 300 * k,
-                     test_index=np.arange(90) + 300 * k + 150, val_labels=yv, test_labels=yt,
-                     val_logits=_fake_member(rng, yv, skill=skill),
-                     test_logits=_fake_member(rng, yt, skill=skill), temperature=np.float32(1.0))
-    assert main(["ensemble", "--protocol", "loso", "--fold", "0", "--fold", "1", "--trials", "4",
-                 "--no-mlflow", "--json"]) == 0
+            np.savez(
+                d / f"resnet18-{rep}-loso-fold{k}.npz",
+                val_index=np.arange(120) + 300 * k,
+                test_index=np.arange(90) + 300 * k + 150,
+                val_labels=yv,
+                test_labels=yt,
+                val_logits=_fake_member(rng, yv, skill=skill),
+                test_logits=_fake_member(rng, yt, skill=skill),
+                temperature=np.float32(1.0),
+            )
+    assert (
+        main(
+            [
+                "ensemble",
+                "--protocol",
+                "loso",
+                "--fold",
+                "0",
+                "--fold",
+                "1",
+                "--trials",
+                "4",
+                "--no-mlflow",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["n_folds"] == 2 and [f["fold"] for f in out["folds"]] == [0, 1]
     assert all(set(f["single"]) == {"mel-spk", "hpss-spk"} for f in out["folds"])

@@ -22,29 +22,54 @@ def _add_spk_loso_runs(db, accs=(0.55, 0.65, 0.75), **extra_params):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}")
     exp = client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id
     for k, acc in enumerate(accs):
-        run = client.create_run(exp, start_time=1_800_000_000_000 + k, run_name=f"resnet18-mel-spk-loso-fold{k}")
-        m = {"test_accuracy": acc, "test_macro_f1": acc - 0.02, "test_macro_precision": acc,
-             "test_macro_recall": acc, **{f"test_f1_{e}": acc for e in
-                                          ("anger", "fear", "happiness", "neutral", "sadness", "surprised")},
-             "adapt_accuracy_0": acc - 0.1, "adapt_accuracy_5": acc - 0.05, "adapt_accuracy_all": acc}
+        run = client.create_run(
+            exp, start_time=1_800_000_000_000 + k, run_name=f"resnet18-mel-spk-loso-fold{k}"
+        )
+        m = {
+            "test_accuracy": acc,
+            "test_macro_f1": acc - 0.02,
+            "test_macro_precision": acc,
+            "test_macro_recall": acc,
+            **{
+                f"test_f1_{e}": acc for e in ("anger", "fear", "happiness", "neutral", "sadness", "surprised")
+            },
+            "adapt_accuracy_0": acc - 0.1,
+            "adapt_accuracy_5": acc - 0.05,
+            "adapt_accuracy_all": acc,
+        }
         cm = np.eye(6, dtype=int) * 10
         cm[2, 5] = k + 1
-        client.log_batch(run.info.run_id, metrics=[Metric(n, v, 1, 0) for n, v in m.items()],
-                         params=[Param(p, str(v)) for p, v in {"model": "resnet18", "input": "mel-spk",
-                                                              "protocol": "loso", "fold": k,
-                                                              **extra_params}.items()],
-                         tags=[RunTag("test_confusion", json.dumps(cm.tolist()))])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(n, v, 1, 0) for n, v in m.items()],
+            params=[
+                Param(p, str(v))
+                for p, v in {
+                    "model": "resnet18",
+                    "input": "mel-spk",
+                    "protocol": "loso",
+                    "fold": k,
+                    **extra_params,
+                }.items()
+            ],
+            tags=[RunTag("test_confusion", json.dumps(cm.tolist()))],
+        )
         client.set_terminated(run.info.run_id, "FINISHED")
 
 
 def _ship_card(root, norm: str):
     from ser_core import models
 
-    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
-            "input": {"kind": "features", "name": "mel"},
-            "normalization": {"kind": norm, "mean": np.zeros((1, 128, 1)).tolist(),
-                              "std": np.ones((1, 128, 1)).tolist()},
-            "metrics": {"seed": {"accuracy": 0.5}}}
+    card = {
+        "architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+        "input": {"kind": "features", "name": "mel"},
+        "normalization": {
+            "kind": norm,
+            "mean": np.zeros((1, 128, 1)).tolist(),
+            "std": np.ones((1, 128, 1)).tolist(),
+        },
+        "metrics": {"seed": {"accuracy": 0.5}},
+    }
     models.save(models.create("resnet18", width=8), card, f"m_{norm}", directory=root)
 
 
@@ -69,15 +94,18 @@ def test_loso_report_gathers_the_recipe_folds(tracking_store, tmp_path, monkeypa
     assert card["metrics"]["loso"]["n_folds"] == 3 and card["metrics"]["seed"]["accuracy"] == 0.5
 
 
-def test_loso_report_states_a_recipe_trained_on_the_validation_speaker(tracking_store, tmp_path,
-                                                                      monkeypatch):
+def test_loso_report_states_a_recipe_trained_on_the_validation_speaker(tracking_store, tmp_path, monkeypatch):
     db, _ = tracking_store
     _add_spk_loso_runs(db, width=16, epochs=24, train_on_val=True)
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
     _ship_card(tmp_path / "a" / "models", "speaker")
     assert evaluate.loso_report("m_speaker")["recipe"] == {
-        "architecture": "resnet18", "input": "mel-spk", "width": 16, "epochs": 24,
-        "train_on_val": True}
+        "architecture": "resnet18",
+        "input": "mel-spk",
+        "width": 16,
+        "epochs": 24,
+        "train_on_val": True,
+    }
 
 
 def test_loso_report_without_runs_says_how_to_train(tracking_store, tmp_path, monkeypatch):
@@ -99,8 +127,13 @@ def test_cli_predict_with_calibration(tmp_path, monkeypatch, capsys):
     data.save_splits(meta, directory=tmp_path / "splits")
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
-    res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"), meta,
-                      splits_dir=tmp_path / "splits", log_mlflow=False, progress=False)
+    res = train.train(
+        train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"),
+        meta,
+        splits_dir=tmp_path / "splits",
+        log_mlflow=False,
+        progress=False,
+    )
     models.save(res.model, train.model_card(res), "spk")
     _ship_card(tmp_path / "a" / "models", "corpus")
     clip = tmp_path / "clip.wav"
@@ -138,19 +171,35 @@ def test_loso_report_of_an_ensemble_takes_its_members_runs(tracking_store, tmp_p
     from ser_core.metrics import classification_report
 
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
-    card = {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
-            "input": {"kind": "members", "name": "ensemble", "members": ["a", "b"],
-                      "representations": ["mel-spk", "mfcc-spk"]},
-            "metrics": {"seed": {"accuracy": 0.5}}}
-    models.save(models.create("weighted_ensemble", n_members=2), card, "ens", directory=tmp_path / "a" / "models")
+    card = {
+        "architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
+        "input": {
+            "kind": "members",
+            "name": "ensemble",
+            "members": ["a", "b"],
+            "representations": ["mel-spk", "mfcc-spk"],
+        },
+        "metrics": {"seed": {"accuracy": 0.5}},
+    }
+    models.save(
+        models.create("weighted_ensemble", n_members=2), card, "ens", directory=tmp_path / "a" / "models"
+    )
     with pytest.raises(DatasetError, match="ensemble --protocol loso -r mel-spk -r mfcc-spk"):
         evaluate.loso_report("ens")
     y = np.arange(60) % 6
     for k in (0, 1):
-        lb.log_ensemble({"mel-spk": 1, "mfcc-spk": 1}, protocol="loso", fold=k,
-                        report=classification_report(y, np.where(y < 3 + k, y, 0)))
-        lb.log_ensemble({"mel": 1, "hpss": 1}, protocol="loso", fold=k,  # another ensemble
-                        report=classification_report(y, y))
+        lb.log_ensemble(
+            {"mel-spk": 1, "mfcc-spk": 1},
+            protocol="loso",
+            fold=k,
+            report=classification_report(y, np.where(y < 3 + k, y, 0)),
+        )
+        lb.log_ensemble(
+            {"mel": 1, "hpss": 1},
+            protocol="loso",
+            fold=k,  # another ensemble
+            report=classification_report(y, y),
+        )
     rep = evaluate.loso_report("ens")
     assert rep["n_folds"] == 2 and rep["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
     assert [f["accuracy"] for f in rep["folds"]] == pytest.approx([0.5, 40 / 60])
@@ -163,13 +212,20 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     corpus = make_corpus(tmp_path / "c", per_emotion=4, seconds=1.0)
     meta = data.load_metadata(corpus)
     data.save_splits(meta, directory=tmp_path / "splits")
-    for var, sub in (("SER_ARTIFACTS", ""), ("SER_CACHE_DIR", "cache"), ("SER_MLFLOW_DB", "mlflow.db"),
-                     ("SER_MLFLOW_ARTIFACTS", "mlart")):
+    for var, sub in (
+        ("SER_ARTIFACTS", ""),
+        ("SER_CACHE_DIR", "cache"),
+        ("SER_MLFLOW_DB", "mlflow.db"),
+        ("SER_MLFLOW_ARTIFACTS", "mlart"),
+    ):
         monkeypatch.setenv(var, str(tmp_path / sub))
     for k in range(3):  # the three speakers' folds of the recipe, weights logged to MLflow
-        res = train.train(train.TrainConfig(protocol="loso", fold=k, epochs=1, width=8, batch_size=8,
-                                            norm="speaker"), meta, splits_dir=tmp_path / "splits",
-                          progress=False)
+        res = train.train(
+            train.TrainConfig(protocol="loso", fold=k, epochs=1, width=8, batch_size=8, norm="speaker"),
+            meta,
+            splits_dir=tmp_path / "splits",
+            progress=False,
+        )
     models.save(res.model, train.model_card(res), "m_spk", directory=tmp_path / "models")
     rep = evaluate.adabn_report("m_spk", meta)
     assert rep["n_folds"] == 3 and [f["fold"] for f in rep["folds"]] == [0, 1, 2]
@@ -178,24 +234,55 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     logged = lb.load_runs().set_index("fold")
     for b in ("5", "10", "30", "all"):
         assert [f["by_seconds"][b]["without"] for f in rep["folds"]] == pytest.approx(
-            [logged.loc[k, f"adapt_accuracy_{b}"] for k in range(3)], abs=1e-6)
+            [logged.loc[k, f"adapt_accuracy_{b}"] for k in range(3)], abs=1e-6
+        )
     assert [c["seconds"] for c in rep["by_seconds"]] == ["5", "10", "30", "all"]
     assert rep["by_seconds"][-1]["accuracy"] == rep["accuracy"]
-    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
-                     "--adabn", "--update-card"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--nemo-dir",
+                str(corpus),
+                "--protocol",
+                "loso",
+                "--model",
+                "m_spk",
+                "--adabn",
+                "--update-card",
+            ]
+        )
+        == 0
+    )
     assert "with AdaBN" in capsys.readouterr().out
     assert models.load("m_spk").card["metrics"]["loso"]["adabn"]["n_folds"] == 3
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--adabn"]) == 2
     # an ensemble: its members' fold runs, combined with the shipped weights
     for k in range(3):
-        res = train.train(train.TrainConfig(representation="mfcc", protocol="loso", fold=k, epochs=1,
-                                            width=8, batch_size=8, norm="speaker"), meta,
-                          splits_dir=tmp_path / "splits", progress=False)
+        res = train.train(
+            train.TrainConfig(
+                representation="mfcc",
+                protocol="loso",
+                fold=k,
+                epochs=1,
+                width=8,
+                batch_size=8,
+                norm="speaker",
+            ),
+            meta,
+            splits_dir=tmp_path / "splits",
+            progress=False,
+        )
     models.save(res.model, train.model_card(res), "m_mfcc_spk", directory=tmp_path / "models")
-    card = {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
-            "input": {"kind": "members", "members": ["m_spk", "m_mfcc_spk"],
-                      "representations": ["mel-spk", "mfcc-spk"]},
-            "ensemble": {"weights": {"mel-spk": 1.0, "mfcc-spk": 0.0}}}
+    card = {
+        "architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
+        "input": {
+            "kind": "members",
+            "members": ["m_spk", "m_mfcc_spk"],
+            "representations": ["mel-spk", "mfcc-spk"],
+        },
+        "ensemble": {"weights": {"mel-spk": 1.0, "mfcc-spk": 0.0}},
+    }
     models.save(models.create("weighted_ensemble", n_members=2), card, "ens", directory=tmp_path / "models")
     ens = evaluate.adabn_report("ens", meta)
     assert ens["members"] == {"mel-spk": 1.0, "mfcc-spk": 0.0}
@@ -203,14 +290,17 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     # test-time voice warps: without them, the runs' own test accuracy
     vw = evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.0, 1.1))
     assert vw["warps"] == [0.9, 1.0, 1.1] and [f["fold"] for f in vw["folds"]] == [0, 1, 2]
-    n_test = [len(data.split_indices(meta, "loso", fold=k, directory=tmp_path / "splits").test) for k in range(3)]
+    n_test = [
+        len(data.split_indices(meta, "loso", fold=k, directory=tmp_path / "splits").test) for k in range(3)
+    ]
     for f, n in zip(vw["folds"], n_test):  # fp16 weights may flip a clip
         assert f["without"] == pytest.approx(logged.loc[f["fold"], "accuracy"], abs=1.01 / n)
     # calibrating from 10 or 30 s: without warps, the halves and statistics of the adaptation curve
     assert [c["seconds"] for c in vw["by_seconds"]] == ["10", "30"]
     for b in ("10", "30"):
         assert [f["by_seconds"][b]["without"] for f in vw["folds"]] == [
-            f["by_seconds"][b]["without"] for f in rep["folds"]]
+            f["by_seconds"][b]["without"] for f in rep["folds"]
+        ]
     same = evaluate.voice_warp_report("m_spk", meta, warps=(1.0,), budgets=(30,))
     assert same["accuracy"] == pytest.approx(same["without"])
     assert same["by_seconds"][0]["accuracy"] == pytest.approx(same["by_seconds"][0]["without"])
@@ -219,17 +309,51 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert bn["batchnorm"] and bn["accuracy"] == pytest.approx(bn["without"])
     for b in ("10", "30"):
         assert [f["by_seconds"][b]["without"] for f in bn["folds"]] == [
-            f["by_seconds"][b]["accuracy"] for f in rep["folds"]]
+            f["by_seconds"][b]["accuracy"] for f in rep["folds"]
+        ]
     ens_vw = evaluate.voice_warp_report("ens", meta, warps=(0.9, 1.1))  # MFCC: warped through the log-mel
     assert [f["accuracy"] for f in ens_vw["folds"]] == [
-        f["accuracy"] for f in evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.1))["folds"]]
-    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
-                     "--voice-warps", "--update-card"]) == 0
+        f["accuracy"] for f in evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.1))["folds"]
+    ]
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--nemo-dir",
+                str(corpus),
+                "--protocol",
+                "loso",
+                "--model",
+                "m_spk",
+                "--voice-warps",
+                "--update-card",
+            ]
+        )
+        == 0
+    )
     assert "averaged over 9 voice warps" in capsys.readouterr().out
     loso = models.load("m_spk").card["metrics"]["loso"]
     assert loso["voice_warps"]["n_folds"] == 3 and loso["adabn"]["n_folds"] == 3  # the AdaBN result is kept
-    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
-                     "--voice-warps", "--adabn", "--infomax", "--seconds", "20", "--update-card"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--nemo-dir",
+                str(corpus),
+                "--protocol",
+                "loso",
+                "--model",
+                "m_spk",
+                "--voice-warps",
+                "--adabn",
+                "--infomax",
+                "--seconds",
+                "20",
+                "--update-card",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "voice warps and AdaBN together" in out and "AdaBN and information maximisation:" in out
     both = models.load("m_spk").card["metrics"]["loso"]["voice_warps_adabn"]
@@ -239,8 +363,22 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert tuned["infomax"] and not both["infomax"] and tuned["n_folds"] == 3
     assert [c["seconds"] for c in tuned["by_seconds"]] == ["20"]
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--model", "m_spk", "--voice-warps"]) == 2
-    assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk",
-                     "--voice-warps", "--infomax"]) == 2  # information maximisation needs --adabn
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--nemo-dir",
+                str(corpus),
+                "--protocol",
+                "loso",
+                "--model",
+                "m_spk",
+                "--voice-warps",
+                "--infomax",
+            ]
+        )
+        == 2
+    )  # information maximisation needs --adabn
     assert "use the three together" in capsys.readouterr().err
     import shutil
 
@@ -261,7 +399,7 @@ def test_adabn_is_refused_for_a_model_without_speaker_normalisation(tracking_sto
 
 
 def test_a_corpus_normalised_model_is_scored_on_its_test_clips_alone(tmp_path, monkeypatch):
-    from ser_core import cache, data, models
+    from ser_core import cache, data
     from ser_core.inference import Predictor
     from tests.conftest import make_corpus
 
@@ -281,7 +419,6 @@ def test_a_corpus_normalised_model_is_scored_on_its_test_clips_alone(tmp_path, m
     assert evaluate.model_features(pred, meta, split, part="train").shape[0] == len(split.train)
 
 
-
 def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monkeypatch):
     """Training keeps each training speaker's statistics; shipped beside the weights, they
     let the test part be scored from its own clips, exactly as from the whole cache."""
@@ -297,8 +434,12 @@ def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monke
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
     data.save_splits(meta)
-    res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"), meta,
-                      log_mlflow=False, progress=False)
+    res = train.train(
+        train.TrainConfig(epochs=1, width=8, batch_size=8, norm="speaker"),
+        meta,
+        log_mlflow=False,
+        progress=False,
+    )
     assert sorted(res.speakers.stats) == ["AA0", "BB0", "CC0"]
     models.save(res.model, train.model_card(res), "m_spk", speakers=res.speakers)
     pred = Predictor.load("m_spk")

@@ -10,8 +10,12 @@ from ser_core import export, models
 
 def _loaded(name="resnet18", kind="features", rep="mel", **kw):
     m = models.create(name, **kw).eval()
-    card = {"architecture": {"name": name, "kwargs": kw}, "input": {"kind": kind, "name": rep},
-            "normalization": {"kind": "none"}, "calibration": {"temperature": 1.7}}
+    card = {
+        "architecture": {"name": name, "kwargs": kw},
+        "input": {"kind": kind, "name": rep},
+        "normalization": {"kind": "none"},
+        "calibration": {"temperature": 1.7},
+    }
     return models.LoadedModel("t", m, card)
 
 
@@ -30,8 +34,10 @@ def test_onnx_parity_and_metadata(tmp_path):
 
 
 def test_onnx_for_the_1d_models(tmp_path):
-    for name, kind, shape in (("wave_cnn", "waveform", (2, 1, 48_000)),
-                              ("zcr_rms_lstm", "frames", (3, 2, 301))):
+    for name, kind, shape in (
+        ("wave_cnn", "waveform", (2, 1, 48_000)),
+        ("zcr_rms_lstm", "frames", (3, 2, 301)),
+    ):
         lm = _loaded(name, kind)
         om = export.OnnxModel(export.export_onnx(lm, tmp_path / f"{name}.onnx"))
         x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)

@@ -11,10 +11,19 @@ from ser_core.errors import SERError, UnknownNameError
 from tests.conftest import tone
 
 EXPECTED = {
-    "mel": (1, 128, 188), "stft": (1, 513, 188), "mfcc": (1, 40, 188), "cqt": (1, 84, 188),
-    "chroma": (1, 12, 188), "tonnetz": (1, 6, 188), "hpss": (2, 128, 188), "zcr": (1, 1, 188),
-    "rms": (1, 1, 188), "spectral_contrast": (1, 7, 188), "tempogram": (1, 128, 188),
-    "delta_mfcc": (1, 40, 188), "delta_tempogram": (1, 128, 188),
+    "mel": (1, 128, 188),
+    "stft": (1, 513, 188),
+    "mfcc": (1, 40, 188),
+    "cqt": (1, 84, 188),
+    "chroma": (1, 12, 188),
+    "tonnetz": (1, 6, 188),
+    "hpss": (2, 128, 188),
+    "zcr": (1, 1, 188),
+    "rms": (1, 1, 188),
+    "spectral_contrast": (1, 7, 188),
+    "tempogram": (1, 128, 188),
+    "delta_mfcc": (1, 40, 188),
+    "delta_tempogram": (1, 128, 188),
 }
 
 SIGNALS = {
@@ -98,8 +107,9 @@ def test_median_filter_axis_is_scipys(shape, size, axis):
     S = np.abs(np.random.default_rng(size).standard_normal(shape)).astype(np.float32)
     window = [1] * len(shape)
     window[axis] = size
-    assert np.array_equal(features.median_filter_axis(S, size=size, axis=axis),
-                          median_filter(S, size=window, mode="reflect"))
+    assert np.array_equal(
+        features.median_filter_axis(S, size=size, axis=axis), median_filter(S, size=window, mode="reflect")
+    )
 
 
 def test_median_filter_axis_lines_shorter_than_the_window():
@@ -192,8 +202,11 @@ def test_voice_warps_are_named_representations():
     assert abs(mel_hz[peak] - 1.2 * f) < 0.06 * f
     # MFCC of a warped voice are the MFCC of the warped log-mel
     lm = features.compute(y, "mel")[None]
-    np.testing.assert_allclose(features.warp_features(None, name="mfcc", alpha=0.9, log_mel=lm)[0],
-                               features.compute(y, "mfcc@0.9"), atol=1e-3)
+    np.testing.assert_allclose(
+        features.warp_features(None, name="mfcc", alpha=0.9, log_mel=lm)[0],
+        features.compute(y, "mfcc@0.9"),
+        atol=1e-3,
+    )
     assert features.get("mel@0.92").title.endswith("voice ×0.92")
     assert features.warpable("cqt") and not features.warpable("chroma") and not features.warpable("mel@1")
     for bad in ("chroma@1.1", "mel@3", "mel@x", "nope@1"):

@@ -12,8 +12,7 @@ from ser_core import audio, data
 from ser_core.feedback import Feedback, FeedbackError, FeedbackStore
 from tests.conftest import tone
 
-PROBS = {"anger": 0.7, "fear": 0.1, "happiness": 0.05, "neutral": 0.05, "sadness": 0.05,
-         "surprised": 0.05}
+PROBS = {"anger": 0.7, "fear": 0.1, "happiness": 0.05, "neutral": 0.05, "sadness": 0.05, "surprised": 0.05}
 
 
 def _fb(correct="anger"):
@@ -90,8 +89,10 @@ def _profile(seed: int = 0, name: str = "") -> str:
     from ser_core.features import NormStats
 
     rng = np.random.default_rng(seed)
-    stats = NormStats(rng.normal(size=(1, 128, 1)).astype(np.float32),
-                      rng.uniform(1, 2, size=(1, 128, 1)).astype(np.float32))
+    stats = NormStats(
+        rng.normal(size=(1, 128, 1)).astype(np.float32),
+        rng.uniform(1, 2, size=(1, 128, 1)).astype(np.float32),
+    )
     return VoiceProfile({"mel": stats}, 12.0 + seed, name).to_json()
 
 
@@ -110,8 +111,7 @@ def test_profile_round_trip_list_and_delete(tmp_path):
     assert prof.name == "Ala Kowalska" and prof.seconds == 13.0
     np.testing.assert_array_equal(prof.stats["mel"].mean, want.stats["mel"].mean)
     st.delete_profile("Łukasz")
-    with pytest.raises(FeedbackError,
-                       match=r"no saved voice profile named 'Łukasz' \(saved: Ala Kowalska\)"):
+    with pytest.raises(FeedbackError, match=r"no saved voice profile named 'Łukasz' \(saved: Ala Kowalska\)"):
         st.load_profile("Łukasz")
     with pytest.raises(FeedbackError, match="to delete"):
         st.delete_profile("Łukasz")
@@ -131,10 +131,17 @@ def test_existing_name_is_refused_unless_overwritten(tmp_path):
     assert st.list_profiles()[0]["created"] == created
 
 
-@pytest.mark.parametrize("name, match", [
-    ("", "needs a name"), ("   ", "needs a name"), ("x" * 41, "at most 40"),
-    ("a/b", "only letters"), ("<script>", "only letters"), ("-dash", "start with"),
-])
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("", "needs a name"),
+        ("   ", "needs a name"),
+        ("x" * 41, "at most 40"),
+        ("a/b", "only letters"),
+        ("<script>", "only letters"),
+        ("-dash", "start with"),
+    ],
+)
 def test_profile_names_are_validated(tmp_path, name, match):
     with pytest.raises(FeedbackError, match=match):
         FeedbackStore(tmp_path).save_profile(name, _profile())

@@ -27,8 +27,10 @@ def test_registry_and_vectors():
     long = np.concatenate([np.zeros(16_000, np.float32), y, _speech(2.0, seed=3)])
     from ser_core.audio import pad_or_trim
 
-    np.testing.assert_array_equal(functionals.compute(long, "egemaps"),
-                                  functionals.compute(pad_or_trim(long, n_samples=48_000), "egemaps"))
+    np.testing.assert_array_equal(
+        functionals.compute(long, "egemaps"),
+        functionals.compute(pad_or_trim(long, n_samples=48_000), "egemaps"),
+    )
     assert functionals.compute_batch(np.zeros((0, 48_000), np.float32), "egemaps").shape == (0, 88)
     assert functionals.get("compare").params()["feature_set"] == "ComParE_2016"
 
@@ -57,9 +59,11 @@ def test_fit_logreg_keeps_the_best_strength_and_matches_scikit_learn():
 
     with torch.no_grad():
         z = model(torch.from_numpy(x[400:])).numpy()
-    np.testing.assert_allclose(z - z.mean(1, keepdims=True),
-                               sk.decision_function(x[400:]) - sk.decision_function(x[400:]).mean(1, keepdims=True),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        z - z.mean(1, keepdims=True),
+        sk.decision_function(x[400:]) - sk.decision_function(x[400:]).mean(1, keepdims=True),
+        atol=1e-4,
+    )
     assert (z.argmax(1) == y[400:]).mean() == best["val_accuracy"] > 0.8
 
 
@@ -85,8 +89,12 @@ def shipped_logreg(tmp_path_factory):
     mp.setenv("SER_MLFLOW_DB", str(root / "mlflow.db"))
     mp.setenv("SER_MLFLOW_ARTIFACTS", str(root / "mlart"))
     try:
-        res = train.train(train.TrainConfig(model="logreg", representation="egemaps", norm="speaker"),
-                          meta, splits_dir=splits, progress=False)
+        res = train.train(
+            train.TrainConfig(model="logreg", representation="egemaps", norm="speaker"),
+            meta,
+            splits_dir=splits,
+            progress=False,
+        )
         runs = tracking.runs()
     finally:
         mp.undo()
@@ -141,11 +149,22 @@ def test_an_ensemble_with_a_functionals_member(shipped_logreg, tmp_path):
     ens = models.create("weighted_ensemble", n_members=1)
     with torch.no_grad():
         ens.raw.fill_(1.0)
-    models.save(ens, {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 1}},
-                      "input": {"kind": "members", "name": "ensemble",
-                                "members": ["logreg_egemaps_spk"], "representations": ["egemaps-spk"]},
-                      "classes": list(EMOTIONS),
-                      "ensemble": {"weights": {"egemaps-spk": 1.0}}}, "e", directory=d)
+    models.save(
+        ens,
+        {
+            "architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 1}},
+            "input": {
+                "kind": "members",
+                "name": "ensemble",
+                "members": ["logreg_egemaps_spk"],
+                "representations": ["egemaps-spk"],
+            },
+            "classes": list(EMOTIONS),
+            "ensemble": {"weights": {"egemaps-spk": 1.0}},
+        },
+        "e",
+        directory=d,
+    )
     pred = Predictor.load("e", directory=d)
     assert isinstance(pred, EnsemblePredictor) and pred.needed_representations() == ["egemaps"]
     y = _speech(2.0, seed=5)
@@ -155,10 +174,16 @@ def test_an_ensemble_with_a_functionals_member(shipped_logreg, tmp_path):
 def test_member_predictions_of_logistic_regressions(tmp_path):
     n = 60
     for arch, key in (("resnet18", "mel-spk"), ("logreg", "compare-spk"), ("logreg", "mel")):
-        np.savez(tmp_path / f"{arch}-{key}-loso-fold2.npz", val_index=np.arange(n),
-                 test_index=np.arange(n, 2 * n), val_labels=np.arange(n) % 6,
-                 test_labels=np.arange(n) % 6, val_logits=np.zeros((n, 6), np.float32),
-                 test_logits=np.zeros((n, 6), np.float32), temperature=np.float32(1.0))
+        np.savez(
+            tmp_path / f"{arch}-{key}-loso-fold2.npz",
+            val_index=np.arange(n),
+            test_index=np.arange(n, 2 * n),
+            val_labels=np.arange(n) % 6,
+            test_labels=np.arange(n) % 6,
+            val_logits=np.zeros((n, 6), np.float32),
+            test_logits=np.zeros((n, 6), np.float32),
+            temperature=np.float32(1.0),
+        )
     got = ensemble.load_member_predictions(tmp_path, protocol="loso", fold=2)
     # a logistic regression on a representation is not a member (members on mel are ResNets)
     assert sorted(got) == ["compare-spk", "mel-spk"]

@@ -35,8 +35,14 @@ def test_timeline_of_long_audio(shipped):
     p = Predictor.load(directory=shipped / "models")
     tl = p.timeline(tone(10.0))
     assert tl.starts.tolist() == list(range(8)) and tl.probs.shape == (8, 6)
-    assert abs(tl.overall.sum() - 1) < 1e-5 and tl.label in ("anger", "fear", "happiness",
-                                                            "neutral", "sadness", "surprised")
+    assert abs(tl.overall.sum() - 1) < 1e-5 and tl.label in (
+        "anger",
+        "fear",
+        "happiness",
+        "neutral",
+        "sadness",
+        "surprised",
+    )
 
 
 def test_predict_files_reports_errors_per_input(shipped, tmp_path):
@@ -44,8 +50,11 @@ def test_predict_files_reports_errors_per_input(shipped, tmp_path):
     good.write_bytes(encode(tone(2.0), ext="flac"))
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio" * 50)
-    out = list(predict_files([str(good), str(bad), str(tmp_path / "missing.wav")],
-                             Predictor.load(directory=shipped / "models")))
+    out = list(
+        predict_files(
+            [str(good), str(bad), str(tmp_path / "missing.wav")], Predictor.load(directory=shipped / "models")
+        )
+    )
     assert "probabilities" in out[0] and "error" in out[1] and "error" in out[2]
     assert "bad.wav" in out[1]["error"]
 
@@ -73,8 +82,14 @@ def test_predict_cli_json_lines(shipped, tmp_path):
     empty = tmp_path / "e.wav"
     empty.write_bytes(b"")
     env = {**os.environ, "SER_ARTIFACTS": str(shipped)}
-    r = subprocess.run([sys.executable, "-m", "ser_core", "predict", str(good), str(empty), "--json"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "ser_core", "predict", str(good), str(empty), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "Traceback" not in r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[0]["path"] == str(good) and set(lines[0]["probabilities"]) >= {"anger", "neutral"}
@@ -91,9 +106,14 @@ def test_predict_cli_with_damaged_weights_is_a_message(shipped, tmp_path):
     weights.write_bytes(weights.read_bytes()[:100])  # an interrupted copy
     good = tmp_path / "g.wav"
     good.write_bytes(encode(tone(1.0), ext="wav"))
-    r = subprocess.run([sys.executable, "-m", "ser_core", "predict", str(good), "--json"], cwd=ROOT,
-                       env={**os.environ, "SER_ARTIFACTS": str(broken)}, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "ser_core", "predict", str(good), "--json"],
+        cwd=ROOT,
+        env={**os.environ, "SER_ARTIFACTS": str(broken)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"error: the weights {weights} cannot be loaded" in r.stderr
 
@@ -167,8 +187,9 @@ def test_best_adaptable_model_ranks_by_loso_when_every_card_has_it(tmp_path):
 
     def card(name, *, norm="speaker", seed=0.9, loso=None):
         metrics = {"seed": {"accuracy": seed}, **({"loso": {"accuracy": loso}} if loso else {})}
-        (tmp_path / f"{name}.json").write_text(json.dumps(
-            {"normalization": {"kind": norm}, "metrics": metrics}))
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps({"normalization": {"kind": norm}, "metrics": metrics})
+        )
         (tmp_path / f"{name}.safetensors").write_bytes(b"")
 
     with pytest.raises(UnknownNameError, match="--norm speaker"):

@@ -63,8 +63,9 @@ def test_load_runs_without_experiment(tracking_template, tmp_path):
 
     db = copy_db(tracking_template[0], tmp_path / "other.db")
     client = mlflow.MlflowClient(f"sqlite:///{db}")
-    client.rename_experiment(client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id,
-                             "something-else")
+    client.rename_experiment(
+        client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id, "something-else"
+    )
     assert lb.load_runs(db).empty
 
 
@@ -110,12 +111,12 @@ def test_summarize_prefers_the_shipped_run(store, tmp_path):
     cards = tmp_path / "cards"
     cards.mkdir()
     # a card ties the older fold-1 run (0.20) to a shipped model: it wins over the newer one
-    (cards / "m.json").write_text(json.dumps(
-        {"training": {"mlflow_run_id": ids["resnet18-mel-loso-fold1-old"]}}))
+    (cards / "m.json").write_text(
+        json.dumps({"training": {"mlflow_run_id": ids["resnet18-mel-loso-fold1-old"]}})
+    )
     (cards / "e.json").write_text(json.dumps({"ensemble": {"mlflow_run_id": ids["ensemble-seed"]}}))
     (cards / "broken.json").write_text("{not json")
-    assert lb.shipped_runs(cards) == {ids["resnet18-mel-loso-fold1-old"]: "m",
-                                      ids["ensemble-seed"]: "e"}
+    assert lb.shipped_runs(cards) == {ids["resnet18-mel-loso-fold1-old"]: "m", ids["ensemble-seed"]: "e"}
     runs = lb.load_runs(models_dir=cards)
     assert runs.set_index("run_name").loc["resnet18-mel-loso-fold1-old", "shipped"] == "m"
     assert runs.set_index("run_name").loc["resnet18-mel-seed", "shipped"] is None
@@ -128,8 +129,9 @@ def test_a_refit_on_train_and_val_is_its_own_row(store):
     import mlflow
 
     with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name="resnet18-mel-seed"):
-        mlflow.log_params({"model": "resnet18", "input": "mel", "protocol": "seed", "fold": 0,
-                           "train_on_val": True})
+        mlflow.log_params(
+            {"model": "resnet18", "input": "mel", "protocol": "seed", "fold": 0, "train_on_val": True}
+        )
         mlflow.log_metrics({"test_accuracy": 0.99, "test_macro_f1": 0.99})
     table = lb.summarize(lb.load_runs()).set_index(["model", "input", "protocol"])
     assert table.loc[("resnet18", "mel+val", "seed"), "accuracy"] == pytest.approx(0.99)
@@ -185,8 +187,7 @@ def test_ensemble_weights(store, runs):
     assert dict(zip(w["representation"], w["weight"])) == pytest.approx({"mel": 0.75, "hpss": 0.25})
     assert w["weight"].sum() == pytest.approx(1.0)
     assert lb.ensemble_weights(runs[runs["model"] != "ensemble"]) is None
-    assert json.loads(runs.set_index("run_id").loc[ids["ensemble-seed"], "members"]) == list(
-        ENSEMBLE_WEIGHTS)
+    assert json.loads(runs.set_index("run_id").loc[ids["ensemble-seed"], "members"]) == list(ENSEMBLE_WEIGHTS)
 
 
 def test_log_ensemble_round_trip(store):
@@ -194,12 +195,12 @@ def test_log_ensemble_round_trip(store):
 
     y = np.arange(60) % 6
     report = classification_report(y, np.where(y == 5, 0, y))
-    rid = lb.log_ensemble({"mel": 2, "mfcc": 1, "hpss": 1}, protocol="loso", fold=4,
-                          report=report, temperature=1.2)
+    rid = lb.log_ensemble(
+        {"mel": 2, "mfcc": 1, "hpss": 1}, protocol="loso", fold=4, report=report, temperature=1.2
+    )
     runs = lb.load_runs()
     row = runs.set_index("run_id").loc[rid]
-    assert (row["model"], row["input"], row["protocol"], row["fold"]) == ("ensemble", "ensemble",
-                                                                          "loso", 4)
+    assert (row["model"], row["input"], row["protocol"], row["fold"]) == ("ensemble", "ensemble", "loso", 4)
     assert row["run_name"] == "ensemble-loso-fold4" and row["status"] == "FINISHED"
     assert row["accuracy"] == pytest.approx(50 / 60) and row["temperature"] == pytest.approx(1.2)
     w = lb.ensemble_weights(runs, protocol="loso")

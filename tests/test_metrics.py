@@ -11,8 +11,11 @@ def test_report_on_known_predictions():
     p[0] = 1
     r = metrics.classification_report(y, p)
     assert r["accuracy"] == 11 / 12
-    assert r["confusion"][0][1] == 1 and r["most_confused"][0] == \
-        {"true": "anger", "predicted": "fear", "count": 1}
+    assert r["confusion"][0][1] == 1 and r["most_confused"][0] == {
+        "true": "anger",
+        "predicted": "fear",
+        "count": 1,
+    }
     assert r["per_class"]["anger"]["recall"] == 0.5
 
 

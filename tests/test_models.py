@@ -21,9 +21,15 @@ INPUTS = {
 def test_every_model_builds_and_returns_logits(name):
     spec = models.MODELS[name]
     for shape in INPUTS[spec.input]:
-        kw = ({"in_chans": shape[0]} if spec.input == "features" else
-              {"n_members": shape[0]} if spec.input == "members" else
-              {"in_features": shape[0]} if spec.input == "functionals" else {})
+        kw = (
+            {"in_chans": shape[0]}
+            if spec.input == "features"
+            else {"n_members": shape[0]}
+            if spec.input == "members"
+            else {"in_features": shape[0]}
+            if spec.input == "functionals"
+            else {}
+        )
         m = models.create(name, **kw).eval()
         with torch.no_grad():
             out = m(torch.randn(3, *shape))
@@ -44,8 +50,9 @@ def test_initialisation():
 
 
 def test_width_scales_parameters():
-    assert models.count_parameters(models.create("resnet18", width=16)) < \
-        models.count_parameters(models.create("resnet18", width=32))
+    assert models.count_parameters(models.create("resnet18", width=16)) < models.count_parameters(
+        models.create("resnet18", width=32)
+    )
 
 
 def test_unknown_model():
@@ -55,8 +62,11 @@ def test_unknown_model():
 
 def test_save_and_load_round_trip(tmp_path):
     m = models.create("resnet18", width=8).eval()
-    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
-            "input": {"kind": "features", "name": "mel"}, "calibration": {"temperature": 1.5}}
+    card = {
+        "architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+        "input": {"kind": "features", "name": "mel"},
+        "calibration": {"temperature": 1.5},
+    }
     path = models.save(m, card, "tiny", directory=tmp_path)
     assert path.suffix == ".safetensors" and models.shipped(tmp_path) == ["tiny"]
     loaded = models.load("tiny", directory=tmp_path)
@@ -79,21 +89,31 @@ def test_damaged_model_files_are_a_clear_error_not_a_traceback(tmp_path):
     from ser_core.features import NormStats
     from ser_core.inference import best_model_name
 
-    card = {"architecture": {"name": "resnet18", "kwargs": {"width": 8}},
-            "input": {"kind": "features", "name": "mel"}, "metrics": {"seed": {"accuracy": 0.9}}}
+    card = {
+        "architecture": {"name": "resnet18", "kwargs": {"width": 8}},
+        "input": {"kind": "features", "name": "mel"},
+        "metrics": {"seed": {"accuracy": 0.9}},
+    }
     for name in ("a", "b", "c", "d"):
-        models.save(models.create("resnet18", width=8), card, name, directory=tmp_path,
-                    speakers=models.TrainingSpeakers({"AA0": NormStats(np.zeros((1, 128, 1), np.float32),
-                                                                        np.ones((1, 128, 1), np.float32))},
-                                                     "0123"))
+        models.save(
+            models.create("resnet18", width=8),
+            card,
+            name,
+            directory=tmp_path,
+            speakers=models.TrainingSpeakers(
+                {"AA0": NormStats(np.zeros((1, 128, 1), np.float32), np.ones((1, 128, 1), np.float32))},
+                "0123",
+            ),
+        )
     (tmp_path / "a.safetensors").write_bytes(b"\x00" * 10)  # truncated weights
     with pytest.raises(ModelFileError, match=r"a\.safetensors cannot be loaded .*git checkout"):
         models.load("a", directory=tmp_path)
     (tmp_path / "b.json").write_text('{"architecture": ')  # truncated card
     with pytest.raises(ModelFileError, match=r"b\.json is damaged"):
         models.load("b", directory=tmp_path)
-    (tmp_path / "c.json").write_text(json.dumps({**card, "architecture": {"name": "resnet18",
-                                                                          "kwargs": {"width": 16}}}))
+    (tmp_path / "c.json").write_text(
+        json.dumps({**card, "architecture": {"name": "resnet18", "kwargs": {"width": 16}}})
+    )
     with pytest.raises(ModelFileError, match="cannot be loaded into the card's resnet18"):
         models.load("c", directory=tmp_path)  # weights of another width
     assert models.load("d", directory=tmp_path).speakers.clips == "0123"

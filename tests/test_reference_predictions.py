@@ -29,5 +29,6 @@ def test_reference_covers_every_shipped_model(reference):
 def test_same_predictions(model_name, reference):
     pred = Predictor.load(model_name)
     for clip, y in reference_clips().items():
-        np.testing.assert_allclose(pred.predict(y), reference[f"{model_name}/{clip}"],
-                                   atol=1e-5, err_msg=f"{model_name} on {clip}")
+        np.testing.assert_allclose(
+            pred.predict(y), reference[f"{model_name}/{clip}"], atol=1e-5, err_msg=f"{model_name} on {clip}"
+        )

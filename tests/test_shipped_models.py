@@ -42,7 +42,8 @@ def test_stored_training_speakers_are_those_of_the_seed_training_part(meta):
     spk = meta["speaker"].astype(str).to_numpy()
     assert known.covers(spk, meta["file_id"].to_numpy()[split.train])
     rows = split.train[spk[split.train] == "MP0"]  # one speaker's training clips
-    stats = features.normalization_stats(part_inputs(meta, rows, pred.kind, pred.representation,
-                                                     cfg=pred.cfg))
+    stats = features.normalization_stats(
+        part_inputs(meta, rows, pred.kind, pred.representation, cfg=pred.cfg)
+    )
     np.testing.assert_allclose(known.stats["MP0"].mean, stats.mean, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(known.stats["MP0"].std, stats.std, rtol=1e-5, atol=1e-5)

@@ -32,8 +32,13 @@ def test_matches_librosa_on_real_clips(meta):
 
 @pytest.mark.parametrize("signal", ["tone", "short", "long", "silence", "loud"])
 def test_matches_librosa_on_synthetic_signals(signal):
-    y = {"tone": tone(3.0), "short": tone(0.5, freq=330.0), "long": tone(4.2, freq=180.0),
-         "silence": np.zeros(48_000, np.float32), "loud": np.clip(4 * tone(3.0), -1, 1)}[signal]
+    y = {
+        "tone": tone(3.0),
+        "short": tone(0.5, freq=330.0),
+        "long": tone(4.2, freq=180.0),
+        "silence": np.zeros(48_000, np.float32),
+        "loud": np.clip(4 * tone(3.0), -1, 1),
+    }[signal]
     ref, got = features.compute(y, "mel"), log_mel(y)
     assert got.shape == ref.shape == (1, DEFAULT_CONFIG.n_mels, DEFAULT_CONFIG.n_frames)
     assert np.abs(ref - got).max() <= TOLERANCE_DB

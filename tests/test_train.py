@@ -24,8 +24,9 @@ def tiny_env(tmp_path, monkeypatch):
     return meta, splits
 
 
-@pytest.mark.parametrize("model, rep", [("resnet18", "mel"), ("small_cnn", "hpss"),
-                                        ("wave_cnn", "mel"), ("zcr_rms_lstm", "mel")])
+@pytest.mark.parametrize(
+    "model, rep", [("resnet18", "mel"), ("small_cnn", "hpss"), ("wave_cnn", "mel"), ("zcr_rms_lstm", "mel")]
+)
 def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
     meta, splits = tiny_env
     tc = train.TrainConfig(model=model, representation=rep, epochs=2, width=8, batch_size=8)
@@ -34,10 +35,20 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
     runs = tracking.runs()
     assert len(runs) == 1
     row = runs.iloc[0]
-    for key in ("metrics.test_accuracy", "metrics.test_macro_f1", "metrics.test_macro_precision",
-                "metrics.test_macro_recall", "metrics.test_f1_anger", "metrics.train_seconds",
-                "metrics.ece_before", "metrics.ece_after", "metrics.val_accuracy",
-                "params.model", "params.representation", "params.protocol"):
+    for key in (
+        "metrics.test_accuracy",
+        "metrics.test_macro_f1",
+        "metrics.test_macro_precision",
+        "metrics.test_macro_recall",
+        "metrics.test_f1_anger",
+        "metrics.train_seconds",
+        "metrics.ece_before",
+        "metrics.ece_after",
+        "metrics.val_accuracy",
+        "params.model",
+        "params.representation",
+        "params.protocol",
+    ):
         assert key in runs.columns and row[key] is not None, key
     assert len(json.loads(row["tags.test_confusion"])) == 6
     import mlflow
@@ -60,20 +71,35 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
 def test_trainval_predictions_keep_apart():
     # in-sample validation logits must never replace the held-out ones an ensemble search reads
     assert train.predictions_name(train.TrainConfig(representation="mel")) == "resnet18-mel-seed"
-    assert (train.predictions_name(train.TrainConfig(representation="mel", train_on_val=True))
-            == "resnet18-mel-seed-trainval")
-    assert train.predictions_name(train.TrainConfig(representation="mfcc", norm="speaker", protocol="loso",
-                                                    fold=3, train_on_val=True)) == "resnet18-mfcc-spk-loso-fold3-trainval"
+    assert (
+        train.predictions_name(train.TrainConfig(representation="mel", train_on_val=True))
+        == "resnet18-mel-seed-trainval"
+    )
+    assert (
+        train.predictions_name(
+            train.TrainConfig(
+                representation="mfcc", norm="speaker", protocol="loso", fold=3, train_on_val=True
+            )
+        )
+        == "resnet18-mfcc-spk-loso-fold3-trainval"
+    )
     # nor another seed of a recipe the seed-0 run's (a seed bag's refits sit side by side)
     assert train.predictions_name(train.TrainConfig(representation="mel", seed=1)) == "resnet18-mel-seed-s1"
-    assert (train.predictions_name(train.TrainConfig(representation="mel", seed=2, train_on_val=True))
-            == "resnet18-mel-seed-s2-trainval")
+    assert (
+        train.predictions_name(train.TrainConfig(representation="mel", seed=2, train_on_val=True))
+        == "resnet18-mel-seed-s2-trainval"
+    )
 
 
 def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_path, monkeypatch, capsys):
     meta, splits = tiny_env
-    held = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8), meta, splits_dir=splits,
-                       log_mlflow=False, progress=False)
+    held = train.train(
+        train.TrainConfig(epochs=1, width=8, batch_size=8),
+        meta,
+        splits_dir=splits,
+        log_mlflow=False,
+        progress=False,
+    )
     card = train.model_card(held)
     card["calibration"]["temperature"], card["decision"]["unsure_below"] = 1.7, 0.42
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # the splits are tmp_path/splits
@@ -99,12 +125,28 @@ def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_p
     from ser_core.errors import UnknownNameError
 
     with pytest.raises(UnknownNameError, match="nope"):  # before any training
-        train.train(train.TrainConfig(epochs=1, train_on_val=True, calibration_from="nope"), meta,
-                    splits_dir=splits, log_mlflow=False, progress=False)
+        train.train(
+            train.TrainConfig(epochs=1, train_on_val=True, calibration_from="nope"),
+            meta,
+            splits_dir=splits,
+            log_mlflow=False,
+            progress=False,
+        )
     from ser_core.cli import main
 
-    args = ["train", "--nemo-dir", str(tmp_path / "c"), "--epochs", "1", "--width", "8", "--batch-size", "8",
-            "--train-on-val", "--no-mlflow"]
+    args = [
+        "train",
+        "--nemo-dir",
+        str(tmp_path / "c"),
+        "--epochs",
+        "1",
+        "--width",
+        "8",
+        "--batch-size",
+        "8",
+        "--train-on-val",
+        "--no-mlflow",
+    ]
     assert main([*args, "--calibration-from", "held", "--ship", "refit"]) == 0
     assert "without --calibration-from" not in capsys.readouterr().err
     shipped = models.load("refit").card
@@ -148,9 +190,30 @@ def test_train_cli_ships_where_asked(tiny_env, tmp_path, monkeypatch, capsys):
     meta, splits = tiny_env
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # splits/ is already there
     corpus = str(tmp_path / "c")
-    assert main(["train", "--nemo-dir", corpus, "--epochs", "1", "--width", "8", "--batch-size", "8",
-                 "--norm", "speaker", "--ship", "held", "--ship-dir", str(tmp_path / "heldout"),
-                 "--no-mlflow", "--no-predictions"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--nemo-dir",
+                corpus,
+                "--epochs",
+                "1",
+                "--width",
+                "8",
+                "--batch-size",
+                "8",
+                "--norm",
+                "speaker",
+                "--ship",
+                "held",
+                "--ship-dir",
+                str(tmp_path / "heldout"),
+                "--no-mlflow",
+                "--no-predictions",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "heldout" / "held.safetensors").exists()
     assert not (tmp_path / "models").exists()  # not among the app's models
     card = models.load("held", directory=tmp_path / "heldout").card
@@ -161,8 +224,7 @@ def test_train_on_val_uses_validation_and_keeps_the_last_epoch(tiny_env):
     meta, splits = tiny_env
     seen = []
     tc = train.TrainConfig(epochs=3, width=8, batch_size=8, patience=1, train_on_val=True)
-    res = train.train(tc, meta, splits_dir=splits, progress=False, log_mlflow=False,
-                      on_epoch=seen.append)
+    res = train.train(tc, meta, splits_dir=splits, progress=False, log_mlflow=False, on_epoch=seen.append)
     split = data.split_indices(meta, "seed", directory=splits)
     assert res.epochs_run == 3  # patience ignored: there is no held-out validation
     assert res.predictions["val_index"].tolist() == split.val.tolist()
@@ -219,12 +281,15 @@ def test_distillation_from_a_shipped_teacher(tiny_env, tmp_path, monkeypatch):
     meta, splits = tiny_env
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # the teacher ships to tmp_path/models
     base = dict(epochs=1, width=8, batch_size=8)
-    teacher = train.train(train.TrainConfig(**base), meta, splits_dir=splits, progress=False,
-                          log_mlflow=False)
+    teacher = train.train(
+        train.TrainConfig(**base), meta, splits_dir=splits, progress=False, log_mlflow=False
+    )
     models.save(teacher.model, train.model_card(teacher), "teach")
     split = data.split_indices(meta, "seed", directory=splits)
-    soft = {tau: train.teacher_probabilities("teach", meta, split.train, tau=tau, splits_dir=splits)
-            for tau in (1.0, 4.0)}
+    soft = {
+        tau: train.teacher_probabilities("teach", meta, split.train, tau=tau, splits_dir=splits)
+        for tau in (1.0, 4.0)
+    }
     for p in soft.values():
         assert p.shape == (len(split.train), 6)
         np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
@@ -233,18 +298,43 @@ def test_distillation_from_a_shipped_teacher(tiny_env, tmp_path, monkeypatch):
         train.teacher_probabilities("teach", meta, split.test, splits_dir=splits)
     from ser_core.cli import main
 
-    assert main(["train", "--nemo-dir", str(tmp_path / "c"), "--epochs", "1", "--width", "8",
-                 "--batch-size", "8", "--teacher", "teach", "--ship", "student", "--no-mlflow",
-                 "--no-predictions"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--nemo-dir",
+                str(tmp_path / "c"),
+                "--epochs",
+                "1",
+                "--width",
+                "8",
+                "--batch-size",
+                "8",
+                "--teacher",
+                "teach",
+                "--ship",
+                "student",
+                "--no-mlflow",
+                "--no-predictions",
+            ]
+        )
+        == 0
+    )
     card = models.load("student").card
     assert card["training"]["teacher"] == "teach" and card["training"]["distill"] == 0.5
     assert "--teacher teach" in card["reproduce"]
     assert set(card["training"]["teacher_weights"]) == {"teach"}  # the teacher's version
 
 
-@pytest.mark.parametrize("bad", [{"teacher": "ensemble"}, {"distill": 0.5},
-                                 {"teacher": "ensemble", "distill": 0.5, "protocol": "loso"},
-                                 {"teacher": "ensemble", "distill": 1.5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"teacher": "ensemble"},
+        {"distill": 0.5},
+        {"teacher": "ensemble", "distill": 0.5, "protocol": "loso"},
+        {"teacher": "ensemble", "distill": 1.5},
+    ],
+)
 def test_bad_distillation_settings_are_refused(bad):
     from ser_core.errors import ConfigError
 
@@ -256,16 +346,24 @@ def test_distillation_from_a_teacher_trained_on_the_same_fold(tiny_env):
     """``fold:logreg/egemaps-spk``: the teacher is fitted on the student's own fold (under
     loso it never hears the test speaker) and nothing of it is logged or shipped."""
     meta, splits = tiny_env
-    tc = train.TrainConfig(epochs=1, width=8, batch_size=8, protocol="loso", fold=1, norm="speaker",
-                           teacher="fold:logreg/egemaps-spk", distill=0.5)
+    tc = train.TrainConfig(
+        epochs=1,
+        width=8,
+        batch_size=8,
+        protocol="loso",
+        fold=1,
+        norm="speaker",
+        teacher="fold:logreg/egemaps-spk",
+        distill=0.5,
+    )
     split = data.split_indices(meta, "loso", fold=1, directory=splits)
-    soft = train.teacher_probabilities(tc.teacher, meta, split.train, protocol="loso", fold=1,
-                                       splits_dir=splits)
+    soft = train.teacher_probabilities(
+        tc.teacher, meta, split.train, protocol="loso", fold=1, splits_dir=splits
+    )
     assert soft.shape == (len(split.train), 6)
     np.testing.assert_allclose(soft.sum(1), 1, rtol=1e-5)
     with pytest.raises(Exception, match="outside them"):
-        train.teacher_probabilities(tc.teacher, meta, split.test, protocol="loso", fold=1,
-                                    splits_dir=splits)
+        train.teacher_probabilities(tc.teacher, meta, split.test, protocol="loso", fold=1, splits_dir=splits)
     res = train.train(tc, meta, splits_dir=splits, progress=False)
     assert res.teacher_weights is None and len(tracking.runs()) == 1  # the student's run only
     assert train.model_card(res)["training"]["teacher"] == "fold:logreg/egemaps-spk"
@@ -295,8 +393,16 @@ def test_gradient_reversal_flips_and_scales_the_gradient():
 
 def test_speaker_adversarial_training_runs_and_is_recorded(tiny_env):
     meta, splits = tiny_env
-    tc = train.TrainConfig(epochs=2, width=8, batch_size=8, protocol="loso", fold=0, norm="speaker",
-                           speaker_adversary=0.3, ema=0.9)
+    tc = train.TrainConfig(
+        epochs=2,
+        width=8,
+        batch_size=8,
+        protocol="loso",
+        fold=0,
+        norm="speaker",
+        speaker_adversary=0.3,
+        ema=0.9,
+    )
     res = train.train(tc, meta, splits_dir=splits, progress=False)
     assert all(0 <= r["speaker_accuracy"] <= 1 for r in res.history)
     assert train.model_card(res)["training"]["speaker_adversary"] == 0.3
@@ -304,14 +410,17 @@ def test_speaker_adversarial_training_runs_and_is_recorded(tiny_env):
     assert not any("adversary" in k for k in res.model.state_dict())
     import mlflow
 
-    hist = mlflow.MlflowClient().get_metric_history(tracking.runs().iloc[0]["run_id"],
-                                                    "speaker_accuracy")
+    hist = mlflow.MlflowClient().get_metric_history(tracking.runs().iloc[0]["run_id"], "speaker_accuracy")
     assert len(hist) == 2
 
 
-@pytest.mark.parametrize("bad, match", [({"speaker_adversary": -1.0}, ">= 0"),
-                                        ({"model": "wave_cnn", "speaker_adversary": 0.3},
-                                         "pooled embedding")])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"speaker_adversary": -1.0}, ">= 0"),
+        ({"model": "wave_cnn", "speaker_adversary": 0.3}, "pooled embedding"),
+    ],
+)
 def test_bad_speaker_adversary_settings_are_refused(bad, match):
     from ser_core.errors import ConfigError
 

@@ -15,8 +15,7 @@ from ser_core.errors import ConfigError, UnknownNameError
 from ser_core.models import VGG16, AudioResNet, BasicBlock, SmallCNN
 
 METHODS = ("gradcam", "lrp", "smoothgrad", "lime")
-FAST = xai.XAIOptions(lime_samples=64, lime_segments=(4, 6), smoothgrad_samples=4,
-                      deletion_steps=10)
+FAST = xai.XAIOptions(lime_samples=64, lime_segments=(4, 6), smoothgrad_samples=4, deletion_steps=10)
 #: LRP conservation: |sum of relevance - logit| <= REL_TOL * |logit| + ABS_TOL.
 REL_TOL, ABS_TOL = 5e-3, 1e-4
 
@@ -121,8 +120,11 @@ def test_normalise_scales_by_the_largest_magnitude():
 @pytest.mark.parametrize("arch", ["resnet", "small_cnn", "vgg16"])
 def test_folded_lrp_network_computes_the_same_logits(arch, x):
     torch.manual_seed(0)
-    model = {"resnet": lambda: AudioResNet(width=4), "small_cnn": lambda: SmallCNN(),
-             "vgg16": lambda: VGG16(width=4)}[arch]()
+    model = {
+        "resnet": lambda: AudioResNet(width=4),
+        "small_cnn": lambda: SmallCNN(),
+        "vgg16": lambda: VGG16(width=4),
+    }[arch]()
     model = _randomise_bn(model)
     with torch.no_grad():
         ref = model(torch.from_numpy(x)[None])[0].numpy()
@@ -170,8 +172,13 @@ class TinyResNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1, bias=False), nn.BatchNorm2d(8),
-                                  nn.ReLU(), BasicBlock(8, 16, 2), BasicBlock(16, 16))
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 8, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            BasicBlock(8, 16, 2),
+            BasicBlock(16, 16),
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
 
@@ -199,7 +206,7 @@ def synthetic():
     for _ in range(5):
         perm = torch.randperm(len(X))
         for i in range(0, len(X), 64):
-            b = perm[i:i + 64]
+            b = perm[i : i + 64]
             loss = nn.functional.cross_entropy(net(X[b]), Y[b])
             opt.zero_grad()
             loss.backward()
@@ -241,8 +248,7 @@ def test_deletion_auc_of_the_maps_beats_random(synthetic):
     net, xs = synthetic
     aucs = {m: [] for m in ("gradcam", "lrp", "smoothgrad", "random")}
     for x in xs[:4]:
-        maps = xai.explain_all(x, model=net, target=1, methods=["gradcam", "lrp", "smoothgrad"],
-                               options=FAST)
+        maps = xai.explain_all(x, model=net, target=1, methods=["gradcam", "lrp", "smoothgrad"], options=FAST)
         for k, c in xai.deletion_test(x, maps, model=net, target=1, options=FAST).items():
             aucs[k].append(c.auc)
     for m in ("gradcam", "lrp", "smoothgrad"):
@@ -254,8 +260,7 @@ def test_lrp_conserves_relevance_in_the_trained_network(synthetic):
     for x in xs[:4]:
         with torch.no_grad():
             logit = float(net(torch.from_numpy(x)[None])[0, 1])
-        assert abs(float(xai.lrp(x, model=net, target=1).sum()) - logit) <= \
-            REL_TOL * abs(logit) + ABS_TOL
+        assert abs(float(xai.lrp(x, model=net, target=1).sum()) - logit) <= REL_TOL * abs(logit) + ABS_TOL
 
 
 # ------------------------------------------------------------------ deletion test
@@ -357,14 +362,43 @@ def test_xai_eval_command_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SER_MLFLOW_DB", str(tmp_path / "mlflow.db"))
     monkeypatch.setenv("SER_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
     out = tmp_path / "deletion.json"
-    rc = cli.main(["xai-eval", "--nemo-dir", str(tmp_path / "corpus"), "--model", TINY,
-                   "--n", "3", "--lime-samples", "16", "--smoothgrad-samples", "2",
-                   "--steps", "5", "--out", str(out)])
+    rc = cli.main(
+        [
+            "xai-eval",
+            "--nemo-dir",
+            str(tmp_path / "corpus"),
+            "--model",
+            TINY,
+            "--n",
+            "3",
+            "--lime-samples",
+            "16",
+            "--smoothgrad-samples",
+            "2",
+            "--steps",
+            "5",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "lrp" in text and "wrote" in text and "MLflow" in text
     d = json.loads(out.read_text())
     assert d["n_clips"] == 3 and d["model"] == TINY and d["options"]["lime_samples"] == 16
     assert {r["method"] for r in d["rows"]} == {*METHODS, "random"}
-    assert cli.main(["xai-eval", "--nemo-dir", str(tmp_path / "corpus"), "--model", TINY,
-                     "--methods", "nope", "--no-mlflow"]) == 2
+    assert (
+        cli.main(
+            [
+                "xai-eval",
+                "--nemo-dir",
+                str(tmp_path / "corpus"),
+                "--model",
+                TINY,
+                "--methods",
+                "nope",
+                "--no-mlflow",
+            ]
+        )
+        == 2
+    )

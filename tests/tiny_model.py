@@ -27,8 +27,13 @@ def ship_tiny_model(root: Path, *, name: str = TINY, unsure_below: float | None 
     os.environ["SER_CACHE_DIR"] = str(root / "cache")
     os.environ["SER_ARTIFACTS"] = str(root / "artifacts")
     try:
-        res = train.train(train.TrainConfig(epochs=1, width=8, batch_size=8), meta,
-                          splits_dir=splits, log_mlflow=False, progress=False)
+        res = train.train(
+            train.TrainConfig(epochs=1, width=8, batch_size=8),
+            meta,
+            splits_dir=splits,
+            log_mlflow=False,
+            progress=False,
+        )
         card = train.model_card(res)
         if unsure_below is not None:
             card["decision"]["unsure_below"] = unsure_below
@@ -41,8 +46,9 @@ def ship_tiny_model(root: Path, *, name: str = TINY, unsure_below: float | None 
     return root / "artifacts"
 
 
-def ship_tiny_ensemble(root: Path, *, name: str = "tiny_ensemble",
-                       weights: tuple[float, float] = (0.7, 0.3)) -> Path:
+def ship_tiny_ensemble(
+    root: Path, *, name: str = "tiny_ensemble", weights: tuple[float, float] = (0.7, 0.3)
+) -> Path:
     """Ship two tiny members (mel and chroma ResNets) and a WeightedEnsemble of them.
 
     Returns the artifacts folder, like :func:`ship_tiny_model`.
@@ -63,8 +69,13 @@ def ship_tiny_ensemble(root: Path, *, name: str = "tiny_ensemble",
     old = {k: os.environ.get(k) for k in ("SER_CACHE_DIR",)}
     os.environ["SER_CACHE_DIR"] = str(root / "cache")
     try:
-        res = train.train(train.TrainConfig(representation="chroma", epochs=1, width=8, batch_size=8),
-                          meta, splits_dir=root / "splits", log_mlflow=False, progress=False)
+        res = train.train(
+            train.TrainConfig(representation="chroma", epochs=1, width=8, batch_size=8),
+            meta,
+            splits_dir=root / "splits",
+            log_mlflow=False,
+            progress=False,
+        )
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -73,19 +84,27 @@ def ship_tiny_ensemble(root: Path, *, name: str = "tiny_ensemble",
     with torch.no_grad():
         ens.raw.copy_(torch.tensor(weights))
         ens.log_t.fill_(float(np.log(1.2)))
-    card = {"architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
-            "input": {"kind": "members", "name": "ensemble", "members": ["tiny_mel", "tiny_chroma"],
-                      "representations": ["mel", "chroma"]},
-            "classes": mel_card["classes"], "calibration": {"temperature": 1.0},
-            "decision": {"unsure_below": 0.5},
-            "ensemble": {"weights": {"mel": weights[0] / sum(weights), "chroma": weights[1] / sum(weights)}},
-            "metrics": {"seed": {"accuracy": 0.0}}}
+    card = {
+        "architecture": {"name": "weighted_ensemble", "kwargs": {"n_members": 2}},
+        "input": {
+            "kind": "members",
+            "name": "ensemble",
+            "members": ["tiny_mel", "tiny_chroma"],
+            "representations": ["mel", "chroma"],
+        },
+        "classes": mel_card["classes"],
+        "calibration": {"temperature": 1.0},
+        "decision": {"unsure_below": 0.5},
+        "ensemble": {"weights": {"mel": weights[0] / sum(weights), "chroma": weights[1] / sum(weights)}},
+        "metrics": {"seed": {"accuracy": 0.0}},
+    }
     models.save(ens, card, name, directory=artifacts / "models")
     return artifacts
 
 
-def ship_tiny_spk_model(root: Path, *, name: str = "tiny_spk", accuracy: float | None = None,
-                        representation: str = "mel") -> Path:
+def ship_tiny_spk_model(
+    root: Path, *, name: str = "tiny_spk", accuracy: float | None = None, representation: str = "mel"
+) -> Path:
     """Ship a width-8 mel ResNet trained one epoch on **speaker-normalised** features
     (card normalization kind "speaker": it can be adapted to a voice).
 
@@ -107,9 +126,13 @@ def ship_tiny_spk_model(root: Path, *, name: str = "tiny_spk", accuracy: float |
     old = {k: os.environ.get(k) for k in ("SER_CACHE_DIR",)}
     os.environ["SER_CACHE_DIR"] = str(root / "cache")
     try:
-        res = train.train(train.TrainConfig(representation=representation, epochs=1, width=8,
-                                            batch_size=8, norm="speaker"), meta,
-                          splits_dir=splits, log_mlflow=False, progress=False)
+        res = train.train(
+            train.TrainConfig(representation=representation, epochs=1, width=8, batch_size=8, norm="speaker"),
+            meta,
+            splits_dir=splits,
+            log_mlflow=False,
+            progress=False,
+        )
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

@@ -54,37 +54,57 @@ def _log(client, exp_id: str, k: int, spec: tuple) -> str:
     t = T0 + 60_000 * k
     run = client.create_run(exp_id, start_time=t, run_name=name)
     rid = run.info.run_id
-    params = {"model": model, "representation": "mel" if inp == "ensemble" else inp,
-              "input": inp, "protocol": protocol, "fold": fold, "seed": 0}
+    params = {
+        "model": model,
+        "representation": "mel" if inp == "ensemble" else inp,
+        "input": inp,
+        "protocol": protocol,
+        "fold": fold,
+        "seed": 0,
+    }
     if model == "ensemble":
         params["members"] = json.dumps(list(ENSEMBLE_WEIGHTS))
     else:
-        params.update({"parameters": 1_000_000 + 1000 * k, "width": 32, "epochs": 40,
-                       "lr": 0.003 if k % 2 else 0.001})
+        params.update(
+            {"parameters": 1_000_000 + 1000 * k, "width": 32, "epochs": 40, "lr": 0.003 if k % 2 else 0.001}
+        )
     metrics = []
     for e in range(1, epochs + 1):
-        for key, v in {"train_loss": 2.0 / e + 0.01 * k, "val_loss": 2.2 / e + 0.02 * k,
-                       "val_accuracy": min(0.95, 0.2 + 0.1 * e + 0.01 * k),
-                       "lr": 0.003 / e}.items():
+        for key, v in {
+            "train_loss": 2.0 / e + 0.01 * k,
+            "val_loss": 2.2 / e + 0.02 * k,
+            "val_accuracy": min(0.95, 0.2 + 0.1 * e + 0.01 * k),
+            "lr": 0.003 / e,
+        }.items():
             metrics.append(Metric(key, v, t + 1000 * e, e))
     tags = []
     if acc is not None:
         f1 = f1_for(k)
-        final = {"test_accuracy": acc, "test_macro_f1": float(np.mean(list(f1.values()))),
-                 "test_macro_precision": acc - 0.01, "test_macro_recall": acc + 0.01,
-                 **{f"test_f1_{e}": v for e, v in f1.items()}}
+        final = {
+            "test_accuracy": acc,
+            "test_macro_f1": float(np.mean(list(f1.values()))),
+            "test_macro_precision": acc - 0.01,
+            "test_macro_recall": acc + 0.01,
+            **{f"test_f1_{e}": v for e, v in f1.items()},
+        }
         if model == "ensemble":
             total = sum(ENSEMBLE_WEIGHTS.values())
             final.update({f"weight_{r}": w / total for r, w in ENSEMBLE_WEIGHTS.items()})
             final["temperature"] = 1.3
         else:
-            final.update({"train_seconds": 100.0 * (k + 1), "best_val_accuracy": acc + 0.05,
-                          "best_epoch": float(epochs), "ece_before": 0.08, "ece_after": 0.03,
-                          "temperature": 1.5})
+            final.update(
+                {
+                    "train_seconds": 100.0 * (k + 1),
+                    "best_val_accuracy": acc + 0.05,
+                    "best_epoch": float(epochs),
+                    "ece_before": 0.08,
+                    "ece_after": 0.03,
+                    "temperature": 1.5,
+                }
+            )
         metrics += [Metric(key, float(v), t + 50_000, 0) for key, v in final.items()]
         tags.append(RunTag("test_confusion", json.dumps(confusion_for(k).tolist())))
-    client.log_batch(rid, metrics=metrics,
-                     params=[Param(p, str(v)) for p, v in params.items()], tags=tags)
+    client.log_batch(rid, metrics=metrics, params=[Param(p, str(v)) for p, v in params.items()], tags=tags)
     if acc is not None:
         client.set_terminated(rid, "FINISHED", end_time=t + 55_000)
     return rid

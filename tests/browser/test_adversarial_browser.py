@@ -29,8 +29,11 @@ def tiny_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("adversarial")
     artifacts = ship_tiny_model(root)
     (root / "no-corpus").mkdir()
-    env = {"SER_ARTIFACTS": str(artifacts), "SER_ONNX_CACHE": str(root / "onnx"),
-           "NEMO_DIR": str(root / "no-corpus")}
+    env = {
+        "SER_ARTIFACTS": str(artifacts),
+        "SER_ONNX_CACHE": str(root / "onnx"),
+        "NEMO_DIR": str(root / "no-corpus"),
+    }
     with streamlit_server(root, env) as (url, log):
         yield url, log
 
@@ -52,7 +55,9 @@ def move_slider_and_wait(page, presses: int) -> tuple[str, str]:
         """(old) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(
             m => m.innerText.includes('SNR of the perturbation')
                  && !m.innerText.includes(old))""",
-        arg=before, timeout=60_000)
+        arg=before,
+        timeout=60_000,
+    )
     wait_for_app(page)
     return before, page.locator(SNR).inner_text()
 

@@ -35,8 +35,7 @@ def tiny_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
     artifacts = ship_tiny_model(root)
     corpus = make_corpus(root / "nemo", seconds=1.5)
-    env = {"SER_ARTIFACTS": str(artifacts), "SER_ONNX_CACHE": str(root / "onnx"),
-           "NEMO_DIR": str(corpus)}
+    env = {"SER_ARTIFACTS": str(artifacts), "SER_ONNX_CACHE": str(root / "onnx"), "NEMO_DIR": str(corpus)}
     with streamlit_server(root, env) as (url, log):
         yield url, log
 
@@ -48,8 +47,7 @@ def wait_for_maps(page) -> list:
     return page.evaluate(MAP_TRACES)
 
 
-def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path, tone_fn,
-                                            output_dir):
+def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path, tone_fn, output_dir):
     url, log = tiny_server
     page = browser_page
     page.goto(f"{url}/explain")
@@ -68,8 +66,7 @@ def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path,
     thumb.focus()
     for _ in range(4):
         thumb.press("ArrowLeft")
-    page.wait_for_function(f"() => ({MAP_TRACES})().every(t => Math.abs(t[1] - 0.6) < 1e-9)",
-                           timeout=30_000)
+    page.wait_for_function(f"() => ({MAP_TRACES})().every(t => Math.abs(t[1] - 0.6) < 1e-9)", timeout=30_000)
     wait_for_app(page)
     assert not page.locator('[data-testid="stException"]').count()
     assert not page.locator('[data-testid="stAlertContentError"]').count()

@@ -7,7 +7,7 @@ at a synthetic database (tests/tracking_db.py).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,16 +22,16 @@ def leaderboard_server(tmp_path_factory) -> Iterator[str]:
     """A second Streamlit server reading a synthetic tracking database; yields its URL."""
     root = tmp_path_factory.mktemp("leaderboard")
     make_tracking_db(root / "mlflow.db", root / "artifacts")
-    env = {"SER_MLFLOW_DB": str(root / "mlflow.db"),
-           "SER_MLFLOW_ARTIFACTS": str(root / "mlartifacts")}
+    env = {"SER_MLFLOW_DB": str(root / "mlflow.db"), "SER_MLFLOW_ARTIFACTS": str(root / "mlartifacts")}
     with streamlit_server(root, env) as (url, _log):
         yield url
 
 
 def wait_for_charts(page, n: int) -> None:
     """Wait until at least ``n`` plotly charts are drawn (and every chart is)."""
-    page.wait_for_function("(n) => document.querySelectorAll('.js-plotly-plot .main-svg')"
-                           ".length >= n", arg=n, timeout=60_000)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=n, timeout=60_000
+    )
     wait_for_plots(page)
 
 

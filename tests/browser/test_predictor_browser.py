@@ -36,8 +36,10 @@ def test_upload_real_clip_shows_its_label(app_server, browser_page, output_dir):
     from ser_core.inference import Predictor
 
     if not models.shipped():
-        pytest.skip("no shipped model in artifacts/models: train one with "
-                    "`python -m ser_core train --ship resnet18_mel`")
+        pytest.skip(
+            "no shipped model in artifacts/models: train one with "
+            "`python -m ser_core train --ship resnet18_mel`"
+        )
     if not data.corpus_available():
         pytest.skip("nEMO corpus not found: set NEMO_DIR (needed for a real clip)")
     pred = Predictor.load()
@@ -47,8 +49,11 @@ def test_upload_real_clip_shows_its_label(app_server, browser_page, output_dir):
     for row in test.sample(frac=1.0, random_state=0).head(300).itertuples():
         probs = pred.predict(audio.load_audio(row.path))
         top2 = np.sort(probs)[-2:]
-        if (EMOTIONS[int(np.argmax(probs))] == row.emotion
-                and top2[1] >= max(pred.unsure_below, 0.5) and top2[1] - top2[0] > 0.2):
+        if (
+            EMOTIONS[int(np.argmax(probs))] == row.emotion
+            and top2[1] >= max(pred.unsure_below, 0.5)
+            and top2[1] - top2[0] > 0.2
+        ):
             clip = row
             break
     if clip is None:
@@ -58,7 +63,9 @@ def test_upload_real_clip_shows_its_label(app_server, browser_page, output_dir):
     page.goto(f"{app_server}/predictor")
     wait_for_app(page)
     page.get_by_role("heading", name="Emotion predictor").wait_for()
-    page.locator("input[type=file]").last.set_input_files(clip.path)  # the main uploader (the calibration one comes first)
+    page.locator("input[type=file]").last.set_input_files(
+        clip.path
+    )  # the main uploader (the calibration one comes first)
     verdict = page.locator(".st-key-predictor-verdict")
     verdict.get_by_text(f"Prediction: {clip.emotion}").wait_for(timeout=90_000)
     wait_for_app(page)
@@ -78,8 +85,12 @@ def tiny_server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("live")
     artifacts = ship_tiny_model(root)
-    env = {"SER_ARTIFACTS": str(artifacts), "SER_DATA_DIR": str(root / "data"),
-           "SER_ONNX_CACHE": str(root / "onnx"), "SER_ICE_SERVERS": "[]"}
+    env = {
+        "SER_ARTIFACTS": str(artifacts),
+        "SER_DATA_DIR": str(root / "data"),
+        "SER_ONNX_CACHE": str(root / "onnx"),
+        "SER_ICE_SERVERS": "[]",
+    }
     with streamlit_server(root, env) as (url, log):
         yield url, log
 
@@ -109,12 +120,15 @@ def test_live_microphone_label_and_timeline(browser, tiny_server, tmp_path, outp
     Playwright: one sync Playwright per thread) with a fake microphone."""
     url, log = tiny_server
     wav = fake_microphone_wav(tmp_path / "mic.wav")
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}"]
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
     mic_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
     try:
-        ctx = mic_browser.new_context(viewport={"width": 1400, "height": 1000},
-                                      permissions=["microphone"])
+        ctx = mic_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
         page = ctx.new_page()
         page.set_default_timeout(60_000)
         page.goto(f"{url}/predictor")
@@ -132,7 +146,8 @@ def test_live_microphone_label_and_timeline(browser, tiny_server, tmp_path, outp
                     '.st-key-predictor-live-timeline .js-plotly-plot')].some(
                 p => p.textContent.includes('seconds since START')
                      && p.data && p.data.length === 6 && p.data[0].x.length >= 4)""",
-            timeout=40_000)
+            timeout=40_000,
+        )
         text = label.inner_text()
         assert any(e in text for e in EMOTIONS), text
         wait_for_plots(page)
@@ -157,8 +172,12 @@ def spk_server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("calibrate")
     artifacts = ship_tiny_spk_model(root)
-    env = {"SER_ARTIFACTS": str(artifacts), "SER_DATA_DIR": str(root / "data"),
-           "SER_ONNX_CACHE": str(root / "onnx"), "SER_ICE_SERVERS": "[]"}
+    env = {
+        "SER_ARTIFACTS": str(artifacts),
+        "SER_DATA_DIR": str(root / "data"),
+        "SER_ONNX_CACHE": str(root / "onnx"),
+        "SER_ICE_SERVERS": "[]",
+    }
     with streamlit_server(root, env) as (url, log):
         yield url, log
 
@@ -184,7 +203,8 @@ def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
     page.wait_for_function(
         """() => [...document.querySelectorAll('.st-key-predictor-calibration button')]
                  .some(b => b.innerText.trim().endsWith('Calibrate') && !b.disabled)""",
-        timeout=90_000)
+        timeout=90_000,
+    )
     wait_for_app(page)
     panel.get_by_role("textbox").fill("Ala")
     panel.get_by_role("textbox").press("Enter")
@@ -198,8 +218,10 @@ def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
     verdict.get_by_text("Prediction", exact=False).first.wait_for(timeout=90_000)
     wait_for_app(page)
     wait_for_plots(page)
-    assert ("Adapted to the voice 'Ala' (24 s of calibration speech, averaged over 9 voice warps"
-            in verdict.inner_text())
+    assert (
+        "Adapted to the voice 'Ala' (24 s of calibration speech, averaged over 9 voice warps"
+        in verdict.inner_text()
+    )
     assert "re-estimated on this speech too (AdaBN)" in verdict.inner_text()
     assert "clip.wav" in verdict.inner_text()
     assert not page.locator('[data-testid="stException"]').count()

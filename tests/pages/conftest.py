@@ -23,11 +23,19 @@ def write_fake_summaries(directory: Path, *, n_per_cell: int = 2, tsne: bool = T
     rng = np.random.default_rng(0)
     directory.mkdir(parents=True, exist_ok=True)
     rows = []
-    for s, (spk, gender, age) in enumerate([("AA0", "female", 25), ("BB0", "male", 31)]):
+    for spk, gender, age in [("AA0", "female", 25), ("BB0", "male", 31)]:
         for e in EMOTIONS:
             for k in range(n_per_cell):
-                rows.append({"file_id": f"{spk}_{e}_{k}", "emotion": e, "speaker": spk,
-                             "gender": gender, "age": age, "sentence_id": k})
+                rows.append(
+                    {
+                        "file_id": f"{spk}_{e}_{k}",
+                        "emotion": e,
+                        "speaker": spk,
+                        "gender": gender,
+                        "age": age,
+                        "sentence_id": k,
+                    }
+                )
     clips = pd.DataFrame(rows)
     for col in eda.DESCRIPTORS:
         clips[col] = rng.uniform(0.5, 4.0, len(clips)).round(4)

@@ -54,8 +54,11 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def charts(at: AppTest) -> dict[str, dict]:
-    return {el.proto.id.rsplit(".", 1)[-1]: json.loads(el.proto.spec)
-            for el in at.get("plotly_chart") if el.proto.id}
+    return {
+        el.proto.id.rsplit(".", 1)[-1]: json.loads(el.proto.spec)
+        for el in at.get("plotly_chart")
+        if el.proto.id
+    }
 
 
 def array(v) -> np.ndarray:
@@ -72,8 +75,9 @@ def array(v) -> np.ndarray:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
-                     + [i.value for i in at.info])
+    return "\n".join(
+        [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    )
 
 
 def test_no_mel_model_says_how_to_train(tmp_path, monkeypatch):
@@ -96,15 +100,19 @@ def test_spectrogram_attack_and_slider(env, no_corpus):
     assert not at.error, [e.value for e in at.error]
     slider = at.select_slider(key=common.KEY_ADV_EPS["spectrogram"])
     assert slider.value == 0.01 and list(slider.options) == [
-        common.format_epsilon(e) for e in attacks.DEFAULT_EPSILONS]
+        common.format_epsilon(e) for e in attacks.DEFAULT_EPSILONS
+    ]
     assert "normalised** model input" in texts(at)
     m = metrics(at)
     assert m["SNR of the perturbation"].endswith(" dB")
     figs = charts(at)
     assert {"probs", "spectrograms"} <= set(figs)
     assert [b["name"] for b in figs["probs"]["data"]] == [
-        "original", "adversarial (model input)", "original, Griffin-Lim audio",
-        "adversarial, Griffin-Lim audio"]
+        "original",
+        "adversarial (model input)",
+        "original, Griffin-Lim audio",
+        "adversarial, Griffin-Lim audio",
+    ]
     assert len(figs["spectrograms"]["data"]) == 3
     assert len(at.get("audio")) == 3  # the clip, and the two Griffin-Lim reconstructions
     assert "Robustness curve" in [h.value for h in at.header]
@@ -145,9 +153,17 @@ def test_bad_upload_is_an_error_not_a_traceback(env, no_corpus):
 def test_robustness_curve_marks_the_epsilon(env, no_corpus):
     rows = []
     for e in (0.0, 0.01, 0.05):
-        row = {"model": TINY, "attack": "fgsm", "domain": "spectrogram", "steps": 1,
-               "protocol": "seed", "epsilon": e, "n": 12, "accuracy": 0.9 - e * 5,
-               "snr_db": np.inf if e == 0 else 30.0}
+        row = {
+            "model": TINY,
+            "attack": "fgsm",
+            "domain": "spectrogram",
+            "steps": 1,
+            "protocol": "seed",
+            "epsilon": e,
+            "n": 12,
+            "accuracy": 0.9 - e * 5,
+            "snr_db": np.inf if e == 0 else 30.0,
+        }
         row.update({emo: 0.8 for emo in EMOTIONS})
         rows.append(row)
     attacks.save_robustness(pd.DataFrame(rows), env / "attacks" / "robustness.csv")

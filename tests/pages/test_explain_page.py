@@ -68,8 +68,9 @@ def charts(at: AppTest) -> dict[str, dict]:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
-                     + [i.value for i in at.info])
+    return "\n".join(
+        [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    )
 
 
 def test_without_corpus_the_page_asks_for_an_upload(env):
@@ -111,8 +112,7 @@ def test_display_widgets_recompute_nothing(env):
     assert dict(common.XAI_COMPUTED) == before
     heat = [t for t in charts(at)["maps"]["data"] if t.get("name") in METHODS]
     assert all(t["opacity"] == 0.3 for t in heat)
-    assert [t["coloraxis"] for t in heat] == ["coloraxis2", "coloraxis3", "coloraxis4",
-                                             "coloraxis5"]
+    assert [t["coloraxis"] for t in heat] == ["coloraxis2", "coloraxis3", "coloraxis4", "coloraxis5"]
     # a new top-k only inverts the spectrogram again; no map is recomputed
     at.slider(key=common.KEY_XAI_TOPK).set_value(35).run()
     no_exception(at)
@@ -131,10 +131,13 @@ def test_any_emotion_can_be_explained(env):
     assert sum(common.XAI_COMPUTED[m] for m in METHODS) >= before + len(METHODS) - 1
 
 
-@pytest.mark.parametrize("data,name,reason", [
-    (b"this is not audio, just text " * 40, "notes.wav", "not audio"),
-    (b"", "empty.wav", "empty"),
-])
+@pytest.mark.parametrize(
+    "data,name,reason",
+    [
+        (b"this is not audio, just text " * 40, "notes.wav", "not audio"),
+        (b"", "empty.wav", "empty"),
+    ],
+)
 def test_bad_upload_shows_an_error(env, data, name, reason):
     at = with_upload(data, name)
     assert at.error and reason in at.error[0].value
@@ -153,12 +156,23 @@ def test_dataset_table_is_shown(env, tmp_path, monkeypatch):
     art = tmp_path / "artifacts"
     shutil.copytree(env, art)
     monkeypatch.setenv("SER_ARTIFACTS", str(art))
-    rows = pd.DataFrame([{"method": m, "emotion": e, "n": 2, "auc": 0.1 * i, "drop10": 0.2,
-                          "drop20": 0.3} for i, m in enumerate([*METHODS, "random"])
-                         for e in ["all", *EMOTIONS]])
-    xai.save_deletion_table(rows, {"model": TINY, "n_clips": 12, "protocol": "seed",
-                                   "options": {"lime_samples": 64, "deletion_steps": 20},
-                                   "command": "python -m ser_core xai-eval --n 12"})
+    rows = pd.DataFrame(
+        [
+            {"method": m, "emotion": e, "n": 2, "auc": 0.1 * i, "drop10": 0.2, "drop20": 0.3}
+            for i, m in enumerate([*METHODS, "random"])
+            for e in ["all", *EMOTIONS]
+        ]
+    )
+    xai.save_deletion_table(
+        rows,
+        {
+            "model": TINY,
+            "n_clips": 12,
+            "protocol": "seed",
+            "options": {"lime_samples": 64, "deletion_steps": 20},
+            "command": "python -m ser_core xai-eval --n 12",
+        },
+    )
     at = with_upload(encode(tone(2.0), ext="wav"), "d.wav")
     assert "12 clips" in texts(at) and "xai-eval --n 12" in texts(at)
     frames = [d.value for d in at.dataframe]

@@ -18,8 +18,13 @@ from ser_core.config import EMOTIONS
 from ..tracking_db import RUNS, confusion_for
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_leaderboard.py")
-CHARTS = ["leaderboard.accuracy", "leaderboard.f1", "leaderboard.confusion",
-          "leaderboard.ensemble", "leaderboard.compare.f1"]
+CHARTS = [
+    "leaderboard.accuracy",
+    "leaderboard.f1",
+    "leaderboard.confusion",
+    "leaderboard.ensemble",
+    "leaderboard.compare.f1",
+]
 
 
 @pytest.fixture
@@ -69,8 +74,7 @@ def test_page_shows_table_and_charts(store):
     assert any("cnn1d-waveform-seed" in c.value for c in at.caption)  # running run named
     # accuracy by representation: one panel per protocol, LOSO bar with its error bar
     acc = figs["leaderboard.accuracy"]
-    assert {a["text"] for a in acc["layout"]["annotations"]} >= {"seed split",
-                                                                 "leave-one-speaker-out"}
+    assert {a["text"] for a in acc["layout"]["annotations"]} >= {"seed split", "leave-one-speaker-out"}
     errors = [e for d in acc["data"] for e in arr(d["error_y"]["array"]) if e is not None]
     assert errors == pytest.approx([10.0])  # only the LOSO bar has one
     # per-class F1 heatmap: rows = the four summary rows, columns = the six emotions
@@ -201,8 +205,9 @@ def test_loso_ensembles_are_summarised_apart(store):
     for k, wrong in ((0, 10), (1, 20)):
         pred = y.copy()
         pred[:wrong] = (pred[:wrong] + 1) % 6
-        lb.log_ensemble({"mel-spk": 3, "hpss-spk": 1}, protocol="loso", fold=k,
-                        report=classification_report(y, pred))
+        lb.log_ensemble(
+            {"mel-spk": 3, "hpss-spk": 1}, protocol="loso", fold=k, report=classification_report(y, pred)
+        )
     at = run_page()
     metric = next(m for m in at.metric if m.label == "LOSO ensemble accuracy")
     assert metric.value == "75.0 % ± 11.8"  # 50/60 and 40/60

@@ -81,8 +81,12 @@ def charts(at: AppTest) -> dict[str, dict]:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
-                     + [w.value for w in at.warning] + [s.value for s in at.success])
+    return "\n".join(
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [w.value for w in at.warning]
+        + [s.value for s in at.success]
+    )
 
 
 def test_page_lists_models_best_first(env):
@@ -90,8 +94,7 @@ def test_page_lists_models_best_first(env):
     assert at.title[0].value == "Emotion predictor"
     assert not at.error, [e.value for e in at.error]
     box = at.selectbox(key=common.KEY_PRED_MODEL)
-    assert box.value == TINY and set(box.options) == {common.model_label(TINY),
-                                                      common.model_label(UNSURE)}
+    assert box.value == TINY and set(box.options) == {common.model_label(TINY), common.model_label(UNSURE)}
     assert "seed-split accuracy" in box.options[0]
     assert "runs in ONNX Runtime" in texts(at)
     assert at.radio(key=common.KEY_PRED_SOURCE).value == "upload"
@@ -137,18 +140,22 @@ def test_model_choice_and_unsure_message(env):
     assert at.warning[0].value.endswith(" %")
 
 
-@pytest.mark.parametrize("data,name,reason", [
-    (b"this is not audio, just text " * 40, "notes.wav", "not audio"),
-    (b"", "empty.wav", "empty"),
-    (encode(np.zeros(80, np.float32), ext="wav"), "blip.wav", "lasts only 5 ms"),
-])
+@pytest.mark.parametrize(
+    "data,name,reason",
+    [
+        (b"this is not audio, just text " * 40, "notes.wav", "not audio"),
+        (b"", "empty.wav", "empty"),
+        (encode(np.zeros(80, np.float32), ext="wav"), "blip.wav", "lasts only 5 ms"),
+    ],
+)
 def test_bad_file_shows_an_error_and_the_page_keeps_working(env, data, name, reason):
     at = with_clip(data, name)
     assert at.error and reason in at.error[0].value and name in at.error[0].value
     assert not at.get("plotly_chart")
     # the next, good file is predicted
     at.session_state[common.KEY_PRED_CLIP["upload"]] = common.make_clip(
-        encode(tone(1.0), ext="ogg"), "good.ogg", "upload")
+        encode(tone(1.0), ext="ogg"), "good.ogg", "upload"
+    )
     no_exception(at.run())
     assert not at.error and "probs" in charts(at)
 
@@ -160,8 +167,9 @@ def test_damaged_model_weights_are_an_error_on_the_page(env, artifacts, tmp_path
     weights.write_bytes(weights.read_bytes()[:100])  # an interrupted copy
     monkeypatch.setenv("SER_ARTIFACTS", str(broken))
     at = with_clip(encode(tone(2.0), ext="flac"), "short.flac")
-    assert any(f"{TINY}.safetensors cannot be loaded" in e.value for e in at.error), \
-        [e.value for e in at.error]
+    assert any(f"{TINY}.safetensors cannot be loaded" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
     at.selectbox(key=common.KEY_PRED_MODEL).set_value(UNSURE)  # the other model still works
     no_exception(at.run())
     assert "Prediction:" in texts(at) or "unsure" in texts(at)
@@ -171,7 +179,8 @@ def test_recording_over_10_s_is_rejected(env):
     at = with_clip(encode(tone(11.0), ext="wav"), "your recording", source="recording")
     assert at.error and "limited to 10 s" in at.error[0].value
     at.session_state[common.KEY_PRED_CLIP["recording"]] = common.make_clip(
-        encode(tone(4.0), ext="wav"), "your recording", "recording")
+        encode(tone(4.0), ext="wav"), "your recording", "recording"
+    )
     no_exception(at.run())
     assert not at.error and "timeline" in charts(at)  # 4 s: judged over windows too
 
@@ -315,7 +324,8 @@ def test_real_uploader_and_recorder_widgets(env):
     """AppTest in Streamlit 1.67 can stage uploads: the widgets' callbacks fill the clip key."""
     at = run_page()
     at.file_uploader(key=common.KEY_PRED_UPLOADER).upload(
-        "speech.mp3", encode(tone(2.0), ext="mp3"), "audio/mpeg").run()
+        "speech.mp3", encode(tone(2.0), ext="mp3"), "audio/mpeg"
+    ).run()
     no_exception(at)
     assert at.session_state[common.KEY_PRED_CLIP["upload"]]["name"] == "speech.mp3"
     assert not at.error and "probs" in charts(at) and "speech.mp3" in texts(at)
@@ -361,7 +371,8 @@ def test_ensemble_is_listed_and_predicts(ensemble_artifacts, tmp_path, monkeypat
     assert box.value == best_model_name() != ENSEMBLE  # the best by seed accuracy stays default
     assert common.model_label(ENSEMBLE) in box.options and len(box.options) == 3
     at.session_state[common.KEY_PRED_CLIP["upload"]] = common.make_clip(
-        encode(tone(2.0), ext="wav"), "a.wav", "upload")
+        encode(tone(2.0), ext="wav"), "a.wav", "upload"
+    )
     box.set_value(ENSEMBLE).run()
     no_exception(at)
     assert not at.error, [e.value for e in at.error]
@@ -427,12 +438,14 @@ def test_unadapted_until_calibrated_then_every_prediction_is_adapted(spk_env):
     after = at.session_state[common.KEY_PRED_RESULT]["upload"]
     assert after.voice and after.adaptation.startswith("Adapted to the voice 'ala'")
     assert not np.array_equal(after.verdict.probs, before.verdict.probs)  # re-predicted
-    assert "Adapted to the voice 'ala'" in [c.value for c in at.caption][-10:] or \
-        any(c.value.startswith("Adapted to the voice") for c in at.caption)
+    assert "Adapted to the voice 'ala'" in [c.value for c in at.caption][-10:] or any(
+        c.value.startswith("Adapted to the voice") for c in at.caption
+    )
     # the recording tab uses the profile too
     at.session_state[common.KEY_PRED_SOURCE] = "recording"
     at.session_state[common.KEY_PRED_CLIP["recording"]] = common.make_clip(
-        encode(tone(2.0), ext="wav"), "your recording", "recording")
+        encode(tone(2.0), ext="wav"), "your recording", "recording"
+    )
     no_exception(at.run())
     assert at.session_state[common.KEY_PRED_RESULT]["recording"].voice == after.voice
     # nothing was stored: no database, no audio
@@ -480,7 +493,9 @@ def test_a_long_calibration_adapts_batch_norm_too_and_only_once(spk_env):
     assert not at.error, [e.value for e in at.error]
     assert "scales and shifts tuned to it (information maximisation)" in at.success[0].value
     assert at.session_state[common.KEY_VOICE]["seconds"] <= common.CALIBRATION_MAX_SECONDS
-    assert at.session_state[common.KEY_PRED_RESULT]["upload"].adaptation.endswith("(information maximisation).")
+    assert at.session_state[common.KEY_PRED_RESULT]["upload"].adaptation.endswith(
+        "(information maximisation)."
+    )
     at.button(key=common.KEY_CAL_FORGET).click().run()
     no_exception(at)
     assert common.KEY_ADAPTED not in at.session_state
@@ -507,11 +522,14 @@ def test_no_adaptable_model_says_how_to_train_one(env):
     assert not at.error
 
 
-@pytest.mark.parametrize("data, name, reason", [
-    (encode(np.zeros(16_000 * 12, np.float32), ext="wav"), "silence.wav", "silent"),
-    (encode(speech(2.0), ext="wav"), "short.wav", "at least 5 s"),
-    (b"garbage, not audio " * 50, "broken.ogg", "broken.ogg"),
-])
+@pytest.mark.parametrize(
+    "data, name, reason",
+    [
+        (encode(np.zeros(16_000 * 12, np.float32), ext="wav"), "silence.wav", "silent"),
+        (encode(speech(2.0), ext="wav"), "short.wav", "at least 5 s"),
+        (b"garbage, not audio " * 50, "broken.ogg", "broken.ogg"),
+    ],
+)
 def test_bad_calibration_keeps_the_previous_voice(spk_env, data, name, reason):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
     calibrate(at, encode(speech(12.0), ext="wav"), who="ala")
