@@ -1,7 +1,8 @@
 """nEMO speech emotion explorer: ``streamlit run app.py``.
 
 The entry point only sets the page config and the navigation; every page lives
-under ``pages/`` and shares its helpers through :mod:`pages.common`.
+under ``pages/`` (one thin file each: layout and calls), its Streamlit helpers in the
+package :mod:`ui` beside it and its figures in :mod:`ser_core.figures`.
 """
 
 from __future__ import annotations

@@ -23,16 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import torch
-from bench_predict import source_clips as clips
+from bench_predict import source_clips as clips  # a sibling: the script's folder is on sys.path
 
 from ser_core import attacks, features
 from ser_core.config import DEFAULT_CONFIG

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import torch
 
-from ser_core import audio, data, models, xai
+from ser_core import audio, data, explain, models
 from ser_core.inference import Predictor
 
 
@@ -52,11 +48,11 @@ def main() -> None:
     p.add_argument("--model", default="resnet18_mel")
     p.add_argument("--clips", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--lime-samples", type=int, default=xai.XAIOptions().lime_samples)
-    p.add_argument("--steps", type=int, default=xai.XAIOptions().deletion_steps)
+    p.add_argument("--lime-samples", type=int, default=explain.XAIOptions().lime_samples)
+    p.add_argument("--steps", type=int, default=explain.XAIOptions().deletion_steps)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    opts = xai.XAIOptions(lime_samples=a.lime_samples, deletion_steps=a.steps)
+    opts = explain.XAIOptions(lime_samples=a.lime_samples, deletion_steps=a.steps)
     if a.model in models.shipped():
         pred = Predictor.load(a.model, backend="torch")
     else:
@@ -72,26 +68,28 @@ def main() -> None:
     print(
         f"model {pred.name}, {a.threads} torch threads, {a.clips} x {what}; LIME "
         f"{opts.lime_samples} samples, SmoothGrad {opts.smoothgrad_samples} samples, "
-        f"{len(xai.deletion_fractions(opts.deletion_steps))} deletion points x 5 orderings; "
+        f"{len(explain.deletion_fractions(opts.deletion_steps))} deletion points x 5 orderings; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     # warm-up (captum imports, first-call allocations)
     x0 = pred.inputs(audio.pad_or_trim(ys[0], n_samples=pred.cfg.n_samples)[None])[0]
-    xai.explain_all(x0, model=pred.module, options=xai.XAIOptions(lime_samples=8, smoothgrad_samples=2))
+    explain.explain_all(
+        x0, model=pred.module, options=explain.XAIOptions(lime_samples=8, smoothgrad_samples=2)
+    )
     rows = []
     for y in ys:
         w = audio.pad_or_trim(y, n_samples=pred.cfg.n_samples, align=pred.cfg.align)
         t0 = time.perf_counter()
         x = pred.inputs(w[None])[0]
-        target = xai.predicted_class(x, model=pred.module)
+        target = explain.predicted_class(x, model=pred.module)
         times = {"features": time.perf_counter() - t0}
         maps = {}
-        for m in xai.EXPLAINERS:
+        for m in explain.EXPLAINERS:
             t = time.perf_counter()
-            maps[m] = xai.explain(x, m, model=pred.module, target=target, options=opts)
+            maps[m] = explain.explain(x, m, model=pred.module, target=target, options=opts)
             times[m] = time.perf_counter() - t
         t = time.perf_counter()
-        xai.deletion_test(
+        explain.deletion_test(
             x, maps, model=pred.module, target=target, temperature=pred.temperature, options=opts
         )
         times["deletion"] = time.perf_counter() - t

@@ -27,13 +27,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ser_core import adapt, data, evaluate
 from ser_core.audio import load_audio, pad_or_trim

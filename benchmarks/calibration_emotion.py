@@ -12,14 +12,10 @@ mean ± std over the 9 speakers.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ser_core import adapt, data, evaluate, functionals, train
+from ser_core import adapt, data, evaluate, functionals, inputs, models
 from ser_core import leaderboard as lb
 
 
@@ -40,7 +36,7 @@ def main() -> None:
     for recipe in a.recipe or ["logreg/compare-spk", "resnet18/mel-spk"]:
         arch, tag = recipe.split("/")
         base = tag.removesuffix("-spk")
-        x = train.model_inputs(meta, functionals.input_kind(base), base)
+        x = inputs.model_inputs(meta, functionals.input_kind(base), base)
         sel = evaluate._fold_runs(runs, arch, tag).set_index("fold")
         res: dict[str, list[float]] = {"mixed": [], "neutral": [], "anger": []}
         for k in range(data.n_folds("loso")):
@@ -52,7 +48,7 @@ def main() -> None:
                 pool = pool[: int(np.searchsorted(np.cumsum(secs[pool]), a.seconds)) + 1]
                 scored = np.setdiff1d(rows, pool)
                 stats = adapt.voice_stats(x[pool], prior=evaluate._corpus_stats(loaded.card))
-                z = train.predict_logits(loaded.module, stats.apply(np.asarray(x[scored], np.float32)))
+                z = models.predict_logits(loaded.module, stats.apply(np.asarray(x[scored], np.float32)))
                 res[kind].append(float((z.argmax(1) == y[scored]).mean()))
         print(
             f"{recipe}, {a.seconds:g} s of calibration: "

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ser_core import metrics, train
+from ser_core import metrics, runs
 
 CANDIDATES = (
     "resnet18-mel",
@@ -49,7 +45,7 @@ def main() -> None:
     a = ap.parse_args()
     probs, y = {}, {}
     for name in a.candidates:
-        z = np.load(train.predictions_dir() / f"{name}-seed.npz")
+        z = np.load(runs.predictions_dir() / f"{name}-seed.npz")
         t = float(z["temperature"])
         probs[name] = {p: metrics.softmax(z[f"{p}_logits"], temperature=t) for p in ("val", "test")}
         for p in ("val", "test"):

@@ -16,14 +16,10 @@ the rest scored).  Prints mean ± std over the 9 speakers; needs no corpus
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ser_core import data, metrics, train
+from ser_core import data, metrics, runs
 
 RECIPES = (
     "resnet18-mel-spk",
@@ -68,7 +64,7 @@ def main() -> None:
     for r in a.recipes:
         folds[r] = []
         for k in range(data.n_folds("loso")):
-            z = np.load(train.predictions_dir() / f"{r}-loso-fold{k}.npz")
+            z = np.load(runs.predictions_dir() / f"{r}-loso-fold{k}.npz")
             folds[r].append(
                 (
                     np.log(metrics.softmax(z["test_logits"], temperature=float(z["temperature"]))),

@@ -18,15 +18,12 @@ leaderboard reads); ``--card`` a model saved with ``train --ship NAME --ship-dir
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ser_core import adapt, data, evaluate, models, train
+from ser_core import adapt, data, evaluate, inputs, models, train
 from ser_core import leaderboard as lb
 
 
@@ -39,12 +36,12 @@ def probe(loaded: models.LoadedModel, meta, *, fold: int, n_clips: int = 600, se
     card = loaded.card
     if card["input"]["kind"] != "features" or not hasattr(loaded.module, "features"):
         raise SystemExit(f"{loaded.name}: the probe needs a CNN on a representation")
-    x_all = train.model_inputs(meta, "features", card["input"]["name"])
+    x_all = inputs.model_inputs(meta, "features", card["input"]["name"])
     spk = meta["speaker"].astype(str).to_numpy()
     split = data.split_indices(meta, "loso", fold=fold)
     rows = np.random.default_rng(seed).choice(split.train, min(n_clips, len(split.train)), replace=False)
     if card["training"].get("norm") == "speaker":
-        stats = train.split_speaker_stats(x_all, spk, split.train, split.val, split.test)
+        stats = inputs.split_speaker_stats(x_all, spk, split.train, split.val, split.test)
         x = adapt.speaker_normalise(x_all[rows], spk[rows], stats)
     else:
         x = evaluate._corpus_stats(card).apply(np.asarray(x_all[rows], np.float32))

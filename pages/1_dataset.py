@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
-from ser_core import eda, features
+from ser_core import eda, features, figures
 from ser_core.config import DEFAULT_CONFIG, EMOTIONS
+from ui import clips, dataset, errors, loaders, navigation, state
 
 REP_NAMES = features.names()
 
@@ -15,22 +15,22 @@ def rep_title(name: str) -> str:
     return features.get(name).title
 
 
-common.ensure_navigation()
+navigation.ensure_navigation()
 st.title("Dataset explorer")
 st.caption(
     "nEMO: Polish utterances acted in six emotions by nine speakers; "
     "the same 90 sentences are spoken in every emotion."
 )
-meta = common.metadata()
+meta = loaders.metadata()
 if meta is None:
-    common.how_to_get_corpus()
+    loaders.how_to_get_corpus()
 
 # ------------------------------------------------------------------ 1. overview
 st.header("Corpus overview", divider="gray")
-with common.report_errors():
-    table, has_descriptors = common.overview_table()
+with errors.report_errors():
+    table, has_descriptors = loaders.overview_table()
     if table is None:
-        common.summaries_info()
+        loaders.summaries_info()
     else:
         c = st.columns(4)
         c[0].metric("Clips", f"{len(table):,}")
@@ -39,81 +39,81 @@ with common.report_errors():
         if has_descriptors:
             c[3].metric("Audio", f"{table['duration'].sum() / 3600:.2f} h")
         st.subheader("Clips by emotion and speaker")
-        st.plotly_chart(common.counts_heatmap(table), key="overview.counts")
+        st.plotly_chart(figures.counts_heatmap(table), key="overview.counts")
         left, right = st.columns(2)
         left.markdown("**Clips by gender**")
-        left.plotly_chart(common.counts_bar(table, "gender"), key="overview.gender")
+        left.plotly_chart(figures.counts_bar(table, column="gender"), key="overview.gender")
         right.markdown("**Clips by speaker age**")
-        right.plotly_chart(common.counts_bar(table, "age"), key="overview.age")
+        right.plotly_chart(figures.counts_bar(table, column="age"), key="overview.age")
         st.subheader("Clip durations")
         if has_descriptors:
-            st.plotly_chart(common.duration_figure(table), key="overview.duration")
+            st.plotly_chart(figures.duration_figure(table), key="overview.duration")
             st.caption(
                 f"Dashed line: the {DEFAULT_CONFIG.duration:g} s every model sees; "
                 "longer clips are cut to their centre, shorter ones padded with silence."
             )
         else:
-            common.summaries_info()
+            loaders.summaries_info()
 
 
 # ------------------------------------------------------------------ 2. clip explorer
 @st.fragment
 def clip_explorer() -> None:
     """Pick or upload a clip, play it and draw its 13 representations."""
-    source = common.SOURCE_UPLOAD
+    source = dataset.SOURCE_UPLOAD
     if meta is not None:
         source = st.radio(
             "Clip source",
-            [common.SOURCE_CORPUS, common.SOURCE_UPLOAD],
+            [dataset.SOURCE_CORPUS, dataset.SOURCE_UPLOAD],
             horizontal=True,
-            key=common.KEY_SOURCE,
+            key=state.KEY_SOURCE,
         )
-    with common.report_errors():
-        if source == common.SOURCE_CORPUS:
+    with errors.report_errors():
+        if source == dataset.SOURCE_CORPUS:
             cols = st.columns([1, 1, 3, 0.8], vertical_alignment="bottom")
-            emotion = cols[0].selectbox("Emotion", EMOTIONS, key=common.KEY_EMOTION)
+            emotion = cols[0].selectbox("Emotion", EMOTIONS, key=state.KEY_EMOTION)
             speaker = cols[1].selectbox(
                 "Speaker",
                 sorted(meta["speaker"].unique()),
-                key=common.KEY_SPEAKER,
-                format_func=lambda s: common.speaker_label(meta, s),
+                key=state.KEY_SPEAKER,
+                format_func=lambda s: dataset.speaker_label(meta, s),
             )
-            rows = common.clip_options(meta, emotion, speaker).set_index("sentence_id")
+            rows = dataset.clip_options(meta, emotion, speaker).set_index("sentence_id")
             sentence = cols[2].selectbox(
                 "Sentence",
                 rows.index.tolist(),
-                key=common.KEY_SENTENCE,
+                key=state.KEY_SENTENCE,
                 format_func=lambda i: f"{i:02d} · {rows.at[i, 'text']}",
             )
             cols[3].button(
                 "Random clip",
                 icon=":material/casino:",
-                on_click=common.random_clip,
+                on_click=dataset.random_clip,
                 args=(meta,),
-                key=f"{common.DATASET}.random",
+                key=f"{state.DATASET}.random",
             )
             clip = rows.loc[sentence]
-            y = common.clip_waveform(clip["path"])
+            y = clips.clip_waveform(clip["path"])
             label = (
                 f"**{clip['file_id']}** · emotion **{emotion}** · speaker {speaker} · “{clip['raw_text']}”"
             )
-            st.session_state[common.CURRENT_CLIP] = {"label": clip["file_id"], "file_id": clip["file_id"]}
+            st.session_state[state.CURRENT_CLIP] = {"label": clip["file_id"], "file_id": clip["file_id"]}
         else:
             up = st.file_uploader(
                 "Audio file (speech, any length; the centre 3 s are analysed)",
-                type=common.UPLOAD_TYPES,
-                key=common.KEY_UPLOAD,
+                type=clips.UPLOAD_TYPES,
+                key=state.KEY_UPLOAD,
             )
             if up is None:
                 st.caption("Upload a recording to see its representations.")
                 return
-            y = common.waveform_from_upload(up)
+            y = clips.waveform_from_upload(up)
             label = f"Uploaded **{up.name}** · emotion unknown"
-            st.session_state[common.CURRENT_CLIP] = {"label": up.name, "file_id": None}
-        st.audio(common.wav_bytes(y), format="audio/wav")
+            st.session_state[state.CURRENT_CLIP] = {"label": up.name, "file_id": None}
+        st.audio(clips.wav_bytes(y), format="audio/wav")
         st.markdown(f"{label} · {len(y) / DEFAULT_CONFIG.sr:.2f} s")
-        reps = common.representations(y)
-        st.plotly_chart(common.representations_figure(reps), key="explorer.all")
+        reps = dataset.representations(y)
+        st.plotly_chart(figures.representations_figure(reps), key="explorer.all")
         st.caption(
             "Each heatmap row is min-max scaled on its own (0 = its lowest value, "
             "1 = its highest; (delta-)MFCCs are first standardised per coefficient); "
@@ -123,10 +123,10 @@ def clip_explorer() -> None:
             "Look at one representation in its real units",
             REP_NAMES,
             format_func=rep_title,
-            key=common.KEY_SINGLE_REP,
+            key=state.KEY_SINGLE_REP,
         )
         st.caption(features.get(name).description)
-        st.plotly_chart(common.representation_figure(reps[name], name), key="explorer.single")
+        st.plotly_chart(figures.representation_figure(reps[name], representation=name), key="explorer.single")
 
 
 st.header("Clip explorer", divider="gray")
@@ -134,55 +134,58 @@ clip_explorer()
 
 # ------------------------------------------------------------------ 3. per-emotion averages
 st.header("Average representation per emotion", divider="gray")
-with common.report_errors():
-    if common.summary_stamp("means") is None:
-        common.summaries_info()
+with errors.report_errors():
+    if loaders.summary_stamp("means") is None:
+        loaders.summaries_info()
     else:
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=common.KEY_MEANS_REP)
-        diff = c2.toggle("Difference from the all-emotion mean", key=common.KEY_MEANS_DIFF)
-        means = common.emotion_means(name)
-        st.plotly_chart(common.emotion_means_figure(means, name, difference=diff), key="means.fig")
+        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=state.KEY_MEANS_REP)
+        diff = c2.toggle("Difference from the all-emotion mean", key=state.KEY_MEANS_DIFF)
+        means = loaders.emotion_means(name)
+        st.plotly_chart(
+            figures.emotion_means_figure(means, representation=name, difference=diff), key="means.fig"
+        )
         st.caption("Average over every clip of the emotion, frame by frame (clips centred in 3 s).")
 
 # ------------------------------------------------------------------ 4. descriptors
 st.header("Scalar descriptors by emotion", divider="gray")
-with common.report_errors():
-    clips = common.clips_table()
-    if clips is None:
-        common.summaries_info()
+with errors.report_errors():
+    clip_table = loaders.clips_table()
+    if clip_table is None:
+        loaders.summaries_info()
     else:
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
         col = c1.selectbox(
             "Descriptor",
             list(eda.DESCRIPTORS),
-            format_func=common.descriptor_label,
-            key=common.KEY_DESCRIPTOR,
+            format_func=figures.descriptor_label,
+            key=state.KEY_DESCRIPTOR,
         )
-        kind = c2.radio("Plot", ["box", "violin"], horizontal=True, key=common.KEY_DESCRIPTOR_KIND)
-        by_gender = c3.checkbox("Split by gender", key=common.KEY_DESCRIPTOR_GENDER)
+        kind = c2.radio("Plot", ["box", "violin"], horizontal=True, key=state.KEY_DESCRIPTOR_KIND)
+        by_gender = c3.checkbox("Split by gender", key=state.KEY_DESCRIPTOR_GENDER)
         st.plotly_chart(
-            common.descriptor_figure(clips, col, kind=kind, by_gender=by_gender), key="descriptor.fig"
+            figures.descriptor_figure(clip_table, column=col, kind=kind, by_gender=by_gender),
+            key="descriptor.fig",
         )
 
 # ------------------------------------------------------------------ 5. projections
 st.header("2-D projection of the clips", divider="gray")
-with common.report_errors():
-    clips = common.clips_table()
-    if clips is None or common.summary_stamp("projections") is None:
-        common.summaries_info()
+with errors.report_errors():
+    clip_table = loaders.clips_table()
+    if clip_table is None or loaders.summary_stamp("projections") is None:
+        loaders.summaries_info()
     else:
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=common.KEY_PROJ_REP)
+        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=state.KEY_PROJ_REP)
         method = c2.radio(
             "Method",
             ["pca", "tsne"],
             horizontal=True,
-            key=common.KEY_PROJ_METHOD,
+            key=state.KEY_PROJ_METHOD,
             format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
         )
-        color = c3.radio("Colour by", ["emotion", "speaker"], horizontal=True, key=common.KEY_PROJ_COLOR)
-        proj = common.projections(name)
+        color = c3.radio("Colour by", ["emotion", "speaker"], horizontal=True, key=state.KEY_PROJ_COLOR)
+        proj = loaders.projections(name)
         if method not in proj:
             st.info(
                 f"The summaries hold no {method.upper()} projection of this representation; "
@@ -190,7 +193,8 @@ with common.report_errors():
             )
         else:
             st.plotly_chart(
-                common.projection_figure(clips, proj, method=method, color=color), key="projection.fig"
+                figures.projection_figure(clip_table, proj=proj, method=method, color=color),
+                key="projection.fig",
             )
         if "pca_var" in proj:
             v = proj["pca_var"]

@@ -1,10 +1,10 @@
 """Predictor page: upload, record or speak live; six calibrated emotion probabilities.
 
 Uploads and recordings reach the prediction only through
-``st.session_state[common.KEY_PRED_CLIP[source]]`` (set by the widgets'
+``st.session_state[state.KEY_PRED_CLIP[source]]`` (set by the widgets'
 ``on_change`` callbacks), so tests can put a clip there directly; the
 calibration speech of "Calibrate to my voice" likewise reaches it only through
-``st.session_state[common.KEY_CAL_CLIP]``.  Every prediction uses the model
+``st.session_state[state.KEY_CAL_CLIP]``.  Every prediction uses the model
 adapted to the session's voice (``pred.adapted(profile)``), and says so.
 """
 
@@ -13,25 +13,26 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
-from pages import common
-from ser_core import live
+from ser_core import figures
 from ser_core.config import DEFAULT_CONFIG
+from ser_core.live import WARMUP_SECONDS
+from ui import calibration, clips, errors, feedback, live, models, navigation, predictor, state
 
-common.ensure_navigation()
+navigation.ensure_navigation()
 st.title("Emotion predictor")
 st.caption(
     "Upload a file, record a short clip or talk into the microphone: the model "
     "gives calibrated probabilities for the six nEMO emotions."
 )
 
-names = common.shipped_models()
-base = common.model_picker(
-    names, key=common.KEY_PRED_MODEL, default=common.default_model(names) if names else None
+names = models.shipped_models()
+base = models.model_picker(
+    names, key=state.KEY_PRED_MODEL, default=models.default_model(names) if names else None
 )
 pred = base  # the model adapted to this session's voice, when it can be
-with common.report_errors():
-    pred = common.with_voice(base)
-common.adaptation_status(pred)
+with errors.report_errors():
+    pred = calibration.with_voice(base)
+calibration.adaptation_status(pred)
 
 
 def calibration_section() -> None:
@@ -57,61 +58,63 @@ def calibration_section() -> None:
         rec, up = st.columns(2)
         rec.audio_input(
             "Record your voice",
-            key=common.KEY_CAL_RECORDER,
+            key=state.KEY_CAL_RECORDER,
             sample_rate=DEFAULT_CONFIG.sr,
-            on_change=common.store_calibration_clip,
-            args=(common.KEY_CAL_RECORDER,),
+            on_change=calibration.store_calibration_clip,
+            args=(state.KEY_CAL_RECORDER,),
         )
         up.file_uploader(
             "…or upload speech",
-            type=common.UPLOAD_TYPES,
-            key=common.KEY_CAL_UPLOADER,
-            on_change=common.store_calibration_clip,
-            args=(common.KEY_CAL_UPLOADER,),
+            type=clips.UPLOAD_TYPES,
+            key=state.KEY_CAL_UPLOADER,
+            on_change=calibration.store_calibration_clip,
+            args=(state.KEY_CAL_UPLOADER,),
         )
-        clip = st.session_state.get(common.KEY_CAL_CLIP)
+        clip = st.session_state.get(state.KEY_CAL_CLIP)
         st.text_input(
-            "Your name (optional; needed to save the profile)", key=common.KEY_CAL_NAME, max_chars=40
+            "Your name (optional; needed to save the profile)", key=state.KEY_CAL_NAME, max_chars=40
         )
         st.button(
             "Calibrate",
-            key=common.KEY_CAL_RUN,
-            on_click=common.calibrate,
+            key=state.KEY_CAL_RUN,
+            on_click=calibration.calibrate,
             args=(base,),
             disabled=clip is None,
             type="primary",
             icon=":material/graphic_eq:",
         )
-        common.calibration_status()
-        caption = common.voice_caption()
+        calibration.calibration_status()
+        caption = calibration.voice_caption()
         if caption:
             st.caption(caption)
-            st.button("Forget this calibration", key=common.KEY_CAL_FORGET, on_click=common.forget_voice)
-            if st.session_state[common.KEY_VOICE]["kind"] == "audio":
-                consent = st.checkbox(common.PROFILE_CONSENT_LABEL, value=False, key=common.KEY_CAL_CONSENT)
-                named = bool(str(st.session_state.get(common.KEY_CAL_NAME) or "").strip())
+            st.button("Forget this calibration", key=state.KEY_CAL_FORGET, on_click=calibration.forget_voice)
+            if st.session_state[state.KEY_VOICE]["kind"] == "audio":
+                consent = st.checkbox(
+                    calibration.PROFILE_CONSENT_LABEL, value=False, key=state.KEY_CAL_CONSENT
+                )
+                named = bool(str(st.session_state.get(state.KEY_CAL_NAME) or "").strip())
                 st.button(
                     "Save my voice profile",
-                    key=common.KEY_CAL_SAVE,
-                    on_click=common.save_voice,
+                    key=state.KEY_CAL_SAVE,
+                    on_click=calibration.save_voice,
                     args=(base,),
                     disabled=not (consent and named),
                     icon=":material/save:",
                 )
         profiles = []
-        with common.report_errors():
-            profiles = common.saved_profiles()
+        with errors.report_errors():
+            profiles = calibration.saved_profiles()
         if profiles:
             st.selectbox(
                 "Saved voice profiles",
                 [p["name"] for p in profiles],
                 index=None,
                 placeholder="Pick a profile",
-                key=common.KEY_CAL_PICK,
+                key=state.KEY_CAL_PICK,
             )
             use, delete = st.columns(2)
-            use.button("Use this profile", key=common.KEY_CAL_LOAD, on_click=common.load_voice)
-            delete.button("Delete it", key=common.KEY_CAL_DELETE, on_click=common.delete_voice)
+            use.button("Use this profile", key=state.KEY_CAL_LOAD, on_click=calibration.load_voice)
+            delete.button("Delete it", key=state.KEY_CAL_DELETE, on_click=calibration.delete_voice)
 
 
 calibration_section()
@@ -120,11 +123,11 @@ calibration_section()
 @st.fragment
 def clip_section(source: str) -> None:
     """Prediction, plots and feedback for the uploaded or recorded clip."""
-    clip = st.session_state.get(common.KEY_PRED_CLIP[source])
+    clip = st.session_state.get(state.KEY_PRED_CLIP[source])
     if clip is None:
         return
-    with common.report_errors():
-        res = common.analyse(pred, clip)
+    with errors.report_errors():
+        res = predictor.analyse(pred, clip)
         v = res.verdict
         left, right = st.columns([2, 3], gap="large")
         with left, st.container(key="predictor-verdict"):
@@ -134,11 +137,11 @@ def clip_section(source: str) -> None:
             else:
                 st.markdown(f"### Prediction: {v.label}")
                 st.markdown(f"with **{100 * v.confidence:.0f} %** probability")
-            st.caption(common.timing_caption(res))
+            st.caption(predictor.timing_caption(res))
             st.caption(res.adaptation)
-            st.audio(clip["data"], format=common.clip_mime(clip["name"]))
+            st.audio(clip["data"], format=clips.clip_mime(clip["name"]))
         right.plotly_chart(
-            common.probability_figure(v.probs, unsure_below=v.unsure_below), key=f"predictor.{source}.probs"
+            figures.probability_figure(v.probs, unsure_below=v.unsure_below), key=f"predictor.{source}.probs"
         )
         if v.timeline is not None:
             st.subheader("Over time")
@@ -148,16 +151,17 @@ def clip_section(source: str) -> None:
             )
             centres = v.timeline.starts + DEFAULT_CONFIG.duration / 2
             st.plotly_chart(
-                common.timeline_figure(centres, v.timeline.probs, x_title="window centre (s)"),
+                figures.timeline_figure(v.timeline.probs, times=centres, x_title="window centre (s)"),
                 key=f"predictor.{source}.timeline",
             )
         st.subheader("The audio")
-        st.plotly_chart(common.waveform_figure(res.y, pred.cfg.sr), key=f"predictor.{source}.wave")
-        st.plotly_chart(common.mel_figure(res.y, pred.cfg.sr), key=f"predictor.{source}.mel")
+        st.plotly_chart(figures.waveform_figure(res.y, sr=pred.cfg.sr), key=f"predictor.{source}.wave")
+        mel, hop_seconds = predictor.display_mel(res.y, pred.cfg.sr)
+        st.plotly_chart(figures.mel_figure(mel, hop_seconds=hop_seconds), key=f"predictor.{source}.mel")
         if v.seconds <= DEFAULT_CONFIG.duration:
             st.caption("Log-mel spectrogram padded to 3 s, exactly as the model sees it.")
         st.subheader("Feedback")
-        common.feedback_form(res)
+        feedback.feedback_form(res)
 
 
 def live_section() -> None:
@@ -169,57 +173,57 @@ def live_section() -> None:
     )
     fly = st.toggle(
         "Adapt to my voice on the fly",
-        key=common.KEY_LIVE_ADAPT,
+        key=state.KEY_LIVE_ADAPT,
         disabled=not base.speaker_normalised,
         help="Running statistics of your voice in this session; used once the "
         "warm-up amount of speech was heard (needs a speaker-normalised model).",
     )
     warmup = st.slider(
-        "Warm-up (s of speech)", 5, 30, int(live.WARMUP_SECONDS), key=common.KEY_LIVE_WARMUP, disabled=not fly
+        "Warm-up (s of speech)", 5, 30, int(WARMUP_SECONDS), key=state.KEY_LIVE_WARMUP, disabled=not fly
     )
-    session = common.live_session(pred, on_the_fly=fly, warmup=warmup)
+    session = live.live_session(pred, on_the_fly=fly, warmup=warmup)
     servers = []
-    with common.report_errors():
-        servers = common.ice_servers()
+    with errors.report_errors():
+        servers = live.ice_servers()
     ctx = webrtc_streamer(
-        key=common.KEY_LIVE,
+        key=state.KEY_LIVE,
         mode=WebRtcMode.SENDONLY,
         media_stream_constraints={"audio": True, "video": False},
         rtc_configuration={"iceServers": servers},
-        sink_audio_track=create_audio_sink_track(session.push_frame, key=common.KEY_LIVE_SINK),
+        sink_audio_track=create_audio_sink_track(session.push_frame, key=state.KEY_LIVE_SINK),
     )
     playing = bool(ctx.state.playing)
-    common.live_started(session, playing)
+    live.live_started(session, playing)
     if playing:
-        st.fragment(run_every=0.5)(common.live_panel)(session, pred.unsure_below, True, pred.adaptation())
+        st.fragment(run_every=0.5)(live.live_panel)(session, pred.unsure_below, True, pred.adaptation())
     else:
-        common.live_panel(session, pred.unsure_below, False, pred.adaptation())
+        live.live_panel(session, pred.unsure_below, False, pred.adaptation())
 
 
 source = st.radio(
     "Input",
-    list(common.PRED_SOURCES),
-    format_func=common.PRED_SOURCES.get,
+    list(predictor.PRED_SOURCES),
+    format_func=predictor.PRED_SOURCES.get,
     horizontal=True,
-    key=common.KEY_PRED_SOURCE,
+    key=state.KEY_PRED_SOURCE,
 )
 if source == "upload":
     st.file_uploader(
         "Audio file",
-        type=common.UPLOAD_TYPES,
-        key=common.KEY_PRED_UPLOADER,
-        on_change=common.store_clip,
-        args=(common.KEY_PRED_UPLOADER, "upload"),
-        help=common.upload_help(),
+        type=clips.UPLOAD_TYPES,
+        key=state.KEY_PRED_UPLOADER,
+        on_change=predictor.store_clip,
+        args=(state.KEY_PRED_UPLOADER, "upload"),
+        help=clips.upload_help(),
     )
     clip_section("upload")
 elif source == "recording":
     st.audio_input(
-        f"Record up to {common.RECORDING_MAX_SECONDS:.0f} s",
-        key=common.KEY_PRED_RECORDER,
+        f"Record up to {predictor.RECORDING_MAX_SECONDS:.0f} s",
+        key=state.KEY_PRED_RECORDER,
         sample_rate=DEFAULT_CONFIG.sr,
-        on_change=common.store_clip,
-        args=(common.KEY_PRED_RECORDER, "recording"),
+        on_change=predictor.store_clip,
+        args=(state.KEY_PRED_RECORDER, "recording"),
     )
     clip_section("recording")
 else:

@@ -1,7 +1,7 @@
 """Explainability page: Grad-CAM, LRP, SmoothGrad and LIME side by side over the mel
 spectrogram, each scored by a deletion test, and the top bins made audible.
 
-The uploaded clip reaches the page only through ``st.session_state[common.KEY_XAI_UPLOAD]``
+The uploaded clip reaches the page only through ``st.session_state[state.KEY_XAI_UPLOAD]``
 (set by the uploader's ``on_change``), so tests can put a clip there directly.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
-from ser_core import xai
+from ser_core import figures
 from ser_core.config import EMOTIONS
+from ser_core.explain import EXPLAINERS
+from ui import clips, errors, explain, loaders, models, navigation, state
 
-common.ensure_navigation()
+navigation.ensure_navigation()
 st.title("Explain (XAI)")
 st.caption(
     "Which time-frequency regions of a clip drive the model's decision? Four "
@@ -21,49 +22,49 @@ st.caption(
     "regions it calls most relevant and see how fast the model's confidence drops."
 )
 
-pred = common.model_picker(common.xai_models(), key=common.KEY_XAI_MODEL, backend="torch")
+pred = models.model_picker(explain.xai_models(), key=state.KEY_XAI_MODEL, backend="torch")
 name = pred.name
 
 # ------------------------------------------------------------------ the clip
-meta = common.metadata()
-sources = list(common.XAI_SOURCES) if meta is not None else ["upload"]
-common.keep_valid(common.KEY_XAI_SOURCE, sources)
+meta = loaders.metadata()
+sources = list(explain.XAI_SOURCES) if meta is not None else ["upload"]
+state.keep_valid(state.KEY_XAI_SOURCE, sources)
 source = st.radio(
-    "Input", sources, format_func=common.XAI_SOURCES.get, horizontal=True, key=common.KEY_XAI_SOURCE
+    "Input", sources, format_func=explain.XAI_SOURCES.get, horizontal=True, key=state.KEY_XAI_SOURCE
 )
 if source == "corpus" and meta is not None:
-    clip = common.xai_corpus_picker(meta)
+    clip = explain.xai_corpus_picker(meta)
 else:
     if meta is None:
         st.caption("No nEMO corpus found (set `NEMO_DIR` to pick corpus clips): upload a file.")
     st.file_uploader(
         "Audio file",
-        type=common.UPLOAD_TYPES,
-        key=common.KEY_XAI_UPLOADER,
-        on_change=common.xai_store_upload,
-        help=common.upload_help(),
+        type=clips.UPLOAD_TYPES,
+        key=state.KEY_XAI_UPLOADER,
+        on_change=explain.xai_store_upload,
+        help=clips.upload_help(),
     )
-    clip = st.session_state.get(common.KEY_XAI_UPLOAD)
+    clip = st.session_state.get(state.KEY_XAI_UPLOAD)
 if clip is None:
     st.info("Pick a corpus clip or upload a recording to explain its prediction.", icon=":material/info:")
     st.stop()
 
 inp = None
-with common.report_errors():
-    y = common.xai_waveform(clip)
-    inp = common.xai_input(clip["id"], name, y, pred)
+with errors.report_errors():
+    y = explain.xai_waveform(clip)
+    inp = explain.xai_input(clip["id"], name, y, pred)
 if inp is None:
     st.stop()
 
 predicted = int(inp.probs.argmax())
-targets = [common.XAI_PREDICTED, *EMOTIONS]
+targets = [explain.XAI_PREDICTED, *EMOTIONS]
 target_name = st.selectbox(
     "Explain the class",
     targets,
-    key=common.KEY_XAI_TARGET,
-    format_func=lambda t: f"predicted: {EMOTIONS[predicted]}" if t == common.XAI_PREDICTED else t,
+    key=state.KEY_XAI_TARGET,
+    format_func=lambda t: f"predicted: {EMOTIONS[predicted]}" if t == explain.XAI_PREDICTED else t,
 )
-target = predicted if target_name == common.XAI_PREDICTED else EMOTIONS.index(target_name)
+target = predicted if target_name == explain.XAI_PREDICTED else EMOTIONS.index(target_name)
 
 left, right = st.columns([2, 3], gap="large")
 with left, st.container(key="explain-verdict"):
@@ -78,24 +79,24 @@ with left, st.container(key="explain-verdict"):
             f"The clip is {len(y) / pred.cfg.sr:.1f} s long: the model sees, and the "
             "maps explain, its centre 3 s."
         )
-    st.audio(common.wav_bytes(inp.window), format="audio/wav")
+    st.audio(clips.wav_bytes(inp.window), format="audio/wav")
 right.plotly_chart(
-    common.probability_figure(inp.probs, unsure_below=pred.unsure_below, height=260), key="explain.probs"
+    figures.probability_figure(inp.probs, unsure_below=pred.unsure_below, height=260), key="explain.probs"
 )
 
 with st.expander("Settings: cost of the explanations", icon=":material/tune:"):
-    common.xai_settings()
-options = common.xai_options()
+    explain.xai_settings()
+options = explain.xai_options()
 okey = repr(options)
 
 # ------------------------------------------------------------------ the maps
 module = pred.module
 maps: dict = {}
-with common.report_errors():
-    for method, ex in xai.EXPLAINERS.items():
+with errors.report_errors():
+    for method, ex in EXPLAINERS.items():
         with st.spinner(f"Computing {ex.title}…"):
-            maps[method] = common.xai_map(clip["id"], name, method, target, okey, inp.x, module, options)
-if len(maps) < len(xai.EXPLAINERS):
+            maps[method] = explain.xai_map(clip["id"], name, method, target, okey, inp.x, module, options)
+if len(maps) < len(EXPLAINERS):
     st.stop()
 
 st.subheader("Where the model looks")
@@ -108,13 +109,13 @@ def maps_section() -> None:
     shared = c1.toggle(
         "One shared colour scale",
         value=True,
-        key=common.KEY_XAI_SHARED,
+        key=state.KEY_XAI_SHARED,
         help="On: every map divided by its largest magnitude (-1..1), one "
         "colour bar. Off: each map in its own units.",
     )
-    opacity = c2.slider("Opacity of the maps", 0.0, 1.0, 0.8, 0.05, key=common.KEY_XAI_OPACITY)
-    fig = common.xai_maps_figure(
-        inp.mel, {k: common.xai_display(v) for k, v in maps.items()}, shared=shared, opacity=opacity
+    opacity = c2.slider("Opacity of the maps", 0.0, 1.0, 0.8, 0.05, key=state.KEY_XAI_OPACITY)
+    fig = figures.maps_figure(
+        {k: figures.display_map(v) for k, v in maps.items()}, mel=inp.mel, shared=shared, opacity=opacity
     )
     st.plotly_chart(fig, key="explain.maps")
     st.caption(
@@ -135,17 +136,17 @@ st.caption(
     "10 % and 20 % (higher is better)."
 )
 curves = {}
-with common.report_errors(), st.spinner("Running the deletion test…"):
+with errors.report_errors(), st.spinner("Running the deletion test…"):
     for method in [*maps, "random"]:
-        curves[method] = common.xai_curve(
+        curves[method] = explain.xai_curve(
             clip["id"], name, method, target, okey, inp.x, maps.get(method), module, options, pred.temperature
         )
 if curves:
     c1, c2 = st.columns([1, 1], gap="large")
-    c1.plotly_chart(common.xai_deletion_figure(curves), key="explain.deletion")
+    c1.plotly_chart(figures.deletion_figure(curves), key="explain.deletion")
     with c2, st.container(key="explain-scores"):
         st.dataframe(
-            common.xai_scores_table(curves), hide_index=True, column_config=common.xai_scores_config()
+            explain.xai_scores_table(curves), hide_index=True, column_config=explain.xai_scores_config()
         )
 
 # ------------------------------------------------------------------ listening
@@ -162,19 +163,19 @@ def listen_section() -> None:
         )
         return
     c1, c2 = st.columns([1, 2])
-    method = c1.selectbox("Map", list(maps), key=common.KEY_XAI_LISTEN, format_func=common.xai_method_title)
-    top_k = c2.slider("Keep the most relevant bins (%)", 1, 100, 20, 1, key=common.KEY_XAI_TOPK)
-    with common.report_errors(), st.spinner("Inverting the spectrogram (Griffin-Lim)…"):
-        full = common.xai_listen_wav(clip["id"], name, "all", target, okey, 1.0, inp.mel, None)
-        part = common.xai_listen_wav(
+    method = c1.selectbox("Map", list(maps), key=state.KEY_XAI_LISTEN, format_func=figures.method_title)
+    top_k = c2.slider("Keep the most relevant bins (%)", 1, 100, 20, 1, key=state.KEY_XAI_TOPK)
+    with errors.report_errors(), st.spinner("Inverting the spectrogram (Griffin-Lim)…"):
+        full = explain.xai_listen_wav(clip["id"], name, "all", target, okey, 1.0, inp.mel, None)
+        part = explain.xai_listen_wav(
             clip["id"], name, method, target, okey, top_k / 100, inp.mel, maps[method]
         )
         a, b, c = st.columns(3)
         a.markdown("**Original** (the 3 s the model sees)")
-        a.audio(common.wav_bytes(inp.window), format="audio/wav")
+        a.audio(clips.wav_bytes(inp.window), format="audio/wav")
         b.markdown("**All bins**, through Griffin-Lim")
         b.audio(full, format="audio/wav")
-        c.markdown(f"**Top {top_k} % of {common.xai_method_title(method)}**")
+        c.markdown(f"**Top {top_k} % of {figures.method_title(method)}**")
         c.audio(part, format="audio/wav")
         st.caption(
             "The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
@@ -188,8 +189,8 @@ listen_section()
 # ------------------------------------------------------------------ dataset level
 st.subheader("Across the test set")
 table = None
-with common.report_errors():
-    table = common.xai_dataset_table()
+with errors.report_errors():
+    table = explain.xai_dataset_table()
 if table is None:
     st.info(
         "No dataset-level result yet: `python -m ser_core xai-eval --n 300` runs the "
@@ -207,25 +208,25 @@ else:
         f"{opts.get('deletion_steps', '?')} deletion steps. Made by "
         f"`{info.get('command') or 'python -m ser_core xai-eval'}`."
     )
-    overall = rows[rows["emotion"] == "all"].assign(method=lambda d: d["method"].map(common.xai_method_title))
+    overall = rows[rows["emotion"] == "all"].assign(method=lambda d: d["method"].map(figures.method_title))
     with st.container(key="explain-dataset"):
         st.dataframe(
             overall[["method", "n", "auc", "drop10", "drop20"]],
             hide_index=True,
             column_config={
-                **common.xai_scores_config(),
+                **explain.xai_scores_config(),
                 "n": st.column_config.NumberColumn("clips", width=50),
             },
         )
     score = st.radio(
         "Per emotion (true label)",
-        list(common.XAI_SCORES),
+        list(explain.XAI_SCORES),
         horizontal=True,
-        key=common.KEY_XAI_TABLE_SCORE,
+        key=state.KEY_XAI_TABLE_SCORE,
         format_func=lambda s: {"auc": "AUC", "drop10": "drop @ 10 %", "drop20": "drop @ 20 %"}[s],
     )
     per = rows[rows["emotion"] != "all"].pivot(index="method", columns="emotion", values=score)
-    per = per.reindex([m for m in [*xai.EXPLAINERS, "random"] if m in per.index])
-    per.index = per.index.map(common.xai_method_title)
+    per = per.reindex([m for m in [*EXPLAINERS, "random"] if m in per.index])
+    per.index = per.index.map(figures.method_title)
     st.dataframe(per[[e for e in EMOTIONS if e in per.columns]].style.format("{:.3f}"))
-    st.caption(f"Per emotion: {common.XAI_SCORES[score]}.")
+    st.caption(f"Per emotion: {explain.XAI_SCORES[score]}.")

@@ -1,7 +1,7 @@
 """Adversarial page: FGSM / PGD with an epsilon slider you can listen to, and a robustness curve.
 
 The uploader reaches the attack only through
-``st.session_state[common.KEY_ADV_CLIP]`` (set by its ``on_change`` callback), so
+``st.session_state[state.KEY_ADV_CLIP]`` (set by its ``on_change`` callback), so
 tests can put a clip there directly.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
-from ser_core import attacks
+from ser_core import attacks, figures
 from ser_core.config import EMOTIONS
+from ui import adversarial, clips, errors, loaders, models, navigation, state
 
-common.ensure_navigation()
+navigation.ensure_navigation()
 st.title("Adversarial examples")
 st.caption(
     "How little does it take to change the model's mind? A fast gradient sign attack "
@@ -22,31 +22,33 @@ st.caption(
     "slider, look at the perturbation, and listen to it."
 )
 
-names = common.adv_models()
-pred = common.model_picker(
+names = adversarial.adv_models()
+pred = models.model_picker(
     names,
-    key=common.KEY_ADV_MODEL,
-    empty=common.adv_no_model_info,
-    default=common.adv_default_model(names) if names else None,
+    key=state.KEY_ADV_MODEL,
+    empty=adversarial.adv_no_model_info,
+    default=adversarial.adv_default_model(names) if names else None,
 )
 
 # ------------------------------------------------------------------ 1. the clip
 st.header("A clip", divider="gray")
-meta = common.metadata()
+meta = loaders.metadata()
 sources = (
-    [common.ADV_SOURCE_CORPUS, common.ADV_SOURCE_UPLOAD] if meta is not None else [common.ADV_SOURCE_UPLOAD]
+    [adversarial.ADV_SOURCE_CORPUS, adversarial.ADV_SOURCE_UPLOAD]
+    if meta is not None
+    else [adversarial.ADV_SOURCE_UPLOAD]
 )
-source = st.radio("Clip source", sources, horizontal=True, key=common.KEY_ADV_SOURCE)
+source = st.radio("Clip source", sources, horizontal=True, key=state.KEY_ADV_SOURCE)
 clip = None
-if source == common.ADV_SOURCE_CORPUS:
-    rows = common.adv_test_clips(meta)
+if source == adversarial.ADV_SOURCE_CORPUS:
+    rows = adversarial.adv_test_clips(meta)
     c1, c2 = st.columns([1, 3])
-    emotion = c1.selectbox("Emotion", EMOTIONS, key=common.KEY_ADV_EMOTION)
+    emotion = c1.selectbox("Emotion", EMOTIONS, key=state.KEY_ADV_EMOTION)
     sel = rows[rows["emotion"] == emotion].sort_values("file_id").set_index("file_id")
     file_id = c2.selectbox(
         "Clip",
         sel.index.tolist(),
-        key=common.KEY_ADV_FILE,
+        key=state.KEY_ADV_FILE,
         format_func=lambda f: f"{f} · {sel.at[f, 'raw_text']}",
     )
     if file_id is not None:
@@ -54,147 +56,166 @@ if source == common.ADV_SOURCE_CORPUS:
 else:
     st.file_uploader(
         "Audio file (the centre 3 s are attacked)",
-        type=common.UPLOAD_TYPES,
-        key=common.KEY_ADV_UPLOADER,
-        on_change=common.adv_store_upload,
+        type=clips.UPLOAD_TYPES,
+        key=state.KEY_ADV_UPLOADER,
+        on_change=adversarial.adv_store_upload,
     )
-    clip = st.session_state.get(common.KEY_ADV_CLIP)
+    clip = st.session_state.get(state.KEY_ADV_CLIP)
     if clip is None:
         st.caption("Upload a recording of speech to attack it.")
 if clip is None:
     st.stop()
 
 y = None
-with common.report_errors():
-    y = common.adv_waveform(clip)
+with errors.report_errors():
+    y = adversarial.adv_waveform(clip)
 if y is None:
     st.stop()
-st.audio(common.wav_bytes(y), format="audio/wav")
+st.audio(clips.wav_bytes(y), format="audio/wav")
 truth = f" · labelled **{clip['emotion']}**" if clip.get("emotion") else ""
 st.markdown(f"**{clip['name']}**{truth} · {len(y) / pred.cfg.sr:.2f} s")
 
 
 # ------------------------------------------------------------------ 2. the attack
-@st.fragment
-def attack_section() -> None:
-    """Attack settings, the result, the audio and the robustness curve (reruns alone)."""
+def attack_settings() -> tuple[str, str, attacks.AttackSettings]:
+    """The domain, attack, target and epsilon widgets: ``(domain, attack, settings)``."""
     c1, c2, c3 = st.columns([1.3, 1.3, 1])
     domain = c1.radio(
         "Attack the",
         list(attacks.DOMAINS),
-        key=common.KEY_ADV_DOMAIN,
-        format_func=common.ADV_DOMAIN_TITLES.get,
+        key=state.KEY_ADV_DOMAIN,
+        format_func=adversarial.ADV_DOMAIN_TITLES.get,
     )
     options = attacks.attack_names(domain)
     attack = c2.radio(
         "Attack",
         options,
-        key=common.KEY_ADV_ATTACK[domain],
+        key=state.KEY_ADV_ATTACK[domain],
         format_func=lambda a: attacks.get_attack(a).title,
     )
     target = c3.selectbox(
         "Towards",
-        [common.ADV_UNTARGETED, *EMOTIONS],
-        key=common.KEY_ADV_TARGET,
+        [adversarial.ADV_UNTARGETED, *EMOTIONS],
+        key=state.KEY_ADV_TARGET,
         help="Untargeted: move away from the current prediction. An emotion: push the prediction towards it.",
     )
-    grid = list(common.ADV_EPSILONS[domain])
-    key = common.KEY_ADV_EPS[domain]
+    grid = list(adversarial.ADV_EPSILONS[domain])
+    key = state.KEY_ADV_EPS[domain]
     if st.session_state.get(key) not in grid:
-        st.session_state[key] = common.ADV_DEFAULT_EPS[domain]
-    eps = st.select_slider("Epsilon", grid, key=key, format_func=common.format_epsilon)
-    st.caption(common.ADV_EPS_HELP[domain])
+        st.session_state[key] = adversarial.ADV_DEFAULT_EPS[domain]
+    eps = st.select_slider("Epsilon", grid, key=key, format_func=figures.attacks.format_epsilon)
+    st.caption(adversarial.ADV_EPS_HELP[domain])
     settings = attacks.AttackSettings(
-        epsilon=float(eps), target=None if target == common.ADV_UNTARGETED else target
+        epsilon=float(eps), target=None if target == adversarial.ADV_UNTARGETED else target
     )
-    with common.report_errors():
-        spinner = (
-            "Attacking, then reconstructing with Griffin-Lim…"
-            if domain == "spectrogram"
-            else "Attacking the waveform…"
-        )
-        with st.spinner(spinner):
-            res = common.adv_attack(pred, clip["id"], y, attack, settings)
-        m = st.columns(3)
-        m[0].metric(
-            "Prediction",
-            EMOTIONS[int(res.probs_after.argmax())],
-            f"was {EMOTIONS[res.label]}" if res.fooled else "unchanged",
-            delta_color="inverse" if res.fooled else "off",
-        )
-        m[1].metric(
-            "SNR of the perturbation",
-            common.format_snr(res.snr_db),
-            help="10·log10(signal energy / perturbation energy) on what the attack "
-            "changes: the normalised model input (spectrogram) or the samples "
-            "(waveform).",
-        )
-        m[2].metric(
-            "SNR on the mel magnitudes",
-            common.format_snr(res.mel_snr_db),
-            help="The same ratio on the mel magnitude spectrogram (10^(dB/20)).",
-        )
-        with st.container(key="adversarial-outcome"):
-            st.markdown(common.adv_outcome(res))
-            st.markdown(common.adv_playback_outcome(res))
-        st.caption(common.adv_timing_caption(res))
+    return domain, attack, settings
 
-        st.subheader("Probabilities")
-        bars = {"original": res.probs_before, "adversarial (model input)": res.probs_after}
-        if domain == "spectrogram":
-            _, ref_probs = common.adv_reference(pred, clip["id"], y)
-            bars["original, Griffin-Lim audio"] = ref_probs
-            bars["adversarial, Griffin-Lim audio"] = res.probs_audio
-        else:
-            bars["adversarial audio (16-bit WAV)"] = res.probs_audio
-        st.plotly_chart(common.adv_probability_figure(bars), key="adversarial.probs")
 
-        st.subheader("Listen")
-        left, right = st.columns(2)
-        if domain == "spectrogram":
-            ref_audio, ref_probs = common.adv_reference(pred, clip["id"], y)
-            left.markdown(
-                f"**Original spectrogram, Griffin-Lim** → "
-                f"{EMOTIONS[int(ref_probs.argmax())]} ({100 * ref_probs.max():.0f} %)"
-            )
-            left.audio(common.wav_bytes(ref_audio), format="audio/wav")
-            right.markdown(
-                f"**Adversarial spectrogram, Griffin-Lim** → "
-                f"{EMOTIONS[int(res.probs_audio.argmax())]} "
-                f"({100 * res.probs_audio.max():.0f} %)"
-            )
-            right.audio(common.wav_bytes(res.audio), format="audio/wav")
-            st.caption(
-                f"Both through the same Griffin-Lim ({common.ADV_GL_ITERS} iterations, phase "
-                "estimated from the magnitudes), so the comparison is fair: the "
-                "reconstruction alone can already change the prediction."
-            )
-        else:
-            left.markdown(f"**Original** → {EMOTIONS[res.label]} ({100 * res.probs_before.max():.0f} %)")
-            left.audio(common.wav_bytes(common.adv_window(y, pred)), format="audio/wav")
-            right.markdown(
-                f"**Adversarial** → {EMOTIONS[int(res.probs_audio.argmax())]} "
-                f"({100 * res.probs_audio.max():.0f} %)"
-            )
-            right.audio(common.wav_bytes(res.audio), format="audio/wav")
-            st.caption("The 3-s window the model hears, before and after the attack: real audio.")
+def run_attack(domain: str, attack: str, settings: attacks.AttackSettings) -> attacks.ClipAttack:
+    """The attack on this clip (cached), under a spinner saying what it does."""
+    spinner = (
+        "Attacking, then reconstructing with Griffin-Lim…"
+        if domain == "spectrogram"
+        else "Attacking the waveform…"
+    )
+    with st.spinner(spinner):
+        return adversarial.adv_attack(pred, clip["id"], y, attack, settings)
 
-        st.subheader("Spectrograms")
-        st.plotly_chart(common.adv_spectrogram_figure(res), key="adversarial.spectrograms")
-        if domain == "spectrogram":
-            st.caption(
-                "The adversarial spectrogram is the attacked model input mapped back to dB "
-                "(times the band's standard deviation, plus its mean)."
-            )
-        else:
-            st.caption(
-                "The adversarial spectrogram is the log-mel of the adversarial audio "
-                "(librosa, as the model sees it)."
-            )
 
+def outcome(res: attacks.ClipAttack) -> None:
+    """The prediction after the attack, the two SNRs, the outcome sentences and the timing."""
+    m = st.columns(3)
+    m[0].metric(
+        "Prediction",
+        EMOTIONS[int(res.probs_after.argmax())],
+        f"was {EMOTIONS[res.label]}" if res.fooled else "unchanged",
+        delta_color="inverse" if res.fooled else "off",
+    )
+    m[1].metric(
+        "SNR of the perturbation",
+        adversarial.format_snr(res.snr_db),
+        help="10·log10(signal energy / perturbation energy) on what the attack "
+        "changes: the normalised model input (spectrogram) or the samples "
+        "(waveform).",
+    )
+    m[2].metric(
+        "SNR on the mel magnitudes",
+        adversarial.format_snr(res.mel_snr_db),
+        help="The same ratio on the mel magnitude spectrogram (10^(dB/20)).",
+    )
+    with st.container(key="adversarial-outcome"):
+        st.markdown(adversarial.adv_outcome(res))
+        st.markdown(adversarial.adv_playback_outcome(res))
+    st.caption(adversarial.adv_timing_caption(res))
+
+
+def probabilities(res: attacks.ClipAttack, domain: str) -> None:
+    """The probabilities before and after, on the model input and on the played audio."""
+    st.subheader("Probabilities")
+    bars = {"original": res.probs_before, "adversarial (model input)": res.probs_after}
+    if domain == "spectrogram":
+        _, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
+        bars["original, Griffin-Lim audio"] = ref_probs
+        bars["adversarial, Griffin-Lim audio"] = res.probs_audio
+    else:
+        bars["adversarial audio (16-bit WAV)"] = res.probs_audio
+    st.plotly_chart(figures.attacks.probability_figure(bars), key="adversarial.probs")
+
+
+def listen(res: attacks.ClipAttack, domain: str) -> None:
+    """The original and the adversarial audio side by side, with what the model hears."""
+    st.subheader("Listen")
+    left, right = st.columns(2)
+    if domain == "spectrogram":
+        ref_audio, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
+        left.markdown(
+            f"**Original spectrogram, Griffin-Lim** → "
+            f"{EMOTIONS[int(ref_probs.argmax())]} ({100 * ref_probs.max():.0f} %)"
+        )
+        left.audio(clips.wav_bytes(ref_audio), format="audio/wav")
+        right.markdown(
+            f"**Adversarial spectrogram, Griffin-Lim** → "
+            f"{EMOTIONS[int(res.probs_audio.argmax())]} "
+            f"({100 * res.probs_audio.max():.0f} %)"
+        )
+        right.audio(clips.wav_bytes(res.audio), format="audio/wav")
+        st.caption(
+            f"Both through the same Griffin-Lim ({adversarial.ADV_GL_ITERS} iterations, phase "
+            "estimated from the magnitudes), so the comparison is fair: the "
+            "reconstruction alone can already change the prediction."
+        )
+    else:
+        left.markdown(f"**Original** → {EMOTIONS[res.label]} ({100 * res.probs_before.max():.0f} %)")
+        left.audio(clips.wav_bytes(adversarial.adv_window(y, pred)), format="audio/wav")
+        right.markdown(
+            f"**Adversarial** → {EMOTIONS[int(res.probs_audio.argmax())]} "
+            f"({100 * res.probs_audio.max():.0f} %)"
+        )
+        right.audio(clips.wav_bytes(res.audio), format="audio/wav")
+        st.caption("The 3-s window the model hears, before and after the attack: real audio.")
+
+
+def spectrograms(res: attacks.ClipAttack, domain: str) -> None:
+    """Original and adversarial log-mel and their difference."""
+    st.subheader("Spectrograms")
+    st.plotly_chart(figures.attacks.spectrogram_figure(res), key="adversarial.spectrograms")
+    if domain == "spectrogram":
+        st.caption(
+            "The adversarial spectrogram is the attacked model input mapped back to dB "
+            "(times the band's standard deviation, plus its mean)."
+        )
+    else:
+        st.caption(
+            "The adversarial spectrogram is the log-mel of the adversarial audio "
+            "(librosa, as the model sees it)."
+        )
+
+
+def robustness_curve(epsilon: float, domain: str) -> None:
+    """The model's test accuracy against epsilon (``attack-eval``), this clip's epsilon marked."""
     st.header("Robustness curve", divider="gray")
-    with common.report_errors():
-        table = common.adv_robustness()
+    with errors.report_errors():
+        table = adversarial.adv_robustness()
         rows = (
             None
             if table is None
@@ -208,8 +229,8 @@ def attack_section() -> None:
                 icon=":material/info:",
             )
             return
-        marked = float(eps) if domain == "spectrogram" else None
-        st.plotly_chart(common.adv_robustness_figure(rows, epsilon=marked), key="adversarial.curve")
+        marked = epsilon if domain == "spectrogram" else None
+        st.plotly_chart(figures.attacks.robustness_figure(rows, epsilon=marked), key="adversarial.curve")
         counts = rows.groupby("attack", sort=False)["n"].first()
         runs = ", ".join(
             f"{attacks.get_attack(k).title if k in attacks.ATTACKS else k} on {n} clips"
@@ -223,6 +244,19 @@ def attack_section() -> None:
         )
         with st.expander("The numbers"):
             st.dataframe(rows.drop(columns=["model", "domain", "protocol"]), hide_index=True)
+
+
+@st.fragment
+def attack_section() -> None:
+    """Attack settings, the result, the audio and the robustness curve (reruns alone)."""
+    domain, attack, settings = attack_settings()
+    with errors.report_errors():
+        res = run_attack(domain, attack, settings)
+        outcome(res)
+        probabilities(res, domain)
+        listen(res, domain)
+        spectrograms(res, domain)
+    robustness_curve(settings.epsilon, domain)
 
 
 attack_section()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
+from ser_core import figures
 from ser_core import leaderboard as lb
+from ui import errors, leaderboard, navigation, state
 
-common.ensure_navigation()
+navigation.ensure_navigation()
 st.title("Leaderboard")
 st.caption(
     "Every training run logged to MLflow, ranked by test accuracy. Seed split: one fixed "
@@ -20,22 +21,22 @@ st.caption(
 @st.fragment
 def ranking() -> None:
     """Filters, the ranking table, accuracy by representation and per-class F1."""
-    with common.report_errors():
-        runs = common.leaderboard_runs()
+    with errors.report_errors():
+        runs = leaderboard.leaderboard_runs()
         c = st.columns(4, vertical_alignment="bottom")
         picked: dict[str, list[str]] = {}
         for col, (key, column, label) in zip(
             c,
             [
-                (common.KEY_LB_MODELS, "model", "Model"),
-                (common.KEY_LB_INPUTS, "input", "Representation"),
-                (common.KEY_LB_PROTOCOLS, "protocol", "Protocol"),
+                (state.KEY_LB_MODELS, "model", "Model"),
+                (state.KEY_LB_INPUTS, "input", "Representation"),
+                (state.KEY_LB_PROTOCOLS, "protocol", "Protocol"),
             ],
         ):
             options = sorted(runs[column].unique())
-            common.keep_valid(key, options)
+            state.keep_valid(key, options)
             picked[column] = col.multiselect(label, options, key=key, placeholder=f"All {label.lower()}s")
-        every = c[3].toggle("Every run (LOSO folds apart)", key=common.KEY_LB_EVERY_RUN)
+        every = c[3].toggle("Every run (LOSO folds apart)", key=state.KEY_LB_EVERY_RUN)
         filtered = any(picked.values())
         chosen = lb.filter_runs(
             runs, models=picked["model"], inputs=picked["input"], protocols=picked["protocol"]
@@ -57,27 +58,29 @@ def ranking() -> None:
                     icon=":material/hourglass_top:",
                 )
             return
-        frame, config = common.leaderboard_table(table, every_run=every)
+        frame, config = leaderboard.leaderboard_table(table, every_run=every)
         st.dataframe(frame, column_config=config, hide_index=True, key="leaderboard.table")
         if not summary.empty:
             st.subheader("Accuracy by representation")
-            st.plotly_chart(common.accuracy_figure(summary), key="leaderboard.accuracy")
+            st.plotly_chart(figures.accuracy_figure(summary), key="leaderboard.accuracy")
             st.caption("Error bars: standard deviation over the LOSO folds.")
         done = table[table["accuracy"].notna()]
         if len(done):
             st.subheader("Per-class F1")
             labels = (
-                common.unique_labels(done["run_name"], done["run_id"]) if every else done["label"].tolist()
+                leaderboard.unique_labels(done["run_name"], done["run_id"])
+                if every
+                else done["label"].tolist()
             )
-            st.plotly_chart(common.f1_heatmap(done, labels), key="leaderboard.f1")
+            st.plotly_chart(figures.f1_heatmap(done, labels=labels), key="leaderboard.f1")
 
 
 st.header("Ranking", divider="gray")
 runs = None
-with common.report_errors():
-    runs = common.leaderboard_runs()
+with errors.report_errors():
+    runs = leaderboard.leaderboard_runs()
     if runs.empty:
-        common.how_to_train()
+        leaderboard.how_to_train()
 if runs is None or runs.empty:
     st.stop()
 ranking()
@@ -87,11 +90,11 @@ ranking()
 @st.fragment
 def inspect_run() -> None:
     """Confusion matrix and training curves of one run (LOSO folds included)."""
-    with common.report_errors():
-        runs = common.leaderboard_runs()
+    with errors.report_errors():
+        runs = leaderboard.leaderboard_runs()
         ids = lb.ranked_run_ids(runs)
-        common.keep_valid(common.KEY_LB_RUN, ids)
-        rid = st.selectbox("Run", ids, key=common.KEY_LB_RUN, format_func=lambda r: lb.run_label(runs, r))
+        state.keep_valid(state.KEY_LB_RUN, ids)
+        rid = st.selectbox("Run", ids, key=state.KEY_LB_RUN, format_func=lambda r: lb.run_label(runs, r))
         row = runs.set_index("run_id").loc[rid]
         fold = f" · fold {int(row['fold'])}" if row["protocol"] == "loso" else ""
         st.caption(
@@ -106,14 +109,14 @@ def inspect_run() -> None:
                 "No test confusion matrix yet: the run has not finished.", icon=":material/hourglass_top:"
             )
         else:
-            left.plotly_chart(common.confusion_figure(cm), key="leaderboard.confusion")
+            left.plotly_chart(figures.confusion_figure(cm), key="leaderboard.confusion")
         right.markdown("**Training curves**")
-        curves = common.run_curves(rid)
+        curves = leaderboard.run_curves(rid)
         if curves.empty:
             right.info("This run logged no per-epoch curves.", icon=":material/info:")
         else:
             right.plotly_chart(
-                common.curves_figure(curves, best_epoch=row["best_epoch"]), key="leaderboard.curves"
+                figures.curves_figure(curves, best_epoch=row["best_epoch"]), key="leaderboard.curves"
             )
             right.caption("Dashed line: the epoch whose weights were kept (best validation accuracy).")
 
@@ -123,22 +126,22 @@ inspect_run()
 
 # ------------------------------------------------------------------ 3. ensemble
 st.header("Ensemble", divider="gray")
-with common.report_errors():
+with errors.report_errors():
     weights = lb.ensemble_weights(runs)
     if weights is None:
         st.info("No ensemble has been trained yet.", icon=":material/info:")
     else:
-        st.plotly_chart(common.ensemble_figure(weights), key="leaderboard.ensemble")
+        st.plotly_chart(figures.ensemble_figure(weights), key="leaderboard.ensemble")
         st.caption("Weight of each member model's probabilities in the ensemble (sum 100 %).")
         importance = lb.ensemble_importance(runs)
         if importance is not None:
             st.markdown("**What mattered in the Optuna search** (the shipped ensemble, else the newest)")
-            st.plotly_chart(common.importance_figure(importance), key="leaderboard.importance")
-    common.loso_ensemble_table(lb.loso_ensemble(runs))
+            st.plotly_chart(figures.importance_figure(importance), key="leaderboard.importance")
+    leaderboard.loso_ensemble_table(lb.loso_ensemble(runs))
 
 # ------------------------------------------------------------------ 3b. adaptation
 st.header("Adapting to a new voice", divider="gray")
-with common.report_errors():
+with errors.report_errors():
     curve = lb.adaptation(runs)
     if curve is None:
         st.info(
@@ -147,7 +150,7 @@ with common.report_errors():
             icon=":material/info:",
         )
     else:
-        st.plotly_chart(common.adaptation_figure(curve), key="leaderboard.adaptation")
+        st.plotly_chart(figures.adaptation_figure(curve), key="leaderboard.adaptation")
         st.caption(
             "Each held-out speaker's clips are split in two halves: the statistics come "
             "from k seconds of one half (no labels), the other half is scored, then the "
@@ -160,29 +163,29 @@ with common.report_errors():
 @st.fragment
 def compare_runs() -> None:
     """Two runs side by side: differing parameters and metrics, per-class F1."""
-    with common.report_errors():
-        runs = common.leaderboard_runs()
+    with errors.report_errors():
+        runs = leaderboard.leaderboard_runs()
         ids = lb.ranked_run_ids(runs)
         if len(ids) < 2:
             st.info("Comparing needs at least two runs.", icon=":material/info:")
             return
-        for key in (common.KEY_LB_COMPARE_A, common.KEY_LB_COMPARE_B):
-            common.keep_valid(key, ids)
+        for key in (state.KEY_LB_COMPARE_A, state.KEY_LB_COMPARE_B):
+            state.keep_valid(key, ids)
         c = st.columns(2)
         a = c[0].selectbox(
-            "Run A", ids, index=0, key=common.KEY_LB_COMPARE_A, format_func=lambda r: lb.run_label(runs, r)
+            "Run A", ids, index=0, key=state.KEY_LB_COMPARE_A, format_func=lambda r: lb.run_label(runs, r)
         )
         b = c[1].selectbox(
-            "Run B", ids, index=1, key=common.KEY_LB_COMPARE_B, format_func=lambda r: lb.run_label(runs, r)
+            "Run B", ids, index=1, key=state.KEY_LB_COMPARE_B, format_func=lambda r: lb.run_label(runs, r)
         )
         table = lb.compare(runs, a, b)
         left, right = st.columns([6, 5])
         left.dataframe(
-            common.compare_styler(table), hide_index=True, height=560, key="leaderboard.compare.table"
+            leaderboard.compare_styler(table), hide_index=True, height=560, key="leaderboard.compare.table"
         )
         left.caption(f"Highlighted: the {int(table['differs'].sum())} fields that differ.")
         right.markdown("**Per-class test F1**")
-        right.plotly_chart(common.compare_f1_figure(runs, a, b), key="leaderboard.compare.f1")
+        right.plotly_chart(figures.compare_f1_figure(runs, run_a=a, run_b=b), key="leaderboard.compare.f1")
 
 
 st.header("Compare two runs", divider="gray")

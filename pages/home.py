@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
+from ui import errors, loaders, models, navigation
 
-common.ensure_navigation()
+navigation.ensure_navigation()
 st.title("nEMO speech emotion explorer")
 st.markdown(
     "Explore how a computer hears emotion in Polish speech. The tool turns a 3-second clip "
@@ -17,21 +17,21 @@ st.markdown(
 )
 
 st.subheader("Dataset")
-with common.report_errors():
-    meta = common.metadata()
+with errors.report_errors():
+    meta = loaders.metadata()
     if meta is None:
-        common.how_to_get_corpus()
+        loaders.how_to_get_corpus()
     else:
         st.success(
-            f"nEMO corpus found at `{common.corpus_dir()}`: **{len(meta):,} clips** "
+            f"nEMO corpus found at `{loaders.corpus_dir()}`: **{len(meta):,} clips** "
             f"from **{meta['speaker'].nunique()} speakers**.",
             icon=":material/check_circle:",
         )
 
 st.subheader("Models")
-models = common.model_files()
-if models:
-    st.markdown("\n".join(f"- `{m}`" for m in models))
+shipped = models.model_files()
+if shipped:
+    st.markdown("\n".join(f"- `{m}`" for m in shipped))
 else:
     st.caption("No trained models shipped yet (looked for `*.safetensors` under `artifacts/models/`).")
 

@@ -3,17 +3,33 @@
 The library behind the Streamlit dashboard (``streamlit run app.py``) and the
 command line (``python -m ser_core --help``).  It has no Streamlit import.
 
-Modules
--------
-config    the audio/feature contract (16 kHz mono, 3 s clips, six emotions)
-errors    the :class:`SERError` hierarchy
-audio     decoding (wav, flac, ogg, mp3, m4a, webm), resampling, padding
-data      the corpus, its metadata and the ``seed`` / ``loso`` protocols
-features  the registry of the 13 representations
-cache     the on-disk feature cache and normalisation statistics
-augment   feature-space augmentations per representation family
-eda       corpus summaries for the dataset page
-leaderboard  MLflow runs as tidy tables for the leaderboard page
+Layers
+------
+Each module imports only modules of the layers below it (``lint-imports`` checks
+it; the order is in ``pyproject.toml``), from the top:
+
+cli                 the command line (``python -m ser_core``)
+figures, results_page  Streamlit-free plotly figures; the generated results page
+train, ensemble     training one model on a fold; the weighted ensemble's search
+evaluate            shipped models on a test part, LOSO, AdaBN and INT8 reports
+inference, explain, attacks, live, feedback, eda
+                    the predictor; explanations and their deletion metric;
+                    adversarial attacks and the robustness curve; the live
+                    microphone; donated feedback; corpus summaries
+inputs, export, leaderboard, runs
+                    a model's input arrays; ONNX; MLflow runs as tables; a
+                    training run's configuration, result, card and predictions
+adapt, cache        adapting to a voice; the on-disk feature cache
+models, augment, torch_frontend, sonify
+                    the model zoo, shipped models and the one prediction loop
+                    (:func:`ser_core.models.predict_logits`); augmentations; a
+                    differentiable front end; log-mel back to audio
+functionals         openSMILE utterance functionals
+features            the registry of the 13 representations, normalisation statistics
+audio, data, metrics, tracking
+                    decoding; the corpus and its protocols; classification and
+                    calibration metrics; the MLflow store
+config, errors      the audio/feature contract; the :class:`SERError` hierarchy
 """
 
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
+import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from . import features
 from .audio import load_audio
@@ -97,8 +101,6 @@ def limit_threads() -> None:
     workers' and two workers run no faster than one.  Environment variables
     are too late here (numpy is already loaded), so threadpoolctl is used.
     """
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)
 
 
@@ -121,8 +123,6 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     that starts a pool needs the ``if __name__ == "__main__":`` guard.
     Starting one costs about 2 s (the workers import the library afresh).
     """
-    import multiprocessing
-
     return ProcessPoolExecutor(
         max_workers=workers, initializer=limit_threads, mp_context=multiprocessing.get_context("forkserver")
     )
@@ -141,8 +141,6 @@ def clip_map(fn: Callable, items: Sequence, *, workers: int | None, chunksize: i
         cores = os.cpu_count() or 1
         workers = cores if len(items) >= MIN_CLIPS_PER_WORKER * cores else 1
     if workers == 1 or len(items) < 2 * workers:
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(1):  # as a worker computes: the same numbers either way
             yield map(fn, items)
         return
@@ -212,8 +210,6 @@ def build(
     t0 = time.time()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(jobs), desc=f"features ({', '.join(todo)})"[:70], unit="clip")
     try:
         with clip_map(_work, jobs, workers=workers) as results:
@@ -333,8 +329,6 @@ def _part(d: Path, clips: pd.DataFrame, compute: Callable[[], np.ndarray], *, ke
 def _commit(d: Path, file_ids: Sequence[str]) -> None:
     """Finish an entry: write its clip list, then rename the partial array into place
     (the whole entry supersedes any parts stored for some of its clips)."""
-    import shutil
-
     (d / "clips.txt").write_text("\n".join(file_ids) + "\n")
     os.replace(d / "features.partial.npy", d / "features.npy")
     if d.parent.name != PARTS:

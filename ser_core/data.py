@@ -21,6 +21,7 @@ reproduced without re-deriving them):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -205,7 +206,7 @@ def make_seed_split(meta: pd.DataFrame, *, random_state: int = 42) -> pd.DataFra
     DataFrame with columns ``file_id``, ``emotion``, ``speaker``, ``split``
     (``train`` / ``val`` / ``test``), one row per clip.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # sklearn: a cold path (making splits)
 
     idx = np.arange(len(meta))
     try:
@@ -296,8 +297,6 @@ def clips_digest(file_ids, *, ordered: bool = False) -> str:
     model's training part, a stored part of the feature cache) so that it is
     reused only for exactly those.
     """
-    import hashlib
-
     ids = list(map(str, file_ids))
     return hashlib.sha256("\n".join(ids if ordered else sorted(ids)).encode()).hexdigest()[:16]
 

@@ -33,11 +33,12 @@ import librosa
 import numpy as np
 import pandas as pd
 import scipy.signal
+from tqdm.auto import tqdm
 
 from . import cache, features
 from .audio import load_audio
 from .config import EMOTIONS, SAMPLE_RATE, artifacts_dir
-from .errors import DatasetError
+from .errors import ConfigError, DatasetError
 
 __all__ = [
     "DESCRIPTORS",
@@ -157,7 +158,7 @@ def project(
     coords : np.ndarray, shape (n_clips, 2)
     explained : np.ndarray of shape (2,) (PCA's explained variance ratio) or None
     """
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # sklearn: a cold path (the corpus page's projection)
     from sklearn.manifold import TSNE
     from sklearn.preprocessing import StandardScaler
 
@@ -171,7 +172,7 @@ def project(
         perplexity = float(min(30, max(2, (z.shape[0] - 1) / 3)))
         tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state)
         return tsne.fit_transform(z50), None
-    raise ValueError(f"unknown projection method {method!r}; use 'pca' or 'tsne'")
+    raise ConfigError(f"unknown projection method {method!r}; use 'pca' or 'tsne'")
 
 
 def build_summaries(
@@ -196,8 +197,6 @@ def build_summaries(
     clips_csv = d / "clips.csv"
     table = meta[["file_id", "emotion", "speaker", "gender", "age", "sentence_id"]].copy()
     if descriptors or not clips_csv.exists():
-        from tqdm.auto import tqdm
-
         with cache.clip_map(_descriptor_job, list(meta["path"]), workers=workers, chunksize=16) as results:
             rows = list(
                 tqdm(results, total=len(meta), desc="descriptors (pyin)", unit="clip", disable=not progress)
@@ -260,7 +259,10 @@ def load_clips(directory: Path | None = None) -> pd.DataFrame:
     with _reading(Path(directory or eda_dir()) / "clips.csv") as p:
         table = pd.read_csv(p)
         if "file_id" not in table or "emotion" not in table:
-            raise ValueError("missing file_id/emotion columns")
+            raise DatasetError(
+                f"the corpus summary {p} lacks the file_id/emotion columns (it has {list(table.columns)}); "
+                "rebuild it with `python -m ser_core eda-summary`"
+            )
         return table
 
 

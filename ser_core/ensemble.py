@@ -48,10 +48,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import metrics, models
+from . import data, functionals, inputs, metrics, models
 from .config import EMOTIONS
 from .errors import ConfigError, DatasetError
+from .inference import Predictor
+from .leaderboard import log_ensemble
 from .models import WeightedEnsemble
+from .runs import TRAINVAL_SUFFIX, predictions_dir
 
 __all__ = [
     "WeightedEnsemble",
@@ -89,8 +92,6 @@ TRAINVAL_MEMBER = "_trainval"
 
 def member_model(key: str) -> str:
     """The architecture of member ``key``: ``logreg`` on a functional set, else ``resnet18``."""
-    from . import functionals
-
     return FUNCTIONALS_MODEL if functionals.is_functional(key.split("-")[0]) else MEMBER_MODEL
 
 
@@ -139,8 +140,6 @@ def load_member_predictions(
     Raises :class:`DatasetError` when none is there or when they disagree on
     the split (different validation/test clips).
     """
-    from .train import predictions_dir
-
     d = Path(directory) if directory is not None else predictions_dir()
     suffix = f"-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
     out: dict[str, MemberPredictions] = {}
@@ -198,15 +197,10 @@ def predictions_from_shipped(
 
     For members shipped before training runs wrote their predictions: the
     validation and test logits are recomputed from the weights and the
-    feature cache, exactly as :func:`ser_core.train.save_predictions` stores them.
+    feature cache, exactly as :func:`ser_core.runs.save_predictions` stores them.
     ``model_dir`` loads the weights from elsewhere than ``artifacts/models``
     (a LOSO fold's MLflow artifact folder, ``name`` then being ``model``).
     """
-    from . import data
-    from .evaluate import model_features
-    from .inference import Predictor
-    from .train import predict_logits, predictions_dir
-
     pred = Predictor.load(name, directory=model_dir)
     if pred.kind != "features" or pred.loaded.card["architecture"]["name"] != MEMBER_MODEL:
         raise ConfigError(f"{name!r} is not a {MEMBER_MODEL} on a representation")
@@ -215,12 +209,12 @@ def predictions_from_shipped(
     out = {"temperature": np.float32(pred.temperature)}
     for part in ("val", "test"):
         idx = getattr(split, part)
-        xs = model_features(pred, meta, split, part=part)
+        xs = inputs.model_features(pred, meta, split, part=part)
         out.update(
             {
                 f"{part}_index": idx,
                 f"{part}_labels": labels[idx],
-                f"{part}_logits": predict_logits(pred.module, xs),
+                f"{part}_logits": models.predict_logits(pred.module, xs),
             }
         )
     d = Path(directory) if directory is not None else predictions_dir()
@@ -288,7 +282,7 @@ def cross_validate(
 
     Returns ``{"accuracy", "nll"}`` averaged over the folds.
     """
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold  # sklearn: a cold path (searching)
 
     accs, nlls = [], []
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels):
@@ -383,7 +377,7 @@ def search(
         Trials with fewer members are scored as the best of them alone would be
         (they are allowed, they just rarely win).
     """
-    import optuna
+    import optuna  # optional heavy dependency: only to search
 
     if not preds:
         raise ConfigError("the ensemble search needs at least one member")
@@ -484,13 +478,11 @@ def _finish(
     seconds: float,
 ) -> SearchResult:
     """Score a fitted ensemble of members ``use`` on validation and test."""
-    from .inference import unsure_threshold
-
     first = preds[use[0]]
     y_val, y_test = first.val_labels, first.test_labels
     val_z = _predict(ens, _stack([preds[r] for r in use], "val"))
     val_acc = float((val_z.argmax(1) == y_val).mean())
-    unsure = unsure_threshold(metrics.softmax(val_z), y_val)
+    unsure = metrics.unsure_threshold(metrics.softmax(val_z), y_val)
     test_z = _predict(ens, _stack([preds[r] for r in use], "test"))
     probs = metrics.softmax(test_z)
     report = metrics.classification_report(y_test, probs.argmax(1))
@@ -519,9 +511,7 @@ def _finish(
 
 def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
     """The refits of member ``key`` on train + validation, by training seed: seed 0's
-    ``<run>-trainval.npz`` and any ``<run>-s<seed>-trainval.npz`` (:func:`ser_core.train.predictions_name`)."""
-    from .train import TRAINVAL_SUFFIX, predictions_dir
-
+    ``<run>-trainval.npz`` and any ``<run>-s<seed>-trainval.npz`` (:func:`ser_core.runs.predictions_name`)."""
     d = Path(directory) if directory is not None else predictions_dir()
     stem = f"{member_model(key)}-{key}-seed"
     name = re.compile(rf"{re.escape(stem)}(?:-s([1-9][0-9]*))?{TRAINVAL_SUFFIX}\.npz")
@@ -611,9 +601,7 @@ def log_search(
 ) -> str:
     """Log a search to MLflow (the leaderboard's ensemble convention plus the
     CV score, the search parameters and Optuna's parameter importance)."""
-    import mlflow
-
-    from .leaderboard import log_ensemble
+    import mlflow  # optional heavy dependency: only when a search is logged
 
     run_id = log_ensemble(
         res.weights,

@@ -22,6 +22,10 @@ __all__ = [
     "ConfigError",
     "TrackingError",
     "ModelFileError",
+    "ShapeError",
+    "SampleTypeError",
+    "CalibrationError",
+    "FeedbackError",
 ]
 
 
@@ -83,3 +87,19 @@ class TrackingError(SERError):
 class ModelFileError(SERError, ValueError):
     """A shipped model's card or weights cannot be read (damaged, truncated, edited by
     hand) or do not fit together."""
+
+
+class ShapeError(SERError, ValueError):
+    """An array's shape or size does not fit the operation (the message gives both)."""
+
+
+class SampleTypeError(SERError, TypeError):
+    """Audio samples of a dtype that cannot be converted to float waveforms."""
+
+
+class CalibrationError(SERError, ValueError):
+    """Audio that cannot give speaker statistics (silent, too short)."""
+
+
+class FeedbackError(SERError):
+    """The feedback store could not read or write (the message says why)."""

@@ -1,85 +1,39 @@
-"""Evaluation of shipped models on a protocol's test part."""
+"""Evaluation of shipped models on a protocol's test part.
+
+* :func:`evaluate_shipped` / :func:`test_probabilities` – a shipped model on a fold's test part;
+* :func:`int8_report` – the ONNX and INT8 exports of a model against PyTorch on the test part;
+* :func:`loso_report` – a recipe's leave-one-speaker-out runs, from MLflow;
+* :func:`adabn_report` / :func:`voice_warp_report` – LOSO with test-time adaptation.
+"""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
 
-from . import data, metrics, models
-from .config import DEFAULT_CONFIG, FeatureConfig
+from . import adapt, data, features, inputs, metrics, models, tracking
+from . import leaderboard as lb
+from .audio import load_audio
+from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError, DatasetError, UnknownNameError
+from .export import OnnxModel, export_onnx, quantize_int8
+from .functionals import input_kind
 from .inference import Predictor, best_model_name
 
 __all__ = [
     "evaluate_shipped",
     "test_probabilities",
-    "model_features",
-    "training_speakers",
+    "int8_report",
     "loso_report",
     "adabn_report",
     "voice_warp_report",
 ]
-
-
-def model_features(
-    pred: Predictor, meta: pd.DataFrame, split: data.Split, *, part: str = "test"
-) -> np.ndarray:
-    """Normalised inputs ``(n, C, F, T)`` (functionals: ``(n, dim)``) of a split part, as
-    the model expects them.
-
-    Corpus-normalised models use their card's statistics; speaker-normalised
-    ones use each speaker's statistics exactly as in training
-    (:func:`ser_core.train.split_speaker_stats`): those stored with the model
-    (:class:`ser_core.models.TrainingSpeakers`) when this split's training part
-    is the one they were taken over, else recomputed from it.  Only the part's
-    clips are then needed: without a complete feature cache they alone are
-    computed and kept as a part of the cache (:func:`ser_core.train.part_inputs`)
-    when the part is under half of the corpus (validation, test) or the
-    statistics are stored; else the whole cache is built.
-    """
-    from . import adapt
-    from .train import model_inputs, normalised_inputs, part_inputs
-
-    rows = getattr(split, part)
-    spk = meta["speaker"].astype(str).to_numpy()
-    known = pred.loaded.speakers
-    if (
-        pred.speaker_normalised
-        and known is not None
-        and known.covers(spk[rows], meta["file_id"].to_numpy()[split.train])
-    ):
-        x = part_inputs(meta, rows, pred.kind, pred.representation, cfg=pred.cfg)
-        return adapt.speaker_normalise(x, spk[rows], known.stats)
-    if not pred.speaker_normalised and 2 * len(rows) < len(meta):
-        x = np.asarray(part_inputs(meta, rows, pred.kind, pred.representation, cfg=pred.cfg), np.float32)
-        return pred.norm.apply(x) if pred.norm is not None else x
-
-    x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)  # cached
-    return normalised_inputs(
-        x_all, rows, meta=meta, split=split, speaker=pred.speaker_normalised, norm=pred.norm
-    )
-
-
-def training_speakers(
-    pred: Predictor, meta: pd.DataFrame, *, protocol: str = "seed", fold: int = 0, splits_dir=None
-) -> models.TrainingSpeakers:
-    """The statistics a speaker-normalised model's training speakers are normalised with
-    on a protocol fold (recomputed from the whole training part, which is cached), to
-    store beside it (:func:`ser_core.models.save_speakers`)."""
-    from . import models
-    from .train import model_inputs, split_speaker_stats
-
-    if not pred.speaker_normalised or pred.kind == "members":
-        raise ConfigError(f"{pred.name!r} is not a speaker-normalised single model")
-    split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
-    spk = meta["speaker"].astype(str).to_numpy()
-    x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)
-    stats = split_speaker_stats(x_all, spk, split.train, split.val, split.test)
-    return models.TrainingSpeakers.of(
-        stats, speakers=spk[split.train], file_ids=meta["file_id"].to_numpy()[split.train]
-    )
 
 
 def test_probabilities(
@@ -126,14 +80,13 @@ def test_probabilities(
         )
         return pred.combine(lp), labels
     if pred.kind in ("features", "functionals"):
-        x = model_features(pred, meta, split, part=part)
-        out = [
-            metrics.softmax(pred.logits(x[i : i + batch_size]), temperature=pred.temperature)
-            for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(out), labels
-    from .audio import load_audio
-
+        x = inputs.model_features(pred, meta, split, part=part)
+        probs = models.predict_logits(
+            lambda xb: metrics.softmax(pred.logits(xb), temperature=pred.temperature),
+            x,
+            batch_size=batch_size,
+        )
+        return probs, labels
     probs = [pred.predict(load_audio(p, sr=pred.cfg.sr)) for p in rows["path"]]
     return np.stack(probs), labels
 
@@ -158,9 +111,6 @@ def evaluate_shipped(name: str | None, meta: pd.DataFrame, *, protocol: str = "s
 def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     """``(architecture, input tag, runs)``: the latest finished LOSO run of every fold
     of a shipped model's recipe (an ensemble: of exactly its members), by fold."""
-    from . import leaderboard as lb
-    from . import models
-
     card = models.read_card(name)
     arch = card["architecture"]["name"]
     mine = card["input"].get("representations") or []  # an ensemble's members
@@ -196,18 +146,14 @@ def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.D
     ensemble, of exactly the ``members``), sorted by fold.  Runs trained on the
     validation speaker too (the leaderboard's ``mel-spk+val``) count as the recipe's:
     the report then states ``train_on_val``."""
-    import json as _json
-
-    from .leaderboard import TRAINVAL_INPUT
-
     if runs.empty:
         return runs
-    base = runs["input"].astype(str).str.removesuffix(TRAINVAL_INPUT)
+    base = runs["input"].astype(str).str.removesuffix(lb.TRAINVAL_INPUT)
     sel = runs[
         (runs["model"] == arch) & (base == tag) & (runs["protocol"] == "loso") & runs["accuracy"].notna()
     ]
     if members is not None and len(sel):  # the LOSO ensembles of exactly these members
-        sel = sel[[isinstance(m, str) and set(_json.loads(m)) == set(members) for m in sel["members"]]]
+        sel = sel[[isinstance(m, str) and set(json.loads(m)) == set(members) for m in sel["members"]]]
     sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
     return sel.sort_values("fold")
 
@@ -230,11 +176,6 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
     speaker-normalised models, ``adaptation`` (accuracy against seconds of
     the new speaker's audio, mean and std).
     """
-    import json as _json
-
-    from . import leaderboard as lb
-    from .config import EMOTIONS
-
     arch, tag, sel = _recipe_runs(name, db=db)
     try:
         table = data.load_split("loso")
@@ -256,9 +197,9 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
             }
         )
         if arch == lb.ENSEMBLE and isinstance(getattr(r, "members", None), str):
-            folds[-1]["members"] = _json.loads(r.members)  # searched per fold
+            folds[-1]["members"] = json.loads(r.members)  # searched per fold
         if isinstance(r.confusion, str):
-            cm += np.asarray(_json.loads(r.confusion), dtype=int)
+            cm += np.asarray(json.loads(r.confusion), dtype=int)
     recipe: dict[str, Any] = {"architecture": arch, "input": tag}
     if arch == lb.ENSEMBLE:
         recipe["members"] = sorted({m for f in folds for m in f.get("members", [])})
@@ -318,13 +259,7 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
 def _run_weights(run_id: str):
     """The model a training run logged as its ``model`` artifact: a
     :class:`~ser_core.models.LoadedModel` (network in eval mode, and its card)."""
-    import tempfile
-    from pathlib import Path
-    from urllib.parse import unquote, urlparse
-
-    import mlflow
-
-    from . import models, tracking
+    import mlflow  # optional heavy dependency: reading logged runs only
 
     uri = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri()).get_run(run_id).info.artifact_uri
     if uri.startswith("file:"):  # the local store: read in place (no copy, no progress bar)
@@ -375,15 +310,10 @@ def adabn_report(
         When a member has no LOSO run of a fold, or a run's weights are not in
         the artifact store (they stay on the machine that trained them).
     """
-    from . import adapt, train
-    from .metrics import softmax
-
     weights, member_runs, folds_all = _member_fold_runs(name, what="AdaBN", db=db)
     labels = meta["label"].to_numpy()
-    from .functionals import input_kind
-
-    inputs = {
-        t: train.model_inputs(meta, input_kind(t.removesuffix("-spk")), t.removesuffix("-spk"))
+    xs = {
+        t: inputs.model_inputs(meta, input_kind(t.removesuffix("-spk")), t.removesuffix("-spk"))
         for t in weights
     }
     budgets = [b for b in adapt.ADAPT_SECONDS if b != 0]  # 0 s: no statistics to adapt to
@@ -398,7 +328,7 @@ def adabn_report(
             loaded, seed, temperature = _fold_model(r)
             for b, bn in score:
                 z = adapt.adapted_logits(
-                    inputs[tag],
+                    xs[tag],
                     rows,
                     model=loaded.module,
                     batchnorm=bn,
@@ -407,7 +337,7 @@ def adabn_report(
                     seed=seed,
                     fallback=_corpus_stats(loaded.card),
                 )
-                score[b, bn] = score[b, bn] + w * np.log(softmax(z, temperature=temperature) + 1e-12)
+                score[b, bn] = score[b, bn] + w * np.log(metrics.softmax(z, temperature=temperature) + 1e-12)
         y = labels[rows]
         acc = {key: float((z.argmax(1) == y).mean()) for key, z in score.items()}
         folds.append(
@@ -448,9 +378,6 @@ def _member_fold_runs(
     """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such):
     the weight of each member's input tag (1 for a single model), the latest finished LOSO
     run of every fold of each member's recipe (indexed by fold) and the folds."""
-    from . import leaderboard as lb
-    from . import models
-
     card = models.read_card(name)
     if card["architecture"]["name"] == "weighted_ensemble":
         weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
@@ -484,7 +411,7 @@ def _member_fold_runs(
 
 def _fold_model(run: pd.Series):
     """``(loaded model, seed, temperature)`` of one LOSO fold run (its logged weights)."""
-    import mlflow
+    import mlflow  # optional heavy dependency: reading logged runs only
 
     try:
         loaded = _run_weights(run["run_id"])
@@ -566,18 +493,14 @@ def voice_warp_report(
     DatasetError
         When a member has no LOSO run of a fold or its weights are not at hand.
     """
-    from . import adapt, features, train
-    from .functionals import input_kind
-    from .metrics import softmax
-
     warps = tuple(adapt.VOICE_WARPS if warps is None else warps)
     weights, member_runs, folds_all = _member_fold_runs(name, what="voice warping", db=db)
     labels = meta["label"].to_numpy()
     speakers = meta["speaker"].astype(str).to_numpy()
     bases = {t: t.removesuffix("-spk") for t in weights}
-    inputs = {t: train.model_inputs(meta, input_kind(b), b, cfg=cfg) for t, b in bases.items()}
+    xs = {t: inputs.model_inputs(meta, input_kind(b), b, cfg=cfg) for t, b in bases.items()}
     log_mel = (
-        train.model_inputs(meta, "features", "mel", cfg=cfg)  # MFCC's copies come from the warped log-mel
+        inputs.model_inputs(meta, "features", "mel", cfg=cfg)  # MFCC's copies come from the warped log-mel
         if any(features.warpable(b) and features.get(b).from_log_mel is not None for b in bases.values())
         else None
     )
@@ -592,7 +515,7 @@ def voice_warp_report(
         for tag, w in weights.items():
             loaded, seed, temperature = _fold_model(member_runs[tag].loc[k])
             fallback = _corpus_stats(loaded.card)
-            raw = np.asarray(inputs[tag][rows], np.float32)
+            raw = np.asarray(xs[tag][rows], np.float32)
             factors = warps if features.warpable(bases[tag]) else ()
             lm = (
                 np.asarray(log_mel[rows], np.float32)
@@ -620,7 +543,7 @@ def voice_warp_report(
                 if budget == "all":  # the runs' protocol: the speaker's statistics of all their clips
                     xn = features.normalization_stats(x).apply(x)
                     net = adapt.adapt_batchnorm(tuned, xn) if batchnorm else loaded.module
-                    z = train.predict_logits(net, xn)
+                    z = models.predict_logits(net, xn)
                 else:
                     z = adapt.adapted_logits(
                         x,
@@ -635,7 +558,7 @@ def voice_warp_report(
                         reference=raw,
                         tuned=halves,
                     )
-                return softmax(z, temperature=temperature)
+                return metrics.softmax(z, temperature=temperature)
 
             members[tag] = {}
             for b, budget in zip(protocols, ("all", *budgets)):
@@ -683,11 +606,62 @@ def voice_warp_report(
 
 def _corpus_stats(card: dict):
     """A speaker-normalised card's corpus statistics (its fallback), or None."""
-    from .features import NormStats
-
     norm = card.get("normalization", {})
-    return NormStats.from_dict(norm) if "mean" in norm else None
+    return features.NormStats.from_dict(norm) if "mean" in norm else None
 
 
 def _budget_label(budget: float | None) -> str:
     return "all" if budget is None else f"{budget:g}"
+
+
+def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed", batch_size: int = 64) -> dict:
+    """Export a shipped model to ONNX and INT8 and compare all three on a test part.
+
+    Parameters
+    ----------
+    name : str
+        A shipped single model (ensembles: export their members).
+    meta : DataFrame
+        The corpus metadata (:func:`ser_core.data.load_metadata`).
+    dest : path
+        Folder for ``<name>.onnx`` and ``<name>.int8.onnx``.
+
+    Returns
+    -------
+    dict with the file sizes (MB), the largest |logit| difference of ONNX and
+    INT8 against PyTorch, the test accuracy of each, and how often INT8 and
+    PyTorch agree on the label.
+    """
+    pred = Predictor.load(name)
+    if pred.kind not in ("features", "functionals"):
+        raise ConfigError(
+            f"{name!r} is not a single spectrogram or functionals model; export an "
+            "ensemble's members one by one"
+        )
+    dest = Path(dest)
+    fp32 = export_onnx(pred.loaded, dest / f"{name}.onnx")
+    int8 = quantize_int8(fp32, dest / f"{name}.int8.onnx")
+    split = data.split_indices(meta, protocol)
+    x = inputs.model_features(pred, meta, split)
+    y = meta["label"].to_numpy()[split.test]
+    runs = {"torch": pred.module, "onnx": OnnxModel(fp32).logits, "int8": OnnxModel(int8).logits}
+    logits = {k: models.predict_logits(m, x, batch_size=batch_size) for k, m in runs.items()}
+    acc = {k: float((z.argmax(1) == y).mean()) for k, z in logits.items()}
+    return {
+        "model": name,
+        "protocol": protocol,
+        "n_test": int(len(y)),
+        "size_mb": {
+            "safetensors_fp16": round((models.models_dir() / f"{name}.safetensors").stat().st_size / 1e6, 2),
+            "onnx_fp32": round(fp32.stat().st_size / 1e6, 2),
+            "onnx_int8": round(int8.stat().st_size / 1e6, 2),
+        },
+        "max_abs_logit_diff": {
+            "onnx": float(np.abs(logits["onnx"] - logits["torch"]).max()),
+            "int8": float(np.abs(logits["int8"] - logits["torch"]).max()),
+        },
+        "accuracy": acc,
+        "int8_accuracy_change": acc["int8"] - acc["torch"],
+        "int8_label_agreement": float((logits["int8"].argmax(1) == logits["torch"].argmax(1)).mean()),
+        "files": {"onnx": str(fp32), "int8": str(int8)},
+    }

@@ -15,19 +15,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import models
-from .config import EMOTIONS
+from . import features, models
+from .config import EMOTIONS, FeatureConfig
 
-__all__ = ["export_onnx", "quantize_int8", "OnnxModel", "example_input", "int8_report"]
+__all__ = ["export_onnx", "quantize_int8", "OnnxModel", "example_input"]
 
 OPSET = 17
 
 
 def example_input(card: dict, *, batch: int = 1) -> torch.Tensor:
     """A zero input of the shape a carded model expects."""
-    from . import features
-    from .config import FeatureConfig
-
     kind = card["input"]["kind"]
     cfg = FeatureConfig(**card["input"].get("feature_config", {}))
     if kind == "features":
@@ -43,7 +40,7 @@ def example_input(card: dict, *, batch: int = 1) -> torch.Tensor:
 
 def export_onnx(loaded: models.LoadedModel, path: str | Path) -> Path:
     """Export a loaded model (float32) to ONNX with its card in the metadata."""
-    import onnx
+    import onnx  # optional heavy dependency: only to export
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +78,7 @@ def export_onnx(loaded: models.LoadedModel, path: str | Path) -> Path:
 
 def quantize_int8(src: str | Path, dst: str | Path) -> Path:
     """Dynamic INT8 quantisation (weights int8, activations quantised at run time)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # optional heavy dependency
 
     dst = Path(dst)
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
@@ -92,7 +89,7 @@ class OnnxModel:
     """ONNX Runtime session with the card read back from the metadata."""
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional heavy dependency: only for the ONNX back end
 
         so = ort.SessionOptions()
         if threads:
@@ -107,71 +104,3 @@ class OnnxModel:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits ``(n, 6)`` of prepared (normalised) inputs."""
         return self.session.run(["logits"], {"input": np.ascontiguousarray(x, np.float32)})[0]
-
-
-def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed", batch_size: int = 64) -> dict:
-    """Export a shipped model to ONNX and INT8 and compare all three on a test part.
-
-    Parameters
-    ----------
-    name : str
-        A shipped single model (ensembles: export their members).
-    meta : DataFrame
-        The corpus metadata (:func:`ser_core.data.load_metadata`).
-    dest : path
-        Folder for ``<name>.onnx`` and ``<name>.int8.onnx``.
-
-    Returns
-    -------
-    dict with the file sizes (MB), the largest |logit| difference of ONNX and
-    INT8 against PyTorch, the test accuracy of each, and how often INT8 and
-    PyTorch agree on the label.
-    """
-    from . import data
-    from .errors import ConfigError
-    from .evaluate import model_features
-    from .inference import Predictor
-
-    pred = Predictor.load(name)
-    if pred.kind not in ("features", "functionals"):
-        raise ConfigError(
-            f"{name!r} is not a single spectrogram or functionals model; export an "
-            "ensemble's members one by one"
-        )
-    dest = Path(dest)
-    fp32 = export_onnx(pred.loaded, dest / f"{name}.onnx")
-    int8 = quantize_int8(fp32, dest / f"{name}.int8.onnx")
-    split = data.split_indices(meta, protocol)
-    x = model_features(pred, meta, split)
-    y = meta["label"].to_numpy()[split.test]
-    runs = {"torch": pred.module, "onnx": OnnxModel(fp32), "int8": OnnxModel(int8)}
-    logits = {}
-    for k, m in runs.items():
-        out = []
-        for i in range(0, len(x), batch_size):
-            xb = np.ascontiguousarray(x[i : i + batch_size], np.float32)
-            if k == "torch":
-                with torch.no_grad():
-                    out.append(m(torch.from_numpy(xb)).numpy())
-            else:
-                out.append(m.logits(xb))
-        logits[k] = np.concatenate(out)
-    acc = {k: float((z.argmax(1) == y).mean()) for k, z in logits.items()}
-    return {
-        "model": name,
-        "protocol": protocol,
-        "n_test": int(len(y)),
-        "size_mb": {
-            "safetensors_fp16": round((models.models_dir() / f"{name}.safetensors").stat().st_size / 1e6, 2),
-            "onnx_fp32": round(fp32.stat().st_size / 1e6, 2),
-            "onnx_int8": round(int8.stat().st_size / 1e6, 2),
-        },
-        "max_abs_logit_diff": {
-            "onnx": float(np.abs(logits["onnx"] - logits["torch"]).max()),
-            "int8": float(np.abs(logits["int8"] - logits["torch"]).max()),
-        },
-        "accuracy": acc,
-        "int8_accuracy_change": acc["int8"] - acc["torch"],
-        "int8_label_agreement": float((logits["int8"].argmax(1) == logits["torch"].argmax(1)).mean()),
-        "files": {"onnx": str(fp32), "int8": str(int8)},
-    }

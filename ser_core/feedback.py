@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
+from .adapt import VoiceProfile
 from .audio import encode_flac
 from .config import EMOTIONS, SAMPLE_RATE
-from .errors import SERError
+from .errors import FeedbackError
 
 __all__ = [
     "FeedbackError",
@@ -44,10 +46,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-
-
-class FeedbackError(SERError):
-    """The feedback store could not read or write (the message says why)."""
 
 
 def default_data_dir() -> Path:
@@ -242,8 +240,6 @@ class FeedbackStore:
         Only donations with a confirmed emotion (``correct``) are exported; the
         speaker id is ``DON`` and gender/age are unknown.
         """
-        import soundfile as sf
-
         dest = Path(dest)
         (dest / "samples").mkdir(parents=True, exist_ok=True)
         lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
@@ -292,8 +288,6 @@ class FeedbackStore:
         FeedbackError
             Bad name, not a voice profile, the name is taken, or the write failed.
         """
-        from .adapt import VoiceProfile
-
         name = check_profile_name(name)
         try:
             prof = VoiceProfile.from_json(profile_json)
@@ -355,8 +349,6 @@ class FeedbackStore:
         FeedbackError
             No such profile (the message lists the saved ones), or unreadable.
         """
-        from .adapt import VoiceProfile
-
         try:
             with self._connect() as con:
                 row = con.execute("SELECT profile FROM profiles WHERE name = ?", (name,)).fetchone()

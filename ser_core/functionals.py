@@ -24,14 +24,17 @@ same vector.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
+from .audio import pad_or_trim
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import AudioTooShortError, UnknownNameError
+from .features import NormStats
 
 __all__ = [
     "FunctionalSet",
@@ -77,7 +80,7 @@ class FunctionalSet:
 
     def params(self) -> dict[str, object]:
         """What defines the vector (for cache keys and model cards)."""
-        import opensmile
+        import opensmile  # optional heavy dependency: only for the functional sets
 
         return {
             "toolkit": "openSMILE",
@@ -146,9 +149,7 @@ def get(name: str) -> FunctionalSet:
 def _smile(feature_set: str) -> Callable[[np.ndarray, int], np.ndarray]:
     """One openSMILE extractor per set, used by one thread at a time (the live microphone
     and a prediction may call it together)."""
-    import threading
-
-    import opensmile
+    import opensmile  # optional heavy dependency: only for the functional sets
 
     sm = opensmile.Smile(
         feature_set=getattr(opensmile.FeatureSet, feature_set),
@@ -185,8 +186,6 @@ def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) ->
     AudioTooShortError
         Less than :data:`MIN_SAMPLES` samples of audio.
     """
-    from .audio import pad_or_trim
-
     fs = get(name)
     y = np.asarray(y, np.float32)
     if len(y) > cfg.n_samples:
@@ -240,8 +239,6 @@ def shrink(stats, prior, *, strength: float = PRIOR_CLIPS):
     -------
     NormStats ``(dim,)`` with the voice's ``count``.
     """
-    from .features import NormStats
-
     if prior is None or not stats.count or strength <= 0:  # (frame-level statistics: count 0)
         return stats
     w = stats.count / (stats.count + strength)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import tracking
+from . import models, tracking
 from .config import EMOTIONS
 from .errors import TrackingError
 
@@ -157,17 +158,15 @@ def _fail(path: Path, err: BaseException) -> TrackingError:
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
-    import sqlite3
-
-    from mlflow.exceptions import MlflowException
-    from sqlalchemy.exc import SQLAlchemyError
+    from mlflow.exceptions import MlflowException  # optional heavy dependency (MLflow)
+    from sqlalchemy.exc import SQLAlchemyError  # (comes with MLflow)
 
     return MlflowException, SQLAlchemyError, sqlite3.Error, OSError
 
 
 def _client(path: Path):
     """An ``MlflowClient`` on the SQLite file (which must exist and be non-empty)."""
-    import mlflow
+    import mlflow  # optional heavy dependency: only to read or log runs
 
     return mlflow.MlflowClient(tracking_uri=f"sqlite:///{path.resolve()}")
 
@@ -222,8 +221,6 @@ def shipped_runs(directory: str | Path | None = None) -> dict[str, str]:
     directory : str or Path, optional
         The cards' folder; default :func:`ser_core.models.models_dir`.
     """
-    from . import models
-
     d = Path(directory) if directory is not None else models.models_dir()
     out: dict[str, str] = {}
     for path in sorted(d.glob("*.json")) if d.is_dir() else ():
@@ -680,7 +677,7 @@ def log_ensemble(
     str
         The MLflow run id.
     """
-    import mlflow
+    import mlflow  # optional heavy dependency: only to read or log runs
 
     total = float(sum(weights.values()))
     if not weights or total <= 0 or any(w < 0 for w in weights.values()):

@@ -36,8 +36,10 @@ from typing import Any
 import numpy as np
 import soxr
 
+from . import features, functionals
+from .adapt import MIN_RMS, RunningStats, VoiceProfile
 from .config import CLIP_SECONDS, EMOTIONS, SAMPLE_RATE
-from .errors import ConfigError
+from .errors import ConfigError, SampleTypeError, ShapeError
 from .metrics import TopClass
 
 __all__ = [
@@ -81,15 +83,15 @@ def to_mono_float(samples: np.ndarray, channels: int | None = None) -> np.ndarra
     elif np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32, copy=False)
     else:
-        raise TypeError(f"unsupported sample type {x.dtype}")
+        raise SampleTypeError(f"unsupported sample type {x.dtype}")
     if x.ndim == 1 and channels and channels > 1:
         if x.size % channels:
-            raise ValueError(f"{x.size} interleaved samples do not split into {channels} channels")
+            raise ShapeError(f"{x.size} interleaved samples do not split into {channels} channels")
         x = x.reshape(-1, channels)
     if x.ndim == 2:
         x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
     elif x.ndim != 1:
-        raise ValueError(f"expected (n,) or (n, channels) samples, got shape {x.shape}")
+        raise ShapeError(f"expected (n,) or (n, channels) samples, got shape {x.shape}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -255,8 +257,6 @@ class OnlineAdapter:
     """
 
     def __init__(self, predictor, *, warmup: float = WARMUP_SECONDS, min_rms: float | None = None) -> None:
-        from .adapt import MIN_RMS
-
         self.warmup = float(warmup)
         self.min_rms = MIN_RMS if min_rms is None else float(min_rms)
         self._lock = threading.Lock()
@@ -280,8 +280,6 @@ class OnlineAdapter:
         return bool(self.representations)
 
     def _reset(self) -> None:
-        from .adapt import RunningStats
-
         self.running = {r: RunningStats() for r in self.representations}
         self._done: int | None = None  # absolute sample index: frame centres before it are done
         self._fun_end: int | None = None  # stream index of the last functional vector's end
@@ -310,8 +308,6 @@ class OnlineAdapter:
         int
             Frames added (0 for silence, a repeated window or too little audio).
         """
-        from . import features, functionals
-
         cfg = self.cfg
         n = cfg.n_samples
         if not self.representations or len(window) < n:
@@ -365,8 +361,6 @@ class OnlineAdapter:
 
     def profile(self):
         """The running statistics as a :class:`~ser_core.adapt.VoiceProfile` (named "live")."""
-        from .adapt import VoiceProfile
-
         with self._lock:
             stats = {r: s.stats() for r, s in self.running.items()}
         return VoiceProfile(stats, self.seconds, "live")

@@ -20,7 +20,12 @@ __all__ = [
     "softmax",
     "log_softmax",
     "most_confused",
+    "unsure_threshold",
+    "DEFAULT_UNSURE",
 ]
+
+#: Fallback "unsure" threshold when a model card sets none.
+DEFAULT_UNSURE = 0.5
 
 
 class TopClass:
@@ -70,7 +75,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, A
     ``confusion`` (list of lists, rows = true class in EMOTIONS order) and
     ``most_confused``.
     """
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # sklearn: slow to import
 
     labels = list(range(len(EMOTIONS)))
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -116,7 +121,7 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     Searched in log space over 0.05..20 (bounded scalar minimisation), so it
     is deterministic and cannot diverge.
     """
-    from scipy.optimize import minimize_scalar
+    from scipy.optimize import minimize_scalar  # scipy.optimize: slow to import, training only
 
     logits = np.asarray(logits, dtype=np.float64)
     y = np.asarray(y_true)
@@ -127,3 +132,41 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
 
     res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(res.x))
+
+
+def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: float = 0.5) -> float:
+    """Confidence below which a model is unsure, from held-out predictions.
+
+    Fits held-out correctness against the top probability with an increasing
+    isotonic regression and returns the lowest confidence at which the fitted
+    accuracy reaches ``min_accuracy``: below it, the label is more often wrong
+    than right.
+
+    Parameters
+    ----------
+    probs : np.ndarray, shape (n, 6)
+        Calibrated validation probabilities.
+    labels : np.ndarray, shape (n,)
+        True class indices.
+    min_accuracy : float
+        Fitted accuracy the threshold must reach.
+
+    Returns
+    -------
+    float
+        The threshold, rounded to 3 decimals: :data:`DEFAULT_UNSURE` for
+        fewer than two predictions, the highest confidence when the fit
+        never reaches ``min_accuracy``.
+    """
+    from sklearn.isotonic import IsotonicRegression  # sklearn: a cold path (training)
+
+    conf = probs.max(1)
+    correct = (probs.argmax(1) == labels).astype(float)
+    if len(conf) < 2:
+        return DEFAULT_UNSURE
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(conf, correct)
+    grid = np.linspace(conf.min(), conf.max(), 512)
+    ok = np.flatnonzero(iso.predict(grid) >= min_accuracy)
+    if ok.size == 0:
+        return float(round(conf.max(), 3))
+    return float(round(grid[ok[0]], 3))

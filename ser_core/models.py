@@ -22,16 +22,22 @@ A new architecture is one decorated class: ``@register("name")``.
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from .config import EMOTIONS
-from .errors import ModelFileError, UnknownNameError
+from .config import EMOTIONS, artifacts_dir
+from .data import clips_digest
+from .errors import ModelFileError, ShapeError, UnknownNameError
+from .features import NormStats
 
 __all__ = [
     "LoadedModel",
@@ -59,6 +65,7 @@ __all__ = [
     "LogisticRegression",
     "fit_logreg",
     "count_parameters",
+    "predict_logits",
 ]
 
 N_CLASSES = len(EMOTIONS)
@@ -402,9 +409,8 @@ def fit_logreg(x_train, y_train, x_val, y_val, *, cs=LOGREG_CS, seed: int = 0):
     history : list of dict
         One row per ``C``: ``{"epoch", "C", "train_loss", "val_loss", "val_accuracy"}``.
     """
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression as SkLogReg
-    from sklearn.metrics import log_loss
+    from sklearn.linear_model import LogisticRegression as SkLogReg  # sklearn: a cold path
+    from sklearn.metrics import log_loss  # sklearn: a cold path
 
     best, history = None, []
     for i, c in enumerate(cs, 1):
@@ -495,13 +501,52 @@ class ViewBatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = self.running_mean.shape[0]
         if x.shape[0] % v:
-            raise ValueError(f"{v} views need a batch of a multiple of {v} samples, got {x.shape[0]}")
+            raise ShapeError(f"{v} views need a batch of a multiple of {v} samples, got {x.shape[0]}")
         scale = torch.rsqrt(self.running_var + self.eps)
         if self.weight is not None:
             scale = scale * self.weight
         shift = -self.running_mean * scale + (self.bias if self.bias is not None else 0.0)
         shape = (v, 1, -1) + (1,) * (x.dim() - 2)
         return (x.reshape(v, -1, *x.shape[1:]) * scale.view(shape) + shift.view(shape)).reshape(x.shape)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module | Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    keep_mode: bool = False,
+) -> np.ndarray:
+    """Outputs of ``model`` on ``x`` in batches, without gradients: the one prediction loop.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        A network (put in eval mode unless ``keep_mode``; fed float32 tensors on
+        ``device``), or a function of a numpy batch ``(b, ...)`` returning ``(b, k)``
+        (an ONNX session's or a predictor's logits, probabilities).
+    x : np.ndarray, shape (n, ...)
+        Inputs, already normalised (a memmap is read batch by batch).
+    keep_mode : bool
+        Leave the network's mode as it is (AdaBN's statistics pass runs in train mode).
+
+    Returns
+    -------
+    np.ndarray, shape (n, k)
+        Logits ``(n, 6)`` of a classifier; an empty ``x`` gives ``(0, 6)`` float32.
+    """
+    forward = model
+    if isinstance(model, nn.Module):
+        net = model if keep_mode else model.eval()
+
+        def forward(xb: np.ndarray) -> np.ndarray:
+            xt = torch.from_numpy(np.ascontiguousarray(xb, dtype=np.float32))
+            return net(xt.to(device)).float().cpu().numpy()
+
+    out = [forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, N_CLASSES), np.float32)
 
 
 # ------------------------------------------------------------ shipped models
@@ -555,19 +600,13 @@ class TrainingSpeakers:
 
     @classmethod
     def of(cls, stats, *, speakers, file_ids) -> TrainingSpeakers:
-        """The statistics (of :func:`ser_core.train.split_speaker_stats`) of the speakers of a
+        """The statistics (of :func:`ser_core.inputs.split_speaker_stats`) of the speakers of a
         training part, given the part's clips' ``speakers`` and ``file_ids``."""
-        import pandas as pd
-
-        from .data import clips_digest
-
         return cls({s: stats[s] for s in pd.unique(speakers)}, clips_digest(file_ids))
 
     def covers(self, speakers, train_ids) -> bool:
         """True when every speaker in ``speakers`` is known and ``train_ids`` is the
         training part the statistics were taken over."""
-        from .data import clips_digest
-
         return set(map(str, speakers)) <= set(self.stats) and clips_digest(train_ids) == self.clips
 
 
@@ -578,10 +617,7 @@ def speakers_path(name: str, *, directory: Path | None = None) -> Path:
 
 def save_speakers(speakers: TrainingSpeakers, name: str, *, directory: Path | None = None) -> Path:
     """Write a model's :class:`TrainingSpeakers` (float32 safetensors; counts in the metadata)."""
-    import json
-
-    import numpy as np
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save_file  # (safetensors.torch's save_file is another)
 
     path = speakers_path(name, directory=directory)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -596,11 +632,7 @@ def save_speakers(speakers: TrainingSpeakers, name: str, *, directory: Path | No
 
 
 def _load_speakers(path: Path) -> TrainingSpeakers | None:
-    import json
-
-    from safetensors import safe_open
-
-    from .features import NormStats
+    from safetensors import safe_open  # (safetensors.torch's and .numpy's share names)
 
     if not path.exists():
         return None
@@ -615,8 +647,6 @@ def _load_speakers(path: Path) -> TrainingSpeakers | None:
             meta["clips"],
         )
     except Exception as exc:  # noqa: BLE001 - only an optimisation: recomputed when absent
-        import warnings
-
         warnings.warn(
             f"ignoring the damaged training-speaker statistics {path} ({exc}); they are "
             "recomputed from the corpus when needed (`python -m ser_core models "
@@ -628,8 +658,6 @@ def _load_speakers(path: Path) -> TrainingSpeakers | None:
 
 
 def models_dir() -> Path:
-    from .config import artifacts_dir
-
     return artifacts_dir() / "models"
 
 
@@ -647,7 +675,7 @@ def save(
     (:func:`save_speakers`); any stored for an earlier model of that name are
     removed when None.  Returns the path of the weights file.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # (safetensors.numpy's save_file is another)
 
     d = Path(directory or models_dir())
     d.mkdir(parents=True, exist_ok=True)
@@ -667,8 +695,6 @@ def save(
 
 def save_card(card: dict, name: str, *, directory: Path | None = None) -> Path:
     """Write only ``<name>.json`` (a shipped model's card, its weights untouched)."""
-    import json
-
     d = Path(directory or models_dir())
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{name}.json"
@@ -701,8 +727,6 @@ def read_card(name: str, *, directory: Path | None = None) -> dict:
     ModelFileError
         The card is not a JSON object.
     """
-    import json
-
     path = Path(directory or models_dir()) / f"{name}.json"
     if not path.exists():
         raise UnknownNameError(f"no model card {path}")
@@ -723,8 +747,6 @@ def read_card(name: str, *, directory: Path | None = None) -> dict:
 def shipped_cards(directory: Path | None = None) -> dict[str, dict]:
     """The cards of the shipped models, by name; a damaged card is left out with a warning
     (so one bad file does not stop the others from being ranked and used)."""
-    import warnings
-
     out = {}
     for n in shipped(directory):
         try:
@@ -746,7 +768,7 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
         architecture.  (Damaged training-speaker statistics are only warned
         about: the model works without them.)
     """
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # (beside the numpy flavour used above)
 
     d = Path(directory or models_dir())
     card_path, weights = d / f"{name}.json", d / f"{name}.safetensors"

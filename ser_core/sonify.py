@@ -13,11 +13,13 @@ the filterbank, then estimates a phase with Griffin-Lim.
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 
 from .audio import pad_or_trim
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import ConfigError
+from .features.frontend import mel_basis
 
 __all__ = ["db_to_power", "mel_to_audio", "spectral_convergence"]
 
@@ -49,11 +51,9 @@ def _mel_pinv(cfg: FeatureConfig) -> np.ndarray:
     and gives the same spectral convergence after Griffin-Lim on nEMO speech
     (0.210 either way), which is what the sliders of the app need.
     """
-    from .features import _mel_basis
-
     key = (cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
     if key not in _PINV:
-        _PINV[key] = np.linalg.pinv(_mel_basis(cfg).astype(np.float64))
+        _PINV[key] = np.linalg.pinv(mel_basis(cfg).astype(np.float64))
     return _PINV[key]
 
 
@@ -89,8 +89,6 @@ def mel_to_audio(
     -------
     np.ndarray, shape (cfg.n_samples,), float32 in [-1, 1]
     """
-    import librosa
-
     S = np.asarray(log_mel, dtype=np.float64)
     if S.ndim == 3:
         S = S[0]
@@ -130,8 +128,6 @@ def spectral_convergence(
     target_mag : np.ndarray, shape (n_fft // 2 + 1, frames)
         Magnitude spectrogram it should have.
     """
-    import librosa
-
     mag = np.abs(
         librosa.stft(np.asarray(y, np.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length, center=True)
     )

@@ -29,6 +29,8 @@ from torch import nn
 from .audio import pad_or_trim
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import ConfigError
+from .features import NormStats
+from .features.frontend import mel_basis
 
 __all__ = ["TOLERANCE_DB", "LogMel", "WaveformClassifier", "log_mel", "prepare_waveform"]
 
@@ -64,11 +66,9 @@ class LogMel(nn.Module):
 
     def __init__(self, cfg: FeatureConfig = DEFAULT_CONFIG) -> None:
         super().__init__()
-        from .features import _mel_basis
-
         self.cfg = cfg
         self.register_buffer("window", torch.hann_window(cfg.n_fft, periodic=True), persistent=False)
-        basis = np.asarray(_mel_basis(cfg), dtype=np.float32)
+        basis = np.asarray(mel_basis(cfg), dtype=np.float32)
         self.register_buffer("mel_basis", torch.from_numpy(basis), persistent=False)
         self.amin = 1e-10
 
@@ -148,8 +148,6 @@ class WaveformClassifier(nn.Module):
         ConfigError
             The model does not read the ``mel`` representation.
         """
-        from .features import NormStats
-
         card = loaded.card
         inp = card.get("input", {})
         if inp.get("kind") != "features" or inp.get("name") != "mel":

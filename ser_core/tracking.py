@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .config import artifacts_dir, project_root
 
 __all__ = ["EXPERIMENT", "db_path", "tracking_uri", "experiment_id", "log_report", "runs"]
@@ -37,7 +39,7 @@ def _artifact_root() -> Path:
 
 def experiment_id(name: str = EXPERIMENT) -> str:
     """Point MLflow at the SQLite store and return the experiment's id."""
-    import mlflow
+    import mlflow  # optional heavy dependency: imported when runs are logged or read
 
     db_path().parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri())
@@ -51,7 +53,7 @@ def experiment_id(name: str = EXPERIMENT) -> str:
 
 def log_report(report: Mapping[str, Any], *, prefix: str = "test_") -> None:
     """Log a :func:`~ser_core.metrics.classification_report` into the active run."""
-    import mlflow
+    import mlflow  # optional heavy dependency: imported when runs are logged or read
 
     mlflow.log_metrics(
         {
@@ -65,8 +67,7 @@ def log_report(report: Mapping[str, Any], *, prefix: str = "test_") -> None:
 
 def runs(experiment: str = EXPERIMENT):
     """All runs of an experiment as a pandas DataFrame (empty when none)."""
-    import mlflow
-    import pandas as pd
+    import mlflow  # optional heavy dependency: imported when runs are logged or read
 
     if not db_path().exists():
         return pd.DataFrame()

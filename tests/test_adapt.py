@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ser_core import adapt, features
-from ser_core.adapt import CalibrationError
+from ser_core.errors import CalibrationError
 from tests.conftest import tone
 
 
@@ -45,7 +45,7 @@ def test_silence_and_short_audio_are_refused(y, match):
 def test_statistics_never_read_labels(tiny_corpus):
     """Shuffling the labels (and emotions) of the adaptation clips changes nothing."""
     from ser_core import data
-    from ser_core.train import split_speaker_stats
+    from ser_core.inputs import split_speaker_stats
 
     meta = data.load_metadata(tiny_corpus)
     x = np.stack(
@@ -287,7 +287,7 @@ def test_adapted_logits_tune_each_half_once_across_warped_copies(monkeypatch):
     ]
     calls = []
     tune = adapt.tune_to_voice
-    monkeypatch.setattr(adapt, "tune_to_voice", lambda *a, **k: calls.append(1) or tune(*a, **k))
+    monkeypatch.setattr(adapt.network, "tune_to_voice", lambda *a, **k: calls.append(1) or tune(*a, **k))
     halves: dict = {}
     shared = [
         adapt.adapted_logits(v, rows, model=model, seed=2, infomax=True, reference=x, tuned=halves)
@@ -481,7 +481,7 @@ def test_a_calibration_of_30_s_also_adapts_the_batch_norm_statistics(tmp_path):
 
 
 def test_a_long_calibration_keeps_at_most_adabn_max_windows(monkeypatch):
-    monkeypatch.setattr(adapt, "ADABN_MAX_WINDOWS", 5)
+    monkeypatch.setattr(adapt.voice, "ADABN_MAX_WINDOWS", 5)
     prof = adapt.voice_profile(_speech(15.0, seed=2))
     assert prof.windows.shape == (5, 48000) and not prof.adapts_batchnorm
 
@@ -500,7 +500,7 @@ def test_a_long_calibration_also_tunes_the_network_to_the_voice(tmp_path, monkey
     prof = adapt.voice_profile(_speech(40.0, seed=6), representations=names, name="me")
     assert prof.adapts_batchnorm and not prof.tunes_network  # 40 s < INFOMAX_SECONDS
     assert not pred.adapted(prof).infomax
-    monkeypatch.setattr(adapt, "INFOMAX_SECONDS", 30.0)
+    monkeypatch.setattr(adapt.voice, "INFOMAX_SECONDS", 30.0)
     assert prof.tunes_network
     ad = pred.adapted(prof)
     assert ad.infomax and ad.adabn and "information maximisation" in ad.adaptation()

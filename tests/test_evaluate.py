@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ser_core import evaluate
+from ser_core import evaluate, inputs
 from ser_core import leaderboard as lb
 from ser_core.errors import DatasetError
 
@@ -409,14 +409,14 @@ def test_a_corpus_normalised_model_is_scored_on_its_test_clips_alone(tmp_path, m
     monkeypatch.setenv("SER_CACHE_DIR", str(tmp_path / "cache"))
     _ship_card(tmp_path / "m", "corpus")
     pred = Predictor.load("m_corpus", directory=tmp_path / "m")
-    alone = evaluate.model_features(pred, meta, split)  # no cache: the test clips only (kept as a part)
+    alone = inputs.model_features(pred, meta, split)  # no cache: the test clips only (kept as a part)
     assert alone.shape == (len(split.test), 1, 128, 188)
     assert not cache.is_cached("mel", list(meta["file_id"]))
-    np.testing.assert_array_equal(alone, evaluate.model_features(pred, meta, split))  # read back
+    np.testing.assert_array_equal(alone, inputs.model_features(pred, meta, split))  # read back
     cache.build(meta, ["mel"], progress=False)
-    np.testing.assert_array_equal(alone, evaluate.model_features(pred, meta, split))
+    np.testing.assert_array_equal(alone, inputs.model_features(pred, meta, split))
     # the training part (over half of the corpus) builds and reads the cache as before
-    assert evaluate.model_features(pred, meta, split, part="train").shape[0] == len(split.train)
+    assert inputs.model_features(pred, meta, split, part="train").shape[0] == len(split.train)
 
 
 def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monkeypatch):
@@ -449,12 +449,12 @@ def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monke
 
     split = data.split_indices(meta, "seed")
     shutil.rmtree(tmp_path / "cache")
-    stored = evaluate.model_features(pred, meta, split)  # the test clips alone
+    stored = inputs.model_features(pred, meta, split)  # the test clips alone
     assert stored.shape == (len(split.test), 1, 128, 188)
     assert not cache.is_cached("mel", list(meta["file_id"]))
     plain = copy.copy(pred)
     plain.loaded = dataclasses.replace(pred.loaded, speakers=None)
-    recomputed = evaluate.model_features(plain, meta, split)  # the whole training part, cached
+    recomputed = inputs.model_features(plain, meta, split)  # the whole training part, cached
     np.testing.assert_allclose(stored, recomputed, atol=1e-6)
     spk, ids = meta["speaker"].to_numpy(), meta["file_id"].to_numpy()
     assert pred.loaded.speakers.covers(spk[split.test], ids[split.train])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ser_core import audio, data
-from ser_core.feedback import Feedback, FeedbackError, FeedbackStore
+from ser_core.errors import FeedbackError
+from ser_core.feedback import Feedback, FeedbackStore
 from tests.conftest import tone
 
 PROBS = {"anger": 0.7, "fear": 0.1, "happiness": 0.05, "neutral": 0.05, "sadness": 0.05, "surprised": 0.05}

@@ -11,6 +11,7 @@ import pytest
 from ser_core import adapt, data, ensemble, functionals, models, tracking, train
 from ser_core.config import EMOTIONS
 from ser_core.errors import AudioTooShortError, ConfigError, UnknownNameError
+from ser_core.runs import LOGREG_CS
 from tests.conftest import tone
 from tests.test_adapt import _speech
 
@@ -106,8 +107,8 @@ def test_a_logreg_run_is_logged_and_shipped_like_any_model(shipped_logreg):
     root, res, meta, runs = shipped_logreg
     assert len(runs) == 1 and runs.iloc[0]["params.input"] == "egemaps-spk"
     assert runs.iloc[0]["tags.mlflow.runName"] == "logreg-egemaps-spk-seed"
-    assert res.epochs_run == len(train.LOGREG_CS)  # one row per L2 strength
-    assert [h["C"] for h in res.history] == list(train.LOGREG_CS)
+    assert res.epochs_run == len(LOGREG_CS)  # one row per L2 strength
+    assert [h["C"] for h in res.history] == list(LOGREG_CS)
     assert 0 <= res.report["accuracy"] <= 1 and res.predictions["test_logits"].shape[1] == 6
     card = json.loads((root / "models" / "logreg_egemaps_spk.json").read_text())
     assert card["input"] == {**card["input"], "kind": "functionals", "name": "egemaps"}

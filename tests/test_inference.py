@@ -119,7 +119,7 @@ def test_predict_cli_with_damaged_weights_is_a_message(shipped, tmp_path):
 
 
 def test_unsure_threshold():
-    from ser_core.inference import unsure_threshold
+    from ser_core.metrics import unsure_threshold
 
     rng = np.random.default_rng(0)
     n = 1000

@@ -34,7 +34,7 @@ def test_stored_training_speakers_are_those_of_the_seed_training_part(meta):
 
     from ser_core import data, features
     from ser_core.inference import Predictor
-    from ser_core.train import part_inputs
+    from ser_core.inputs import part_inputs
 
     pred = Predictor.load("resnet18_mel_spk")
     known = pred.loaded.speakers

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from ser_core import data, models, tracking, train
+from ser_core import data, features, models, tracking, train
 from ser_core.errors import ConfigError
+from ser_core.runs import borrowed_calibration, predictions_name, save_predictions
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
     models.save(res.model, card, "m", directory=tmp_path / "models")
     loaded = models.load("m", directory=tmp_path / "models")
     assert loaded.card["classes"][0] == "anger" and loaded.card["metrics"]["seed"]["accuracy"] >= 0
-    saved = np.load(train.save_predictions(res, directory=tmp_path / "pred"))
+    saved = np.load(save_predictions(res, directory=tmp_path / "pred"))
     assert saved["val_logits"].shape == (len(saved["val_index"]), 6)
     assert saved["test_logits"].shape == (len(saved["test_index"]), 6)
     np.testing.assert_array_equal(saved["test_labels"], meta["label"].to_numpy()[saved["test_index"]])
@@ -70,13 +71,13 @@ def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
 
 def test_trainval_predictions_keep_apart():
     # in-sample validation logits must never replace the held-out ones an ensemble search reads
-    assert train.predictions_name(train.TrainConfig(representation="mel")) == "resnet18-mel-seed"
+    assert predictions_name(train.TrainConfig(representation="mel")) == "resnet18-mel-seed"
     assert (
-        train.predictions_name(train.TrainConfig(representation="mel", train_on_val=True))
+        predictions_name(train.TrainConfig(representation="mel", train_on_val=True))
         == "resnet18-mel-seed-trainval"
     )
     assert (
-        train.predictions_name(
+        predictions_name(
             train.TrainConfig(
                 representation="mfcc", norm="speaker", protocol="loso", fold=3, train_on_val=True
             )
@@ -84,9 +85,9 @@ def test_trainval_predictions_keep_apart():
         == "resnet18-mfcc-spk-loso-fold3-trainval"
     )
     # nor another seed of a recipe the seed-0 run's (a seed bag's refits sit side by side)
-    assert train.predictions_name(train.TrainConfig(representation="mel", seed=1)) == "resnet18-mel-seed-s1"
+    assert predictions_name(train.TrainConfig(representation="mel", seed=1)) == "resnet18-mel-seed-s1"
     assert (
-        train.predictions_name(train.TrainConfig(representation="mel", seed=2, train_on_val=True))
+        predictions_name(train.TrainConfig(representation="mel", seed=2, train_on_val=True))
         == "resnet18-mel-seed-s2-trainval"
     )
 
@@ -104,7 +105,7 @@ def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_p
     card["calibration"]["temperature"], card["decision"]["unsure_below"] = 1.7, 0.42
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))  # the splits are tmp_path/splits
     models.save(held.model, card, "held")
-    assert train.borrowed_calibration("held") == (1.7, 0.42)
+    assert borrowed_calibration("held") == (1.7, 0.42)
     tc = train.TrainConfig(epochs=1, width=8, batch_size=8, train_on_val=True, calibration_from="held")
     res = train.train(tc, meta, splits_dir=splits, log_mlflow=False, progress=False)
     assert res.temperature == 1.7 and res.unsure_below == 0.42
@@ -113,13 +114,13 @@ def test_refit_on_train_and_val_borrows_the_held_out_calibration(tiny_env, tmp_p
     assert refit_card["calibration"]["temperature"] == 1.7
     assert refit_card["calibration"]["fit_on"].startswith("borrowed from held")
     assert train.model_card(held)["calibration"]["fit_on"] == "validation"
-    npz = str(train.save_predictions(held, directory=tmp_path / "pred"))
-    t, unsure = train.borrowed_calibration(npz)
+    npz = str(save_predictions(held, directory=tmp_path / "pred"))
+    t, unsure = borrowed_calibration(npz)
     assert t == pytest.approx(held.temperature) and unsure == pytest.approx(held.unsure_below)
     from ser_core.errors import DatasetError
 
     with pytest.raises(DatasetError, match="missing.npz"):
-        train.borrowed_calibration(str(tmp_path / "missing.npz"))
+        borrowed_calibration(str(tmp_path / "missing.npz"))
     with pytest.raises(ConfigError, match="train_on_val"):
         train.TrainConfig(calibration_from="held")
     from ser_core.errors import UnknownNameError
@@ -168,7 +169,7 @@ def test_bad_config_is_refused():
 
 
 def test_zcr_rms_frames_shape():
-    f = train.zcr_rms_frames(np.zeros(16_000, np.float32))
+    f = features.zcr_rms_frames(np.zeros(16_000, np.float32))
     assert f.shape == (2, 301) and np.isfinite(f).all()
 
 
@@ -261,7 +262,7 @@ def test_ema_and_voice_perturbations_train_and_are_recorded(tiny_env):
     assert card["training"]["ema"] == 0.9 and card["training"]["freq_warp"] == 0.1
     # the averaged model is what was tested and is returned
     x = np.zeros((2, 1, 128, 188), np.float32)
-    assert train.predict_logits(res.model, x).shape == (2, 6)
+    assert models.predict_logits(res.model, x).shape == (2, 6)
     for bad in ({"ema": 1.0}, {"freq_warp": -0.1}, {"time_stretch": 1.5}):
         with pytest.raises(Exception, match="must be within"):
             train.TrainConfig(**bad)

@@ -1,4 +1,4 @@
-"""Explanations (ser_core.xai): shapes, LRP conservation, localisation on a synthetic
+"""Explanations (ser_core.explain): shapes, LRP conservation, localisation on a synthetic
 task trained here in seconds, the deletion test, listening and the xai-eval command."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from ser_core import xai
+from ser_core import explain
 from ser_core.errors import ConfigError, UnknownNameError
 from ser_core.models import VGG16, AudioResNet, BasicBlock, SmallCNN
 
 METHODS = ("gradcam", "lrp", "smoothgrad", "lime")
-FAST = xai.XAIOptions(lime_samples=64, lime_segments=(4, 6), smoothgrad_samples=4, deletion_steps=10)
+FAST = explain.XAIOptions(lime_samples=64, lime_segments=(4, 6), smoothgrad_samples=4, deletion_steps=10)
 #: LRP conservation: |sum of relevance - logit| <= REL_TOL * |logit| + ABS_TOL.
 REL_TOL, ABS_TOL = 5e-3, 1e-4
 
@@ -46,31 +46,31 @@ def x() -> np.ndarray:
 
 # ------------------------------------------------------------------ registry and shapes
 def test_registry_has_the_four_methods():
-    assert tuple(xai.EXPLAINERS) == METHODS
-    assert xai.get_explainer("lrp").title == "LRP"
-    assert xai.get_explainer("gradcam").signed is False
+    assert tuple(explain.EXPLAINERS) == METHODS
+    assert explain.get_explainer("lrp").title == "LRP"
+    assert explain.get_explainer("gradcam").signed is False
     with pytest.raises(UnknownNameError, match="nope"):
-        xai.get_explainer("nope")
+        explain.get_explainer("nope")
     with pytest.raises(UnknownNameError):
-        xai.explain(np.zeros((1, 8, 8), np.float32), "nope", model=nn.Identity())
+        explain.explain(np.zeros((1, 8, 8), np.float32), "nope", model=nn.Identity())
 
 
 def test_register_explainer_decorator_adds_and_runs_a_method(resnet, x):
-    @xai.register_explainer("ones", title="Ones", signed=False)
+    @explain.register_explainer("ones", title="Ones", signed=False)
     def ones(x, *, model, target):
         """Every bin equally relevant."""
         return np.ones_like(x)
 
     try:
-        assert xai.get_explainer("ones").description == "Every bin equally relevant."
-        assert (xai.explain(x, "ones", model=resnet) == 1).all()
+        assert explain.get_explainer("ones").description == "Every bin equally relevant."
+        assert (explain.explain(x, "ones", model=resnet) == 1).all()
     finally:
-        del xai.EXPLAINERS["ones"]
+        del explain.EXPLAINERS["ones"]
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_map_has_the_input_shape_and_is_finite(resnet, x, method):
-    m = xai.explain(x, method, model=resnet, target=2, options=FAST)
+    m = explain.explain(x, method, model=resnet, target=2, options=FAST)
     assert m.shape == x.shape and m.dtype == np.float32
     assert np.isfinite(m).all()
     if method != "gradcam":  # ReLU'd Grad-CAM is all zero when nothing speaks for the class
@@ -81,38 +81,38 @@ def test_maps_of_a_two_channel_input_keep_the_shape():
     torch.manual_seed(1)
     model = _randomise_bn(AudioResNet(in_chans=2, width=4))
     x2 = np.random.default_rng(1).standard_normal((2, 32, 40)).astype(np.float32)
-    maps = xai.explain_all(x2, model=model, options=FAST)
+    maps = explain.explain_all(x2, model=model, options=FAST)
     assert {k: v.shape for k, v in maps.items()} == {k: x2.shape for k in METHODS}
 
 
 def test_options_are_validated():
     with pytest.raises(ConfigError, match="lime_samples"):
-        xai.XAIOptions(lime_samples=0)
+        explain.XAIOptions(lime_samples=0)
     with pytest.raises(ConfigError, match="deletion_steps"):
-        xai.XAIOptions(deletion_steps=0)
+        explain.XAIOptions(deletion_steps=0)
     with pytest.raises(ConfigError, match="smoothgrad_noise"):
-        xai.XAIOptions(smoothgrad_noise=-1.0)
+        explain.XAIOptions(smoothgrad_noise=-1.0)
     with pytest.raises(ConfigError, match="lime_segments"):
-        xai.XAIOptions(lime_segments=(0, 3))
-    assert xai.XAIOptions().kwargs("lime")["samples"] == 256
+        explain.XAIOptions(lime_segments=(0, 3))
+    assert explain.XAIOptions().kwargs("lime")["samples"] == 256
 
 
 def test_bad_inputs_raise_config_errors(resnet, x):
     with pytest.raises(ConfigError, match="shape"):
-        xai.explain(x[0], "lrp", model=resnet)
+        explain.explain(x[0], "lrp", model=resnet)
     bad = x.copy()
     bad[0, 0, 0] = np.nan
     with pytest.raises(ConfigError, match="NaN"):
-        xai.explain(bad, "gradcam", model=resnet)
+        explain.explain(bad, "gradcam", model=resnet)
     with pytest.raises(ConfigError, match="target"):
-        xai.explain(x, "lrp", model=resnet, target=6)
+        explain.explain(x, "lrp", model=resnet, target=6)
 
 
 def test_normalise_scales_by_the_largest_magnitude():
-    assert np.allclose(xai.normalise(np.array([-4.0, 2.0])), [-1.0, 0.5])
-    assert np.allclose(xai.normalise(np.zeros(3)), 0)
+    assert np.allclose(explain.normalise(np.array([-4.0, 2.0])), [-1.0, 0.5])
+    assert np.allclose(explain.normalise(np.zeros(3)), 0)
     r = np.r_[np.linspace(0, 1, 999), 100.0]  # one extreme bin
-    z = xai.normalise(r, percentile=99.0)
+    z = explain.normalise(r, percentile=99.0)
     assert z.max() == 1.0 and z[-1] == 1.0 and z[500] > 0.4
 
 
@@ -128,14 +128,14 @@ def test_folded_lrp_network_computes_the_same_logits(arch, x):
     model = _randomise_bn(model)
     with torch.no_grad():
         ref = model(torch.from_numpy(x)[None])[0].numpy()
-    assert np.allclose(xai.lrp_forward(x, model=model), ref, atol=1e-4, rtol=1e-4)
+    assert np.allclose(explain.lrp_forward(x, model=model), ref, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("target", range(6))
 def test_lrp_conserves_relevance_in_a_resnet(resnet, x, target):
     with torch.no_grad():
         logit = float(resnet(torch.from_numpy(x)[None])[0, target])
-    r = xai.lrp(x, model=resnet, target=target)
+    r = explain.lrp(x, model=resnet, target=target)
     assert abs(float(r.sum()) - logit) <= REL_TOL * abs(logit) + ABS_TOL
 
 
@@ -151,14 +151,14 @@ def test_lrp_conserves_relevance_in_the_shipped_model():
     with torch.no_grad():
         logits = lm.module(torch.from_numpy(x)[None])[0].numpy()
     for target in (int(np.argmax(logits)), int(np.argmin(logits))):
-        r = xai.lrp(x, model=lm.module, target=target)
+        r = explain.lrp(x, model=lm.module, target=target)
         assert abs(float(r.sum()) - logits[target]) <= REL_TOL * abs(logits[target]) + ABS_TOL
 
 
 def test_lrp_rejects_unsupported_layers(x):
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.LazyLinear(6))
     with pytest.raises(ConfigError, match="Tanh"):
-        xai.lrp(x, model=model, target=0)
+        explain.lrp(x, model=model, target=0)
 
 
 # ------------------------------------------------------------------ synthetic task
@@ -230,10 +230,10 @@ def test_relevance_lies_where_the_label_lives(synthetic, method):
     net, xs = synthetic
     region = _region_mask()
     k = int(region.sum())
-    opts = xai.XAIOptions(smoothgrad_samples=8)
+    opts = explain.XAIOptions(smoothgrad_samples=8)
     precision, density = [], []
     for x in xs:
-        m = xai.explain(x, method, model=net, target=1, options=opts)
+        m = explain.explain(x, method, model=net, target=1, options=opts)
         top = np.argsort(-m.ravel(), kind="stable")[:k]
         precision.append(region.ravel()[top].mean())
         pos = np.clip(m, 0, None)
@@ -248,8 +248,10 @@ def test_deletion_auc_of_the_maps_beats_random(synthetic):
     net, xs = synthetic
     aucs = {m: [] for m in ("gradcam", "lrp", "smoothgrad", "random")}
     for x in xs[:4]:
-        maps = xai.explain_all(x, model=net, target=1, methods=["gradcam", "lrp", "smoothgrad"], options=FAST)
-        for k, c in xai.deletion_test(x, maps, model=net, target=1, options=FAST).items():
+        maps = explain.explain_all(
+            x, model=net, target=1, methods=["gradcam", "lrp", "smoothgrad"], options=FAST
+        )
+        for k, c in explain.deletion_test(x, maps, model=net, target=1, options=FAST).items():
             aucs[k].append(c.auc)
     for m in ("gradcam", "lrp", "smoothgrad"):
         assert np.mean(aucs[m]) < np.mean(aucs["random"]) - 0.05, aucs
@@ -260,16 +262,16 @@ def test_lrp_conserves_relevance_in_the_trained_network(synthetic):
     for x in xs[:4]:
         with torch.no_grad():
             logit = float(net(torch.from_numpy(x)[None])[0, 1])
-        assert abs(float(xai.lrp(x, model=net, target=1).sum()) - logit) <= REL_TOL * abs(logit) + ABS_TOL
+        assert abs(float(explain.lrp(x, model=net, target=1).sum()) - logit) <= REL_TOL * abs(logit) + ABS_TOL
 
 
 # ------------------------------------------------------------------ deletion test
 def test_deletion_fractions_include_10_and_20_percent():
-    fr = xai.deletion_fractions(7)
+    fr = explain.deletion_fractions(7)
     assert fr[0] == 0 and fr[-1] == 1 and np.all(np.diff(fr) > 0)
     assert np.isclose(fr, 0.1).any() and np.isclose(fr, 0.2).any()
     with pytest.raises(ConfigError):
-        xai.deletion_fractions(0)
+        explain.deletion_fractions(0)
 
 
 def test_deletion_curve_of_a_linear_model_matches_a_hand_computation():
@@ -283,19 +285,19 @@ def test_deletion_curve_of_a_linear_model_matches_a_hand_computation():
     x = np.full((1, 10, 10), 1.0, np.float32)
     rel = np.zeros_like(x)
     rel.reshape(-1)[:10] = 1.0
-    c = xai.deletion_curve(x, rel, model=Linear(), target=1, steps=10)
+    c = explain.deletion_curve(x, rel, model=Linear(), target=1, steps=10)
     p = 1 / (1 + np.exp(-10.0))
     assert np.isclose(c.probs[0], p) and np.isclose(c.probs[1], 0.5)  # 10 % removed: logit 0
     assert np.isclose(c.drop_at(0.1), p - 0.5)
     assert c.auc == pytest.approx(np.trapezoid(c.probs, c.fractions))
     assert set(c.scores()) == {"auc", "drop10", "drop20", "p0"}
     with pytest.raises(ConfigError, match="shape"):
-        xai.deletion_curve(x, rel[0], model=Linear(), target=1)
+        explain.deletion_curve(x, rel[0], model=Linear(), target=1)
 
 
 def test_deletion_test_adds_a_random_reference(resnet, x):
-    maps = xai.explain_all(x, model=resnet, methods=["gradcam"], options=FAST)
-    curves = xai.deletion_test(x, maps, model=resnet, options=FAST)
+    maps = explain.explain_all(x, model=resnet, methods=["gradcam"], options=FAST)
+    curves = explain.deletion_test(x, maps, model=resnet, options=FAST)
     assert set(curves) == {"gradcam", "random"}
     for c in curves.values():
         assert len(c.fractions) == len(c.probs) == 11
@@ -306,10 +308,10 @@ def test_deletion_test_adds_a_random_reference(resnet, x):
 # ------------------------------------------------------------------ listening
 def test_top_k_mask_keeps_the_most_relevant_fraction():
     rel = np.arange(100, dtype=np.float32).reshape(1, 10, 10)
-    m = xai.top_k_mask(rel, 0.2)
+    m = explain.top_k_mask(rel, 0.2)
     assert m.shape == (10, 10) and m.sum() == 20 and m.reshape(-1)[-20:].all()
     with pytest.raises(ConfigError):
-        xai.top_k_mask(rel, 1.5)
+        explain.top_k_mask(rel, 1.5)
 
 
 def test_listen_returns_three_seconds_of_audio():
@@ -318,34 +320,34 @@ def test_listen_returns_three_seconds_of_audio():
 
     mel = features.compute(tone(3.0), "mel")
     rel = np.random.default_rng(0).random(mel.shape).astype(np.float32)
-    y = xai.listen(mel, rel, top_k=0.1, n_iter=4)
+    y = explain.listen(mel, rel, top_k=0.1, n_iter=4)
     assert y.shape == (48_000,) and np.isfinite(y).all() and np.abs(y).max() <= 1
     with pytest.raises(ConfigError, match="shape"):
-        xai.listen(mel, rel[:, :10], top_k=0.1, n_iter=1)
+        explain.listen(mel, rel[:, :10], top_k=0.1, n_iter=1)
 
 
 # ------------------------------------------------------------------ dataset level
 def test_stratified_sample_balances_the_labels():
     labels = np.array(["a"] * 50 + ["b"] * 10 + ["c"] * 40)
-    pick = xai.stratified_sample(labels, 12, seed=0)
+    pick = explain.stratified_sample(labels, 12, seed=0)
     assert len(pick) == len(set(pick)) == 12
     assert sorted(np.unique(labels[pick], return_counts=True)[1]) == [4, 4, 4]
-    assert len(xai.stratified_sample(labels, 1000)) == 100
+    assert len(explain.stratified_sample(labels, 1000)) == 100
 
 
 def test_evaluate_and_summarise(resnet, x, tmp_path):
     inputs = [("c1", "anger", x), ("c2", "joy", x * 0.5)]
-    scores = xai.evaluate_deletion(inputs, model=resnet, options=FAST)
+    scores = explain.evaluate_deletion(inputs, model=resnet, options=FAST)
     assert len(scores) == 2 * 5 and set(scores["method"]) == {*METHODS, "random"}
-    summary = xai.summarise_deletion(scores)
+    summary = explain.summarise_deletion(scores)
     assert list(summary.columns) == ["method", "emotion", "n", "auc", "drop10", "drop20"]
     assert list(summary["method"][:5]) == [*METHODS, "random"]
     assert (summary["emotion"][:5] == "all").all() and (summary["n"][:5] == 2).all()
-    path = xai.save_deletion_table(summary, {"n_clips": 2}, tmp_path / "d.json")
-    rows, info = xai.load_deletion_table(path)
+    path = explain.save_deletion_table(summary, {"n_clips": 2}, tmp_path / "d.json")
+    rows, info = explain.load_deletion_table(path)
     assert info == {"n_clips": 2} and len(rows) == len(summary)
     with pytest.raises(ConfigError, match="cannot read"):
-        xai.load_deletion_table(tmp_path / "missing.json")
+        explain.load_deletion_table(tmp_path / "missing.json")
 
 
 def test_xai_eval_command_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):

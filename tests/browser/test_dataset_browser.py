@@ -31,7 +31,7 @@ def clip_to_upload(tmp_path: Path, tone) -> Path:
 
 def test_upload_shows_13_representations(app_server, browser_page, output_dir, tmp_path, tone_fn):
     page = browser_page
-    # a deep link as the first request of the fresh server (see common.ensure_navigation)
+    # a deep link as the first request of the fresh server (see ui.navigation.ensure_navigation)
     page.goto(f"{app_server}/dataset")
     wait_for_app(page)
     page.get_by_role("heading", name="Dataset explorer").wait_for()
@@ -39,6 +39,11 @@ def test_upload_shows_13_representations(app_server, browser_page, output_dir, t
     nav = page.locator('[data-testid="stSidebarNav"]')
     nav.get_by_role("link", name="Leaderboard").wait_for()
     assert not nav.get_by_text("common", exact=True).count()  # st.navigation, not pages/
+    # run through app.py: its page config and navigation titles, not the pages/ folder's
+    # file names ("app", "dataset", ..., "home") with Streamlit's default title
+    assert page.title() == "nEMO speech emotion explorer"
+    assert nav.get_by_text("Explain (XAI)", exact=True).count()
+    assert not nav.get_by_text("app", exact=True).count()
     wait_for_plots(page)
     full_screenshot(page, output_dir / "dataset_page.png")
 

@@ -1,7 +1,7 @@
 """The adversarial page, run on its own with AppTest, on a tiny mel model trained at test time.
 
 The uploader's ``on_change`` callback copies the file into
-``st.session_state[common.KEY_ADV_CLIP]`` and the page attacks whatever is
+``st.session_state[state.KEY_ADV_CLIP]`` and the page attacks whatever is
 there, so the tests put clips there directly.
 """
 
@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common
-from ser_core import attacks
+from ser_core import attacks, figures
 from ser_core.config import EMOTIONS
 from tests.conftest import encode, tone
 from tests.tiny_model import TINY, ship_tiny_model
+from ui import adversarial, clips, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_adversarial.py")
 
@@ -44,8 +44,8 @@ def no_exception(at: AppTest) -> AppTest:
 
 def with_upload(data: bytes, name: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state[common.KEY_ADV_SOURCE] = common.ADV_SOURCE_UPLOAD
-    at.session_state[common.KEY_ADV_CLIP] = common.make_clip(data, name, "upload")
+    at.session_state[state.KEY_ADV_SOURCE] = adversarial.ADV_SOURCE_UPLOAD
+    at.session_state[state.KEY_ADV_CLIP] = clips.make_clip(data, name, "upload")
     return no_exception(at.run())
 
 
@@ -89,8 +89,8 @@ def test_no_mel_model_says_how_to_train(tmp_path, monkeypatch):
 def test_upload_only_without_corpus(env, no_corpus):
     at = no_exception(AppTest.from_file(PAGE, default_timeout=120).run())
     assert at.title[0].value == "Adversarial examples"
-    assert at.radio(key=common.KEY_ADV_SOURCE).options == [common.ADV_SOURCE_UPLOAD]
-    assert at.selectbox(key=common.KEY_ADV_MODEL).value == TINY
+    assert at.radio(key=state.KEY_ADV_SOURCE).options == [adversarial.ADV_SOURCE_UPLOAD]
+    assert at.selectbox(key=state.KEY_ADV_MODEL).value == TINY
     assert "Upload a recording" in texts(at)
     assert not at.metric  # nothing to attack yet
 
@@ -98,9 +98,9 @@ def test_upload_only_without_corpus(env, no_corpus):
 def test_spectrogram_attack_and_slider(env, no_corpus):
     at = with_upload(encode(tone(2.0), ext="flac"), "tone.flac")
     assert not at.error, [e.value for e in at.error]
-    slider = at.select_slider(key=common.KEY_ADV_EPS["spectrogram"])
+    slider = at.select_slider(key=state.KEY_ADV_EPS["spectrogram"])
     assert slider.value == 0.01 and list(slider.options) == [
-        common.format_epsilon(e) for e in attacks.DEFAULT_EPSILONS
+        figures.attacks.format_epsilon(e) for e in attacks.DEFAULT_EPSILONS
     ]
     assert "normalised** model input" in texts(at)
     m = metrics(at)
@@ -124,21 +124,21 @@ def test_spectrogram_attack_and_slider(env, no_corpus):
     spec = charts(at)["spectrograms"]["data"]
     assert array(spec[2]["z"]).shape == (128, 188) and np.abs(array(spec[2]["z"])).max() == 0
 
-    at = no_exception(at.select_slider(key=common.KEY_ADV_EPS["spectrogram"]).set_value(0.1).run())
+    at = no_exception(at.select_slider(key=state.KEY_ADV_EPS["spectrogram"]).set_value(0.1).run())
     snr = metrics(at)["SNR of the perturbation"]
     assert snr.endswith(" dB") and float(snr.split()[0]) < 40
 
 
 def test_waveform_attack_targeted(env, no_corpus):
     at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state[common.KEY_ADV_SOURCE] = common.ADV_SOURCE_UPLOAD
-    at.session_state[common.KEY_ADV_CLIP] = common.make_clip(encode(tone(3.0)), "t.wav", "upload")
-    at.session_state[common.KEY_ADV_DOMAIN] = "waveform"
-    at.session_state[common.KEY_ADV_ATTACK["waveform"]] = "pgd_wave"
-    at.session_state[common.KEY_ADV_TARGET] = "sadness"
+    at.session_state[state.KEY_ADV_SOURCE] = adversarial.ADV_SOURCE_UPLOAD
+    at.session_state[state.KEY_ADV_CLIP] = clips.make_clip(encode(tone(3.0)), "t.wav", "upload")
+    at.session_state[state.KEY_ADV_DOMAIN] = "waveform"
+    at.session_state[state.KEY_ADV_ATTACK["waveform"]] = "pgd_wave"
+    at.session_state[state.KEY_ADV_TARGET] = "sadness"
     at = no_exception(at.run())
     assert not at.error, [e.value for e in at.error]
-    assert at.select_slider(key=common.KEY_ADV_EPS["waveform"]).value == 1e-4
+    assert at.select_slider(key=state.KEY_ADV_EPS["waveform"]).value == 1e-4
     assert "sample amplitude" in texts(at)
     names = [b["name"] for b in charts(at)["probs"]["data"]]
     assert names == ["original", "adversarial (model input)", "adversarial audio (16-bit WAV)"]
@@ -181,8 +181,8 @@ def test_robustness_curve_marks_the_epsilon(env, no_corpus):
 def test_corpus_clip(env, meta):
     at = AppTest.from_file(PAGE, default_timeout=120)
     at = no_exception(at.run())
-    assert at.radio(key=common.KEY_ADV_SOURCE).value == common.ADV_SOURCE_CORPUS
-    clip = at.selectbox(key=common.KEY_ADV_FILE).value
-    assert clip and at.selectbox(key=common.KEY_ADV_EMOTION).value == "anger"
+    assert at.radio(key=state.KEY_ADV_SOURCE).value == adversarial.ADV_SOURCE_CORPUS
+    clip = at.selectbox(key=state.KEY_ADV_FILE).value
+    assert clip and at.selectbox(key=state.KEY_ADV_EMOTION).value == "anger"
     assert f"**{clip}** · labelled **anger**" in texts(at)
     assert "SNR of the perturbation" in metrics(at)

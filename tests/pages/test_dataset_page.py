@@ -7,8 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pages import common
 from ser_core import data, features
+from ui import dataset, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_dataset.py")
 TITLES = [features.get(n).title for n in features.names()]
@@ -38,12 +38,12 @@ def test_page_runs():
 
 
 def test_pick_corpus_clip_shows_13_rows(meta):
-    last = int(common.clip_options(meta, "sadness", "KS0")["sentence_id"].iloc[-1])
+    last = int(dataset.clip_options(meta, "sadness", "KS0")["sentence_id"].iloc[-1])
     at = run_page()
-    at.selectbox(key=common.KEY_EMOTION).set_value("sadness")
-    at.selectbox(key=common.KEY_SPEAKER).set_value("KS0").run()
+    at.selectbox(key=state.KEY_EMOTION).set_value("sadness")
+    at.selectbox(key=state.KEY_SPEAKER).set_value("KS0").run()
     assert not at.exception, [e.value for e in at.exception]
-    at.selectbox(key=common.KEY_SENTENCE).set_value(last).run()
+    at.selectbox(key=state.KEY_SENTENCE).set_value(last).run()
     assert not at.exception and not at.error
     grids = representation_grids(at)
     assert len(grids) == 1
@@ -51,18 +51,18 @@ def test_pick_corpus_clip_shows_13_rows(meta):
     assert len(spec["data"]) == 13  # 11 heatmaps + zcr and rms lines
     kinds = [d["type"] for d in spec["data"]]
     assert kinds.count("scatter") == 2 and kinds.count("heatmap") == 11
-    file_id = at.session_state[common.CURRENT_CLIP]["file_id"]
+    file_id = at.session_state[state.CURRENT_CLIP]["file_id"]
     assert file_id.startswith("KS0_sadness_")
     assert meta.set_index("file_id").at[file_id, "sentence_id"] == last
     assert file_id in "\n".join(m.value for m in at.markdown)
     # the single-representation view follows its selectbox
-    at.selectbox(key=common.KEY_SINGLE_REP).set_value("hpss").run()
+    at.selectbox(key=state.KEY_SINGLE_REP).set_value("hpss").run()
     assert not at.exception
 
 
 def test_random_clip_button(nemo_dir):
     at = run_page()
-    at.button(key=f"{common.DATASET}.random").click().run()
+    at.button(key=f"{state.DATASET}.random").click().run()
     assert not at.exception and not at.error
     assert len(representation_grids(at)) == 1
 
@@ -71,7 +71,7 @@ def test_without_corpus_says_how_to_get_it(no_corpus):
     at = run_page()
     assert any(data.HOW_TO_GET in i.value for i in at.info)
     # only the upload is offered; nothing drawn until a file arrives
-    assert not [r for r in at.radio if r.key == common.KEY_SOURCE]
+    assert not [r for r in at.radio if r.key == state.KEY_SOURCE]
     assert at.get("file_uploader")
     assert not representation_grids(at)
     assert not at.error
@@ -90,14 +90,14 @@ def test_summary_sections(fake_artifacts, no_corpus):
     assert not any("eda-summary" in i.value for i in at.info)
     n = len(at.get("plotly_chart"))
     assert n == 7  # counts, gender, age, durations, means, descriptor, projection
-    at.toggle(key=common.KEY_MEANS_DIFF).set_value(True)
-    at.selectbox(key=common.KEY_MEANS_REP).set_value("hpss")
-    at.selectbox(key=common.KEY_DESCRIPTOR).set_value("f0_median")
-    at.radio(key=common.KEY_DESCRIPTOR_KIND).set_value("violin")
-    at.checkbox(key=common.KEY_DESCRIPTOR_GENDER).check()
-    at.radio(key=common.KEY_PROJ_METHOD).set_value("tsne")
-    at.radio(key=common.KEY_PROJ_COLOR).set_value("speaker").run()
+    at.toggle(key=state.KEY_MEANS_DIFF).set_value(True)
+    at.selectbox(key=state.KEY_MEANS_REP).set_value("hpss")
+    at.selectbox(key=state.KEY_DESCRIPTOR).set_value("f0_median")
+    at.radio(key=state.KEY_DESCRIPTOR_KIND).set_value("violin")
+    at.checkbox(key=state.KEY_DESCRIPTOR_GENDER).check()
+    at.radio(key=state.KEY_PROJ_METHOD).set_value("tsne")
+    at.radio(key=state.KEY_PROJ_COLOR).set_value("speaker").run()
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == n
-    at.selectbox(key=common.KEY_MEANS_REP).set_value("rms").run()  # 1-bin: lines
+    at.selectbox(key=state.KEY_MEANS_REP).set_value("rms").run()  # 1-bin: lines
     assert not at.exception and not at.error

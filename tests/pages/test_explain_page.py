@@ -1,7 +1,7 @@
 """The explain (XAI) page, run on its own with AppTest, on a tiny model trained at test time.
 
-Uploads reach the page only through ``st.session_state[common.KEY_XAI_UPLOAD]`` (a
-:func:`common.make_clip` dict set by the uploader's ``on_change``), so tests put clips
+Uploads reach the page only through ``st.session_state[state.KEY_XAI_UPLOAD]`` (a
+:func:`clips.make_clip` dict set by the uploader's ``on_change``), so tests put clips
 there directly.  Small explainer budgets (LIME 32 samples, ...) keep the runs fast.
 """
 
@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common
-from ser_core import xai
 from ser_core.config import EMOTIONS
+from ser_core.explain import EXPLAINERS, save_deletion_table
 from tests.conftest import encode, make_corpus, tone
 from tests.tiny_model import TINY, ship_tiny_model
+from ui import clips, explain, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_explain.py")
-METHODS = list(xai.EXPLAINERS)
+METHODS = list(EXPLAINERS)
 
 
 @pytest.fixture(scope="module")
@@ -43,19 +43,19 @@ def no_exception(at: AppTest) -> AppTest:
     return at
 
 
-def page(**state) -> AppTest:
+def page(**session) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state[common.KEY_XAI_LIME] = 32
-    at.session_state[common.KEY_XAI_SG_SAMPLES] = 2
-    at.session_state[common.KEY_XAI_STEPS] = 10
-    for k, v in state.items():
+    at.session_state[state.KEY_XAI_LIME] = 32
+    at.session_state[state.KEY_XAI_SG_SAMPLES] = 2
+    at.session_state[state.KEY_XAI_STEPS] = 10
+    for k, v in session.items():
         at.session_state[k] = v
     return at
 
 
-def with_upload(data: bytes, name: str, **state) -> AppTest:
-    at = page(**state)
-    at.session_state[common.KEY_XAI_UPLOAD] = common.make_clip(data, name, "upload")
+def with_upload(data: bytes, name: str, **session) -> AppTest:
+    at = page(**session)
+    at.session_state[state.KEY_XAI_UPLOAD] = clips.make_clip(data, name, "upload")
     return no_exception(at.run())
 
 
@@ -76,10 +76,10 @@ def texts(at: AppTest) -> str:
 def test_without_corpus_the_page_asks_for_an_upload(env):
     at = no_exception(page().run())
     assert at.title[0].value == "Explain (XAI)"
-    assert at.radio(key=common.KEY_XAI_SOURCE).options == [common.XAI_SOURCES["upload"]]
+    assert at.radio(key=state.KEY_XAI_SOURCE).options == [explain.XAI_SOURCES["upload"]]
     assert "NEMO_DIR" in texts(at)
     assert "Pick a corpus clip or upload" in at.info[0].value
-    assert at.selectbox(key=common.KEY_XAI_MODEL).value == TINY
+    assert at.selectbox(key=state.KEY_XAI_MODEL).value == TINY
 
 
 def test_upload_shows_four_maps_deletion_and_listening(env):
@@ -105,30 +105,30 @@ def test_upload_shows_four_maps_deletion_and_listening(env):
 
 def test_display_widgets_recompute_nothing(env):
     at = with_upload(encode(tone(2.5, freq=300.0), ext="wav"), "b.wav")
-    before = dict(common.XAI_COMPUTED)
-    at.slider(key=common.KEY_XAI_OPACITY).set_value(0.3).run()
-    at.toggle(key=common.KEY_XAI_SHARED).set_value(False).run()
+    before = dict(explain.XAI_COMPUTED)
+    at.slider(key=state.KEY_XAI_OPACITY).set_value(0.3).run()
+    at.toggle(key=state.KEY_XAI_SHARED).set_value(False).run()
     no_exception(at)
-    assert dict(common.XAI_COMPUTED) == before
+    assert dict(explain.XAI_COMPUTED) == before
     heat = [t for t in charts(at)["maps"]["data"] if t.get("name") in METHODS]
     assert all(t["opacity"] == 0.3 for t in heat)
     assert [t["coloraxis"] for t in heat] == ["coloraxis2", "coloraxis3", "coloraxis4", "coloraxis5"]
     # a new top-k only inverts the spectrogram again; no map is recomputed
-    at.slider(key=common.KEY_XAI_TOPK).set_value(35).run()
+    at.slider(key=state.KEY_XAI_TOPK).set_value(35).run()
     no_exception(at)
-    after = dict(common.XAI_COMPUTED)
+    after = dict(explain.XAI_COMPUTED)
     assert after.pop("listen") == before.pop("listen") + 1 and after == before
 
 
 def test_any_emotion_can_be_explained(env):
     at = with_upload(encode(tone(2.0, freq=250.0), ext="wav"), "c.wav")
-    before = sum(common.XAI_COMPUTED[m] for m in METHODS)
+    before = sum(explain.XAI_COMPUTED[m] for m in METHODS)
     predicted = next(m.value for m in at.markdown if m.value.startswith("### Prediction: "))
     other = next(e for e in EMOTIONS if not predicted.endswith(e))
-    at.selectbox(key=common.KEY_XAI_TARGET).set_value(other).run()
+    at.selectbox(key=state.KEY_XAI_TARGET).set_value(other).run()
     no_exception(at)
     assert f"explaining **{other}**" in texts(at)
-    assert sum(common.XAI_COMPUTED[m] for m in METHODS) >= before + len(METHODS) - 1
+    assert sum(explain.XAI_COMPUTED[m] for m in METHODS) >= before + len(METHODS) - 1
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_dataset_table_is_shown(env, tmp_path, monkeypatch):
             for e in ["all", *EMOTIONS]
         ]
     )
-    xai.save_deletion_table(
+    save_deletion_table(
         rows,
         {
             "model": TINY,
@@ -189,15 +189,15 @@ def test_corpus_clip_picker(artifacts, tmp_path, monkeypatch):
     monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
     at = page()
     no_exception(at.run())
-    assert at.radio(key=common.KEY_XAI_SOURCE).value == "corpus"
-    assert at.selectbox(key=common.KEY_XAI_EMOTION).value == EMOTIONS[0]
-    at.selectbox(key=common.KEY_XAI_EMOTION).set_value("happiness").run()
+    assert at.radio(key=state.KEY_XAI_SOURCE).value == "corpus"
+    assert at.selectbox(key=state.KEY_XAI_EMOTION).value == EMOTIONS[0]
+    at.selectbox(key=state.KEY_XAI_EMOTION).set_value("happiness").run()
     no_exception(at)
-    fid = at.selectbox(key=common.KEY_XAI_FILE).value
+    fid = at.selectbox(key=state.KEY_XAI_FILE).value
     assert fid.split("_")[1] == "happiness"
     assert f"**{fid}**" in texts(at)
     assert {"maps", "deletion"} <= set(charts(at))
     # switching to upload without a file asks for one
-    at.radio(key=common.KEY_XAI_SOURCE).set_value("upload").run()
+    at.radio(key=state.KEY_XAI_SOURCE).set_value("upload").run()
     no_exception(at)
     assert "Pick a corpus clip or upload" in at.info[0].value

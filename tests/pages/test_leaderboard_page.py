@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common
 from ser_core import leaderboard as lb
 from ser_core import tracking
 from ser_core.config import EMOTIONS
+from ui import state
 
 from ..tracking_db import RUNS, confusion_for
 
@@ -88,7 +88,7 @@ def test_selecting_a_run_updates_confusion_and_curves(store):
     at = run_page()
     before = arr(charts(at)["leaderboard.confusion"]["data"][0]["z"])
     hpss = store["resnet18-hpss-seed"]
-    at.selectbox(key=common.KEY_LB_RUN).set_value(hpss)
+    at.selectbox(key=state.KEY_LB_RUN).set_value(hpss)
     run_page(at)
     figs = charts(at)
     z = arr(figs["leaderboard.confusion"]["data"][0]["z"])
@@ -104,7 +104,7 @@ def test_selecting_a_run_updates_confusion_and_curves(store):
 
 def test_running_run_has_curves_but_no_confusion(store):
     at = run_page()
-    at.selectbox(key=common.KEY_LB_RUN).set_value(store["cnn1d-waveform-seed"])
+    at.selectbox(key=state.KEY_LB_RUN).set_value(store["cnn1d-waveform-seed"])
     run_page(at)
     figs = charts(at)
     assert "leaderboard.confusion" not in figs and "leaderboard.curves" in figs
@@ -113,25 +113,25 @@ def test_running_run_has_curves_but_no_confusion(store):
 
 def test_filters_and_every_run(store):
     at = run_page()
-    at.multiselect(key=common.KEY_LB_PROTOCOLS).set_value(["loso"])
+    at.multiselect(key=state.KEY_LB_PROTOCOLS).set_value(["loso"])
     run_page(at)
     assert table(at)["protocol"].tolist() == ["loso"]
-    at.toggle(key=common.KEY_LB_EVERY_RUN).set_value(True)
+    at.toggle(key=state.KEY_LB_EVERY_RUN).set_value(True)
     run_page(at)
     t = table(at)
     assert sorted(t["run_name"]) == sorted(r[0] for r in RUNS if r[3] == "loso")
     assert len(charts(at)["leaderboard.f1"]["data"][0]["y"]) == 4  # the older fold-1 run too
-    at.multiselect(key=common.KEY_LB_PROTOCOLS).set_value([])
-    at.multiselect(key=common.KEY_LB_INPUTS).set_value(["hpss"])
-    at.toggle(key=common.KEY_LB_EVERY_RUN).set_value(False)
+    at.multiselect(key=state.KEY_LB_PROTOCOLS).set_value([])
+    at.multiselect(key=state.KEY_LB_INPUTS).set_value(["hpss"])
+    at.toggle(key=state.KEY_LB_EVERY_RUN).set_value(False)
     run_page(at)
     assert table(at)["input"].tolist() == ["hpss"]
 
 
 def test_compare_two_runs(store):
     at = run_page()
-    at.selectbox(key=common.KEY_LB_COMPARE_A).set_value(store["resnet18-mel-seed"])
-    at.selectbox(key=common.KEY_LB_COMPARE_B).set_value(store["resnet18-hpss-seed"])
+    at.selectbox(key=state.KEY_LB_COMPARE_A).set_value(store["resnet18-mel-seed"])
+    at.selectbox(key=state.KEY_LB_COMPARE_B).set_value(store["resnet18-hpss-seed"])
     run_page(at)
     df = at.dataframe[-1].value
     assert list(df.columns) == ["field", "A: resnet18-mel-seed", "B: resnet18-hpss-seed"]

@@ -1,8 +1,8 @@
 """The predictor page, run on its own with AppTest, on a tiny model trained at test time.
 
 The page never reads the uploader / recorder directly: their ``on_change``
-callbacks copy the file into ``st.session_state[common.KEY_PRED_CLIP[source]]``
-(a :func:`common.make_clip` dict) and the page predicts whatever is there.  Most
+callbacks copy the file into ``st.session_state[state.KEY_PRED_CLIP[source]]``
+(a :func:`clips.make_clip` dict) and the page predicts whatever is there.  Most
 tests put clips there directly (any bytes, any name, no widget round trip);
 ``test_real_uploader_and_recorder_widgets`` also goes through the real widgets
 (AppTest of Streamlit 1.67 can stage uploads and recordings).
@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common
-from ser_core import adapt, audio
+from ser_core import adapt, audio, figures
 from ser_core.config import EMOTIONS
 from ser_core.feedback import FeedbackStore
 from tests.conftest import encode, tone
 from tests.tiny_model import TINY, ship_tiny_model
+from ui import calibration, clips, feedback, models, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "2_predictor.py")
 UNSURE = "tiny_unsure"
@@ -66,8 +66,8 @@ def run_page() -> AppTest:
 def with_clip(data: bytes, name: str, source: str = "upload") -> AppTest:
     """The page with a clip as the uploader / recorder callback would store it."""
     at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state[common.KEY_PRED_SOURCE] = source
-    at.session_state[common.KEY_PRED_CLIP[source]] = common.make_clip(data, name, source)
+    at.session_state[state.KEY_PRED_SOURCE] = source
+    at.session_state[state.KEY_PRED_CLIP[source]] = clips.make_clip(data, name, source)
     return no_exception(at.run())
 
 
@@ -93,11 +93,11 @@ def test_page_lists_models_best_first(env):
     at = run_page()
     assert at.title[0].value == "Emotion predictor"
     assert not at.error, [e.value for e in at.error]
-    box = at.selectbox(key=common.KEY_PRED_MODEL)
-    assert box.value == TINY and set(box.options) == {common.model_label(TINY), common.model_label(UNSURE)}
+    box = at.selectbox(key=state.KEY_PRED_MODEL)
+    assert box.value == TINY and set(box.options) == {models.model_label(TINY), models.model_label(UNSURE)}
     assert "seed-split accuracy" in box.options[0]
     assert "runs in ONNX Runtime" in texts(at)
-    assert at.radio(key=common.KEY_PRED_SOURCE).value == "upload"
+    assert at.radio(key=state.KEY_PRED_SOURCE).value == "upload"
 
 
 def test_no_model_says_how_to_train(env, tmp_path, monkeypatch):
@@ -113,10 +113,10 @@ def test_upload_predicts_six_probabilities(env):
     bars = figs["probs"]["data"][0]
     assert bars["type"] == "bar" and bars["y"] == list(EMOTIONS)
     assert abs(sum(bars["x"]) - 100) < 0.1
-    assert bars["marker"]["color"] == [common.EMOTION_COLORS[e] for e in EMOTIONS]
+    assert bars["marker"]["color"] == [figures.EMOTION_COLORS[e] for e in EMOTIONS]
     assert "timeline" not in figs and {"wave", "mel"} <= set(figs)
     assert "Prediction took" in texts(at) and " ms" in texts(at)
-    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    res = at.session_state[state.KEY_PRED_RESULT]["upload"]
     label = EMOTIONS[int(np.argmax(res.verdict.probs))]
     assert f"Prediction: {label}" in texts(at)
 
@@ -133,9 +133,9 @@ def test_long_audio_gets_a_timeline(env):
 def test_model_choice_and_unsure_message(env):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
     assert not at.warning
-    at.selectbox(key=common.KEY_PRED_MODEL).set_value(UNSURE).run()
+    at.selectbox(key=state.KEY_PRED_MODEL).set_value(UNSURE).run()
     no_exception(at)
-    assert at.session_state[common.KEY_PRED_RESULT]["upload"].model == UNSURE
+    assert at.session_state[state.KEY_PRED_RESULT]["upload"].model == UNSURE
     assert at.warning and at.warning[0].value.startswith("The model is unsure: its best guess is ")
     assert at.warning[0].value.endswith(" %")
 
@@ -153,7 +153,7 @@ def test_bad_file_shows_an_error_and_the_page_keeps_working(env, data, name, rea
     assert at.error and reason in at.error[0].value and name in at.error[0].value
     assert not at.get("plotly_chart")
     # the next, good file is predicted
-    at.session_state[common.KEY_PRED_CLIP["upload"]] = common.make_clip(
+    at.session_state[state.KEY_PRED_CLIP["upload"]] = clips.make_clip(
         encode(tone(1.0), ext="ogg"), "good.ogg", "upload"
     )
     no_exception(at.run())
@@ -170,7 +170,7 @@ def test_damaged_model_weights_are_an_error_on_the_page(env, artifacts, tmp_path
     assert any(f"{TINY}.safetensors cannot be loaded" in e.value for e in at.error), [
         e.value for e in at.error
     ]
-    at.selectbox(key=common.KEY_PRED_MODEL).set_value(UNSURE)  # the other model still works
+    at.selectbox(key=state.KEY_PRED_MODEL).set_value(UNSURE)  # the other model still works
     no_exception(at.run())
     assert "Prediction:" in texts(at) or "unsure" in texts(at)
 
@@ -178,7 +178,7 @@ def test_damaged_model_weights_are_an_error_on_the_page(env, artifacts, tmp_path
 def test_recording_over_10_s_is_rejected(env):
     at = with_clip(encode(tone(11.0), ext="wav"), "your recording", source="recording")
     assert at.error and "limited to 10 s" in at.error[0].value
-    at.session_state[common.KEY_PRED_CLIP["recording"]] = common.make_clip(
+    at.session_state[state.KEY_PRED_CLIP["recording"]] = clips.make_clip(
         encode(tone(4.0), ext="wav"), "your recording", "recording"
     )
     no_exception(at.run())
@@ -186,37 +186,37 @@ def test_recording_over_10_s_is_rejected(env):
 
 
 def _answer(at: AppTest, right: str, correct: str | None = None, consent: bool = False) -> AppTest:
-    at.radio(key=common.KEY_FB_RIGHT).set_value(right).run()
+    at.radio(key=state.KEY_FB_RIGHT).set_value(right).run()
     if correct is not None:
-        at.selectbox(key=common.KEY_FB_CORRECT).set_value(correct).run()
+        at.selectbox(key=state.KEY_FB_CORRECT).set_value(correct).run()
     if consent:
-        at.checkbox(key=common.KEY_FB_CONSENT).check().run()
-    at.button(key=common.KEY_FB_SUBMIT).click().run()
+        at.checkbox(key=state.KEY_FB_CONSENT).check().run()
+    at.button(key=state.KEY_FB_SUBMIT).click().run()
     return no_exception(at)
 
 
 def test_feedback_without_consent_stores_no_audio(env):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
-    assert at.checkbox(key=common.KEY_FB_CONSENT).value is False  # unticked by default
-    assert at.checkbox(key=common.KEY_FB_CONSENT).label == common.CONSENT_LABEL
-    assert at.button(key=common.KEY_FB_SUBMIT).disabled  # nothing answered yet
-    _answer(at, common.FB_YES)
+    assert at.checkbox(key=state.KEY_FB_CONSENT).value is False  # unticked by default
+    assert at.checkbox(key=state.KEY_FB_CONSENT).label == feedback.CONSENT_LABEL
+    assert at.button(key=state.KEY_FB_SUBMIT).disabled  # nothing answered yet
+    _answer(at, feedback.FB_YES)
     store = FeedbackStore(env)
     rows = store.rows()
-    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    res = at.session_state[state.KEY_PRED_RESULT]["upload"]
     assert len(rows) == 1 and rows[0]["donation"] is None
     assert rows[0]["correct"] == rows[0]["predicted"] == res.verdict.label
     assert rows[0]["model"] == TINY and rows[0]["source"] == "upload"
     assert not list(store.donations.iterdir())
     assert "feedback only" in at.success[0].value
-    assert at.button(key=common.KEY_FB_SUBMIT).disabled  # sent once
+    assert at.button(key=state.KEY_FB_SUBMIT).disabled  # sent once
 
 
 def test_feedback_with_consent_stores_a_flac(env):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
-    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    res = at.session_state[state.KEY_PRED_RESULT]["upload"]
     other = next(e for e in EMOTIONS if e != res.verdict.label)
-    _answer(at, common.FB_NO, correct=other, consent=True)
+    _answer(at, feedback.FB_NO, correct=other, consent=True)
     store = FeedbackStore(env)
     rows = store.rows()
     assert len(rows) == 1 and rows[0]["correct"] == other
@@ -228,7 +228,7 @@ def test_feedback_with_consent_stores_a_flac(env):
 
 
 def test_not_sure_feedback_has_no_label(env):
-    _answer(with_clip(encode(tone(2.0), ext="wav"), "a.wav"), common.FB_NOT_SURE)
+    _answer(with_clip(encode(tone(2.0), ext="wav"), "a.wav"), feedback.FB_NOT_SURE)
     assert FeedbackStore(env).rows()[0]["correct"] is None
 
 
@@ -236,7 +236,7 @@ def test_feedback_store_failure_is_reported(env, tmp_path, monkeypatch):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the data folder should be")
     monkeypatch.setenv("SER_DATA_DIR", str(blocker / "sub"))
-    at = _answer(with_clip(encode(tone(2.0), ext="wav"), "a.wav"), common.FB_YES, consent=True)
+    at = _answer(with_clip(encode(tone(2.0), ext="wav"), "a.wav"), feedback.FB_YES, consent=True)
     assert at.error and at.error[0].value.startswith("Your feedback was not stored")
     assert not at.success
 
@@ -255,7 +255,7 @@ def webrtc_in_apptest(monkeypatch):
 
 def test_live_tab_renders_without_ice_servers(env, webrtc_in_apptest):
     at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    at.session_state[state.KEY_PRED_SOURCE] = "live"
     no_exception(at.run())
     assert not at.error
     assert "START" in at.info[-1].value
@@ -264,7 +264,7 @@ def test_live_tab_renders_without_ice_servers(env, webrtc_in_apptest):
 def test_bad_ice_setting_is_reported(env, webrtc_in_apptest, monkeypatch):
     monkeypatch.setenv("SER_ICE_SERVERS", "{not json")
     at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    at.session_state[state.KEY_PRED_SOURCE] = "live"
     no_exception(at.run())
     assert at.error and "SER_ICE_SERVERS" in at.error[0].value
 
@@ -280,8 +280,8 @@ def test_live_tab_shows_the_last_session_after_stop(env, webrtc_in_apptest):
         session.buffer.push(tone(0.6), 16_000)
         session.step()
     at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state[common.KEY_PRED_SOURCE] = "live"
-    at.session_state[common.KEY_LIVE_SESSION] = session
+    at.session_state[state.KEY_PRED_SOURCE] = "live"
+    at.session_state[state.KEY_LIVE_SESSION] = session
     no_exception(at.run())
     assert "Live label: anger · 70 %" in texts(at) and "Stopped" in texts(at)
     figs = charts(at)
@@ -296,7 +296,7 @@ def test_store_clip_callback():
     def script():
         import streamlit as st
 
-        from pages import common
+        from ui import predictor, state
 
         class Upload:
             name = "mine.m4a"
@@ -305,13 +305,13 @@ def test_store_clip_callback():
                 return b"bytes of audio"
 
         st.session_state["w"] = Upload()
-        common.store_clip("w", "upload")
-        common.store_clip("w", "recording")
-        st.session_state["up"] = dict(st.session_state[common.KEY_PRED_CLIP["upload"]])
-        st.session_state["rec"] = dict(st.session_state[common.KEY_PRED_CLIP["recording"]])
+        predictor.store_clip("w", "upload")
+        predictor.store_clip("w", "recording")
+        st.session_state["up"] = dict(st.session_state[state.KEY_PRED_CLIP["upload"]])
+        st.session_state["rec"] = dict(st.session_state[state.KEY_PRED_CLIP["recording"]])
         st.session_state["w"] = None
-        common.store_clip("w", "upload")
-        st.session_state["cleared"] = common.KEY_PRED_CLIP["upload"] not in st.session_state
+        predictor.store_clip("w", "upload")
+        st.session_state["cleared"] = state.KEY_PRED_CLIP["upload"] not in st.session_state
 
     at = no_exception(AppTest.from_function(script).run())
     up, rec = at.session_state["up"], at.session_state["rec"]
@@ -323,21 +323,21 @@ def test_store_clip_callback():
 def test_real_uploader_and_recorder_widgets(env):
     """AppTest in Streamlit 1.67 can stage uploads: the widgets' callbacks fill the clip key."""
     at = run_page()
-    at.file_uploader(key=common.KEY_PRED_UPLOADER).upload(
+    at.file_uploader(key=state.KEY_PRED_UPLOADER).upload(
         "speech.mp3", encode(tone(2.0), ext="mp3"), "audio/mpeg"
     ).run()
     no_exception(at)
-    assert at.session_state[common.KEY_PRED_CLIP["upload"]]["name"] == "speech.mp3"
+    assert at.session_state[state.KEY_PRED_CLIP["upload"]]["name"] == "speech.mp3"
     assert not at.error and "probs" in charts(at) and "speech.mp3" in texts(at)
-    at.file_uploader(key=common.KEY_PRED_UPLOADER).clear().run()
+    at.file_uploader(key=state.KEY_PRED_UPLOADER).clear().run()
     no_exception(at)
-    assert common.KEY_PRED_CLIP["upload"] not in at.session_state and "probs" not in charts(at)
+    assert state.KEY_PRED_CLIP["upload"] not in at.session_state and "probs" not in charts(at)
 
-    at.radio(key=common.KEY_PRED_SOURCE).set_value("recording").run()
-    at.audio_input(key=common.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(12.0))).run()
+    at.radio(key=state.KEY_PRED_SOURCE).set_value("recording").run()
+    at.audio_input(key=state.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(12.0))).run()
     no_exception(at)
     assert at.error and "limited to 10 s" in at.error[0].value
-    at.audio_input(key=common.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(2.5))).run()
+    at.audio_input(key=state.KEY_PRED_RECORDER).upload("rec.wav", encode(tone(2.5))).run()
     no_exception(at)
     assert not at.error and "probs" in charts(at) and "your recording" in texts(at)
 
@@ -365,12 +365,12 @@ def _use(monkeypatch, artifacts: Path, tmp_path: Path) -> Path:
 def test_ensemble_is_listed_and_predicts(ensemble_artifacts, tmp_path, monkeypatch):
     _use(monkeypatch, ensemble_artifacts, tmp_path)
     at = run_page()
-    box = at.selectbox(key=common.KEY_PRED_MODEL)
+    box = at.selectbox(key=state.KEY_PRED_MODEL)
     from ser_core.inference import best_model_name
 
     assert box.value == best_model_name() != ENSEMBLE  # the best by seed accuracy stays default
-    assert common.model_label(ENSEMBLE) in box.options and len(box.options) == 3
-    at.session_state[common.KEY_PRED_CLIP["upload"]] = common.make_clip(
+    assert models.model_label(ENSEMBLE) in box.options and len(box.options) == 3
+    at.session_state[state.KEY_PRED_CLIP["upload"]] = clips.make_clip(
         encode(tone(2.0), ext="wav"), "a.wav", "upload"
     )
     box.set_value(ENSEMBLE).run()
@@ -378,7 +378,7 @@ def test_ensemble_is_listed_and_predicts(ensemble_artifacts, tmp_path, monkeypat
     assert not at.error, [e.value for e in at.error]
     assert "weighted ensemble of 2 ResNets (mel 0.70, chroma 0.30)" in texts(at)
     assert "runs in ONNX Runtime" in texts(at)
-    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    res = at.session_state[state.KEY_PRED_RESULT]["upload"]
     assert res.model == ENSEMBLE and res.voice == ""
     bars = charts(at)["probs"]["data"][0]
     assert abs(sum(bars["x"]) - 100) < 0.1
@@ -415,54 +415,54 @@ def speech(seconds: float, seed: int = 0) -> np.ndarray:
 def calibrate(at: AppTest, data: bytes, name: str = "me.wav", who: str = "") -> AppTest:
     """Stage calibration audio as the recorder / uploader callback would, then press
     Calibrate."""
-    at.session_state[common.KEY_CAL_CLIP] = common.make_clip(data, name, "calibration")
+    at.session_state[state.KEY_CAL_CLIP] = clips.make_clip(data, name, "calibration")
     if who:
-        at.session_state[common.KEY_CAL_NAME] = who
+        at.session_state[state.KEY_CAL_NAME] = who
     no_exception(at.run())
-    at.button(key=common.KEY_CAL_RUN).click().run()
+    at.button(key=state.KEY_CAL_RUN).click().run()
     return no_exception(at)
 
 
 def test_unadapted_until_calibrated_then_every_prediction_is_adapted(spk_env):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
-    assert at.selectbox(key=common.KEY_PRED_MODEL).value == SPK
+    assert at.selectbox(key=state.KEY_PRED_MODEL).value == SPK
     assert "Not adapted to this voice" in at.info[0].value
-    before = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    before = at.session_state[state.KEY_PRED_RESULT]["upload"]
     assert before.voice == "" and "Not adapted" in texts(at)
-    assert at.button(key=common.KEY_CAL_RUN).disabled  # no calibration audio yet
+    assert at.button(key=state.KEY_CAL_RUN).disabled  # no calibration audio yet
 
     calibrate(at, encode(speech(12.0), ext="flac"), who="ala")
     assert not at.error, [e.value for e in at.error]
     assert at.success[0].value.startswith("Adapted to the voice 'ala' (12 s of calibration")
     assert "Calibrated for 'ala' from 12 s of speech" in texts(at)
-    after = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    after = at.session_state[state.KEY_PRED_RESULT]["upload"]
     assert after.voice and after.adaptation.startswith("Adapted to the voice 'ala'")
     assert not np.array_equal(after.verdict.probs, before.verdict.probs)  # re-predicted
     assert "Adapted to the voice 'ala'" in [c.value for c in at.caption][-10:] or any(
         c.value.startswith("Adapted to the voice") for c in at.caption
     )
     # the recording tab uses the profile too
-    at.session_state[common.KEY_PRED_SOURCE] = "recording"
-    at.session_state[common.KEY_PRED_CLIP["recording"]] = common.make_clip(
+    at.session_state[state.KEY_PRED_SOURCE] = "recording"
+    at.session_state[state.KEY_PRED_CLIP["recording"]] = clips.make_clip(
         encode(tone(2.0), ext="wav"), "your recording", "recording"
     )
     no_exception(at.run())
-    assert at.session_state[common.KEY_PRED_RESULT]["recording"].voice == after.voice
+    assert at.session_state[state.KEY_PRED_RESULT]["recording"].voice == after.voice
     # nothing was stored: no database, no audio
     assert not (spk_env / "feedback.sqlite3").exists()
-    assert at.session_state[common.KEY_VOICE]["kind"] == "audio"
+    assert at.session_state[state.KEY_VOICE]["kind"] == "audio"
 
     # another model with another representation: the profile is recomputed for it
-    at.selectbox(key=common.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()
+    at.selectbox(key=state.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()
     no_exception(at)
-    res = at.session_state[common.KEY_PRED_RESULT]["recording"]
+    res = at.session_state[state.KEY_PRED_RESULT]["recording"]
     assert res.model == SPK_CHROMA and res.voice and res.voice != after.voice
     assert res.adaptation.startswith("Adapted to the voice 'ala'")
 
     # forget: unadapted again
-    at.button(key=common.KEY_CAL_FORGET).click().run()
+    at.button(key=state.KEY_CAL_FORGET).click().run()
     no_exception(at)
-    assert at.session_state[common.KEY_PRED_RESULT]["recording"].voice == ""
+    assert at.session_state[state.KEY_PRED_RESULT]["recording"].voice == ""
     assert "Not adapted to this voice" in at.info[0].value
 
 
@@ -472,48 +472,48 @@ def test_a_long_calibration_adapts_batch_norm_too_and_only_once(spk_env):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
     calibrate(at, encode(speech(12.0), ext="wav"), who="ala")
     assert "From 20 s of speech" in at.success[0].value
-    short = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    short = at.session_state[state.KEY_PRED_RESULT]["upload"]
     calibrate(at, encode(speech(40.0, seed=2), ext="wav"), who="ala")
     assert not at.error, [e.value for e in at.error]
     assert "re-estimated on this speech too (AdaBN)" in at.success[0].value
-    res = at.session_state[common.KEY_PRED_RESULT]["upload"]
+    res = at.session_state[state.KEY_PRED_RESULT]["upload"]
     assert res.voice != short.voice and "AdaBN" in res.adaptation and res.backend == "torch"
     assert not np.allclose(res.verdict.probs, short.verdict.probs)
-    voice = at.session_state[common.KEY_VOICE]
+    voice = at.session_state[state.KEY_VOICE]
     assert voice["windows"].shape[1:] == (48000,) and len(voice["windows"]) >= 20
-    shared = common._voice_stats(voice["id"], voice["y"], tuple(voice_reps(at)), "ala")
+    shared = calibration._voice_stats(voice["id"], voice["y"], tuple(voice_reps(at)), "ala")
     assert shared.windows is None  # the cache all sessions share holds statistics only
-    adapted = dict(at.session_state[common.KEY_ADAPTED])
+    adapted = dict(at.session_state[state.KEY_ADAPTED])
     assert len(adapted) == 1
     no_exception(at.run())  # a rerun reuses the adapted model
-    assert all(at.session_state[common.KEY_ADAPTED][k] is v for k, v in adapted.items())
+    assert all(at.session_state[state.KEY_ADAPTED][k] is v for k, v in adapted.items())
     assert "information maximisation" not in at.success[0].value  # 40 s < adapt.INFOMAX_SECONDS
     # from a minute the network is tuned to the voice too; speech beyond 2 minutes is not used
     calibrate(at, encode(speech(150.0, seed=3), ext="wav"), who="ala")
     assert not at.error, [e.value for e in at.error]
     assert "scales and shifts tuned to it (information maximisation)" in at.success[0].value
-    assert at.session_state[common.KEY_VOICE]["seconds"] <= common.CALIBRATION_MAX_SECONDS
-    assert at.session_state[common.KEY_PRED_RESULT]["upload"].adaptation.endswith(
+    assert at.session_state[state.KEY_VOICE]["seconds"] <= calibration.CALIBRATION_MAX_SECONDS
+    assert at.session_state[state.KEY_PRED_RESULT]["upload"].adaptation.endswith(
         "(information maximisation)."
     )
-    at.button(key=common.KEY_CAL_FORGET).click().run()
+    at.button(key=state.KEY_CAL_FORGET).click().run()
     no_exception(at)
-    assert common.KEY_ADAPTED not in at.session_state
+    assert state.KEY_ADAPTED not in at.session_state
 
 
 def voice_reps(at: AppTest) -> list[str]:
-    return common.calibration_representations(common.predictor(at.session_state[common.KEY_PRED_MODEL]))
+    return calibration.calibration_representations(models.predictor(at.session_state[state.KEY_PRED_MODEL]))
 
 
 def test_model_that_cannot_adapt_suggests_one_that_can(spk_env):
     at = run_page()
-    at.selectbox(key=common.KEY_PRED_MODEL).set_value(TINY).run()
+    at.selectbox(key=state.KEY_PRED_MODEL).set_value(TINY).run()
     no_exception(at)
     msg = at.info[0].value
     assert "corpus-level normalisation; it cannot adapt" in msg and f"**{SPK}** can adapt" in msg
-    at.button(key=common.KEY_CAL_SWITCH).click().run()
+    at.button(key=state.KEY_CAL_SWITCH).click().run()
     no_exception(at)
-    assert at.selectbox(key=common.KEY_PRED_MODEL).value == SPK
+    assert at.selectbox(key=state.KEY_PRED_MODEL).value == SPK
 
 
 def test_no_adaptable_model_says_how_to_train_one(env):
@@ -533,12 +533,12 @@ def test_no_adaptable_model_says_how_to_train_one(env):
 def test_bad_calibration_keeps_the_previous_voice(spk_env, data, name, reason):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
     calibrate(at, encode(speech(12.0), ext="wav"), who="ala")
-    good = at.session_state[common.KEY_PRED_RESULT]["upload"].voice
+    good = at.session_state[state.KEY_PRED_RESULT]["upload"].voice
     calibrate(at, data, name=name)
     assert at.error and at.error[0].value.startswith("Calibration failed")
     assert reason in at.error[0].value
     # the page keeps working and the earlier calibration is kept
-    assert at.session_state[common.KEY_PRED_RESULT]["upload"].voice == good
+    assert at.session_state[state.KEY_PRED_RESULT]["upload"].voice == good
     assert at.success[0].value.startswith("Adapted to the voice 'ala'")
     assert "probs" in charts(at)
 
@@ -546,15 +546,15 @@ def test_bad_calibration_keeps_the_previous_voice(spk_env, data, name, reason):
 def test_profile_is_saved_only_with_consent_and_a_name_and_reloads(spk_env):
     at = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
     calibrate(at, encode(speech(12.0), ext="wav"))
-    consent = at.checkbox(key=common.KEY_CAL_CONSENT)
-    assert consent.value is False and consent.label == common.PROFILE_CONSENT_LABEL
-    assert at.button(key=common.KEY_CAL_SAVE).disabled  # no consent, no name
+    consent = at.checkbox(key=state.KEY_CAL_CONSENT)
+    assert consent.value is False and consent.label == calibration.PROFILE_CONSENT_LABEL
+    assert at.button(key=state.KEY_CAL_SAVE).disabled  # no consent, no name
     consent.check().run()
-    assert at.button(key=common.KEY_CAL_SAVE).disabled  # still no name
+    assert at.button(key=state.KEY_CAL_SAVE).disabled  # still no name
     assert not (spk_env / "feedback.sqlite3").exists()
-    at.text_input(key=common.KEY_CAL_NAME).input("Ala").run()
-    assert not at.button(key=common.KEY_CAL_SAVE).disabled
-    at.button(key=common.KEY_CAL_SAVE).click().run()
+    at.text_input(key=state.KEY_CAL_NAME).input("Ala").run()
+    assert not at.button(key=state.KEY_CAL_SAVE).disabled
+    at.button(key=state.KEY_CAL_SAVE).click().run()
     no_exception(at)
     assert "Saved the voice profile 'Ala'" in texts(at)
     store = FeedbackStore(spk_env)
@@ -563,23 +563,23 @@ def test_profile_is_saved_only_with_consent_and_a_name_and_reloads(spk_env):
     assert row["name"] == "Ala" and row["representations"] == ["chroma", "mel", *adapt.voice_warps("mel")]
     assert store.rows() == [] and not list(store.donations.iterdir())  # no audio anywhere
     # the same name again is refused, the saved one is kept
-    at.checkbox(key=common.KEY_CAL_CONSENT).check().run()
-    at.button(key=common.KEY_CAL_SAVE).click().run()
+    at.checkbox(key=state.KEY_CAL_CONSENT).check().run()
+    at.button(key=state.KEY_CAL_SAVE).click().run()
     assert at.error and "'Ala' already exists" in at.error[0].value
 
     # a new browser session: unadapted until the saved profile is picked
     at2 = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
     assert "Not adapted" in at2.info[0].value
-    at2.selectbox(key=common.KEY_CAL_PICK).set_value("Ala").run()
-    at2.button(key=common.KEY_CAL_LOAD).click().run()
+    at2.selectbox(key=state.KEY_CAL_PICK).set_value("Ala").run()
+    at2.button(key=state.KEY_CAL_LOAD).click().run()
     no_exception(at2)
     assert at2.success[0].value.startswith("Adapted to the voice 'Ala'")
     assert "statistics only, so the batch-norm layers are not adapted" in texts(at2)
-    assert at2.session_state[common.KEY_PRED_RESULT]["upload"].voice
-    at2.selectbox(key=common.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()  # chroma stats saved too
+    assert at2.session_state[state.KEY_PRED_RESULT]["upload"].voice
+    at2.selectbox(key=state.KEY_PRED_MODEL).set_value(SPK_CHROMA).run()  # chroma stats saved too
     assert not at2.error and at2.success[0].value.startswith("Adapted to the voice 'Ala'")
-    at2.selectbox(key=common.KEY_CAL_PICK).set_value("Ala").run()
-    at2.button(key=common.KEY_CAL_DELETE).click().run()
+    at2.selectbox(key=state.KEY_CAL_PICK).set_value("Ala").run()
+    at2.button(key=state.KEY_CAL_DELETE).click().run()
     no_exception(at2)
     assert store.list_profiles() == [] and "Deleted the saved voice profile 'Ala'" in texts(at2)
     assert at2.success[0].value.startswith("Adapted to the voice")  # this session keeps it
@@ -589,23 +589,23 @@ def test_live_on_the_fly_adaptation_toggle(spk_env, webrtc_in_apptest):
     from ser_core.live import OnlineAdapter
 
     at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state[common.KEY_PRED_SOURCE] = "live"
+    at.session_state[state.KEY_PRED_SOURCE] = "live"
     no_exception(at.run())
-    assert not at.toggle(key=common.KEY_LIVE_ADAPT).value
-    assert at.slider(key=common.KEY_LIVE_WARMUP).value == 10
-    assert at.session_state[common.KEY_LIVE_SESSION].adapter is None
+    assert not at.toggle(key=state.KEY_LIVE_ADAPT).value
+    assert at.slider(key=state.KEY_LIVE_WARMUP).value == 10
+    assert at.session_state[state.KEY_LIVE_SESSION].adapter is None
     assert any("Not adapted to this voice" in c.value for c in at.caption)
-    at.toggle(key=common.KEY_LIVE_ADAPT).set_value(True).run()
-    at.slider(key=common.KEY_LIVE_WARMUP).set_value(15).run()
+    at.toggle(key=state.KEY_LIVE_ADAPT).set_value(True).run()
+    at.slider(key=state.KEY_LIVE_WARMUP).set_value(15).run()
     no_exception(at)
-    adapter = at.session_state[common.KEY_LIVE_SESSION].adapter
+    adapter = at.session_state[state.KEY_LIVE_SESSION].adapter
     assert isinstance(adapter, OnlineAdapter) and adapter.warmup == 15
     assert any(c.value.startswith("Warming up: 0 of 15 s of speech") for c in at.caption)
     # a model that cannot adapt: the toggle is disabled and no adapter runs
-    at.selectbox(key=common.KEY_PRED_MODEL).set_value(TINY).run()
+    at.selectbox(key=state.KEY_PRED_MODEL).set_value(TINY).run()
     no_exception(at)
-    assert at.toggle(key=common.KEY_LIVE_ADAPT).disabled
-    assert at.session_state[common.KEY_LIVE_SESSION].adapter is None
+    assert at.toggle(key=state.KEY_LIVE_ADAPT).disabled
+    assert at.session_state[state.KEY_LIVE_SESSION].adapter is None
 
 
 def test_a_functionals_model_predicts_on_the_page(tmp_path, monkeypatch):
@@ -618,7 +618,7 @@ def test_a_functionals_model_predicts_on_the_page(tmp_path, monkeypatch):
     monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SER_ONNX_CACHE", str(tmp_path / "onnx"))
     at = with_clip(encode(tone(2.0), ext="wav"), "short.wav")
-    at.selectbox(key=common.KEY_PRED_MODEL).set_value("logreg_egemaps_spk").run()
+    at.selectbox(key=state.KEY_PRED_MODEL).set_value("logreg_egemaps_spk").run()
     no_exception(at)
     assert not at.error, [e.value for e in at.error]
     assert "logistic regression on the egemaps functionals" in texts(at)

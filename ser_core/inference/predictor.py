@@ -1,15 +1,10 @@
-"""Prediction with a shipped model: waveform in, calibrated probabilities out.
-
->>> p = Predictor.load()                  # the best shipped model
->>> probs = p.predict(y)                  # (6,) for a waveform at 16 kHz
->>> tl = p.timeline(y_long)               # sliding 3-s windows, 1-s hop
-
-The front end (representation, feature config, normalisation, temperature) is
-read from the model card, so a model is always fed what it was trained on.
-"""
+"""A shipped model with its front end: waveform in, calibrated probabilities out
+(:class:`Predictor`); its ONNX copy, its sliding-window :class:`Timeline` and timed
+:class:`Verdict`."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -23,42 +18,41 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import adapt, features, functionals, models
-from .audio import frame_windows, load_audio, pad_or_trim
-from .config import EMOTIONS, FeatureConfig, project_root
-from .errors import SERError, UnknownNameError
-from .metrics import TopClass, log_softmax, softmax
+from .. import adapt, features, functionals, models
+from ..audio import files_of, frame_windows, load_audio, pad_or_trim
+from ..config import EMOTIONS, FeatureConfig, project_root
+from ..errors import SERError, UnknownNameError
+from ..export import OnnxModel, export_onnx
+from ..metrics import DEFAULT_UNSURE, TopClass, log_softmax, softmax
+from .choice import best_model_name
 
 __all__ = [
+    "BACKENDS",
+    "PREDICTORS",
     "Predictor",
-    "EnsemblePredictor",
     "Timeline",
     "Verdict",
-    "best_model_name",
-    "best_adaptable_model",
-    "predict_files",
-    "unsure_threshold",
-    "DEFAULT_UNSURE",
-    "BACKENDS",
     "onnx_cache_dir",
+    "predict_files",
 ]
 
-#: Fallback "unsure" threshold when a model card sets none.
-DEFAULT_UNSURE = 0.5
 #: Inference back ends: PyTorch eager, ONNX Runtime, or ONNX Runtime when it works.
 BACKENDS = ("auto", "torch", "onnx")
 
 
 def onnx_cache_dir() -> Path:
-    """Where exported ONNX copies of shipped models go: ``$SER_ONNX_CACHE`` or
-    ``<project>/.cache/onnx``."""
+    """Where exported ONNX copies of shipped models go.
+
+    Returns
+    -------
+    Path
+        ``$SER_ONNX_CACHE`` when set, else ``<project>/.cache/onnx``.
+    """
     return Path(os.environ.get("SER_ONNX_CACHE", project_root() / ".cache" / "onnx"))
 
 
 def _onnx_copy(loaded: models.LoadedModel) -> Path:
     """The ONNX export of a loaded model, made once per weights + card content."""
-    from .export import export_onnx
-
     digest = hashlib.sha256(json.dumps(loaded.card, sort_keys=True).encode())
     for v in loaded.module.state_dict().values():
         digest.update(v.detach().cpu().numpy().tobytes())
@@ -77,78 +71,6 @@ def _onnx_copy(loaded: models.LoadedModel) -> Path:
         finally:
             tmp.unlink(missing_ok=True)
     return path
-
-
-def unsure_threshold(probs: np.ndarray, labels: np.ndarray, *, min_accuracy: float = 0.5) -> float:
-    """Confidence below which a model is unsure, from held-out predictions.
-
-    Fits held-out correctness against the top probability with an increasing
-    isotonic regression and returns the lowest confidence at which the fitted
-    accuracy reaches ``min_accuracy``: below it, the label is more often wrong
-    than right.
-
-    Parameters
-    ----------
-    probs : np.ndarray, shape (n, 6)
-        Calibrated validation probabilities.
-    labels : np.ndarray, shape (n,)
-    """
-    from sklearn.isotonic import IsotonicRegression
-
-    conf = probs.max(1)
-    correct = (probs.argmax(1) == labels).astype(float)
-    if len(conf) < 2:
-        return DEFAULT_UNSURE
-    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(conf, correct)
-    grid = np.linspace(conf.min(), conf.max(), 512)
-    ok = np.flatnonzero(iso.predict(grid) >= min_accuracy)
-    if ok.size == 0:
-        return float(round(conf.max(), 3))
-    return float(round(grid[ok[0]], 3))
-
-
-def best_model_name(
-    directory: Path | None = None, *, protocol: str = "seed", among: Iterable[str] | None = None
-) -> str:
-    """The shipped model (of ``among``, default all) with the highest ``protocol``
-    accuracy in its card."""
-    cards = models.shipped_cards(directory)  # (damaged ones left out, with a warning)
-    names = [n for n in (among if among is not None else cards) if n in cards]
-    if not names:
-        raise UnknownNameError(
-            "no shipped model in artifacts/models; train one with `python -m ser_core train --ship NAME`"
-        )
-
-    def score(n: str) -> float:
-        return float(cards[n].get("metrics", {}).get(protocol, {}).get("accuracy", -1))
-
-    return max(names, key=score)
-
-
-def best_adaptable_model(directory: Path | None = None, *, protocol: str | None = None) -> str:
-    """The best shipped model trained on speaker-normalised features (it can be calibrated).
-
-    ``protocol=None`` ranks by the ``loso`` accuracy (how the recipe does on a
-    voice it never heard, which is what calibration is for) when every
-    candidate's card has one, else by the ``seed`` accuracy.
-    """
-    cards = models.shipped_cards(directory)
-
-    def adapts(card: dict) -> bool:  # speaker-normalised, or an ensemble of such members only
-        members = card.get("input", {}).get("members")
-        if members:
-            return all(m in cards and adapts(cards[m]) for m in members)
-        return card.get("normalization", {}).get("kind") == "speaker"
-
-    names = [n for n, c in cards.items() if adapts(c)]
-    if not names:
-        raise UnknownNameError(
-            "no shipped model can adapt to a voice; train one with "
-            "`python -m ser_core train --norm speaker --ship NAME`"
-        )
-    if protocol is None:
-        protocol = "loso" if all("loso" in cards[n].get("metrics", {}) for n in names) else "seed"
-    return best_model_name(directory, protocol=protocol, among=names)
 
 
 @dataclass(frozen=True)
@@ -171,6 +93,7 @@ class Timeline:
 
     @property
     def label(self) -> str:
+        """The emotion with the highest :attr:`overall` probability (one of ``EMOTIONS``)."""
         return EMOTIONS[int(np.argmax(self.overall))]
 
 
@@ -201,11 +124,18 @@ class Verdict(TopClass):
 
     @property
     def unsure(self) -> bool:
-        """The top probability is below the model's threshold."""
+        """Whether the top probability is below the model's threshold (:attr:`unsure_below`)."""
         return self.confidence < self.unsure_below
 
     def message(self) -> str:
-        """One sentence for people: ``"anger (87 %)"`` or the unsure wording."""
+        """One sentence for people.
+
+        Returns
+        -------
+        str
+            ``"anger (87 %)"``, or ``"The model is unsure: its best guess is
+            anger at 42 %"`` when :attr:`unsure`.
+        """
         pct = f"{100 * self.confidence:.0f} %"
         if self.unsure:
             return f"The model is unsure: its best guess is {self.label} at {pct}"
@@ -218,6 +148,7 @@ class Predictor:
     Parameters
     ----------
     loaded : LoadedModel
+        A shipped model and its card (:func:`ser_core.models.load`).
     backend : {"torch", "onnx", "auto"}
         Run the network in PyTorch, in ONNX Runtime (exported once to
         :func:`onnx_cache_dir`), or in ONNX Runtime falling back to PyTorch
@@ -270,8 +201,6 @@ class Predictor:
         self._onnx = None
         if backend != "torch":
             try:
-                from .export import OnnxModel
-
                 path = _onnx_copy(loaded)
                 try:
                     self._onnx = OnnxModel(path, threads=threads)
@@ -301,16 +230,41 @@ class Predictor:
 
         An ensemble's card names its members; they are loaded too and the
         result is an :class:`EnsemblePredictor` with the same interface.
+
+        Parameters
+        ----------
+        name : str, optional
+            A shipped model (default: :func:`best_model_name`).
+        directory : Path, optional
+            Where the shipped models are (default ``artifacts/models``).
+        backend : {"torch", "onnx", "auto"}
+            As for :class:`Predictor`.
+        threads : int, optional
+            ONNX Runtime intra-op threads (an ensemble's members: 1 each by default).
+
+        Returns
+        -------
+        Predictor or EnsemblePredictor
+
+        Raises
+        ------
+        UnknownNameError
+            If ``name`` is not shipped (or none is), or ``backend`` is unknown.
+        ModelFileError
+            If the model's card or weights are damaged.
+        SERError
+            If ``backend="onnx"`` and the model cannot run in ONNX Runtime.
         """
         loaded = models.load(name or best_model_name(directory), directory=directory)
-        if loaded.card["input"]["kind"] == "members":
-            return EnsemblePredictor(loaded, directory=directory, backend=backend, threads=threads)
+        kind = loaded.card["input"]["kind"]
+        if kind in PREDICTORS:  # an ensemble: its members are loaded too
+            return PREDICTORS[kind](loaded, directory=directory, backend=backend, threads=threads)
         return cls(loaded, backend=backend, threads=threads)
 
     # ----------------------------------------------------------- adaptation
     @property
     def speaker_normalised(self) -> bool:
-        """The model was trained on speaker-normalised features (it can be adapted)."""
+        """Whether the model was trained on speaker-normalised features (it can be adapted)."""
         return self.norm_kind == "speaker"
 
     def adapted(
@@ -338,9 +292,13 @@ class Predictor:
             batch-norm scales and shifts to the voice by information
             maximisation (:func:`ser_core.adapt.tune_to_voice`), as
             ``evaluate --voice-warps --adabn --infomax`` scores it.
-        """
-        import copy
 
+        Returns
+        -------
+        Predictor
+            The adapted copy (a model that is not speaker-normalised keeps no
+            profile and predicts as before).
+        """
         out = copy.copy(self)
         out.profile = profile if self.speaker_normalised else None
         if not warps:
@@ -377,22 +335,34 @@ class Predictor:
 
     @property
     def adabn(self) -> bool:
-        """The network's batch-norm statistics were re-estimated on the voice (:meth:`adapted`)."""
+        """Whether the network's batch-norm statistics were re-estimated on the voice (:meth:`adapted`)."""
         return self._bn_net is not None
 
     @property
     def infomax(self) -> bool:
-        """The network's batch-norm scales and shifts were tuned to the voice (:meth:`adapted`)."""
+        """Whether the network's batch-norm scales and shifts were tuned to the voice (:meth:`adapted`)."""
         return self._tuned is not None
 
     def needed_representations(self) -> list[str]:
-        """Representations a voice profile must hold to adapt this model."""
+        """Representations a voice profile must hold to adapt this model.
+
+        Returns
+        -------
+        list of str
+            The model's representation, or empty when it cannot adapt.
+        """
         return [self.representation] if self.speaker_normalised else []
 
     def profile_representations(self) -> list[str]:
-        """Representations a new voice profile for this model should hold: the needed
-        ones and the statistics of its voice warps (``"mel@0.84"`` ...), without which
-        it predicts the voice as it is."""
+        """Representations a new voice profile for this model should hold.
+
+        Returns
+        -------
+        list of str
+            The needed ones and its voice warps (``"mel@0.84"`` ...), without
+            whose statistics it predicts the voice as it is; empty when the
+            model cannot adapt.
+        """
         if not self.speaker_normalised:
             return []
         return [self.representation] + adapt.voice_warps(self.representation, warps=self.warps)
@@ -410,7 +380,15 @@ class Predictor:
         return self.norm
 
     def adaptation(self) -> str:
-        """One sentence on how inputs are normalised, for people."""
+        """How inputs are normalised, for people.
+
+        Returns
+        -------
+        str
+            One or two sentences: not adaptable, adapted (to whom, on how much
+            speech, with warps / AdaBN / information maximisation), or not yet
+            adapted.
+        """
         if not self.speaker_normalised:
             return "This model uses corpus-level normalisation; it cannot adapt to a voice."
         if self.profile is not None and self.representation in self.profile:
@@ -448,12 +426,19 @@ class Predictor:
 
     # ----------------------------------------------------------- inputs
     def inputs(self, windows: np.ndarray) -> np.ndarray:
-        """Model inputs for waveforms ``(n, samples)`` at ``cfg.sr``, normalised.
+        """Model inputs for waveforms, normalised as the model expects.
+
+        Parameters
+        ----------
+        windows : np.ndarray, shape (n, samples)
+            Waveforms at ``cfg.sr``.
 
         Returns
         -------
-        np.ndarray, float32: ``(n, C, F, T)`` features, ``(n, dim)`` functionals,
-        ``(n, 1, samples)`` waveforms or ``(n, 2, steps)`` frames, depending on the model.
+        np.ndarray, float32
+            ``(n, C, F, T)`` features, ``(n, dim)`` functionals,
+            ``(n, 1, cfg.n_samples)`` waveforms or ``(n, 2, 301)`` ZCR/RMS
+            frames (:func:`ser_core.features.zcr_rms_frames`), depending on the model.
         """
         if self.kind == "features":
             x = np.stack([features.compute(w, self.representation, cfg=self.cfg) for w in windows])
@@ -462,33 +447,60 @@ class Predictor:
         elif self.kind == "waveform":
             x = np.stack([pad_or_trim(w, n_samples=self.cfg.n_samples)[None] for w in windows])
         else:
-            from .train import zcr_rms_frames
-
-            x = np.stack([zcr_rms_frames(w) for w in windows])
+            x = np.stack([features.zcr_rms_frames(w) for w in windows])
         stats = self._stats()
         return stats.apply(x) if stats is not None else x.astype(np.float32)
 
-    @torch.no_grad()
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Raw logits ``(n, 6)`` of prepared inputs.
+        """Raw logits of prepared inputs (ONNX Runtime or PyTorch, no temperature).
 
         Adapted with AdaBN and voice warps, ``x`` holds the copies of every clip
         as :meth:`front_log_probs` stacks them (one block per warp, in
-        :attr:`_bn_views` order)."""
+        :attr:`_bn_views` order).
+
+        Parameters
+        ----------
+        x : np.ndarray, shape (n, ...)
+            Normalised inputs as :meth:`inputs` returns them.
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n, 6)
+        """
         if self._onnx is not None:
             return self._onnx.logits(x)
-        return self.module(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+        return models.predict_logits(self.module, x, batch_size=max(len(x), 1))  # one batch
 
     def predict_batch(self, windows: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities ``(n, 6)`` of waveforms ``(n, samples)``."""
+        """Calibrated probabilities of a batch of waveforms.
+
+        Parameters
+        ----------
+        windows : np.ndarray, shape (n, samples)
+            Waveforms at ``cfg.sr`` (each padded/trimmed to ``cfg.n_samples``).
+
+        Returns
+        -------
+        np.ndarray, float32, shape (n, 6)
+            Averaged over the voice warps when adapted with them.
+        """
         if self._views():
             fronts = [features.Frontend(w, cfg=self.cfg) for w in np.asarray(windows, np.float32)]
             return np.exp(self.front_log_probs(fronts)).astype(np.float32)
         return softmax(self.logits(self.inputs(windows)), temperature=self.temperature).astype(np.float32)
 
     def log_probs(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated log-probabilities ``(n, 6)`` of un-normalised inputs (features
-        ``(n, C, F, T)`` or functionals ``(n, dim)``), normalised as :meth:`inputs` does."""
+        """Calibrated log-probabilities of un-normalised inputs.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape (n, C, F, T) or (n, dim)
+            Features or functionals, normalised here as :meth:`inputs` does.
+
+        Returns
+        -------
+        np.ndarray, shape (n, 6)
+        """
         stats = self._stats()
         return log_softmax(
             self.logits(stats.apply(x) if stats is not None else x), temperature=self.temperature
@@ -501,6 +513,15 @@ class Predictor:
         Adapted to a voice with its warps (:meth:`adapted`), the probabilities
         are averaged over the warped copies, each normalised with the voice's
         statistics of that copy.
+
+        Parameters
+        ----------
+        fronts : list of Frontend
+            One :class:`~ser_core.features.Frontend` per clip, at ``cfg``.
+
+        Returns
+        -------
+        np.ndarray, shape (n_clips, 6)
         """
         views = self._views()
         if not views:
@@ -512,15 +533,39 @@ class Predictor:
         return np.log(np.maximum(p, 1e-30))
 
     def predict(self, y: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities ``(6,)`` of one waveform (padded/trimmed to 3 s)."""
+        """Calibrated probabilities of one waveform.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n,)
+            Mono waveform at ``cfg.sr``, padded/trimmed to ``cfg.duration`` (3 s).
+
+        Returns
+        -------
+        np.ndarray, float32, shape (6,)
+        """
         return self.predict_batch(pad_or_trim(y, n_samples=self.cfg.n_samples, align=self.cfg.align)[None])[0]
 
     def timeline(self, y: np.ndarray, *, hop: float = 1.0, batch_size: int = 32) -> Timeline:
-        """Sliding ``duration``-long windows with ``hop`` seconds between starts."""
+        """Probabilities of sliding ``cfg.duration``-long windows of a long recording.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n,)
+            Mono waveform at ``cfg.sr``, any length (the last window is zero-padded).
+        hop : float
+            Seconds between window starts.
+        batch_size : int
+            Windows predicted at once.
+
+        Returns
+        -------
+        Timeline
+            ``starts`` (n_windows,), ``probs`` (n_windows, 6) and the
+            energy-weighted ``overall`` (6,).
+        """
         wins, starts = frame_windows(y, sr=self.cfg.sr, window=self.cfg.duration, hop=hop)
-        probs = np.concatenate(
-            [self.predict_batch(wins[i : i + batch_size]) for i in range(0, len(wins), batch_size)]
-        )
+        probs = models.predict_logits(self.predict_batch, wins, batch_size=batch_size)
         energy = np.sqrt((wins**2).mean(1)) + 1e-8
         overall = (probs * energy[:, None]).sum(0) / energy.sum()
         return Timeline(starts, probs, overall.astype(np.float32))
@@ -530,6 +575,19 @@ class Predictor:
 
         Audio up to one window (3 s) is predicted as a whole; longer audio is
         judged over sliding windows (:meth:`timeline`), never cut to 3 s.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n,)
+            Mono waveform at ``cfg.sr``.
+        hop : float
+            Seconds between window starts for long audio.
+
+        Returns
+        -------
+        Verdict
+            ``probs`` of shape (6,), the timeline (None up to one window), the
+            wall time and the audio's duration.
         """
         t0 = time.perf_counter()
         if len(y) > self.cfg.n_samples:
@@ -541,6 +599,14 @@ class Predictor:
         return Verdict(probs, tl, ms, len(y) / self.cfg.sr, self.unsure_below)
 
     def describe(self) -> dict[str, Any]:
+        """A summary of the model for display.
+
+        Returns
+        -------
+        dict
+            ``name``, ``architecture``, ``input``, ``temperature``,
+            ``backend``, ``unsure_below`` and ``metrics`` (protocol -> accuracy).
+        """
         c = self.loaded.card
         return {
             "name": self.name,
@@ -553,183 +619,33 @@ class Predictor:
         }
 
 
-#: Rough relative cost of a representation's front end (orders the ensemble's tasks).
-_COST = {"cqt": 12, "compare": 10, "egemaps": 10, "hpss": 8, "tempogram": 2, "delta_tempogram": 2, "stft": 2}
-
-
-class EnsemblePredictor(Predictor):
-    """A shipped :class:`~ser_core.models.WeightedEnsemble` and its members.
-
-    The waveform goes through one shared front end (one STFT for every
-    member's representation), each member gives calibrated log-probabilities,
-    and the ensemble weights and temperature combine them.  Members with a
-    zero weight are not loaded.
-    """
-
-    def __init__(
-        self,
-        loaded: models.LoadedModel,
-        *,
-        directory: Path | None = None,
-        backend: str = "torch",
-        threads: int | None = None,
-    ) -> None:
-        if backend not in BACKENDS:
-            raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-        self.loaded, card = loaded, loaded.card
-        self.name = loaded.name
-        self.kind = "members"
-        self.representation = "ensemble"
-        self.module = loaded.module.eval()
-        w = self.module.weights.detach().numpy()
-        names = card["input"]["members"]
-        self._keep = [i for i, v in enumerate(w) if v > 0]
-        # one ONNX Runtime thread per member by default: members run side by side (see workers)
-        self.members = [
-            Predictor.load(names[i], directory=directory, backend=backend, threads=threads or 1)
-            for i in self._keep
-        ]
-        # the member temperatures the weights were fitted with (a member refit on train +
-        # validation keeps its held-out run's); older cards: each member's own
-        temps = card.get("calibration", {}).get("member_temperatures", {})
-        for m in self.members:
-            m.temperature = float(temps.get(m.name, m.temperature))
-        cfgs = {m.cfg for m in self.members}
-        if len(cfgs) != 1:
-            raise SERError(
-                f"ensemble {self.name!r} mixes front-end settings; retrain its members with one FeatureConfig"
-            )
-        self.cfg = cfgs.pop()
-        self.norm = None
-        self.norm_kind = "speaker" if any(m.speaker_normalised for m in self.members) else "corpus"
-        self.profile = None
-        self._bn_net, self._bn_views, self._tuned = None, (), None  # each member has its own
-        self.warps = ()  # each member has its own
-        self.temperature = 1.0  # the combined logits include the ensemble's own temperature
-        self.unsure_below = float(card.get("decision", {}).get("unsure_below", DEFAULT_UNSURE))
-        self.backend = "+".join(sorted({m.backend for m in self.members}))
-        self._onnx = None
-        self._weights = torch.from_numpy(w[self._keep].astype(np.float32))
-        #: Threads running members concurrently (``$SER_ENSEMBLE_WORKERS``, default 2 on 2+ cores).
-        self.workers = int(os.environ.get("SER_ENSEMBLE_WORKERS") or min(2, os.cpu_count() or 1))
-        self._executor = None
-
-    def inputs(self, windows: np.ndarray) -> np.ndarray:
-        raise SERError("an ensemble has no single input; use predict_batch")
-
-    def adapted(
-        self, profile, *, warps: bool = True, batchnorm: bool = True, infomax: bool = False
-    ) -> EnsemblePredictor:
-        """Each member adapted to the voice (:meth:`Predictor.adapted`).
-
-        ``infomax`` is off by default for an ensemble: it was measured for a single
-        network (the mel model, ``evaluate --voice-warps --adabn --infomax``), not yet
-        for an ensemble's members combined with its other members.
-        """
-        import copy
-
-        out = copy.copy(self)
-        out.members = [
-            m.adapted(profile, warps=warps, batchnorm=batchnorm, infomax=infomax) for m in self.members
-        ]
-        out.profile = profile if self.speaker_normalised else None
-        out.backend = "+".join(sorted({m.backend for m in out.members}))
-        return out
-
-    def _stats(self):
-        return None
-
-    @property
-    def adabn(self) -> bool:
-        return any(m.adabn for m in self.members)
-
-    @property
-    def infomax(self) -> bool:
-        return any(m.infomax for m in self.members)
-
-    def needed_representations(self) -> list[str]:
-        return sorted({r for m in self.members for r in m.needed_representations()})
-
-    def profile_representations(self) -> list[str]:
-        return sorted({r for m in self.members for r in m.profile_representations()})
-
-    def adaptation(self) -> str:
-        if not self.speaker_normalised:
-            return "This ensemble's members use corpus-level normalisation; it cannot adapt to a voice."
-        spk = [m for m in self.members if m.speaker_normalised]
-        return next((m for m in spk if m._views()), spk[0]).adaptation()
-
-    def member_log_probs(self, windows: np.ndarray) -> np.ndarray:
-        """Calibrated member log-probabilities ``(n, members, 6)`` of waveforms ``(n, samples)``.
-
-        The waveforms' STFT is computed once; then the members run as tasks on
-        a small thread pool, slowest first, so HPSS's median filters (most of the
-        front end's time) overlap with the other members on a second core.  The
-        members on one representation (a seed bag's networks) make one task, so
-        its features are computed once, never by two threads at the same time.
-        """
-        windows = np.asarray(windows, np.float32)
-        fronts = [features.Frontend(w, cfg=self.cfg) for w in windows]
-        for fe in fronts:
-            fe.power  # noqa: B018 - the shared STFT, before the tasks read it
-
-        def member(m: Predictor) -> np.ndarray:
-            if m.kind != "functionals":
-                return m.front_log_probs(fronts)
-            return m.log_probs(functionals.compute_batch(windows, m.representation, cfg=m.cfg))  # openSMILE
-
-        def task(group: list[int]) -> list[np.ndarray]:
-            return [member(self.members[i]) for i in group]
-
-        groups: dict[tuple[str, str], list[int]] = {}
-        for i, m in enumerate(self.members):
-            groups.setdefault((m.kind, m.representation), []).append(i)
-        order = sorted(groups.values(), key=lambda g: -_COST.get(self.members[g[0]].representation, 1))
-        run = map if self.workers <= 1 or len(order) < 2 else self._pool().map
-        done = {i: lp for group, lps in zip(order, run(task, order)) for i, lp in zip(group, lps)}
-        return np.stack([done[i] for i in range(len(self.members))], 1).astype(np.float32)
-
-    def _pool(self):
-        from concurrent.futures import ThreadPoolExecutor
-
-        if getattr(self, "_executor", None) is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ensemble")
-        return self._executor
-
-    @torch.no_grad()
-    def combine(self, member_log_probs: np.ndarray) -> np.ndarray:
-        """Ensemble probabilities ``(n, 6)`` of member log-probabilities ``(n, members, 6)``."""
-        lp = torch.from_numpy(np.ascontiguousarray(member_log_probs, np.float32))
-        z = (lp * self._weights[None, :, None]).sum(1) / self.module.log_t.exp()
-        return softmax(z.numpy()).astype(np.float32)
-
-    def predict_batch(self, windows: np.ndarray) -> np.ndarray:
-        return self.combine(self.member_log_probs(windows))
-
-    def describe(self) -> dict[str, Any]:
-        c = self.loaded.card
-        return {
-            "name": self.name,
-            "architecture": "weighted_ensemble",
-            "input": "+".join(m.representation for m in self.members),
-            "members": {
-                m.name: round(float(c["ensemble"]["weights"].get(m.representation, 0)), 4)
-                for m in self.members
-            },
-            "temperature": float(self.module.temperature),
-            "backend": self.backend,
-            "unsure_below": self.unsure_below,
-            "metrics": {k: v.get("accuracy") for k, v in c.get("metrics", {}).items()},
-        }
+#: Predictor classes of the cards whose input is not one network's, by input kind
+#: (:class:`~ser_core.inference.ensemble.EnsemblePredictor` registers itself for "members").
+PREDICTORS: dict[str, type[Predictor]] = {}
 
 
 def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict[str, Any]]:
-    """One result dict per input: ``{"path", "label", "probabilities"}`` or
-    ``{"path", "error"}``; longer audio is judged over sliding windows.  A folder
-    stands for every audio file in it (:func:`ser_core.audio.audio_files`), or
-    is one error when it holds none."""
-    from .audio import files_of
+    """Predict audio files and folders, one result at a time.
 
+    Longer audio is judged over sliding windows (:meth:`Predictor.timeline`).
+    A folder stands for every audio file in it
+    (:func:`ser_core.audio.audio_files`), or is one error when it holds none.
+
+    Parameters
+    ----------
+    sources : iterable of str
+        Audio files or folders.
+    predictor : Predictor
+        The model to predict with.
+
+    Yields
+    ------
+    dict
+        ``{"path", "label", "probabilities"}`` (emotion -> probability; plus
+        ``"windows"`` for audio longer than one window), or ``{"path",
+        "error"}`` for a source that raised an :class:`SERError` (it is not
+        raised).
+    """
     for source in sources:
         try:
             files = files_of(source)

@@ -1,0 +1,311 @@
+"""Commands that score shipped models: evaluate (one handler per report), models, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import data, evaluate, inputs, models
+from ..inference import Predictor, best_model_name
+from .base import arguments, command, corpus_arg
+
+# the LOSO report's keys that --update-card writes into the card's metrics
+CARD_KEYS = (
+    "accuracy",
+    "accuracy_std",
+    "macro_f1",
+    "macro_f1_std",
+    "macro_precision",
+    "macro_recall",
+    "n_folds",
+    "folds",
+    "most_confused",
+    "recipe",
+)
+ADAPTATION_KEYS = ("adaptation", "adabn", "voice_warps", "voice_warps_adabn", "voice_warps_adabn_infomax")
+LOSO_NOTE = (
+    "one model per held-out speaker, trained with this "
+    "model's recipe (see the MLflow runs); the shipped "
+    "weights are the seed-split model"
+)
+
+
+@command("export", "export a shipped model to ONNX and INT8; compare them on the seed test part")
+@arguments(
+    lambda p: (
+        corpus_arg(p),
+        p.add_argument("--model", default=None),
+        p.add_argument("--dest", default=".cache/onnx-export", help="output folder"),
+        p.add_argument("--json", action="store_true"),
+    )
+)
+def _export(a: argparse.Namespace) -> int:
+    rep = evaluate.int8_report(a.model or best_model_name(), data.load_metadata(a.nemo_dir), dest=a.dest)
+    if a.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    acc, d, size = rep["accuracy"], rep["max_abs_logit_diff"], rep["size_mb"]
+    print(
+        f"{rep['model']}: ONNX {size['onnx_fp32']} MB, INT8 {size['onnx_int8']} MB "
+        f"(safetensors fp16 {size['safetensors_fp16']} MB) in {a.dest}"
+    )
+    print(f"  largest |logit| difference vs PyTorch: ONNX {d['onnx']:.1e}, INT8 {d['int8']:.1e}")
+    print(
+        f"  {rep['protocol']} test accuracy ({rep['n_test']} clips): PyTorch {acc['torch']:.2%}, "
+        f"ONNX {acc['onnx']:.2%}, INT8 {acc['int8']:.2%} (change {100 * rep['int8_accuracy_change']:+.2f} "
+        f"points; INT8 agrees with PyTorch on {rep['int8_label_agreement']:.1%} of the labels)"
+    )
+    return 0
+
+
+@command("models", "list the architectures and the shipped models")
+@arguments(
+    lambda p: (
+        corpus_arg(p),
+        p.add_argument("--json", action="store_true"),
+        p.add_argument(
+            "--store-speakers",
+            action="store_true",
+            help="write every shipped speaker-normalised model's seed "
+            "training-speaker statistics to artifacts/models/speakers/ "
+            "(scoring it then needs only the test clips' features)",
+        ),
+    )
+)
+def _models(a: argparse.Namespace) -> int:
+    if a.store_speakers:
+        meta = data.load_metadata(a.nemo_dir)
+        for n in models.shipped():
+            pred = Predictor.load(n)
+            if pred.speaker_normalised and pred.kind != "members":
+                print(f"stored {models.save_speakers(inputs.training_speakers(pred, meta), n)}")
+    ship = []
+    for n, card in models.shipped_cards().items():
+        ship.append(
+            {
+                "name": n,
+                "architecture": card["architecture"]["name"],
+                "input": card["input"]["name"],
+                "metrics": {k: v.get("accuracy") for k, v in card["metrics"].items()},
+            }
+        )
+    if a.json:
+        print(json.dumps({"architectures": list(models.MODELS), "shipped": ship}, indent=2))
+        return 0
+    print("architectures:")
+    for spec in models.MODELS.values():
+        print(f"  {spec.name:<14} input={spec.input:<9} {spec.description}")
+    print("shipped models:" if ship else "shipped models: none yet")
+    for s in ship:
+        acc = ", ".join(f"{k} {v:.1%}" for k, v in s["metrics"].items() if v is not None)
+        print(f"  {s['name']:<24} {s['architecture']} on {s['input']}  ({acc})")
+    return 0
+
+
+@command("evaluate", "evaluate a shipped model on a protocol's test part")
+@arguments(
+    lambda p: (
+        corpus_arg(p),
+        p.add_argument("--model", default=None),
+        p.add_argument(
+            "--protocol",
+            default="seed",
+            choices=["seed", "loso"],
+            help="seed: the shipped weights on the seed test part; "
+            "loso: the recipe's 9 held-out-speaker runs from MLflow",
+        ),
+        p.add_argument(
+            "--update-card", action="store_true", help="loso: write the result into the model card's metrics"
+        ),
+        p.add_argument(
+            "--adabn",
+            action="store_true",
+            help="loso, speaker-normalised models: also score each fold's "
+            "weights with batch-norm statistics re-estimated on half "
+            "of the new speaker's clips (AdaBN)",
+        ),
+        p.add_argument(
+            "--voice-warps",
+            action="store_true",
+            help="loso, speaker-normalised models: also score each fold's "
+            "weights averaged over the new voice warped by ±16 %% "
+            "(test-time augmentation, as the predictor does once "
+            "adapted to a voice); with --adabn, also the two together",
+        ),
+        p.add_argument(
+            "--infomax",
+            action="store_true",
+            help="with --voice-warps --adabn: also tune the batch-norm scales "
+            "and shifts to the new speaker by information maximisation "
+            "(unlabelled; adapt.tune_to_voice), as the predictor does "
+            "from adapt.INFOMAX_SECONDS of calibration speech",
+        ),
+        p.add_argument(
+            "--seconds",
+            type=float,
+            nargs="+",
+            default=[10.0, 30.0],
+            metavar="S",
+            help="with --voice-warps: the calibration lengths "
+            "scored besides all of the speaker's clips (default: 10 30)",
+        ),
+        p.add_argument("--json", action="store_true"),
+    )
+)
+def _evaluate(a: argparse.Namespace) -> int:
+    if a.infomax and not (a.adabn and a.voice_warps):
+        print("--infomax tunes on top of --voice-warps --adabn: use the three together", file=sys.stderr)
+        return 2
+    if a.protocol == "loso":
+        return _evaluate_loso(a)
+    for flag in ("adabn", "voice_warps", "infomax"):
+        if getattr(a, flag):
+            print(
+                f"--{flag.replace('_', '-')} scores the LOSO folds: use it with --protocol loso",
+                file=sys.stderr,
+            )
+            return 2
+    return _evaluate_seed(a)
+
+
+def _evaluate_seed(a: argparse.Namespace) -> int:
+    """The shipped weights on the protocol's test part."""
+    meta = data.load_metadata(a.nemo_dir)
+    rep = evaluate.evaluate_shipped(a.model, meta, protocol=a.protocol)
+    if a.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    print(
+        f"{rep['model']} on {rep['protocol']} test ({rep['n_test']} clips): accuracy "
+        f"{rep['accuracy']:.2%}, macro F1 {rep['macro_f1']:.2%}, ECE {rep['ece']:.3f}"
+    )
+    for e, v in rep["per_class"].items():
+        print(f"  {e:<10} F1 {v['f1']:.2%}  precision {v['precision']:.2%}  recall {v['recall']:.2%}")
+    _print_confused(rep)
+    return 0
+
+
+def _evaluate_loso(a: argparse.Namespace) -> int:
+    """The recipe's held-out-speaker runs, with the adaptation reports the flags ask for."""
+    rep = evaluate.loso_report(a.model or best_model_name())
+    meta = data.load_metadata(a.nemo_dir) if a.adabn or a.voice_warps else None
+    if a.adabn:
+        rep["adabn"] = evaluate.adabn_report(rep["model"], meta)
+    if a.voice_warps:
+        _add_voice_warps(rep, meta, budgets=tuple(a.seconds), adabn=a.adabn, infomax=a.infomax)
+    if a.update_card:
+        _update_card(rep)
+    if a.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    _print_loso_folds(rep)
+    _print_adaptation(rep)
+    _print_voice_warps(rep)
+    _print_by_seconds(rep)
+    return 0
+
+
+def _add_voice_warps(rep: dict, meta, *, budgets: tuple[float, ...], adabn: bool, infomax: bool) -> None:
+    """The voice-warp reports: alone, with AdaBN, and with information maximisation too."""
+    rep["voice_warps"] = evaluate.voice_warp_report(rep["model"], meta, budgets=budgets)
+    if adabn:  # the two together: every warped copy with its own batch-norm statistics
+        rep["voice_warps_adabn"] = evaluate.voice_warp_report(
+            rep["model"], meta, budgets=budgets, batchnorm=True
+        )
+        if infomax:  # and the batch-norm scales and shifts tuned to the voice
+            rep["voice_warps_adabn_infomax"] = evaluate.voice_warp_report(
+                rep["model"], meta, budgets=budgets, batchnorm=True, infomax=True
+            )
+
+
+def _update_card(rep: dict) -> None:
+    """Write the LOSO report into the model card's metrics (``--update-card``)."""
+    card = models.read_card(rep["model"])
+    before = card.setdefault("metrics", {}).get("loso", {})
+    card["metrics"]["loso"] = {k: rep[k] for k in CARD_KEYS if k in rep}
+    for key in ADAPTATION_KEYS:
+        if key in rep and key.startswith("voice_warps"):  # per-member detail stays in --json
+            card["metrics"]["loso"][key] = {
+                **rep[key],
+                "folds": [{k: v for k, v in f.items() if k != "members"} for f in rep[key]["folds"]],
+            }
+        elif key in rep or key in before:  # what this run did not score is kept
+            card["metrics"]["loso"][key] = rep.get(key, before.get(key))
+    card["metrics"]["loso"]["note"] = LOSO_NOTE
+    models.save_card(card, rep["model"])
+
+
+def _print_confused(rep: dict) -> None:
+    for c in rep["most_confused"]:
+        print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
+
+
+def _amount(seconds: str) -> str:
+    return "half of their clips" if seconds == "all" else f"{seconds} s of their audio"
+
+
+def _print_loso_folds(rep: dict) -> None:
+    r = rep["recipe"]
+    print(
+        f"{rep['model']} recipe ({r['architecture']} on {r['input']}), leave one speaker out "
+        f"over {rep['n_folds']} folds: accuracy {rep['accuracy']:.2%} ± {rep['accuracy_std']:.2%}, "
+        f"macro F1 {rep['macro_f1']:.2%} ± {rep['macro_f1_std']:.2%}"
+    )
+    for f in rep["folds"]:
+        print(
+            f"  fold {f['fold']} (speaker {f['speaker']}): accuracy {f['accuracy']:.2%}, "
+            f"macro F1 {f['macro_f1']:.2%}"
+        )
+    _print_confused(rep)
+
+
+def _print_adaptation(rep: dict) -> None:
+    for c in rep.get("adaptation", []):
+        print(
+            f"  adapted to the new speaker with {_amount(c['seconds'])}: {c['accuracy']:.2%} ± {c['std']:.2%}"
+        )
+
+
+def _print_voice_warps(rep: dict) -> None:
+    if "voice_warps" in rep:
+        v = rep["voice_warps"]
+        print(
+            f"  averaged over {len(v['warps'])} voice warps ({min(v['warps']):g}–{max(v['warps']):g}): "
+            f"{v['accuracy']:.2%} ± {v['accuracy_std']:.2%} (without: {v['without']:.2%} "
+            f"± {v['without_std']:.2%})"
+        )
+        for t, by in v["by_member"].items() if len(v["by_member"]) > 1 else ():
+            print(
+                f"    member {t}: "
+                + ", ".join(
+                    f"{'all clips' if b == 'all' else b + ' s'} {d['without']:.1%} -> {d['accuracy']:.1%}"
+                    for b, d in by.items()
+                )
+            )
+    if "voice_warps_adabn" in rep:
+        v = rep["voice_warps_adabn"]
+        print(
+            f"  voice warps and AdaBN together: {v['accuracy']:.2%} ± {v['accuracy_std']:.2%} "
+            f"(AdaBN without the warps: {v['without']:.2%} ± {v['without_std']:.2%})"
+        )
+    if "voice_warps_adabn_infomax" in rep:
+        v = rep["voice_warps_adabn_infomax"]
+        print(
+            f"  voice warps, AdaBN and information maximisation: {v['accuracy']:.2%} "
+            f"± {v['accuracy_std']:.2%} (without the warps: {v['without']:.2%} ± {v['without_std']:.2%})"
+        )
+
+
+def _print_by_seconds(rep: dict) -> None:
+    for key, what in (
+        ("adabn", "with AdaBN (batch-norm statistics too)"),
+        ("voice_warps", "with voice warps"),
+        ("voice_warps_adabn", "with voice warps and AdaBN"),
+        ("voice_warps_adabn_infomax", "with voice warps, AdaBN and information maximisation"),
+    ):
+        for c in rep.get(key, {}).get("by_seconds", []):
+            print(
+                f"  {what}, adapted to {_amount(c['seconds'])}: {c['accuracy']:.2%} "
+                f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})"
+            )

@@ -1,0 +1,317 @@
+"""The corpus-wide deletion benchmark of the explainers (``python -m ser_core xai-eval``):
+every method on a stratified sample of a test split, summarised per method and emotion,
+and the committed result table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from .. import cache, data, features, models
+from ..audio import load_audio, pad_or_trim
+from ..config import FeatureConfig, artifacts_dir
+from ..errors import ConfigError, SERError
+from .metrics import deletion_test
+from .registry import EXPLAINERS, XAIOptions, explain_all, predicted_class
+
+__all__ = [
+    "XAI_EXPERIMENT",
+    "deletion_benchmark",
+    "deletion_table_path",
+    "evaluate_deletion",
+    "load_deletion_table",
+    "save_deletion_table",
+    "stratified_sample",
+    "summarise_deletion",
+]
+
+
+# ------------------------------------------------------------------ dataset-level evaluation
+def stratified_sample(labels: Sequence, n: int, *, seed: int = 0) -> np.ndarray:
+    """Positions of ``n`` items with every label as equally represented as possible.
+
+    Parameters
+    ----------
+    labels : sequence, shape (n_items,)
+        The label of each item.
+    n : int
+        Items wanted (all of them when ``n`` exceeds their number).
+    seed : int
+        Which items of each label are taken.
+
+    Returns
+    -------
+    np.ndarray of int, shape (min(n, n_items),)
+        Sorted positions into ``labels``.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    groups = {v: rng.permutation(np.flatnonzero(labels == v)) for v in np.unique(labels)}
+    picked: list[int] = []
+    i = 0
+    while len(picked) < min(n, len(labels)):
+        for v in sorted(groups):
+            if i < len(groups[v]) and len(picked) < n:
+                picked.append(int(groups[v][i]))
+        i += 1
+    return np.sort(np.array(picked, dtype=int))
+
+
+def evaluate_deletion(
+    inputs: Iterable[tuple[str, str, np.ndarray]],
+    *,
+    model: nn.Module,
+    temperature: float = 1.0,
+    options: XAIOptions = XAIOptions(),
+    methods: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Deletion scores of every method on many clips (the predicted class of each).
+
+    Parameters
+    ----------
+    inputs : iterable of (clip_id, emotion, x)
+        ``x`` the normalised input ``(C, F, T)``; ``emotion`` the true label.
+    model : nn.Module
+        The network.
+    temperature : float
+        Calibration temperature of the softmax.
+    options : XAIOptions
+        Settings of the explainers and of the test.
+    methods : sequence of str, optional
+        Explainer names (default: all registered).
+    progress : callable, optional
+        ``progress(done)`` after each clip.
+
+    Returns
+    -------
+    DataFrame, one row per clip and method (``random`` included): ``clip, emotion,
+    target, method, auc, drop10, drop20, p0``.
+
+    Raises
+    ------
+    UnknownNameError
+        If a method is not registered.
+    ConfigError
+        If an input is not a finite ``(C, F, T)`` array, or the model does not suit a method.
+    """
+    rows = []
+    for i, (clip, emotion, x) in enumerate(inputs):
+        target = predicted_class(x, model=model)
+        maps = explain_all(x, model=model, target=target, methods=methods, options=options)
+        curves = deletion_test(x, maps, model=model, target=target, temperature=temperature, options=options)
+        for method, c in curves.items():
+            rows.append({"clip": clip, "emotion": emotion, "target": target, "method": method, **c.scores()})
+        if progress is not None:
+            progress(i + 1)
+    return pd.DataFrame(rows)
+
+
+def summarise_deletion(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean scores per method and emotion, plus an ``all`` row per method.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        As :func:`evaluate_deletion` returns it.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``method, emotion, n, auc, drop10, drop20``: the ``all`` rows
+        first, then by emotion; methods in registry order, ``random`` last.
+    """
+    cols = ["auc", "drop10", "drop20"]
+    per = scores.groupby(["method", "emotion"])[cols].mean()
+    per["n"] = scores.groupby(["method", "emotion"]).size()
+    total = scores.groupby("method")[cols].mean()
+    total["n"] = scores.groupby("method").size()
+    total["emotion"] = "all"
+    out = pd.concat([total.reset_index(), per.reset_index()], ignore_index=True)
+    rank = {m: i for i, m in enumerate([*EXPLAINERS, "random"])}
+    out["_e"] = (out["emotion"] != "all").astype(int)
+    out["_m"] = out["method"].map(rank).fillna(len(rank))
+    out = out.sort_values(["_e", "emotion", "_m"], kind="stable")
+    return out[["method", "emotion", "n", *cols]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ the dataset-level table
+#: MLflow experiment of the ``xai-eval`` runs (kept apart from the training leaderboard).
+XAI_EXPERIMENT = "nemo-ser-xai"
+
+
+def deletion_table_path() -> Path:
+    """Where the committed result of ``xai-eval`` lives.
+
+    Returns
+    -------
+    Path
+        ``artifacts/xai/deletion.json`` (under ``$SER_ARTIFACTS`` when set).
+    """
+    return artifacts_dir() / "xai" / "deletion.json"
+
+
+def _sample_inputs(
+    meta: pd.DataFrame, rows: np.ndarray, *, representation: str, cfg, norm
+) -> Iterable[tuple[str, str, np.ndarray]]:
+    """``(file_id, emotion, normalised x)`` of the rows: from the feature cache
+    when it is built, else computed from the audio."""
+    try:
+        feats = cache.load(representation, meta, cfg=cfg)
+    except SERError:
+        feats = None
+    for i in rows:
+        r = meta.iloc[int(i)]
+        if feats is not None:
+            raw = np.asarray(feats[int(i)], dtype=np.float32)
+        else:
+            y = pad_or_trim(load_audio(r["path"], sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
+            raw = features.compute(y, representation, cfg=cfg)
+        x = norm.apply(raw) if norm is not None else raw.astype(np.float32)
+        yield str(r["file_id"]), str(r["emotion"]), x
+
+
+def deletion_benchmark(
+    meta: pd.DataFrame,
+    *,
+    model: str = "resnet18_mel",
+    n: int = 300,
+    protocol: str = "seed",
+    options: XAIOptions = XAIOptions(),
+    methods: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """The deletion test of every method on a stratified sample of a test split.
+
+    Parameters
+    ----------
+    meta : DataFrame
+        Corpus metadata (:func:`ser_core.data.load_metadata`).
+    model : str
+        A shipped feature model.
+    n : int
+        Clips, stratified by emotion, from the ``protocol`` test part.
+    protocol : str
+        The split whose test part is sampled (:func:`ser_core.data.split_indices`).
+    options : XAIOptions
+        Settings of the explainers and of the test (its seed picks the clips).
+    methods : sequence of str, optional
+        Explainer names (default: all registered).
+    progress : callable, optional
+        ``progress(done, total)`` after each clip.
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per clip and method (:func:`evaluate_deletion`).
+    info : dict
+        ``model, protocol, split, n_clips, target, baseline, options`` for the result file.
+
+    Raises
+    ------
+    ConfigError
+        If ``n`` is below 1 or the model does not read a representation.
+    UnknownNameError
+        If ``model`` is not shipped or a method is not registered.
+    """
+    if n < 1:
+        raise ConfigError(f"n must be positive, got {n!r}")
+    loaded = models.load(model)
+    card = loaded.card
+    if card["input"]["kind"] != "features":
+        raise ConfigError(f"xai-eval explains spectrogram models; {model!r} eats {card['input']['kind']}")
+    cfg = FeatureConfig(**card["input"].get("feature_config", {}))
+    norm_d = card.get("normalization", {})
+    norm = features.NormStats.from_dict(norm_d) if norm_d.get("kind") == "corpus" else None
+    test = np.asarray(data.split_indices(meta, protocol).test)
+    rows = test[stratified_sample(meta["emotion"].to_numpy()[test], n, seed=options.seed)]
+    total = len(rows)
+    inputs = _sample_inputs(meta, rows, representation=card["input"]["name"], cfg=cfg, norm=norm)
+    scores = evaluate_deletion(
+        inputs,
+        model=loaded.module.eval(),
+        temperature=loaded.temperature,
+        options=options,
+        methods=methods,
+        progress=None if progress is None else (lambda d: progress(d, total)),
+    )
+    info = {
+        "model": model,
+        "protocol": protocol,
+        "split": "test",
+        "n_clips": int(total),
+        "target": "predicted class",
+        "baseline": "0 in the normalised input (training mean)",
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.__dict__.items()},
+    }
+    return scores, info
+
+
+def save_deletion_table(summary: pd.DataFrame, info: Mapping, path: Path | None = None) -> Path:
+    """Write ``info`` and the summary rows to a small JSON file.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        As :func:`summarise_deletion` returns it (floats rounded to 4 decimals).
+    info : mapping
+        As :func:`deletion_benchmark` returns it.
+    path : Path, optional
+        Default :func:`deletion_table_path`; parent folders are created.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    p = Path(path or deletion_table_path())
+    p.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            k: (
+                round(float(v), 4)
+                if isinstance(v, (float, np.floating))
+                else int(v)
+                if isinstance(v, (np.integer,))
+                else v
+            )
+            for k, v in r.items()
+        }
+        for r in summary.to_dict("records")
+    ]
+    p.write_text(json.dumps({**info, "rows": rows}, indent=1, ensure_ascii=False) + "\n")
+    return p
+
+
+def load_deletion_table(path: Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read a file written by :func:`save_deletion_table`.
+
+    Parameters
+    ----------
+    path : Path, optional
+        Default :func:`deletion_table_path`.
+
+    Returns
+    -------
+    rows : DataFrame
+        The summary rows.
+    info : dict
+        Everything else in the file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or malformed.
+    """
+    p = Path(path or deletion_table_path())
+    try:
+        d = json.loads(p.read_text())
+        rows = pd.DataFrame(d.pop("rows"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot read the deletion table {p}: {exc}") from None
+    return rows, d

@@ -1,0 +1,209 @@
+"""Figures of the adversarial attacks: probabilities, spectrograms, robustness curve."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ser_core.config import EMOTIONS
+from ser_core.figures.style import EMOTION_COLORS, frame_times
+
+if TYPE_CHECKING:
+    from ser_core import attacks as adv
+
+
+def format_epsilon(eps: float) -> str:
+    """``0.0075`` / ``1e-05`` for the slider; ``0`` for none."""
+    return "0" if eps == 0 else f"{eps:g}"
+
+
+def probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> go.Figure:
+    """Grouped horizontal bars: one group per emotion, one bar per entry of ``bars``.
+
+    Parameters
+    ----------
+    bars : mapping of label -> np.ndarray, shape (6,)
+        Probabilities in :data:`~ser_core.config.EMOTIONS` order (drawn in per cent);
+        one trace per entry, in a fixed palette (grey, red, indigo, green).
+    height : int
+        Height in pixels.
+    """
+    palette = ["#9ca3af", "#dc2626", "#4f46e5", "#059669"]
+    fig = go.Figure(
+        [
+            go.Bar(
+                y=list(EMOTIONS),
+                x=(100 * np.asarray(p, float)).round(2).tolist(),
+                name=name,
+                orientation="h",
+                marker_color=palette[i % len(palette)],
+                hovertemplate=f"{name}<br>%{{y}}: %{{x:.1f}} %<extra></extra>",
+            )
+            for i, (name, p) in enumerate(bars.items())
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        height=height,
+        xaxis=dict(range=[0, 100], title="probability (%)"),
+        yaxis=dict(autorange="reversed"),
+        bargap=0.2,
+        bargroupgap=0.05,
+        margin=dict(l=80, r=20, t=10, b=45),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return fig
+
+
+def spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
+    """Original and adversarial log-mel (one colour scale, dB) and their difference.
+
+    Parameters
+    ----------
+    res : ClipAttack
+        An attack's result (:func:`ser_core.attacks.attack_clip`); only its
+        ``log_mel``, ``adv_log_mel`` and ``perturbation_db``, each of shape
+        (n_mels, frames), are read.
+    height : int
+        Height in pixels.
+
+    Returns
+    -------
+    go.Figure
+        Three rows: original, adversarial (shared colour axis), perturbation
+        (diverging scale, symmetric around 0).
+    """
+    t = frame_times(res.log_mel.shape[-1])
+    bands = np.arange(res.log_mel.shape[0])
+    pert = res.perturbation_db
+    lim = float(np.max(np.abs(pert))) or 1e-3
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.07,
+        subplot_titles=["original (dB)", "adversarial (dB)", f"perturbation (dB, up to ±{lim:.2g})"],
+    )
+    lo = float(min(res.log_mel.min(), res.adv_log_mel.min()))
+    hi = float(max(res.log_mel.max(), res.adv_log_mel.max()))
+    for row, z in ((1, res.log_mel), (2, res.adv_log_mel)):
+        fig.add_trace(
+            go.Heatmap(
+                z=np.round(z, 2),
+                x=t,
+                y=bands,
+                coloraxis="coloraxis",
+                hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+    fig.add_trace(
+        go.Heatmap(
+            z=np.round(pert, 4),
+            x=t,
+            y=bands,
+            coloraxis="coloraxis2",
+            hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:+.3f} dB<extra></extra>",
+        ),
+        row=3,
+        col=1,
+    )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=60, r=20, t=30, b=45),
+        coloraxis=dict(
+            colorscale="Viridis", cmin=lo, cmax=hi, colorbar=dict(title=dict(text="dB"), len=0.62, y=0.69)
+        ),
+        coloraxis2=dict(
+            colorscale="RdBu_r",
+            cmin=-lim,
+            cmax=lim,
+            cmid=0,
+            colorbar=dict(title=dict(text="Δ dB"), len=0.3, y=0.14),
+        ),
+    )
+    fig.update_yaxes(title_text="mel band")
+    fig.update_xaxes(title_text="time (s)", row=3, col=1)
+    fig.update_annotations(font=dict(size=13, color="#1f2937"))
+    return fig
+
+
+def robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height: int = 420) -> go.Figure:
+    """Test accuracy against epsilon (log axis), overall and per emotion; the clean
+    accuracy as a dotted line and ``epsilon`` as a vertical marker.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        The rows of one model (:func:`ser_core.attacks.robustness` columns, plus
+        ``attack``): ``epsilon, accuracy`` and one column per emotion (fractions);
+        the ``epsilon == 0`` row is the clean accuracy. FGSM draws solid lines,
+        other attacks dashed (their per-emotion lines hidden until clicked).
+    epsilon : float, optional
+        Marked by a red dashed line when positive.
+    height : int
+        Height in pixels.
+    """
+    fig = go.Figure()
+    for attack, part in df.groupby("attack", sort=False):
+        part = part.sort_values("epsilon")
+        pos = part[part["epsilon"] > 0]
+        dash = "solid" if attack == "fgsm" else "dash"
+        suffix = "" if attack == "fgsm" else f" ({attack})"
+        fig.add_trace(
+            go.Scatter(
+                x=pos["epsilon"],
+                y=(100 * pos["accuracy"]).round(2),
+                mode="lines+markers",
+                name=f"all emotions{suffix}",
+                line=dict(color="#111827", width=4, dash=dash),
+                hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions" + suffix + "</extra>",
+            )
+        )
+        for e in EMOTIONS:
+            if e in pos:
+                fig.add_trace(
+                    go.Scatter(
+                        x=pos["epsilon"],
+                        y=(100 * pos[e]).round(2),
+                        mode="lines",
+                        name=f"{e}{suffix}",
+                        line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
+                        visible=True if attack == "fgsm" else "legendonly",  # click the legend to add
+                        hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}{suffix}</extra>",
+                    )
+                )
+        clean = part.loc[part["epsilon"] == 0, "accuracy"]
+        if attack == "fgsm" and len(clean):
+            fig.add_hline(
+                y=100 * float(clean.iloc[0]),
+                line=dict(color="#6b7280", dash="dot", width=1),
+                annotation_text=f"no attack: {100 * float(clean.iloc[0]):.1f} %",
+                annotation_position="bottom left",
+            )
+    if epsilon is not None and epsilon > 0:
+        # on a log axis shapes take data values, annotations log10 of them
+        fig.add_vline(x=epsilon, line=dict(color="#dc2626", width=2, dash="dash"))
+        fig.add_annotation(
+            x=np.log10(epsilon),
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"this clip: ε = {format_epsilon(epsilon)}",
+            showarrow=False,
+            font=dict(color="#dc2626", size=12),
+        )
+    fig.update_layout(
+        height=height,
+        xaxis=dict(type="log", title="epsilon (normalised input units, log scale)"),
+        yaxis=dict(range=[0, 101], title="test accuracy (%)"),
+        margin=dict(l=60, r=20, t=30, b=50),
+        legend=dict(font=dict(size=11)),
+    )
+    return fig

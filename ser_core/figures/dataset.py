@@ -1,0 +1,393 @@
+"""Figures of the corpus and of a clip's representations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ser_core import eda, features
+from ser_core.config import DEFAULT_CONFIG, EMOTIONS
+from ser_core.figures.style import (
+    DISPLAY_PER_BIN,
+    EMOTION_COLORS,
+    GENDER_COLORS,
+    frame_times,
+    is_curve,
+    minmax,
+    row_title,
+    stack_channels,
+    standardise_bins,
+)
+
+
+def _hpss_separator(fig: go.Figure, bins: int, row: int | None = None) -> None:
+    """A dotted line between the stacked channels of an HPSS heatmap."""
+    kw = {"row": row, "col": 1} if row is not None else {}
+    fig.add_hline(y=bins - 0.5, line=dict(color="white", width=1.5, dash="dot"), **kw)
+
+
+def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150) -> go.Figure:
+    """All representations of one clip, one row each, sharing the time axis.
+
+    Heatmaps are min-max scaled per row to 0..1 so that one colour scale serves
+    all rows; 1-bin representations (zcr, rms) are lines in their own units.
+
+    Parameters
+    ----------
+    reps : mapping of representation -> np.ndarray, shape (channels, bins, frames)
+        As :func:`ser_core.features.compute_all` returns them.
+    row_px : int
+        Height of one row in pixels.
+
+    Returns
+    -------
+    go.Figure
+        One subplot per representation, titled by :func:`row_title`.
+    """
+    names = list(reps)
+    n = len(names)
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.32 / n,
+        subplot_titles=[row_title(k) for k in names],
+    )
+    for i, name in enumerate(names, start=1):
+        rep, x = features.get(name), reps[name]
+        t = frame_times(x.shape[-1])
+        if is_curve(x):
+            fig.add_trace(
+                go.Scatter(
+                    x=t,
+                    y=x[0, 0],
+                    mode="lines",
+                    line=dict(width=1.6, color="#4f46e5"),
+                    name=rep.title,
+                    showlegend=False,
+                    hovertemplate=f"%{{x:.2f}} s<br>{rep.y_label} %{{y:.4f}}<extra></extra>",
+                ),
+                row=i,
+                col=1,
+            )
+        else:
+            z = stack_channels(x)
+            z = minmax(standardise_bins(z) if name in DISPLAY_PER_BIN else z)
+            fig.add_trace(
+                go.Heatmap(
+                    z=z,
+                    x=t,
+                    y=np.arange(z.shape[0]),
+                    coloraxis="coloraxis",
+                    name=rep.title,
+                    hovertemplate=(
+                        f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>scaled %{{z:.2f}}<extra>{rep.title}</extra>"
+                    ),
+                ),
+                row=i,
+                col=1,
+            )
+            if len(rep.channels) > 1:
+                _hpss_separator(fig, x.shape[1], row=i)
+        fig.update_yaxes(title_text=rep.y_label, title_font_size=10, tickfont_size=9, row=i, col=1)
+    fig.update_xaxes(title_text="time (s)", row=n, col=1)
+    fig.update_xaxes(showticklabels=True, tickfont_size=9, ticksuffix=" s")
+    fig.update_annotations(font=dict(size=13, color="#1f2937"), xanchor="left", x=0)
+    fig.update_layout(
+        height=row_px * n + 90,
+        margin=dict(l=70, r=20, t=40, b=50),
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, showscale=False),
+    )
+    return fig
+
+
+def representation_figure(x: np.ndarray, *, representation: str, height: int = 460) -> go.Figure:
+    """One representation large, in its real units with a colour bar.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (channels, bins, frames)
+        The representation of one clip; one heatmap per channel, or a line for
+        one-bin representations (zcr, rms).
+    representation : str
+        Its name (:func:`ser_core.features.names`).
+    height : int
+        Height in pixels of a one-channel figure (taller with more channels).
+    """
+    rep = features.get(representation)
+    t = frame_times(x.shape[-1])
+    unit = rep.unit
+    if is_curve(x):
+        fig = go.Figure(go.Scatter(x=t, y=x[0, 0], mode="lines", line=dict(color="#4f46e5")))
+        fig.update_layout(yaxis_title=f"{rep.y_label} ({unit})", xaxis_title="time (s)")
+    else:
+        ch = x.shape[0]
+        fig = make_subplots(
+            rows=ch,
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.08,
+            subplot_titles=list(rep.channels) if ch > 1 else None,
+        )
+        for c in range(ch):
+            fig.add_trace(
+                go.Heatmap(
+                    z=x[c],
+                    x=t,
+                    y=np.arange(x.shape[1]),
+                    coloraxis="coloraxis",
+                    hovertemplate=(
+                        f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                    ),
+                ),
+                row=c + 1,
+                col=1,
+            )
+            fig.update_yaxes(title_text=rep.y_label, row=c + 1, col=1)
+        height = height * (1 + 0.6 * (ch - 1))
+        fig.update_layout(coloraxis=dict(colorscale="Viridis", colorbar=dict(title=dict(text=unit))))
+        fig.update_xaxes(title_text="time (s)", row=ch, col=1)
+    fig.update_layout(title=dict(text=rep.title), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
+    return fig
+
+
+def emotion_means_figure(means: np.ndarray, *, representation: str, difference: bool = False) -> go.Figure:
+    """The per-emotion averages of a representation (2x3 heatmaps, one colour scale).
+
+    Parameters
+    ----------
+    means : np.ndarray, shape (6, channels, bins, frames)
+        One average per emotion, in :data:`~ser_core.config.EMOTIONS` order.
+    representation : str
+        Its name (:func:`ser_core.features.names`).
+    difference : bool
+        Show each emotion minus the mean over the six emotions (diverging scale).
+
+    Returns
+    -------
+    go.Figure
+        Six heatmaps titled by emotion, or six lines in the emotion colours for
+        one-bin representations.
+    """
+    rep = features.get(representation)
+    unit = rep.unit
+    m = means - means.mean(axis=0, keepdims=True) if difference else means
+    t = frame_times(m.shape[-1])
+    if is_curve(m[0]):
+        fig = go.Figure(
+            [
+                go.Scatter(x=t, y=m[k, 0, 0], mode="lines", name=e, line=dict(color=EMOTION_COLORS[e]))
+                for k, e in enumerate(EMOTIONS)
+            ]
+        )
+        ylab = f"{'Δ ' if difference else ''}{rep.y_label} ({unit})"
+        fig.update_layout(
+            height=420, xaxis_title="time (s)", yaxis_title=ylab, margin=dict(l=70, r=20, t=30, b=50)
+        )
+        return fig
+    fig = make_subplots(
+        rows=2,
+        cols=3,
+        shared_xaxes=True,
+        shared_yaxes=True,
+        subplot_titles=list(EMOTIONS),
+        horizontal_spacing=0.03,
+        vertical_spacing=0.12,
+    )
+    for k, e in enumerate(EMOTIONS):
+        z = stack_channels(m[k])
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=t,
+                y=np.arange(z.shape[0]),
+                coloraxis="coloraxis",
+                name=e,
+                hovertemplate=(
+                    f"{e}<br>%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                ),
+            ),
+            row=k // 3 + 1,
+            col=k % 3 + 1,
+        )
+        if len(rep.channels) > 1:
+            fig.add_hline(
+                y=m.shape[2] - 0.5,
+                line=dict(color="white", width=1, dash="dot"),
+                row=k // 3 + 1,
+                col=k % 3 + 1,
+            )
+    if difference:
+        lim = float(np.percentile(np.abs(m), 99.5)) or 1.0
+        axis = dict(colorscale="RdBu_r", cmid=0, cmin=-lim, cmax=lim)
+    else:
+        axis = dict(colorscale="Viridis", cmin=float(m.min()), cmax=float(m.max()))
+    axis["colorbar"] = dict(title=dict(text=f"{'Δ ' if difference else ''}{unit}"))
+    fig.update_layout(coloraxis=axis, height=560, margin=dict(l=70, r=20, t=40, b=50))
+    fig.update_annotations(font=dict(size=14, color="#1f2937"))
+    fig.update_xaxes(title_text="time (s)", row=2)
+    fig.update_yaxes(title_text=rep.y_label, col=1)
+    return fig
+
+
+def descriptor_label(column: str) -> str:
+    """``"Pitch (median F0, pyin) [Hz]"`` for a descriptor column."""
+    label, unit = eda.DESCRIPTORS[column]
+    return f"{label} [{unit}]"
+
+
+def descriptor_figure(
+    clips: pd.DataFrame, *, column: str, kind: str = "box", by_gender: bool = False
+) -> go.Figure:
+    """Distribution of a scalar descriptor per emotion.
+
+    Parameters
+    ----------
+    clips : pd.DataFrame
+        One row per clip (:func:`ser_core.eda.load_clips`): ``file_id, emotion,
+        speaker, gender`` and the descriptor ``column``.
+    column : str
+        A key of :data:`ser_core.eda.DESCRIPTORS`.
+    kind : {"box", "violin"}
+    by_gender : bool
+        One box per gender and emotion, in the gender colours (else the emotion colours).
+    """
+    plot = px.violin if kind == "violin" else px.box
+    color = "gender" if by_gender else "emotion"
+    kw = dict(box=True, points=False) if kind == "violin" else dict(points="outliers")
+    fig = plot(
+        clips,
+        x="emotion",
+        y=column,
+        color=color,
+        hover_data=["file_id", "speaker"],
+        category_orders={"emotion": list(EMOTIONS), "gender": ["female", "male"]},
+        color_discrete_map=GENDER_COLORS if by_gender else EMOTION_COLORS,
+        labels={column: descriptor_label(column), "emotion": ""},
+        **kw,
+    )
+    fig.update_layout(height=460, showlegend=by_gender, margin=dict(l=70, r=20, t=30, b=40))
+    return fig
+
+
+def projection_figure(
+    clips: pd.DataFrame, *, proj: Mapping[str, np.ndarray], method: str = "pca", color: str = "emotion"
+) -> go.Figure:
+    """Scatter of the 2-D projection of every clip, coloured by emotion or speaker.
+
+    Parameters
+    ----------
+    clips : pd.DataFrame, n_clips rows
+        ``file_id, emotion, speaker`` of every clip, in the projection's order.
+    proj : mapping
+        ``{"pca": (n_clips, 2), "tsne": (n_clips, 2), "pca_var": (2,)}``
+        (:func:`ser_core.eda.load_projections`); ``pca_var`` labels the PCA axes.
+    method : {"pca", "tsne"}
+    color : {"emotion", "speaker"}
+        One trace per value, emotions in their fixed colours.
+    """
+    xy = proj[method]
+    df = clips[["file_id", "emotion", "speaker"]].assign(x=xy[:, 0], y=xy[:, 1])
+    if method == "pca":
+        var = proj.get("pca_var", np.full(2, np.nan))
+        axes = [f"PC{i + 1} ({100 * v:.1f} % of variance)" for i, v in enumerate(var)]
+    else:
+        axes = ["t-SNE 1", "t-SNE 2"]
+    fig = px.scatter(
+        df,
+        x="x",
+        y="y",
+        color=color,
+        hover_name="file_id",
+        hover_data={"emotion": True, "speaker": True, "x": False, "y": False},
+        category_orders={"emotion": list(EMOTIONS), "speaker": sorted(df["speaker"].unique())},
+        color_discrete_map=EMOTION_COLORS if color == "emotion" else None,
+        color_discrete_sequence=px.colors.qualitative.T10,  # nine clearly distinct speakers
+        labels={"x": axes[0], "y": axes[1]},
+        render_mode="svg",
+        opacity=0.7,
+    )
+    fig.update_traces(marker=dict(size=5))
+    fig.update_layout(height=560, margin=dict(l=70, r=20, t=30, b=50), legend_title_text=color)
+    return fig
+
+
+def counts_heatmap(table: pd.DataFrame) -> go.Figure:
+    """Clip counts by emotion (rows) and speaker (columns), with the numbers.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        One row per clip with ``emotion`` and ``speaker`` columns.
+    """
+    counts = pd.crosstab(table["emotion"], table["speaker"]).reindex(list(EMOTIONS), fill_value=0)
+    fig = px.imshow(
+        counts,
+        text_auto=True,
+        aspect="auto",
+        color_continuous_scale="Blues",
+        zmin=0,
+        labels=dict(x="speaker", y="emotion", color="clips"),
+    )
+    fig.update_layout(height=330, margin=dict(l=70, r=20, t=20, b=40))
+    return fig
+
+
+def counts_bar(table: pd.DataFrame, *, column: str) -> go.Figure:
+    """Clip counts by ``column`` (gender, age), stacked by emotion.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        One row per clip with ``emotion`` and ``column``.
+    column : str
+        Its values become categories on the x axis (one bar per value present).
+    """
+    df = table.assign(**{column: table[column].astype(str)})
+    fig = px.histogram(
+        df,
+        x=column,
+        color="emotion",
+        color_discrete_map=EMOTION_COLORS,
+        category_orders={"emotion": list(EMOTIONS)},
+        labels={column: column},
+    )
+    fig.update_layout(height=330, yaxis_title="clips", bargap=0.25, margin=dict(l=60, r=10, t=20, b=40))
+    # numbers as categories: one bar per age, no gaps for the ages nobody has
+    fig.update_xaxes(type="category", categoryorder="category ascending")
+    return fig
+
+
+def duration_figure(clips: pd.DataFrame) -> go.Figure:
+    """Histograms of clip duration, one panel per emotion; a line marks the 3-s model input.
+
+    Parameters
+    ----------
+    clips : pd.DataFrame
+        One row per clip with ``emotion`` and ``duration`` (s).
+    """
+    fig = px.histogram(
+        clips,
+        x="duration",
+        color="emotion",
+        facet_col="emotion",
+        facet_col_wrap=3,
+        nbins=60,
+        color_discrete_map=EMOTION_COLORS,
+        category_orders={"emotion": list(EMOTIONS)},
+        labels={"duration": "duration (s)"},
+    )
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.add_vline(
+        x=DEFAULT_CONFIG.duration,
+        y1=0.85,  # below the panel titles
+        line=dict(color="#111827", width=1, dash="dash"),
+    )
+    fig.update_layout(height=460, showlegend=False, margin=dict(l=60, r=10, t=30, b=40))
+    fig.update_yaxes(title_text="clips", col=1)
+    return fig

@@ -1,0 +1,216 @@
+"""Figures of the explanations: relevance maps over the log-mel and deletion curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ser_core import explain
+from ser_core.figures.style import frame_times
+
+METHOD_COLORS = {
+    "gradcam": "#e6550d",
+    "lrp": "#3182bd",
+    "smoothgrad": "#31a354",
+    "lime": "#756bb1",
+    "random": "#6b7280",
+}
+UNITS = {
+    "gradcam": "CAM (a.u.)",
+    "lrp": "logit share",
+    "smoothgrad": "|∂ logit / ∂ x|",
+    "lime": "Δ probability",
+}
+#: Transparent at 0, blue for negative, red for positive relevance.
+SIGNED_SCALE = [
+    [0.0, "rgba(5,48,97,1)"],
+    [0.25, "rgba(67,147,195,0.85)"],
+    [0.5, "rgba(247,247,247,0)"],
+    [0.75, "rgba(214,96,77,0.85)"],
+    [1.0, "rgba(103,0,13,1)"],
+]
+POSITIVE_SCALE = [
+    [0.0, "rgba(255,237,160,0)"],
+    [0.35, "rgba(254,178,76,0.7)"],
+    [0.7, "rgba(240,59,32,0.9)"],
+    [1.0, "rgba(128,0,38,1)"],
+]
+#: Colour scales end at this percentile of |relevance| (a few extreme bins would
+#: otherwise wash out the rest of a map); the hover shows the value.
+DISPLAY_PERCENTILE = 99.5
+
+
+def display_map(relevance: np.ndarray) -> np.ndarray:
+    """A relevance map as one image (channels summed).
+
+    Parameters
+    ----------
+    relevance : np.ndarray, shape (C, F, T)
+
+    Returns
+    -------
+    np.ndarray, shape (F, T), float32
+    """
+    return np.asarray(relevance, dtype=np.float32).sum(0)
+
+
+def maps_figure(
+    maps: Mapping[str, np.ndarray],
+    *,
+    mel: np.ndarray,
+    shared: bool = True,
+    opacity: float = 0.8,
+    height: int = 340,
+) -> go.Figure:
+    """The maps side by side over the grey log-mel spectrogram.
+
+    Parameters
+    ----------
+    maps : mapping of method -> np.ndarray, shape (F, T)
+        One map per explainer (:data:`ser_core.explain.EXPLAINERS` names), e.g. from
+        :func:`display_map`; one subplot each, titled by the explainer.
+    mel : np.ndarray, shape (F, T)
+        Log-mel spectrogram (dB), drawn in grey underneath.
+    shared : bool
+        One colour scale for all: each map divided by its largest magnitude (-1..1);
+        otherwise each map in its own units and range.
+    opacity : float
+        Opacity of the relevance layer.
+    height : int
+        Height in pixels (70 more with one colour bar per map).
+    """
+    names = list(maps)
+    n = len(names)
+    t = np.round(frame_times(mel.shape[1]), 4)
+    bins = np.arange(mel.shape[0])
+    fig = make_subplots(
+        rows=1,
+        cols=n,
+        shared_yaxes=True,
+        horizontal_spacing=0.025,
+        subplot_titles=[explain.get_explainer(m).title for m in names],
+    )
+    for i, name in enumerate(names, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                z=mel, x=t, y=bins, colorscale="gray", showscale=False, hoverinfo="skip", name="log-mel"
+            ),
+            row=1,
+            col=i,
+        )
+        raw = maps[name]
+        signed = explain.get_explainer(name).signed
+        if shared:
+            z, axis, unit = (
+                explain.normalise(raw, percentile=DISPLAY_PERCENTILE),
+                "coloraxis",
+                "scaled relevance",
+            )
+        else:
+            z, axis, unit = raw, f"coloraxis{i + 1}", UNITS.get(name, "relevance")
+            peak = float(np.percentile(np.abs(raw), DISPLAY_PERCENTILE)) or float(np.max(np.abs(raw))) or 1.0
+            dom = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
+            fig.update_layout(
+                {
+                    axis: dict(
+                        colorscale=SIGNED_SCALE if signed else POSITIVE_SCALE,
+                        cmin=-peak if signed else 0.0,
+                        cmax=peak,
+                        colorbar=dict(
+                            orientation="h",
+                            x=(dom[0] + dom[1]) / 2,
+                            xanchor="center",
+                            y=-0.3,
+                            len=(dom[1] - dom[0]) * 0.9,
+                            thickness=10,
+                            title=dict(text=unit, side="top"),
+                            tickfont=dict(size=9),
+                        ),
+                    )
+                }
+            )
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=t,
+                y=bins,
+                coloraxis=axis,
+                opacity=opacity,
+                name=name,
+                hovertemplate=(
+                    f"{explain.get_explainer(name).title}<br>%{{x:.2f}} s, mel band %{{y}}"
+                    f"<br>{unit}: %{{z:.3g}}<extra></extra>"
+                ),
+            ),
+            row=1,
+            col=i,
+        )
+    if shared:
+        fig.update_layout(
+            coloraxis=dict(
+                colorscale=SIGNED_SCALE,
+                cmin=-1,
+                cmax=1,
+                colorbar=dict(title=dict(text="relevance<br>(scaled)"), thickness=12),
+            )
+        )
+    fig.update_xaxes(title_text="time (s)")
+    fig.update_yaxes(title_text="mel band", col=1)
+    fig.update_annotations(font=dict(size=14, color="#1f2937"))
+    fig.update_layout(
+        height=height + (0 if shared else 70), margin=dict(l=60, r=20, t=40, b=50 if shared else 130)
+    )
+    return fig
+
+
+def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int = 380) -> go.Figure:
+    """Class probability against the fraction of bins removed, one line per method.
+
+    Parameters
+    ----------
+    curves : mapping of method -> DeletionCurve
+        Each with ``fractions`` and ``probs``, shape (steps,), and ``auc``
+        (:func:`ser_core.explain.deletion_curve`); ``"random"`` is drawn dashed.
+    height : int
+        Height in pixels.
+    """
+    fig = go.Figure()
+    for name, c in curves.items():
+        title = "random order" if name == "random" else explain.get_explainer(name).title
+        fig.add_trace(
+            go.Scatter(
+                x=np.round(100 * c.fractions.astype(float), 2).tolist(),
+                y=np.round(100 * c.probs.astype(float), 3).tolist(),
+                mode="lines+markers",
+                name=f"{title} (AUC {c.auc:.3f})",
+                line=dict(
+                    color=METHOD_COLORS.get(name, "#111827"),
+                    width=2.5 if name != "random" else 2,
+                    dash="dash" if name == "random" else "solid",
+                ),
+                marker=dict(size=5),
+                hovertemplate=f"{title}<br>%{{x:.0f}} % removed: %{{y:.1f}} %<extra></extra>",
+            )
+        )
+    for f in explain.DROP_AT:
+        fig.add_vline(x=100 * f, line=dict(color="#9ca3af", width=1, dash="dot"))
+    fig.update_layout(
+        height=height,
+        xaxis=dict(title="bins removed, most relevant first (%)", range=[0, 100]),
+        yaxis=dict(title="probability of the explained class (%)", range=[0, 102]),
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return fig
+
+
+def method_title(name: str) -> str:
+    """Display title of an explainer name; ``"random order"`` for the reference ordering."""
+    return (
+        "random order"
+        if name == "random"
+        else (explain.get_explainer(name).title if name in explain.EXPLAINERS else name)
+    )

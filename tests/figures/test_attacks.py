@@ -1,0 +1,71 @@
+"""Figures of the adversarial attacks (:mod:`ser_core.figures.attacks`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ser_core.config import EMOTIONS
+from ser_core.figures import attacks
+from ser_core.figures.style import EMOTION_COLORS
+
+
+def test_format_epsilon():
+    assert attacks.format_epsilon(0) == "0" and attacks.format_epsilon(0.0075) == "0.0075"
+    assert attacks.format_epsilon(1e-5) == "1e-05"
+
+
+def test_probability_figure_one_bar_group_per_emotion():
+    before, after = np.eye(6)[0], np.eye(6)[2]
+    fig = attacks.probability_figure({"original": before, "adversarial": after})
+    a, b = fig.data
+    assert (a.name, b.name) == ("original", "adversarial")
+    assert list(a.y) == list(EMOTIONS) and list(a.x) == [100.0, 0, 0, 0, 0, 0] and b.x[2] == 100.0
+    assert (a.marker.color, b.marker.color) == ("#9ca3af", "#dc2626")
+    assert fig.layout.barmode == "group" and fig.layout.xaxis.title.text == "probability (%)"
+
+
+def test_spectrogram_figure_three_rows():
+    rng = np.random.default_rng(0)
+    log_mel = rng.uniform(-80, 0, (64, 188))
+    pert = rng.uniform(-0.5, 0.25, (64, 188))
+    res = SimpleNamespace(log_mel=log_mel, adv_log_mel=log_mel + pert, perturbation_db=pert)
+    fig = attacks.spectrogram_figure(res)
+    assert len(fig.data) == 3 and [d.coloraxis for d in fig.data] == ["coloraxis", "coloraxis", "coloraxis2"]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:2] == ["original (dB)", "adversarial (dB)"] and titles[2].startswith("perturbation")
+    lim = np.abs(pert).max()
+    assert fig.layout.coloraxis2.cmin == pytest.approx(-lim) and fig.layout.coloraxis2.cmid == 0
+    assert fig.layout.coloraxis.cmin == pytest.approx(min(log_mel.min(), (log_mel + pert).min()))
+    assert fig.layout.xaxis3.title.text == "time (s)" and fig.layout.yaxis.title.text == "mel band"
+
+
+def robustness_rows() -> pd.DataFrame:
+    eps = [0.0, 0.001, 0.01]
+    rows = {
+        "epsilon": eps * 2,
+        "attack": ["fgsm"] * 3 + ["pgd"] * 3,
+        "accuracy": [0.8, 0.5, 0.1, 0.8, 0.4, 0.0],
+    }
+    rows.update({e: [0.9, 0.5, 0.2] * 2 for e in EMOTIONS})
+    return pd.DataFrame(rows)
+
+
+def test_robustness_figure_lines_and_markers():
+    fig = attacks.robustness_figure(robustness_rows(), epsilon=0.01)
+    names = [t.name for t in fig.data]
+    assert names[0] == "all emotions" and names[1 : 1 + len(EMOTIONS)] == list(EMOTIONS)
+    assert "all emotions (pgd)" in names
+    total = fig.data[0]
+    assert list(total.x) == [0.001, 0.01] and list(total.y) == [50.0, 10.0]  # epsilon 0 is the clean line
+    assert fig.data[1].line.color == EMOTION_COLORS[EMOTIONS[0]] and fig.data[1].visible is True
+    pgd = [t for t in fig.data if t.name == f"{EMOTIONS[0]} (pgd)"][0]
+    assert pgd.line.dash == "dash" and pgd.visible == "legendonly"
+    clean, marker = fig.layout.shapes
+    assert clean.y0 == 80.0 and marker.x0 == 0.01 and marker.line.color == "#dc2626"
+    assert fig.layout.xaxis.type == "log"
+    assert any(a.text == "this clip: ε = 0.01" for a in fig.layout.annotations)
+    assert len(attacks.robustness_figure(robustness_rows()).layout.shapes) == 1

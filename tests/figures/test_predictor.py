@@ -1,0 +1,62 @@
+"""Figures of one prediction (:mod:`ser_core.figures.predictor`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_core import features
+from ser_core.config import DEFAULT_CONFIG, EMOTIONS
+from ser_core.figures import predictor
+from ser_core.figures.style import EMOTION_COLORS
+
+
+def test_probability_figure_bars_in_emotion_colours():
+    probs = np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    fig = predictor.probability_figure(probs, unsure_below=0.4)
+    (bars,) = fig.data
+    assert list(bars.y) == list(EMOTIONS) and list(bars.x) == [50.0, 10.0, 10.0, 10.0, 10.0, 10.0]
+    assert list(bars.marker.color) == [EMOTION_COLORS[e] for e in EMOTIONS]
+    assert bars.text[0] == "50 %" and bars.orientation == "h"
+    (line,) = fig.layout.shapes
+    assert line.x0 == 40 and fig.layout.annotations[0].text == "unsure below 40 %"
+    assert fig.layout.xaxis.title.text == "probability (%)"
+    assert not predictor.probability_figure(probs).layout.shapes
+
+
+def test_timeline_figure_one_line_per_emotion():
+    probs = np.tile([0.7, 0.1, 0.05, 0.05, 0.05, 0.05], (3, 1))
+    fig = predictor.timeline_figure(probs, times=np.array([0.6, 1.2, 1.8]), x_title="seconds")
+    assert [t.name for t in fig.data] == list(EMOTIONS)
+    assert [t.line.color for t in fig.data] == [EMOTION_COLORS[e] for e in EMOTIONS]
+    assert list(fig.data[0].x) == [0.6, 1.2, 1.8] and list(fig.data[0].y) == [70.0] * 3
+    assert fig.data[0].mode == "lines+markers" and fig.layout.xaxis.title.text == "seconds"
+    assert list(fig.layout.yaxis.range) == [0, 100]
+
+
+def test_waveform_figure_envelope_of_long_audio():
+    y = np.sin(np.linspace(0, 200, 20_000)).astype(np.float32)
+    fig = predictor.waveform_figure(y, sr=16_000, points=1000)
+    (trace,) = fig.data
+    assert len(trace.x) == 2 * 1000 and max(trace.y) <= 1 and min(trace.y) >= -1
+    assert trace.x[-1] == pytest.approx(999 * 20 / 16_000)
+    short = predictor.waveform_figure(y[:100], sr=16_000)
+    assert np.allclose(short.data[0].y, y[:100]) and short.layout.yaxis.title.text == "amplitude"
+
+
+def test_display_mel_short_clips_as_the_model_sees_them(tone_fn):
+    y = tone_fn(1.0)
+    mel, hop = predictor.display_mel(y, sr=16_000)
+    assert np.allclose(mel, features.compute(y, "mel")[0])  # padded to 3 s
+    assert hop == DEFAULT_CONFIG.hop_length / 16_000
+    long_mel, long_hop = predictor.display_mel(tone_fn(30.0), sr=16_000)
+    assert long_mel.shape[0] == DEFAULT_CONFIG.n_mels and long_hop > hop
+    assert long_mel.shape[1] <= 1501
+
+
+def test_mel_figure_axes():
+    mel = np.arange(8 * 5, dtype=float).reshape(8, 5)
+    fig = predictor.mel_figure(mel, hop_seconds=0.5)
+    (heat,) = fig.data
+    assert np.allclose(heat.z, mel) and list(heat.x) == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert heat.colorbar.title.text == "dB" and fig.layout.yaxis.title.text == "mel band"

@@ -1,0 +1,315 @@
+""" "Calibrate to my voice" (issue #7): the session's voice, saved profiles, adaptation.
+
+The recorder / uploader ``on_change`` callbacks copy the calibration audio to
+:data:`~ui.state.KEY_CAL_CLIP` (a :func:`~ui.clips.make_clip` dict); the page reads only
+that key, so tests set it directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from ser_core import adapt, audio
+from ser_core.config import DEFAULT_CONFIG
+from ser_core.errors import CalibrationError, SERError, UnknownNameError
+from ser_core.feedback import FeedbackStore, default_data_dir
+from ser_core.inference import Predictor, best_adaptable_model
+from ui.clips import make_clip
+from ui.models import model_card, shipped_models
+from ui.state import (
+    KEY_ADAPTED,
+    KEY_CAL_CLIP,
+    KEY_CAL_CONSENT,
+    KEY_CAL_NAME,
+    KEY_CAL_PICK,
+    KEY_CAL_STATUS,
+    KEY_CAL_SWITCH,
+    KEY_CAL_UPLOADER,
+    KEY_PRED_MODEL,
+    KEY_VOICE,
+)
+
+PROFILE_CONSENT_LABEL = (
+    "Save my voice statistics in this app's database under the name above "
+    "(averages per frequency band only, never the audio)"
+)
+#: Calibration speech beyond this is not used (s); from ``adapt.INFOMAX_SECONDS`` (60 s) a
+#: calibration also tunes the network to the voice, and 2 minutes tune it better.
+CALIBRATION_MAX_SECONDS = 120.0
+
+
+def voice_key_of(prof: adapt.VoiceProfile) -> str:
+    """A content hash of a voice profile: its statistics, and whether it adapts batch norm."""
+    return hashlib.blake2b(f"{prof.to_json()}{prof.adapts_batchnorm}".encode(), digest_size=12).hexdigest()
+
+
+def store_calibration_clip(widget_key: str) -> None:
+    """``on_change`` callback of the calibration recorder / uploader: copy its file to
+    :data:`KEY_CAL_CLIP` (or forget it when the widget was cleared)."""
+    f = st.session_state.get(widget_key)
+    st.session_state.pop(KEY_CAL_STATUS, None)
+    if f is None:
+        st.session_state.pop(KEY_CAL_CLIP, None)
+        return
+    name = getattr(f, "name", "") if widget_key == KEY_CAL_UPLOADER else "your recording"
+    st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording", "calibration")
+
+
+def _cal_status(kind: str, message: str) -> None:
+    st.session_state[KEY_CAL_STATUS] = (kind, message)
+
+
+@st.cache_data(show_spinner="Computing your voice statistics…", max_entries=16)
+def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...], name: str) -> adapt.VoiceProfile:
+    """:func:`ser_core.adapt.voice_profile`, cached on the audio's hash and the
+    representations (the waveform itself is not hashed again).  Statistics only: the
+    speech windows AdaBN needs stay in the session (:data:`KEY_VOICE`), not in this
+    cache that all sessions share."""
+    return dataclasses.replace(
+        adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG, name=name), windows=None
+    )
+
+
+def calibration_representations(pred: Predictor) -> list[str]:
+    """What a new profile for ``pred`` holds (with its voice warps); ``["mel"]`` for a model
+    that cannot adapt (the calibration is still checked, and kept for an adaptable model)."""
+    return pred.profile_representations() or ["mel"]
+
+
+def calibrate(pred: Predictor) -> None:
+    """Button callback: decode the calibration audio, check it gives a voice profile for
+    ``pred`` and make it this session's voice.  On failure the previous voice stays and
+    the error is shown (:data:`KEY_CAL_STATUS`)."""
+    clip = st.session_state.get(KEY_CAL_CLIP)
+    if clip is None:
+        return _cal_status("error", "Record or upload some speech first.")
+    label = " ".join(str(st.session_state.get(KEY_CAL_NAME) or "").split())
+    try:
+        y = audio.load_audio(clip["data"], name=clip["name"], sr=DEFAULT_CONFIG.sr)
+        y = y[: int(CALIBRATION_MAX_SECONDS * DEFAULT_CONFIG.sr)]
+        prof = _voice_stats(clip["id"], y, tuple(calibration_representations(pred)), label)
+        windows = adapt.adabn_windows(adapt.speech_windows(y)[0])
+    except SERError as err:
+        return _cal_status("error", f"Calibration failed: {err}")
+    st.session_state[KEY_VOICE] = {
+        "kind": "audio",
+        "id": clip["id"],
+        "label": label,
+        "y": y,
+        "seconds": prof.seconds,
+        "source": clip["name"],
+        "windows": windows,
+    }
+    st.session_state.pop(KEY_ADAPTED, None)
+    who = f" for {label!r}" if label else ""
+    _cal_status(
+        "success",
+        f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
+        "stay in this browser session; nothing was stored.",
+    )
+
+
+def forget_voice() -> None:
+    """Button callback: drop this session's voice (saved profiles stay saved)."""
+    st.session_state.pop(KEY_VOICE, None)
+    st.session_state.pop(KEY_ADAPTED, None)
+    _cal_status("success", "Forgot the calibration: predictions are no longer adapted.")
+
+
+def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
+    """This session's voice as a profile for ``pred``; None without calibration or when
+    ``pred`` cannot adapt.
+
+    Raises
+    ------
+    CalibrationError
+        A saved profile lacks a representation ``pred`` needs.
+    """
+    reps = pred.needed_representations()
+    voice = st.session_state.get(KEY_VOICE)
+    if not reps or voice is None:
+        return None
+    if voice["kind"] == "audio":
+        prof = _voice_stats(voice["id"], voice["y"], tuple(calibration_representations(pred)), voice["label"])
+        return dataclasses.replace(prof, windows=voice.get("windows"))
+    prof = voice["profile"]
+    missing = [r for r in reps if r not in prof]
+    if missing:
+        raise CalibrationError(
+            f"the saved voice profile {prof.name!r} holds statistics for {', '.join(prof.stats)}; "
+            f"{pred.name} needs {', '.join(missing)}: calibrate again with a recording"
+        )
+    return prof
+
+
+def with_voice(pred: Predictor) -> Predictor:
+    """``pred`` adapted to this session's voice (a copy; the cached model is untouched),
+    or ``pred`` itself when there is no voice or it cannot adapt.
+
+    Raises
+    ------
+    CalibrationError
+        See :func:`session_profile`.
+    """
+    prof = session_profile(pred)
+    if prof is None:
+        return pred
+    done = st.session_state.setdefault(KEY_ADAPTED, {})
+    key = (id(pred), pred.name, pred.backend, voice_key_of(prof))
+    if key not in done:
+        with st.spinner(f"Adapting {pred.name} to your voice…"):
+            adapted = pred.adapted(prof)
+        while len(done) >= 4:  # a few models of this session, the oldest dropped
+            done.pop(next(iter(done)))
+        done[key] = adapted
+    return done[key]
+
+
+def adaptable_suggestion() -> tuple[str | None, str]:
+    """``(name, sentence)``: the best shipped model that can adapt, or ``(None, how to
+    train one)``."""
+    try:
+        name = best_adaptable_model()
+    except UnknownNameError as err:
+        return None, str(err)[:1].upper() + str(err)[1:] + "."
+    return name, f"**{name}** can adapt to a voice."
+
+
+def switch_model(name: str) -> None:
+    """Button callback: select another model."""
+    st.session_state[KEY_PRED_MODEL] = name
+
+
+def adaptation_status(used: Predictor) -> None:
+    """The line under the model: adapted to whom, not adapted, or cannot adapt (then
+    a suggestion and a button to switch)."""
+    if not used.speaker_normalised:
+        name, hint = adaptable_suggestion()
+        st.info(f"{used.adaptation()} {hint}", icon=":material/record_voice_over:")
+        if name is not None and name != used.name:
+            st.button(
+                f"Switch to {name}",
+                key=KEY_CAL_SWITCH,
+                on_click=switch_model,
+                args=(name,),
+                icon=":material/swap_horiz:",
+            )
+    elif used.profile is not None:
+        st.success(used.adaptation(), icon=":material/record_voice_over:")
+    else:
+        st.info(
+            used.adaptation() + " Open **Calibrate to my voice** below.", icon=":material/record_voice_over:"
+        )
+
+
+def profile_representations(pred: Predictor) -> list[str]:
+    """Representations of a saved profile: those of ``pred`` and of every shipped
+    speaker-normalised model, so the profile serves any of them later."""
+    reps = set(calibration_representations(pred))
+    for n in shipped_models():
+        card = model_card(n)
+        if card.get("normalization", {}).get("kind") == "speaker":
+            rep = card.get("input", {}).get("name", "mel")
+            reps.update([rep, *adapt.voice_warps(rep)])
+    return sorted(reps)
+
+
+def save_voice(pred: Predictor) -> None:
+    """Button callback: with consent and a name, save this session's voice statistics
+    (never the audio) in the feedback database."""
+    voice = st.session_state.get(KEY_VOICE)
+    name = str(st.session_state.get(KEY_CAL_NAME) or "")
+    if not st.session_state.get(KEY_CAL_CONSENT):
+        return _cal_status("error", "Tick the consent box to save your voice profile.")
+    if voice is None or voice["kind"] != "audio":
+        return _cal_status("error", "Calibrate with a recording first.")
+    try:
+        prof = _voice_stats(voice["id"], voice["y"], tuple(profile_representations(pred)), name)
+        saved = FeedbackStore().save_profile(name, prof.to_json())
+    except SERError as err:
+        return _cal_status("error", f"Your voice profile was not saved: {err}")
+    voice["label"] = saved
+    st.session_state.pop(KEY_CAL_CONSENT, None)
+    _cal_status(
+        "success",
+        f"Saved the voice profile {saved!r} (statistics only, no audio). "
+        "Pick it under *Saved voice profiles* next time.",
+    )
+
+
+def saved_profiles() -> list[dict]:
+    """The saved voice profiles (:meth:`FeedbackStore.list_profiles`).
+
+    Raises
+    ------
+    FeedbackError
+        The store cannot be opened or read.
+    """
+    if not (default_data_dir() / "feedback.sqlite3").exists():
+        return []  # visiting the page creates no database
+    return FeedbackStore().list_profiles()
+
+
+def load_voice() -> None:
+    """Button callback: make the picked saved profile this session's voice."""
+    name = st.session_state.get(KEY_CAL_PICK)
+    if not name:
+        return _cal_status("error", "Pick a saved voice profile first.")
+    try:
+        prof = FeedbackStore().load_profile(name)
+    except SERError as err:
+        return _cal_status("error", f"Could not load the voice profile: {err}")
+    st.session_state[KEY_VOICE] = {
+        "kind": "saved",
+        "label": prof.name,
+        "profile": prof,
+        "seconds": prof.seconds,
+    }
+    st.session_state.pop(KEY_ADAPTED, None)
+    _cal_status(
+        "success",
+        f"Using the saved voice profile {prof.name!r} ({prof.seconds:.0f} s of "
+        "speech). It holds statistics only, so the batch-norm layers are not "
+        "adapted (AdaBN needs the speech itself: calibrate with a recording "
+        f"of {adapt.ADABN_SECONDS:.0f} s or more for that).",
+    )
+
+
+def delete_voice() -> None:
+    """Button callback: delete the picked saved profile (this session's voice stays)."""
+    name = st.session_state.get(KEY_CAL_PICK)
+    if not name:
+        return _cal_status("error", "Pick a saved voice profile first.")
+    try:
+        FeedbackStore().delete_profile(name)
+    except SERError as err:
+        return _cal_status("error", f"Could not delete the voice profile: {err}")
+    st.session_state.pop(KEY_CAL_PICK, None)
+    _cal_status("success", f"Deleted the saved voice profile {name!r}.")
+
+
+def voice_caption() -> str | None:
+    """``"Current voice: 'ala', 23 s of speech from ala.wav (this session only)."``"""
+    voice = st.session_state.get(KEY_VOICE)
+    if voice is None:
+        return None
+    who = f"{voice['label']!r}" if voice["label"] else "unnamed"
+    if voice["kind"] == "audio":
+        return (
+            f"Current voice: {who}, {voice['seconds']:.0f} s of speech from "
+            f"{voice['source']} (kept in this browser session only)."
+        )
+    return f"Current voice: the saved profile {who} ({voice['seconds']:.0f} s of speech)."
+
+
+def calibration_status() -> None:
+    """The message of the last calibration action (st.success / st.error)."""
+    status = st.session_state.get(KEY_CAL_STATUS)
+    if status is not None:
+        (st.success if status[0] == "success" else st.error)(
+            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:"
+        )

@@ -1,0 +1,126 @@
+"""Analysing one uploaded or recorded clip on the predictor page."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from ser_core import audio
+from ser_core.errors import AudioTooLongError
+from ser_core.figures.predictor import display_mel as _display_mel
+from ser_core.inference import Predictor, Verdict
+from ui.calibration import voice_key_of
+from ui.clips import make_clip
+from ui.models import backend_name
+from ui.state import KEY_PRED_CLIP, KEY_PRED_RESULT
+
+PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)", "live": "Live microphone"}
+#: Longest accepted in-browser recording (s).
+RECORDING_MAX_SECONDS = 10.0
+
+
+def store_clip(widget_key: str, source: str) -> None:
+    """``on_change`` callback of the uploader / recorder: copy its file to
+    :data:`KEY_PRED_CLIP` (or forget the clip when the widget was cleared)."""
+    f = st.session_state.get(widget_key)
+    if f is None:
+        st.session_state.pop(KEY_PRED_CLIP[source], None)
+        return
+    name = f.name if source == "upload" else "your recording"
+    st.session_state[KEY_PRED_CLIP[source]] = make_clip(f.getvalue(), name, source)
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A decoded, predicted clip."""
+
+    clip_id: str
+    name: str
+    source: str
+    model: str
+    backend: str
+    y: np.ndarray
+    verdict: Verdict
+    decode_ms: float
+    #: :func:`voice_key` of the profile the model was adapted with ("" unadapted).
+    voice: str = ""
+    #: :meth:`Predictor.adaptation` at prediction time (one sentence for people).
+    adaptation: str = ""
+
+
+def voice_key(pred: Predictor) -> str:
+    """A content hash of the voice profile ``pred`` is adapted with ("" for none)."""
+    prof = getattr(pred, "profile", None)
+    return "" if prof is None else voice_key_of(prof)
+
+
+def analyse(pred: Predictor, clip: dict) -> ClipResult:
+    """Decode and predict a clip; reused while the clip, the model and the voice
+    profile it is adapted with stay the same.
+
+    Raises
+    ------
+    SERError
+        Not audio, empty, too short or too long (recordings: over 10 s).
+    """
+    source = clip["source"]
+    results = st.session_state.setdefault(KEY_PRED_RESULT, {})
+    clip_id = clip.get("id") or make_clip(clip["data"], clip["name"], source)["id"]
+    old = results.get(source)
+    voice = voice_key(pred)
+    if old is not None and (old.clip_id, old.model, old.backend, old.voice) == (
+        clip_id,
+        pred.name,
+        pred.backend,
+        voice,
+    ):
+        return old
+    results.pop(source, None)
+    limit = RECORDING_MAX_SECONDS if source == "recording" else audio.MAX_SECONDS
+    t0 = time.perf_counter()
+    try:
+        y = audio.load_audio(clip["data"], name=clip["name"], sr=pred.cfg.sr, max_seconds=limit)
+    except AudioTooLongError as err:
+        if source != "recording":
+            raise
+        raise AudioTooLongError(
+            f"Recordings are limited to {limit:.0f} s ({err}). Record a "
+            "shorter clip, or upload a file for audio up to 10 minutes."
+        ) from None
+    decode_ms = 1000 * (time.perf_counter() - t0)
+    with st.spinner("Predicting…"):
+        verdict = pred.verdict(y)
+    res = ClipResult(
+        clip_id,
+        clip["name"],
+        source,
+        pred.name,
+        pred.backend,
+        y,
+        verdict,
+        decode_ms,
+        voice,
+        pred.adaptation(),
+    )
+    results[source] = res
+    return res
+
+
+def timing_caption(res: ClipResult) -> str:
+    v = res.verdict
+    what = f"{len(v.timeline.starts)} windows" if v.timeline is not None else "one 3-s window"
+    return (
+        f"Prediction took **{v.elapsed_ms:.0f} ms** (features + model, {what}, "
+        f"{backend_name(res.backend)}); decoding {res.decode_ms:.0f} ms; "
+        f"{v.seconds:.1f} s of audio."
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def display_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
+    """:func:`ser_core.figures.predictor.display_mel` (``(mel, hop_seconds)`` of the whole
+    clip), cached by content."""
+    return _display_mel(y, sr=sr)

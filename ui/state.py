@@ -1,0 +1,145 @@
+"""Session-state keys of every page, and helpers on stored widget values.
+
+Every widget key is ``"<page>.<what>"``; tests and browser tests address widgets by
+these strings, so they never change.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ser_core import attacks as adv
+
+#: Prefix of every widget key of the dataset page.
+DATASET = "dataset"
+KEY_SOURCE = f"{DATASET}.source"
+KEY_EMOTION = f"{DATASET}.emotion"
+KEY_SPEAKER = f"{DATASET}.speaker"
+KEY_SENTENCE = f"{DATASET}.sentence"
+KEY_UPLOAD = f"{DATASET}.upload"
+KEY_SINGLE_REP = f"{DATASET}.single_rep"
+KEY_MEANS_REP = f"{DATASET}.means_rep"
+KEY_MEANS_DIFF = f"{DATASET}.means_diff"
+KEY_DESCRIPTOR = f"{DATASET}.descriptor"
+KEY_DESCRIPTOR_KIND = f"{DATASET}.descriptor_kind"
+KEY_DESCRIPTOR_GENDER = f"{DATASET}.descriptor_gender"
+KEY_PROJ_REP = f"{DATASET}.proj_rep"
+KEY_PROJ_METHOD = f"{DATASET}.proj_method"
+KEY_PROJ_COLOR = f"{DATASET}.proj_color"
+
+#: The clip last shown in the explorer, ``{"label": str, "file_id": str | None}``
+#: (later pages can offer it as their default input).
+CURRENT_CLIP = "clip.current"
+
+LEADERBOARD = "leaderboard"
+KEY_LB_MODELS = f"{LEADERBOARD}.models"
+KEY_LB_INPUTS = f"{LEADERBOARD}.inputs"
+KEY_LB_PROTOCOLS = f"{LEADERBOARD}.protocols"
+KEY_LB_EVERY_RUN = f"{LEADERBOARD}.every_run"
+KEY_LB_RUN = f"{LEADERBOARD}.run"
+KEY_LB_COMPARE_A = f"{LEADERBOARD}.compare_a"
+KEY_LB_COMPARE_B = f"{LEADERBOARD}.compare_b"
+
+
+PREDICTOR = "predictor"
+KEY_PRED_MODEL = f"{PREDICTOR}.model"
+KEY_PRED_SOURCE = f"{PREDICTOR}.source"
+KEY_PRED_UPLOADER = f"{PREDICTOR}.uploader"
+KEY_PRED_RECORDER = f"{PREDICTOR}.recorder"
+#: The clip to predict, per source: a :func:`~ui.clips.make_clip` dict.  The uploader and the
+#: recorder set it in their ``on_change`` callbacks and the page reads only this key, so
+#: tests (AppTest cannot upload files) set it directly.
+KEY_PRED_CLIP = {"upload": f"{PREDICTOR}.clip.upload", "recording": f"{PREDICTOR}.clip.recording"}
+#: Last :class:`~ui.predictor.ClipResult` per source (reused while clip and model stay the same).
+KEY_PRED_RESULT = f"{PREDICTOR}.result"
+KEY_FB_RIGHT = f"{PREDICTOR}.feedback.right"
+KEY_FB_CORRECT = f"{PREDICTOR}.feedback.correct"
+KEY_FB_CONSENT = f"{PREDICTOR}.feedback.consent"
+KEY_FB_SUBMIT = f"{PREDICTOR}.feedback.submit"
+KEY_FB_FOR = f"{PREDICTOR}.feedback.for"
+KEY_FB_STATUS = f"{PREDICTOR}.feedback.status"
+KEY_LIVE = f"{PREDICTOR}.live"
+KEY_LIVE_SINK = f"{PREDICTOR}.live.sink"
+KEY_LIVE_SESSION = f"{PREDICTOR}.live.session"
+KEY_LIVE_PLAYING = f"{PREDICTOR}.live.playing"
+KEY_LIVE_ADAPT = f"{PREDICTOR}.live.adapt"
+KEY_LIVE_WARMUP = f"{PREDICTOR}.live.warmup"
+
+#: "Calibrate to my voice" (issue #7).  The recorder / uploader ``on_change`` callbacks
+#: copy the calibration audio to :data:`KEY_CAL_CLIP` (a :func:`~ui.clips.make_clip` dict); the page
+#: reads only that key, so tests set it directly, as for :data:`KEY_PRED_CLIP`.
+CAL = f"{PREDICTOR}.calibration"
+KEY_CAL_RECORDER = f"{CAL}.recorder"
+KEY_CAL_UPLOADER = f"{CAL}.uploader"
+KEY_CAL_CLIP = f"{CAL}.clip"
+KEY_CAL_NAME = f"{CAL}.name"
+KEY_CAL_RUN = f"{CAL}.run"
+KEY_CAL_FORGET = f"{CAL}.forget"
+KEY_CAL_CONSENT = f"{CAL}.consent"
+KEY_CAL_SAVE = f"{CAL}.save"
+KEY_CAL_PICK = f"{CAL}.pick"
+KEY_CAL_LOAD = f"{CAL}.load"
+KEY_CAL_DELETE = f"{CAL}.delete"
+KEY_CAL_SWITCH = f"{CAL}.switch"
+#: ``(kind, message)`` of the last calibration action ("success" / "error").
+KEY_CAL_STATUS = f"{CAL}.status"
+#: The voice of this browser session: ``{"kind": "audio", "id", "label", "y", "seconds",
+#: "windows"}`` (decoded calibration speech: the profile is computed, cached, for each
+#: model's representations; its speech windows for AdaBN stay here) or
+#: ``{"kind": "saved", "label", "profile": VoiceProfile}``.
+KEY_VOICE = f"{CAL}.voice"
+#: This session's models adapted to its voice: ``{(id, name, backend of the model, voice key): Predictor}``
+#: (AdaBN takes a second or three, so :func:`~ui.calibration.with_voice` adapts once per model and voice).
+KEY_ADAPTED = f"{CAL}.adapted"
+
+EXPLAIN = "explain"
+KEY_XAI_MODEL = f"{EXPLAIN}.model"
+KEY_XAI_SOURCE = f"{EXPLAIN}.source"
+KEY_XAI_EMOTION = f"{EXPLAIN}.emotion"
+KEY_XAI_FILE = f"{EXPLAIN}.file"
+KEY_XAI_UPLOADER = f"{EXPLAIN}.uploader"
+#: The uploaded clip (a :func:`~ui.clips.make_clip` dict), set by the uploader's ``on_change``;
+#: tests put clips here directly.
+KEY_XAI_UPLOAD = f"{EXPLAIN}.clip.upload"
+KEY_XAI_TARGET = f"{EXPLAIN}.target"
+KEY_XAI_SHARED = f"{EXPLAIN}.shared_scale"
+KEY_XAI_OPACITY = f"{EXPLAIN}.opacity"
+KEY_XAI_LISTEN = f"{EXPLAIN}.listen_method"
+KEY_XAI_TOPK = f"{EXPLAIN}.top_k"
+KEY_XAI_LIME = f"{EXPLAIN}.lime_samples"
+KEY_XAI_SG_SAMPLES = f"{EXPLAIN}.sg_samples"
+KEY_XAI_SG_NOISE = f"{EXPLAIN}.sg_noise"
+KEY_XAI_STEPS = f"{EXPLAIN}.steps"
+KEY_XAI_TABLE_SCORE = f"{EXPLAIN}.table_score"
+
+ADVERSARIAL = "adversarial"
+KEY_ADV_MODEL = f"{ADVERSARIAL}.model"
+KEY_ADV_SOURCE = f"{ADVERSARIAL}.source"
+KEY_ADV_EMOTION = f"{ADVERSARIAL}.emotion"
+KEY_ADV_FILE = f"{ADVERSARIAL}.file"
+KEY_ADV_UPLOADER = f"{ADVERSARIAL}.uploader"
+#: The uploaded clip (a :func:`~ui.clips.make_clip` dict), set by the uploader's ``on_change``
+#: callback; tests put a clip here directly.
+KEY_ADV_CLIP = f"{ADVERSARIAL}.clip.upload"
+KEY_ADV_DOMAIN = f"{ADVERSARIAL}.domain"
+KEY_ADV_TARGET = f"{ADVERSARIAL}.target"
+#: Attack and epsilon widgets, one per domain (each keeps its own value).
+KEY_ADV_ATTACK = {d: f"{ADVERSARIAL}.attack.{d}" for d in adv.DOMAINS}
+KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
+
+
+def keep_valid(key: str, options: list) -> None:
+    """Drop a widget's stored choice(s) that are no longer among ``options``.
+
+    A selectbox value is forgotten (the widget falls back to its default), a
+    multiselect keeps only the values still offered (runs come and go while
+    the app is open).
+    """
+    if key not in st.session_state:
+        return
+    value = st.session_state[key]
+    if isinstance(value, list):
+        if any(v not in options for v in value):
+            st.session_state[key] = [v for v in value if v in options]
+    elif value not in options:
+        del st.session_state[key]
