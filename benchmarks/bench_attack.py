@@ -54,7 +54,7 @@ def main() -> None:
     pred = Predictor.load(a.model, backend=a.backend)
     ys, what = clips(a.clips)
     print(
-        f"model {pred.name} (re-prediction in {pred.backend}), torch threads {a.threads}, {what}, "
+        f"model {pred.model_name} (re-prediction in {pred.backend}), torch threads {a.threads}, {what}, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     warm = ys[0]

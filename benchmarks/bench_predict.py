@@ -84,14 +84,14 @@ def source_clips(n: int) -> tuple[list[np.ndarray], str]:
     return ys, f"{n} generated clips (no corpus: set NEMO_DIR)"
 
 
-def model_dir(name: str | None) -> tuple[Path, str, str]:
+def model_dir(model_name: str | None) -> tuple[Path, str, str]:
     """Folder and name of the model to time (a temp untrained ResNet when none is shipped)."""
     names = models.shipped()
     if names:
         from ser_core.inference import best_model_name
 
-        name = name or best_model_name()
-        return models.models_dir(), name, f"shipped model {name!r}"
+        model_name = model_name or best_model_name()
+        return models.models_dir(), model_name, f"shipped model {model_name!r}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-model-"))
     m = models.create("resnet18", in_chans=1, width=32)
     card = {
@@ -182,7 +182,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     import torch
 
-    directory, name, what = model_dir(args.model)
+    directory, model_name, what = model_dir(args.model)
     os.environ.setdefault("SER_ONNX_CACHE", tempfile.mkdtemp(prefix="bench-onnx-"))
     print(f"model: {what}")
     print(
@@ -204,7 +204,9 @@ def main() -> None:
     preds = {}
     for backend in ("torch", "onnx"):
         t0 = time.perf_counter()
-        preds[backend] = Predictor.load(name, directory=directory, backend=backend, threads=args.threads)
+        preds[backend] = Predictor.load(
+            model_name, directory=directory, backend=backend, threads=args.threads
+        )
         print(
             f"{backend:>5}: loaded in {time.perf_counter() - t0:.1f} s"
             + (" (incl. the one-off ONNX export)" if backend == "onnx" else "")
@@ -225,7 +227,9 @@ def main() -> None:
         from ser_core import adapt
 
         if not preds["torch"].speaker_normalised:
-            sys.exit(f"--calibrate: {name!r} uses corpus-level normalisation and cannot adapt to a voice")
+            sys.exit(
+                f"--calibrate: {model_name!r} uses corpus-level normalisation and cannot adapt to a voice"
+            )
         t0 = time.perf_counter()
         prof = adapt.voice_profile(
             np.concatenate(ys)[: int(args.calibrate * SR)],

@@ -66,7 +66,7 @@ def main() -> None:
         )
     ys, what = clips(a.clips, pred.cfg.sr)
     print(
-        f"model {pred.name}, {a.threads} torch threads, {a.clips} x {what}; LIME "
+        f"model {pred.model_name}, {a.threads} torch threads, {a.clips} x {what}; LIME "
         f"{opts.lime_samples} samples, SmoothGrad {opts.smoothgrad_samples} samples, "
         f"{len(explain.deletion_fractions(opts.deletion_steps))} deletion points x 5 orderings; "
         f"load average {os.getloadavg()[0]:.2f}"

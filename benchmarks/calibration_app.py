@@ -45,8 +45,8 @@ MODES = {
 }
 
 
-def fold_predictor(name: str, fold: int, member_runs: dict) -> Predictor:
-    """The shipped model ``name`` with the weights of its LOSO fold ``fold`` runs."""
+def fold_predictor(model_name: str, fold: int, member_runs: dict) -> Predictor:
+    """The shipped model ``model_name`` with the weights of its LOSO fold ``fold`` runs."""
 
     def one(tag: str) -> Predictor:
         loaded, _, temperature = evaluate._fold_model(member_runs[tag].loc[fold])
@@ -54,13 +54,13 @@ def fold_predictor(name: str, fold: int, member_runs: dict) -> Predictor:
         pred.temperature = temperature
         return pred
 
-    shipped = Predictor.load(name)
+    shipped = Predictor.load(model_name)
     if not isinstance(shipped, EnsemblePredictor):
         return one(evaluate._input_tag(shipped.loaded.card))
     card = shipped.loaded.card
     tags = dict(zip(card["input"]["members"], card["input"]["representations"]))
     out = copy.copy(shipped)
-    out.members = [one(tags[m.name]) for m in shipped.members]
+    out.members = [one(tags[m.model_name]) for m in shipped.members]
     return out
 
 

@@ -35,7 +35,7 @@ def probe(loaded: models.LoadedModel, meta, *, fold: int, n_clips: int = 600, se
 
     card = loaded.card
     if card["input"]["kind"] != "features" or not hasattr(loaded.module, "features"):
-        raise SystemExit(f"{loaded.name}: the probe needs a CNN on a representation")
+        raise SystemExit(f"{loaded.model_name}: the probe needs a CNN on a representation")
     x_all = inputs.model_inputs(meta, "features", card["input"]["name"])
     spk = meta["speaker"].astype(str).to_numpy()
     split = data.split_indices(meta, "loso", fold=fold)

@@ -8,11 +8,11 @@ from ser_core import eda, features, figures
 from ser_core.config import DEFAULT_CONFIG, EMOTIONS
 from ui import clips, dataset, errors, loaders, navigation, state
 
-REP_NAMES = features.names()
+REPRESENTATIONS = features.names()
 
 
-def rep_title(name: str) -> str:
-    return features.get(name).title
+def representation_title(representation: str) -> str:
+    return features.get(representation).title
 
 
 navigation.ensure_navigation()
@@ -119,14 +119,17 @@ def clip_explorer() -> None:
             "1 = its highest; (delta-)MFCCs are first standardised per coefficient); "
             "zero-crossing rate and RMS are drawn in their own units."
         )
-        name = st.selectbox(
+        representation = st.selectbox(
             "Look at one representation in its real units",
-            REP_NAMES,
-            format_func=rep_title,
+            REPRESENTATIONS,
+            format_func=representation_title,
             key=state.KEY_SINGLE_REP,
         )
-        st.caption(features.get(name).description)
-        st.plotly_chart(figures.representation_figure(reps[name], representation=name), key="explorer.single")
+        st.caption(features.get(representation).description)
+        st.plotly_chart(
+            figures.representation_figure(reps[representation], representation=representation),
+            key="explorer.single",
+        )
 
 
 st.header("Clip explorer", divider="gray")
@@ -139,11 +142,14 @@ with errors.report_errors():
         loaders.summaries_info()
     else:
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=state.KEY_MEANS_REP)
+        representation = c1.selectbox(
+            "Representation", REPRESENTATIONS, format_func=representation_title, key=state.KEY_MEANS_REP
+        )
         diff = c2.toggle("Difference from the all-emotion mean", key=state.KEY_MEANS_DIFF)
-        means = loaders.emotion_means(name)
+        means = loaders.emotion_means(representation)
         st.plotly_chart(
-            figures.emotion_means_figure(means, representation=name, difference=diff), key="means.fig"
+            figures.emotion_means_figure(means, representation=representation, difference=diff),
+            key="means.fig",
         )
         st.caption("Average over every clip of the emotion, frame by frame (clips centred in 3 s).")
 
@@ -176,7 +182,9 @@ with errors.report_errors():
         loaders.summaries_info()
     else:
         c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Representation", REP_NAMES, format_func=rep_title, key=state.KEY_PROJ_REP)
+        representation = c1.selectbox(
+            "Representation", REPRESENTATIONS, format_func=representation_title, key=state.KEY_PROJ_REP
+        )
         method = c2.radio(
             "Method",
             ["pca", "tsne"],
@@ -185,7 +193,7 @@ with errors.report_errors():
             format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
         )
         color = c3.radio("Colour by", ["emotion", "speaker"], horizontal=True, key=state.KEY_PROJ_COLOR)
-        proj = loaders.projections(name)
+        proj = loaders.projections(representation)
         if method not in proj:
             st.info(
                 f"The summaries hold no {method.upper()} projection of this representation; "

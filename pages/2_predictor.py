@@ -25,9 +25,9 @@ st.caption(
     "gives calibrated probabilities for the six nEMO emotions."
 )
 
-names = models.shipped_models()
+model_names = models.shipped_models()
 base = models.model_picker(
-    names, key=state.KEY_PRED_MODEL, default=models.default_model(names) if names else None
+    model_names, key=state.KEY_PRED_MODEL, default=models.default_model(model_names) if model_names else None
 )
 pred = base  # the model adapted to this session's voice, when it can be
 with errors.report_errors():

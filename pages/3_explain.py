@@ -23,7 +23,7 @@ st.caption(
 )
 
 pred = models.model_picker(explain.xai_models(), key=state.KEY_XAI_MODEL, backend="torch")
-name = pred.name
+model_name = pred.model_name
 
 # ------------------------------------------------------------------ the clip
 meta = loaders.metadata()
@@ -52,7 +52,7 @@ if clip is None:
 inp = None
 with errors.report_errors():
     y = explain.xai_waveform(clip)
-    inp = explain.xai_input(clip["id"], name, y, pred)
+    inp = explain.xai_input(clip["id"], model_name, y, pred)
 if inp is None:
     st.stop()
 
@@ -95,7 +95,9 @@ maps: dict = {}
 with errors.report_errors():
     for method, ex in EXPLAINERS.items():
         with st.spinner(f"Computing {ex.title}…"):
-            maps[method] = explain.xai_map(clip["id"], name, method, target, okey, inp.x, module, options)
+            maps[method] = explain.xai_map(
+                clip["id"], model_name, method, target, okey, inp.x, module, options
+            )
 if len(maps) < len(EXPLAINERS):
     st.stop()
 
@@ -139,7 +141,16 @@ curves = {}
 with errors.report_errors(), st.spinner("Running the deletion test…"):
     for method in [*maps, "random"]:
         curves[method] = explain.xai_curve(
-            clip["id"], name, method, target, okey, inp.x, maps.get(method), module, options, pred.temperature
+            clip["id"],
+            model_name,
+            method,
+            target,
+            okey,
+            inp.x,
+            maps.get(method),
+            module,
+            options,
+            pred.temperature,
         )
 if curves:
     c1, c2 = st.columns([1, 1], gap="large")
@@ -158,7 +169,7 @@ def listen_section() -> None:
     """Griffin-Lim inversion of only the top-k % bins of one map, next to the original."""
     if pred.representation != "mel":
         st.info(
-            f"Listening needs a model on the mel spectrogram; {name} uses {pred.representation}.",
+            f"Listening needs a model on the mel spectrogram; {model_name} uses {pred.representation}.",
             icon=":material/info:",
         )
         return
@@ -166,9 +177,9 @@ def listen_section() -> None:
     method = c1.selectbox("Map", list(maps), key=state.KEY_XAI_LISTEN, format_func=figures.method_title)
     top_k = c2.slider("Keep the most relevant bins (%)", 1, 100, 20, 1, key=state.KEY_XAI_TOPK)
     with errors.report_errors(), st.spinner("Inverting the spectrogram (Griffin-Lim)…"):
-        full = explain.xai_listen_wav(clip["id"], name, "all", target, okey, 1.0, inp.mel, None)
+        full = explain.xai_listen_wav(clip["id"], model_name, "all", target, okey, 1.0, inp.mel, None)
         part = explain.xai_listen_wav(
-            clip["id"], name, method, target, okey, top_k / 100, inp.mel, maps[method]
+            clip["id"], model_name, method, target, okey, top_k / 100, inp.mel, maps[method]
         )
         a, b, c = st.columns(3)
         a.markdown("**Original** (the 3 s the model sees)")

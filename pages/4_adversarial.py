@@ -22,12 +22,12 @@ st.caption(
     "slider, look at the perturbation, and listen to it."
 )
 
-names = adversarial.adv_models()
+model_names = adversarial.adv_models()
 pred = models.model_picker(
-    names,
+    model_names,
     key=state.KEY_ADV_MODEL,
     empty=adversarial.adv_no_model_info,
-    default=adversarial.adv_default_model(names) if names else None,
+    default=adversarial.adv_default_model(model_names) if model_names else None,
 )
 
 # ------------------------------------------------------------------ 1. the clip
@@ -219,12 +219,12 @@ def robustness_curve(epsilon: float, domain: str) -> None:
         rows = (
             None
             if table is None
-            else table[(table["model"] == pred.name) & (table["domain"] == "spectrogram")]
+            else table[(table["model"] == pred.model_name) & (table["domain"] == "spectrogram")]
         )
         if rows is None or rows.empty:
             st.info(
-                f"No robustness results for {pred.name} yet: `python -m ser_core attack-eval "
-                f"--model {pred.name}` computes test accuracy against epsilon (needs the corpus "
+                f"No robustness results for {pred.model_name} yet: `python -m ser_core attack-eval "
+                f"--model {pred.model_name}` computes test accuracy against epsilon (needs the corpus "
                 "and its feature cache; about two minutes for FGSM on two cores).",
                 icon=":material/info:",
             )

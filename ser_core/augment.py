@@ -275,7 +275,7 @@ class Augment:
 
 
 def make(
-    name: str,
+    representation: str,
     *,
     p: float = 0.5,
     training: bool = True,
@@ -283,11 +283,11 @@ def make(
     time_stretch: float = 0.0,
     cfg: FeatureConfig = DEFAULT_CONFIG,
 ) -> Augment:
-    """The augmentation pipeline suited to representation ``name``.
+    """The augmentation pipeline suited to ``representation``.
 
     Parameters
     ----------
-    name : str
+    representation : str
         A registered representation.
     p : float
         Probability of each transform.
@@ -300,9 +300,9 @@ def make(
     cfg : FeatureConfig
         The configuration the features were computed with (bin frequencies).
     """
-    rep = features.get(name)
-    transforms = list(_OVERRIDES.get(name, FAMILIES[rep.family]))
-    hz = rep.frequencies(cfg)
+    spec = features.get(representation)
+    transforms = list(_OVERRIDES.get(representation, FAMILIES[spec.family]))
+    hz = spec.frequencies(cfg)
     if freq_warp > 0 and hz is not None:
         transforms.insert(0, FreqWarp(tuple(hz.tolist()), 1 + freq_warp))
     if time_stretch > 0 and not any(isinstance(t, TimeStretch) for t in transforms):

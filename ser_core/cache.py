@@ -62,10 +62,10 @@ __all__ = [
 CACHE_DTYPE = np.float16
 
 
-def entry_dir(name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None) -> Path:
+def entry_dir(representation: str, *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None) -> Path:
     """Cache folder of one representation under ``cfg``."""
-    rep = features.get(name)
-    return Path(root or cache_dir()) / f"{name}-{rep.cache_key(cfg)}"
+    spec = features.get(representation)
+    return Path(root or cache_dir()) / f"{representation}-{spec.cache_key(cfg)}"
 
 
 def _clips_match(d: Path, file_ids: Sequence[str]) -> bool:
@@ -88,10 +88,14 @@ def _open(d: Path, file_ids: Sequence[str]) -> np.ndarray | None:
 
 
 def is_cached(
-    name: str, file_ids: Sequence[str], *, cfg: FeatureConfig = DEFAULT_CONFIG, root: Path | None = None
+    representation: str,
+    file_ids: Sequence[str],
+    *,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    root: Path | None = None,
 ) -> bool:
-    """True when a complete, readable cache of ``name`` exists for exactly these clips."""
-    return _open(entry_dir(name, cfg=cfg, root=root), file_ids) is not None
+    """True when a complete, readable cache of ``representation`` exists for exactly these clips."""
+    return _open(entry_dir(representation, cfg=cfg, root=root), file_ids) is not None
 
 
 def limit_threads() -> None:
@@ -186,7 +190,7 @@ def build(
 
     Returns
     -------
-    dict of name -> cache folder
+    dict of representation -> cache folder
     """
     names = list(names or features.names())
     for n in names:
@@ -230,13 +234,13 @@ def build(
         d = dirs[n]
         for old in d.glob("stats-*.npz"):
             old.unlink()
-        rep = features.get(n)
+        spec = features.get(n)
         (d / "meta.json").write_text(
             json.dumps(
                 {
                     "name": n,
-                    "key": rep.cache_key(cfg),
-                    "params": rep.params(cfg),
+                    "key": spec.cache_key(cfg),
+                    "params": spec.params(cfg),
                     "feature_version": features.FEATURE_VERSION,
                     "shape": [len(file_ids), *shapes[n]],
                     "dtype": np.dtype(CACHE_DTYPE).name,
@@ -252,7 +256,7 @@ def build(
 
 def features_of(
     clips: pd.DataFrame,
-    name: str,
+    representation: str,
     *,
     corpus: pd.DataFrame,
     cfg: FeatureConfig = DEFAULT_CONFIG,
@@ -285,13 +289,15 @@ def features_of(
     """
 
     def compute() -> np.ndarray:
-        out = np.zeros((len(clips), *features.output_shape(name, cfg=cfg)), dtype=CACHE_DTYPE)
-        with clip_map(_work, [(path, (name,), cfg) for path in clips["path"]], workers=workers) as results:
+        out = np.zeros((len(clips), *features.output_shape(representation, cfg=cfg)), dtype=CACHE_DTYPE)
+        with clip_map(
+            _work, [(path, (representation,), cfg) for path in clips["path"]], workers=workers
+        ) as results:
             for i, res in enumerate(results):
-                out[i] = res[name]
+                out[i] = res[representation]
         return out
 
-    return _rows(entry_dir(name, cfg=cfg, root=root), clips, corpus, compute, keep=keep)
+    return _rows(entry_dir(representation, cfg=cfg, root=root), clips, corpus, compute, keep=keep)
 
 
 def _rows(
@@ -401,14 +407,14 @@ def array_of(
 
 
 def load(
-    name: str,
+    representation: str,
     meta: pd.DataFrame,
     *,
     cfg: FeatureConfig = DEFAULT_CONFIG,
     root: Path | None = None,
     mmap: bool = True,
 ) -> np.ndarray:
-    """Cached features of ``name`` for the clips of ``meta``, in ``meta``'s order.
+    """Cached features of ``representation`` for the clips of ``meta``, in ``meta``'s order.
 
     Returns
     -------
@@ -420,19 +426,19 @@ def load(
     DatasetError
         When the cache is missing or lacks some clips (say how to build it).
     """
-    d = entry_dir(name, cfg=cfg, root=root)
+    d = entry_dir(representation, cfg=cfg, root=root)
     f = d / "features.npy"
     if not f.exists():
         raise DatasetError(
-            f"no feature cache for {name!r} at {d}; build it with "
-            f"`python -m ser_core cache --representation {name}`"
+            f"no feature cache for {representation!r} at {d}; build it with "
+            f"`python -m ser_core cache --representation {representation}`"
         )
     try:
         arr = np.load(f, mmap_mode="r" if mmap else None)
     except (ValueError, OSError) as exc:
         raise DatasetError(
-            f"the {name!r} cache at {f} is damaged ({exc}); rebuild it with "
-            f"`python -m ser_core cache --representation {name}`"
+            f"the {representation!r} cache at {f} is damaged ({exc}); rebuild it with "
+            f"`python -m ser_core cache --representation {representation}`"
         ) from exc
     cached = (d / "clips.txt").read_text().split()
     wanted = list(meta["file_id"])
@@ -442,14 +448,14 @@ def load(
     missing = [w for w in wanted if w not in pos]
     if missing:
         raise DatasetError(
-            f"the {name!r} cache lacks {len(missing)} clips (e.g. {missing[:3]}); rebuild it with "
-            f"`python -m ser_core cache --representation {name} --force`"
+            f"the {representation!r} cache lacks {len(missing)} clips (e.g. {missing[:3]}); rebuild it with "
+            f"`python -m ser_core cache --representation {representation} --force`"
         )
     return np.asarray(arr[[pos[w] for w in wanted]])
 
 
 def norm_stats(
-    name: str,
+    representation: str,
     meta: pd.DataFrame,
     *,
     protocol: str = "seed",
@@ -458,12 +464,12 @@ def norm_stats(
     root: Path | None = None,
     splits_dir: Path | None = None,
 ) -> features.NormStats:
-    """Normalisation statistics of ``name`` over the **training** part of a fold.
+    """Normalisation statistics of ``representation`` over the **training** part of a fold.
 
     Computed once from the cache and stored beside it as
     ``stats-<protocol>-<fold>.npz``.
     """
-    d = entry_dir(name, cfg=cfg, root=root)
+    d = entry_dir(representation, cfg=cfg, root=root)
     f = d / f"stats-{protocol}-{fold}.npz"
     if f.exists() and _clips_match(d, list(meta["file_id"])):
         try:
@@ -471,7 +477,7 @@ def norm_stats(
                 return features.NormStats(z["mean"], z["std"])
         except (ValueError, OSError, KeyError, zipfile.BadZipFile):
             pass  # damaged: recomputed and rewritten below
-    x = load(name, meta, cfg=cfg, root=root)
+    x = load(representation, meta, cfg=cfg, root=root)
     split = split_indices(meta, protocol, fold=fold, directory=splits_dir)
     stats = features.normalization_stats(x[np.sort(split.train)])
     if _clips_match(d, list(meta["file_id"])):

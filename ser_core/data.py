@@ -249,10 +249,10 @@ def save_splits(meta: pd.DataFrame, *, directory: Path | None = None) -> dict[st
     d = Path(directory or _splits_dir())
     d.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, frame in (("seed", make_seed_split(meta)), ("loso", make_loso_split(meta))):
-        p = d / f"{name}.csv"
+    for protocol, frame in (("seed", make_seed_split(meta)), ("loso", make_loso_split(meta))):
+        p = d / f"{protocol}.csv"
         frame.sort_values("file_id").to_csv(p, index=False)
-        paths[name] = p
+        paths[protocol] = p
     return paths
 
 

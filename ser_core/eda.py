@@ -266,18 +266,20 @@ def load_clips(directory: Path | None = None) -> pd.DataFrame:
         return table
 
 
-def load_emotion_means(name: str, directory: Path | None = None) -> np.ndarray:
+def load_emotion_means(representation: str, directory: Path | None = None) -> np.ndarray:
     """Per-emotion average of a representation, shape ``(6, channels, bins, frames)``."""
     with _reading(Path(directory or eda_dir()) / "emotion_means.npz") as p, np.load(p) as z:
-        if name not in z:
-            raise DatasetError(f"no per-emotion average of {name!r} in the summaries")
-        return z[name].astype(np.float32)
+        if representation not in z:
+            raise DatasetError(f"no per-emotion average of {representation!r} in the summaries")
+        return z[representation].astype(np.float32)
 
 
-def load_projections(name: str, directory: Path | None = None) -> dict[str, np.ndarray]:
+def load_projections(representation: str, directory: Path | None = None) -> dict[str, np.ndarray]:
     """``{"pca": (n, 2), "tsne": (n, 2), "pca_var": (2,)}`` for a representation."""
     with _reading(Path(directory or eda_dir()) / "projections.npz") as p, np.load(p) as z:
-        out = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith(f"{name}/")}
+        out = {
+            k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith(f"{representation}/")
+        }
     if not out:
-        raise DatasetError(f"no projection of {name!r} in the summaries")
+        raise DatasetError(f"no projection of {representation!r} in the summaries")
     return out

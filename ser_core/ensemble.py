@@ -149,16 +149,16 @@ def load_member_predictions(
         for p in sorted(d.glob(f"{arch}-*{suffix}.npz"))
     ]
     for arch, path in paths:
-        rep = path.name[len(arch) + 1 : -len(suffix) - 4]
-        if member_model(rep) != arch:
+        representation = path.name[len(arch) + 1 : -len(suffix) - 4]
+        if member_model(representation) != arch:
             continue
-        if representations is not None and rep not in representations:
+        if representations is not None and representation not in representations:
             continue
-        if representations is None and rep.endswith("-spk") and protocol == "seed":
+        if representations is None and representation.endswith("-spk") and protocol == "seed":
             continue  # speaker-normalised members only when asked for: they need a voice profile
         z = np.load(path)
-        out[rep] = MemberPredictions(
-            rep,
+        out[representation] = MemberPredictions(
+            representation,
             z["val_logits"],
             z["test_logits"],
             z["val_labels"],
@@ -185,7 +185,7 @@ def load_member_predictions(
 
 
 def predictions_from_shipped(
-    name: str,
+    model_name: str,
     meta,
     *,
     protocol: str = "seed",
@@ -199,11 +199,11 @@ def predictions_from_shipped(
     validation and test logits are recomputed from the weights and the
     feature cache, exactly as :func:`ser_core.runs.save_predictions` stores them.
     ``model_dir`` loads the weights from elsewhere than ``artifacts/models``
-    (a LOSO fold's MLflow artifact folder, ``name`` then being ``model``).
+    (a LOSO fold's MLflow artifact folder, ``model_name`` then being ``model``).
     """
-    pred = Predictor.load(name, directory=model_dir)
+    pred = Predictor.load(model_name, directory=model_dir)
     if pred.kind != "features" or pred.loaded.card["architecture"]["name"] != MEMBER_MODEL:
-        raise ConfigError(f"{name!r} is not a {MEMBER_MODEL} on a representation")
+        raise ConfigError(f"{model_name!r} is not a {MEMBER_MODEL} on a representation")
     split = data.split_indices(meta, protocol, fold=fold)
     labels = meta["label"].to_numpy().astype(np.int64)
     out = {"temperature": np.float32(pred.temperature)}
@@ -514,9 +514,9 @@ def refit_seeds(key: str, *, directory: Path | None = None) -> dict[int, Path]:
     ``<run>-trainval.npz`` and any ``<run>-s<seed>-trainval.npz`` (:func:`ser_core.runs.predictions_name`)."""
     d = Path(directory) if directory is not None else predictions_dir()
     stem = f"{member_model(key)}-{key}-seed"
-    name = re.compile(rf"{re.escape(stem)}(?:-s([1-9][0-9]*))?{TRAINVAL_SUFFIX}\.npz")
+    pattern = re.compile(rf"{re.escape(stem)}(?:-s([1-9][0-9]*))?{TRAINVAL_SUFFIX}\.npz")
     found = {
-        int(m[1] or 0): p for p in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz") if (m := name.fullmatch(p.name))
+        int(m[1] or 0): p for p in d.glob(f"{stem}*{TRAINVAL_SUFFIX}.npz") if (m := pattern.fullmatch(p.name))
     }
     return dict(sorted(found.items()))
 

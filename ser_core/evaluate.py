@@ -91,27 +91,27 @@ def test_probabilities(
     return np.stack(probs), labels
 
 
-def evaluate_shipped(name: str | None, meta: pd.DataFrame, *, protocol: str = "seed") -> dict[str, Any]:
+def evaluate_shipped(model_name: str | None, meta: pd.DataFrame, *, protocol: str = "seed") -> dict[str, Any]:
     """Accuracy, macro F1/P/R, per-class report, confusion, most-confused pairs, ECE."""
-    name = name or best_model_name()
-    pred = Predictor.load(name)
+    model_name = model_name or best_model_name()
+    pred = Predictor.load(model_name)
     probs, y = test_probabilities(pred, meta, protocol=protocol)
-    rep = metrics.classification_report(y, probs.argmax(1))
-    rep.update(
+    report = metrics.classification_report(y, probs.argmax(1))
+    report.update(
         {
-            "model": name,
+            "model": model_name,
             "protocol": protocol,
             "n_test": int(len(y)),
             "ece": metrics.expected_calibration_error(probs, y),
         }
     )
-    return rep
+    return report
 
 
-def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
+def _recipe_runs(model_name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     """``(architecture, input tag, runs)``: the latest finished LOSO run of every fold
     of a shipped model's recipe (an ensemble: of exactly its members), by fold."""
-    card = models.read_card(name)
+    card = models.read_card(model_name)
     arch = card["architecture"]["name"]
     mine = card["input"].get("representations") or []  # an ensemble's members
     if arch == "weighted_ensemble":
@@ -122,7 +122,7 @@ def _recipe_runs(name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
     if sel.empty and arch == lb.ENSEMBLE:
         reps = " ".join(f"-r {r}" for r in mine)
         raise DatasetError(
-            f"no LOSO ensemble of the members of {name!r} in the MLflow store; train each member's 9 "
+            f"no LOSO ensemble of the members of {model_name!r} in the MLflow store; train each member's 9 "
             f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`"
         )
     if sel.empty:
@@ -158,7 +158,7 @@ def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.D
     return sel.sort_values("fold")
 
 
-def loso_report(name: str, *, db=None) -> dict[str, Any]:
+def loso_report(model_name: str, *, db=None) -> dict[str, Any]:
     """Leave-one-speaker-out result of a shipped model's recipe, from MLflow.
 
     LOSO trains one model per held-out speaker, so it is a property of the
@@ -176,7 +176,7 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
     speaker-normalised models, ``adaptation`` (accuracy against seconds of
     the new speaker's audio, mean and std).
     """
-    arch, tag, sel = _recipe_runs(name, db=db)
+    arch, tag, sel = _recipe_runs(model_name, db=db)
     try:
         table = data.load_split("loso")
     except DatasetError:  # speaker names are a nicety
@@ -215,8 +215,8 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
         on_val = {str((r or {}).get("train_on_val", False)) for r in sel["params"]}
         if on_val == {"True"}:  # trained on the validation speaker too, last epoch kept
             recipe["train_on_val"] = True
-    rep: dict[str, Any] = {
-        "model": name,
+    report: dict[str, Any] = {
+        "model": model_name,
         "recipe": recipe,
         "protocol": "loso",
         "n_folds": len(folds),
@@ -229,22 +229,22 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
         ("macro_recall", "recall"),
     ):
         v = sel[col].to_numpy(dtype=float)
-        rep[key] = float(np.mean(v))
-        rep[f"{key}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-    rep["per_class"] = {e: {"f1": float(sel[f"f1_{e}"].mean())} for e in EMOTIONS}
-    rep["confusion"] = cm.tolist()
+        report[key] = float(np.mean(v))
+        report[f"{key}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+    report["per_class"] = {e: {"f1": float(sel[f"f1_{e}"].mean())} for e in EMOTIONS}
+    report["confusion"] = cm.tolist()
     off = [
         (int(cm[i, j]), EMOTIONS[i], EMOTIONS[j])
         for i in range(len(EMOTIONS))
         for j in range(len(EMOTIONS))
         if i != j and cm[i, j]
     ]
-    rep["most_confused"] = [
+    report["most_confused"] = [
         {"true": t, "predicted": p, "count": c} for c, t, p in sorted(off, reverse=True)[:5]
     ]
     curve = lb.adaptation(sel)
     if curve is not None:
-        rep["adaptation"] = [
+        report["adaptation"] = [
             {
                 "seconds": r.label,
                 "accuracy": float(r.accuracy),
@@ -253,7 +253,7 @@ def loso_report(name: str, *, db=None) -> dict[str, Any]:
             }
             for r in curve.itertuples()
         ]
-    return rep
+    return report
 
 
 def _run_weights(run_id: str):
@@ -272,7 +272,7 @@ def _run_weights(run_id: str):
 
 
 def adabn_report(
-    name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, cfg: FeatureConfig = DEFAULT_CONFIG
+    model_name: str, meta: pd.DataFrame, *, db=None, splits_dir=None, cfg: FeatureConfig = DEFAULT_CONFIG
 ) -> dict[str, Any]:
     """Leave-one-speaker-out accuracy of a speaker-normalised recipe with AdaBN.
 
@@ -290,7 +290,7 @@ def adabn_report(
 
     Parameters
     ----------
-    name : str
+    model_name : str
         A shipped speaker-normalised model or an ensemble of such models.
     meta : DataFrame
         The corpus metadata (:func:`ser_core.data.load_metadata`).
@@ -310,7 +310,7 @@ def adabn_report(
         When a member has no LOSO run of a fold, or a run's weights are not in
         the artifact store (they stay on the machine that trained them).
     """
-    weights, member_runs, folds_all = _member_fold_runs(name, what="AdaBN", db=db)
+    weights, member_runs, folds_all = _member_fold_runs(model_name, what="AdaBN", db=db)
     labels = meta["label"].to_numpy()
     xs = {
         t: inputs.model_inputs(meta, input_kind(t.removesuffix("-spk")), t.removesuffix("-spk"))
@@ -350,7 +350,11 @@ def adabn_report(
                 },
             }
         )
-    return {"model": name, "members": weights, **_fold_summary(folds, list(map(_budget_label, budgets)))}
+    return {
+        "model": model_name,
+        "members": weights,
+        **_fold_summary(folds, list(map(_budget_label, budgets))),
+    }
 
 
 def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
@@ -361,24 +365,24 @@ def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
         v = np.asarray(list(values), dtype=float)
         return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
-    rep: dict[str, Any] = {"n_folds": len(folds), "folds": folds, "by_seconds": []}
+    report: dict[str, Any] = {"n_folds": len(folds), "folds": folds, "by_seconds": []}
     for key in ("accuracy", "without"):
-        rep[key], rep[f"{key}_std"] = mean_std(f[key] for f in folds)
+        report[key], report[f"{key}_std"] = mean_std(f[key] for f in folds)
     for b in budgets:
         row: dict[str, Any] = {"seconds": b}
         for key in ("accuracy", "without"):
             row[key], row[f"{key}_std"] = mean_std(f["by_seconds"][b][key] for f in folds)
-        rep["by_seconds"].append(row)
-    return rep
+        report["by_seconds"].append(row)
+    return report
 
 
 def _member_fold_runs(
-    name: str, *, what: str, db=None
+    model_name: str, *, what: str, db=None
 ) -> tuple[dict[str, float], dict[str, pd.DataFrame], list[int]]:
     """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such):
     the weight of each member's input tag (1 for a single model), the latest finished LOSO
     run of every fold of each member's recipe (indexed by fold) and the folds."""
-    card = models.read_card(name)
+    card = models.read_card(model_name)
     if card["architecture"]["name"] == "weighted_ensemble":
         weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
         archs = dict(
@@ -391,7 +395,9 @@ def _member_fold_runs(
         weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
     plain = sorted(t for t in weights if not t.endswith("-spk"))
     if plain:
-        raise ConfigError(f"{what} is scored for speaker-normalised models; {name!r} has {', '.join(plain)}")
+        raise ConfigError(
+            f"{what} is scored for speaker-normalised models; {model_name!r} has {', '.join(plain)}"
+        )
     runs = lb.load_runs(db)
     member_runs = {t: _fold_runs(runs, archs[t], t).set_index("fold") for t in weights}
     folds_all = sorted({int(k) for sel in member_runs.values() for k in sel.index})
@@ -403,7 +409,7 @@ def _member_fold_runs(
     if missing:
         raise DatasetError(
             f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
-            f" for {name!r}; train them with `python -m ser_core train --norm speaker "
+            f" for {model_name!r}; train them with `python -m ser_core train --norm speaker "
             f"--protocol loso --fold K`"
         )
     return weights, member_runs, folds_all
@@ -426,7 +432,7 @@ def _fold_model(run: pd.Series):
 
 
 def voice_warp_report(
-    name: str,
+    model_name: str,
     meta: pd.DataFrame,
     *,
     db=None,
@@ -458,7 +464,7 @@ def voice_warp_report(
 
     Parameters
     ----------
-    name : str
+    model_name : str
         A shipped speaker-normalised model or an ensemble of such models.
     meta : DataFrame
         The corpus metadata.
@@ -494,7 +500,7 @@ def voice_warp_report(
         When a member has no LOSO run of a fold or its weights are not at hand.
     """
     warps = tuple(adapt.VOICE_WARPS if warps is None else warps)
-    weights, member_runs, folds_all = _member_fold_runs(name, what="voice warping", db=db)
+    weights, member_runs, folds_all = _member_fold_runs(model_name, what="voice warping", db=db)
     labels = meta["label"].to_numpy()
     speakers = meta["speaker"].astype(str).to_numpy()
     bases = {t: t.removesuffix("-spk") for t in weights}
@@ -526,7 +532,7 @@ def voice_warp_report(
             views = {
                 a: raw
                 if a == 1.0
-                else features.warp_features(raw, name=bases[tag], alpha=a, log_mel=lm, cfg=cfg)
+                else features.warp_features(raw, representation=bases[tag], alpha=a, log_mel=lm, cfg=cfg)
                 for a in (*factors, 1.0)
             }
 
@@ -583,15 +589,15 @@ def voice_warp_report(
                 "members": members,
             }
         )
-    rep = {
-        "model": name,
+    report = {
+        "model": model_name,
         "members": weights,
         "warps": list(warps),
         "batchnorm": batchnorm,
         "infomax": infomax,
         **_fold_summary(folds, protocols[1:]),
     }
-    rep["by_member"] = {
+    report["by_member"] = {
         t: {
             b: {
                 key: float(np.mean([f["members"][t][b][key] for f in folds]))
@@ -601,7 +607,7 @@ def voice_warp_report(
         }
         for t in weights
     }
-    return rep
+    return report
 
 
 def _corpus_stats(card: dict):
@@ -614,17 +620,19 @@ def _budget_label(budget: float | None) -> str:
     return "all" if budget is None else f"{budget:g}"
 
 
-def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed", batch_size: int = 64) -> dict:
+def int8_report(
+    model_name: str, meta, *, dest: str | Path, protocol: str = "seed", batch_size: int = 64
+) -> dict:
     """Export a shipped model to ONNX and INT8 and compare all three on a test part.
 
     Parameters
     ----------
-    name : str
+    model_name : str
         A shipped single model (ensembles: export their members).
     meta : DataFrame
         The corpus metadata (:func:`ser_core.data.load_metadata`).
     dest : path
-        Folder for ``<name>.onnx`` and ``<name>.int8.onnx``.
+        Folder for ``<model_name>.onnx`` and ``<model_name>.int8.onnx``.
 
     Returns
     -------
@@ -632,15 +640,15 @@ def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed", ba
     INT8 against PyTorch, the test accuracy of each, and how often INT8 and
     PyTorch agree on the label.
     """
-    pred = Predictor.load(name)
+    pred = Predictor.load(model_name)
     if pred.kind not in ("features", "functionals"):
         raise ConfigError(
-            f"{name!r} is not a single spectrogram or functionals model; export an "
+            f"{model_name!r} is not a single spectrogram or functionals model; export an "
             "ensemble's members one by one"
         )
     dest = Path(dest)
-    fp32 = export_onnx(pred.loaded, dest / f"{name}.onnx")
-    int8 = quantize_int8(fp32, dest / f"{name}.int8.onnx")
+    fp32 = export_onnx(pred.loaded, dest / f"{model_name}.onnx")
+    int8 = quantize_int8(fp32, dest / f"{model_name}.int8.onnx")
     split = data.split_indices(meta, protocol)
     x = inputs.model_features(pred, meta, split)
     y = meta["label"].to_numpy()[split.test]
@@ -648,11 +656,13 @@ def int8_report(name: str, meta, *, dest: str | Path, protocol: str = "seed", ba
     logits = {k: models.predict_logits(m, x, batch_size=batch_size) for k, m in runs.items()}
     acc = {k: float((z.argmax(1) == y).mean()) for k, z in logits.items()}
     return {
-        "model": name,
+        "model": model_name,
         "protocol": protocol,
         "n_test": int(len(y)),
         "size_mb": {
-            "safetensors_fp16": round((models.models_dir() / f"{name}.safetensors").stat().st_size / 1e6, 2),
+            "safetensors_fp16": round(
+                (models.models_dir() / f"{model_name}.safetensors").stat().st_size / 1e6, 2
+            ),
             "onnx_fp32": round(fp32.stat().st_size / 1e6, 2),
             "onnx_int8": round(int8.stat().st_size / 1e6, 2),
         },

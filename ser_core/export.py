@@ -61,7 +61,7 @@ def export_onnx(loaded: models.LoadedModel, path: str | Path) -> Path:
     card = loaded.card
     meta = {
         "classes": json.dumps(list(EMOTIONS)),
-        "name": loaded.name,
+        "name": loaded.model_name,
         "input": json.dumps(card["input"]),
         "normalization": json.dumps(card.get("normalization", {"kind": "none"})),
         "temperature": str(loaded.temperature),

@@ -105,7 +105,7 @@ PROFILE_NAME_MAX = 40
 _PROFILE_NAME = re.compile(r"^\w[\w .'-]*$")
 
 
-def check_profile_name(name: str) -> str:
+def check_profile_name(profile_name: str) -> str:
     """A voice-profile name, stripped; letters (any script), digits, spaces and ``.'-_``.
 
     Raises
@@ -113,20 +113,20 @@ def check_profile_name(name: str) -> str:
     FeedbackError
         Empty, longer than :data:`PROFILE_NAME_MAX` or with other characters.
     """
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(profile_name, str) or not profile_name.strip():
         raise FeedbackError("a voice profile needs a name; type one (e.g. your first name)")
-    name = " ".join(name.split())
-    if len(name) > PROFILE_NAME_MAX:
+    profile_name = " ".join(profile_name.split())
+    if len(profile_name) > PROFILE_NAME_MAX:
         raise FeedbackError(
-            f"the profile name {name[:20]!r}... is {len(name)} characters long; "
+            f"the profile name {profile_name[:20]!r}... is {len(profile_name)} characters long; "
             f"use at most {PROFILE_NAME_MAX}"
         )
-    if not _PROFILE_NAME.match(name):
+    if not _PROFILE_NAME.match(profile_name):
         raise FeedbackError(
-            f"the profile name {name!r} may hold only letters, digits, spaces "
+            f"the profile name {profile_name!r} may hold only letters, digits, spaces "
             "and . ' - _ (and must start with a letter or digit)"
         )
-    return name
+    return profile_name
 
 
 class FeedbackStore:
@@ -257,8 +257,8 @@ class FeedbackStore:
         return dest
 
     # ------------------------------------------------------------------ voice profiles
-    def save_profile(self, name: str, profile_json: str, *, overwrite: bool = False) -> str:
-        """Save a voice profile under ``name``.
+    def save_profile(self, profile_name: str, profile_json: str, *, overwrite: bool = False) -> str:
+        """Save a voice profile under ``profile_name``.
 
         Only the statistics are stored (the JSON of
         :meth:`ser_core.adapt.VoiceProfile.to_json`), never audio.  An existing
@@ -270,7 +270,7 @@ class FeedbackStore:
 
         Parameters
         ----------
-        name : str
+        profile_name : str
             See :func:`check_profile_name` (it is stripped; the stored profile
             carries this name).
         profile_json : str
@@ -288,7 +288,7 @@ class FeedbackStore:
         FeedbackError
             Bad name, not a voice profile, the name is taken, or the write failed.
         """
-        name = check_profile_name(name)
+        profile_name = check_profile_name(profile_name)
         try:
             prof = VoiceProfile.from_json(profile_json)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -297,9 +297,9 @@ class FeedbackStore:
             ) from None
         if not prof.stats:
             raise FeedbackError("the voice profile holds no statistics; calibrate first")
-        prof = VoiceProfile(prof.stats, prof.seconds, name)
+        prof = VoiceProfile(prof.stats, prof.seconds, profile_name)
         now = time.time()
-        row = (name, now, now, float(prof.seconds), json.dumps(sorted(prof.stats)), prof.to_json())
+        row = (profile_name, now, now, float(prof.seconds), json.dumps(sorted(prof.stats)), prof.to_json())
         sql = (
             "INSERT INTO profiles (name, created, updated, seconds, representations, profile) "
             "VALUES (?, ?, ?, ?, ?, ?)"
@@ -315,12 +315,14 @@ class FeedbackStore:
                 con.execute(sql, row)
         except sqlite3.IntegrityError:
             raise FeedbackError(
-                f"a voice profile named {name!r} already exists; pick another "
+                f"a voice profile named {profile_name!r} already exists; pick another "
                 "name or delete the old one first"
             ) from None
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not save the voice profile {name!r} in {self.db}: {exc}") from exc
-        return name
+            raise FeedbackError(
+                f"could not save the voice profile {profile_name!r} in {self.db}: {exc}"
+            ) from exc
+        return profile_name
 
     def list_profiles(self) -> list[dict]:
         """Saved voice profiles, by name: ``[{"name", "created", "updated", "seconds",
@@ -341,8 +343,8 @@ class FeedbackStore:
             r["representations"] = json.loads(r["representations"])
         return rows
 
-    def load_profile(self, name: str):
-        """The saved :class:`~ser_core.adapt.VoiceProfile` called ``name``.
+    def load_profile(self, profile_name: str):
+        """The saved :class:`~ser_core.adapt.VoiceProfile` called ``profile_name``.
 
         Raises
         ------
@@ -351,23 +353,23 @@ class FeedbackStore:
         """
         try:
             with self._connect() as con:
-                row = con.execute("SELECT profile FROM profiles WHERE name = ?", (name,)).fetchone()
+                row = con.execute("SELECT profile FROM profiles WHERE name = ?", (profile_name,)).fetchone()
         except sqlite3.Error as exc:
             raise FeedbackError(f"could not read the voice profiles in {self.db}: {exc}") from exc
         if row is None:
             have = ", ".join(p["name"] for p in self.list_profiles()) or "none"
-            raise FeedbackError(f"no saved voice profile named {name!r} (saved: {have})")
+            raise FeedbackError(f"no saved voice profile named {profile_name!r} (saved: {have})")
         try:
             return VoiceProfile.from_json(row[0])
         except (ValueError, KeyError, TypeError) as exc:
-            raise FeedbackError(f"the saved voice profile {name!r} is damaged: {exc}") from None
+            raise FeedbackError(f"the saved voice profile {profile_name!r} is damaged: {exc}") from None
 
-    def delete_profile(self, name: str) -> None:
-        """Delete the saved voice profile ``name`` (FeedbackError when there is none)."""
+    def delete_profile(self, profile_name: str) -> None:
+        """Delete the saved voice profile ``profile_name`` (FeedbackError when there is none)."""
         try:
             with self._connect() as con:
-                n = con.execute("DELETE FROM profiles WHERE name = ?", (name,)).rowcount
+                n = con.execute("DELETE FROM profiles WHERE name = ?", (profile_name,)).rowcount
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not delete the voice profile {name!r}: {exc}") from exc
+            raise FeedbackError(f"could not delete the voice profile {profile_name!r}: {exc}") from exc
         if not n:
-            raise FeedbackError(f"no saved voice profile named {name!r} to delete")
+            raise FeedbackError(f"no saved voice profile named {profile_name!r} to delete")

@@ -94,10 +94,10 @@ class FunctionalSet:
 REGISTRY: dict[str, FunctionalSet] = {}
 
 
-def register(name: str, *, feature_set: str, dim: int, description: str) -> FunctionalSet:
+def register(representation: str, *, feature_set: str, dim: int, description: str) -> FunctionalSet:
     """Add an openSMILE feature set to :data:`REGISTRY`."""
-    REGISTRY[name] = FunctionalSet(name, feature_set, dim, description)
-    return REGISTRY[name]
+    REGISTRY[representation] = FunctionalSet(representation, feature_set, dim, description)
+    return REGISTRY[representation]
 
 
 register(
@@ -120,14 +120,14 @@ def names() -> tuple[str, ...]:
     return tuple(REGISTRY)
 
 
-def is_functional(name: str) -> bool:
-    """Whether ``name`` is a functional set (else a representation or another input)."""
-    return name in REGISTRY
+def is_functional(representation: str) -> bool:
+    """Whether ``representation`` is a functional set (else a representation or another input)."""
+    return representation in REGISTRY
 
 
-def input_kind(name: str) -> str:
-    """The model input kind of ``name``: ``functionals`` for a set, else ``features``."""
-    return "functionals" if is_functional(name) else "features"
+def input_kind(representation: str) -> str:
+    """The model input kind of ``representation``: ``functionals`` for a set, else ``features``."""
+    return "functionals" if is_functional(representation) else "features"
 
 
 def partition(names) -> tuple[list[str], list[str]]:
@@ -136,12 +136,12 @@ def partition(names) -> tuple[list[str], list[str]]:
     return [n for n in names if not is_functional(n)], [n for n in names if is_functional(n)]
 
 
-def get(name: str) -> FunctionalSet:
+def get(representation: str) -> FunctionalSet:
     try:
-        return REGISTRY[name]
+        return REGISTRY[representation]
     except KeyError:
         raise UnknownNameError(
-            f"unknown functional set {name!r}; choose one of: {', '.join(REGISTRY)}"
+            f"unknown functional set {representation!r}; choose one of: {', '.join(REGISTRY)}"
         ) from None
 
 
@@ -164,7 +164,7 @@ def _smile(feature_set: str) -> Callable[[np.ndarray, int], np.ndarray]:
     return run
 
 
-def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+def compute(y: np.ndarray, representation: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
     """The functional vector of one clip.
 
     Parameters
@@ -173,7 +173,7 @@ def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) ->
         Mono waveform at ``cfg.sr``; longer than ``cfg.duration`` it is cropped
         like the CNNs' input (``cfg.align``); zero padding at either end is
         ignored unless (almost) nothing else is left.
-    name : str
+    representation : str
         A registered set (:func:`names`).
 
     Returns
@@ -186,7 +186,7 @@ def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) ->
     AudioTooShortError
         Less than :data:`MIN_SAMPLES` samples of audio.
     """
-    fs = get(name)
+    fs = get(representation)
     y = np.asarray(y, np.float32)
     if len(y) > cfg.n_samples:
         y = pad_or_trim(y, n_samples=cfg.n_samples, align=cfg.align)
@@ -196,19 +196,21 @@ def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) ->
     y = trimmed if len(trimmed) >= MIN_SAMPLES else y
     if len(y) < MIN_SAMPLES:
         raise AudioTooShortError(
-            f"{name} functionals need at least {MIN_SAMPLES / cfg.sr:.1f} s of "
+            f"{representation} functionals need at least {MIN_SAMPLES / cfg.sr:.1f} s of "
             f"audio, got {len(y) / cfg.sr:.2f} s"
         )
     v = np.asarray(_smile(fs.feature_set)(y, cfg.sr), np.float32)
     return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def compute_batch(windows: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+def compute_batch(
+    windows: np.ndarray, representation: str, *, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
     """:func:`compute` of every row of ``windows`` ``(n, samples)``; returns ``(n, dim)`` float32."""
     return (
-        np.stack([compute(w, name, cfg=cfg) for w in windows])
+        np.stack([compute(w, representation, cfg=cfg) for w in windows])
         if len(windows)
-        else np.zeros((0, get(name).dim), np.float32)
+        else np.zeros((0, get(representation).dim), np.float32)
     )
 
 

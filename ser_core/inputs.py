@@ -39,7 +39,7 @@ __all__ = [
 
 
 def model_inputs(
-    meta: pd.DataFrame, kind: str, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG
+    meta: pd.DataFrame, kind: str, representation: str, *, cfg: FeatureConfig = DEFAULT_CONFIG
 ) -> np.ndarray:
     """Inputs of every clip of ``meta`` for a model input kind.
 
@@ -51,14 +51,19 @@ def model_inputs(
     frames: ``(n, 2, 301)`` float32 (cached likewise).
     """
     if kind == "features":
-        cache.build(meta, [name], cfg=cfg, progress=True)
-        return cache.load(name, meta, cfg=cfg)
-    key, compute = _array_input(kind, name, cfg=cfg)
+        cache.build(meta, [representation], cfg=cfg, progress=True)
+        return cache.load(representation, meta, cfg=cfg)
+    key, compute = _array_input(kind, representation, cfg=cfg)
     return cache.array_entry(key, meta, compute, workers=_array_workers(kind))
 
 
 def part_inputs(
-    meta: pd.DataFrame, rows: np.ndarray, kind: str, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG
+    meta: pd.DataFrame,
+    rows: np.ndarray,
+    kind: str,
+    representation: str,
+    *,
+    cfg: FeatureConfig = DEFAULT_CONFIG,
 ) -> np.ndarray:
     """Inputs of the clips ``rows`` of ``meta`` (a protocol part), as :func:`model_inputs`
     gives them, without caching the corpus: read from a complete cache, else computed
@@ -71,18 +76,20 @@ def part_inputs(
     """
     clips = meta.iloc[rows]
     if kind == "features":
-        return cache.features_of(clips, name, corpus=meta, cfg=cfg, keep=True)
-    key, compute = _array_input(kind, name, cfg=cfg)
+        return cache.features_of(clips, representation, corpus=meta, cfg=cfg, keep=True)
+    key, compute = _array_input(kind, representation, cfg=cfg)
     return cache.array_of(key, clips, compute, corpus=meta, workers=_array_workers(kind), keep=True)
 
 
-def _array_input(kind: str, name: str, *, cfg: FeatureConfig) -> tuple[str, Callable[[str], np.ndarray]]:
+def _array_input(
+    kind: str, representation: str, *, cfg: FeatureConfig
+) -> tuple[str, Callable[[str], np.ndarray]]:
     """Cache key and per-clip function of a non-representation input kind."""
-    salt = name + (
-        json.dumps(functionals.get(name).params(), sort_keys=True) if kind == "functionals" else ""
+    salt = representation + (
+        json.dumps(functionals.get(representation).params(), sort_keys=True) if kind == "functionals" else ""
     )
     key = cfg.digest(("sr", "duration", "align"), salt=salt)
-    return f"{name}-{key}", partial(_clip_input, kind=kind, name=name, cfg=cfg)
+    return f"{representation}-{key}", partial(_clip_input, kind=kind, representation=representation, cfg=cfg)
 
 
 def _array_workers(kind: str) -> int | None:
@@ -90,11 +97,11 @@ def _array_workers(kind: str) -> int | None:
     return None if kind == "functionals" else 1
 
 
-def _clip_input(path: str, *, kind: str, name: str, cfg: FeatureConfig) -> np.ndarray:
+def _clip_input(path: str, *, kind: str, representation: str, cfg: FeatureConfig) -> np.ndarray:
     """One clip's input for the 1-D and functionals models (picklable for worker processes)."""
     y = pad_or_trim(load_audio(path, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
     if kind == "functionals":
-        return functionals.compute(y, name, cfg=cfg)
+        return functionals.compute(y, representation, cfg=cfg)
     return y[None].astype(np.float16) if kind == "waveform" else features.zcr_rms_frames(y)
 
 
@@ -214,7 +221,7 @@ def training_speakers(
     on a protocol fold (recomputed from the whole training part, which is cached), to
     store beside it (:func:`ser_core.models.save_speakers`)."""
     if not pred.speaker_normalised or pred.kind == "members":
-        raise ConfigError(f"{pred.name!r} is not a speaker-normalised single model")
+        raise ConfigError(f"{pred.model_name!r} is not a speaker-normalised single model")
     split = data.split_indices(meta, protocol, fold=fold, directory=splits_dir)
     spk = meta["speaker"].astype(str).to_numpy()
     x_all = model_inputs(meta, pred.kind, pred.representation, cfg=pred.cfg)

@@ -92,7 +92,7 @@ METRICS = [
     "temperature",
     "train_seconds",
 ]
-#: Columns of :func:`load_runs` (followed by one ``weight_<rep>`` column per ensemble member).
+#: Columns of :func:`load_runs` (followed by one ``weight_<representation>`` column per ensemble member).
 RUN_COLUMNS = [
     "run_id",
     "run_name",
@@ -254,7 +254,7 @@ def load_runs(db: str | Path | None = None, *, models_dir: str | Path | None = N
         ``start_time`` a UTC timestamp, ``confusion`` the JSON of the test
         confusion matrix (or None), ``shipped`` the name of the shipped model a
         card ties to the run (or None), ``params`` a dict of every logged parameter;
-        then ``weight_<rep>`` columns of ensemble runs.  Sorted newest first.
+        then ``weight_<representation>`` columns of ensemble runs.  Sorted newest first.
         Empty (with these columns) when the database or the experiment does not exist.
 
     Raises
@@ -684,8 +684,8 @@ def log_ensemble(
         raise TrackingError(
             f"Ensemble weights must be non-negative with a positive sum, got {dict(weights)!r}."
         )
-    name = run_name or f"{ENSEMBLE}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
-    with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name=name) as run:
+    run_name = run_name or f"{ENSEMBLE}-{protocol}" + (f"-fold{fold}" if protocol == "loso" else "")
+    with mlflow.start_run(experiment_id=tracking.experiment_id(), run_name=run_name) as run:
         mlflow.log_params(
             {
                 "model": ENSEMBLE,

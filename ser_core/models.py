@@ -96,12 +96,12 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register(name: str, *, input: str = "features") -> Callable[[type], type]:
+def register(architecture: str, *, input: str = "features") -> Callable[[type], type]:
     """Class decorator adding an architecture to :data:`MODELS`."""
 
     def deco(cls: type) -> type:
         doc = (cls.__doc__ or "").strip().split("\n")[0]
-        MODELS[name] = ModelSpec(name, cls, input, doc)
+        MODELS[architecture] = ModelSpec(architecture, cls, input, doc)
         return cls
 
     return deco
@@ -111,12 +111,13 @@ def model_names() -> tuple[str, ...]:
     return tuple(MODELS)
 
 
-def create(name: str, **kwargs) -> nn.Module:
+def create(architecture: str, **kwargs) -> nn.Module:
     """Build a registered architecture (raises :class:`UnknownNameError`)."""
     try:
-        spec = MODELS[name]
+        spec = MODELS[architecture]
     except KeyError:
-        raise UnknownNameError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+        known = ", ".join(MODELS)
+        raise UnknownNameError(f"unknown model {architecture!r}; choose one of: {known}") from None
     return spec.cls(**kwargs)
 
 
@@ -556,14 +557,14 @@ class LoadedModel:
 
     Attributes
     ----------
-    name : str
+    model_name : str
     module : nn.Module
     card : dict
         The JSON model card (architecture, input, normalisation, class order,
         temperature, metrics, reproduce command).
     """
 
-    name: str
+    model_name: str
     module: nn.Module
     card: dict
     #: A speaker-normalised model's training speakers (None: not stored, or corpus-normalised).
@@ -610,16 +611,16 @@ class TrainingSpeakers:
         return set(map(str, speakers)) <= set(self.stats) and clips_digest(train_ids) == self.clips
 
 
-def speakers_path(name: str, *, directory: Path | None = None) -> Path:
-    """``<models dir>/speakers/<name>.safetensors``."""
-    return Path(directory or models_dir()) / "speakers" / f"{name}.safetensors"
+def speakers_path(model_name: str, *, directory: Path | None = None) -> Path:
+    """``<models dir>/speakers/<model_name>.safetensors``."""
+    return Path(directory or models_dir()) / "speakers" / f"{model_name}.safetensors"
 
 
-def save_speakers(speakers: TrainingSpeakers, name: str, *, directory: Path | None = None) -> Path:
+def save_speakers(speakers: TrainingSpeakers, model_name: str, *, directory: Path | None = None) -> Path:
     """Write a model's :class:`TrainingSpeakers` (float32 safetensors; counts in the metadata)."""
     from safetensors.numpy import save_file  # (safetensors.torch's save_file is another)
 
-    path = speakers_path(name, directory=directory)
+    path = speakers_path(model_name, directory=directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
         f"{s}/{k}": np.ascontiguousarray(getattr(st, k), np.float32)
@@ -664,12 +665,12 @@ def models_dir() -> Path:
 def save(
     module: nn.Module,
     card: dict,
-    name: str,
+    model_name: str,
     *,
     speakers: TrainingSpeakers | None = None,
     directory: Path | None = None,
 ) -> Path:
-    """Write ``<name>.safetensors`` (fp16) and ``<name>.json`` (the card).
+    """Write ``<model_name>.safetensors`` (fp16) and ``<model_name>.json`` (the card).
 
     ``speakers``: a speaker-normalised model's training-speaker statistics
     (:func:`save_speakers`); any stored for an earlier model of that name are
@@ -683,21 +684,21 @@ def save(
         k: (v.half() if v.is_floating_point() else v).contiguous().cpu()
         for k, v in module.state_dict().items()
     }
-    path = d / f"{name}.safetensors"
-    save_file(state, str(path), metadata={"name": name, "classes": ",".join(EMOTIONS)})
-    save_card(card, name, directory=d)
+    path = d / f"{model_name}.safetensors"
+    save_file(state, str(path), metadata={"name": model_name, "classes": ",".join(EMOTIONS)})
+    save_card(card, model_name, directory=d)
     if speakers is not None:
-        save_speakers(speakers, name, directory=d)
+        save_speakers(speakers, model_name, directory=d)
     else:
-        speakers_path(name, directory=d).unlink(missing_ok=True)
+        speakers_path(model_name, directory=d).unlink(missing_ok=True)
     return path
 
 
-def save_card(card: dict, name: str, *, directory: Path | None = None) -> Path:
-    """Write only ``<name>.json`` (a shipped model's card, its weights untouched)."""
+def save_card(card: dict, model_name: str, *, directory: Path | None = None) -> Path:
+    """Write only ``<model_name>.json`` (a shipped model's card, its weights untouched)."""
     d = Path(directory or models_dir())
     d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{name}.json"
+    path = d / f"{model_name}.json"
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 
@@ -710,14 +711,14 @@ def shipped(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.safetensors").exists())
 
 
-def _restore_hint(name: str) -> str:
+def _restore_hint(model_name: str) -> str:
     return (
         f"restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
-        f"command of {name}.json"
+        f"command of {model_name}.json"
     )
 
 
-def read_card(name: str, *, directory: Path | None = None) -> dict:
+def read_card(model_name: str, *, directory: Path | None = None) -> dict:
     """The JSON model card of a shipped model.
 
     Raises
@@ -727,19 +728,19 @@ def read_card(name: str, *, directory: Path | None = None) -> dict:
     ModelFileError
         The card is not a JSON object.
     """
-    path = Path(directory or models_dir()) / f"{name}.json"
+    path = Path(directory or models_dir()) / f"{model_name}.json"
     if not path.exists():
         raise UnknownNameError(f"no model card {path}")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:  # (UnicodeDecodeError too)
         raise ModelFileError(
-            f"the model card {path} is damaged ({type(exc).__name__}: {exc}); " + _restore_hint(name)
+            f"the model card {path} is damaged ({type(exc).__name__}: {exc}); " + _restore_hint(model_name)
         ) from exc
     if not isinstance(card, dict):
         raise ModelFileError(
             f"the model card {path} is damaged (a JSON {type(card).__name__}, "
-            "not an object); " + _restore_hint(name)
+            "not an object); " + _restore_hint(model_name)
         )
     return card
 
@@ -756,7 +757,7 @@ def shipped_cards(directory: Path | None = None) -> dict[str, dict]:
     return out
 
 
-def load(name: str, *, directory: Path | None = None) -> LoadedModel:
+def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
     """Load a shipped model by name.
 
     Raises
@@ -771,11 +772,11 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
     from safetensors.torch import load_file  # (beside the numpy flavour used above)
 
     d = Path(directory or models_dir())
-    card_path, weights = d / f"{name}.json", d / f"{name}.safetensors"
+    card_path, weights = d / f"{model_name}.json", d / f"{model_name}.safetensors"
     if not (card_path.exists() and weights.exists()):
         have = ", ".join(shipped(d)) or "none"
-        raise UnknownNameError(f"no shipped model {name!r} in {d} (shipped: {have})")
-    card = read_card(name, directory=d)
+        raise UnknownNameError(f"no shipped model {model_name!r} in {d} (shipped: {have})")
+    card = read_card(model_name, directory=d)
     try:
         arch = card["architecture"]
         card["input"]["kind"]
@@ -783,7 +784,7 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(
             f"the model card {card_path} does not describe a model that can be "
-            f"built ({type(exc).__name__}: {exc}); " + _restore_hint(name)
+            f"built ({type(exc).__name__}: {exc}); " + _restore_hint(model_name)
         ) from exc
     try:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
@@ -792,6 +793,7 @@ def load(name: str, *, directory: Path | None = None) -> LoadedModel:
         reason = str(exc).strip().splitlines()[0][:300]
         raise ModelFileError(
             f"the weights {weights} cannot be loaded into the card's {arch['name']} "
-            f"({type(exc).__name__}: {reason}); " + _restore_hint(name)
+            f"({type(exc).__name__}: {reason}); " + _restore_hint(model_name)
         ) from exc
-    return LoadedModel(name, module.eval(), card, _load_speakers(speakers_path(name, directory=d)))
+    speakers = _load_speakers(speakers_path(model_name, directory=d))
+    return LoadedModel(model_name, module.eval(), card, speakers)

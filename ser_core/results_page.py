@@ -100,10 +100,10 @@ def _choose(cards: Mapping[str, Mapping]) -> list[str]:
     ]
     out = []
     for what, why, among, score in picks:
-        name = _best(among, score)
-        if name is None:
+        model_name = _best(among, score)
+        if model_name is None:
             continue
-        loso, seed = _loso(cards[name]), _seed_accuracy(cards[name])
+        loso, seed = _loso(cards[model_name]), _seed_accuracy(cards[model_name])
         parts = [
             f"new voice (LOSO) {_mean_std(loso['accuracy'], loso['accuracy_std'])} over "
             f"{loso['n_folds']} speakers, worst {_worst(loso)}"
@@ -112,22 +112,22 @@ def _choose(cards: Mapping[str, Mapping]) -> list[str]:
         ]
         if seed is not None:
             parts.append(f"voices heard in training (seed split) {_pct(seed, 2)}")
-        out.append(f"- **{what}:** `{name}`, the {why}: {'; '.join(parts)}.")
+        out.append(f"- **{what}:** `{model_name}`, the {why}: {'; '.join(parts)}.")
     return out
 
 
 def _shipped_table(cards: Mapping[str, Mapping]) -> list[str]:
-    def order(name: str):
-        loso, seed = _loso(cards[name]), _seed_accuracy(cards[name])
-        return (loso is None, -(loso["accuracy"] if loso else 0.0), -(seed or 0.0), name)
+    def order(model_name: str):
+        loso, seed = _loso(cards[model_name]), _seed_accuracy(cards[model_name])
+        return (loso is None, -(loso["accuracy"] if loso else 0.0), -(seed or 0.0), model_name)
 
     rows = [
         "| model | what it is | new voice: LOSO accuracy, mean ± std over speakers | "
         "worst speaker | voices heard in training: seed-split test accuracy |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for name in sorted(cards, key=order):
-        card = cards[name]
+    for model_name in sorted(cards, key=order):
+        card = cards[model_name]
         loso, seed = _loso(card), _seed_accuracy(card)
         new_voice = (
             f"{_mean_std(loso['accuracy'], loso['accuracy_std'])} ({loso['n_folds']} speakers)"
@@ -135,7 +135,7 @@ def _shipped_table(cards: Mapping[str, Mapping]) -> list[str]:
             else NO_LOSO
         )
         rows.append(
-            f"| `{name}` | {_what(card)} | {new_voice} | {_worst(loso) if loso else '—'} | "
+            f"| `{model_name}` | {_what(card)} | {new_voice} | {_worst(loso) if loso else '—'} | "
             f"{_pct(seed, 2) if seed is not None else '—'} |"
         )
     return rows
@@ -151,8 +151,8 @@ def _adaptation_table(cards: Mapping[str, Mapping]) -> list[str]:
         "| model | as the fold runs score it | " + " | ".join(t for _, t in ADAPTATIONS) + " |",
         "| --- | --- | " + " | ".join("---" for _ in ADAPTATIONS) + " |",
     ]
-    for name in sorted(adapted, key=lambda n: (-adapted[n]["accuracy"], n)):
-        loso = adapted[name]
+    for model_name in sorted(adapted, key=lambda n: (-adapted[n]["accuracy"], n)):
+        loso = adapted[model_name]
         cells = [
             _mean_std(loso[k]["accuracy"], loso[k]["accuracy_std"])
             if isinstance(loso.get(k), Mapping)
@@ -160,7 +160,9 @@ def _adaptation_table(cards: Mapping[str, Mapping]) -> list[str]:
             for k, _ in ADAPTATIONS
         ]
         rows.append(
-            f"| `{name}` | {_mean_std(loso['accuracy'], loso['accuracy_std'])} | " + " | ".join(cells) + " |"
+            f"| `{model_name}` | {_mean_std(loso['accuracy'], loso['accuracy_std'])} | "
+            + " | ".join(cells)
+            + " |"
         )
     return rows
 
@@ -168,10 +170,10 @@ def _adaptation_table(cards: Mapping[str, Mapping]) -> list[str]:
 def _loso_of(cards: Mapping[str, Mapping]) -> dict[tuple[str, str], list[str]]:
     """(architecture, input) of a LOSO recipe -> the shipped models whose card reports it."""
     out: dict[tuple[str, str], list[str]] = {}
-    for name in sorted(cards):
-        recipe = (_loso(cards[name]) or {}).get("recipe") or {}
+    for model_name in sorted(cards):
+        recipe = (_loso(cards[model_name]) or {}).get("recipe") or {}
         if "architecture" in recipe and "input" in recipe:
-            out.setdefault((recipe["architecture"], recipe["input"]), []).append(name)
+            out.setdefault((recipe["architecture"], recipe["input"]), []).append(model_name)
     return out
 
 

@@ -153,7 +153,7 @@ class WaveformClassifier(nn.Module):
         if inp.get("kind") != "features" or inp.get("name") != "mel":
             raise ConfigError(
                 f"waveform attacks need a model on the 'mel' representation; "
-                f"{loaded.name!r} reads {inp.get('name')!r}"
+                f"{loaded.model_name!r} reads {inp.get('name')!r}"
             )
         cfg = FeatureConfig(**inp.get("feature_config", {}))
         norm = card.get("normalization", {})

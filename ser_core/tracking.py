@@ -37,18 +37,18 @@ def _artifact_root() -> Path:
     return Path(os.environ.get("SER_MLFLOW_ARTIFACTS", project_root() / ".cache" / "mlartifacts"))
 
 
-def experiment_id(name: str = EXPERIMENT) -> str:
+def experiment_id(experiment: str = EXPERIMENT) -> str:
     """Point MLflow at the SQLite store and return the experiment's id."""
     import mlflow  # optional heavy dependency: imported when runs are logged or read
 
     db_path().parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri())
-    exp = mlflow.get_experiment_by_name(name)
+    exp = mlflow.get_experiment_by_name(experiment)
     if exp is not None:
         return exp.experiment_id
-    loc = _artifact_root() / name
+    loc = _artifact_root() / experiment
     loc.mkdir(parents=True, exist_ok=True)
-    return mlflow.create_experiment(name, artifact_location=loc.resolve().as_uri())
+    return mlflow.create_experiment(experiment, artifact_location=loc.resolve().as_uri())
 
 
 def log_report(report: Mapping[str, Any], *, prefix: str = "test_") -> None:

@@ -273,8 +273,8 @@ def _fold_teacher(
 ) -> np.ndarray:
     """Calibrated probabilities ``(len(rows), 6)`` of a recipe trained on this fold's training
     part (its own validation for early stopping or its L2 strength), never logged."""
-    arch, rep, norm = parse_fold_teacher(teacher)
-    tc = TrainConfig(model=arch, representation=rep, norm=norm, protocol=protocol, fold=fold)
+    arch, representation, norm = parse_fold_teacher(teacher)
+    tc = TrainConfig(model=arch, representation=representation, norm=norm, protocol=protocol, fold=fold)
     res = train(tc, meta, splits_dir=splits_dir, log_mlflow=False, progress=False)
     x = inputs.normalised_inputs(
         inputs.model_inputs(meta, tc.input_kind, tc.input_name),

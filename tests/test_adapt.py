@@ -21,7 +21,7 @@ def _speech(seconds: float, *, seed: int = 0) -> np.ndarray:
 
 
 def test_profile_of_speech_has_stats_per_representation():
-    prof = adapt.voice_profile(_speech(12.0), representations=["mel", "mfcc"], name="ala")
+    prof = adapt.voice_profile(_speech(12.0), representations=["mel", "mfcc"], profile_name="ala")
     assert set(prof.stats) == {"mel", "mfcc"} and prof.name == "ala"
     assert prof.stats["mel"].mean.shape == (1, 128, 1) and (prof.stats["mel"].std > 0).all()
     assert 5 <= prof.seconds <= 12
@@ -105,7 +105,7 @@ def test_speaker_normalised_model_adapts(tmp_path, monkeypatch):
     pred = Predictor.load("spk", directory=tmp_path / "m")
     assert pred.speaker_normalised and "Not adapted" in pred.adaptation()
     y = tone(3.0)
-    prof = adapt.voice_profile(_speech(12.0, seed=3), name="me")
+    prof = adapt.voice_profile(_speech(12.0, seed=3), profile_name="me")
     ad = pred.adapted(prof)
     assert ad.module is pred.module and pred.profile is None  # a copy; the cached model is untouched
     assert "Adapted to the voice 'me'" in ad.adaptation()
@@ -173,7 +173,7 @@ def test_calibration_helps_on_a_speaker_the_model_never_heard(meta):
         profile = adapt.voice_profile(
             np.concatenate([audio[i] for i in calib]),
             representations=pred.profile_representations(),
-            name="EB0",
+            profile_name="EB0",
         )
         ys = np.stack(
             [pad_or_trim(audio[i], n_samples=pred.cfg.n_samples, align=pred.cfg.align) for i in scored]
@@ -367,7 +367,7 @@ def test_adapted_model_averages_over_the_voice_warps(tmp_path):
         and names[1:] == adapt.voice_warps("mel")
         and pred.needed_representations() == ["mel"]
     )
-    prof = adapt.voice_profile(_speech(12.0, seed=4), representations=names, name="me")
+    prof = adapt.voice_profile(_speech(12.0, seed=4), representations=names, profile_name="me")
     y = tone(3.0, freq=180.0)
     ad = pred.adapted(prof)
     assert "averaged over 9 voice warps of ±16%" in ad.adaptation()
@@ -415,7 +415,7 @@ def test_a_calibration_of_30_s_also_adapts_the_batch_norm_statistics(tmp_path):
 
     pred = _speaker_normalised_predictor(tmp_path)
     names = pred.profile_representations()
-    prof = adapt.voice_profile(_speech(40.0, seed=5), representations=names, name="me")
+    prof = adapt.voice_profile(_speech(40.0, seed=5), representations=names, profile_name="me")
     assert prof.adapts_batchnorm and prof.windows.shape[1:] == (48000,) and len(prof.windows) >= 20
     assert "windows" not in prof.to_json() and adapt.VoiceProfile.from_json(prof.to_json()).windows is None
     buffers = {k: v.clone() for k, v in pred.module.state_dict().items()}
@@ -497,7 +497,7 @@ def test_a_long_calibration_also_tunes_the_network_to_the_voice(tmp_path, monkey
 
     pred = _speaker_normalised_predictor(tmp_path)
     names = pred.profile_representations()
-    prof = adapt.voice_profile(_speech(40.0, seed=6), representations=names, name="me")
+    prof = adapt.voice_profile(_speech(40.0, seed=6), representations=names, profile_name="me")
     assert prof.adapts_batchnorm and not prof.tunes_network  # 40 s < INFOMAX_SECONDS
     assert not pred.adapted(prof).infomax
     monkeypatch.setattr(adapt.voice, "INFOMAX_SECONDS", 30.0)

@@ -24,9 +24,9 @@ def _fake_member(rng, labels, *, skill: float) -> np.ndarray:
 def _write_members(directory: Path, skills: dict[str, float], *, n_val=300, n_test=300, seed=0):
     rng = np.random.default_rng(seed)
     yv, yt = np.arange(n_val) % 6, np.arange(n_test) % 6
-    for rep, skill in skills.items():
+    for representation, skill in skills.items():
         np.savez(
-            directory / f"resnet18-{rep}-seed.npz",
+            directory / f"resnet18-{representation}-seed.npz",
             val_index=np.arange(n_val),
             test_index=np.arange(n_val, n_val + n_test),
             val_labels=yv,
@@ -94,7 +94,7 @@ def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
     artifacts = ship_tiny_ensemble(tmp_path, weights=(0.7, 0.3))
     d = artifacts / "models"
     pred = Predictor.load("tiny_ensemble", directory=d)
-    assert isinstance(pred, EnsemblePredictor) and [m.name for m in pred.members] == [
+    assert isinstance(pred, EnsemblePredictor) and [m.model_name for m in pred.members] == [
         "tiny_mel",
         "tiny_chroma",
     ]
@@ -112,7 +112,7 @@ def test_shipped_ensemble_predicts_like_its_members(tmp_path, monkeypatch):
     # a member with weight 0 is not loaded at all
     ship_tiny_ensemble(tmp_path / "zero", name="ens0", weights=(1.0, 0.0))
     p0 = Predictor.load("ens0", directory=tmp_path / "zero" / "artifacts" / "models")
-    assert [m.name for m in p0.members] == ["tiny_mel"]
+    assert [m.model_name for m in p0.members] == ["tiny_mel"]
     assert "ens0" in models.shipped(tmp_path / "zero" / "artifacts" / "models")
     # the member temperatures the card was fitted with win over the members' own
     card = json.loads((d / "tiny_ensemble.json").read_text())
@@ -154,11 +154,11 @@ def test_members_on_one_representation_compute_its_features_once(tmp_path, monke
     computed: list[str] = []
     output = features.Frontend.output
 
-    def counting(self, rep):
-        if rep.name not in self._outputs:
-            computed.append(rep.name)
+    def counting(self, spec):
+        if spec.name not in self._outputs:
+            computed.append(spec.name)
             time.sleep(0.05)  # a slow representation: a second thread would start it again
-        return output(self, rep)
+        return output(self, spec)
 
     monkeypatch.setattr(features.Frontend, "output", counting)
     y = np.stack([tone(3.0), tone(3.0, freq=330.0)])
@@ -175,12 +175,12 @@ def test_refit_scores_the_test_part_with_members_trained_on_validation_too(tmp_p
     tmp_path.mkdir()
     yv, yt = _write_members(tmp_path, {"mel": 2.0, "hpss": 2.0})
     preds = ensemble.load_member_predictions(tmp_path)
-    for rep in preds:
-        z = dict(np.load(tmp_path / f"resnet18-{rep}-seed.npz"))
+    for representation in preds:
+        z = dict(np.load(tmp_path / f"resnet18-{representation}-seed.npz"))
         z["test_logits"] = _fake_member(np.random.default_rng(7), yt, skill=4.0)  # stronger members
         z["val_logits"] = _fake_member(np.random.default_rng(8), yv, skill=9.0)  # in-sample: never read
         z["temperature"] = np.float32(0.3)
-        np.savez(tmp_path / f"resnet18-{rep}-seed-trainval.npz", **z)
+        np.savez(tmp_path / f"resnet18-{representation}-seed-trainval.npz", **z)
     # the search never sees the refits (their validation logits are in-sample)
     assert sorted(ensemble.load_member_predictions(tmp_path)) == ["hpss", "mel"]
     res = ensemble.equal_weights(preds)
@@ -276,9 +276,9 @@ def test_loso_ensemble_searches_each_fold(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(0)
     for k in (0, 1):  # two held-out speakers, two speaker-normalised members each
         yv, yt = np.arange(120) % 6, np.arange(90) % 6
-        for rep, skill in (("mel-spk", 1.5), ("hpss-spk", 1.5)):
+        for representation, skill in (("mel-spk", 1.5), ("hpss-spk", 1.5)):
             np.savez(
-                d / f"resnet18-{rep}-loso-fold{k}.npz",
+                d / f"resnet18-{representation}-loso-fold{k}.npz",
                 val_index=np.arange(120) + 300 * k,
                 test_index=np.arange(90) + 300 * k + 150,
                 val_labels=yv,

@@ -78,11 +78,11 @@ def test_loso_report_gathers_the_recipe_folds(tracking_store, tmp_path, monkeypa
     _add_spk_loso_runs(db)
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
     _ship_card(tmp_path / "a" / "models", "speaker")
-    rep = evaluate.loso_report("m_speaker")
-    assert rep["n_folds"] == 3 and rep["recipe"] == {"architecture": "resnet18", "input": "mel-spk"}
-    assert rep["accuracy"] == pytest.approx(0.65) and rep["accuracy_std"] == pytest.approx(0.1)
-    assert rep["most_confused"][0] == {"true": "happiness", "predicted": "surprised", "count": 6}
-    curve = {c["seconds"]: c["accuracy"] for c in rep["adaptation"]}
+    report = evaluate.loso_report("m_speaker")
+    assert report["n_folds"] == 3 and report["recipe"] == {"architecture": "resnet18", "input": "mel-spk"}
+    assert report["accuracy"] == pytest.approx(0.65) and report["accuracy_std"] == pytest.approx(0.1)
+    assert report["most_confused"][0] == {"true": "happiness", "predicted": "surprised", "count": 6}
+    curve = {c["seconds"]: c["accuracy"] for c in report["adaptation"]}
     assert curve == pytest.approx({"0": 0.55, "5": 0.60, "all": 0.65})
     table = lb.adaptation(lb.load_runs())
     assert list(table["label"]) == ["0", "5", "all"] and np.isinf(table["seconds"].iloc[-1])
@@ -200,9 +200,9 @@ def test_loso_report_of_an_ensemble_takes_its_members_runs(tracking_store, tmp_p
             fold=k,  # another ensemble
             report=classification_report(y, y),
         )
-    rep = evaluate.loso_report("ens")
-    assert rep["n_folds"] == 2 and rep["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
-    assert [f["accuracy"] for f in rep["folds"]] == pytest.approx([0.5, 40 / 60])
+    report = evaluate.loso_report("ens")
+    assert report["n_folds"] == 2 and report["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
+    assert [f["accuracy"] for f in report["folds"]] == pytest.approx([0.5, 40 / 60])
 
 
 def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monkeypatch, capsys):
@@ -227,17 +227,17 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
             progress=False,
         )
     models.save(res.model, train.model_card(res), "m_spk", directory=tmp_path / "models")
-    rep = evaluate.adabn_report("m_spk", meta)
-    assert rep["n_folds"] == 3 and [f["fold"] for f in rep["folds"]] == [0, 1, 2]
-    assert all(0 <= f["accuracy"] <= 1 and 0 <= f["without"] <= 1 for f in rep["folds"])
+    report = evaluate.adabn_report("m_spk", meta)
+    assert report["n_folds"] == 3 and [f["fold"] for f in report["folds"]] == [0, 1, 2]
+    assert all(0 <= f["accuracy"] <= 1 and 0 <= f["without"] <= 1 for f in report["folds"])
     # without AdaBN it is the protocol of the runs' adaptation curve at "all"
     logged = lb.load_runs().set_index("fold")
     for b in ("5", "10", "30", "all"):
-        assert [f["by_seconds"][b]["without"] for f in rep["folds"]] == pytest.approx(
+        assert [f["by_seconds"][b]["without"] for f in report["folds"]] == pytest.approx(
             [logged.loc[k, f"adapt_accuracy_{b}"] for k in range(3)], abs=1e-6
         )
-    assert [c["seconds"] for c in rep["by_seconds"]] == ["5", "10", "30", "all"]
-    assert rep["by_seconds"][-1]["accuracy"] == rep["accuracy"]
+    assert [c["seconds"] for c in report["by_seconds"]] == ["5", "10", "30", "all"]
+    assert report["by_seconds"][-1]["accuracy"] == report["accuracy"]
     assert (
         cli.main(
             [
@@ -286,7 +286,7 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     models.save(models.create("weighted_ensemble", n_members=2), card, "ens", directory=tmp_path / "models")
     ens = evaluate.adabn_report("ens", meta)
     assert ens["members"] == {"mel-spk": 1.0, "mfcc-spk": 0.0}
-    assert [f["accuracy"] for f in ens["folds"]] == [f["accuracy"] for f in rep["folds"]]  # mel alone
+    assert [f["accuracy"] for f in ens["folds"]] == [f["accuracy"] for f in report["folds"]]  # mel alone
     # test-time voice warps: without them, the runs' own test accuracy
     vw = evaluate.voice_warp_report("m_spk", meta, warps=(0.9, 1.0, 1.1))
     assert vw["warps"] == [0.9, 1.0, 1.1] and [f["fold"] for f in vw["folds"]] == [0, 1, 2]
@@ -299,7 +299,7 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert [c["seconds"] for c in vw["by_seconds"]] == ["10", "30"]
     for b in ("10", "30"):
         assert [f["by_seconds"][b]["without"] for f in vw["folds"]] == [
-            f["by_seconds"][b]["without"] for f in rep["folds"]
+            f["by_seconds"][b]["without"] for f in report["folds"]
         ]
     same = evaluate.voice_warp_report("m_spk", meta, warps=(1.0,), budgets=(30,))
     assert same["accuracy"] == pytest.approx(same["without"])
@@ -309,7 +309,7 @@ def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monke
     assert bn["batchnorm"] and bn["accuracy"] == pytest.approx(bn["without"])
     for b in ("10", "30"):
         assert [f["by_seconds"][b]["without"] for f in bn["folds"]] == [
-            f["by_seconds"][b]["accuracy"] for f in rep["folds"]
+            f["by_seconds"][b]["accuracy"] for f in report["folds"]
         ]
     ens_vw = evaluate.voice_warp_report("ens", meta, warps=(0.9, 1.1))  # MFCC: warped through the log-mel
     assert [f["accuracy"] for f in ens_vw["folds"]] == [

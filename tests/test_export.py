@@ -8,11 +8,11 @@ import torch
 from ser_core import export, models
 
 
-def _loaded(name="resnet18", kind="features", rep="mel", **kw):
+def _loaded(name="resnet18", kind="features", representation="mel", **kw):
     m = models.create(name, **kw).eval()
     card = {
         "architecture": {"name": name, "kwargs": kw},
-        "input": {"kind": kind, "name": rep},
+        "input": {"kind": kind, "name": representation},
         "normalization": {"kind": "none"},
         "calibration": {"temperature": 1.7},
     }

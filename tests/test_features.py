@@ -39,8 +39,8 @@ SIGNALS = {
 
 def test_registry_has_the_13_in_order():
     assert features.names() == tuple(EXPECTED)
-    for rep in features.REGISTRY.values():
-        assert rep.title and rep.description and rep.family in features_families()
+    for spec in features.REGISTRY.values():
+        assert spec.title and spec.description and spec.family in features_families()
 
 
 def features_families():
@@ -203,7 +203,7 @@ def test_voice_warps_are_named_representations():
     # MFCC of a warped voice are the MFCC of the warped log-mel
     lm = features.compute(y, "mel")[None]
     np.testing.assert_allclose(
-        features.warp_features(None, name="mfcc", alpha=0.9, log_mel=lm)[0],
+        features.warp_features(None, representation="mfcc", alpha=0.9, log_mel=lm)[0],
         features.compute(y, "mfcc@0.9"),
         atol=1e-3,
     )

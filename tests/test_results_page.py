@@ -18,16 +18,18 @@ def test_the_committed_results_page_is_current():
     )
 
 
-def _card(*, arch: str, rep: str, seed: float, loso: dict | None = None, speaker: bool = False) -> dict:
+def _card(
+    *, arch: str, representation: str, seed: float, loso: dict | None = None, speaker: bool = False
+) -> dict:
     metrics = {"seed": {"accuracy": seed, "macro_f1": seed - 0.01}}
     if loso is not None:
         metrics["loso"] = loso
     return {
         "architecture": {"name": arch},
-        "input": {"kind": "features", "name": rep},
+        "input": {"kind": "features", "name": representation},
         "normalization": {"kind": "speaker" if speaker else "corpus"},
         "metrics": metrics,
-        "reproduce": f"python -m ser_core train --representation {rep}",
+        "reproduce": f"python -m ser_core train --representation {representation}",
     }
 
 
@@ -48,8 +50,8 @@ def two_cards(tmp_path):
         "adabn": {"accuracy": 0.58, "accuracy_std": 0.09},
     }
     cards = {
-        "net_spk": _card(arch="resnet18", rep="mel", seed=0.85, loso=loso, speaker=True),
-        "net_plain": _card(arch="resnet18", rep="mel", seed=0.9512),
+        "net_spk": _card(arch="resnet18", representation="mel", seed=0.85, loso=loso, speaker=True),
+        "net_plain": _card(arch="resnet18", representation="mel", seed=0.9512),
     }
     for name, card in cards.items():
         (d / f"{name}.json").write_text(json.dumps(card))

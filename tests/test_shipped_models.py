@@ -20,9 +20,9 @@ def test_models_dir_is_compact():
 def test_shipped_model_reaches_its_card(name, meta):
     card = models.load(name).card
     claimed = card["metrics"]["seed"]["accuracy"]
-    rep = evaluate_shipped(name, meta, protocol="seed")
-    assert rep["n_test"] == 897
-    assert rep["accuracy"] >= claimed - 0.01, (name, rep["accuracy"], claimed)
+    report = evaluate_shipped(name, meta, protocol="seed")
+    assert report["n_test"] == 897
+    assert report["accuracy"] >= claimed - 0.01, (name, report["accuracy"], claimed)
     assert 0 < card["decision"]["unsure_below"] < 1
 
 

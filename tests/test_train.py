@@ -26,11 +26,12 @@ def tiny_env(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "model, rep", [("resnet18", "mel"), ("small_cnn", "hpss"), ("wave_cnn", "mel"), ("zcr_rms_lstm", "mel")]
+    "model, representation",
+    [("resnet18", "mel"), ("small_cnn", "hpss"), ("wave_cnn", "mel"), ("zcr_rms_lstm", "mel")],
 )
-def test_one_epoch_logs_a_complete_run(tiny_env, model, rep, tmp_path):
+def test_one_epoch_logs_a_complete_run(tiny_env, model, representation, tmp_path):
     meta, splits = tiny_env
-    tc = train.TrainConfig(model=model, representation=rep, epochs=2, width=8, batch_size=8)
+    tc = train.TrainConfig(model=model, representation=representation, epochs=2, width=8, batch_size=8)
     res = train.train(tc, meta, splits_dir=splits, progress=False)
     assert 0 <= res.report["accuracy"] <= 1 and res.epochs_run == 2
     runs = tracking.runs()

@@ -46,18 +46,18 @@ ADV_EPS_HELP = {
 def adv_models() -> list[str]:
     """Shipped models reading the ``mel`` representation (the attacks need it)."""
     out = []
-    for name in shipped_models():
-        inp = model_card(name).get("input", {})
+    for model_name in shipped_models():
+        inp = model_card(model_name).get("input", {})
         if inp.get("kind") == "features" and inp.get("name") == "mel":
-            out.append(name)
+            out.append(model_name)
     return out
 
 
-def adv_default_model(names: list[str]) -> str:
-    """``resnet18_mel`` when shipped, else the most accurate of ``names``."""
-    if ADV_MODEL in names:
+def adv_default_model(model_names: list[str]) -> str:
+    """``resnet18_mel`` when shipped, else the most accurate of ``model_names``."""
+    if ADV_MODEL in model_names:
         return ADV_MODEL
-    return max(names, key=lambda n: model_accuracy(n) or -1.0)
+    return max(model_names, key=lambda n: model_accuracy(n) or -1.0)
 
 
 def adv_no_model_info() -> None:
@@ -112,10 +112,10 @@ def adv_waveform(clip: Mapping) -> np.ndarray:
     return decode_upload(clip["data"], clip["name"])
 
 
-def adv_model_stamp(name: str) -> float:
+def adv_model_stamp(model_name: str) -> float:
     """mtime of a model's weights (keys the caches: a retrained model is attacked afresh)."""
     try:
-        return (models.models_dir() / f"{name}.safetensors").stat().st_mtime
+        return (models.models_dir() / f"{model_name}.safetensors").stat().st_mtime
     except OSError:
         return 0.0
 
@@ -123,7 +123,7 @@ def adv_model_stamp(name: str) -> float:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _adv_attack(
     clip_id: str,
-    model: str,
+    model_name: str,
     stamp: float,
     attack: str,
     epsilon: float,
@@ -143,8 +143,8 @@ def adv_attack(
     target and steps (the domain follows from the attack)."""
     return _adv_attack(
         clip_id,
-        pred.name,
-        adv_model_stamp(pred.name),
+        pred.model_name,
+        adv_model_stamp(pred.model_name),
         attack,
         float(settings.epsilon),
         settings.target,
@@ -156,7 +156,7 @@ def adv_attack(
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _adv_reference(
-    clip_id: str, model: str, stamp: float, _pred: Predictor, _y: np.ndarray
+    clip_id: str, model_name: str, stamp: float, _pred: Predictor, _y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     S = features.compute(_y, "mel", cfg=_pred.cfg)
     return adv.reconstruct(S, predictor=_pred, n_iter=ADV_GL_ITERS)
@@ -165,7 +165,7 @@ def _adv_reference(
 def adv_reference(pred: Predictor, clip_id: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Griffin-Lim of the **clean** log-mel and the pipeline's prediction for it (once per
     clip: the fair comparison for a Griffin-Lim-reconstructed adversarial spectrogram)."""
-    return _adv_reference(clip_id, pred.name, adv_model_stamp(pred.name), pred, y)
+    return _adv_reference(clip_id, pred.model_name, adv_model_stamp(pred.model_name), pred, y)
 
 
 def adv_window(y: np.ndarray, pred: Predictor) -> np.ndarray:

@@ -64,13 +64,18 @@ def _cal_status(kind: str, message: str) -> None:
 
 
 @st.cache_data(show_spinner="Computing your voice statistics…", max_entries=16)
-def _voice_stats(audio_id: str, _y: np.ndarray, reps: tuple[str, ...], name: str) -> adapt.VoiceProfile:
+def _voice_stats(
+    audio_id: str, _y: np.ndarray, representations: tuple[str, ...], profile_name: str
+) -> adapt.VoiceProfile:
     """:func:`ser_core.adapt.voice_profile`, cached on the audio's hash and the
     representations (the waveform itself is not hashed again).  Statistics only: the
     speech windows AdaBN needs stay in the session (:data:`KEY_VOICE`), not in this
     cache that all sessions share."""
     return dataclasses.replace(
-        adapt.voice_profile(_y, representations=list(reps), cfg=DEFAULT_CONFIG, name=name), windows=None
+        adapt.voice_profile(
+            _y, representations=list(representations), cfg=DEFAULT_CONFIG, profile_name=profile_name
+        ),
+        windows=None,
     )
 
 
@@ -141,7 +146,7 @@ def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
     if missing:
         raise CalibrationError(
             f"the saved voice profile {prof.name!r} holds statistics for {', '.join(prof.stats)}; "
-            f"{pred.name} needs {', '.join(missing)}: calibrate again with a recording"
+            f"{pred.model_name} needs {', '.join(missing)}: calibrate again with a recording"
         )
     return prof
 
@@ -159,9 +164,9 @@ def with_voice(pred: Predictor) -> Predictor:
     if prof is None:
         return pred
     done = st.session_state.setdefault(KEY_ADAPTED, {})
-    key = (id(pred), pred.name, pred.backend, voice_key_of(prof))
+    key = (id(pred), pred.model_name, pred.backend, voice_key_of(prof))
     if key not in done:
-        with st.spinner(f"Adapting {pred.name} to your voice…"):
+        with st.spinner(f"Adapting {pred.model_name} to your voice…"):
             adapted = pred.adapted(prof)
         while len(done) >= 4:  # a few models of this session, the oldest dropped
             done.pop(next(iter(done)))
@@ -170,32 +175,32 @@ def with_voice(pred: Predictor) -> Predictor:
 
 
 def adaptable_suggestion() -> tuple[str | None, str]:
-    """``(name, sentence)``: the best shipped model that can adapt, or ``(None, how to
+    """``(model_name, sentence)``: the best shipped model that can adapt, or ``(None, how to
     train one)``."""
     try:
-        name = best_adaptable_model()
+        model_name = best_adaptable_model()
     except UnknownNameError as err:
         return None, str(err)[:1].upper() + str(err)[1:] + "."
-    return name, f"**{name}** can adapt to a voice."
+    return model_name, f"**{model_name}** can adapt to a voice."
 
 
-def switch_model(name: str) -> None:
+def switch_model(model_name: str) -> None:
     """Button callback: select another model."""
-    st.session_state[KEY_PRED_MODEL] = name
+    st.session_state[KEY_PRED_MODEL] = model_name
 
 
 def adaptation_status(used: Predictor) -> None:
     """The line under the model: adapted to whom, not adapted, or cannot adapt (then
     a suggestion and a button to switch)."""
     if not used.speaker_normalised:
-        name, hint = adaptable_suggestion()
+        model_name, hint = adaptable_suggestion()
         st.info(f"{used.adaptation()} {hint}", icon=":material/record_voice_over:")
-        if name is not None and name != used.name:
+        if model_name is not None and model_name != used.model_name:
             st.button(
-                f"Switch to {name}",
+                f"Switch to {model_name}",
                 key=KEY_CAL_SWITCH,
                 on_click=switch_model,
-                args=(name,),
+                args=(model_name,),
                 icon=":material/swap_horiz:",
             )
     elif used.profile is not None:
@@ -213,8 +218,8 @@ def profile_representations(pred: Predictor) -> list[str]:
     for n in shipped_models():
         card = model_card(n)
         if card.get("normalization", {}).get("kind") == "speaker":
-            rep = card.get("input", {}).get("name", "mel")
-            reps.update([rep, *adapt.voice_warps(rep)])
+            representation = card.get("input", {}).get("name", "mel")
+            reps.update([representation, *adapt.voice_warps(representation)])
     return sorted(reps)
 
 
@@ -222,14 +227,14 @@ def save_voice(pred: Predictor) -> None:
     """Button callback: with consent and a name, save this session's voice statistics
     (never the audio) in the feedback database."""
     voice = st.session_state.get(KEY_VOICE)
-    name = str(st.session_state.get(KEY_CAL_NAME) or "")
+    profile_name = str(st.session_state.get(KEY_CAL_NAME) or "")
     if not st.session_state.get(KEY_CAL_CONSENT):
         return _cal_status("error", "Tick the consent box to save your voice profile.")
     if voice is None or voice["kind"] != "audio":
         return _cal_status("error", "Calibrate with a recording first.")
     try:
-        prof = _voice_stats(voice["id"], voice["y"], tuple(profile_representations(pred)), name)
-        saved = FeedbackStore().save_profile(name, prof.to_json())
+        prof = _voice_stats(voice["id"], voice["y"], tuple(profile_representations(pred)), profile_name)
+        saved = FeedbackStore().save_profile(profile_name, prof.to_json())
     except SERError as err:
         return _cal_status("error", f"Your voice profile was not saved: {err}")
     voice["label"] = saved
@@ -256,11 +261,11 @@ def saved_profiles() -> list[dict]:
 
 def load_voice() -> None:
     """Button callback: make the picked saved profile this session's voice."""
-    name = st.session_state.get(KEY_CAL_PICK)
-    if not name:
+    profile_name = st.session_state.get(KEY_CAL_PICK)
+    if not profile_name:
         return _cal_status("error", "Pick a saved voice profile first.")
     try:
-        prof = FeedbackStore().load_profile(name)
+        prof = FeedbackStore().load_profile(profile_name)
     except SERError as err:
         return _cal_status("error", f"Could not load the voice profile: {err}")
     st.session_state[KEY_VOICE] = {
@@ -281,15 +286,15 @@ def load_voice() -> None:
 
 def delete_voice() -> None:
     """Button callback: delete the picked saved profile (this session's voice stays)."""
-    name = st.session_state.get(KEY_CAL_PICK)
-    if not name:
+    profile_name = st.session_state.get(KEY_CAL_PICK)
+    if not profile_name:
         return _cal_status("error", "Pick a saved voice profile first.")
     try:
-        FeedbackStore().delete_profile(name)
+        FeedbackStore().delete_profile(profile_name)
     except SERError as err:
         return _cal_status("error", f"Could not delete the voice profile: {err}")
     st.session_state.pop(KEY_CAL_PICK, None)
-    _cal_status("success", f"Deleted the saved voice profile {name!r}.")
+    _cal_status("success", f"Deleted the saved voice profile {profile_name!r}.")
 
 
 def voice_caption() -> str | None:

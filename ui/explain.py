@@ -67,13 +67,13 @@ def xai_threads(n: int = XAI_TORCH_THREADS) -> Iterator[None]:
 
 def xai_models() -> list[str]:
     """Shipped spectrogram models the explainers handle (mel ResNet first)."""
-    names = [
+    model_names = [
         n
         for n in shipped_models()
         if model_card(n).get("input", {}).get("kind") == "features"
         and model_card(n).get("architecture", {}).get("name") in XAI_ARCHITECTURES
     ]
-    return sorted(names, key=lambda n: (n != "resnet18_mel", n))
+    return sorted(model_names, key=lambda n: (n != "resnet18_mel", n))
 
 
 def xai_options() -> explain.XAIOptions:
@@ -181,7 +181,7 @@ class XaiInput:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def xai_input(clip_id: str, model: str, _y: np.ndarray, _pred: Predictor) -> XaiInput:
+def xai_input(clip_id: str, model_name: str, _y: np.ndarray, _pred: Predictor) -> XaiInput:
     """Model input, display spectrogram and probabilities of a clip (cached per clip + model)."""
     w = audio.pad_or_trim(_y, n_samples=_pred.cfg.n_samples, align=_pred.cfg.align)
     x = _pred.inputs(w[None])[0]
@@ -193,7 +193,7 @@ def xai_input(clip_id: str, model: str, _y: np.ndarray, _pred: Predictor) -> Xai
 @st.cache_data(show_spinner=False, max_entries=128)
 def xai_map(
     clip_id: str,
-    model: str,
+    model_name: str,
     method: str,
     target: int,
     options_key: str,
@@ -210,7 +210,7 @@ def xai_map(
 @st.cache_data(show_spinner=False, max_entries=256)
 def xai_curve(
     clip_id: str,
-    model: str,
+    model_name: str,
     method: str,
     target: int,
     options_key: str,
@@ -240,7 +240,7 @@ def xai_curve(
 @st.cache_data(show_spinner=False, max_entries=64)
 def xai_listen_wav(
     clip_id: str,
-    model: str,
+    model_name: str,
     method: str,
     target: int,
     options_key: str,

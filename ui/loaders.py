@@ -102,22 +102,22 @@ def overview_table() -> tuple[pd.DataFrame | None, bool]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _emotion_means(name: str, path: str, mtime: float) -> np.ndarray:
-    return eda.load_emotion_means(name, Path(path).parent)
+def _emotion_means(representation: str, path: str, mtime: float) -> np.ndarray:
+    return eda.load_emotion_means(representation, Path(path).parent)
 
 
-def emotion_means(name: str) -> np.ndarray | None:
+def emotion_means(representation: str) -> np.ndarray | None:
     """Per-emotion average of a representation, ``(6, channels, bins, frames)``, or None."""
     stamp = summary_stamp("means")
-    return None if stamp is None else _emotion_means(name, *stamp)
+    return None if stamp is None else _emotion_means(representation, *stamp)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _projections(name: str, path: str, mtime: float) -> dict[str, np.ndarray]:
-    return eda.load_projections(name, Path(path).parent)
+def _projections(representation: str, path: str, mtime: float) -> dict[str, np.ndarray]:
+    return eda.load_projections(representation, Path(path).parent)
 
 
-def projections(name: str) -> dict[str, np.ndarray] | None:
+def projections(representation: str) -> dict[str, np.ndarray] | None:
     """``{"pca", "tsne", "pca_var"}`` arrays of a representation, or None when not built."""
     stamp = summary_stamp("projections")
-    return None if stamp is None else _projections(name, *stamp)
+    return None if stamp is None else _projections(representation, *stamp)

@@ -44,12 +44,12 @@ def shipped_models() -> list[str]:
     return models.shipped()
 
 
-def default_model(names: list[str]) -> str:
+def default_model(model_names: list[str]) -> str:
     """The best shipped model by seed accuracy (the first name when cards lack it)."""
     try:
         return best_model_name()
     except (SERError, OSError, ValueError):
-        return names[0]
+        return model_names[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -57,44 +57,44 @@ def _card(path: str, mtime: float) -> dict:
     return models.read_card(Path(path).stem, directory=Path(path).parent)
 
 
-def model_card(name: str) -> dict:
+def model_card(model_name: str) -> dict:
     """The JSON card of a shipped model ({} when unreadable)."""
-    p = models.models_dir() / f"{name}.json"
+    p = models.models_dir() / f"{model_name}.json"
     try:
         return _card(str(p), p.stat().st_mtime)
     except (OSError, SERError):
         return {}
 
 
-def model_accuracy(name: str, protocol: str = "seed") -> float | None:
-    acc = model_card(name).get("metrics", {}).get(protocol, {}).get("accuracy")
+def model_accuracy(model_name: str, protocol: str = "seed") -> float | None:
+    acc = model_card(model_name).get("metrics", {}).get(protocol, {}).get("accuracy")
     return None if acc is None else float(acc)
 
 
-def model_label(name: str) -> str:
+def model_label(model_name: str) -> str:
     """``"resnet18_mel · 71.2 % seed-split accuracy"`` for the model selectbox."""
-    acc = model_accuracy(name)
-    return name if acc is None else f"{name} · {100 * acc:.1f} % seed-split accuracy"
+    acc = model_accuracy(model_name)
+    return model_name if acc is None else f"{model_name} · {100 * acc:.1f} % seed-split accuracy"
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _load_predictor(name: str, directory: str, stamp: float, backend: str) -> Predictor:
-    pred = Predictor.load(name, directory=Path(directory), backend=backend)
+def _load_predictor(model_name: str, directory: str, stamp: float, backend: str) -> Predictor:
+    pred = Predictor.load(model_name, directory=Path(directory), backend=backend)
     pred.predict(np.zeros(pred.cfg.n_samples, np.float32))  # warm-up: the first call is slow
     return pred
 
 
-def predictor(name: str, backend: str = PREDICTOR_BACKEND) -> Predictor:
-    """The shipped model ``name``, loaded once per process (``st.cache_resource``).
+def predictor(model_name: str, backend: str = PREDICTOR_BACKEND) -> Predictor:
+    """The shipped model ``model_name``, loaded once per process (``st.cache_resource``).
 
     Keyed by the weights' mtime too, so a retrained model replaces the old one.
     """
     d = models.models_dir()
     try:
-        stamp = (d / f"{name}.safetensors").stat().st_mtime
+        stamp = (d / f"{model_name}.safetensors").stat().st_mtime
     except OSError:
         stamp = 0.0  # Predictor.load says what is missing
-    return _load_predictor(name, str(d), stamp, backend)
+    return _load_predictor(model_name, str(d), stamp, backend)
 
 
 def no_model_info() -> None:
@@ -113,7 +113,7 @@ def backend_name(backend: str) -> str:
 def ensemble_summary(pred: Predictor) -> str:
     """``"weighted ensemble of 2 ResNets (mel 0.46, hpss 0.54)"`` for an ensemble."""
     weights = pred.loaded.card.get("ensemble", {}).get("weights", {})
-    archs = {model_card(m.name).get("architecture", {}).get("name", "?") for m in pred.members}
+    archs = {model_card(m.model_name).get("architecture", {}).get("name", "?") for m in pred.members}
     n = len(pred.members)
     kind = ARCH_NAMES.get(archs.pop(), "model") if len(archs) == 1 else "model"
     parts = [
@@ -126,8 +126,8 @@ def ensemble_summary(pred: Predictor) -> str:
 
 
 def model_caption(pred: Predictor) -> str:
-    acc = model_accuracy(pred.name)
-    arch = model_card(pred.name).get("architecture", {}).get("name", "?")
+    acc = model_accuracy(pred.model_name)
+    arch = model_card(pred.model_name).get("architecture", {}).get("name", "?")
     if pred.kind == "members":
         parts = [ensemble_summary(pred)]
     elif pred.kind == "features":
@@ -149,22 +149,27 @@ def model_caption(pred: Predictor) -> str:
 
 
 def model_picker(
-    names: list[str], *, key: str, default: str | None = None, backend: str = PREDICTOR_BACKEND, empty=None
+    model_names: list[str],
+    *,
+    key: str,
+    default: str | None = None,
+    backend: str = PREDICTOR_BACKEND,
+    empty=None,
 ) -> Predictor:
     """A page's model selectbox, its caption and the loaded model.
 
     Shows ``empty()`` (default :func:`no_model_info`) and stops the page when
-    ``names`` is empty; shows the error and stops when the model fails to load.
+    ``model_names`` is empty; shows the error and stops when the model fails to load.
     """
-    if not names:
+    if not model_names:
         (empty or no_model_info)()
         st.stop()
-    keep_valid(key, names)
-    index = names.index(default) if default in names else 0
-    name = st.selectbox("Model", names, index=index, key=key, format_func=model_label)
+    keep_valid(key, model_names)
+    index = model_names.index(default) if default in model_names else 0
+    model_name = st.selectbox("Model", model_names, index=index, key=key, format_func=model_label)
     pred = None
     with report_errors():
-        pred = predictor(name, backend=backend)
+        pred = predictor(model_name, backend=backend)
         st.caption(model_caption(pred))
     if pred is None:
         st.stop()

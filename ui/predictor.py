@@ -73,7 +73,7 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     voice = voice_key(pred)
     if old is not None and (old.clip_id, old.model, old.backend, old.voice) == (
         clip_id,
-        pred.name,
+        pred.model_name,
         pred.backend,
         voice,
     ):
@@ -97,7 +97,7 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
         clip_id,
         clip["name"],
         source,
-        pred.name,
+        pred.model_name,
         pred.backend,
         y,
         verdict,

@@ -88,7 +88,7 @@ KEY_CAL_STATUS = f"{CAL}.status"
 #: model's representations; its speech windows for AdaBN stay here) or
 #: ``{"kind": "saved", "label", "profile": VoiceProfile}``.
 KEY_VOICE = f"{CAL}.voice"
-#: This session's models adapted to its voice: ``{(id, name, backend of the model, voice key): Predictor}``
+#: This session's models adapted to its voice: ``{(id, model_name, backend of the model, voice key): Predictor}``
 #: (AdaBN takes a second or three, so :func:`~ui.calibration.with_voice` adapts once per model and voice).
 KEY_ADAPTED = f"{CAL}.adapted"
 

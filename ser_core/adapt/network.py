@@ -334,9 +334,9 @@ def view_batchnorm(model, xs: Sequence[np.ndarray], *, batch_size: int = 64):
     """
     adapted = [adapt_batchnorm(model, x, batch_size=batch_size) for x in xs]
     out = _shared_copy(model)
-    for name, layer in _batchnorms(out):
-        per = [a.get_submodule(name) for a in adapted]
-        parent, _, attr = name.rpartition(".")
+    for layer_name, layer in _batchnorms(out):
+        per = [a.get_submodule(layer_name) for a in adapted]
+        parent, _, attr = layer_name.rpartition(".")
         setattr(
             out.get_submodule(parent),
             attr,

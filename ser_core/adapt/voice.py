@@ -145,7 +145,7 @@ def voice_profile(
     representations: Sequence[str] = ("mel",),
     cfg: FeatureConfig = DEFAULT_CONFIG,
     min_seconds: float = MIN_SECONDS,
-    name: str = "",
+    profile_name: str = "",
 ) -> VoiceProfile:
     """Speaker statistics from unlabelled speech.
 
@@ -164,7 +164,7 @@ def voice_profile(
         Feature parameters (sample rate, window length).
     min_seconds : float
         Refuse less non-silent speech than this.
-    name : str
+    profile_name : str
         What the user calls the voice.
 
     Returns
@@ -181,7 +181,10 @@ def voice_profile(
     """
     voiced, speech = speech_windows(y, cfg=cfg, min_seconds=min_seconds)
     return VoiceProfile(
-        window_stats(voiced, representations=representations, cfg=cfg), speech, name, adabn_windows(voiced)
+        window_stats(voiced, representations=representations, cfg=cfg),
+        speech,
+        profile_name,
+        adabn_windows(voiced),
     )
 
 
@@ -465,7 +468,11 @@ def voice_warps(representation: str, *, warps: Sequence[float] = VOICE_WARPS) ->
 
 
 def profile_from_source(
-    source, *, representations: Sequence[str] = ("mel",), cfg: FeatureConfig = DEFAULT_CONFIG, name: str = ""
+    source,
+    *,
+    representations: Sequence[str] = ("mel",),
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    profile_name: str = "",
 ) -> VoiceProfile:
     """:func:`voice_profile` of a file, or of every audio file in a folder (joined).
 
@@ -477,7 +484,7 @@ def profile_from_source(
         As for :func:`voice_profile`.
     cfg : FeatureConfig
         Feature parameters; audio is resampled to ``cfg.sr``.
-    name : str
+    profile_name : str
         The profile's name (default: the file's or folder's stem).
 
     Returns
@@ -493,7 +500,7 @@ def profile_from_source(
     """
     src = Path(source)
     y = np.concatenate([load_audio(f, sr=cfg.sr) for f in files_of(src)])
-    return voice_profile(y, representations=representations, cfg=cfg, name=name or src.stem)
+    return voice_profile(y, representations=representations, cfg=cfg, profile_name=profile_name or src.stem)
 
 
 def clip_seconds(paths: Iterable[str], *, limit: float = 3.0) -> np.ndarray:

@@ -90,7 +90,7 @@ def _check_mel_predictor(predictor) -> None:
     if predictor.kind != "features" or predictor.representation != "mel":
         raise ConfigError(
             f"the attacks need a model on the 'mel' representation; "
-            f"{predictor.name!r} reads {predictor.representation!r}"
+            f"{predictor.model_name!r} reads {predictor.representation!r}"
         )
 
 

@@ -159,7 +159,7 @@ ATTACKS: dict[str, Attack] = {}
 
 
 def register_attack(
-    name: str, *, domain: str, title: str, iterative: bool = False
+    attack: str, *, domain: str, title: str, iterative: bool = False
 ) -> Callable[[AttackFn], AttackFn]:
     """Decorator adding an attack function to :data:`ATTACKS`.
 
@@ -167,7 +167,7 @@ def register_attack(
 
     Parameters
     ----------
-    name : str
+    attack : str
         Registry key.
     domain : {"spectrogram", "waveform"}
         What the attack perturbs (:data:`DOMAINS`).
@@ -191,18 +191,18 @@ def register_attack(
 
     def deco(fn: AttackFn) -> AttackFn:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
-        ATTACKS[name] = Attack(name, title, domain, fn, iterative, doc)
+        ATTACKS[attack] = Attack(attack, title, domain, fn, iterative, doc)
         return fn
 
     return deco
 
 
-def get_attack(name: str) -> Attack:
+def get_attack(attack: str) -> Attack:
     """Look an attack up by name.
 
     Parameters
     ----------
-    name : str
+    attack : str
         A name in :data:`ATTACKS`.
 
     Returns
@@ -215,9 +215,9 @@ def get_attack(name: str) -> Attack:
         If no attack has that name.
     """
     try:
-        return ATTACKS[name]
+        return ATTACKS[attack]
     except KeyError:
-        raise UnknownNameError(f"unknown attack {name!r}; choose one of: {', '.join(ATTACKS)}") from None
+        raise UnknownNameError(f"unknown attack {attack!r}; choose one of: {', '.join(ATTACKS)}") from None
 
 
 def attack_names(domain: str | None = None) -> tuple[str, ...]:

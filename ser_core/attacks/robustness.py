@@ -184,7 +184,7 @@ def robustness_path() -> Path:
 
 
 def evaluate_shipped(
-    name: str,
+    model_name: str,
     meta,
     *,
     attack: str = "fgsm",
@@ -202,7 +202,7 @@ def evaluate_shipped(
 
     Parameters
     ----------
-    name : str
+    model_name : str
         Shipped model (``python -m ser_core models``) reading the ``mel`` representation.
     meta : pandas.DataFrame
         Corpus metadata (:func:`ser_core.data.load_metadata`).
@@ -235,11 +235,11 @@ def evaluate_shipped(
             f"attack-eval runs spectrogram attacks ({', '.join(attack_names('spectrogram'))}); "
             f"{attack!r} is a {a.domain} attack"
         )
-    loaded = models.load(name)
+    loaded = models.load(model_name)
     inp = loaded.card.get("input", {})
     if inp.get("kind") != "features" or inp.get("name") != "mel":
         raise ConfigError(
-            f"attack-eval needs a model on the 'mel' representation; {name!r} reads {inp.get('name')!r}"
+            f"attack-eval needs a model on the 'mel' representation; {model_name!r} reads {inp.get('name')!r}"
         )
     cfg = FeatureConfig(**inp.get("feature_config", {}))
     norm = loaded.card.get("normalization", {})
@@ -263,7 +263,7 @@ def evaluate_shipped(
         steps=steps,
         progress=progress,
     )
-    df.insert(0, "model", name)
+    df.insert(0, "model", model_name)
     df.insert(1, "attack", attack)
     df.insert(2, "domain", a.domain)
     df.insert(3, "steps", steps if a.iterative else 1)
@@ -359,8 +359,8 @@ def log_robustness(df, *, run_name: str | None = None, artifact=None) -> str:
     import mlflow  # optional heavy dependency: only when a table is logged
 
     first = df.iloc[0]
-    name = run_name or f"attack-eval {first['model']} {first['attack']}"
-    with mlflow.start_run(experiment_id=tracking.experiment_id(EXPERIMENT), run_name=name) as run:
+    run_name = run_name or f"attack-eval {first['model']} {first['attack']}"
+    with mlflow.start_run(experiment_id=tracking.experiment_id(EXPERIMENT), run_name=run_name) as run:
         mlflow.log_params(
             {
                 "model": first["model"],

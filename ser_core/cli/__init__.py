@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ser_core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (fn, add, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
+    for subcommand, (fn, add, help_) in COMMANDS.items():
+        p = sub.add_parser(subcommand, help=help_, description=help_)
         add(p)
         p.set_defaults(_fn=fn)
     return parser

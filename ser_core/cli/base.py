@@ -11,12 +11,12 @@ AddArguments = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, tuple[Handler, AddArguments, str]] = {}
 
 
-def command(name: str, help: str):
+def command(subcommand: str, help: str):
     """Register ``fn(args) -> exit code``; the decorated function's ``.args``
     attribute (set with :func:`arguments`) adds its options."""
 
     def deco(fn):
-        COMMANDS[name] = (fn, getattr(fn, "_add_args", lambda p: None), help)
+        COMMANDS[subcommand] = (fn, getattr(fn, "_add_args", lambda p: None), help)
         return fn
 
     return deco

@@ -61,7 +61,7 @@ def _xai_eval(a: argparse.Namespace) -> int:
         )
 
     scores, info = explain.deletion_benchmark(
-        meta, model=a.model, n=a.n, options=opts, methods=methods, progress=progress
+        meta, model_name=a.model, n=a.n, options=opts, methods=methods, progress=progress
     )
     print(file=sys.stderr)
     summary = explain.summarise_deletion(scores)

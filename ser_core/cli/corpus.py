@@ -19,15 +19,15 @@ from .base import arguments, command, corpus_arg
 @arguments(lambda p: p.add_argument("--json", action="store_true", help="machine-readable output"))
 def _representations(a: argparse.Namespace) -> int:
     rows = []
-    for rep in features.REGISTRY.values():
+    for spec in features.REGISTRY.values():
         rows.append(
             {
-                "name": rep.name,
-                "title": rep.title,
-                "family": rep.family,
-                "shape": list(features.output_shape(rep.name)),
-                "key": rep.cache_key(),
-                "description": rep.description,
+                "name": spec.name,
+                "title": spec.title,
+                "family": spec.family,
+                "shape": list(features.output_shape(spec.name)),
+                "key": spec.cache_key(),
+                "description": spec.description,
             }
         )
     if a.json:

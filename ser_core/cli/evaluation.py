@@ -41,20 +41,20 @@ LOSO_NOTE = (
     )
 )
 def _export(a: argparse.Namespace) -> int:
-    rep = evaluate.int8_report(a.model or best_model_name(), data.load_metadata(a.nemo_dir), dest=a.dest)
+    report = evaluate.int8_report(a.model or best_model_name(), data.load_metadata(a.nemo_dir), dest=a.dest)
     if a.json:
-        print(json.dumps(rep, indent=2))
+        print(json.dumps(report, indent=2))
         return 0
-    acc, d, size = rep["accuracy"], rep["max_abs_logit_diff"], rep["size_mb"]
+    acc, d, size = report["accuracy"], report["max_abs_logit_diff"], report["size_mb"]
     print(
-        f"{rep['model']}: ONNX {size['onnx_fp32']} MB, INT8 {size['onnx_int8']} MB "
+        f"{report['model']}: ONNX {size['onnx_fp32']} MB, INT8 {size['onnx_int8']} MB "
         f"(safetensors fp16 {size['safetensors_fp16']} MB) in {a.dest}"
     )
     print(f"  largest |logit| difference vs PyTorch: ONNX {d['onnx']:.1e}, INT8 {d['int8']:.1e}")
     print(
-        f"  {rep['protocol']} test accuracy ({rep['n_test']} clips): PyTorch {acc['torch']:.2%}, "
-        f"ONNX {acc['onnx']:.2%}, INT8 {acc['int8']:.2%} (change {100 * rep['int8_accuracy_change']:+.2f} "
-        f"points; INT8 agrees with PyTorch on {rep['int8_label_agreement']:.1%} of the labels)"
+        f"  {report['protocol']} test accuracy ({report['n_test']} clips): PyTorch {acc['torch']:.2%}, "
+        f"ONNX {acc['onnx']:.2%}, INT8 {acc['int8']:.2%} (change {100 * report['int8_accuracy_change']:+.2f} "
+        f"points; INT8 agrees with PyTorch on {report['int8_label_agreement']:.1%} of the labels)"
     )
     return 0
 
@@ -172,72 +172,72 @@ def _evaluate(a: argparse.Namespace) -> int:
 def _evaluate_seed(a: argparse.Namespace) -> int:
     """The shipped weights on the protocol's test part."""
     meta = data.load_metadata(a.nemo_dir)
-    rep = evaluate.evaluate_shipped(a.model, meta, protocol=a.protocol)
+    report = evaluate.evaluate_shipped(a.model, meta, protocol=a.protocol)
     if a.json:
-        print(json.dumps(rep, indent=2))
+        print(json.dumps(report, indent=2))
         return 0
     print(
-        f"{rep['model']} on {rep['protocol']} test ({rep['n_test']} clips): accuracy "
-        f"{rep['accuracy']:.2%}, macro F1 {rep['macro_f1']:.2%}, ECE {rep['ece']:.3f}"
+        f"{report['model']} on {report['protocol']} test ({report['n_test']} clips): accuracy "
+        f"{report['accuracy']:.2%}, macro F1 {report['macro_f1']:.2%}, ECE {report['ece']:.3f}"
     )
-    for e, v in rep["per_class"].items():
+    for e, v in report["per_class"].items():
         print(f"  {e:<10} F1 {v['f1']:.2%}  precision {v['precision']:.2%}  recall {v['recall']:.2%}")
-    _print_confused(rep)
+    _print_confused(report)
     return 0
 
 
 def _evaluate_loso(a: argparse.Namespace) -> int:
     """The recipe's held-out-speaker runs, with the adaptation reports the flags ask for."""
-    rep = evaluate.loso_report(a.model or best_model_name())
+    report = evaluate.loso_report(a.model or best_model_name())
     meta = data.load_metadata(a.nemo_dir) if a.adabn or a.voice_warps else None
     if a.adabn:
-        rep["adabn"] = evaluate.adabn_report(rep["model"], meta)
+        report["adabn"] = evaluate.adabn_report(report["model"], meta)
     if a.voice_warps:
-        _add_voice_warps(rep, meta, budgets=tuple(a.seconds), adabn=a.adabn, infomax=a.infomax)
+        _add_voice_warps(report, meta, budgets=tuple(a.seconds), adabn=a.adabn, infomax=a.infomax)
     if a.update_card:
-        _update_card(rep)
+        _update_card(report)
     if a.json:
-        print(json.dumps(rep, indent=2))
+        print(json.dumps(report, indent=2))
         return 0
-    _print_loso_folds(rep)
-    _print_adaptation(rep)
-    _print_voice_warps(rep)
-    _print_by_seconds(rep)
+    _print_loso_folds(report)
+    _print_adaptation(report)
+    _print_voice_warps(report)
+    _print_by_seconds(report)
     return 0
 
 
-def _add_voice_warps(rep: dict, meta, *, budgets: tuple[float, ...], adabn: bool, infomax: bool) -> None:
+def _add_voice_warps(report: dict, meta, *, budgets: tuple[float, ...], adabn: bool, infomax: bool) -> None:
     """The voice-warp reports: alone, with AdaBN, and with information maximisation too."""
-    rep["voice_warps"] = evaluate.voice_warp_report(rep["model"], meta, budgets=budgets)
+    report["voice_warps"] = evaluate.voice_warp_report(report["model"], meta, budgets=budgets)
     if adabn:  # the two together: every warped copy with its own batch-norm statistics
-        rep["voice_warps_adabn"] = evaluate.voice_warp_report(
-            rep["model"], meta, budgets=budgets, batchnorm=True
+        report["voice_warps_adabn"] = evaluate.voice_warp_report(
+            report["model"], meta, budgets=budgets, batchnorm=True
         )
         if infomax:  # and the batch-norm scales and shifts tuned to the voice
-            rep["voice_warps_adabn_infomax"] = evaluate.voice_warp_report(
-                rep["model"], meta, budgets=budgets, batchnorm=True, infomax=True
+            report["voice_warps_adabn_infomax"] = evaluate.voice_warp_report(
+                report["model"], meta, budgets=budgets, batchnorm=True, infomax=True
             )
 
 
-def _update_card(rep: dict) -> None:
+def _update_card(report: dict) -> None:
     """Write the LOSO report into the model card's metrics (``--update-card``)."""
-    card = models.read_card(rep["model"])
+    card = models.read_card(report["model"])
     before = card.setdefault("metrics", {}).get("loso", {})
-    card["metrics"]["loso"] = {k: rep[k] for k in CARD_KEYS if k in rep}
+    card["metrics"]["loso"] = {k: report[k] for k in CARD_KEYS if k in report}
     for key in ADAPTATION_KEYS:
-        if key in rep and key.startswith("voice_warps"):  # per-member detail stays in --json
+        if key in report and key.startswith("voice_warps"):  # per-member detail stays in --json
             card["metrics"]["loso"][key] = {
-                **rep[key],
-                "folds": [{k: v for k, v in f.items() if k != "members"} for f in rep[key]["folds"]],
+                **report[key],
+                "folds": [{k: v for k, v in f.items() if k != "members"} for f in report[key]["folds"]],
             }
-        elif key in rep or key in before:  # what this run did not score is kept
-            card["metrics"]["loso"][key] = rep.get(key, before.get(key))
+        elif key in report or key in before:  # what this run did not score is kept
+            card["metrics"]["loso"][key] = report.get(key, before.get(key))
     card["metrics"]["loso"]["note"] = LOSO_NOTE
-    models.save_card(card, rep["model"])
+    models.save_card(card, report["model"])
 
 
-def _print_confused(rep: dict) -> None:
-    for c in rep["most_confused"]:
+def _print_confused(report: dict) -> None:
+    for c in report["most_confused"]:
         print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
 
 
@@ -245,31 +245,31 @@ def _amount(seconds: str) -> str:
     return "half of their clips" if seconds == "all" else f"{seconds} s of their audio"
 
 
-def _print_loso_folds(rep: dict) -> None:
-    r = rep["recipe"]
+def _print_loso_folds(report: dict) -> None:
+    r = report["recipe"]
     print(
-        f"{rep['model']} recipe ({r['architecture']} on {r['input']}), leave one speaker out "
-        f"over {rep['n_folds']} folds: accuracy {rep['accuracy']:.2%} ± {rep['accuracy_std']:.2%}, "
-        f"macro F1 {rep['macro_f1']:.2%} ± {rep['macro_f1_std']:.2%}"
+        f"{report['model']} recipe ({r['architecture']} on {r['input']}), leave one speaker out "
+        f"over {report['n_folds']} folds: accuracy {report['accuracy']:.2%} ± {report['accuracy_std']:.2%}, "
+        f"macro F1 {report['macro_f1']:.2%} ± {report['macro_f1_std']:.2%}"
     )
-    for f in rep["folds"]:
+    for f in report["folds"]:
         print(
             f"  fold {f['fold']} (speaker {f['speaker']}): accuracy {f['accuracy']:.2%}, "
             f"macro F1 {f['macro_f1']:.2%}"
         )
-    _print_confused(rep)
+    _print_confused(report)
 
 
-def _print_adaptation(rep: dict) -> None:
-    for c in rep.get("adaptation", []):
+def _print_adaptation(report: dict) -> None:
+    for c in report.get("adaptation", []):
         print(
             f"  adapted to the new speaker with {_amount(c['seconds'])}: {c['accuracy']:.2%} ± {c['std']:.2%}"
         )
 
 
-def _print_voice_warps(rep: dict) -> None:
-    if "voice_warps" in rep:
-        v = rep["voice_warps"]
+def _print_voice_warps(report: dict) -> None:
+    if "voice_warps" in report:
+        v = report["voice_warps"]
         print(
             f"  averaged over {len(v['warps'])} voice warps ({min(v['warps']):g}–{max(v['warps']):g}): "
             f"{v['accuracy']:.2%} ± {v['accuracy_std']:.2%} (without: {v['without']:.2%} "
@@ -283,28 +283,28 @@ def _print_voice_warps(rep: dict) -> None:
                     for b, d in by.items()
                 )
             )
-    if "voice_warps_adabn" in rep:
-        v = rep["voice_warps_adabn"]
+    if "voice_warps_adabn" in report:
+        v = report["voice_warps_adabn"]
         print(
             f"  voice warps and AdaBN together: {v['accuracy']:.2%} ± {v['accuracy_std']:.2%} "
             f"(AdaBN without the warps: {v['without']:.2%} ± {v['without_std']:.2%})"
         )
-    if "voice_warps_adabn_infomax" in rep:
-        v = rep["voice_warps_adabn_infomax"]
+    if "voice_warps_adabn_infomax" in report:
+        v = report["voice_warps_adabn_infomax"]
         print(
             f"  voice warps, AdaBN and information maximisation: {v['accuracy']:.2%} "
             f"± {v['accuracy_std']:.2%} (without the warps: {v['without']:.2%} ± {v['without_std']:.2%})"
         )
 
 
-def _print_by_seconds(rep: dict) -> None:
+def _print_by_seconds(report: dict) -> None:
     for key, what in (
         ("adabn", "with AdaBN (batch-norm statistics too)"),
         ("voice_warps", "with voice warps"),
         ("voice_warps_adabn", "with voice warps and AdaBN"),
         ("voice_warps_adabn_infomax", "with voice warps, AdaBN and information maximisation"),
     ):
-        for c in rep.get(key, {}).get("by_seconds", []):
+        for c in report.get(key, {}).get("by_seconds", []):
             print(
                 f"  {what}, adapted to {_amount(c['seconds'])}: {c['accuracy']:.2%} "
                 f"± {c['accuracy_std']:.2%} (without: {c['without']:.2%})"

@@ -47,7 +47,7 @@ def _predict(a: argparse.Namespace) -> int:
     if a.calibrate:
         if not pred.speaker_normalised:
             raise ConfigError(
-                f"model {pred.name!r} uses corpus-level normalisation and cannot "
+                f"model {pred.model_name!r} uses corpus-level normalisation and cannot "
                 "adapt to a voice; leave out --model to use the best one that can"
             )
         pred = pred.adapted(

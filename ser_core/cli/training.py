@@ -23,10 +23,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--representation", default=d.representation)
     p.add_argument("--protocol", default=d.protocol, choices=["seed", "loso"])
     p.add_argument("--fold", type=int, default=d.fold, help="loso fold (speaker index 0-8)")
-    for name in ("width", "epochs", "batch_size", "patience", "seed", "max_clips"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
-    for name in ("lr", "weight_decay", "dropout", "label_smoothing", "mixup"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    for field in ("width", "epochs", "batch_size", "patience", "seed", "max_clips"):
+        p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(d, field))
+    for field in ("lr", "weight_decay", "dropout", "label_smoothing", "mixup"):
+        p.add_argument(f"--{field.replace('_', '-')}", type=float, default=getattr(d, field))
     p.add_argument(
         "--freq-warp",
         type=float,

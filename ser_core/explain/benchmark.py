@@ -179,7 +179,7 @@ def _sample_inputs(
 def deletion_benchmark(
     meta: pd.DataFrame,
     *,
-    model: str = "resnet18_mel",
+    model_name: str = "resnet18_mel",
     n: int = 300,
     protocol: str = "seed",
     options: XAIOptions = XAIOptions(),
@@ -192,7 +192,7 @@ def deletion_benchmark(
     ----------
     meta : DataFrame
         Corpus metadata (:func:`ser_core.data.load_metadata`).
-    model : str
+    model_name : str
         A shipped feature model.
     n : int
         Clips, stratified by emotion, from the ``protocol`` test part.
@@ -217,14 +217,16 @@ def deletion_benchmark(
     ConfigError
         If ``n`` is below 1 or the model does not read a representation.
     UnknownNameError
-        If ``model`` is not shipped or a method is not registered.
+        If ``model_name`` is not shipped or a method is not registered.
     """
     if n < 1:
         raise ConfigError(f"n must be positive, got {n!r}")
-    loaded = models.load(model)
+    loaded = models.load(model_name)
     card = loaded.card
     if card["input"]["kind"] != "features":
-        raise ConfigError(f"xai-eval explains spectrogram models; {model!r} eats {card['input']['kind']}")
+        raise ConfigError(
+            f"xai-eval explains spectrogram models; {model_name!r} eats {card['input']['kind']}"
+        )
     cfg = FeatureConfig(**card["input"].get("feature_config", {}))
     norm_d = card.get("normalization", {})
     norm = features.NormStats.from_dict(norm_d) if norm_d.get("kind") == "corpus" else None
@@ -241,7 +243,7 @@ def deletion_benchmark(
         progress=None if progress is None else (lambda d: progress(d, total)),
     )
     info = {
-        "model": model,
+        "model": model_name,
         "protocol": protocol,
         "split": "test",
         "n_clips": int(total),

@@ -70,10 +70,10 @@ class XAIOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("lime_samples", "smoothgrad_samples", "deletion_steps", "batch_size"):
-            v = getattr(self, name)
+        for option in ("lime_samples", "smoothgrad_samples", "deletion_steps", "batch_size"):
+            v = getattr(self, option)
             if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+                raise ConfigError(f"{option} must be a positive integer, got {v!r}")
         if self.lime_samples < 2:
             raise ConfigError(f"lime_samples must be at least 2, got {self.lime_samples!r}")
         seg = tuple(self.lime_segments)
@@ -144,12 +144,12 @@ class Explainer:
 EXPLAINERS: dict[str, Explainer] = {}
 
 
-def register_explainer(name: str, *, title: str, signed: bool = True, description: str = "") -> Callable:
+def register_explainer(method: str, *, title: str, signed: bool = True, description: str = "") -> Callable:
     """Function decorator adding an explainer to :data:`EXPLAINERS`.
 
     Parameters
     ----------
-    name : str
+    method : str
         Registry key.
     title : str
         Human-readable name.
@@ -167,7 +167,7 @@ def register_explainer(name: str, *, title: str, signed: bool = True, descriptio
 
     def deco(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        EXPLAINERS[name] = Explainer(name, title, fn, signed, doc)
+        EXPLAINERS[method] = Explainer(method, title, fn, signed, doc)
         return fn
 
     return deco
@@ -183,12 +183,12 @@ def explainer_names() -> tuple[str, ...]:
     return tuple(EXPLAINERS)
 
 
-def get_explainer(name: str) -> Explainer:
-    """The registered explainer ``name``.
+def get_explainer(method: str) -> Explainer:
+    """The registered explainer ``method``.
 
     Parameters
     ----------
-    name : str
+    method : str
         A name in :data:`EXPLAINERS`.
 
     Returns
@@ -201,10 +201,10 @@ def get_explainer(name: str) -> Explainer:
         If no explainer has that name.
     """
     try:
-        return EXPLAINERS[name]
+        return EXPLAINERS[method]
     except KeyError:
         raise UnknownNameError(
-            f"unknown explainer {name!r}; choose one of: {', '.join(EXPLAINERS)}"
+            f"unknown explainer {method!r}; choose one of: {', '.join(EXPLAINERS)}"
         ) from None
 
 

@@ -10,7 +10,7 @@ at 16 kHz with a 256-sample hop).  All but HPSS have one channel; HPSS has two
 >>> features.names()[:3]
 ('mel', 'stft', 'mfcc')
 >>> x = features.compute(y, "mel")            # (1, 128, 188)
->>> all13 = features.compute_all(y)          # dict name -> array
+>>> all13 = features.compute_all(y)          # dict representation -> array
 
 Intermediate results (STFT, mel power, chroma, onset envelope) are shared
 through a :class:`Frontend`, so computing several representations of one clip

@@ -35,22 +35,22 @@ class Frontend:
         self.y = pad_or_trim(y, n_samples=cfg.n_samples, align=cfg.align)
         self._outputs: dict[str, np.ndarray] = {}
 
-    def output(self, rep: Representation) -> np.ndarray:
-        """``rep``'s finished array for this clip, computed once.
+    def output(self, spec: Representation) -> np.ndarray:
+        """``spec``'s finished array for this clip, computed once.
 
         Parameters
         ----------
-        rep : Representation
-            The representation to compute (cached by ``rep.name``).
+        spec : Representation
+            The representation to compute (cached by ``spec.name``).
 
         Returns
         -------
         np.ndarray, float32, shape (channels, bins, cfg.n_frames)
             Finite values (NaN and infinities set to 0).
         """
-        if rep.name not in self._outputs:
-            self._outputs[rep.name] = _finish(rep.fn(self))
-        return self._outputs[rep.name]
+        if spec.name not in self._outputs:
+            self._outputs[spec.name] = _finish(spec.fn(self))
+        return self._outputs[spec.name]
 
     @cached_property
     def stft(self) -> np.ndarray:

@@ -137,7 +137,7 @@ REGISTRY: dict[str, Representation] = {}
 
 
 def register(
-    name: str,
+    representation: str,
     *,
     title: str,
     family: str,
@@ -155,7 +155,7 @@ def register(
 
     Parameters
     ----------
-    name : str
+    representation : str
         Registry key.
     title : str
         Human-readable name.
@@ -187,8 +187,8 @@ def register(
 
     def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
-        REGISTRY[name] = Representation(
-            name,
+        REGISTRY[representation] = Representation(
+            representation,
             title,
             family,
             tuple(depends),
@@ -216,15 +216,15 @@ def names() -> tuple[str, ...]:
     return tuple(REGISTRY)
 
 
-def get(name: str) -> Representation:
+def get(representation: str) -> Representation:
     """Look a representation up by name.
 
-    ``"<name>@<alpha>"`` (:func:`warped_name`) is representation ``name`` of
+    ``"<name>@<alpha>"`` (:func:`warped_name`) is ``representation`` of
     the voice with every frequency scaled by ``alpha`` (:func:`warp_features`).
 
     Parameters
     ----------
-    name : str
+    representation : str
         A registry name, or a warped name ``"<name>@<alpha>"``.
 
     Returns
@@ -234,16 +234,16 @@ def get(name: str) -> Representation:
     Raises
     ------
     UnknownNameError
-        If ``name`` is not registered, or is a warped name whose base is not
+        If ``representation`` is not registered, or is a warped name whose base is not
         :func:`warpable` or whose factor is outside :data:`WARP_RANGE`.
     """
-    if WARP_MARK in name:
-        return _warped_representation(name)
+    if WARP_MARK in representation:
+        return _warped_representation(representation)
     try:
-        return REGISTRY[name]
+        return REGISTRY[representation]
     except KeyError:
         raise UnknownNameError(
-            f"unknown representation {name!r}; choose one of: {', '.join(REGISTRY)}"
+            f"unknown representation {representation!r}; choose one of: {', '.join(REGISTRY)}"
         ) from None
 
 
@@ -289,12 +289,12 @@ def warp_frequencies(x: np.ndarray, *, hz: np.ndarray, alpha: float) -> np.ndarr
     return x[..., lo, :] * (1 - w) + x[..., hi, :] * w
 
 
-def warpable(name: str) -> bool:
-    """Whether a voice warp reaches representation ``name``.
+def warpable(representation: str) -> bool:
+    """Whether a voice warp reaches ``representation``.
 
     Parameters
     ----------
-    name : str
+    representation : str
         A registry name (a warped or unknown name gives ``False``).
 
     Returns
@@ -302,16 +302,16 @@ def warpable(name: str) -> bool:
     bool
         True when its bins are frequencies or it is computed from the log-mel.
     """
-    rep = REGISTRY.get(name)
-    return rep is not None and (rep.bin_hz is not None or rep.from_log_mel is not None)
+    spec = REGISTRY.get(representation)
+    return spec is not None and (spec.bin_hz is not None or spec.from_log_mel is not None)
 
 
-def warped_name(name: str, alpha: float) -> str:
-    """The name of representation ``name`` of a voice warped by ``alpha``.
+def warped_name(representation: str, alpha: float) -> str:
+    """The name of ``representation`` of a voice warped by ``alpha``.
 
     Parameters
     ----------
-    name : str
+    representation : str
         A :func:`warpable` representation.
     alpha : float
         The warp factor, written with ``%g``.
@@ -321,13 +321,13 @@ def warped_name(name: str, alpha: float) -> str:
     str
         ``"<name>@<alpha>"``, e.g. ``"mel@0.92"``.
     """
-    return f"{name}{WARP_MARK}{alpha:g}"
+    return f"{representation}{WARP_MARK}{alpha:g}"
 
 
 def warp_features(
     x: np.ndarray | None,
     *,
-    name: str,
+    representation: str,
     alpha: float,
     log_mel: np.ndarray | None = None,
     cfg: FeatureConfig = DEFAULT_CONFIG,
@@ -339,7 +339,7 @@ def warp_features(
     x : np.ndarray, shape (..., C, F, T), or None
         The representation itself, for one whose bins are frequencies (warped
         directly with :func:`warp_frequencies`).
-    name : str
+    representation : str
         A :func:`warpable` representation.
     alpha : float
         The warp factor.
@@ -356,29 +356,31 @@ def warp_features(
     Raises
     ------
     UnknownNameError
-        If ``name`` is unknown or has no frequency axis to warp.
+        If ``representation`` is unknown or has no frequency axis to warp.
     ValueError
         If the input the warp needs (``x`` or ``log_mel``) is ``None``, or
         its bins do not match the representation's.
     """
-    rep = get(name)
-    if rep.bin_hz is not None:
+    spec = get(representation)
+    if spec.bin_hz is not None:
         if x is None:
-            raise ConfigError(f"warping {name!r} needs its features, got x=None")
-        return warp_frequencies(np.asarray(x, np.float32), hz=rep.frequencies(cfg), alpha=alpha)
-    if rep.from_log_mel is None:
+            raise ConfigError(f"warping {representation!r} needs its features, got x=None")
+        return warp_frequencies(np.asarray(x, np.float32), hz=spec.frequencies(cfg), alpha=alpha)
+    if spec.from_log_mel is None:
         raise UnknownNameError(
-            f"{name!r} has no frequency axis to warp; warpable: "
+            f"{representation!r} has no frequency axis to warp; warpable: "
             f"{', '.join(n for n in REGISTRY if warpable(n))}"
         )
     if log_mel is None:
-        raise ConfigError(f"warping {name!r} needs the log-mel it is computed from, got log_mel=None")
+        raise ConfigError(
+            f"warping {representation!r} needs the log-mel it is computed from, got log_mel=None"
+        )
     lm = warp_frequencies(np.asarray(log_mel, np.float32), hz=REGISTRY["mel"].frequencies(cfg), alpha=alpha)
-    return np.asarray(rep.from_log_mel(lm, cfg), np.float32)
+    return np.asarray(spec.from_log_mel(lm, cfg), np.float32)
 
 
-def _warped_representation(name: str) -> Representation:
-    base, _, factor = name.partition(WARP_MARK)
+def _warped_representation(representation: str) -> Representation:
+    base, _, factor = representation.partition(WARP_MARK)
     try:
         alpha = float(factor)
     except ValueError:
@@ -386,33 +388,33 @@ def _warped_representation(name: str) -> Representation:
     lo, hi = WARP_RANGE
     if not warpable(base) or not lo <= alpha <= hi:
         raise UnknownNameError(
-            f"unknown representation {name!r}: a voice warp is <name>@<factor> with a factor in "
+            f"unknown representation {representation!r}: a voice warp is <name>@<factor> with a factor in "
             f"[{lo:g}, {hi:g}] and one of: {', '.join(n for n in REGISTRY if warpable(n))}"
         )
-    rep = REGISTRY[base]
+    spec = REGISTRY[base]
     return replace(
-        rep,
-        name=name,
-        title=f"{rep.title}, voice ×{alpha:g}",
-        fn=partial(_warped_fn, base=rep, alpha=alpha),
-        description=f"{rep.description} Every frequency scaled by {alpha:g}.",
+        spec,
+        name=representation,
+        title=f"{spec.title}, voice ×{alpha:g}",
+        fn=partial(_warped_fn, base=spec, alpha=alpha),
+        description=f"{spec.description} Every frequency scaled by {alpha:g}.",
     )
 
 
 def _warped_fn(fe: Frontend, *, base: Representation, alpha: float) -> np.ndarray:
     if base.bin_hz is not None:
-        return warp_features(fe.output(base), name=base.name, alpha=alpha, cfg=fe.cfg)
-    return warp_features(None, name=base.name, alpha=alpha, log_mel=fe.log_mel, cfg=fe.cfg)
+        return warp_features(fe.output(base), representation=base.name, alpha=alpha, cfg=fe.cfg)
+    return warp_features(None, representation=base.name, alpha=alpha, log_mel=fe.log_mel, cfg=fe.cfg)
 
 
-def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+def compute(y: np.ndarray, representation: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
     """One representation of a waveform.
 
     Parameters
     ----------
     y : np.ndarray, shape (n,)
         Mono waveform at ``cfg.sr`` (any length: padded/trimmed to ``cfg.duration``).
-    name : str
+    representation : str
         Registry name (or warped name, :func:`get`).
     cfg : FeatureConfig
         Feature parameters.
@@ -424,9 +426,9 @@ def compute(y: np.ndarray, name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) ->
     Raises
     ------
     UnknownNameError
-        If ``name`` is not a representation.
+        If ``representation`` is not a representation.
     """
-    return get(name)(y, cfg=cfg)
+    return get(representation)(y, cfg=cfg)
 
 
 def compute_all(
@@ -445,7 +447,7 @@ def compute_all(
 
     Returns
     -------
-    dict of name -> np.ndarray, shape (channels, bins, cfg.n_frames), float32
+    dict of representation -> np.ndarray, shape (channels, bins, cfg.n_frames), float32
 
     Raises
     ------
@@ -459,12 +461,12 @@ def compute_all(
 _SHAPES: dict[tuple[str, FeatureConfig], tuple[int, int, int]] = {}
 
 
-def output_shape(name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> tuple[int, int, int]:
+def output_shape(representation: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> tuple[int, int, int]:
     """The shape of a representation under ``cfg`` (computed once on silence, then cached).
 
     Parameters
     ----------
-    name : str
+    representation : str
         Registry name.
     cfg : FeatureConfig
         Feature parameters.
@@ -477,9 +479,9 @@ def output_shape(name: str, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> tuple[int
     Raises
     ------
     UnknownNameError
-        If ``name`` is not a representation.
+        If ``representation`` is not a representation.
     """
-    key = (name, cfg)
+    key = (representation, cfg)
     if key not in _SHAPES:
-        _SHAPES[key] = tuple(compute(np.zeros(cfg.n_samples, np.float32), name, cfg=cfg).shape)
+        _SHAPES[key] = tuple(compute(np.zeros(cfg.n_samples, np.float32), representation, cfg=cfg).shape)
     return _SHAPES[key]

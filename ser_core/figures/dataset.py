@@ -58,8 +58,8 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
         vertical_spacing=0.32 / n,
         subplot_titles=[row_title(k) for k in names],
     )
-    for i, name in enumerate(names, start=1):
-        rep, x = features.get(name), reps[name]
+    for i, representation in enumerate(names, start=1):
+        spec, x = features.get(representation), reps[representation]
         t = frame_times(x.shape[-1])
         if is_curve(x):
             fig.add_trace(
@@ -68,33 +68,33 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
                     y=x[0, 0],
                     mode="lines",
                     line=dict(width=1.6, color="#4f46e5"),
-                    name=rep.title,
+                    name=spec.title,
                     showlegend=False,
-                    hovertemplate=f"%{{x:.2f}} s<br>{rep.y_label} %{{y:.4f}}<extra></extra>",
+                    hovertemplate=f"%{{x:.2f}} s<br>{spec.y_label} %{{y:.4f}}<extra></extra>",
                 ),
                 row=i,
                 col=1,
             )
         else:
             z = stack_channels(x)
-            z = minmax(standardise_bins(z) if name in DISPLAY_PER_BIN else z)
+            z = minmax(standardise_bins(z) if representation in DISPLAY_PER_BIN else z)
             fig.add_trace(
                 go.Heatmap(
                     z=z,
                     x=t,
                     y=np.arange(z.shape[0]),
                     coloraxis="coloraxis",
-                    name=rep.title,
+                    name=spec.title,
                     hovertemplate=(
-                        f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>scaled %{{z:.2f}}<extra>{rep.title}</extra>"
+                        f"%{{x:.2f}} s<br>{spec.y_label} %{{y}}<br>scaled %{{z:.2f}}<extra>{spec.title}</extra>"
                     ),
                 ),
                 row=i,
                 col=1,
             )
-            if len(rep.channels) > 1:
+            if len(spec.channels) > 1:
                 _hpss_separator(fig, x.shape[1], row=i)
-        fig.update_yaxes(title_text=rep.y_label, title_font_size=10, tickfont_size=9, row=i, col=1)
+        fig.update_yaxes(title_text=spec.y_label, title_font_size=10, tickfont_size=9, row=i, col=1)
     fig.update_xaxes(title_text="time (s)", row=n, col=1)
     fig.update_xaxes(showticklabels=True, tickfont_size=9, ticksuffix=" s")
     fig.update_annotations(font=dict(size=13, color="#1f2937"), xanchor="left", x=0)
@@ -119,12 +119,12 @@ def representation_figure(x: np.ndarray, *, representation: str, height: int = 4
     height : int
         Height in pixels of a one-channel figure (taller with more channels).
     """
-    rep = features.get(representation)
+    spec = features.get(representation)
     t = frame_times(x.shape[-1])
-    unit = rep.unit
+    unit = spec.unit
     if is_curve(x):
         fig = go.Figure(go.Scatter(x=t, y=x[0, 0], mode="lines", line=dict(color="#4f46e5")))
-        fig.update_layout(yaxis_title=f"{rep.y_label} ({unit})", xaxis_title="time (s)")
+        fig.update_layout(yaxis_title=f"{spec.y_label} ({unit})", xaxis_title="time (s)")
     else:
         ch = x.shape[0]
         fig = make_subplots(
@@ -132,7 +132,7 @@ def representation_figure(x: np.ndarray, *, representation: str, height: int = 4
             cols=1,
             shared_xaxes=True,
             vertical_spacing=0.08,
-            subplot_titles=list(rep.channels) if ch > 1 else None,
+            subplot_titles=list(spec.channels) if ch > 1 else None,
         )
         for c in range(ch):
             fig.add_trace(
@@ -142,17 +142,17 @@ def representation_figure(x: np.ndarray, *, representation: str, height: int = 4
                     y=np.arange(x.shape[1]),
                     coloraxis="coloraxis",
                     hovertemplate=(
-                        f"%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                        f"%{{x:.2f}} s<br>{spec.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
                     ),
                 ),
                 row=c + 1,
                 col=1,
             )
-            fig.update_yaxes(title_text=rep.y_label, row=c + 1, col=1)
+            fig.update_yaxes(title_text=spec.y_label, row=c + 1, col=1)
         height = height * (1 + 0.6 * (ch - 1))
         fig.update_layout(coloraxis=dict(colorscale="Viridis", colorbar=dict(title=dict(text=unit))))
         fig.update_xaxes(title_text="time (s)", row=ch, col=1)
-    fig.update_layout(title=dict(text=rep.title), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
+    fig.update_layout(title=dict(text=spec.title), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
     return fig
 
 
@@ -174,8 +174,8 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
         Six heatmaps titled by emotion, or six lines in the emotion colours for
         one-bin representations.
     """
-    rep = features.get(representation)
-    unit = rep.unit
+    spec = features.get(representation)
+    unit = spec.unit
     m = means - means.mean(axis=0, keepdims=True) if difference else means
     t = frame_times(m.shape[-1])
     if is_curve(m[0]):
@@ -185,7 +185,7 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
                 for k, e in enumerate(EMOTIONS)
             ]
         )
-        ylab = f"{'Δ ' if difference else ''}{rep.y_label} ({unit})"
+        ylab = f"{'Δ ' if difference else ''}{spec.y_label} ({unit})"
         fig.update_layout(
             height=420, xaxis_title="time (s)", yaxis_title=ylab, margin=dict(l=70, r=20, t=30, b=50)
         )
@@ -209,13 +209,13 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
                 coloraxis="coloraxis",
                 name=e,
                 hovertemplate=(
-                    f"{e}<br>%{{x:.2f}} s<br>{rep.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                    f"{e}<br>%{{x:.2f}} s<br>{spec.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
                 ),
             ),
             row=k // 3 + 1,
             col=k % 3 + 1,
         )
-        if len(rep.channels) > 1:
+        if len(spec.channels) > 1:
             fig.add_hline(
                 y=m.shape[2] - 0.5,
                 line=dict(color="white", width=1, dash="dot"),
@@ -231,7 +231,7 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
     fig.update_layout(coloraxis=axis, height=560, margin=dict(l=70, r=20, t=40, b=50))
     fig.update_annotations(font=dict(size=14, color="#1f2937"))
     fig.update_xaxes(title_text="time (s)", row=2)
-    fig.update_yaxes(title_text=rep.y_label, col=1)
+    fig.update_yaxes(title_text=spec.y_label, col=1)
     return fig
 
 

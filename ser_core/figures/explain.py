@@ -93,7 +93,7 @@ def maps_figure(
         horizontal_spacing=0.025,
         subplot_titles=[explain.get_explainer(m).title for m in names],
     )
-    for i, name in enumerate(names, start=1):
+    for i, method in enumerate(names, start=1):
         fig.add_trace(
             go.Heatmap(
                 z=mel, x=t, y=bins, colorscale="gray", showscale=False, hoverinfo="skip", name="log-mel"
@@ -101,8 +101,8 @@ def maps_figure(
             row=1,
             col=i,
         )
-        raw = maps[name]
-        signed = explain.get_explainer(name).signed
+        raw = maps[method]
+        signed = explain.get_explainer(method).signed
         if shared:
             z, axis, unit = (
                 explain.normalise(raw, percentile=DISPLAY_PERCENTILE),
@@ -110,7 +110,7 @@ def maps_figure(
                 "scaled relevance",
             )
         else:
-            z, axis, unit = raw, f"coloraxis{i + 1}", UNITS.get(name, "relevance")
+            z, axis, unit = raw, f"coloraxis{i + 1}", UNITS.get(method, "relevance")
             peak = float(np.percentile(np.abs(raw), DISPLAY_PERCENTILE)) or float(np.max(np.abs(raw))) or 1.0
             dom = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
             fig.update_layout(
@@ -139,9 +139,9 @@ def maps_figure(
                 y=bins,
                 coloraxis=axis,
                 opacity=opacity,
-                name=name,
+                name=method,
                 hovertemplate=(
-                    f"{explain.get_explainer(name).title}<br>%{{x:.2f}} s, mel band %{{y}}"
+                    f"{explain.get_explainer(method).title}<br>%{{x:.2f}} s, mel band %{{y}}"
                     f"<br>{unit}: %{{z:.3g}}<extra></extra>"
                 ),
             ),
@@ -178,8 +178,8 @@ def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int 
         Height in pixels.
     """
     fig = go.Figure()
-    for name, c in curves.items():
-        title = "random order" if name == "random" else explain.get_explainer(name).title
+    for method, c in curves.items():
+        title = "random order" if method == "random" else explain.get_explainer(method).title
         fig.add_trace(
             go.Scatter(
                 x=np.round(100 * c.fractions.astype(float), 2).tolist(),
@@ -187,9 +187,9 @@ def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int 
                 mode="lines+markers",
                 name=f"{title} (AUC {c.auc:.3f})",
                 line=dict(
-                    color=METHOD_COLORS.get(name, "#111827"),
-                    width=2.5 if name != "random" else 2,
-                    dash="dash" if name == "random" else "solid",
+                    color=METHOD_COLORS.get(method, "#111827"),
+                    width=2.5 if method != "random" else 2,
+                    dash="dash" if method == "random" else "solid",
                 ),
                 marker=dict(size=5),
                 hovertemplate=f"{title}<br>%{{x:.0f}} % removed: %{{y:.1f}} %<extra></extra>",
@@ -207,10 +207,10 @@ def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int 
     return fig
 
 
-def method_title(name: str) -> str:
+def method_title(method: str) -> str:
     """Display title of an explainer name; ``"random order"`` for the reference ordering."""
     return (
         "random order"
-        if name == "random"
-        else (explain.get_explainer(name).title if name in explain.EXPLAINERS else name)
+        if method == "random"
+        else (explain.get_explainer(method).title if method in explain.EXPLAINERS else method)
     )

@@ -87,10 +87,10 @@ def is_curve(x: np.ndarray) -> bool:
 
 def row_title(representation: str) -> str:
     """Subplot title of a representation (HPSS says how its channels are stacked)."""
-    rep = features.get(representation)
+    spec = features.get(representation)
     if representation in DISPLAY_PER_BIN:
-        return f"{rep.title} (each {rep.y_label} standardised over time)"
-    if len(rep.channels) > 1:
-        low, high = rep.channels[0], rep.channels[-1]
-        return f"{rep.title}: {low} in the lower half, {high} in the upper half (stacked bins)"
-    return rep.title
+        return f"{spec.title} (each {spec.y_label} standardised over time)"
+    if len(spec.channels) > 1:
+        low, high = spec.channels[0], spec.channels[-1]
+        return f"{spec.title}: {low} in the lower half, {high} in the upper half (stacked bins)"
+    return spec.title

@@ -62,7 +62,7 @@ class EnsemblePredictor(Predictor):
         if backend not in BACKENDS:
             raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
         self.loaded, card = loaded, loaded.card
-        self.name = loaded.name
+        self.model_name = loaded.model_name
         self.kind = "members"
         self.representation = "ensemble"
         self.module = loaded.module.eval()
@@ -78,11 +78,11 @@ class EnsemblePredictor(Predictor):
         # validation keeps its held-out run's); older cards: each member's own
         temps = card.get("calibration", {}).get("member_temperatures", {})
         for m in self.members:
-            m.temperature = float(temps.get(m.name, m.temperature))
+            m.temperature = float(temps.get(m.model_name, m.temperature))
         cfgs = {m.cfg for m in self.members}
         if len(cfgs) != 1:
             raise SERError(
-                f"ensemble {self.name!r} mixes front-end settings; retrain its members with one FeatureConfig"
+                f"ensemble {self.model_name!r} mixes front-end settings; retrain its members with one FeatureConfig"
             )
         self.cfg = cfgs.pop()
         self.norm = None
@@ -282,11 +282,11 @@ class EnsemblePredictor(Predictor):
         """
         c = self.loaded.card
         return {
-            "name": self.name,
+            "name": self.model_name,
             "architecture": "weighted_ensemble",
             "input": "+".join(m.representation for m in self.members),
             "members": {
-                m.name: round(float(c["ensemble"]["weights"].get(m.representation, 0)), 4)
+                m.model_name: round(float(c["ensemble"]["weights"].get(m.representation, 0)), 4)
                 for m in self.members
             },
             "temperature": float(self.module.temperature),

@@ -56,7 +56,7 @@ def _onnx_copy(loaded: models.LoadedModel) -> Path:
     digest = hashlib.sha256(json.dumps(loaded.card, sort_keys=True).encode())
     for v in loaded.module.state_dict().values():
         digest.update(v.detach().cpu().numpy().tobytes())
-    path = onnx_cache_dir() / f"{loaded.name}-{digest.hexdigest()[:16]}.onnx"
+    path = onnx_cache_dir() / f"{loaded.model_name}-{digest.hexdigest()[:16]}.onnx"
     if not path.exists():
         for old in path.parent.glob("*.partial.onnx"):  # left by killed processes
             try:
@@ -165,7 +165,7 @@ class Predictor:
             raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
         self.loaded = loaded
         card = loaded.card
-        self.name = loaded.name
+        self.model_name = loaded.model_name
         self.kind = card["input"]["kind"]
         self.representation = card["input"]["name"]
         self.cfg = FeatureConfig(**card["input"].get("feature_config", {}))
@@ -210,9 +210,9 @@ class Predictor:
                 self.backend = "onnx"
             except Exception as exc:
                 if backend == "onnx":
-                    raise SERError(f"cannot run {self.name!r} in ONNX Runtime: {exc}") from exc
+                    raise SERError(f"cannot run {self.model_name!r} in ONNX Runtime: {exc}") from exc
                 warnings.warn(
-                    f"ONNX Runtime unavailable for {self.name!r} ({exc}); using PyTorch",
+                    f"ONNX Runtime unavailable for {self.model_name!r} ({exc}); using PyTorch",
                     RuntimeWarning,
                     stacklevel=2,
                 )
@@ -220,20 +220,20 @@ class Predictor:
     @classmethod
     def load(
         cls,
-        name: str | None = None,
+        model_name: str | None = None,
         *,
         directory: Path | None = None,
         backend: str = "torch",
         threads: int | None = None,
     ) -> Predictor:
-        """Load ``name`` (default: :func:`best_model_name`) on ``backend``.
+        """Load ``model_name`` (default: :func:`best_model_name`) on ``backend``.
 
         An ensemble's card names its members; they are loaded too and the
         result is an :class:`EnsemblePredictor` with the same interface.
 
         Parameters
         ----------
-        name : str, optional
+        model_name : str, optional
             A shipped model (default: :func:`best_model_name`).
         directory : Path, optional
             Where the shipped models are (default ``artifacts/models``).
@@ -249,13 +249,13 @@ class Predictor:
         Raises
         ------
         UnknownNameError
-            If ``name`` is not shipped (or none is), or ``backend`` is unknown.
+            If ``model_name`` is not shipped (or none is), or ``backend`` is unknown.
         ModelFileError
             If the model's card or weights are damaged.
         SERError
             If ``backend="onnx"`` and the model cannot run in ONNX Runtime.
         """
-        loaded = models.load(name or best_model_name(directory), directory=directory)
+        loaded = models.load(model_name or best_model_name(directory), directory=directory)
         kind = loaded.card["input"]["kind"]
         if kind in PREDICTORS:  # an ensemble: its members are loaded too
             return PREDICTORS[kind](loaded, directory=directory, backend=backend, threads=threads)
@@ -609,7 +609,7 @@ class Predictor:
         """
         c = self.loaded.card
         return {
-            "name": self.name,
+            "name": self.model_name,
             "architecture": c["architecture"]["name"],
             "input": self.representation,
             "temperature": self.temperature,

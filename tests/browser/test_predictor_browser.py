@@ -57,7 +57,7 @@ def test_upload_real_clip_shows_its_label(app_server, browser_page, output_dir):
             clip = row
             break
     if clip is None:
-        pytest.skip(f"{pred.name} gets none of 300 seed test clips clearly right")
+        pytest.skip(f"{pred.model_name} gets none of 300 seed test clips clearly right")
 
     page = browser_page
     page.goto(f"{app_server}/predictor")
