@@ -260,7 +260,7 @@ def test_attack_clip_moves_away_from_the_label(tiny_predictor, attack, eps):
 
 def test_attack_clip_needs_a_mel_model():
     class Fake:
-        kind, representation, name = "features", "hpss", "fake"
+        kind, representation, model_name = "features", "hpss", "fake"
 
     with pytest.raises(ConfigError, match="'hpss'"):
         attacks.attack_clip(tone(1.0), predictor=Fake())

@@ -85,7 +85,7 @@ def test_waveform_classifier_equals_features_then_network():
 
 
 class _Fake:
-    name = "fake_hpss"
+    model_name = "fake_hpss"
     card = {"input": {"kind": "features", "name": "hpss"}}
     module = torch.nn.Identity()
 
