@@ -517,11 +517,15 @@ def ensemble_importance(runs: pd.DataFrame, *, protocol: str = "seed") -> pd.Dat
 
 
 def ensemble_weights(runs: pd.DataFrame, *, protocol: str | None = "seed") -> pd.DataFrame | None:
-    """Member weights of every ensemble run of ``protocol`` (None: all), long format.
+    """Member weights of each ensemble of ``protocol`` (None: all), long format.
+
+    An ensemble searched more than once (the same run name, protocol and fold)
+    shows one run: the one a model card names, else the newest; so each
+    ensemble's weights sum to 1.
 
     Returns
     -------
-    DataFrame, shape (n_ensemble_runs * n_members, 6), or None
+    DataFrame, shape (n_ensembles * n_members, 6), or None
         Columns ``run_id, run_name, protocol, fold, representation, weight``
         (newest run first, members by weight); None when no ensemble run logged weights.
     """
@@ -531,6 +535,7 @@ def ensemble_weights(runs: pd.DataFrame, *, protocol: str | None = "seed") -> pd
         ens = ens[ens["protocol"] == protocol]
     if ens.empty or not cols:
         return None
+    ens = _shipped_last(ens).groupby(["run_name", "protocol", "fold"], dropna=False, sort=False).tail(1)
     long = ens.melt(
         id_vars=["run_id", "run_name", "protocol", "fold", "start_time"],
         value_vars=cols,

@@ -190,6 +190,22 @@ def test_ensemble_weights(store, runs):
     assert json.loads(runs.set_index("run_id").loc[ids["ensemble-seed"], "members"]) == list(ENSEMBLE_WEIGHTS)
 
 
+def test_an_ensemble_searched_twice_shows_one_run_whose_weights_sum_to_one(store):
+    from ser_core.figures import ensemble_figure
+    from ser_core.metrics import classification_report
+
+    y = np.arange(60) % 6
+    report = classification_report(y, y)
+    first = lb.log_ensemble({"mel": 1, "mfcc": 1}, protocol="seed", fold=0, report=report, temperature=1.0)
+    newest = lb.log_ensemble({"mel": 3, "mfcc": 1}, protocol="seed", fold=0, report=report, temperature=1.0)
+    w = lb.ensemble_weights(lb.load_runs())
+    assert first not in set(w["run_id"]) and newest in set(w["run_id"])
+    assert w.groupby("run_name")["run_id"].nunique().eq(1).all()
+    assert w.groupby("run_name")["weight"].sum().to_numpy() == pytest.approx(1.0)
+    for trace in ensemble_figure(w).data:  # one bar group per ensemble, 100 % each
+        assert sum(trace.y) == pytest.approx(100.0)
+
+
 def test_log_ensemble_round_trip(store):
     from ser_core.metrics import classification_report
 
