@@ -1,14 +1,18 @@
-"""Dataset page: the nEMO corpus at a glance and the 13 representations of a clip."""
+"""Dataset page: the nEMO corpus at a glance, the 13 representations of a clip, and the clip
+in real rooms, through microphones and codecs."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-from ser_core import eda, features, figures
+from ser_core import audio, conditions, eda, features, figures, ravdess
 from ser_core.config import DEFAULT_CONFIG, EMOTIONS
 from ui import clips, dataset, errors, loaders, navigation, state
 
 REPRESENTATIONS = features.names()
+#: Longer clips are cut to their centre before "Hear it in a real room" renders them.
+ROOM_MAX_SECONDS = 20
 
 
 def representation_title(representation: str) -> str:
@@ -57,6 +61,65 @@ with errors.report_errors():
 
 
 # ------------------------------------------------------------------ 2. clip explorer
+def condition_row(
+    y: np.ndarray, spec: conditions.Condition, *, seed: int, representation: str, speaker: str | None
+) -> None:
+    """One condition: its label and sentence, the clip under it, and one representation."""
+    root = loaders.corpus_dir()
+    left, right = st.columns([2, 3], vertical_alignment="center")
+    left.markdown(f"**{spec.label}**")
+    left.caption(spec.description)
+    if spec.needs_babble and root is None:
+        left.info("Babble is made of nEMO speakers: it needs the corpus.", icon=":material/info:")
+        return
+    where = {"speaker": speaker, "root": None if root is None else str(root)}
+    z = dataset.conditioned(y, spec.name, seed, **where)
+    left.audio(clips.wav_bytes(z), format="audio/wav")
+    x = dataset.conditioned_representation(y, spec.name, seed, representation, **where)
+    right.plotly_chart(
+        figures.representation_figure(x, representation=representation, height=230),
+        key=f"room.{spec.name}",
+    )
+
+
+@st.fragment
+def hear_in_rooms(y: np.ndarray, *, speaker: str | None) -> None:
+    """The clip under every recording condition of :mod:`ser_core.conditions`."""
+    st.subheader("Hear it in a real room")
+    st.caption(
+        "nEMO is studio speech; a voice in a classroom reaches a laptop through a room, "
+        "other voices, a microphone and often a codec. Hear this clip under each condition "
+        "a model is tested on, and see what it does to the representation."
+    )
+    if not st.toggle("Play this clip in rooms, noise, microphones and codecs", key=state.KEY_ROOM):
+        return
+    if len(y) > ROOM_MAX_SECONDS * DEFAULT_CONFIG.sr:
+        st.caption(f"The centre {ROOM_MAX_SECONDS} s of the clip are played.")
+        y = audio.pad_or_trim(y, n_samples=ROOM_MAX_SECONDS * DEFAULT_CONFIG.sr)
+    with errors.report_errors():
+        c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+        seed = int(c1.number_input("Seed (another room, another noise)", 0, 9999, key=state.KEY_ROOM_SEED))
+        representation = c2.selectbox(
+            "Representation beside each",
+            REPRESENTATIONS,
+            index=REPRESENTATIONS.index("mel"),
+            format_func=representation_title,
+            key=state.KEY_ROOM_REP,
+        )
+        groups = dataset.conditions_by_family()
+        tabs = st.tabs([dataset.CONDITION_TABS.get(f, f) for f in groups])
+        with st.spinner("Rendering the clip under each condition…"):
+            for tab, specs in zip(tabs, groups.values()):
+                with tab:
+                    for spec in specs:
+                        condition_row(y, spec, seed=seed, representation=representation, speaker=speaker)
+        st.caption(
+            "Noise levels are signal-to-noise ratios over the whole clip; babble comes from "
+            "nEMO speakers other than this clip's. Rooms: pyroomacoustics; coloured noise: "
+            "audiomentations; microphone and telephone: pedalboard; codecs: FFmpeg via PyAV."
+        )
+
+
 @st.fragment
 def clip_explorer() -> None:
     """Pick or upload a clip, play it and draw its 13 representations."""
@@ -98,6 +161,7 @@ def clip_explorer() -> None:
                 f"**{clip['file_id']}** · emotion **{emotion}** · speaker {speaker} · “{clip['raw_text']}”"
             )
             st.session_state[state.CURRENT_CLIP] = {"label": clip["file_id"], "file_id": clip["file_id"]}
+            clip_speaker = speaker
         else:
             up = st.file_uploader(
                 "Audio file (speech, any length; the centre 3 s are analysed)",
@@ -110,6 +174,7 @@ def clip_explorer() -> None:
             y = clips.waveform_from_upload(up)
             label = f"Uploaded **{up.name}** · emotion unknown"
             st.session_state[state.CURRENT_CLIP] = {"label": up.name, "file_id": None}
+            clip_speaker = None
         st.audio(clips.wav_bytes(y), format="audio/wav")
         st.markdown(f"{label} · {len(y) / DEFAULT_CONFIG.sr:.2f} s")
         reps = dataset.representations(y)
@@ -130,10 +195,48 @@ def clip_explorer() -> None:
             figures.representation_figure(reps[representation], representation=representation),
             key="explorer.single",
         )
+        hear_in_rooms(y, speaker=clip_speaker)
 
 
 st.header("Clip explorer", divider="gray")
 clip_explorer()
+
+
+# ------------------------------------------------------------------ 2b. two corpora
+def corpus_side(col, row, *, corpus: str, key: str) -> None:
+    """One side of the comparison: who says what, the audio, its log-mel spectrogram."""
+    with col:
+        st.markdown(f"**{corpus}** · {row['speaker']} ({row['gender']}) · “{row['raw_text'] or row['text']}”")
+        y, mel = dataset.clip_audio_and_mel(row["path"])
+        st.audio(audio.encode_wav(y), format="audio/wav")
+        st.plotly_chart(figures.representation_figure(mel, representation="mel", height=260), key=key)
+
+
+@st.fragment
+def two_corpora() -> None:
+    """The same emotion acted in Polish (nEMO) and in English (RAVDESS), side by side."""
+    with errors.report_errors():
+        other = dataset.ravdess_metadata()
+        if other is None:
+            st.info(ravdess.RAVDESS_HOW_TO_GET, icon=":material/info:")
+            return
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        emotion = c1.selectbox("Emotion", EMOTIONS, key=state.KEY_PAIR_EMOTION)
+        pair = int(c2.number_input("Pair", min_value=1, max_value=99, value=1, key=state.KEY_PAIR_INDEX))
+        nemo_row, other_row = dataset.emotion_pair(meta, other, emotion=emotion, pair=pair)
+        left, right = st.columns(2)
+        corpus_side(left, nemo_row, corpus="nEMO (Polish)", key="pair.nemo")
+        corpus_side(right, other_row, corpus="RAVDESS (English)", key="pair.ravdess")
+        st.caption(
+            "Both corpora are acted, by speakers of the same gender here. Models trained on nEMO's nine "
+            "voices score far lower on RAVDESS's 24 (see docs/new-voices.md): a new language and a new "
+            "voice at once."
+        )
+
+
+if meta is not None:
+    st.header("Polish and English: one emotion, two corpora", divider="gray")
+    two_corpora()
 
 # ------------------------------------------------------------------ 3. per-emotion averages
 st.header("Average representation per emotion", divider="gray")

@@ -6,6 +6,10 @@ Uploads and recordings reach the prediction only through
 calibration speech of "Calibrate to my voice" likewise reaches it only through
 ``st.session_state[state.KEY_CAL_CLIP]``.  Every prediction uses the model
 adapted to the session's voice (``pred.adapted(profile)``), and says so.
+
+Until the session has a voice or the user skipped, a first-use step (:mod:`ui.first_use`)
+comes before the inputs: "talk for 20 s about anything", calibrated as soon as the audio
+arrives (staged in ``KEY_CAL_CLIP`` by the same callback as the expander's).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streame
 from ser_core import figures
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.live import WARMUP_SECONDS
-from ui import calibration, clips, errors, feedback, live, models, navigation, predictor, state
+from ui import calibration, clips, errors, feedback, first_use, live, models, navigation, predictor, state
 
 navigation.ensure_navigation()
 st.title("Emotion predictor")
@@ -29,10 +33,67 @@ model_names = models.shipped_models()
 base = models.model_picker(
     model_names, key=state.KEY_PRED_MODEL, default=models.default_model(model_names) if model_names else None
 )
+first = first_use.stage(base)  # "talk for 20 s" before the first prediction (issue #25)
 pred = base  # the model adapted to this session's voice, when it can be
 with errors.report_errors():
+    if first == "ask":
+        first_use.calibrate_staged(base)
+        first = first_use.stage(base)
     pred = calibration.with_voice(base)
-calibration.adaptation_status(pred)
+asking = first in ("ask", "switch")
+
+
+def speech_inputs(recorder: tuple[str, str], uploader: tuple[str, str]) -> None:
+    """A recorder and an uploader side by side whose audio becomes the calibration clip;
+    each is ``(label, widget key)``."""
+    rec, up = st.columns(2)
+    rec.audio_input(
+        recorder[0],
+        key=recorder[1],
+        sample_rate=DEFAULT_CONFIG.sr,
+        on_change=calibration.store_calibration_clip,
+        args=(recorder[1],),
+    )
+    up.file_uploader(
+        uploader[0],
+        type=clips.UPLOAD_TYPES,
+        key=uploader[1],
+        on_change=calibration.store_calibration_clip,
+        args=(uploader[1],),
+    )
+
+
+def first_use_section() -> None:
+    """Before the first prediction: talk for 20 s (calibrates as soon as the audio
+    arrives), or switch to a model that can adapt, or skip (one click)."""
+    with st.container(key="predictor-first-use", border=True):
+        st.subheader("Before your first prediction: talk for 20 s")
+        if first == "switch":
+            model_name, sentence = first_use.switch_sentence(base)
+            st.markdown(sentence)
+            st.button(
+                f"Switch to {model_name}",
+                key=state.KEY_FIRST_SWITCH,
+                on_click=calibration.switch_model,
+                args=(model_name,),
+                type="primary",
+                icon=":material/swap_horiz:",
+            )
+        else:
+            st.markdown(first_use.INVITATION)
+            speech_inputs(
+                ("Record yourself", state.KEY_FIRST_RECORDER),
+                ("…or upload 20 s of your speech", state.KEY_FIRST_UPLOADER),
+            )
+            st.caption(first_use.LENGTH_HINT)
+            calibration.calibration_status()
+        st.button(first_use.SKIP_LABEL, key=state.KEY_FIRST_SKIP, on_click=first_use.skip)
+
+
+if asking:
+    first_use_section()
+elif not (first == "done" and first_use.adapted_note(pred)):
+    calibration.adaptation_status(pred)
 
 
 def calibration_section() -> None:
@@ -55,20 +116,8 @@ def calibration_section() -> None:
             "points, though it still beats no calibration. The audio stays in this "
             "browser session and is never stored."
         )
-        rec, up = st.columns(2)
-        rec.audio_input(
-            "Record your voice",
-            key=state.KEY_CAL_RECORDER,
-            sample_rate=DEFAULT_CONFIG.sr,
-            on_change=calibration.store_calibration_clip,
-            args=(state.KEY_CAL_RECORDER,),
-        )
-        up.file_uploader(
-            "…or upload speech",
-            type=clips.UPLOAD_TYPES,
-            key=state.KEY_CAL_UPLOADER,
-            on_change=calibration.store_calibration_clip,
-            args=(state.KEY_CAL_UPLOADER,),
+        speech_inputs(
+            ("Record your voice", state.KEY_CAL_RECORDER), ("…or upload speech", state.KEY_CAL_UPLOADER)
         )
         clip = st.session_state.get(state.KEY_CAL_CLIP)
         st.text_input(
@@ -83,7 +132,8 @@ def calibration_section() -> None:
             type="primary",
             icon=":material/graphic_eq:",
         )
-        calibration.calibration_status()
+        if not asking:  # else the first-use step shows it
+            calibration.calibration_status()
         caption = calibration.voice_caption()
         if caption:
             st.caption(caption)
@@ -132,6 +182,8 @@ def clip_section(source: str) -> None:
         left, right = st.columns([2, 3], gap="large")
         with left, st.container(key="predictor-verdict"):
             st.markdown(f"**{res.name}**")
+            if res.voice:
+                st.badge("Adapted to your voice", icon=":material/record_voice_over:", color="green")
             if v.unsure:
                 st.warning(v.message(), icon=":material/help:")
             else:
@@ -200,6 +252,8 @@ def live_section() -> None:
         live.live_panel(session, pred.unsure_below, False, pred.adaptation())
 
 
+if asking:
+    st.stop()  # the inputs come once the first-use step is answered (calibrated or skipped)
 source = st.radio(
     "Input",
     list(predictor.PRED_SOURCES),

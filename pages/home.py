@@ -1,9 +1,11 @@
-"""Home page: what the tool does, which corpus and models it found, where to go."""
+"""Home page: what the tool does, which corpus and models it found, which model for what."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from ser_core import figures
+from ser_core.inference import scores_table
 from ui import errors, loaders, models, navigation
 
 navigation.ensure_navigation()
@@ -28,12 +30,23 @@ with errors.report_errors():
             icon=":material/check_circle:",
         )
 
-st.subheader("Models")
-shipped = models.model_files()
-if shipped:
-    st.markdown("\n".join(f"- `{m}`" for m in shipped))
+st.subheader("Which model for what")
+table = None
+with errors.report_errors():
+    table = scores_table() if models.shipped_models() else None
+if table is None or table.empty:
+    st.caption("No trained models shipped yet (looked for a card and weights under `artifacts/models/`).")
 else:
-    st.caption("No trained models shipped yet (looked for `*.safetensors` under `artifacts/models/`).")
+    st.markdown(models.TWO_NUMBERS)
+    st.markdown(models.uses_markdown(explain_model=models.EXPLAIN_MODEL))
+    st.plotly_chart(figures.new_voices_figure(table), key="home-new-voices")
+    with st.expander(
+        f"All {len(table)} shipped models, best on new voices first", icon=":material/inventory_2:"
+    ):
+        columns = st.columns(3)
+        for i, row in table.iterrows():
+            with columns[i % 3]:
+                models.card_box(row)
 
 st.subheader("Pages")
 LINKS = [

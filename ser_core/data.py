@@ -17,6 +17,20 @@ reproduced without re-deriving them):
     on the next speaker in sorted order and trains on the other seven, so
     early stopping never sees the test voice and validation is itself a new
     voice.
+
+The second corpus, RAVDESS (:mod:`ser_core.ravdess`, re-exported here), adds
+three protocols over a frame of both corpora (:func:`combined_metadata`),
+derived from the saved ``seed`` and ``loso`` splits and RAVDESS's actors
+(:func:`cross_split_table`; nothing more is saved):
+
+``xcorpus``
+    Trained on nEMO (the ``seed`` split's training and validation parts, so the
+    shipped seed models are scored under it), tested on every RAVDESS actor.
+``ravdess_lao``
+    Six leave-actors-out folds on RAVDESS alone (four actors each; validation
+    on the next fold's actors, as ``loso``).
+``both_loso``
+    nEMO's nine ``loso`` folds with every RAVDESS actor added to training.
 """
 
 from __future__ import annotations
@@ -37,6 +51,15 @@ import pandas as pd
 
 from .config import EMOTION_TO_INDEX, EMOTIONS, artifacts_dir, project_root
 from .errors import DatasetError, DatasetNotFoundError, DownloadError, UnknownNameError
+from .ravdess import (
+    RAVDESS_EMOTIONS,
+    RAVDESS_ENV,
+    find_ravdess,
+    load_ravdess_metadata,
+    make_lao_split,
+    ravdess_available,
+    ravdess_cache_root,
+)
 
 __all__ = [
     "NEMO_ENV",
@@ -56,12 +79,27 @@ __all__ = [
     "clips_digest",
     "download",
     "HOW_TO_GET",
+    "RAVDESS_ENV",
+    "RAVDESS_EMOTIONS",
+    "find_ravdess",
+    "ravdess_available",
+    "load_ravdess_metadata",
+    "ravdess_cache_root",
+    "make_lao_split",
+    "CROSS_PROTOCOLS",
+    "RAVDESS_LAO_FOLDS",
+    "combined_metadata",
+    "cross_split_table",
 ]
 
 NEMO_ENV = "NEMO_DIR"
 NEMO_URL = "https://github.com/amu-cai/nEMO/archive/refs/heads/main.zip"
 AUDIO_SUFFIXES = (".flac", ".wav")
 PROTOCOLS = ("seed", "loso")
+#: Protocols over both corpora (:func:`cross_split_table`), not saved as CSV files.
+CROSS_PROTOCOLS = ("xcorpus", "ravdess_lao", "both_loso")
+#: Folds of ``ravdess_lao``: 24 actors in groups of four.
+RAVDESS_LAO_FOLDS = 6
 
 HOW_TO_GET = (
     "Get nEMO (CC BY-NC-SA 4.0) from GitHub (amu-cai/nEMO) or the Hugging Face hub "
@@ -267,15 +305,29 @@ def load_split(protocol: str, *, directory: Path | None = None) -> pd.DataFrame:
 
 
 def n_folds(protocol: str) -> int:
-    """1 for ``seed``, the number of speakers (9) for ``loso``."""
-    return 1 if protocol == "seed" else len([c for c in load_split(protocol) if c.startswith("fold")])
+    """1 for ``seed`` and ``xcorpus``, the number of speakers (9) for ``loso`` and ``both_loso``,
+    :data:`RAVDESS_LAO_FOLDS` for ``ravdess_lao``."""
+    if protocol in ("seed", "xcorpus"):
+        return 1
+    if protocol == "ravdess_lao":
+        return RAVDESS_LAO_FOLDS
+    return len(
+        [c for c in load_split("loso" if protocol == "both_loso" else protocol) if c.startswith("fold")]
+    )
 
 
 def split_indices(
     meta: pd.DataFrame, protocol: str, *, fold: int = 0, directory: Path | None = None
 ) -> Split:
-    """Indices into ``meta`` of the train/val/test parts of a protocol fold."""
-    table = load_split(protocol, directory=directory)
+    """Indices into ``meta`` of the train/val/test parts of a protocol fold.
+
+    For the protocols over both corpora (:data:`CROSS_PROTOCOLS`), ``meta`` is
+    :func:`combined_metadata`'s frame (``ravdess_lao``: RAVDESS's alone will do).
+    """
+    if protocol in CROSS_PROTOCOLS:
+        table = cross_split_table(meta, protocol, directory=directory)
+    else:
+        table = load_split(protocol, directory=directory)
     col = "split" if protocol == "seed" else f"fold{fold}"
     if col not in table:
         raise UnknownNameError(f"protocol {protocol!r} has no fold {fold}")
@@ -288,6 +340,93 @@ def split_indices(
         )
     part = meta["file_id"].map(lookup).to_numpy()
     return Split(*(np.flatnonzero(part == s) for s in ("train", "val", "test")), name=f"{protocol}/{fold}")
+
+
+def combined_metadata(nemo: pd.DataFrame, ravdess: pd.DataFrame) -> pd.DataFrame:
+    """Both corpora in one frame: nEMO's rows, then RAVDESS's.
+
+    Parameters
+    ----------
+    nemo : DataFrame
+        :func:`load_metadata`'s frame.
+    ravdess : DataFrame
+        :func:`load_ravdess_metadata`'s frame (the six shared emotions).
+
+    Returns
+    -------
+    DataFrame
+        RAVDESS's columns; nEMO's rows with ``corpus`` ``"nemo"``,
+        ``intensity`` ``""`` and ``repetition`` -1.
+
+    Raises
+    ------
+    DatasetError
+        When a clip name is in both, or RAVDESS holds emotions nEMO lacks.
+    """
+    if (ravdess["label"] < 0).any():
+        raise DatasetError(
+            "combine RAVDESS's six shared emotions only (load_ravdess_metadata(emotions='shared'))"
+        )
+    if clash := set(nemo["file_id"]) & set(ravdess["file_id"]):
+        raise DatasetError(f"{len(clash)} clip names are in both corpora, e.g. {sorted(clash)[:3]}")
+    left = nemo.assign(intensity="", repetition=-1, corpus="nemo")
+    return pd.concat([left, ravdess], ignore_index=True)[list(ravdess.columns)]
+
+
+def cross_split_table(meta: pd.DataFrame, protocol: str, *, directory: Path | None = None) -> pd.DataFrame:
+    """The folds of a protocol over both corpora, row for row with ``meta``.
+
+    Parameters
+    ----------
+    meta : DataFrame
+        :func:`combined_metadata`'s frame (a frame without a ``corpus`` column is nEMO).
+    protocol : {"xcorpus", "ravdess_lao", "both_loso"}
+        See the module's docstring.
+    directory : Path, optional
+        Where the saved ``seed`` and ``loso`` splits are (default ``artifacts/splits``).
+
+    Returns
+    -------
+    DataFrame with ``file_id``, ``emotion``, ``speaker``, ``corpus`` and one column
+    ``fold<k>`` per fold valued ``train`` / ``val`` / ``test``, or ``""`` for a clip
+    the fold does not use.
+
+    Raises
+    ------
+    UnknownNameError
+        For another protocol.
+    DatasetError
+        When ``meta`` lacks the corpus the protocol tests on, or a nEMO clip is not
+        in the saved split.
+    """
+    if protocol not in CROSS_PROTOCOLS:
+        raise UnknownNameError(f"unknown protocol {protocol!r}; choose one of {CROSS_PROTOCOLS}")
+    corpus = meta["corpus"] if "corpus" in meta else pd.Series("nemo", index=meta.index)
+    is_rav = (corpus == "ravdess").to_numpy()
+    out = meta[["file_id", "emotion", "speaker"]].assign(corpus=corpus.to_numpy())
+    if not is_rav.any():
+        raise DatasetError(f"protocol {protocol!r} needs RAVDESS's clips in the frame (combined_metadata)")
+    if protocol == "ravdess_lao":
+        lao = make_lao_split(meta[is_rav], n_folds=RAVDESS_LAO_FOLDS)
+        for col in (c for c in lao if c.startswith("fold")):
+            out[col] = ""
+            out.loc[is_rav, col] = lao[col].to_numpy()
+        return out
+    nemo_ids = out.loc[~is_rav, "file_id"]
+    saved = load_split("seed" if protocol == "xcorpus" else "loso", directory=directory)
+    cols = ["split"] if protocol == "xcorpus" else [c for c in saved if c.startswith("fold")]
+    for k, col in enumerate(cols):
+        part = nemo_ids.map(dict(zip(saved["file_id"], saved[col])))
+        if part.isna().any():
+            raise DatasetError(
+                f"{int(part.isna().sum())} nEMO clips are not in the saved {col!r} split, "
+                f"e.g. {list(nemo_ids[part.isna()][:3])}"
+            )
+        if protocol == "xcorpus":  # nEMO's seed test part is not used; RAVDESS is the test
+            part = part.replace("test", "")
+        out[f"fold{k}"] = "test" if protocol == "xcorpus" else "train"
+        out.loc[~is_rav, f"fold{k}"] = part.to_numpy()
+    return out
 
 
 def clips_digest(file_ids, *, ordered: bool = False) -> str:

@@ -466,6 +466,47 @@ def equal_weights(preds: Mapping[str, MemberPredictions], *, folds: int = 5, see
     )
 
 
+def from_card(card: Mapping[str, Any], preds: Mapping[str, MemberPredictions]) -> SearchResult:
+    """The ensemble a shipped card describes, rebuilt on the held-out predictions ``preds``.
+
+    No search: the weights by representation and the ensemble temperature are the
+    card's (fitted on validation when it was made), so the members can be refitted
+    with other seeds (:func:`refit`) without searching again, which with another
+    thread count can choose other members.
+
+    Parameters
+    ----------
+    card : Mapping
+        A shipped ensemble's card (``ensemble.weights``, ``calibration.ensemble_temperature``).
+    preds : Mapping of str to MemberPredictions
+        Held-out predictions of at least the card's members.
+
+    Returns
+    -------
+    SearchResult
+        Scored on ``preds``' validation and test parts, with the card's search record.
+    """
+    info = card.get("ensemble", {})
+    weights = {r: float(w) for r, w in info.get("weights", {}).items() if float(w) > 0}
+    missing = sorted(set(weights) - set(preds))
+    if not weights or missing:
+        raise ConfigError(f"the card's ensemble members {missing or '(none)'} have no held-out predictions")
+    use = sorted(weights)
+    ens = WeightedEnsemble(len(use), card.get("calibration", {}).get("ensemble_temperature", 1.0))
+    with torch.no_grad():
+        ens.raw.copy_(torch.tensor([weights[r] for r in use], dtype=torch.float32))
+    return _finish(
+        preds,
+        use,
+        ens,
+        params={**info.get("search", {}), "weights_from_card": True},
+        cv={"accuracy": float(info.get("cv_accuracy", "nan")), "nll": float(info.get("cv_nll", "nan"))},
+        importance=dict(info.get("param_importance", {})),
+        trials=int(info.get("trials", 0)),
+        seconds=0.0,
+    )
+
+
 def _finish(
     preds: Mapping[str, MemberPredictions],
     use: list[str],
@@ -526,6 +567,7 @@ def refit_predictions(
     *,
     members: Sequence[str] | None = None,
     directory: Path | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[dict[str, MemberPredictions], dict[str, tuple[int, ...]]]:
     """The members' predictions with the test part of their refits on train + validation.
 
@@ -536,7 +578,8 @@ def refit_predictions(
     refits' validation logits are in-sample).  The test logits are ``T`` times
     the mean of the seeds' log-probabilities at ``T``, so that the member's
     calibrated log-probabilities are that mean (up to a constant per clip,
-    which no softmax sees; one seed's are its own).
+    which no softmax sees; one seed's are its own).  ``seeds`` keeps the refits
+    of those training seeds only (default: every refit found).
 
     Returns
     -------
@@ -547,10 +590,12 @@ def refit_predictions(
     Raises :class:`DatasetError` when a member has no refit or one scored other test clips.
     """
     out: dict[str, MemberPredictions] = {}
-    seeds: dict[str, tuple[int, ...]] = {}
+    bags: dict[str, tuple[int, ...]] = {}
     for key in members if members is not None else sorted(preds):
         held = preds[key]
         found = refit_seeds(key, directory=directory)
+        if seeds is not None:
+            found = {s: p for s, p in found.items() if s in set(seeds)}
         if not found:
             raise DatasetError(
                 f"no refit of member {key!r} (no {member_model(key)}-{key}-seed[-s<seed>]-trainval.npz "
@@ -568,21 +613,25 @@ def refit_predictions(
                 )
             lps.append(log_probs(np.asarray(z["test_logits"]), temperature=held.temperature))
         out[key] = replace(held, test_logits=(held.temperature * np.mean(lps, 0)).astype(np.float32))
-        seeds[key] = tuple(found)
-    return out, seeds
+        bags[key] = tuple(found)
+    return out, bags
 
 
 def refit(
-    res: SearchResult, preds: Mapping[str, MemberPredictions], *, directory: Path | None = None
+    res: SearchResult,
+    preds: Mapping[str, MemberPredictions],
+    *,
+    directory: Path | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> SearchResult:
     """Score a fitted ensemble with its members retrained on train + validation.
 
     The weights, the ensemble temperature, each member's temperature and the
     unsure threshold stay those fitted on the held-out predictions ``preds``;
-    only the test part changes (:func:`refit_predictions`).  A member refitted
+    only the test part changes (:func:`refit_predictions`, with ``seeds``).  A member refitted
     with several seeds is their seed bag (:attr:`SearchResult.shipped_module`).
     """
-    mixed, seeds = refit_predictions(preds, members=res.members, directory=directory)
+    mixed, bags = refit_predictions(preds, members=res.members, directory=directory, seeds=seeds)
     out = _finish(
         mixed,
         res.members,
@@ -593,7 +642,7 @@ def refit(
         trials=res.trials,
         seconds=res.seconds,
     )
-    return replace(out, refit=True, seeds=seeds)
+    return replace(out, refit=True, seeds=bags)
 
 
 def log_search(

@@ -26,6 +26,7 @@ __all__ = [
     "SampleTypeError",
     "CalibrationError",
     "FeedbackError",
+    "ConditionError",
 ]
 
 
@@ -103,3 +104,8 @@ class CalibrationError(SERError, ValueError):
 
 class FeedbackError(SERError):
     """The feedback store could not read or write (the message says why)."""
+
+
+class ConditionError(SERError, ValueError):
+    """A recording condition cannot be rendered (a babble condition without a babble pool,
+    a pool with no energy or no speaker left to draw from)."""

@@ -3,7 +3,9 @@
 * :func:`evaluate_shipped` / :func:`test_probabilities` – a shipped model on a fold's test part;
 * :func:`int8_report` – the ONNX and INT8 exports of a model against PyTorch on the test part;
 * :func:`loso_report` – a recipe's leave-one-speaker-out runs, from MLflow;
-* :func:`adabn_report` / :func:`voice_warp_report` – LOSO with test-time adaptation.
+* :func:`adabn_report` / :func:`voice_warp_report` – LOSO with test-time adaptation;
+* :func:`xcorpus_report` / :func:`log_xcorpus` – a shipped model on RAVDESS's actors
+  (from :mod:`ser_core.crosscorpus`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from . import adapt, data, features, inputs, metrics, models, tracking
 from . import leaderboard as lb
 from .audio import load_audio
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
+from .crosscorpus import log_xcorpus, xcorpus_report
 from .errors import ConfigError, DatasetError, UnknownNameError
 from .export import OnnxModel, export_onnx, quantize_int8
 from .functionals import input_kind
 from .inference import Predictor, best_model_name
+from .runs import CONDITIONS_INPUT
 
 __all__ = [
     "evaluate_shipped",
@@ -33,6 +37,8 @@ __all__ = [
     "loso_report",
     "adabn_report",
     "voice_warp_report",
+    "xcorpus_report",
+    "log_xcorpus",
 ]
 
 
@@ -120,7 +126,7 @@ def _recipe_runs(model_name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
         tag = _input_tag(card)
     sel = _fold_runs(lb.load_runs(db), arch, tag, members=mine if arch == lb.ENSEMBLE else None)
     if sel.empty and arch == lb.ENSEMBLE:
-        reps = " ".join(f"-r {r}" for r in mine)
+        reps = " ".join(f"-r {r}" for r in sorted(set(mine)))
         raise DatasetError(
             f"no LOSO ensemble of the members of {model_name!r} in the MLflow store; train each member's 9 "
             f"folds, then run `python -m ser_core ensemble --protocol loso {reps}`"
@@ -136,9 +142,11 @@ def _recipe_runs(model_name: str, *, db=None) -> tuple[str, str, pd.DataFrame]:
 
 
 def _input_tag(card: dict) -> str:
-    """A single model's input as the leaderboard names it (``mel``, ``mel-spk``)."""
+    """A single model's input as the leaderboard names it (``mel``, ``mel-spk``; ``mel-spk+cond``
+    when trained with recording conditions: its recipe is not the plain one)."""
     speaker = card.get("normalization", {}).get("kind") == "speaker"
-    return card["input"]["name"] + ("-spk" if speaker else "")
+    conditioned = (card.get("training") or {}).get("conditions")
+    return card["input"]["name"] + ("-spk" if speaker else "") + (CONDITIONS_INPUT if conditioned else "")
 
 
 def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.DataFrame:
@@ -171,7 +179,8 @@ def loso_report(model_name: str, *, db=None) -> dict[str, Any]:
     -------
     dict with ``model, recipe, folds`` (per fold: fold, speaker, accuracy,
     macro_f1), ``n_folds``, ``accuracy`` / ``macro_f1`` / ``macro_precision``
-    / ``macro_recall`` (mean) and ``*_std``, ``per_class`` (mean F1),
+    / ``macro_recall`` (mean) and ``*_std``, ``worst_speaker`` and
+    ``worst_accuracy`` (the held-out speaker it does worst on), ``per_class`` (mean F1),
     ``confusion`` (summed over folds), ``most_confused`` and, for
     speaker-normalised models, ``adaptation`` (accuracy against seconds of
     the new speaker's audio, mean and std).
@@ -231,6 +240,11 @@ def loso_report(model_name: str, *, db=None) -> dict[str, Any]:
         v = sel[col].to_numpy(dtype=float)
         report[key] = float(np.mean(v))
         report[f"{key}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+    worst = min(folds, key=lambda f: f["accuracy"])
+    report["worst_speaker"], report["worst_accuracy"] = (
+        worst["speaker"] or str(worst["fold"]),
+        worst["accuracy"],
+    )
     report["per_class"] = {e: {"f1": float(sel[f"f1_{e}"].mean())} for e in EMOTIONS}
     report["confusion"] = cm.tolist()
     off = [
@@ -377,11 +391,12 @@ def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
 
 
 def _member_fold_runs(
-    model_name: str, *, what: str, db=None
+    model_name: str, *, what: str, db=None, speaker_only: bool = True
 ) -> tuple[dict[str, float], dict[str, pd.DataFrame], list[int]]:
-    """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such):
-    the weight of each member's input tag (1 for a single model), the latest finished LOSO
-    run of every fold of each member's recipe (indexed by fold) and the folds."""
+    """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such;
+    any model with ``speaker_only=False``): the weight of each member's input tag (1 for a
+    single model), the latest finished LOSO run of every fold of each member's recipe
+    (indexed by fold) and the folds."""
     card = models.read_card(model_name)
     if card["architecture"]["name"] == "weighted_ensemble":
         weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
@@ -394,7 +409,7 @@ def _member_fold_runs(
     else:
         weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
     plain = sorted(t for t in weights if not t.endswith("-spk"))
-    if plain:
+    if plain and speaker_only:
         raise ConfigError(
             f"{what} is scored for speaker-normalised models; {model_name!r} has {', '.join(plain)}"
         )
@@ -409,7 +424,8 @@ def _member_fold_runs(
     if missing:
         raise DatasetError(
             f"no finished LOSO run of {', '.join(f'{t} (folds {m})' for t, m in missing.items())}"
-            f" for {model_name!r}; train them with `python -m ser_core train --norm speaker "
+            f" for {model_name!r}; train them with `python -m ser_core train"
+            f"{' --norm speaker' if speaker_only or all(t.endswith('-spk') for t in missing) else ''} "
             f"--protocol loso --fold K`"
         )
     return weights, member_runs, folds_all

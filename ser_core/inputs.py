@@ -35,6 +35,7 @@ __all__ = [
     "normalised_inputs",
     "model_features",
     "training_speakers",
+    "waveform_input",
 ]
 
 
@@ -43,18 +44,32 @@ def model_inputs(
 ) -> np.ndarray:
     """Inputs of every clip of ``meta`` for a model input kind.
 
+    A frame with RAVDESS's clips (a ``corpus`` column, :func:`ser_core.data.combined_metadata`)
+    is read corpus by corpus, RAVDESS's from its own cache root
+    (:func:`ser_core.data.ravdess_cache_root`), so neither replaces the other's entry.
+
     Returns
     -------
     features: the cached representation ``(n, C, F, T)`` (memmap, float16);
     functionals: ``(n, dim)`` float32 openSMILE functionals (cached as ``<set>-<key>``);
     waveform: ``(n, 1, samples)`` float16 (cached as ``waveform-<key>``);
     frames: ``(n, 2, 301)`` float32 (cached likewise).
+    (Both corpora: an in-memory array, not a memmap.)
     """
+    corpus = meta["corpus"].to_numpy() if "corpus" in meta else np.full(len(meta), "nemo")
+    if len(set(corpus)) > 1:  # each corpus from its own cache, stacked in meta's order
+        parts = {c: model_inputs(meta[corpus == c], kind, representation, cfg=cfg) for c in set(corpus)}
+        first = next(iter(parts.values()))
+        out = np.empty((len(meta), *first.shape[1:]), dtype=first.dtype)
+        for c, x in parts.items():
+            out[corpus == c] = x
+        return out
+    root = data.ravdess_cache_root() if len(corpus) and corpus[0] == "ravdess" else None
     if kind == "features":
-        cache.build(meta, [representation], cfg=cfg, progress=True)
-        return cache.load(representation, meta, cfg=cfg)
+        cache.build(meta, [representation], cfg=cfg, progress=True, root=root)
+        return cache.load(representation, meta, cfg=cfg, root=root)
     key, compute = _array_input(kind, representation, cfg=cfg)
-    return cache.array_entry(key, meta, compute, workers=_array_workers(kind))
+    return cache.array_entry(key, meta, compute, workers=_array_workers(kind), root=root)
 
 
 def part_inputs(
@@ -99,7 +114,30 @@ def _array_workers(kind: str) -> int | None:
 
 def _clip_input(path: str, *, kind: str, representation: str, cfg: FeatureConfig) -> np.ndarray:
     """One clip's input for the 1-D and functionals models (picklable for worker processes)."""
-    y = pad_or_trim(load_audio(path, sr=cfg.sr), n_samples=cfg.n_samples, align=cfg.align)
+    return waveform_input(load_audio(path, sr=cfg.sr), kind=kind, representation=representation, cfg=cfg)
+
+
+def waveform_input(
+    y: np.ndarray, *, kind: str, representation: str, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
+    """One waveform's input for a model input kind, un-normalised, as the cache holds a clip's.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono waveform at ``cfg.sr`` (any length: cropped or padded to ``cfg.duration``).
+    kind : {"features", "functionals", "waveform", "frames"}
+    representation : str
+
+    Returns
+    -------
+    np.ndarray
+        ``(C, F, T)`` float32 features, ``(dim,)`` float32 functionals, ``(1, samples)``
+        float16 waveform or ``(2, 301)`` float32 ZCR/RMS frames.
+    """
+    if kind == "features":
+        return features.compute(y, representation, cfg=cfg)
+    y = pad_or_trim(y, n_samples=cfg.n_samples, align=cfg.align)
     if kind == "functionals":
         return functionals.compute(y, representation, cfg=cfg)
     return y[None].astype(np.float16) if kind == "waveform" else features.zcr_rms_frames(y)

@@ -42,6 +42,9 @@ from .config import EMOTIONS
 from .errors import TrackingError
 
 __all__ = [
+    "CONDITIONS_EXPERIMENT",
+    "condition_runs",
+    "by_new_voices",
     "HOW_TO_TRAIN",
     "ENSEMBLE",
     "WEIGHT_PREFIX",
@@ -295,6 +298,56 @@ def load_runs(db: str | Path | None = None, *, models_dir: str | Path | None = N
     return df.sort_values("start_time", ascending=False, kind="stable").reset_index(drop=True)
 
 
+#: MLflow experiment of the recording-condition reports (:mod:`ser_core.robustness`).
+CONDITIONS_EXPERIMENT = "nemo-ser-conditions"
+#: Columns of :func:`condition_runs`.
+CONDITION_COLUMNS = [
+    *("model", "input", "condition", "accuracy", "accuracy_std", "drop", "worst_speaker"),
+    *("worst_accuracy", "seed", "max_clips", "n_folds", "start_time", "run_id"),
+]
+
+
+def condition_runs(db: str | Path | None = None) -> pd.DataFrame:
+    """The latest finished run of every (model, condition) of :data:`CONDITIONS_EXPERIMENT`.
+
+    Returns
+    -------
+    DataFrame, shape (n, len(CONDITION_COLUMNS))
+        Columns :data:`CONDITION_COLUMNS`: ``accuracy``, ``accuracy_std`` (over the LOSO
+        folds), ``drop`` (clean's accuracy minus this one's) and ``worst_accuracy`` in
+        0..1, ``max_clips`` NaN for every clip; empty when nothing was logged.
+
+    Raises
+    ------
+    TrackingError
+        When the file is not a readable MLflow database.
+    """
+    path = _path(db)
+    if not _has_store(path):
+        return pd.DataFrame(columns=CONDITION_COLUMNS)
+    try:
+        client = _client(path)
+        exp = client.get_experiment_by_name(CONDITIONS_EXPERIMENT)
+        found = [] if exp is None else client.search_runs([exp.experiment_id], max_results=10_000)
+    except _read_errors() as err:
+        raise _fail(path, err) from err
+    rows = [
+        {
+            **{k: r.data.params.get(k) for k in ("model", "input", "condition")},
+            **{k: r.data.metrics.get(k, math.nan) for k in ("accuracy", "accuracy_std", "drop")},
+            "worst_speaker": r.data.tags.get("worst_speaker"),
+            "worst_accuracy": r.data.metrics.get("worst_accuracy", math.nan),
+            **{k: _num(r.data.params.get(k)) for k in ("seed", "max_clips", "n_folds")},
+            "start_time": r.info.start_time,
+            "run_id": r.info.run_id,
+        }
+        for r in found
+        if r.info.status == "FINISHED"
+    ]
+    df = pd.DataFrame(rows, columns=CONDITION_COLUMNS).sort_values("start_time", kind="stable")
+    return df.drop_duplicates(["model", "condition"], keep="last").reset_index(drop=True)
+
+
 # --------------------------------------------------------------------- tables
 def _shipped_last(runs: pd.DataFrame) -> pd.DataFrame:
     """``runs`` ordered so that the last of a group is its shipped run (a card names it),
@@ -348,6 +401,41 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     out["label"] = out["model"] + " · " + out["input"] + " · " + out["protocol"]
     out = out.sort_values(["accuracy", "start_time"], ascending=False, kind="stable")
     return out[cols].reset_index(drop=True)
+
+
+def by_new_voices(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with its recipe's two numbers side by side, best on new voices first.
+
+    A recipe is a model on an input, whether or not it also trained on the
+    validation part (``mel`` and ``mel+val`` are one recipe).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`summarize` rows.
+
+    Returns
+    -------
+    DataFrame
+        The same rows plus ``new_voices`` (the recipe's LOSO mean accuracy) and
+        ``seed_split`` (its best seed-split accuracy), NaN where not measured;
+        ordered by ``new_voices`` (recipes without one last, by ``seed_split``),
+        then LOSO rows before seed rows, then accuracy.
+    """
+    if summary.empty:
+        return summary.assign(new_voices=pd.Series(dtype=float), seed_split=pd.Series(dtype=float))
+    recipe = list(zip(summary["model"], summary["input"].astype(str).str.removesuffix(TRAINVAL_INPUT)))
+    df = summary.assign(_recipe=recipe)
+    best = {p: df[df["protocol"] == p].groupby("_recipe")["accuracy"].max() for p in ("loso", "seed")}
+    df["new_voices"] = df["_recipe"].map(best["loso"]).astype(float)
+    df["seed_split"] = df["_recipe"].map(best["seed"]).astype(float)
+    df["_loso_last"] = df["protocol"] != "loso"
+    keys, ascending = (
+        ["new_voices", "seed_split", "_recipe", "_loso_last", "accuracy"],
+        [False, False, True, True, False],
+    )
+    df = df.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
+    return df.drop(columns=["_recipe", "_loso_last"]).reset_index(drop=True)
 
 
 def filter_runs(

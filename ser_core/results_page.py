@@ -138,7 +138,26 @@ def _shipped_table(cards: Mapping[str, Mapping]) -> list[str]:
             f"| `{model_name}` | {_what(card)} | {new_voice} | {_worst(loso) if loso else '—'} | "
             f"{_pct(seed, 2) if seed is not None else '—'} |"
         )
+    notes = [f"- `{n}`: {_why_no_loso(cards[n])}" for n in sorted(cards, key=order) if not _loso(cards[n])]
+    schedules = [
+        f"- `{n}`: {_loso(cards[n])['note'].split('; ', 1)[1]}"
+        for n in sorted(cards, key=order)
+        if _loso(cards[n]) and "; its folds ran" in _loso(cards[n]).get("note", "")
+    ]
+    if schedules:
+        rows += [
+            "",
+            "LOSO figures measured with a cheaper schedule than the shipped weights':",
+            "",
+            *schedules,
+        ]
+    if notes:
+        rows += ["", "Why a card has no new-voice figure:", "", *notes]
     return rows
+
+
+def _why_no_loso(card: Mapping[str, Any]) -> str:
+    return str(card.get("metrics", {}).get("loso_missing", "not measured"))
 
 
 def _adaptation_table(cards: Mapping[str, Mapping]) -> list[str]:

@@ -38,6 +38,9 @@ __all__ = [
     "predictions_name",
     "save_predictions",
     "TRAINVAL_SUFFIX",
+    "CONDITIONS_INPUT",
+    "CONDITIONS_SUFFIX",
+    "CONDITIONS_NORMALISATION",
 ]
 
 
@@ -93,6 +96,13 @@ class TrainConfig:
     # the training speakers while a gradient reversal of this strength (ramped up over training)
     # pushes the embedding to forget them (Ganin & Lempitsky 2015); the adversary is not shipped
     speaker_adversary: float = 0.0
+    # recording conditions as augmentation (empty: off; ser_core.conditioned): each training
+    # clip gets condition_copies copies rendered once under conditions drawn from this list,
+    # cached; each epoch, a training example is replaced by one of its copies with
+    # probability condition_prob (validation and test stay clean)
+    conditions: tuple[str, ...] = ()
+    condition_prob: float = 0.5
+    condition_copies: int = 2
 
     def __post_init__(self) -> None:
         models.MODELS.get(self.model) or models.create(self.model)  # raises on unknown
@@ -111,8 +121,10 @@ class TrainConfig:
                     "functionals: distillation, weight averaging and voice "
                     "perturbations do not apply"
                 )
-        if self.protocol not in data.PROTOCOLS:
-            raise ConfigError(f"protocol must be one of {data.PROTOCOLS}, got {self.protocol!r}")
+        if self.protocol not in (*data.PROTOCOLS, *data.CROSS_PROTOCOLS):
+            raise ConfigError(
+                f"protocol must be one of {(*data.PROTOCOLS, *data.CROSS_PROTOCOLS)}, got {self.protocol!r}"
+            )
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.norm == "speaker" and self.input_kind not in ("features", "functionals"):
@@ -159,6 +171,7 @@ class TrainConfig:
                 f"calibration_from ({self.calibration_from!r}) replaces a temperature "
                 "fitted on in-sample validation: it goes with train_on_val"
             )
+        _check_conditions(self)
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(
                 f"epochs and batch_size must be positive, got {self.epochs!r}, {self.batch_size!r}"
@@ -181,11 +194,16 @@ class TrainConfig:
 
     @property
     def tag(self) -> str:
-        """The input name, with ``-spk`` for speaker-normalised models (``mel-spk``)."""
-        return self.input_name + ("-spk" if self.norm == "speaker" else "")
+        """The input name, with ``-spk`` for speaker-normalised models (``mel-spk``) and
+        :data:`CONDITIONS_INPUT` for a run trained with conditions (``mel-spk+cond``)."""
+        return (
+            self.input_name
+            + ("-spk" if self.norm == "speaker" else "")
+            + (CONDITIONS_INPUT if self.conditions else "")
+        )
 
     def run_name(self) -> str:
-        fold = f"-fold{self.fold}" if self.protocol == "loso" else ""
+        fold = f"-fold{self.fold}" if self.protocol in ("loso", "both_loso", "ravdess_lao") else ""
         return f"{self.model}-{self.tag}-{self.protocol}{fold}"
 
 
@@ -208,6 +226,42 @@ class RunResult:
     adaptation: dict[str, float] | None = None  # loso + speaker norm: accuracy vs adaptation seconds
     teacher_weights: dict[str, str] | None = None  # distillation: sha256 of the teacher's weight files
     speakers: models.TrainingSpeakers | None = None  # speaker norm: each training speaker's statistics
+
+
+#: Appended to the input tag of a run trained with recording conditions (``mel-spk+cond``):
+#: the leaderboard and the LOSO recipe lookup keep it apart from the plain recipe; the
+#: ``conditions`` parameter says which.
+CONDITIONS_INPUT = "+cond"
+
+
+def _check_conditions(tc: TrainConfig) -> None:
+    """Refuse unknown conditions, bad probabilities or copy counts, inputs without copies and
+    babble where no voice is held out."""
+    object.__setattr__(tc, "conditions", tuple(tc.conditions))  # a list from the CLI or a card
+    if not tc.conditions:
+        return
+    from . import conditions  # heavy (pyroomacoustics, audiomentations, pedalboard): only when asked
+
+    unknown = [c for c in tc.conditions if c not in conditions.CONDITIONS]
+    if unknown:
+        raise ConfigError(
+            f"unknown condition(s) {unknown}; choose among {', '.join(conditions.condition_names())}"
+        )
+    if not 0 < tc.condition_prob <= 1 or tc.condition_copies < 1:
+        raise ConfigError(
+            f"condition_prob must be within (0, 1] and condition_copies >= 1, got "
+            f"{tc.condition_prob!r}, {tc.condition_copies!r}"
+        )
+    if tc.input_kind not in ("features", "functionals"):
+        raise ConfigError(
+            f"conditions augment representations and functionals, not {tc.model!r} ({tc.input_kind} input)"
+        )
+    babble = [c for c in tc.conditions if conditions.CONDITIONS[c].needs_babble]
+    if babble and tc.protocol == "seed":
+        raise ConfigError(
+            f"{babble} mix in other nEMO voices, and every voice of the seed split is in its "
+            "validation and test parts: use a protocol with held-out speakers (loso)"
+        )
 
 
 #: Prefix of a teacher trained on the student's own fold (``fold:logreg/compare-spk``).
@@ -292,8 +346,20 @@ def predictions_name(tc: TrainConfig) -> str:
     """File stem of a run's predictions: its run name, then ``-s<seed>`` for a seed other than 0
     (so that another seed of a recipe never overwrites the predictions ensemble searches read),
     then :data:`TRAINVAL_SUFFIX` when it trained on the validation part too
-    (``resnet18-mel-seed-s1-trainval``)."""
-    return tc.run_name() + (f"-s{tc.seed}" if tc.seed else "") + (TRAINVAL_SUFFIX if tc.train_on_val else "")
+    (``resnet18-mel-seed-s1-trainval``), then :data:`CONDITIONS_SUFFIX` when it trained with
+    conditions (the run name then without ``+cond``: ``resnet18-mel-spk-loso-fold3-cond``)."""
+    plain = dataclasses.replace(tc, conditions=()) if tc.conditions else tc
+    return (
+        plain.run_name()
+        + (f"-s{tc.seed}" if tc.seed else "")
+        + (TRAINVAL_SUFFIX if tc.train_on_val else "")
+        + (CONDITIONS_SUFFIX if tc.conditions else "")
+    )
+
+
+#: Suffix of the predictions of a run trained with conditions, last so that neither the
+#: ensemble's member search nor its refit reads them as a plain recipe's.
+CONDITIONS_SUFFIX = "-cond"
 
 
 def save_predictions(result: RunResult, *, directory: Path | None = None) -> Path:
@@ -368,6 +434,7 @@ def model_card(result: RunResult, *, cfg: FeatureConfig = DEFAULT_CONFIG, comman
             "seconds": round(result.seconds, 1),
             "mlflow_run_id": result.run_id,
             **({"teacher_weights": result.teacher_weights} if result.teacher_weights else {}),
+            **({"conditions_normalisation": _conditions_norm(tc)} if tc.conditions else {}),
         },
         "reproduce": command,
     }
@@ -381,6 +448,20 @@ def input_params(tc: TrainConfig, cfg: FeatureConfig) -> dict:
     if tc.input_kind == "functionals":
         return functionals.get(tc.representation).params()
     return {}
+
+
+#: How the conditioned copies of a speaker-normalised run are normalised (its card says so).
+CONDITIONS_NORMALISATION = (
+    "each training speaker's copies under a condition with that speaker's statistics under "
+    "that condition, as a new voice is normalised with statistics of its own audio in its own "
+    "room; the stored training-speaker statistics stay those of the clean clips"
+)
+
+
+def _conditions_norm(tc: TrainConfig) -> str:
+    if tc.norm == "speaker":
+        return CONDITIONS_NORMALISATION
+    return "the copies with the corpus statistics of the clean training clips (below)"
 
 
 def _norm_card(result: RunResult) -> dict:

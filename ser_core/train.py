@@ -4,7 +4,8 @@
 
 One run: load the cached features of the fold, normalise with statistics of
 the training part, train with AdamW + one-cycle schedule + label smoothing (+
-mixup and the representation's augmentations), stop early on validation
+mixup and the representation's augmentations; with ``conditions``, recorded-condition
+copies of the training clips, :mod:`ser_core.conditioned`), stop early on validation
 accuracy (or, with ``train_on_val``, train on validation too and keep the last
 epoch), fit a temperature on validation, evaluate on test, log everything
 to MLflow and write fp16 safetensors weights with a JSON model card.
@@ -35,7 +36,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import adapt, augment, data, evaluate, features, inputs, metrics, models, tracking
+from . import adapt, augment, conditioned, data, evaluate, features, inputs, metrics, models, tracking
+from .adversary import SpeakerAdversary, adversary_scale
 from .config import DEFAULT_CONFIG, EMOTIONS, FeatureConfig
 from .errors import ConfigError
 from .inference import Predictor
@@ -136,6 +138,8 @@ class _Batches:
         shuffle: bool,
         aug: Callable | None,
         seed: int,
+        copies: np.ndarray | None = None,
+        copy_prob: float = 0.0,
         **extras: np.ndarray | None,
     ) -> None:
         self.x, self.y, self.bs, self.shuffle, self.aug = x, y, batch_size, shuffle, aug
@@ -143,6 +147,10 @@ class _Batches:
         # indices (n,)), yielded third as a dict of tensors
         self.extras = {k: v for k, v in extras.items() if v is not None}
         self.rng = np.random.default_rng(seed)
+        # conditions: (n, K, ...) copies of each example, one of which replaces it with
+        # probability copy_prob each time it is drawn
+        self.copies, self.copy_prob = copies, copy_prob
+        self.copy_rng = np.random.default_rng([seed, conditioned.SWAP_STREAM]) if copies is not None else None
 
     def __len__(self) -> int:
         return (len(self.x) + self.bs - 1) // self.bs
@@ -152,6 +160,8 @@ class _Batches:
         for i in range(0, len(order), self.bs):
             j = order[i : i + self.bs]
             xb = self.x[j]
+            if self.copies is not None:
+                xb = conditioned.swap_copies(xb, self.copies[j], prob=self.copy_prob, rng=self.copy_rng)
             if self.aug is not None:
                 xb = np.stack([self.aug(s, rng=self.rng) for s in xb])
             yield (
@@ -159,55 +169,6 @@ class _Batches:
                 torch.from_numpy(self.y[j]),
                 {k: torch.from_numpy(v[j]) for k, v in self.extras.items()},
             )
-
-
-class _GradientReversal(torch.autograd.Function):
-    """Identity forward; multiplies the gradient by ``-scale`` backward."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return -ctx.scale * grad, None
-
-
-class SpeakerAdversary(nn.Module):
-    """Speaker classifier behind a gradient reversal layer (domain-adversarial training).
-
-    It learns to tell the training speakers apart from the pooled embedding
-    ``(B, dim)``; the reversed gradient, scaled by ``scale``, trains the
-    embedding to make that impossible (Ganin & Lempitsky, 2015).
-
-    Parameters
-    ----------
-    dim : int
-        Embedding size.
-    n_speakers : int
-        Training speakers.
-    hidden : int
-        Width of its hidden layer.
-    """
-
-    def __init__(self, dim: int, n_speakers: int, *, hidden: int = 128) -> None:
-        super().__init__()
-        # layer norm first: on a trained mel ResNet's embedding it learns the speakers about
-        # twice as fast (46 % against 26 % of 7 after 50 steps), and a slow adversary is one the
-        # features outrun (it then stays at chance while a probe still finds the speakers)
-        self.net = nn.Sequential(
-            nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, n_speakers)
-        )
-
-    def forward(self, emb: torch.Tensor, *, scale: float) -> torch.Tensor:
-        """Speaker logits ``(B, n_speakers)``."""
-        return self.net(_GradientReversal.apply(emb, scale))
-
-
-def adversary_scale(progress: float, *, strength: float) -> float:
-    """DANN's ramp ``strength * (2 / (1 + exp(-10 p)) - 1)`` at training progress ``p`` in [0, 1]."""
-    return strength * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0)
 
 
 def embed(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -327,6 +288,7 @@ class _Fold:
     x_te: np.ndarray
     norm: features.NormStats | None  # corpus statistics (speaker norm: the fallback)
     speakers: models.TrainingSpeakers | None = None  # speaker norm: the training speakers'
+    copies: np.ndarray | None = None  # conditions: (len(tr), K, ...) normalised as x_tr
 
 
 def _prepare_fold(
@@ -358,6 +320,32 @@ def _prepare_fold(
         else (lambda a: np.asarray(a, dtype=np.float32))
     )
     return _Fold(tr, va, te, labels, x_all, prep(x_tr), prep(x_all[va]), prep(x_all[te]), norm)
+
+
+def _conditioned_copies(
+    tc: TrainConfig,
+    fold: _Fold,
+    meta: pd.DataFrame,
+    *,
+    cfg: FeatureConfig,
+    splits_dir: Path | None,
+    progress: bool,
+) -> np.ndarray:
+    """Step 1b, conditions: the training clips' conditioned copies, normalised like them
+    (:func:`ser_core.conditioned.training_copies`)."""
+    return conditioned.training_copies(
+        meta,
+        fold.tr,
+        split=data.split_indices(meta, tc.protocol, fold=tc.fold, directory=splits_dir),
+        kind=tc.input_kind,
+        representation=tc.input_name,
+        conditions=tc.conditions,
+        copies=tc.condition_copies,
+        seed=tc.seed,
+        norm=None if tc.norm == "speaker" else fold.norm,
+        cfg=cfg,
+        progress=progress,
+    )
 
 
 @dataclass
@@ -420,6 +408,8 @@ def _setup(
         shuffle=True,
         aug=aug,
         seed=tc.seed,
+        copies=fold.copies,
+        copy_prob=tc.condition_prob,
         soft=soft,
         speaker=speakers,
     )
@@ -569,9 +559,11 @@ def _fit_closed_form(
     """Step 3 for functionals: logistic regression in closed form, the L2 strength chosen
     on validation; ``(history, best validation accuracy, its row)``."""
     y = fold.labels
-    fitted, history = models.fit_logreg(
-        fold.x_tr, y[fold.tr], fold.x_va, y[fold.va], cs=LOGREG_CS, seed=tc.seed
-    )
+    x_tr = fold.x_tr
+    if fold.copies is not None:  # one fit, so one draw of the swapped examples
+        rng = np.random.default_rng([tc.seed, conditioned.SWAP_STREAM])
+        x_tr = conditioned.swap_copies(x_tr.copy(), fold.copies, prob=tc.condition_prob, rng=rng)
+    fitted, history = models.fit_logreg(x_tr, y[fold.tr], fold.x_va, y[fold.va], cs=LOGREG_CS, seed=tc.seed)
     net.load_state_dict(fitted.state_dict())
     best = max(history, key=lambda r: (r["val_accuracy"], -r["C"]))
     for row in history:
@@ -753,6 +745,8 @@ def train(
     borrowed = borrowed_calibration(tc.calibration_from) if tc.calibration_from else None
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     fold = _prepare_fold(tc, meta, cfg=cfg, splits_dir=splits_dir)
+    if tc.conditions:
+        fold.copies = _conditioned_copies(tc, fold, meta, cfg=cfg, splits_dir=splits_dir, progress=progress)
     s = _setup(tc, fold, meta, cfg=cfg, device=device, splits_dir=splits_dir)
     run = _start_run(tc, fold, s, cfg=cfg, device=device) if log_mlflow else None
     closed_form = tc.input_kind == "functionals"

@@ -28,15 +28,6 @@ def test_home_page_runs():
     assert len(at.get("page_link")) == 5
 
 
-def test_home_lists_models(tmp_path, monkeypatch):
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "mel_cnn.safetensors").write_bytes(b"")
-    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert "mel_cnn.safetensors" in _texts(at)
-
-
 def test_home_without_models_or_corpus(tmp_path, monkeypatch):
     monkeypatch.setenv("NEMO_DIR", str(tmp_path))
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))

@@ -260,6 +260,10 @@ def test_a_member_refitted_with_several_seeds_joins_as_a_seed_bag(tmp_path):
     assert card["ensemble"]["refit_seeds"] == {"hpss": [0], "mel": [0, 1, 4]}
     assert card["ensemble"]["weights"] == ref.weights  # by representation, summing to 1
     assert "mel: seeds 0, 1, 4" in ensemble.summary(ref)
+    # seeds fixed in advance (no validation can choose among refits that trained on it)
+    only0 = ensemble.refit(res, preds, directory=tmp_path, seeds=[0])
+    assert only0.seeds == {"hpss": (0,), "mel": (0,)} and len(only0.shipped_members) == 2
+    assert ensemble.refit(res, preds, directory=tmp_path, seeds=[0, 4]).seeds["mel"] == (0, 4)
     z = dict(np.load(tmp_path / "resnet18-mel-seed-s4-trainval.npz"))
     z["test_index"] = z["test_index"] + 1
     np.savez(tmp_path / "resnet18-mel-seed-s4-trainval.npz", **z)

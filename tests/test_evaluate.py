@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ser_core import evaluate, inputs
+from ser_core import data, evaluate, inputs
 from ser_core import leaderboard as lb
 from ser_core.errors import DatasetError
 
@@ -88,10 +88,32 @@ def test_loso_report_gathers_the_recipe_folds(tracking_store, tmp_path, monkeypa
     assert list(table["label"]) == ["0", "5", "all"] and np.isinf(table["seconds"].iloc[-1])
     from ser_core import cli, models
 
+    # the store has 3 of nEMO's 9 folds: a card's figure is over every speaker, so it is not written
+    monkeypatch.setattr(data, "n_folds", lambda protocol: 9)
+    assert cli.main(["evaluate", "--protocol", "loso", "--model", "m_speaker", "--update-card"]) == 2
+    card = models.load("m_speaker").card
+    assert "loso" not in card["metrics"] and "only 3 of the 9" in card["metrics"]["loso_missing"]
+    monkeypatch.setattr(data, "n_folds", lambda protocol: 3)  # a three-speaker corpus
     assert cli.main(["evaluate", "--protocol", "loso", "--model", "m_speaker", "--update-card"]) == 0
     card = models.load("m_speaker").card
+    assert "loso_missing" not in card["metrics"]
     assert card["metrics"]["loso"]["accuracy"] == pytest.approx(0.65)
     assert card["metrics"]["loso"]["n_folds"] == 3 and card["metrics"]["seed"]["accuracy"] == 0.5
+    worst = min(report["folds"], key=lambda f: f["accuracy"])  # the card names its hardest voice
+    assert card["metrics"]["loso"]["worst_accuracy"] == pytest.approx(worst["accuracy"])
+    assert card["metrics"]["loso"]["worst_speaker"] == report["worst_speaker"]
+
+
+def test_update_card_without_loso_runs_says_why_in_the_card(tracking_store, tmp_path, monkeypatch, capsys):
+    from ser_core import cli, models
+    from ser_core.inference import model_scores
+
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path / "a"))
+    _ship_card(tmp_path / "a" / "models", "speaker")  # the store has no speaker-normalised LOSO runs
+    assert cli.main(["evaluate", "--protocol", "loso", "--model", "m_speaker", "--update-card"]) == 2
+    assert "no finished LOSO runs" in capsys.readouterr().err
+    sc = model_scores(models.read_card("m_speaker"))
+    assert not sc.has_loso and sc.loso_missing.startswith("not measured: no finished LOSO runs")
 
 
 def test_loso_report_states_a_recipe_trained_on_the_validation_speaker(tracking_store, tmp_path, monkeypatch):

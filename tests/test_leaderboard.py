@@ -248,3 +248,25 @@ def test_compare(store, runs):
     # a running run against a finished one: missing metrics shown as a dash
     c = lb.compare(runs, a, ids["cnn1d-waveform-seed"]).set_index("field")
     assert c.loc["accuracy"].iloc[1] == "—"
+
+
+def test_by_new_voices_puts_both_numbers_side_by_side_best_on_new_voices_first():
+    s = pd.DataFrame(
+        {
+            "model": ["resnet18", "resnet18", "resnet18", "logreg", "logreg"],
+            "input": ["mel+val", "mel", "hpss", "egemaps-spk", "egemaps-spk"],
+            "protocol": ["seed", "loso", "seed", "seed", "loso"],
+            "accuracy": [0.97, 0.30, 0.95, 0.75, 0.60],
+        }
+    )
+    out = lb.by_new_voices(s)
+    assert list(zip(out["input"], out["protocol"])) == [
+        ("egemaps-spk", "loso"),  # 60 % on new voices beats 30 %, whatever the seed split says
+        ("egemaps-spk", "seed"),
+        ("mel", "loso"),
+        ("mel+val", "seed"),  # trained on the validation part too: the same recipe as mel
+        ("hpss", "seed"),  # never run on LOSO: last
+    ]
+    assert out["new_voices"].tolist()[:4] == [0.60, 0.60, 0.30, 0.30] and np.isnan(out["new_voices"].iloc[4])
+    assert out["seed_split"].tolist() == [0.75, 0.75, 0.97, 0.97, 0.95]
+    assert lb.by_new_voices(s.iloc[:0]).empty

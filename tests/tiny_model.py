@@ -143,3 +143,30 @@ def ship_tiny_spk_model(
     models.save(res.model, card, name, directory=root / "artifacts" / "models")
     json.loads((root / "artifacts" / "models" / f"{name}.json").read_text())
     return root / "artifacts"
+
+
+def loso_metrics(acc: float, worst: float = 0.2) -> dict:
+    """A card's ``metrics.loso`` over two folds: mean ``acc``, the worst speaker AA0 at ``worst``."""
+    folds = [{"fold": 0, "speaker": "AA0", "accuracy": worst}, {"fold": 1, "speaker": "BB0", "accuracy": acc}]
+    return {"accuracy": acc, "accuracy_std": 0.1, "n_folds": 2, "folds": folds}
+
+
+def ship_disagreeing_cards(root: Path) -> Path:
+    """The tiny network shipped under three names whose cards disagree: ``seed_star`` is the
+    best on the seed split (0.99) but has no LOSO figure, ``new_voice`` the best on new voices
+    (LOSO 0.61, seed 0.80), ``weak`` neither (0.35, 0.90).  Returns the artifacts folder."""
+    import json
+    import shutil
+
+    artifacts = ship_tiny_model(root)
+    d = artifacts / "models"
+    card = json.loads((d / f"{TINY}.json").read_text())
+    for name, seed, loso in (("seed_star", 0.99, None), ("new_voice", 0.80, 0.61), ("weak", 0.90, 0.35)):
+        metrics = {"seed": {**card["metrics"]["seed"], "accuracy": seed}}
+        if loso is not None:
+            metrics["loso"] = loso_metrics(loso)
+        (d / f"{name}.json").write_text(json.dumps({**card, "metrics": metrics}))
+        shutil.copy(d / f"{TINY}.safetensors", d / f"{name}.safetensors")
+    (d / f"{TINY}.json").unlink()
+    (d / f"{TINY}.safetensors").unlink()
+    return artifacts

@@ -16,7 +16,7 @@ from ser_core.inference import Predictor
 from ser_core.torch_frontend import prepare_waveform
 from ui.clips import clip_waveform, decode_upload, make_clip
 from ui.loaders import corpus_dir, corpus_metadata
-from ui.models import model_accuracy, model_card, shipped_models
+from ui.models import EXPLAIN_MODEL, model_accuracy, model_card, shipped_models
 from ui.state import KEY_ADV_CLIP, KEY_ADV_UPLOADER
 
 ADV_SOURCE_CORPUS = "Corpus clip (seed test split)"
@@ -25,7 +25,7 @@ ADV_DOMAIN_TITLES = {"spectrogram": "Spectrogram (the model's input)", "waveform
 ADV_EPSILONS = {"spectrogram": adv.DEFAULT_EPSILONS, "waveform": adv.WAVEFORM_EPSILONS}
 ADV_DEFAULT_EPS = {"spectrogram": 0.01, "waveform": 1e-4}
 ADV_UNTARGETED = "untargeted"
-ADV_MODEL = "resnet18_mel"
+ADV_MODEL = EXPLAIN_MODEL
 ADV_GL_ITERS = 32
 ADV_EPS_HELP = {
     "spectrogram": (

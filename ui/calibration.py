@@ -29,6 +29,7 @@ from ui.state import (
     KEY_CAL_STATUS,
     KEY_CAL_SWITCH,
     KEY_CAL_UPLOADER,
+    KEY_FIRST_UPLOADER,
     KEY_PRED_MODEL,
     KEY_VOICE,
 )
@@ -55,7 +56,8 @@ def store_calibration_clip(widget_key: str) -> None:
     if f is None:
         st.session_state.pop(KEY_CAL_CLIP, None)
         return
-    name = getattr(f, "name", "") if widget_key == KEY_CAL_UPLOADER else "your recording"
+    uploaded = widget_key in (KEY_CAL_UPLOADER, KEY_FIRST_UPLOADER)
+    name = getattr(f, "name", "") if uploaded else "your recording"
     st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording", "calibration")
 
 

@@ -1,4 +1,6 @@
-"""Helpers of the dataset page: the clip pickers and the representations of a clip."""
+"""Helpers of the dataset page: the clip pickers, the representations of a clip, the
+clip under each recording condition (:mod:`ser_core.conditions`), and the same emotion
+in nEMO and RAVDESS."""
 
 from __future__ import annotations
 
@@ -6,11 +8,23 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ser_core import features
+from ser_core import audio, conditions, features, ravdess
+from ser_core.config import DEFAULT_CONFIG
+from ser_core.errors import SERError
+from ui import loaders
 from ui.state import KEY_EMOTION, KEY_SENTENCE, KEY_SPEAKER
 
 SOURCE_CORPUS = "Corpus clip"
 SOURCE_UPLOAD = "Upload a file"
+#: Tab titles of the condition families, in the order the page shows them.
+CONDITION_TABS = {
+    "clean": "Clean",
+    "room": "Rooms",
+    "noise": "Noise",
+    "device": "Devices",
+    "codec": "Codecs",
+    "combined": "Room + babble",
+}
 
 
 @st.cache_data(show_spinner="Computing the 13 representations…", max_entries=32)
@@ -37,3 +51,75 @@ def random_clip(meta: pd.DataFrame) -> None:
     st.session_state[KEY_EMOTION] = row["emotion"]
     st.session_state[KEY_SPEAKER] = row["speaker"]
     st.session_state[KEY_SENTENCE] = int(row["sentence_id"])
+
+
+def conditions_by_family() -> dict[str, list[conditions.Condition]]:
+    """Every registered condition, grouped by :data:`CONDITION_TABS`' families, in order."""
+    groups = {family: [] for family in CONDITION_TABS}
+    for spec in conditions.CONDITIONS.values():
+        groups.setdefault(spec.family, []).append(spec)
+    return {family: specs for family, specs in groups.items() if specs}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def babble(root: str, speaker: str | None, seed: int) -> np.ndarray:
+    """A babble pool of the corpus at ``root`` without ``speaker`` (None: anyone)."""
+    meta = loaders.corpus_metadata(root)
+    return conditions.babble_pool(meta, exclude_speakers=[speaker] if speaker else [], seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def conditioned(
+    y: np.ndarray, condition: str, seed: int, *, speaker: str | None, root: str | None
+) -> np.ndarray:
+    """``y`` under ``condition`` (cached by clip, condition and seed); babble from the corpus
+    at ``root`` without the clip's own ``speaker``."""
+    needs = conditions.CONDITIONS[condition].needs_babble
+    pool = babble(root, speaker, seed) if needs and root else None
+    return conditions.render(y, condition, sr=DEFAULT_CONFIG.sr, seed=seed, babble=pool)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def conditioned_representation(
+    y: np.ndarray, condition: str, seed: int, representation: str, *, speaker: str | None, root: str | None
+) -> np.ndarray:
+    """One representation ``(channels, bins, frames)`` of :func:`conditioned`'s clip."""
+    z = conditioned(y, condition, seed, speaker=speaker, root=root)
+    return features.compute(z, representation)
+
+
+# ------------------------------------------------------------------ two corpora
+def ravdess_metadata() -> pd.DataFrame | None:
+    """RAVDESS's clips of nEMO's six emotions, or None when ``$RAVDESS_DIR`` holds no copy."""
+    try:
+        root = ravdess.find_ravdess()
+    except SERError:
+        return None
+    return _ravdess_metadata(str(root))
+
+
+@st.cache_data(show_spinner="Reading RAVDESS…")
+def _ravdess_metadata(root: str) -> pd.DataFrame:
+    return ravdess.load_ravdess_metadata(root)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def clip_audio_and_mel(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A corpus clip at the models' rate ``(n_samples,)`` and its log-mel ``(1, 128, frames)``."""
+    y = audio.load_audio(path, sr=DEFAULT_CONFIG.sr)
+    return y, features.compute(y, "mel")
+
+
+def emotion_pair(
+    nemo: pd.DataFrame, other: pd.DataFrame, *, emotion: str, pair: int
+) -> tuple[pd.Series, pd.Series]:
+    """The ``pair``-th (wrapping) nEMO and RAVDESS clips of ``emotion``, the same speaker
+    gender on both sides (alternating female, male)."""
+    gender = ("female", "male")[pair % 2]
+
+    def pick(frame: pd.DataFrame) -> pd.Series:
+        rows = frame[(frame["emotion"] == emotion) & (frame["gender"] == gender)]
+        rows = rows if len(rows) else frame[frame["emotion"] == emotion]
+        return rows.iloc[(pair * 7919) % len(rows)]  # a prime stride: other speakers and sentences
+
+    return pick(nemo), pick(other)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ser_core import figures, tracking
 from ser_core import leaderboard as lb
-from ser_core import tracking
+from ser_core.conditions import condition_names
 
 
 def tracking_stamp() -> tuple[str, int, int] | None:
@@ -48,6 +49,45 @@ def run_curves(run_id: str) -> pd.DataFrame:
     """Per-epoch curves of a run (:func:`ser_core.leaderboard.curves`), cached."""
     stamp = tracking_stamp()
     return lb.curves(run_id) if stamp is None else _lb_curves(run_id, *stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _lb_conditions(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    return lb.condition_runs(path)
+
+
+def condition_runs() -> pd.DataFrame:
+    """The recording-condition runs (:func:`ser_core.leaderboard.condition_runs`), cached;
+    empty when there is no database."""
+    stamp = tracking_stamp()
+    return pd.DataFrame(columns=lb.CONDITION_COLUMNS) if stamp is None else _lb_conditions(*stamp)
+
+
+#: What to run for a first row of the model × condition heatmap.
+CONDITIONS_COMMAND = (
+    "python -m ser_core evaluate --protocol loso --model ensemble_spk "
+    "--conditions clean reverb_babble_10db telephone opus_16k --max-clips 60"
+)
+
+
+def conditions_section() -> None:
+    """The model × condition heatmap of LOSO accuracy, or how to measure it."""
+    table = condition_runs()
+    if table.empty:
+        st.info(
+            "No model has been scored under recording conditions yet. Re-score a model's "
+            f"leave-one-speaker-out folds in rooms, noise and codecs:\n\n`{CONDITIONS_COMMAND}`",
+            icon=":material/info:",
+        )
+        return
+    st.plotly_chart(figures.conditions_heatmap(table, order=condition_names()), key="leaderboard.conditions")
+    clips = table["max_clips"].dropna()
+    sample = f" on at most {int(clips.max())} clips per speaker" if len(clips) else ""
+    st.caption(
+        "Leave-one-speaker-out accuracy, mean over the held-out speakers, of each model's fold "
+        f"models{sample}, the speaker's clips played through a room, a noise, a device or a codec "
+        "(`ser_core.conditions`). Hover a cell for the drop against clean audio and the worst speaker."
+    )
 
 
 def how_to_train() -> None:
@@ -143,6 +183,8 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
         cols = [
             "model",
             "input",
+            "new_voices",
+            "seed_split",
             "protocol",
             "n_folds",
             "accuracy",
@@ -156,7 +198,20 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
             "minutes",
         ]
         std_help = "standard deviation over the LOSO folds (percentage points)"
+        for col in ("new_voices", "seed_split"):  # text: "—" where not measured instead of "None"
+            df[col] = [f"{100 * v:.1f} %" if pd.notna(v) else "—" for v in df[col]]
         config.update(
+            new_voices=cc.TextColumn(
+                "new voices",
+                width=78,
+                help="the recipe's leave-one-speaker-out mean: accuracy on a voice it never heard "
+                "(the number to expect for a new user); —: not measured",
+            ),
+            seed_split=cc.TextColumn(
+                "seed split",
+                width=72,
+                help="the recipe's seed-split accuracy: test clips of the speakers it trained on",
+            ),
             n_folds=cc.NumberColumn("folds", format="%d", width=48, help="runs averaged (LOSO folds)"),
             accuracy_pp=cc.TextColumn("± acc.", help=std_help, width=62),
             macro_f1_pp=cc.TextColumn("± F1", help=std_help, width=58),

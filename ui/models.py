@@ -9,12 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from ser_core import features, functionals, models
 from ser_core.config import artifacts_dir
 from ser_core.errors import SERError
-from ser_core.inference import Predictor, best_model_name
+from ser_core.inference import (
+    ModelScores,
+    Predictor,
+    best_model_name,
+    model_scores,
+    model_uses,
+    ranked_models,
+)
 from ui.errors import report_errors
 from ui.state import keep_valid
 
@@ -22,6 +30,8 @@ from ui.state import keep_valid
 #: on CPU, see benchmarks/bench_predict.py), PyTorch where ONNX fails.
 PREDICTOR_BACKEND = "auto"
 BACKEND_NAMES = {"onnx": "ONNX Runtime", "torch": "PyTorch"}
+#: The network of the Explain and Adversarial pages (their stored benchmarks used it).
+EXPLAIN_MODEL = "resnet18_mel"
 #: Display names of architectures in captions.
 ARCH_NAMES = {
     "resnet18": "ResNet",
@@ -40,14 +50,19 @@ def model_files() -> list[str]:
 
 
 def shipped_models() -> list[str]:
-    """Names of the shipped models (card + weights under ``artifacts/models``)."""
-    return models.shipped()
+    """Names of the shipped models (card + weights under ``artifacts/models``), best first
+    on new voices (LOSO mean), then those without a LOSO figure by seed accuracy."""
+    names = models.shipped()
+    try:
+        return ranked_models(among=names)
+    except (SERError, OSError, ValueError):
+        return names
 
 
 def default_model(model_names: list[str]) -> str:
-    """The best shipped model by seed accuracy (the first name when cards lack it)."""
+    """The best shipped model on new voices (LOSO mean; the first name when cards lack it)."""
     try:
-        return best_model_name()
+        return best_model_name(among=model_names)
     except (SERError, OSError, ValueError):
         return model_names[0]
 
@@ -55,6 +70,12 @@ def default_model(model_names: list[str]) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _card(path: str, mtime: float) -> dict:
     return models.read_card(Path(path).stem, directory=Path(path).parent)
+
+
+def weights_mb(model_name: str) -> float:
+    """Size of a shipped model's weights file in MB (0 when missing)."""
+    p = models.models_dir() / f"{model_name}.safetensors"
+    return p.stat().st_size / 1e6 if p.is_file() else 0.0
 
 
 def model_card(model_name: str) -> dict:
@@ -71,10 +92,34 @@ def model_accuracy(model_name: str, protocol: str = "seed") -> float | None:
     return None if acc is None else float(acc)
 
 
+def scores(model_name: str) -> ModelScores:
+    """The card's new-voice (LOSO) and seed-split numbers."""
+    return model_scores(model_card(model_name))
+
+
 def model_label(model_name: str) -> str:
-    """``"resnet18_mel · 71.2 % seed-split accuracy"`` for the model selectbox."""
-    acc = model_accuracy(model_name)
-    return model_name if acc is None else f"{model_name} · {100 * acc:.1f} % seed-split accuracy"
+    """``"ensemble_spk · 66.3 % new voices · 90.9 % seed"`` for the model selectbox."""
+    sc = scores(model_name)
+    parts = [model_name]
+    parts.append(f"{100 * sc.loso:.1f} % new voices" if sc.has_loso else "new voices not measured")
+    if sc.seed is not None:
+        parts.append(f"{100 * sc.seed:.1f} % seed split")
+    return " · ".join(parts)
+
+
+def scores_sentence(sc: ModelScores) -> str:
+    """Both numbers in words, new voices first (markdown)."""
+    if sc.has_loso:
+        spread = f" ± {100 * sc.loso_std:.1f}" if sc.loso_std is not None else ""
+        worst = (
+            f", {100 * sc.worst:.1f} % on the hardest ({sc.worst_speaker})" if sc.worst is not None else ""
+        )
+        new = f"**{100 * sc.loso:.1f}{spread} %** on a voice it never heard (LOSO, {sc.n_folds} speakers{worst})"
+    else:
+        new = f"no new-voice (LOSO) figure: {sc.loso_missing}"
+    if sc.seed is None:
+        return new
+    return f"{new}; {100 * sc.seed:.1f} % on the seed split, whose test voices were in training"
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -126,7 +171,7 @@ def ensemble_summary(pred: Predictor) -> str:
 
 
 def model_caption(pred: Predictor) -> str:
-    acc = model_accuracy(pred.model_name)
+    sc = scores(pred.model_name)
     arch = model_card(pred.model_name).get("architecture", {}).get("name", "?")
     if pred.kind == "members":
         parts = [ensemble_summary(pred)]
@@ -139,8 +184,8 @@ def model_caption(pred: Predictor) -> str:
         ]
     else:
         parts = [arch]
-    if acc is not None:
-        parts.append(f"**{100 * acc:.1f} %** accuracy on the seed test split")
+    if sc.has_loso or sc.seed is not None:
+        parts.append(scores_sentence(sc))
     if pred.speaker_normalised:
         parts.append("speaker-normalised: it can adapt to your voice")
     parts.append(f"reported as unsure below {100 * pred.unsure_below:.0f} % confidence")
@@ -174,3 +219,65 @@ def model_picker(
     if pred is None:
         st.stop()
     return pred
+
+
+#: Why the home page shows two numbers per model, in plain words.
+TWO_NUMBERS = (
+    "Every model has two numbers. **New voices** is the one to expect for you: the "
+    "recipe is trained nine times, each time without one of nEMO's nine speakers, and "
+    "scored on the speaker it never heard (leave-one-speaker-out, LOSO). The **seed "
+    "split** scores clips the model did not train on, but spoken by the same nine people "
+    "it trained on: it knows their voices, so this number is much higher and does not "
+    "hold for a new voice."
+)
+
+
+def short_scores(model_name: str) -> str:
+    """``"66.3 % on new voices · 90.9 % seed split"``, or says new voices are not measured."""
+    sc = scores(model_name)
+    new = f"{100 * sc.loso:.1f} % on new voices" if sc.has_loso else "new voices not measured"
+    return new if sc.seed is None else f"{new} · {100 * sc.seed:.1f} % seed split"
+
+
+def uses_markdown(*, explain_model: str | None = None) -> str:
+    """ "Which model for what" as markdown lines, each with its two numbers."""
+    lines = [
+        f"- **{u.purpose}**: `{u.model_name}` ({short_scores(u.model_name)}): {u.why}." for u in model_uses()
+    ]
+    if explain_model and explain_model in models.shipped():
+        lines.insert(
+            2,
+            f"- **Explanations and attacks**: `{explain_model}` ({short_scores(explain_model)}): "
+            "the Explain and Adversarial pages' network; their benchmarks were run with it.",
+        )
+    return "\n".join(lines)
+
+
+def _kind_and_size(model_name: str, architecture: str) -> str:
+    """``"ResNet · 5.6 MB"``; ``"ensemble of 7 models · 39.2 MB in all"`` for an ensemble."""
+    members = model_card(model_name).get("input", {}).get("members") or []
+    if members:
+        return f"ensemble of {len(members)} models · {sum(weights_mb(m) for m in members):.1f} MB in all"
+    return f"{ARCH_NAMES.get(architecture, architecture)} · {weights_mb(model_name):.1f} MB"
+
+
+def card_box(row: pd.Series) -> None:
+    """One shipped model as a bordered card: kind, new-voice and seed-split numbers, size.
+
+    ``row`` is a row of :func:`ser_core.inference.scores_table`.
+    """
+    with st.container(border=True):
+        st.markdown(f"**{row['model']}**")
+        st.caption(_kind_and_size(row["model"], row["architecture"]))
+        if row["loso"] == row["loso"]:
+            st.markdown(f"New voices: **{100 * row['loso']:.1f} ± {100 * row['loso_std']:.1f} %**")
+            st.caption(f"hardest speaker {row['worst_speaker']}: {100 * row['worst']:.1f} %")
+            if row["cheaper_schedule"]:
+                st.caption("its LOSO folds ran a cheaper schedule than these weights (see the card)")
+        else:
+            st.markdown("New voices: *not measured*")
+            st.caption(row["loso_missing"])
+        if row["seed"] == row["seed"]:
+            st.markdown(f"Seed split: {100 * row['seed']:.1f} % (voices heard in training)")
+        if row["adapts"]:
+            st.caption(":material/tune: can adapt to your voice")

@@ -26,6 +26,13 @@ KEY_DESCRIPTOR_GENDER = f"{DATASET}.descriptor_gender"
 KEY_PROJ_REP = f"{DATASET}.proj_rep"
 KEY_PROJ_METHOD = f"{DATASET}.proj_method"
 KEY_PROJ_COLOR = f"{DATASET}.proj_color"
+#: "Hear it in a real room": the switch that renders the conditions, their seed, and the
+#: representation drawn beside each.
+KEY_ROOM = f"{DATASET}.room"
+KEY_ROOM_SEED = f"{DATASET}.room_seed"
+KEY_ROOM_REP = f"{DATASET}.room_rep"
+KEY_PAIR_EMOTION = f"{DATASET}.pair_emotion"
+KEY_PAIR_INDEX = f"{DATASET}.pair_index"
 
 #: The clip last shown in the explorer, ``{"label": str, "file_id": str | None}``
 #: (later pages can offer it as their default input).
@@ -91,6 +98,20 @@ KEY_VOICE = f"{CAL}.voice"
 #: This session's models adapted to its voice: ``{(id, model_name, backend of the model, voice key): Predictor}``
 #: (AdaBN takes a second or three, so :func:`~ui.calibration.with_voice` adapts once per model and voice).
 KEY_ADAPTED = f"{CAL}.adapted"
+
+#: First use (issue #25): "talk for 20 s about anything" before the first prediction.  Its
+#: recorder / uploader stage their audio in :data:`KEY_CAL_CLIP` too (tests set it directly).
+FIRST = f"{PREDICTOR}.first_use"
+KEY_FIRST_RECORDER = f"{FIRST}.recorder"
+KEY_FIRST_UPLOADER = f"{FIRST}.uploader"
+KEY_FIRST_SKIP = f"{FIRST}.skip"
+KEY_FIRST_SWITCH = f"{FIRST}.switch"
+#: How this session answered the first-use step: ``"skipped"`` or ``"calibrated"`` (absent: not yet).
+KEY_FIRST_ANSWER = f"{FIRST}.answer"
+#: Id of the staged calibration clip the step last tried (each clip is tried once).
+KEY_FIRST_TRIED = f"{FIRST}.tried"
+#: Id of the voice the step calibrated (the page then says "Adapted to your voice").
+KEY_FIRST_DONE = f"{FIRST}.done"
 
 EXPLAIN = "explain"
 KEY_XAI_MODEL = f"{EXPLAIN}.model"

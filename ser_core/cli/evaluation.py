@@ -7,8 +7,11 @@ import json
 import sys
 
 from .. import data, evaluate, inputs, models
-from ..inference import Predictor, best_model_name
+from ..crosscorpus import XCORPUS_EXPERIMENT
+from ..errors import DatasetError
+from ..inference import Predictor, best_adaptable_model, best_model_name
 from .base import arguments, command, corpus_arg
+from .conditions import add_condition_args, evaluate_conditions
 
 # the LOSO report's keys that --update-card writes into the card's metrics
 CARD_KEYS = (
@@ -19,11 +22,15 @@ CARD_KEYS = (
     "macro_precision",
     "macro_recall",
     "n_folds",
+    "worst_speaker",
+    "worst_accuracy",
     "folds",
     "most_confused",
     "recipe",
 )
 ADAPTATION_KEYS = ("adaptation", "adabn", "voice_warps", "voice_warps_adabn", "voice_warps_adabn_infomax")
+#: The training settings whose difference between the LOSO folds and the shipped weights the card notes.
+SCHEDULE_KEYS = ("width", "epochs", "freq_warp", "time_stretch", "ema", "distill")
 LOSO_NOTE = (
     "one model per held-out speaker, trained with this "
     "model's recipe (see the MLflow runs); the shipped "
@@ -111,9 +118,23 @@ def _models(a: argparse.Namespace) -> int:
         p.add_argument(
             "--protocol",
             default="seed",
-            choices=["seed", "loso"],
+            choices=["seed", "loso", "xcorpus"],
             help="seed: the shipped weights on the seed test part; "
-            "loso: the recipe's 9 held-out-speaker runs from MLflow",
+            "loso: the recipe's 9 held-out-speaker runs from MLflow; "
+            "xcorpus: the shipped weights on RAVDESS's 24 actors (six shared emotions)",
+        ),
+        p.add_argument(
+            "--calibrate",
+            nargs="?",
+            const="30",
+            default=None,
+            metavar="SECONDS|all",
+            help="xcorpus: also score each actor calibrated to their voice from SECONDS "
+            "(default 30) of their own unlabelled clips, or all of them",
+        ),
+        p.add_argument("--ravdess-dir", default=None, help="xcorpus: RAVDESS (default: $RAVDESS_DIR)"),
+        p.add_argument(
+            "--no-mlflow", action="store_true", help="xcorpus, --conditions: do not log to MLflow"
         ),
         p.add_argument(
             "--update-card", action="store_true", help="loso: write the result into the model card's metrics"
@@ -150,6 +171,7 @@ def _models(a: argparse.Namespace) -> int:
             help="with --voice-warps: the calibration lengths "
             "scored besides all of the speaker's clips (default: 10 30)",
         ),
+        add_condition_args(p),
         p.add_argument("--json", action="store_true"),
     )
 )
@@ -157,8 +179,16 @@ def _evaluate(a: argparse.Namespace) -> int:
     if a.infomax and not (a.adabn and a.voice_warps):
         print("--infomax tunes on top of --voice-warps --adabn: use the three together", file=sys.stderr)
         return 2
+    if a.conditions is not None and a.protocol != "loso":
+        print("--conditions re-scores the LOSO folds: use it with --protocol loso", file=sys.stderr)
+        return 2
     if a.protocol == "loso":
         return _evaluate_loso(a)
+    if a.protocol == "xcorpus":
+        return _evaluate_xcorpus(a)
+    if a.calibrate is not None:
+        print("--calibrate scores RAVDESS's actors: use it with --protocol xcorpus", file=sys.stderr)
+        return 2
     for flag in ("adabn", "voice_warps", "infomax"):
         if getattr(a, flag):
             print(
@@ -186,15 +216,94 @@ def _evaluate_seed(a: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_xcorpus(a: argparse.Namespace) -> int:
+    """The shipped weights on RAVDESS's actors, uncalibrated and calibrated per actor."""
+    if a.calibrate is not None and a.calibrate != "all":
+        try:
+            float(a.calibrate)
+        except ValueError:
+            print(f"--calibrate takes seconds or 'all', not {a.calibrate!r}", file=sys.stderr)
+            return 2
+    seconds = None if a.calibrate == "all" else float(a.calibrate or 0)
+    name = a.model or (best_adaptable_model() if a.calibrate is not None else best_model_name())
+    meta = data.load_ravdess_metadata(a.ravdess_dir)
+    report = evaluate.xcorpus_report(
+        name,
+        meta,
+        calibrate=a.calibrate is not None,
+        seconds=seconds,
+        progress=lambda i, n, actor: print(
+            f"\r{i}/{n} actors ({actor})", end="", file=sys.stderr, flush=True
+        ),
+    )
+    print(file=sys.stderr)
+    if not a.no_mlflow:
+        report["mlflow_run"] = evaluate.log_xcorpus(report)
+    if a.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    _print_xcorpus(report)
+    return 0
+
+
+def _budget(seconds) -> str:
+    return "all" if seconds == "all" else f"{seconds:g} s"
+
+
+def _print_xcorpus(report: dict) -> None:
+    conds = [c for c in ("uncalibrated", "calibrated") if c in report]
+    cal = report.get("calibration", {})
+    print(
+        f"{report['model']} on RAVDESS ({report['n_test']} clips, {report['n_actors']} actors, "
+        f"nEMO's six emotions; trained on nEMO)"
+        + (
+            f"; calibrated per actor from {_budget(cal['seconds'])} of their own unlabelled clips"
+            if cal
+            else ""
+        )
+    )
+    for c in conds:
+        r = report[c]
+        print(
+            f"  {c:<12} accuracy {r['accuracy']:.2%}, UA {r['ua']:.2%}, macro F1 {r['macro_f1']:.2%}; "
+            f"per actor {r['actor_mean']:.2%} ± {r['actor_std']:.2%} (worst {r['worst_actor']})"
+        )
+    print("  actor  " + "".join(f"{c:>14}" for c in conds))
+    for row in report["actors"]:
+        vals = [row["accuracy"], *([row["calibrated"]] if "calibrated" in report else [])]
+        print(f"  {row['actor']:<6} " + "".join(f"{v:>14.1%}" for v in vals))
+    for c in conds:
+        print(
+            f"  {c} confusion (rows true, columns predicted: {' '.join(e[:4] for e in report['emotions'])})"
+        )
+        for e, line in zip(report["emotions"], report[c]["confusion"]):
+            print(f"    {e:<10}" + "".join(f"{v:>6d}" for v in line))
+    if "mlflow_run" in report:
+        print(f"  logged to MLflow (experiment {XCORPUS_EXPERIMENT}, run {report['mlflow_run']})")
+
+
 def _evaluate_loso(a: argparse.Namespace) -> int:
     """The recipe's held-out-speaker runs, with the adaptation reports the flags ask for."""
-    report = evaluate.loso_report(a.model or best_model_name())
+    if a.conditions is not None:
+        return evaluate_conditions(a)
+    model_name = a.model or best_model_name()
+    try:
+        report = evaluate.loso_report(model_name)
+    except DatasetError as exc:
+        if a.update_card:  # the card then says why it has no new-voice figure
+            _mark_loso_missing(model_name, f"not measured: {exc}")
+        raise
     meta = data.load_metadata(a.nemo_dir) if a.adabn or a.voice_warps else None
     if a.adabn:
         report["adabn"] = evaluate.adabn_report(report["model"], meta)
     if a.voice_warps:
         _add_voice_warps(report, meta, budgets=tuple(a.seconds), adabn=a.adabn, infomax=a.infomax)
     if a.update_card:
+        n_folds = data.n_folds("loso")
+        if report["n_folds"] < n_folds:  # a card's figure is over every speaker, never a few
+            reason = f"only {report['n_folds']} of the {n_folds} LOSO folds have finished runs"
+            _mark_loso_missing(report["model"], f"not measured: {reason}")
+            raise DatasetError(f"{reason}; the card is not updated until all have")
         _update_card(report)
     if a.json:
         print(json.dumps(report, indent=2))
@@ -232,8 +341,32 @@ def _update_card(report: dict) -> None:
             }
         elif key in report or key in before:  # what this run did not score is kept
             card["metrics"]["loso"][key] = report.get(key, before.get(key))
-    card["metrics"]["loso"]["note"] = LOSO_NOTE
+    card["metrics"]["loso"]["note"] = LOSO_NOTE + _schedule_note(card, report["recipe"])
+    card["metrics"].pop("loso_missing", None)
     models.save_card(card, report["model"])
+
+
+def _mark_loso_missing(model_name: str, reason: str) -> None:
+    """Write why a card has no LOSO figure (``metrics.loso_missing``), unless it has one."""
+    card = models.read_card(model_name)
+    if "loso" not in card.setdefault("metrics", {}):
+        card["metrics"]["loso_missing"] = reason
+        models.save_card(card, model_name)
+
+
+def _schedule_note(card: dict, recipe: dict) -> str:
+    """``"; its folds ran a different schedule (width 16, epochs 14, ema 0; the shipped
+    weights: width 32, epochs 50, ema 0.998)"`` when the LOSO runs' schedule differs from
+    the shipped weights' training, else ``""``."""
+    training = card.get("training", {})
+    keys = [k for k in SCHEDULE_KEYS if k in training and float(recipe.get(k, 0)) != float(training[k] or 0)]
+    if not keys:
+        return ""
+    folds = ", ".join(f"{k} {recipe.get(k, 0)}" for k in keys)
+    shipped = ", ".join(f"{k} {training[k]}" for k in keys)
+    if training.get("train_on_val") and not recipe.get("train_on_val"):
+        shipped += ", also trained on the validation clips"
+    return f"; its folds ran a different schedule ({folds}; the shipped weights: {shipped})"
 
 
 def _print_confused(report: dict) -> None:
@@ -250,7 +383,8 @@ def _print_loso_folds(report: dict) -> None:
     print(
         f"{report['model']} recipe ({r['architecture']} on {r['input']}), leave one speaker out "
         f"over {report['n_folds']} folds: accuracy {report['accuracy']:.2%} ± {report['accuracy_std']:.2%}, "
-        f"macro F1 {report['macro_f1']:.2%} ± {report['macro_f1_std']:.2%}"
+        f"macro F1 {report['macro_f1']:.2%} ± {report['macro_f1_std']:.2%}; "
+        f"worst speaker {report['worst_speaker']} ({report['worst_accuracy']:.2%})"
     )
     for f in report["folds"]:
         print(

@@ -8,7 +8,7 @@ import sys
 
 from ..adapt import profile_from_source
 from ..errors import ConfigError
-from ..inference import Predictor, best_adaptable_model, predict_files
+from ..inference import Predictor, best_adaptable_model, model_scores, predict_files
 from .base import arguments, command
 
 
@@ -21,7 +21,8 @@ from .base import arguments, command
         p.add_argument(
             "--model",
             default=None,
-            help="shipped model (default: best; with --calibrate, the best one that can adapt)",
+            help="shipped model (default: the best on new voices, the LOSO mean; with "
+            "--calibrate, the best of those that can adapt)",
         ),
         p.add_argument(
             "--calibrate",
@@ -56,6 +57,8 @@ def _predict(a: argparse.Namespace) -> int:
             infomax=not a.no_infomax,
         )
         print(f"calibrated: {pred.adaptation()}", file=sys.stderr)
+    elif not a.model:
+        print(f"model: {pred.model_name} ({_scores_line(pred)})", file=sys.stderr)
     failed = done = 0
     for res in predict_files(a.paths, pred):
         failed, done = failed + ("error" in res), done + 1
@@ -70,3 +73,10 @@ def _predict(a: argparse.Namespace) -> int:
                 flush=True,
             )
     return 1 if failed == done else 0
+
+
+def _scores_line(pred: Predictor) -> str:
+    """``"66.3 % on new voices (LOSO), 90.9 % on the seed split"`` from the model's card."""
+    sc = model_scores(pred.loaded.card)
+    new = f"{sc.loso:.1%} on new voices (LOSO)" if sc.has_loso else "new voices not measured"
+    return new if sc.seed is None else f"{new}, {sc.seed:.1%} on the seed split"

@@ -21,8 +21,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     p.add_argument("--model", default=d.model, help="architecture (python -m ser_core models)")
     p.add_argument("--representation", default=d.representation)
-    p.add_argument("--protocol", default=d.protocol, choices=["seed", "loso"])
+    p.add_argument(
+        "--protocol",
+        default=d.protocol,
+        choices=["seed", "loso", *data.CROSS_PROTOCOLS],
+        help="xcorpus, ravdess_lao, both_loso: with RAVDESS too (see ser_core.data)",
+    )
     p.add_argument("--fold", type=int, default=d.fold, help="loso fold (speaker index 0-8)")
+    p.add_argument("--ravdess-dir", default=None, help="RAVDESS (default: $RAVDESS_DIR)")
     for field in ("width", "epochs", "batch_size", "patience", "seed", "max_clips"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(d, field))
     for field in ("lr", "weight_decay", "dropout", "label_smoothing", "mixup"):
@@ -74,6 +80,27 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         default=d.speaker_adversary,
         help="strength of speaker-adversarial training: a speaker classifier on the "
         "pooled embedding behind a gradient reversal (e.g. 0.3; 0: off)",
+    )
+    p.add_argument(
+        "--conditions",
+        nargs="+",
+        metavar="NAME",
+        default=list(d.conditions),
+        help="recording conditions as augmentation (ser_core.conditions, e.g. reverb_medium "
+        "babble_10db; babble needs held-out speakers: loso): each training clip gets "
+        "--condition-copies copies under conditions drawn from these, rendered once and cached",
+    )
+    p.add_argument(
+        "--condition-prob",
+        type=float,
+        default=d.condition_prob,
+        help="with --conditions: chance that a training example is replaced by one of its copies, each epoch",
+    )
+    p.add_argument(
+        "--condition-copies",
+        type=int,
+        default=d.condition_copies,
+        help="with --conditions: conditioned copies per training clip",
     )
     p.add_argument("--no-augment", action="store_true")
     p.add_argument(
@@ -146,6 +173,9 @@ def _train(a: argparse.Namespace) -> int:
         distill=a.distill if a.distill is not None else 0.5 if a.teacher else 0.0,
         distill_tau=a.distill_tau,
         speaker_adversary=a.speaker_adversary,
+        conditions=tuple(a.conditions),
+        condition_prob=a.condition_prob,
+        condition_copies=a.condition_copies,
     )
     if tc.train_on_val and not tc.calibration_from:
         print(
@@ -155,6 +185,8 @@ def _train(a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     meta = data.load_metadata(a.nemo_dir)
+    if tc.protocol in data.CROSS_PROTOCOLS:  # both corpora in one frame
+        meta = data.combined_metadata(meta, data.load_ravdess_metadata(a.ravdess_dir))
     res = train(tc, meta, log_mlflow=not a.no_mlflow)
     r = res.report
     print(
@@ -235,6 +267,23 @@ def _train(a: argparse.Namespace) -> int:
             "weights and temperatures stay fitted on the held-out runs",
         ),
         p.add_argument(
+            "--weights-from",
+            metavar="NAME",
+            default=None,
+            help="no search: the weights and temperature of the shipped ensemble NAME "
+            "(e.g. to refit its members with other --refit-seeds)",
+        ),
+        p.add_argument(
+            "--refit-seeds",
+            type=int,
+            nargs="+",
+            default=None,
+            metavar="S",
+            help="with --refit, the training seeds of each member's refits to bag (default: "
+            "every refit found). Fix them before looking at any test score: the refits "
+            "trained on validation clips too, so no validation can choose among them",
+        ),
+        p.add_argument(
             "--ship", metavar="NAME", default=None, help="write artifacts/models/NAME.safetensors + NAME.json"
         ),
         p.add_argument("--no-mlflow", action="store_true"),
@@ -252,11 +301,18 @@ def _ensemble(a: argparse.Namespace) -> int:
     preds = ensemble.load_member_predictions(representations=a.representation)
     res = _fit_ensemble(a, preds)
     if a.refit:
-        res = ensemble.refit(res, preds)
+        res = ensemble.refit(res, preds, seeds=a.refit_seeds)
     run_id = (
         None if a.no_mlflow else ensemble.log_search(res, run_name=f"{a.ship}-seed" if a.ship else None)
     )  # the shipped name tells runs apart
     card = ensemble.ensemble_card(res, run_id=run_id, command=command_line(a))
+    if getattr(a, "weights_from", None):  # where the reused weights were searched
+        source = models.read_card(a.weights_from)
+        card["ensemble"]["weights_from"] = source["ensemble"].get("weights_from") or {
+            "model": a.weights_from,
+            "reproduce": source.get("reproduce", ""),
+            "mlflow_run_id": source["ensemble"].get("mlflow_run_id"),
+        }
     if a.json:
         print(json.dumps({k: card[k] for k in ("input", "ensemble", "metrics")}, indent=2))
     else:
@@ -275,7 +331,10 @@ def _ensemble(a: argparse.Namespace) -> int:
 
 
 def _fit_ensemble(a: argparse.Namespace, preds: dict) -> ensemble.SearchResult:
-    """Equal weights (``--equal-weights``) or the Optuna search, on member predictions."""
+    """A shipped card's weights (``--weights-from``), equal weights (``--equal-weights``) or
+    the Optuna search, on member predictions."""
+    if getattr(a, "weights_from", None):
+        return ensemble.from_card(models.read_card(a.weights_from), preds)
     if a.equal_weights:
         return ensemble.equal_weights(preds, folds=a.folds, seed=a.seed)
     return ensemble.search(preds, trials=a.trials, folds=a.folds, seed=a.seed)

@@ -352,3 +352,112 @@ def compare_f1_figure(runs: pd.DataFrame, *, run_a: str, run_b: str) -> go.Figur
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
     return fig
+
+
+#: The two numbers of a model card: on voices it never heard, and on voices it heard.
+NEW_VOICES_COLOR, SEED_COLOR = "#4f46e5", "#cbd5e1"
+
+
+def new_voices_figure(scores: pd.DataFrame, *, height_per_model: int = 28) -> go.Figure:
+    """Each shipped model's accuracy on new voices (LOSO mean ± std) beside its seed-split one.
+
+    Parameters
+    ----------
+    scores : pd.DataFrame
+        One row per model, best first: ``model, loso, loso_std, seed`` (fractions;
+        NaN where a card has no such figure).
+
+    Returns
+    -------
+    go.Figure
+        Two horizontal bar traces, "new voices (LOSO)" with error bars and "seed split
+        (voices heard in training)", in per cent; a model without a LOSO figure is
+        marked "not measured" on that bar's axis position.
+    """
+    df = scores.iloc[::-1]  # plotly draws the first row at the bottom
+    loso, sd, seed = (100 * df[c].astype(float) for c in ("loso", "loso_std", "seed"))
+    fig = go.Figure()
+    fig.add_bar(
+        y=df["model"],
+        x=seed,
+        orientation="h",
+        name="seed split (voices heard in training)",
+        marker_color=SEED_COLOR,
+        hovertemplate="%{y}: %{x:.1f} % on the seed split<extra></extra>",
+    )
+    fig.add_bar(
+        y=df["model"],
+        x=loso.fillna(0),
+        orientation="h",
+        name="new voices (LOSO mean ± std)",
+        marker_color=NEW_VOICES_COLOR,
+        error_x=dict(type="data", array=sd.fillna(0).tolist(), visible=True),
+        text=[f"{v:.1f} %" if v == v else "not measured" for v in loso],
+        textposition="outside",
+        hovertemplate="%{y}: %{x:.1f} % on voices it never heard<extra></extra>",
+    )
+    fig.update_layout(
+        barmode="group",
+        height=90 + height_per_model * 2 * len(df),
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(title="accuracy (%)", range=[0, 105]),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
+    )
+    return fig
+
+
+def conditions_heatmap(table: pd.DataFrame, *, order: list[str] | None = None) -> go.Figure:
+    """LOSO accuracy of each model under each recording condition (:mod:`ser_core.conditions`).
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        One row per (model, condition): ``model, condition, accuracy, drop`` (fractions;
+        ``drop`` is the clean accuracy minus this one), optionally ``accuracy_std`` and
+        ``worst_speaker`` (:func:`ser_core.leaderboard.condition_runs`).
+    order : list of str, optional
+        The columns' order (the condition registry's); conditions not in it follow.
+
+    Returns
+    -------
+    go.Figure
+        A heatmap, rows models (as first met in ``table``), columns conditions: colour the
+        accuracy in per cent, cell text ``"61.2 %"``, hover the drop against clean in points.
+    """
+    seen = list(dict.fromkeys(table["condition"]))
+    cols = [c for c in (order or []) if c in seen] + [c for c in seen if c not in (order or [])]
+    rows = list(dict.fromkeys(table["model"]))
+    grid = table.set_index(["model", "condition"])
+
+    def cell(col: str) -> np.ndarray:
+        return np.array(
+            [[grid[col].get((m, c), np.nan) for c in cols] for m in rows],
+            dtype=object if col == "worst_speaker" else float,
+        )
+
+    z, drop = 100 * cell("accuracy"), 100 * cell("drop")
+    sd = 100 * cell("accuracy_std") if "accuracy_std" in grid else np.full_like(z, np.nan)
+    worst = cell("worst_speaker") if "worst_speaker" in grid else np.full(z.shape, None, dtype=object)
+    custom = np.dstack([drop, sd, np.vectorize(lambda w: w if isinstance(w, str) else "?")(worst)])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=cols,
+            y=rows,
+            zmin=0,
+            zmax=100,
+            colorscale="RdYlGn",
+            text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f} %")(z),
+            texttemplate="%{text}",
+            textfont=dict(size=12),
+            customdata=custom,
+            colorbar=dict(title=dict(text="accuracy (%)"), thickness=14),
+            hovertemplate="%{y} — %{x}<br>accuracy %{z:.1f} % ± %{customdata[1]:.1f}"
+            "<br>drop against clean: %{customdata[0]:.1f} points"
+            "<br>worst speaker: %{customdata[2]}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(side="top", type="category", tickangle=-30)
+    fig.update_layout(height=max(220, 40 * len(rows) + 120), margin=dict(l=10, r=10, t=80, b=10))
+    return fig

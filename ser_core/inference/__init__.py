@@ -1,6 +1,6 @@
 """Prediction with a shipped model: waveform in, calibrated probabilities out.
 
->>> p = Predictor.load()                  # the best shipped model
+>>> p = Predictor.load()                  # the best shipped model on new voices (LOSO)
 >>> probs = p.predict(y)                  # (6,) for a waveform at 16 kHz
 >>> tl = p.timeline(y_long)               # sliding 3-s windows, 1-s hop
 
@@ -13,7 +13,17 @@ read from the model card, so a model is always fed what it was trained on.
 """
 
 from ..metrics import DEFAULT_UNSURE
-from .choice import best_adaptable_model, best_model_name
+from .choice import (
+    ModelScores,
+    ModelUse,
+    best_adaptable_model,
+    best_model_name,
+    can_adapt,
+    model_scores,
+    model_uses,
+    ranked_models,
+    scores_table,
+)
 from .ensemble import EnsemblePredictor
 from .predictor import BACKENDS, Predictor, Timeline, Verdict, onnx_cache_dir, predict_files
 
@@ -24,6 +34,13 @@ __all__ = [
     "Verdict",
     "best_model_name",
     "best_adaptable_model",
+    "model_scores",
+    "ModelScores",
+    "ModelUse",
+    "model_uses",
+    "scores_table",
+    "ranked_models",
+    "can_adapt",
     "predict_files",
     "DEFAULT_UNSURE",
     "BACKENDS",

@@ -641,7 +641,7 @@ def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict
     Yields
     ------
     dict
-        ``{"path", "label", "probabilities"}`` (emotion -> probability; plus
+        ``{"path", "model", "label", "probabilities"}`` (emotion -> probability; plus
         ``"windows"`` for audio longer than one window), or ``{"path",
         "error"}`` for a source that raised an :class:`SERError` (it is not
         raised).
@@ -662,6 +662,7 @@ def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict
                     probs, extra = predictor.predict(y), {}
                 yield {
                     "path": str(src),
+                    "model": predictor.model_name,
                     "label": EMOTIONS[int(np.argmax(probs))],
                     "probabilities": {e: round(float(p), 6) for e, p in zip(EMOTIONS, probs)},
                     **extra,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from ser_core import data, features
+from ser_core import conditions, data, features
 
 from .conftest import element_screenshot, full_screenshot, wait_for_app, wait_for_plots
 
@@ -61,3 +61,39 @@ def test_upload_shows_13_representations(app_server, browser_page, output_dir, t
     grid = page.locator(".js-plotly-plot", has_text="Delta-tempogram").filter(has_text="Tonnetz")
     element_screenshot(page, grid.first, output_dir / "dataset_13_representations.png")
     full_screenshot(page, output_dir / "dataset_upload_full.png")
+
+    # hear the uploaded clip in real rooms: a player per condition (babble from any speaker)
+    players = page.locator('[data-testid="stAudio"]')
+    before = players.count()  # the clip's, and the two corpora's pair when RAVDESS is there
+    page.get_by_text("Play this clip in rooms, noise, microphones and codecs").click()
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('[data-testid=\"stAudio\"]').length >= n",
+        arg=before + len(conditions.CONDITIONS),
+        timeout=120_000,
+    )
+    wait_for_app(page)
+    assert players.count() == before + len(conditions.CONDITIONS)
+    assert not page.locator('[data-testid="stException"]').count()
+    assert not page.locator('[data-testid="stAlertContentError"]').count()
+    page.get_by_role("tab", name="Rooms").click()
+    page.get_by_text(conditions.CONDITIONS["reverb_medium"].description).wait_for()
+    wait_for_plots(page)
+    full_screenshot(page, output_dir / "dataset_conditions_full.png")
+
+
+def test_the_same_emotion_in_two_corpora(app_server, browser_page, output_dir):
+    from ser_core import ravdess
+
+    if not (data.corpus_available() and ravdess.ravdess_available()):
+        pytest.skip("needs nEMO and RAVDESS: set NEMO_DIR and RAVDESS_DIR to the shared copies")
+    page = browser_page
+    page.goto(f"{app_server}/dataset")
+    wait_for_app(page)
+    heading = page.get_by_role("heading", name="Polish and English: one emotion, two corpora")
+    heading.wait_for()
+    heading.scroll_into_view_if_needed()
+    page.get_by_text("nEMO (Polish)").wait_for()
+    page.get_by_text("RAVDESS (English)").wait_for()
+    wait_for_plots(page)
+    assert not page.locator('[data-testid="stException"]').count()
+    full_screenshot(page, output_dir / "dataset_two_corpora_full.png")

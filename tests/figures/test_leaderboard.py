@@ -143,3 +143,42 @@ def test_compare_f1_figure_two_runs_in_their_colours():
     assert (a.marker.color, b.marker.color) == lbf.COMPARE_COLORS
     assert list(b.y) == pytest.approx([10, 20, 30, 40, 50, 60]) and list(a.x) == list(EMOTIONS)
     assert fig.layout.barmode == "group" and fig.layout.yaxis.title.text == "test F1 (%)"
+
+
+def test_new_voices_figure_draws_both_numbers_best_on_top():
+    scores = pd.DataFrame(
+        {
+            "model": ["ensemble_spk", "ensemble"],
+            "loso": [0.663, np.nan],
+            "loso_std": [0.134, np.nan],
+            "seed": [0.909, 0.971],
+        }
+    )
+    fig = lbf.new_voices_figure(scores)
+    seed, new = fig.data
+    assert seed.name.startswith("seed split") and new.name.startswith("new voices")
+    assert list(new.y) == ["ensemble", "ensemble_spk"]  # plotly's bottom first: the best on top
+    assert new.x[1] == pytest.approx(66.3) and new.error_x.array[1] == pytest.approx(13.4)
+    assert list(new.text) == ["not measured", "66.3 %"] and list(seed.x) == pytest.approx([97.1, 90.9])
+    assert fig.layout.xaxis.title.text == "accuracy (%)"
+
+
+def test_conditions_heatmap_models_by_conditions_in_registry_order():
+    table = pd.DataFrame(
+        {
+            "model": ["logreg_egemaps_spk"] * 3 + ["resnet18_mfcc_spk"] * 2,
+            "condition": ["telephone", "clean", "babble_10db", "clean", "babble_10db"],
+            "accuracy": [0.55, 0.612, 0.50, 0.58, 0.45],
+            "accuracy_std": [0.1, 0.12, 0.09, 0.11, 0.1],
+            "drop": [0.062, 0.0, 0.112, 0.0, 0.13],
+            "worst_speaker": ["SM0", "SM0", "SK0", "SM0", "SM0"],
+        }
+    )
+    fig = lbf.conditions_heatmap(table, order=["clean", "reverb_medium", "babble_10db", "telephone"])
+    (hm,) = fig.data
+    assert list(hm.x) == ["clean", "babble_10db", "telephone"]  # registry order, measured ones only
+    assert list(hm.y) == ["logreg_egemaps_spk", "resnet18_mfcc_spk"]
+    assert hm.text[0][0] == "61.2 %" and hm.text[1][2] == ""  # not measured: an empty cell
+    assert np.asarray(hm.z, float)[1, 1] == pytest.approx(45.0) and np.isnan(np.asarray(hm.z, float)[1, 2])
+    assert float(hm.customdata[0][1][0]) == pytest.approx(11.2)  # the drop, in points, on hover
+    assert "drop against clean" in hm.hovertemplate and (hm.zmin, hm.zmax) == (0, 100)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from ser_core import data, features
+from ser_core import conditions, data, features
 from ui import dataset, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_dataset.py")
@@ -58,6 +59,48 @@ def test_pick_corpus_clip_shows_13_rows(meta):
     # the single-representation view follows its selectbox
     at.selectbox(key=state.KEY_SINGLE_REP).set_value("hpss").run()
     assert not at.exception
+
+
+def mel_figures(at: AppTest) -> int:
+    """How many figures are titled with the mel spectrogram's title."""
+    layouts = [json.loads(el.proto.spec)["layout"] for el in at.get("plotly_chart")]
+    return sum(lay.get("title", {}).get("text") == features.get("mel").title for lay in layouts)
+
+
+def test_hear_it_in_a_real_room(meta):
+    """The clip under every condition: a player each, and its mel beside it."""
+    at = run_page()
+    assert any(t.key == state.KEY_ROOM for t in at.toggle)
+    mels, players = mel_figures(at), len(at.get("audio"))
+    at.toggle(key=state.KEY_ROOM).set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    names = conditions.condition_names()
+    assert len(at.get("audio")) == players + len(names)  # one player per condition
+    labels = "\n".join(m.value for m in at.markdown)
+    assert all(f"**{conditions.CONDITIONS[n].label}**" in labels for n in names)
+    captions = "\n".join(c.value for c in at.caption)
+    assert conditions.CONDITIONS["telephone"].description in captions
+    assert mel_figures(at) == mels + len(names)
+    at.number_input(key=state.KEY_ROOM_SEED).set_value(1).run()  # another room, other noise
+    assert not at.exception and not at.error
+
+
+def test_the_same_emotion_in_polish_and_in_english(meta):
+    from ser_core import ravdess
+
+    if not ravdess.ravdess_available():
+        pytest.skip("RAVDESS is absent: set RAVDESS_DIR to the shared copy")
+    at = run_page()
+    at.selectbox(key=state.KEY_PAIR_EMOTION).set_value("anger")
+    at.number_input(key=state.KEY_PAIR_INDEX).set_value(2).run()
+    assert not at.exception, [e.value for e in at.exception]
+    sides = [
+        m.value for m in at.markdown if m.value.startswith(("**nEMO (Polish)**", "**RAVDESS (English)**"))
+    ]
+    assert len(sides) == 2 and all("(female)" in v for v in sides)  # pair 2: two women
+    charts = {el.key for el in at.get("plotly_chart")}
+    assert {"pair.nemo", "pair.ravdess"} <= charts
 
 
 def test_random_clip_button(nemo_dir):

@@ -65,8 +65,12 @@ def test_page_shows_table_and_charts(store):
     figs = charts(at)
     assert set(CHARTS) <= set(figs)
     # the ranking: one row per model/representation/protocol, LOSO folds aggregated
+    # ordered by the recipe's accuracy on new voices (LOSO; issue #25), then by the seed split
     t = table(at)
-    assert len(t) == 4 and t["accuracy"].is_monotonic_decreasing
+    assert len(t) == 4 and t["protocol"].iloc[0] == "loso" and t["new_voices"].iloc[0] == "60.0 %"
+    rest = t[t["new_voices"] == "—"]  # never run on LOSO: after, by their seed split
+    seed = rest["seed_split"].str.removesuffix(" %").astype(float)
+    assert len(rest) == 2 and seed.is_monotonic_decreasing
     loso = t[t["protocol"] == "loso"].iloc[0]
     assert loso["n_folds"] == 3 and loso["accuracy"] == pytest.approx(60.0)  # shown in %
     assert loso["accuracy_pp"] == "± 10.0"  # std in percentage points
@@ -215,3 +219,48 @@ def test_loso_ensembles_are_summarised_apart(store):
     assert list(loso["fold"]) == [0, 1] and loso["mel-spk"].tolist() == pytest.approx([0.75, 0.75])
     names = {t["name"] for t in charts(at)["leaderboard.ensemble"]["data"]}
     assert not any("loso" in n for n in names)
+
+
+def _conditions_report(model: str, accs: dict[str, float]) -> dict:
+    """A hand-made :func:`ser_core.robustness.conditions_report` of two folds."""
+    clean = accs["clean"]
+    return {
+        "model": model,
+        "recipe": {"architecture": "logreg", "input": "egemaps-spk", "members": {"egemaps-spk": 1.0}},
+        "seed": 0,
+        "max_clips": 60,
+        "n_folds": 2,
+        "order": list(accs),
+        "conditions": {
+            c: {
+                "accuracy": a,
+                "accuracy_std": 0.05,
+                "drop": clean - a,
+                "worst_speaker": "SM0",
+                "worst_accuracy": a - 0.05,
+                "folds": [
+                    {"fold": 0, "speaker": "SM0", "n_clips": 60, "accuracy": a - 0.05},
+                    {"fold": 1, "speaker": "SB0", "n_clips": 60, "accuracy": a + 0.05},
+                ],
+            }
+            for c, a in accs.items()
+        },
+    }
+
+
+def test_conditions_heatmap_once_models_are_scored_under_conditions(store):
+    from ser_core import robustness
+    from ui.leaderboard import CONDITIONS_COMMAND
+
+    at = run_page()
+    assert "leaderboard.conditions" not in charts(at)
+    assert any(CONDITIONS_COMMAND in i.value for i in at.info)
+    robustness.log_conditions(_conditions_report("m_a", {"clean": 0.612, "telephone": 0.5}))
+    robustness.log_conditions(_conditions_report("m_b", {"clean": 0.7, "reverb_babble_10db": 0.6}))
+    at = run_page()
+    assert "Real rooms, microphones and codecs" in [h.value for h in at.header]
+    hm = charts(at)["leaderboard.conditions"]["data"][0]
+    assert list(hm["y"]) == ["m_a", "m_b"]
+    assert list(hm["x"]) == ["clean", "telephone", "reverb_babble_10db"]  # the registry's order
+    assert hm["text"][0][:2] == ["61.2 %", "50.0 %"] and hm["text"][1][1] == ""
+    assert any("at most 60 clips per speaker" in c.value for c in at.caption)
