@@ -179,3 +179,25 @@ def element_screenshot(page, locator, path: Path) -> Path:
     locator.screenshot(path=str(path))
     page.set_viewport_size(size)
     return path
+
+
+@contextlib.contextmanager
+def fake_microphone_page(browser, wav: Path, url: str) -> Iterator:
+    """A Chromium of its own whose microphone plays ``wav`` (launched through the ``browser``
+    fixture's Playwright: one sync Playwright per thread), on ``url``; always closed."""
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
+    mic_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    try:
+        ctx = mic_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        yield page
+        ctx.close()
+    finally:
+        mic_browser.close()

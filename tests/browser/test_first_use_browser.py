@@ -18,7 +18,7 @@ import soundfile as sf
 from ser_core import audio, data
 from ser_core.config import EMOTIONS
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, full_screenshot, streamlit_server, wait_for_app, wait_for_plots
+from .conftest import fake_microphone_page, full_screenshot, streamlit_server, wait_for_app, wait_for_plots
 
 pytestmark = pytest.mark.browser
 CALIBRATION_S = 22.0
@@ -62,18 +62,7 @@ def test_talk_20_s_then_the_first_prediction_is_adapted(browser, shipped_server,
         pytest.skip("nEMO corpus not found: set NEMO_DIR (the fake microphone plays its speech)")
     url, log = shipped_server
     wav, speaker, clip = one_speaker_wav(tmp_path / "mic.wav")
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}",
-    ]
-    mic_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
-    try:
-        ctx = mic_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
-        page = ctx.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(f"{url}/predictor")
+    with fake_microphone_page(browser, wav, f"{url}/predictor") as page:
         wait_for_app(page, timeout_ms=SLOW_MS)
         step = page.locator(".st-key-predictor-first-use")
         step.get_by_text("Before your first prediction: talk for 20 s").wait_for(timeout=SLOW_MS)
@@ -106,8 +95,5 @@ def test_talk_20_s_then_the_first_prediction_is_adapted(browser, shipped_server,
         assert not page.locator('[data-testid="stException"]').count()
         assert not page.locator('[data-testid="stAlertContentError"]').count()
         full_screenshot(page, output_dir / "predictor_first_use_prediction.png")
-        ctx.close()
-    finally:
-        mic_browser.close()
     server_log = log.read_text(errors="replace")
     assert "Traceback" not in server_log, server_log[-4000:]

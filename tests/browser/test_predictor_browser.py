@@ -20,8 +20,7 @@ from ser_core import audio, data, models
 from ser_core.config import EMOTIONS
 
 from .conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    fake_microphone_page,
     full_screenshot,
     streamlit_server,
     wait_for_app,
@@ -132,18 +131,7 @@ def test_live_microphone_label_and_timeline(browser, tiny_server, tmp_path, outp
     Playwright: one sync Playwright per thread) with a fake microphone."""
     url, log = tiny_server
     wav = fake_microphone_wav(tmp_path / "mic.wav")
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}",
-    ]
-    mic_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
-    try:
-        ctx = mic_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
-        page = ctx.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(f"{url}/predictor")
+    with fake_microphone_page(browser, wav, f"{url}/predictor") as page:
         wait_for_app(page)
         page.get_by_text("Live microphone", exact=True).click()
         label = page.locator(".st-key-predictor-live-label")
@@ -169,9 +157,6 @@ def test_live_microphone_label_and_timeline(browser, tiny_server, tmp_path, outp
         wait_for_app(page)
         assert not page.locator('[data-testid="stException"]').count()
         full_screenshot(page, output_dir / "predictor_live_stopped.png")
-        ctx.close()
-    finally:
-        mic_browser.close()
     server_log = log.read_text(errors="replace")
     assert "Traceback" not in server_log and "Exception" not in server_log, server_log[-4000:]
 
