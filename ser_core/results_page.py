@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from . import leaderboard, models
+from .inference import model_scores, rank
 
 __all__ = ["COMMAND", "render", "results_page"]
 
@@ -48,8 +49,7 @@ def _loso(card: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _seed_accuracy(card: Mapping[str, Any]) -> float | None:
-    seed = card.get("metrics", {}).get("seed")
-    return float(seed["accuracy"]) if isinstance(seed, Mapping) and "accuracy" in seed else None
+    return model_scores(card).seed
 
 
 def _is_ensemble(card: Mapping[str, Any]) -> bool:
@@ -80,8 +80,7 @@ def _best(cards: Mapping[str, Mapping], score) -> str | None:
 
 
 def _loso_accuracy(card: Mapping[str, Any]) -> float | None:
-    loso = _loso(card)
-    return float(loso["accuracy"]) if loso else None
+    return model_scores(card).loso
 
 
 def _choose(cards: Mapping[str, Mapping]) -> list[str]:
@@ -117,16 +116,13 @@ def _choose(cards: Mapping[str, Mapping]) -> list[str]:
 
 
 def _shipped_table(cards: Mapping[str, Mapping]) -> list[str]:
-    def order(model_name: str):
-        loso, seed = _loso(cards[model_name]), _seed_accuracy(cards[model_name])
-        return (loso is None, -(loso["accuracy"] if loso else 0.0), -(seed or 0.0), model_name)
-
+    ranked = rank(cards)
     rows = [
         "| model | what it is | new voice: LOSO accuracy, mean ± std over speakers | "
         "worst speaker | voices heard in training: seed-split test accuracy |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for model_name in sorted(cards, key=order):
+    for model_name in ranked:
         card = cards[model_name]
         loso, seed = _loso(card), _seed_accuracy(card)
         new_voice = (
@@ -138,10 +134,10 @@ def _shipped_table(cards: Mapping[str, Mapping]) -> list[str]:
             f"| `{model_name}` | {_what(card)} | {new_voice} | {_worst(loso) if loso else '—'} | "
             f"{_pct(seed, 2) if seed is not None else '—'} |"
         )
-    notes = [f"- `{n}`: {_why_no_loso(cards[n])}" for n in sorted(cards, key=order) if not _loso(cards[n])]
+    notes = [f"- `{n}`: {_why_no_loso(cards[n])}" for n in ranked if not _loso(cards[n])]
     schedules = [
         f"- `{n}`: {_loso(cards[n])['note'].split('; ', 1)[1]}"
-        for n in sorted(cards, key=order)
+        for n in ranked
         if _loso(cards[n]) and "; its folds ran" in _loso(cards[n]).get("note", "")
     ]
     if schedules:

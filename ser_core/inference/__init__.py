@@ -21,6 +21,7 @@ from .choice import (
     can_adapt,
     model_scores,
     model_uses,
+    rank,
     ranked_models,
     scores_table,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "ModelUse",
     "model_uses",
     "scores_table",
+    "rank",
     "ranked_models",
     "can_adapt",
     "predict_files",

@@ -11,7 +11,7 @@ model knows the nine nEMO speakers, not how it does on yours.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ __all__ = [
     "can_adapt",
     "model_scores",
     "model_uses",
+    "rank",
     "ranked_models",
     "scores_table",
 ]
@@ -143,7 +144,14 @@ def ranked_models(
     -------
     list of str
     """
-    cards = models.shipped_cards(directory)  # (damaged ones left out, with a warning)
+    # (damaged cards are left out, with a warning)
+    return rank(models.shipped_cards(directory), protocol=protocol, among=among)
+
+
+def rank(
+    cards: Mapping[str, dict], *, protocol: str = RANK_PROTOCOL, among: Iterable[str] | None = None
+) -> list[str]:
+    """:func:`ranked_models` on cards already read (name -> card)."""
     names = [n for n in (among if among is not None else cards) if n in cards]
 
     def key(n: str) -> tuple:
@@ -151,6 +159,19 @@ def ranked_models(
         return (main is None, -(main or 0.0), -(seed or 0.0), n)
 
     return sorted(names, key=key)
+
+
+def _best(cards: Mapping[str, dict], *, protocol: str, among: Iterable[str] | None = None) -> str:
+    """:func:`best_model_name` on cards already read."""
+    ranked = rank(cards, protocol=protocol, among=among)
+    if not ranked:
+        raise UnknownNameError(
+            "no shipped model in artifacts/models; train one with `python -m ser_core train --ship NAME`"
+        )
+    if _score(cards[ranked[0]], protocol) is None and protocol != "seed":
+        log.warning("no shipped model has a %s figure; choosing by seed-split accuracy", protocol)
+        return rank(cards, protocol="seed", among=ranked)[0]
+    return ranked[0]
 
 
 def best_model_name(
@@ -183,16 +204,7 @@ def best_model_name(
     UnknownNameError
         If no candidate is shipped.
     """
-    ranked = ranked_models(directory, protocol=protocol, among=among)
-    if not ranked:
-        raise UnknownNameError(
-            "no shipped model in artifacts/models; train one with `python -m ser_core train --ship NAME`"
-        )
-    cards = models.shipped_cards(directory)
-    if _score(cards[ranked[0]], protocol) is None and protocol != "seed":
-        log.warning("no shipped model has a %s figure; choosing by seed-split accuracy", protocol)
-        return ranked_models(directory, protocol="seed", among=ranked)[0]
-    return ranked[0]
+    return _best(models.shipped_cards(directory), protocol=protocol, among=among)
 
 
 def can_adapt(name: str, cards: dict[str, dict]) -> bool:
@@ -247,7 +259,7 @@ def best_adaptable_model(directory: Path | None = None, *, protocol: str = RANK_
             "no shipped model can adapt to a voice; train one with "
             "`python -m ser_core train --norm speaker --ship NAME`"
         )
-    return best_model_name(directory, protocol=protocol, among=names)
+    return _best(cards, protocol=protocol, among=names)
 
 
 @dataclass(frozen=True)
@@ -280,7 +292,7 @@ def model_uses(directory: Path | None = None) -> list[ModelUse]:
     uses = [
         ModelUse(
             "Predicting a new voice (yours, a student's)",
-            best_model_name(directory),
+            _best(cards, protocol=RANK_PROTOCOL),
             "highest accuracy on speakers it never heard",
         )
     ]
@@ -289,14 +301,14 @@ def model_uses(directory: Path | None = None) -> list[ModelUse]:
         uses.append(
             ModelUse(
                 "After calibrating to your voice (20 s of speech)",
-                best_model_name(directory, among=adaptable),
+                _best(cards, protocol=RANK_PROTOCOL, among=adaptable),
                 "best on new voices among the models that can adapt",
             )
         )
     uses.append(
         ModelUse(
             "Demonstrating on nEMO's own clips",
-            best_model_name(directory, protocol="seed"),
+            _best(cards, protocol="seed"),
             "highest on the seed split, whose voices it heard in training; not for new voices",
         )
     )
@@ -320,7 +332,7 @@ def scores_table(directory: Path | None = None) -> pd.DataFrame:
     """
     cards = models.shipped_cards(directory)
     rows = []
-    for name in ranked_models(directory):
+    for name in rank(cards):
         sc = model_scores(cards[name])
         rows.append(
             {
