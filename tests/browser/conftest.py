@@ -140,13 +140,17 @@ def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     )
 
 
-def wait_for_plots(page, timeout_ms: int = 60_000) -> None:
-    """Wait until every ``st.plotly_chart`` on the page has been drawn by plotly.js."""
+def wait_for_plots(page, timeout_ms: int = 60_000, *, at_least: int = 0) -> None:
+    """Wait until every ``st.plotly_chart`` on the page has been drawn by plotly.js,
+    and until at least ``at_least`` of them are on the page (a chart that Streamlit
+    has not sent yet would otherwise count as drawn)."""
     page.wait_for_function(
-        """() => {
+        """(n) => {
             const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
-            return [...charts].every(c => c.querySelector('.js-plotly-plot .main-svg'));
+            return charts.length >= n
+                && [...charts].every(c => c.querySelector('.js-plotly-plot .main-svg'));
         }""",
+        arg=at_least,
         timeout=timeout_ms,
     )
 
