@@ -7,11 +7,17 @@ package :mod:`ui` beside it and its figures in :mod:`ser_core.figures`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(
-    page_title="nEMO speech emotion explorer", page_icon=":material/graphic_eq:", layout="wide"
-)
+from ui import state
+
+#: The tab's icon, shipped with the app: a Material icon name would make every browser fetch
+#: it from fonts.gstatic.com, which fails offline (a classroom without internet).
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+
+st.set_page_config(page_title="nEMO speech emotion explorer", page_icon=str(FAVICON), layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -24,4 +30,5 @@ PAGES = [
     ),
 ]
 
+state.keep_choices()  # choices survive a page switch
 st.navigation(PAGES).run()

@@ -36,6 +36,12 @@ with errors.report_errors():
     if table is None:
         loaders.summaries_info()
     else:
+        if meta is None:
+            st.caption(
+                "Without the corpus, the overview, the averages and the projection below come "
+                "from the summaries shipped with the app (artifacts/eda); listening to corpus "
+                "clips needs the corpus itself. Your own recordings work either way."
+            )
         c = st.columns(4)
         c[0].metric("Clips", f"{len(table):,}")
         c[1].metric("Speakers", table["speaker"].nunique())
@@ -133,7 +139,7 @@ def clip_explorer() -> None:
         )
     with errors.report_errors():
         if source == dataset.SOURCE_CORPUS:
-            cols = st.columns([1, 1, 3, 0.8], vertical_alignment="bottom")
+            cols = st.columns([1, 1, 2.6, 1.2], vertical_alignment="bottom")
             emotion = cols[0].selectbox("Emotion", EMOTIONS, key=state.KEY_EMOTION)
             speaker = cols[1].selectbox(
                 "Speaker",
@@ -154,6 +160,8 @@ def clip_explorer() -> None:
                 on_click=dataset.random_clip,
                 args=(meta,),
                 key=f"{state.DATASET}.random",
+                help="Pick a random corpus clip (any emotion, speaker and sentence)",
+                width="stretch",
             )
             clip = rows.loc[sentence]
             y = clips.clip_waveform(clip["path"])
@@ -203,13 +211,15 @@ clip_explorer()
 
 
 # ------------------------------------------------------------------ 2b. two corpora
-def corpus_side(col, row, *, corpus: str, key: str) -> None:
-    """One side of the comparison: who says what, the audio, its log-mel spectrogram."""
+def corpus_side(col, row, *, corpus: str, key: str, zrange: tuple[float, float]) -> None:
+    """One side of the comparison: who says what, the audio, its log-mel spectrogram
+    (both sides on the colour range ``zrange``, in dB)."""
     with col:
         st.markdown(f"**{corpus}** · {row['speaker']} ({row['gender']}) · “{row['raw_text'] or row['text']}”")
         y, mel = dataset.clip_audio_and_mel(row["path"])
         st.audio(audio.encode_wav(y), format="audio/wav")
-        st.plotly_chart(figures.representation_figure(mel, representation="mel", height=260), key=key)
+        fig = figures.representation_figure(mel, representation="mel", height=260, zrange=zrange)
+        st.plotly_chart(fig, key=key)
 
 
 @st.fragment
@@ -224,10 +234,14 @@ def two_corpora() -> None:
         emotion = c1.selectbox("Emotion", EMOTIONS, key=state.KEY_PAIR_EMOTION)
         pair = int(c2.number_input("Pair", min_value=1, max_value=99, value=1, key=state.KEY_PAIR_INDEX))
         nemo_row, other_row = dataset.emotion_pair(meta, other, emotion=emotion, pair=pair)
+        zrange = dataset.shared_range(
+            [dataset.clip_audio_and_mel(r["path"])[1] for r in (nemo_row, other_row)]
+        )
         left, right = st.columns(2)
-        corpus_side(left, nemo_row, corpus="nEMO (Polish)", key="pair.nemo")
-        corpus_side(right, other_row, corpus="RAVDESS (English)", key="pair.ravdess")
+        corpus_side(left, nemo_row, corpus="nEMO (Polish)", key="pair.nemo", zrange=zrange)
+        corpus_side(right, other_row, corpus="RAVDESS (English)", key="pair.ravdess", zrange=zrange)
         st.caption(
+            "Both spectrograms share one colour scale. "
             "Both corpora are acted, by speakers of the same gender here. Models trained on nEMO's nine "
             "voices score far lower on RAVDESS's 24 (see docs/new-voices.md): a new language and a new "
             "voice at once."

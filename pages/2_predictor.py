@@ -19,8 +19,21 @@ from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streame
 
 from ser_core import figures
 from ser_core.config import DEFAULT_CONFIG
+from ser_core.figures.predictor import timeline_note
 from ser_core.live import WARMUP_SECONDS
-from ui import calibration, clips, errors, feedback, first_use, live, models, navigation, predictor, state
+from ui import (
+    calibration,
+    clips,
+    errors,
+    feedback,
+    first_use,
+    live,
+    microphone,
+    models,
+    navigation,
+    predictor,
+    state,
+)
 
 navigation.ensure_navigation()
 st.title("Emotion predictor")
@@ -46,6 +59,7 @@ asking = first in ("ask", "switch")
 def speech_inputs(recorder: tuple[str, str], uploader: tuple[str, str]) -> None:
     """A recorder and an uploader side by side whose audio becomes the calibration clip;
     each is ``(label, widget key)``."""
+    microphone.warn_if_blocked()  # over plain http from another machine the recorder gets no mic
     rec, up = st.columns(2)
     rec.audio_input(
         recorder[0],
@@ -101,12 +115,14 @@ def calibration_section() -> None:
     speaker-normalised model normalises with (from 20 s, AdaBN too; from 60 s, information
     maximisation as well); optionally saved (with consent, by name; statistics only)."""
     with (
-        st.expander("Calibrate to my voice", icon=":material/tune:"),
+        st.expander(
+            "Calibrate to my voice", icon=":material/tune:", key=state.KEY_CAL_EXPANDER, on_change="rerun"
+        ),
         st.container(key="predictor-calibration"),
     ):
         st.markdown(
             "Record or upload **20 s to 2 minutes of your ordinary speech** (any words; "
-            "10 s is the least). The model then normalises what it hears with *your* "
+            f"{calibration.CALIBRATION_MIN_SECONDS:.0f} s is the least). The model then normalises what it hears with *your* "
             "averages instead of the corpus speakers'; from 20 s it also re-estimates "
             "its batch-norm statistics on your speech (AdaBN), worth 1–3 more "
             "points on a new voice, and from a minute a single model (not yet an "
@@ -132,8 +148,8 @@ def calibration_section() -> None:
             type="primary",
             icon=":material/graphic_eq:",
         )
-        if not asking:  # else the first-use step shows it
-            calibration.calibration_status()
+        if not asking:  # else the first-use step shows it; successes show below the expander
+            calibration.calibration_status(("error",))
         caption = calibration.voice_caption()
         if caption:
             st.caption(caption)
@@ -168,6 +184,8 @@ def calibration_section() -> None:
 
 
 calibration_section()
+if not asking:
+    calibration.calibration_status(("success",))  # outside: a calibration closes the expander
 
 
 @st.fragment
@@ -176,6 +194,9 @@ def clip_section(source: str) -> None:
     clip = st.session_state.get(state.KEY_PRED_CLIP[source])
     if clip is None:
         return
+    kept = predictor.kept_clip_note(source)
+    if kept:
+        st.caption(kept)
     with errors.report_errors():
         res = predictor.analyse(pred, clip)
         v = res.verdict
@@ -190,20 +211,26 @@ def clip_section(source: str) -> None:
                 st.markdown(f"### Prediction: {v.label}")
                 st.markdown(f"with **{100 * v.confidence:.0f} %** probability")
             st.caption(predictor.timing_caption(res))
-            st.caption(res.adaptation)
             st.audio(clip["data"], format=clips.clip_mime(clip["name"]))
         right.plotly_chart(
             figures.probability_figure(v.probs, unsure_below=v.unsure_below), key=f"predictor.{source}.probs"
         )
         if v.timeline is not None:
             st.subheader("Over time")
+            n = len(v.timeline.starts)
             st.caption(
-                f"Sliding 3-s windows, 1 s apart ({len(v.timeline.starts)} windows); the "
-                "prediction above is their average weighted by loudness."
+                f"Sliding 3-s windows, 1 s apart ({n} windows); the prediction above is their "
+                f"average weighted by loudness. {timeline_note(n)}"
             )
             centres = v.timeline.starts + DEFAULT_CONFIG.duration / 2
             st.plotly_chart(
-                figures.timeline_figure(v.timeline.probs, times=centres, x_title="window centre (s)"),
+                figures.timeline_figure(
+                    v.timeline.probs,
+                    times=centres,
+                    x_title="window centre (s)",
+                    unsure_below=v.unsure_below,
+                    x_range=(0.0, v.seconds),  # lined up with the waveform below
+                ),
                 key=f"predictor.{source}.timeline",
             )
         st.subheader("The audio")
@@ -211,7 +238,7 @@ def clip_section(source: str) -> None:
         mel, hop_seconds = predictor.display_mel(res.y, pred.cfg.sr)
         st.plotly_chart(figures.mel_figure(mel, hop_seconds=hop_seconds), key=f"predictor.{source}.mel")
         if v.seconds <= DEFAULT_CONFIG.duration:
-            st.caption("Log-mel spectrogram padded to 3 s, exactly as the model sees it.")
+            st.caption(predictor.padding_caption(v.seconds))
         st.subheader("Feedback")
         feedback.feedback_form(res)
 
@@ -230,6 +257,9 @@ def live_section() -> None:
         help="Running statistics of your voice in this session; used once the "
         "warm-up amount of speech was heard (needs a speaker-normalised model).",
     )
+    note = live.calibration_note(pred, on_the_fly=fly)
+    if note:
+        st.caption(note)
     warmup = st.slider(
         "Warm-up (s of speech)", 5, 30, int(WARMUP_SECONDS), key=state.KEY_LIVE_WARMUP, disabled=not fly
     )
@@ -247,9 +277,9 @@ def live_section() -> None:
     playing = bool(ctx.state.playing)
     live.live_started(session, playing)
     if playing:
-        st.fragment(run_every=0.5)(live.live_panel)(session, pred.unsure_below, True, pred.adaptation())
+        st.fragment(run_every=0.5)(live.live_panel)(session, pred.unsure_below, True)
     else:
-        live.live_panel(session, pred.unsure_below, False, pred.adaptation())
+        live.live_panel(session, pred.unsure_below, False)
 
 
 if asking:
@@ -272,6 +302,7 @@ if source == "upload":
     )
     clip_section("upload")
 elif source == "recording":
+    microphone.warn_if_blocked()
     st.audio_input(
         f"Record up to {predictor.RECORDING_MAX_SECONDS:.0f} s",
         key=state.KEY_PRED_RECORDER,
@@ -281,4 +312,5 @@ elif source == "recording":
     )
     clip_section("recording")
 else:
+    microphone.warn_if_blocked()
     live_section()

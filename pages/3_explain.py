@@ -11,8 +11,8 @@ import streamlit as st
 
 from ser_core import figures
 from ser_core.config import EMOTIONS
-from ser_core.explain import EXPLAINERS
-from ui import clips, errors, explain, loaders, models, navigation, state
+from ser_core.explain import EXPLAINERS, chance_level, scorable
+from ui import clips, errors, explain, explain_picker, loaders, models, navigation, state
 
 navigation.ensure_navigation()
 st.title("Explain (XAI)")
@@ -33,7 +33,7 @@ source = st.radio(
     "Input", sources, format_func=explain.XAI_SOURCES.get, horizontal=True, key=state.KEY_XAI_SOURCE
 )
 if source == "corpus" and meta is not None:
-    clip = explain.xai_corpus_picker(meta)
+    clip = explain_picker.xai_corpus_picker(meta, model_name)
 else:
     if meta is None:
         st.caption("No nEMO corpus found (set `NEMO_DIR` to pick corpus clips): upload a file.")
@@ -66,13 +66,20 @@ target_name = st.selectbox(
 )
 target = predicted if target_name == explain.XAI_PREDICTED else EMOTIONS.index(target_name)
 
+n_classes = len(inp.probs)
+scored = scorable(float(inp.probs[target]), n_classes=n_classes)
 left, right = st.columns([2, 3], gap="large")
 with left, st.container(key="explain-verdict"):
     st.markdown(f"**{clip['name']}**")
+    if clip["source"] == "corpus":
+        st.markdown(
+            f"Acted emotion: **{clip['emotion']}** · speaker {clip['speaker']}  \n"
+            + explain_picker.part_sentence(clip.get("part"), model_name)
+        )
     st.markdown(f"### Prediction: {EMOTIONS[predicted]}")
     st.markdown(
-        f"with **{100 * inp.probs[predicted]:.0f} %** probability; explaining "
-        f"**{EMOTIONS[target]}** ({100 * inp.probs[target]:.0f} %)"
+        f"with **{explain.pct(inp.probs[predicted])}** probability; explaining "
+        f"**{EMOTIONS[target]}** ({explain.pct(inp.probs[target])})"
     )
     if len(y) > len(inp.window):
         st.caption(
@@ -83,6 +90,17 @@ with left, st.container(key="explain-verdict"):
 right.plotly_chart(
     figures.probability_figure(inp.probs, unsure_below=pred.unsure_below, height=260), key="explain.probs"
 )
+if not scored:
+    with st.container(key="explain-rejected"):
+        st.warning(
+            f"{model_name} gives **{EMOTIONS[target]}** only {explain.pct(inp.probs[target])} on "
+            f"this clip, below chance ({explain.pct(chance_level(n_classes))}). The maps still "
+            f"show what evidence for {EMOTIONS[target]} it finds, but the deletion test cannot "
+            "check them: a probability near 0 has nowhere to fall, so any map would get a "
+            "near-perfect AUC. Its scores are n/a here; explain the predicted class to compare "
+            "the methods.",
+            icon=":material/warning:",
+        )
 
 with st.expander("Settings: cost of the explanations", icon=":material/tune:"):
     explain.xai_settings()
@@ -94,10 +112,9 @@ module = pred.module
 maps: dict = {}
 with errors.report_errors():
     for method, ex in EXPLAINERS.items():
-        with st.spinner(f"Computing {ex.title}…"):
-            maps[method] = explain.xai_map(
-                clip["id"], model_name, method, target, okey, inp.x, module, options
-            )
+        maps[method] = explain.xai_map(
+            clip["id"], model_name, method, target, okey, inp.x, module, options, what=f"Computing {ex.title}"
+        )
 if len(maps) < len(EXPLAINERS):
     st.stop()
 
@@ -117,10 +134,15 @@ def maps_section() -> None:
     )
     opacity = c2.slider("Opacity of the maps", 0.0, 1.0, 0.8, 0.05, key=state.KEY_XAI_OPACITY)
     fig = figures.maps_figure(
-        {k: figures.display_map(v) for k, v in maps.items()}, mel=inp.mel, shared=shared, opacity=opacity
+        {k: figures.display_map(v) for k, v in maps.items()},
+        mel=inp.background,
+        shared=shared,
+        opacity=opacity,
+        y_label=inp.y_label,
     )
     st.plotly_chart(fig, key="explain.maps")
     st.caption(
+        f"Drawn over what the model reads: {explain.input_name(pred.representation)}. "
         "Red: evidence for the explained class, blue: against it (LRP, LIME); Grad-CAM "
         "and SmoothGrad are unsigned. Grad-CAM is coarse (the last block's grid), LIME "
         "works on a grid of time-frequency segments."
@@ -134,11 +156,13 @@ st.subheader("Deletion test")
 st.caption(
     "The most relevant bins are removed first (set to the training mean, 0 in the "
     "normalised input), in steps up to 100 %; a good map makes the probability fall "
-    "fast. Scores: area under the curve (lower is better) and the drop after removing "
-    "10 % and 20 % (higher is better)."
+    "fast, faster than the dashed random order. Scores: area under the curve (lower is "
+    "better) and the drop in percentage points (pt) after removing 10 % and 20 % (higher "
+    "is better). A drop cannot exceed the starting probability: compare methods on one "
+    f"clip and class; below chance (one in {len(EMOTIONS)}) they are n/a."
 )
 curves = {}
-with errors.report_errors(), st.spinner("Running the deletion test…"):
+with errors.report_errors():
     for method in [*maps, "random"]:
         curves[method] = explain.xai_curve(
             clip["id"],
@@ -151,13 +175,16 @@ with errors.report_errors(), st.spinner("Running the deletion test…"):
             module,
             options,
             pred.temperature,
+            what=f"Deletion test of {figures.method_title(method)}",
         )
 if curves:
     c1, c2 = st.columns([1, 1], gap="large")
-    c1.plotly_chart(figures.deletion_figure(curves), key="explain.deletion")
+    c1.plotly_chart(figures.deletion_figure(curves, n_classes=n_classes), key="explain.deletion")
     with c2, st.container(key="explain-scores"):
         st.dataframe(
-            explain.xai_scores_table(curves), hide_index=True, column_config=explain.xai_scores_config()
+            explain.xai_scores_text(explain.xai_scores_table(curves, n_classes=n_classes)),
+            hide_index=True,
+            column_config=explain.xai_scores_config(),
         )
 
 # ------------------------------------------------------------------ listening
@@ -201,28 +228,41 @@ listen_section()
 st.subheader("Across the test set")
 table = None
 with errors.report_errors():
-    table = explain.xai_dataset_table()
+    table = explain.xai_dataset_table(model_name)
+eval_cmd = (
+    f"python -m ser_core xai-eval --model {model_name} --n 300 --out artifacts/xai/deletion_{model_name}.json"
+)
 if table is None:
     st.info(
-        "No dataset-level result yet: `python -m ser_core xai-eval --n 300` runs the "
-        "deletion test on a stratified sample of the seed test split and writes "
-        "`artifacts/xai/deletion.json`.",
+        f"No dataset-level result yet: `{eval_cmd}` runs the deletion test on a stratified "
+        "sample of the seed test split.",
         icon=":material/info:",
     )
 else:
     rows, info = table
     opts = info.get("options", {})
+    table_model = info.get("model", "?")
+    if table_model != model_name:
+        with st.container(key="explain-dataset-other"):
+            st.info(
+                f"This table is for **{table_model}**, not for {model_name} chosen above. "
+                f"It is computed ahead of time because it is slow: every method on "
+                f"{info.get('n_clips', '?')} clips{explain.took(info)}. Only {table_model}, the "
+                f"reference network of this page, has one. To make it for {model_name}: "
+                f"`{eval_cmd}`.",
+                icon=":material/info:",
+            )
     st.caption(
-        f"{info.get('model', '?')} on {info.get('n_clips', '?')} clips of the "
+        f"**{table_model}** on {info.get('n_clips', '?')} clips of the "
         f"{info.get('protocol', 'seed')} test split (stratified by emotion), explaining "
-        f"each clip's predicted class; LIME {opts.get('lime_samples', '?')} samples, "
-        f"{opts.get('deletion_steps', '?')} deletion steps. Made by "
-        f"`{info.get('command') or 'python -m ser_core xai-eval'}`."
+        f"each clip's predicted class (always above chance, so every clip is scored); LIME "
+        f"{opts.get('lime_samples', '?')} samples, {opts.get('deletion_steps', '?')} deletion "
+        f"steps. Made by `{info.get('command') or 'python -m ser_core xai-eval'}`."
     )
     overall = rows[rows["emotion"] == "all"].assign(method=lambda d: d["method"].map(figures.method_title))
     with st.container(key="explain-dataset"):
         st.dataframe(
-            overall[["method", "n", "auc", "drop10", "drop20"]],
+            explain.xai_scores_text(explain.in_points(overall[["method", "n", "auc", "drop10", "drop20"]])),
             hide_index=True,
             column_config={
                 **explain.xai_scores_config(),
@@ -236,8 +276,13 @@ else:
         key=state.KEY_XAI_TABLE_SCORE,
         format_func=lambda s: {"auc": "AUC", "drop10": "drop @ 10 %", "drop20": "drop @ 20 %"}[s],
     )
-    per = rows[rows["emotion"] != "all"].pivot(index="method", columns="emotion", values=score)
+    per = explain.in_points(rows[rows["emotion"] != "all"])
+    per = per.pivot(index="method", columns="emotion", values=score)
     per = per.reindex([m for m in [*EXPLAINERS, "random"] if m in per.index])
     per.index = per.index.map(figures.method_title)
-    st.dataframe(per[[e for e in EMOTIONS if e in per.columns]].style.format("{:.3f}"))
+    st.dataframe(
+        per[[e for e in EMOTIONS if e in per.columns]].style.format(
+            "{:.3f}" if score == "auc" else "{:.1f} pt"
+        )
+    )
     st.caption(f"Per emotion: {explain.XAI_SCORES[score]}.")

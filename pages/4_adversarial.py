@@ -16,10 +16,11 @@ from ui import adversarial, clips, errors, loaders, models, navigation, state
 navigation.ensure_navigation()
 st.title("Adversarial examples")
 st.caption(
-    "How little does it take to change the model's mind? A fast gradient sign attack "
-    "(FGSM) nudges every time-frequency bin of the spectrogram, or every sample of the "
-    "waveform, by at most epsilon in the direction that hurts the model most. Move the "
-    "slider, look at the perturbation, and listen to it."
+    "How little does it take to change the model's mind? An attack nudges every "
+    "time-frequency bin of the spectrogram, or every sample of the waveform, by at most "
+    "epsilon in the direction that hurts the model most: FGSM (fast gradient sign) in one "
+    "step, PGD (projected gradient descent) in several small ones. Move the slider, look at "
+    "the perturbation, and listen to it."
 )
 
 model_names = adversarial.adv_models()
@@ -103,7 +104,7 @@ def attack_settings() -> tuple[str, str, attacks.AttackSettings]:
     key = state.KEY_ADV_EPS[domain]
     if st.session_state.get(key) not in grid:
         st.session_state[key] = adversarial.ADV_DEFAULT_EPS[domain]
-    eps = st.select_slider("Epsilon", grid, key=key, format_func=figures.attacks.format_epsilon)
+    eps = st.select_slider("Epsilon (ε)", grid, key=key, format_func=figures.attacks.format_epsilon)
     st.caption(adversarial.ADV_EPS_HELP[domain])
     settings = attacks.AttackSettings(
         epsilon=float(eps), target=None if target == adversarial.ADV_UNTARGETED else target
@@ -112,24 +113,25 @@ def attack_settings() -> tuple[str, str, attacks.AttackSettings]:
 
 
 def run_attack(domain: str, attack: str, settings: attacks.AttackSettings) -> attacks.ClipAttack:
-    """The attack on this clip (cached), under a spinner saying what it does."""
-    spinner = (
-        "Attacking, then reconstructing with Griffin-Lim…"
+    """The attack on this clip (through the shared queue), saying what it does while it waits."""
+    what = (
+        "Attacking, then reconstructing with Griffin-Lim"
         if domain == "spectrogram"
-        else "Attacking the waveform…"
+        else "Attacking the waveform"
     )
-    with st.spinner(spinner):
-        return adversarial.adv_attack(pred, clip["id"], y, attack, settings)
+    return adversarial.adv_attack(pred, clip["id"], y, attack, settings, what=what)
 
 
 def outcome(res: attacks.ClipAttack) -> None:
     """The prediction after the attack, the two SNRs, the outcome sentences and the timing."""
     m = st.columns(3)
+    delta, color = adversarial.adv_prediction_delta(res)
     m[0].metric(
-        "Prediction",
+        "Prediction after the attack",
         EMOTIONS[int(res.probs_after.argmax())],
-        f"was {EMOTIONS[res.label]}" if res.fooled else "unchanged",
-        delta_color="inverse" if res.fooled else "off",
+        delta,
+        delta_color=color,
+        delta_arrow="off",  # a label has no direction
     )
     m[1].metric(
         "SNR of the perturbation",
@@ -146,6 +148,7 @@ def outcome(res: attacks.ClipAttack) -> None:
     with st.container(key="adversarial-outcome"):
         st.markdown(adversarial.adv_outcome(res))
         st.markdown(adversarial.adv_playback_outcome(res))
+        st.caption(adversarial.adv_method_note(res))
     st.caption(adversarial.adv_timing_caption(res))
 
 
@@ -207,7 +210,10 @@ def spectrograms(res: attacks.ClipAttack, domain: str) -> None:
     else:
         st.caption(
             "The adversarial spectrogram is the log-mel of the adversarial audio "
-            "(librosa, as the model sees it)."
+            "(librosa, as the model sees it). In dB the perturbation shows most where the window "
+            "is quiet (high bands, pauses, the edges of words and, at larger epsilons, the silent "
+            "padding of a clip shorter than 3 s): there a small noise lies many dB above what was "
+            "there, while under loud speech the same noise changes little."
         )
 
 
@@ -229,21 +235,17 @@ def robustness_curve(epsilon: float, domain: str) -> None:
                 icon=":material/info:",
             )
             return
+        if domain == "waveform":
+            st.info(adversarial.ADV_CURVE_WAVEFORM_NOTE, icon=":material/info:")
         marked = epsilon if domain == "spectrogram" else None
+        st.markdown(
+            f"How {pred.model_name}'s accuracy over the whole test split, not this clip alone, "
+            "falls as epsilon grows."
+        )
         st.plotly_chart(figures.attacks.robustness_figure(rows, epsilon=marked), key="adversarial.curve")
-        counts = rows.groupby("attack", sort=False)["n"].first()
-        runs = ", ".join(
-            f"{attacks.get_attack(k).title if k in attacks.ATTACKS else k} on {n} clips"
-            for k, n in counts.items()
-        )
-        st.caption(
-            f"Untargeted attacks away from the true label on the seed test split ({runs}; "
-            "FGSM solid, others dashed), epsilon on the normalised input; per-emotion lines "
-            "are the share of that emotion's clips still recognised. The dashed red line "
-            "marks this clip's epsilon" + (" (spectrogram attacks only)." if marked is None else ".")
-        )
+        st.caption(adversarial.adv_curve_caption(rows, marked=marked is not None))
         with st.expander("The numbers"):
-            st.dataframe(rows.drop(columns=["model", "domain", "protocol"]), hide_index=True)
+            st.dataframe(adversarial.adv_curve_table(rows), hide_index=True)
 
 
 @st.fragment

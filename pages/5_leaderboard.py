@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from ser_core import figures
+from ser_core import figures, run_choice
 from ser_core import leaderboard as lb
+from ser_core.figures.leaderboard import PROTOCOL_NAMES
 from ui import errors, leaderboard, navigation, state
 
 navigation.ensure_navigation()
@@ -42,12 +44,7 @@ def ranking() -> None:
             runs, models=picked["model"], inputs=picked["input"], protocols=picked["protocol"]
         )
         summary = lb.by_new_voices(lb.summarize(chosen))
-        running = chosen[chosen["accuracy"].isna()]
-        if len(running):
-            st.caption(
-                f"Still training or without test metrics (listed under *Every run*): "
-                f"{', '.join(running['run_name'])}."
-            )
+        unfinished_notes(chosen)
         table = chosen if every else summary
         if table.empty:
             if filtered:
@@ -65,20 +62,62 @@ def ranking() -> None:
                 "Best on **new voices** first: a recipe's leave-one-speaker-out mean, the accuracy to "
                 "expect for a voice no model heard. The **seed split** tests other clips of the nine "
                 "speakers the model trained on, so it is higher; recipes never run on LOSO come last."
+                + (
+                    " RAVDESS (English actors): *both_loso* adds all its actors to the training "
+                    "part of nEMO's LOSO folds; *ravdess_lao* holds four of its actors out per fold."
+                    if summary["protocol"].isin(["both_loso", "ravdess_lao"]).any()
+                    else ""
+                )
             )
         if not summary.empty:
-            st.subheader("Accuracy by representation")
-            st.plotly_chart(figures.accuracy_figure(summary), key="leaderboard.accuracy")
-            st.caption("Error bars: standard deviation over the LOSO folds.")
+            accuracy_chart(summary)
         done = table[table["accuracy"].notna()]
         if len(done):
             st.subheader("Per-class F1")
-            labels = (
-                leaderboard.unique_labels(done["run_name"], done["run_id"])
-                if every
-                else done["label"].tolist()
-            )
+            names = run_choice.run_labels(runs)
+            labels = [names[r] for r in done["run_id"]] if every else done["label"].tolist()
             st.plotly_chart(figures.f1_heatmap(done, labels=labels), key="leaderboard.f1")
+
+
+def unfinished_notes(chosen) -> None:
+    """Name the runs training now, and those that ended (or died) without a test result."""
+    training = chosen[chosen["state"] == "training"]
+    dead = chosen[(chosen["state"] != "training") & chosen["accuracy"].isna()]
+    if len(training):
+        st.caption(
+            "Training now (listed under *Every run*, ranked once tested): "
+            + "; ".join(f"{n} ({w})" for n, w in zip(training["run_name"], training["state_note"]))
+            + "."
+        )
+    if len(dead):
+        st.caption(
+            "Ended without a test result, not ranked: "
+            + "; ".join(f"{n}: {w}" for n, w in zip(dead["run_name"], dead["state_note"]))
+            + "."
+        )
+
+
+def accuracy_chart(summary) -> None:
+    """One horizontal bar per recipe on the chosen protocol, best on top."""
+    protocols = [p for p in ("loso", "seed") if p in set(summary["protocol"])]
+    protocols += sorted(set(summary["protocol"]) - set(protocols))
+    state.keep_valid(state.KEY_LB_ACC_PROTOCOL, protocols)
+    st.session_state.setdefault(state.KEY_LB_ACC_PROTOCOL, protocols[0])
+    st.subheader("Accuracy by recipe")
+    protocol = st.radio(
+        "Protocol of the chart",
+        protocols,
+        horizontal=True,
+        key=state.KEY_LB_ACC_PROTOCOL,
+        format_func=lambda p: PROTOCOL_NAMES.get(p, p),
+    )
+    st.plotly_chart(figures.accuracy_figure(summary, protocol=protocol), key="leaderboard.accuracy")
+    note = (
+        " Error bars: standard deviation over the held-out speakers (one LOSO fold each)."
+        if (summary.loc[summary["protocol"] == protocol, "n_folds"] > 1).any()
+        else ""
+    )
+    st.caption(f"One bar per recipe (model · representation), best on top.{note}")
 
 
 st.header("Ranking", divider="gray")
@@ -99,32 +138,62 @@ def inspect_run() -> None:
     with errors.report_errors():
         runs = leaderboard.leaderboard_runs()
         ids = lb.ranked_run_ids(runs)
+        labels = run_choice.run_labels(runs)
         state.keep_valid(state.KEY_LB_RUN, ids)
-        rid = st.selectbox("Run", ids, key=state.KEY_LB_RUN, format_func=lambda r: lb.run_label(runs, r))
+        st.session_state.setdefault(state.KEY_LB_RUN, run_choice.default_inspect(runs))
+        rid = st.selectbox(
+            "Run",
+            ids,
+            key=state.KEY_LB_RUN,
+            format_func=labels.get,
+            help="Best test accuracy first. Opens on the recipe best on new voices among those with "
+            "training curves: its leave-one-speaker-out fold nearest the recipe's mean.",
+        )
         row = runs.set_index("run_id").loc[rid]
-        fold = f" · fold {int(row['fold'])}" if row["protocol"] == "loso" else ""
+        fold = leaderboard.fold_text(row["protocol"], row["fold"])
+        note = f" ({row['state_note']})" if row["state_note"] else ""
         st.caption(
             f"**{row['model']}** on **{row['input']}** · {row['protocol']}{fold} · "
-            f"status {row['status']} · started {row['start_time']:%Y-%m-%d %H:%M} UTC"
+            f"{row['state']}{note} · started {row['start_time']:%Y-%m-%d %H:%M} UTC"
         )
         left, right = st.columns(2)
         left.markdown("**Test confusion matrix**")
         cm = lb.confusion(runs, rid)
         if cm is None:
             left.info(
-                "No test confusion matrix yet: the run has not finished.", icon=":material/hourglass_top:"
+                "No test confusion matrix yet: the run is still training."
+                if row["state"] == "training"
+                else "No test confusion matrix: the run ended before its test.",
+                icon=":material/hourglass_top:",
             )
         else:
             left.plotly_chart(figures.confusion_figure(cm), key="leaderboard.confusion")
-        right.markdown("**Training curves**")
-        curves = leaderboard.run_curves(rid)
-        if curves.empty:
-            right.info("This run logged no per-epoch curves.", icon=":material/info:")
-        else:
-            right.plotly_chart(
-                figures.curves_figure(curves, best_epoch=row["best_epoch"]), key="leaderboard.curves"
-            )
-            right.caption("Dashed line: the epoch whose weights were kept (best validation accuracy).")
+        with right:
+            run_history(rid, row)
+
+
+def run_history(rid: str, row) -> None:
+    """Training curves of a network, the L2 sweep of a closed-form fit, or what an ensemble has."""
+    kind = run_choice.history_kind(row["model"])
+    if kind is None:
+        leaderboard.ensemble_overview(row)
+        return
+    curves = leaderboard.run_curves(rid)
+    st.markdown("**Training curves**" if kind == "epochs" else "**One fit per L2 strength**")
+    if curves.empty:
+        st.info("This run logged no per-epoch curves.", icon=":material/info:")
+        return
+    best, x_title = row["best_epoch"], "epoch"
+    if kind == "grid":
+        curves, best = leaderboard.closed_form_curves(curves, best)
+        x_title = "L2 strength C (inverse regularisation)"
+    fig = figures.curves_figure(curves, best_epoch=best, x_title=x_title, log_x=kind == "grid")
+    st.plotly_chart(fig, key="leaderboard.curves")
+    kept = "the strength C kept" if kind == "grid" else "the epoch whose weights were kept"
+    if pd.notna(best):
+        st.caption(f"Dashed line: {kept} (best validation accuracy).")
+    elif row["state"] == "training":
+        st.caption("Still training: the epoch to keep is chosen when it ends.")
 
 
 st.header("Inspect a run", divider="gray")
@@ -143,7 +212,7 @@ with errors.report_errors():
         if importance is not None:
             st.markdown("**What mattered in the Optuna search** (the shipped ensemble, else the newest)")
             st.plotly_chart(figures.importance_figure(importance), key="leaderboard.importance")
-    leaderboard.loso_ensemble_table(lb.loso_ensemble(runs))
+    leaderboard.loso_ensemble_table(lb.loso_ensemble(runs), rule=leaderboard.loso_ensemble_rule(runs))
 
 # ------------------------------------------------------------------ 3b. adaptation
 st.header("Adapting to a new voice", divider="gray")
@@ -178,26 +247,39 @@ def compare_runs() -> None:
     with errors.report_errors():
         runs = leaderboard.leaderboard_runs()
         ids = lb.ranked_run_ids(runs)
-        if len(ids) < 2:
+        pair = run_choice.default_compare(runs)
+        if len(ids) < 2 or pair is None:
             st.info("Comparing needs at least two runs.", icon=":material/info:")
             return
-        for key in (state.KEY_LB_COMPARE_A, state.KEY_LB_COMPARE_B):
-            state.keep_valid(key, ids)
+        labels = run_choice.run_labels(runs)
         c = st.columns(2)
-        a = c[0].selectbox(
-            "Run A", ids, index=0, key=state.KEY_LB_COMPARE_A, format_func=lambda r: lb.run_label(runs, r)
+        for key, default in zip((state.KEY_LB_COMPARE_A, state.KEY_LB_COMPARE_B), pair):
+            state.keep_valid(key, ids)
+            st.session_state.setdefault(key, default)
+        tip = (
+            "Opens on the recipe best on new voices, on the seed split (A), against the best "
+            "seed-split run of another recipe (B): both tested on the same clips."
         )
-        b = c[1].selectbox(
-            "Run B", ids, index=1, key=state.KEY_LB_COMPARE_B, format_func=lambda r: lb.run_label(runs, r)
-        )
-        table = lb.compare(runs, a, b)
+        a = c[0].selectbox("Run A", ids, key=state.KEY_LB_COMPARE_A, format_func=labels.get, help=tip)
+        b = c[1].selectbox("Run B", ids, key=state.KEY_LB_COMPARE_B, format_func=labels.get, help=tip)
+        table = lb.compare(runs, a, b, labels=(labels[a], labels[b]))
         left, right = st.columns([6, 5])
         left.dataframe(
-            leaderboard.compare_styler(table), hide_index=True, height=560, key="leaderboard.compare.table"
+            leaderboard.compare_styler(table),
+            hide_index=True,
+            height=560,
+            key="leaderboard.compare.table",
+            column_config={  # both runs' values in view, whatever the labels' length
+                "field": st.column_config.TextColumn(width=120),
+                **{c: st.column_config.TextColumn(width=190) for c in table.columns[1:3]},
+            },
         )
         left.caption(f"Highlighted: the {int(table['differs'].sum())} fields that differ.")
         right.markdown("**Per-class test F1**")
-        right.plotly_chart(figures.compare_f1_figure(runs, run_a=a, run_b=b), key="leaderboard.compare.f1")
+        right.plotly_chart(
+            figures.compare_f1_figure(runs, run_a=a, run_b=b, labels=(labels[a], labels[b])),
+            key="leaderboard.compare.f1",
+        )
 
 
 st.header("Compare two runs", divider="gray")

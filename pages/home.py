@@ -65,7 +65,11 @@ LINKS = [
         "Explain: Grad-CAM, LRP, SmoothGrad and LIME side by side",
         ":material/visibility:",
     ),
-    ("pages/4_adversarial.py", "Adversarial: FGSM perturbations you can listen to", ":material/bolt:"),
+    (
+        "pages/4_adversarial.py",
+        "Adversarial: FGSM and PGD perturbations you can listen to",
+        ":material/bolt:",
+    ),
     ("pages/5_leaderboard.py", "Leaderboard: every training run from MLflow", ":material/leaderboard:"),
 ]
 for page, label, icon in LINKS:

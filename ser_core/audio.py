@@ -4,8 +4,10 @@
 wav, flac, ogg (Vorbis, Opus), mp3, m4a/aac and webm, and returns a mono
 float32 waveform at the requested rate.  libsndfile (via ``soundfile``) is tried
 first; what it cannot read goes through FFmpeg (via PyAV).  Hostile input
-raises a subclass of :class:`~ser_core.errors.AudioError` whose message says
-what was wrong; silence is valid audio.
+raises a subclass of :class:`~ser_core.errors.AudioError` whose message says, in
+one plain sentence naming the file, what is wrong with it (and, where the format may
+be the cause, which formats work: :data:`FORMATS_TEXT`).  Silence is valid audio
+unless the caller asks otherwise (``silent_ok=False``: uploads to be judged).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from .errors import (
     AudioTooShortError,
     EmptyAudioError,
     InvalidAudioError,
+    SilentAudioError,
+    UnsupportedFormatError,
 )
 
 __all__ = [
@@ -34,6 +38,8 @@ __all__ = [
     "MAX_SECONDS",
     "MIN_SECONDS",
     "SUPPORTED_EXTENSIONS",
+    "FORMATS_TEXT",
+    "SILENT_PEAK",
     "audio_files",
     "files_of",
     "load_audio",
@@ -41,6 +47,7 @@ __all__ = [
     "to_mono",
     "resample",
     "check_finite",
+    "check_audible",
     "pad_or_trim",
     "frame_windows",
     "encode_wav",
@@ -53,7 +60,13 @@ AudioSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 MAX_SECONDS = 600.0
 #: Default minimum duration: shorter input holds no usable speech.
 MIN_SECONDS = 0.1
+#: The audio formats that work, everywhere: the uploaders' ``type=``, folders of the CLI,
+#: and the messages (:data:`FORMATS_TEXT`).
 SUPPORTED_EXTENSIONS = ("wav", "flac", "ogg", "opus", "mp3", "m4a", "aac", "mp4", "webm")
+#: :data:`SUPPORTED_EXTENSIONS` in words: ``"wav, flac, ..., mp4 or webm"``.
+FORMATS_TEXT = f"{', '.join(SUPPORTED_EXTENSIONS[:-1])} or {SUPPORTED_EXTENSIONS[-1]}"
+#: Audio whose loudest sample stays below this (-60 dBFS) is silent for ``silent_ok=False``.
+SILENT_PEAK = 1e-3
 
 
 def audio_files(folder: str | os.PathLike) -> list[Path]:
@@ -86,12 +99,33 @@ def files_of(source: str | os.PathLike) -> list[Path]:
     return files
 
 
-def _describe(source: AudioSource, name: str | None) -> str:
+def _filename(source: AudioSource, name: str | None) -> str | None:
     if name:
-        return repr(str(name))
+        return str(name)
     if isinstance(source, (str, os.PathLike)):
-        return repr(os.fspath(source))
-    return "the uploaded audio"
+        return os.fspath(source)
+    return None
+
+
+def _describe(source: AudioSource, name: str | None) -> str:
+    filename = _filename(source, name)
+    return "the uploaded audio" if filename is None else repr(filename)
+
+
+def _not_audio(what: str, filename: str | None) -> AudioDecodeError:
+    """The error for bytes that do not decode: an unsupported extension, or a damaged
+    file / not a sound file."""
+    ext = Path(filename).suffix.lower().lstrip(".") if filename else ""
+    if ext and ext not in SUPPORTED_EXTENSIONS:
+        return UnsupportedFormatError(
+            f"{what} is a .{ext} file, not audio in a format that works ({FORMATS_TEXT}).",
+            filename=filename,
+        )
+    return AudioDecodeError(
+        f"{what} cannot be read as audio: the file is damaged or not a sound file "
+        f"(formats that work: {FORMATS_TEXT}).",
+        filename=filename,
+    )
 
 
 def _read_bytes(source: AudioSource, what: str) -> bytes:
@@ -100,9 +134,9 @@ def _read_bytes(source: AudioSource, what: str) -> bytes:
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
         if not p.exists():
-            raise AudioDecodeError(f"{what}: no such file")
+            raise AudioDecodeError(f"{what}: no such file", filename=os.fspath(p))
         if p.is_dir():
-            raise AudioDecodeError(f"{what} is a folder, not an audio file")
+            raise AudioDecodeError(f"{what} is a folder, not an audio file", filename=os.fspath(p))
         return p.read_bytes()
     if hasattr(source, "read"):
         data = source.read()
@@ -113,16 +147,35 @@ def _read_bytes(source: AudioSource, what: str) -> bytes:
     raise AudioDecodeError(f"cannot read audio from an object of type {type(source).__name__}")
 
 
-def _decode_soundfile(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray, int]:
+def _duration(seconds: float) -> str:
+    """``"12.5 s"``, or ``"3 min 20 s"`` from a minute on."""
+    if seconds < 60:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def _too_long(
+    what: str, filename: str | None, max_seconds: float, seconds: float | None
+) -> AudioTooLongError:
+    lasts = f"lasts {_duration(seconds)}, longer than" if seconds is not None else "lasts longer than"
+    return AudioTooLongError(
+        f"{what} {lasts} the limit of {_duration(max_seconds)}: cut it shorter.", filename=filename
+    )
+
+
+def _decode_soundfile(
+    data: bytes, max_seconds: float, what: str, filename: str | None
+) -> tuple[np.ndarray, int]:
     with sf.SoundFile(io.BytesIO(data)) as f:
         sr = int(f.samplerate)
         if f.frames > 0 and f.frames / sr > max_seconds:
-            raise AudioTooLongError(f"{what} lasts {f.frames / sr:.1f} s; the limit is {max_seconds:.0f} s")
+            raise _too_long(what, filename, max_seconds, f.frames / sr)
         y = f.read(dtype="float32", always_2d=True)
     return y, sr
 
 
-def _decode_pyav(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray, int]:
+def _decode_pyav(data: bytes, max_seconds: float, what: str, filename: str | None) -> tuple[np.ndarray, int]:
     import av  # imported lazily: only needed for mp3/m4a/webm
 
     chunks: list[np.ndarray] = []
@@ -132,7 +185,9 @@ def _decode_pyav(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray
         with av.open(io.BytesIO(data), mode="r") as container:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
-                raise AudioDecodeError(f"{what} contains no audio stream")
+                raise AudioDecodeError(
+                    f"{what} holds no sound track (formats that work: {FORMATS_TEXT}).", filename=filename
+                )
             stream = streams[0]
             resampler = av.AudioResampler(format="fltp", layout=None, rate=None)
             for packet in container.demux(stream):
@@ -143,19 +198,17 @@ def _decode_pyav(data: bytes, max_seconds: float, what: str) -> tuple[np.ndarray
                         chunks.append(arr)
                         total += arr.shape[1]
                         if sr and total / sr > max_seconds:
-                            raise AudioTooLongError(f"{what} lasts more than {max_seconds:.0f} s, the limit")
+                            raise _too_long(what, filename, max_seconds, None)
     except (AudioDecodeError, AudioTooLongError):
         raise
-    except Exception as exc:
-        if chunks and sr:  # truncated stream: keep what decoded cleanly
-            pass
-        else:
-            raise AudioDecodeError(
-                f"{what} is not audio in a supported format "
-                f"({', '.join(SUPPORTED_EXTENSIONS)}), or it is damaged: {exc}"
-            ) from exc
+    except Exception as exc:  # FFmpeg's own words ("[Errno 1094995529] ...") mean nothing to people
+        if not (chunks and sr):  # else a truncated stream: keep what decoded cleanly
+            raise _not_audio(what, filename) from exc
     if not chunks or not sr:
-        raise EmptyAudioError(f"{what} decodes to no audio samples")
+        raise EmptyAudioError(
+            f"{what} holds no sound: it decodes to no audio samples (formats that work: {FORMATS_TEXT}).",
+            filename=filename,
+        )
     channels = max(c.shape[0] for c in chunks)
     chunks = [c if c.shape[0] == channels else np.repeat(c[:1], channels, 0) for c in chunks]
     y = np.concatenate(chunks, axis=1).T.astype(np.float32, copy=False)
@@ -183,18 +236,21 @@ def decode(
     sr : int
         The file's own sample rate.
     """
-    what = _describe(source, name)
+    what, filename = _describe(source, name), _filename(source, name)
     data = _read_bytes(source, what)
     if len(data) == 0:
-        raise EmptyAudioError(f"{what} is empty (0 bytes)")
+        raise EmptyAudioError(f"{what} is empty (0 bytes)", filename=filename)
     try:
-        y, sr = _decode_soundfile(data, max_seconds, what)
+        y, sr = _decode_soundfile(data, max_seconds, what, filename)
     except AudioTooLongError:
         raise
     except Exception:  # noqa: BLE001 - libsndfile cannot read it: try FFmpeg
-        y, sr = _decode_pyav(data, max_seconds, what)
+        y, sr = _decode_pyav(data, max_seconds, what, filename)
     if y.size == 0:
-        raise EmptyAudioError(f"{what} contains no audio samples")
+        raise EmptyAudioError(
+            f"{what} holds no sound: it contains no audio samples (formats that work: {FORMATS_TEXT}).",
+            filename=filename,
+        )
     return y, sr
 
 
@@ -213,11 +269,28 @@ def resample(y: np.ndarray, *, orig_sr: int, sr: int = SAMPLE_RATE) -> np.ndarra
     )
 
 
-def check_finite(y: np.ndarray, *, name: str = "the audio") -> np.ndarray:
+def check_finite(y: np.ndarray, *, name: str = "the audio", filename: str | None = None) -> np.ndarray:
     """Raise :class:`InvalidAudioError` when ``y`` holds NaN or inf."""
     bad = ~np.isfinite(y)
     if bad.any():
-        raise InvalidAudioError(f"{name} contains {int(bad.sum())} invalid samples (NaN or infinite values)")
+        raise InvalidAudioError(
+            f"{name} contains {int(bad.sum())} invalid samples (NaN or infinite values)", filename=filename
+        )
+    return y
+
+
+def check_audible(y: np.ndarray, *, name: str = "the audio", filename: str | None = None) -> np.ndarray:
+    """Raise :class:`SilentAudioError` when the loudest sample of ``y`` (any shape) is
+    below :data:`SILENT_PEAK` (-60 dBFS); return ``y``."""
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak < SILENT_PEAK:
+        level = (
+            f"its loudest sample is at {20 * np.log10(peak):.0f} dBFS" if peak > 0 else "every sample is 0"
+        )
+        raise SilentAudioError(
+            f"{name} is silent ({level}): record or choose a file with speech in it.",
+            filename=filename,
+        )
     return y
 
 
@@ -228,6 +301,7 @@ def load_audio(
     name: str | None = None,
     min_seconds: float = MIN_SECONDS,
     max_seconds: float = MAX_SECONDS,
+    silent_ok: bool = True,
 ) -> np.ndarray:
     """Decode, check, mix to mono and resample audio.
 
@@ -241,6 +315,9 @@ def load_audio(
         Display name used in error messages.
     min_seconds, max_seconds : float
         Accepted duration range.
+    silent_ok : bool
+        False: audio without sound (:func:`check_audible`) raises
+        :class:`SilentAudioError` (an upload to be judged); True: silence is valid.
 
     Returns
     -------
@@ -249,19 +326,23 @@ def load_audio(
 
     Raises
     ------
-    EmptyAudioError, AudioDecodeError, AudioTooShortError, AudioTooLongError,
-    InvalidAudioError
+    EmptyAudioError, AudioDecodeError, UnsupportedFormatError, AudioTooShortError,
+    AudioTooLongError, InvalidAudioError, SilentAudioError
+        Each names the file and says in one sentence what is wrong with it.
     """
-    what = _describe(source, name)
+    what, filename = _describe(source, name), _filename(source, name)
     y, orig_sr = decode(source, name=name, max_seconds=max_seconds)
     seconds = y.shape[0] / orig_sr
     if seconds > max_seconds:
-        raise AudioTooLongError(f"{what} lasts {seconds:.1f} s; the limit is {max_seconds:.0f} s")
+        raise _too_long(what, filename, max_seconds, seconds)
     if seconds < min_seconds:
         raise AudioTooShortError(
-            f"{what} lasts only {seconds * 1000:.0f} ms; at least {min_seconds * 1000:.0f} ms is needed"
+            f"{what} lasts only {seconds * 1000:.0f} ms; at least {min_seconds * 1000:.0f} ms is needed",
+            filename=filename,
         )
-    check_finite(y, name=what)
+    check_finite(y, name=what, filename=filename)
+    if not silent_ok:
+        check_audible(y, name=what, filename=filename)
     return resample(to_mono(y), orig_sr=orig_sr, sr=sr)
 
 

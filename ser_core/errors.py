@@ -15,6 +15,8 @@ __all__ = [
     "AudioTooShortError",
     "AudioTooLongError",
     "InvalidAudioError",
+    "SilentAudioError",
+    "UnsupportedFormatError",
     "DatasetError",
     "DatasetNotFoundError",
     "DownloadError",
@@ -35,7 +37,15 @@ class SERError(Exception):
 
 
 class AudioError(SERError, ValueError):
-    """Audio that cannot be used (the base of all audio input errors)."""
+    """Audio that cannot be used (the base of all audio input errors).
+
+    ``filename`` is the offending file's name as shown to people (None for raw bytes
+    without a name); the message names it too.
+    """
+
+    def __init__(self, message: str = "", *, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.filename = filename
 
 
 class EmptyAudioError(AudioError):
@@ -56,6 +66,15 @@ class AudioTooLongError(AudioError):
 
 class InvalidAudioError(AudioError):
     """The decoded samples contain NaN or infinite values."""
+
+
+class SilentAudioError(AudioError):
+    """The audio decodes but holds no sound (every sample near zero)."""
+
+
+class UnsupportedFormatError(AudioDecodeError):
+    """The file's extension is not one of the supported audio formats, and it does not
+    decode as audio."""
 
 
 class DatasetError(SERError):

@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import models, tracking
+from . import models, run_table, tracking
 from .config import EMOTIONS
 from .errors import TrackingError
+from .run_table import compare
 
 __all__ = [
     "CONDITIONS_EXPERIMENT",
@@ -80,8 +81,9 @@ ADAPT_PREFIX = "adapt_accuracy_"
 IMPORTANCE_PREFIX = "importance_"
 _EXTRA_PREFIXES = (WEIGHT_PREFIX, ADAPT_PREFIX, IMPORTANCE_PREFIX)
 #: Per-epoch metric histories logged by :func:`ser_core.train.train` (step = epoch).
-CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr", "speaker_accuracy")
-# (speaker_accuracy: the speaker adversary's training accuracy, in speaker-adversarial runs only)
+CURVE_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr", "speaker_accuracy", "C")
+# (speaker_accuracy: the speaker adversary's training accuracy, in speaker-adversarial runs only;
+# C: a closed-form run's L2 strength, one step per strength tried)
 F1_COLUMNS = [f"f1_{e}" for e in EMOTIONS]
 #: Metrics averaged over folds by :func:`summarize` (all but the last four in 0..1).
 METRICS = [
@@ -121,6 +123,9 @@ RUN_COLUMNS = [
     "members",
     "shipped",
     "params",
+    "host",
+    "pid",
+    "last_seen",
 ]
 GROUP = ["model", "input", "protocol"]
 #: Appended to the input of a run trained on its validation part too (``train --train-on-val``).
@@ -144,7 +149,6 @@ _METRIC_KEYS = {
         )
     },
 }
-_PERCENT = {"accuracy", "macro_f1", "precision", "recall", "best_val_accuracy", *F1_COLUMNS}
 
 
 # --------------------------------------------------------------------- reading the store
@@ -207,6 +211,10 @@ def _row(run) -> dict[str, Any]:
         "confusion": t.get("test_confusion") or t.get("confusion"),
         "members": p.get("members"),
         "params": dict(p),
+        "host": t.get(tracking.HOST_TAG),
+        "pid": t.get(tracking.PID_TAG),
+        # the last sign of life: its end, else (still RUNNING) its newest metric (_last_metrics)
+        "last_seen": info.end_time or info.start_time,
     }
     row.update({col: m.get(key, math.nan) for col, key in _METRIC_KEYS.items()})
     row.update({k: v for k, v in m.items() if k.startswith(_EXTRA_PREFIXES)})
@@ -256,8 +264,13 @@ def load_runs(db: str | Path | None = None, *, models_dir: str | Path | None = N
         training), ``fold`` and ``parameters`` floats (NaN when not logged),
         ``start_time`` a UTC timestamp, ``confusion`` the JSON of the test
         confusion matrix (or None), ``shipped`` the name of the shipped model a
-        card ties to the run (or None), ``params`` a dict of every logged parameter;
-        then ``weight_<representation>`` columns of ensemble runs.  Sorted newest first.
+        card ties to the run (or None), ``params`` a dict of every logged parameter,
+        ``host`` and ``pid`` the training process's tags (:func:`ser_core.tracking.liveness_tags`;
+        None before they existed), ``last_seen`` a UTC timestamp: its end, or for a RUNNING run
+        its newest per-epoch metric (:mod:`ser_core.run_state` decides from these whether it
+        still trains); then ``weight_<representation>`` columns of ensemble runs.  An
+        ensemble's ``parameters`` are its members' (:func:`ser_core.run_table.ensemble_parameters`).
+        Sorted newest first.
         Empty (with these columns) when the database or the experiment does not exist.
 
     Raises
@@ -281,21 +294,33 @@ def load_runs(db: str | Path | None = None, *, models_dir: str | Path | None = N
             token = page.token
             if not token:
                 break
+        if not found:
+            return empty
+        df = pd.DataFrame([_row(r) for r in found])
+        _last_metrics(client, df)
     except _read_errors() as err:
         raise _fail(path, err) from err
-    if not found:
-        return empty
-    df = pd.DataFrame([_row(r) for r in found])
     names = shipped_runs(models_dir)
     df["shipped"] = pd.Series([names.get(r) for r in df["run_id"]], dtype=object)
     weights = sorted(c for c in df.columns if c.startswith(_EXTRA_PREFIXES))
     df = df[RUN_COLUMNS + weights]
     df["start_time"] = pd.to_datetime(df["start_time"], unit="ms", utc=True)
+    df["last_seen"] = pd.to_datetime(df["last_seen"], unit="ms", utc=True)
     num = [c for c in RUN_COLUMNS if c in _METRIC_KEYS] + ["fold", "parameters"] + weights
     df[num] = df[num].astype(float)
-    for col in ("confusion", "members"):  # object columns holding None, not str/NaN
+    df["parameters"] = df["parameters"].fillna(run_table.ensemble_parameters(df, ensemble=ENSEMBLE))
+    for col in ("confusion", "members", "host", "pid"):  # object columns holding None, not str/NaN
         df[col] = pd.Series([v if isinstance(v, str) else None for v in df[col]], dtype=object)
     return df.sort_values("start_time", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _last_metrics(client, df: pd.DataFrame) -> None:
+    """``last_seen`` of each RUNNING run: its newest per-epoch metric (ms), else its start."""
+    for i in df.index[df["status"] == "RUNNING"]:
+        stamps = [
+            m.timestamp for key in CURVE_KEYS for m in client.get_metric_history(df.at[i, "run_id"], key)
+        ]
+        df.at[i, "last_seen"] = max([df.at[i, "last_seen"], *stamps])
 
 
 #: MLflow experiment of the recording-condition reports (:mod:`ser_core.robustness`).
@@ -471,13 +496,7 @@ def run_label(runs: pd.DataFrame, run_id: str) -> str:
 
 
 def _get(runs: pd.DataFrame, run_id: str) -> pd.Series:
-    hit = runs.loc[runs["run_id"] == run_id]
-    if hit.empty:
-        raise TrackingError(
-            f"No run {run_id!r} among the {len(runs)} runs read from the MLflow "
-            f"tracking database {tracking.db_path()}."
-        )
-    return hit.iloc[0]
+    return run_table.get_run(runs, run_id)
 
 
 def confusion(runs: pd.DataFrame, run_id: str) -> np.ndarray | None:
@@ -665,69 +684,6 @@ def loso_ensemble(runs: pd.DataFrame) -> pd.DataFrame | None:
     )
     out["fold"] = out["fold"].astype(int)
     return out.sort_values("fold").reset_index(drop=True)
-
-
-def _fmt(field: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, (float, np.floating)):
-        if field in _PERCENT:
-            return f"{100 * value:.2f} %"
-        return f"{value:,.0f}" if field in ("parameters", "best_epoch", "fold") else f"{value:.4g}"
-    return str(value)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
-
-
-def compare(runs: pd.DataFrame, run_a: str, run_b: str) -> pd.DataFrame:
-    """Side-by-side metrics and parameters of two runs.
-
-    Returns
-    -------
-    DataFrame, shape (n_fields, 4)
-        Columns ``field``, ``A: <run name>``, ``B: <run name>`` (values formatted
-        as text: ratios as percentages) and ``differs`` (bool).  The test
-        metrics come first, then every logged parameter (union of both runs).
-    """
-    a, b = _get(runs, run_a), _get(runs, run_b)
-    fields: list[tuple[str, Any, Any]] = [
-        (f, a[f], b[f])
-        for f in [
-            "status",
-            "model",
-            "input",
-            "protocol",
-            "fold",
-            "accuracy",
-            "macro_f1",
-            "precision",
-            "recall",
-            *F1_COLUMNS,
-            "best_val_accuracy",
-            "best_epoch",
-            "ece_before",
-            "ece_after",
-            "temperature",
-            "train_seconds",
-            "parameters",
-        ]
-    ]
-    shown = {"model", "input", "protocol", "fold", "parameters"}
-    pa, pb = a["params"] or {}, b["params"] or {}
-    fields += [(f"param {k}", pa.get(k), pb.get(k)) for k in sorted(set(pa) | set(pb)) if k not in shown]
-    col_a, col_b = f"A: {a['run_name']}", f"B: {b['run_name']}"
-    return pd.DataFrame(
-        {
-            "field": [f for f, _, _ in fields],
-            col_a: [_fmt(f, x) for f, x, _ in fields],
-            col_b: [_fmt(f, y) for f, _, y in fields],
-            "differs": [not _same(x, y) for f, x, y in fields],
-        }
-    )
 
 
 # --------------------------------------------------------------------- writing an ensemble

@@ -381,15 +381,17 @@ class OnlineAdapter:
         """One sentence for people on the state of the adaptation."""
         if not self.can_adapt:
             return self.predictor.adaptation()
+        calibration = getattr(self.predictor, "profile", None)
         if self.ready:
+            instead = ""
+            if calibration is not None:  # the calibration's statistics are replaced, say so
+                instead = f", in place of your calibration {calibration.name!r}".replace(" ''", "")
             return (
                 f"Adapted on the fly: running statistics of {self.seconds:.0f} s of your "
-                "speech in this session."
+                f"speech in this session{instead}."
             )
-        return (
-            f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until "
-            f"then: {self.predictor.adaptation()}"
-        )
+        until = "your calibration is used" if calibration is not None else "the model is not adapted"
+        return f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until then, {until}."
 
 
 class LivePredictor:
@@ -476,6 +478,24 @@ class LivePredictor:
         if not pts:
             return np.zeros(0), np.zeros((0, len(EMOTIONS)), np.float32)
         return np.array([p.time for p in pts]), np.stack([p.probs for p in pts])
+
+    def overall(self) -> np.ndarray | None:
+        """The whole session in one: the mean of every prediction's probabilities weighted
+        by its window's loudness (RMS), as an upload's windows are pooled
+        (:meth:`~ser_core.inference.Predictor.timeline`).
+
+        Returns
+        -------
+        np.ndarray, shape (6,), float32, or None
+            None before the first prediction.
+        """
+        with self._lock:
+            pts = list(self._history)
+        if not pts:
+            return None
+        rms = np.array([p.rms for p in pts]) + 1e-8
+        probs = np.stack([p.probs for p in pts])
+        return ((probs * rms[:, None]).sum(0) / rms.sum()).astype(np.float32)
 
     def __len__(self) -> int:
         with self._lock:

@@ -38,6 +38,7 @@ __all__ = [
     "predictions_name",
     "save_predictions",
     "TRAINVAL_SUFFIX",
+    "TRAINVAL_INPUT",
     "CONDITIONS_INPUT",
     "CONDITIONS_SUFFIX",
     "CONDITIONS_NORMALISATION",
@@ -203,8 +204,13 @@ class TrainConfig:
         )
 
     def run_name(self) -> str:
+        """``resnet18-mel-seed``: the model, the input tag, :data:`TRAINVAL_INPUT` when it trained on
+        the validation part too, the protocol, the fold, and ``-s<seed>`` for a seed other than 0
+        (``resnet18-mel+val-seed-s1``, ``resnet18-mel-spk-loso-fold3``)."""
         fold = f"-fold{self.fold}" if self.protocol in ("loso", "both_loso", "ravdess_lao") else ""
-        return f"{self.model}-{self.tag}-{self.protocol}{fold}"
+        val = TRAINVAL_INPUT if self.train_on_val else ""
+        seed = f"-s{self.seed}" if self.seed else ""
+        return f"{self.model}-{self.tag}{val}-{self.protocol}{fold}{seed}"
 
 
 @dataclass
@@ -336,6 +342,10 @@ def predictions_dir() -> Path:
     return artifacts_dir() / "predictions"
 
 
+#: Appended to the input tag in the run name of a run trained on its validation part too
+#: (``resnet18-mel+val-seed``; the leaderboard's input column says the same).
+TRAINVAL_INPUT = "+val"
+
 #: Suffix of the predictions of a run trained on its validation part too (``--train-on-val``):
 #: its validation logits are in-sample, so they are kept apart from the held-out ones that
 #: ensemble searches read (``resnet18-mel-seed-trainval.npz`` next to ``resnet18-mel-seed.npz``).
@@ -348,7 +358,9 @@ def predictions_name(tc: TrainConfig) -> str:
     then :data:`TRAINVAL_SUFFIX` when it trained on the validation part too
     (``resnet18-mel-seed-s1-trainval``), then :data:`CONDITIONS_SUFFIX` when it trained with
     conditions (the run name then without ``+cond``: ``resnet18-mel-spk-loso-fold3-cond``)."""
-    plain = dataclasses.replace(tc, conditions=()) if tc.conditions else tc
+    plain = dataclasses.replace(  # the stem's suffixes say these
+        tc, conditions=(), train_on_val=False, calibration_from=None, seed=0
+    )
     return (
         plain.run_name()
         + (f"-s{tc.seed}" if tc.seed else "")

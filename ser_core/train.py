@@ -656,11 +656,12 @@ def _result(
 
 
 def _start_run(tc: TrainConfig, fold: _Fold, s: _Setup, *, cfg: FeatureConfig, device: torch.device):
-    """An MLflow run with the run's parameters logged."""
+    """An MLflow run with the run's parameters logged, tagged with this host and process (so
+    that the leaderboard can tell a live run from one whose process died)."""
     import mlflow  # optional heavy dependency: only when a run is logged
 
     exp = tracking.experiment_id()
-    run = mlflow.start_run(experiment_id=exp, run_name=tc.run_name())
+    run = mlflow.start_run(experiment_id=exp, run_name=tc.run_name(), tags=tracking.liveness_tags())
     mlflow.log_params(
         {
             **dataclasses.asdict(tc),

@@ -90,8 +90,8 @@ def pytest_configure(config):
 def encode(y: np.ndarray, *, sr: int = 16_000, ext: str = "wav") -> bytes:
     """Encode a waveform ``(n,)`` or ``(n, channels)`` to bytes of format ``ext``.
 
-    wav/flac/ogg (Vorbis)/opus (Ogg Opus) via soundfile; mp3, m4a (AAC) and
-    webm (Opus) via PyAV.  Used to make every test fixture at test time.
+    wav/flac/ogg (Vorbis)/opus (Ogg Opus) via soundfile; mp3, m4a (AAC), aac
+    (raw ADTS) and webm (Opus) via PyAV.  Used to make every test fixture at test time.
     """
     import io
 
@@ -114,6 +114,7 @@ def encode(y: np.ndarray, *, sr: int = 16_000, ext: str = "wav") -> bytes:
     container_fmt, codec, rate = {
         "mp3": ("mp3", "libmp3lame", sr),
         "m4a": ("mp4", "aac", sr),
+        "aac": ("adts", "aac", sr),  # raw AAC
         "webm": ("webm", "libopus", 48_000),
     }[ext]
     if rate != sr:

@@ -16,6 +16,8 @@ from ser_core.errors import (
     EmptyAudioError,
     InvalidAudioError,
     SERError,
+    SilentAudioError,
+    UnsupportedFormatError,
 )
 from tests.conftest import encode, tone
 
@@ -212,3 +214,105 @@ def test_encode_round_trip():
     back = audio.load_audio(audio.encode_wav(y))
     np.testing.assert_allclose(back, y, atol=1e-4)
     assert audio.load_audio(audio.encode_flac(y)).shape == y.shape
+
+
+# ------------------------------------------------------------------ bad files (issue #28)
+FORMATS = "wav, flac, ogg, opus, mp3, m4a, aac, mp4 or webm"
+
+
+def test_the_formats_in_words_are_the_supported_extensions():
+    assert audio.FORMATS_TEXT == FORMATS
+    assert tuple(FORMATS.replace(" or ", ", ").split(", ")) == audio.SUPPORTED_EXTENSIONS
+
+
+@pytest.mark.parametrize("ext", ["aac", "mp4"])
+def test_aac_and_mp4_decode_as_the_uploaders_now_accept_them(ext):
+    y = tone(1.5)
+    data = encode(y, ext="aac" if ext == "aac" else "m4a")  # mp4 is m4a's container
+    out = audio.load_audio(data, name=f"talk.{ext}")
+    assert abs(out.shape[0] / 16_000 - 1.5) < 0.12 and np.isfinite(out).all()
+
+
+def test_a_corrupt_file_is_one_plain_sentence_with_the_formats():
+    """Not FFmpeg's "[Errno 1094995529] Invalid data found when processing input: '<none>'"."""
+    with pytest.raises(AudioDecodeError) as e:
+        audio.load_audio(b"this is not audio " * 100, name="bad.wav")
+    assert str(e.value) == (
+        f"'bad.wav' cannot be read as audio: the file is damaged or not a sound file (formats that work: {FORMATS})."
+    )
+    assert e.value.filename == "bad.wav" and "Errno" not in str(e.value)
+
+
+def test_an_unsupported_format_says_so():
+    with pytest.raises(UnsupportedFormatError) as e:
+        audio.load_audio(b"%PDF-1.7 " * 100, name="slides.pdf")
+    assert str(e.value) == f"'slides.pdf' is a .pdf file, not audio in a format that works ({FORMATS})."
+    assert isinstance(e.value, AudioDecodeError) and e.value.filename == "slides.pdf"
+
+
+def test_empty_and_missing_files_carry_their_name(tmp_path):
+    with pytest.raises(EmptyAudioError) as e:
+        audio.load_audio(b"", name="empty.wav")
+    assert str(e.value) == "'empty.wav' is empty (0 bytes)" and e.value.filename == "empty.wav"
+    with pytest.raises(AudioDecodeError) as e:
+        audio.load_audio(tmp_path / "gone.wav")
+    assert e.value.filename == str(tmp_path / "gone.wav")
+
+
+def test_silence_is_refused_only_when_asked():
+    zeros = encode(np.zeros(16_000, np.float32), ext="wav")
+    assert audio.load_audio(zeros).shape == (16_000,)  # silence is valid audio by default
+    with pytest.raises(SilentAudioError) as e:
+        audio.load_audio(zeros, name="quiet.wav", silent_ok=False)
+    assert (
+        str(e.value)
+        == "'quiet.wav' is silent (every sample is 0): record or choose a file with speech in it."
+    )
+    hiss = encode(3e-4 * tone(1.0), ext="wav")  # -70 dBFS
+    with pytest.raises(SilentAudioError, match=r"loudest sample is at -7\d dBFS"):
+        audio.load_audio(hiss, name="hiss.wav", silent_ok=False)
+    assert audio.load_audio(encode(0.01 * tone(1.0)), silent_ok=False).size  # quiet speech is fine
+
+
+def test_too_long_says_by_how_much_in_minutes():
+    y = np.full(16_000 * 5, 0.1, np.float32)
+    with pytest.raises(AudioTooLongError) as e:
+        audio.load_audio(encode(y, ext="flac"), name="talk.flac", max_seconds=4.0)
+    assert str(e.value) == "'talk.flac' lasts 5 s, longer than the limit of 4 s: cut it shorter."
+    assert e.value.filename == "talk.flac"
+    assert audio._duration(700.0) == "11 min 40 s" and audio._duration(600.0) == "10 min"
+
+
+def test_audio_errors_pickle_with_their_file_name():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(AudioDecodeError("'x.wav' is damaged", filename="x.wav")))
+    assert str(err) == "'x.wav' is damaged" and err.filename == "x.wav"
+
+
+def test_the_cli_says_what_is_wrong_with_each_file(tmp_path, monkeypatch, capsys):
+    """``python -m ser_core predict bad.wav``: one line per file, no traceback."""
+    from ser_core import cli
+    from tests.tiny_model import ship_tiny_model
+
+    monkeypatch.setenv("SER_ARTIFACTS", str(ship_tiny_model(tmp_path / "tiny")))
+    monkeypatch.setenv("SER_ONNX_CACHE", str(tmp_path / "onnx"))
+    files = {
+        "bad.wav": b"this is not audio " * 100,
+        "empty.wav": b"",
+        "quiet.wav": encode(np.zeros(32_000, np.float32)),
+        "notes.txt": b"hello",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    assert cli.main(["predict", *(str(tmp_path / n) for n in files)]) == 1  # all failed
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{tmp_path / 'bad.wav'}: error: '{tmp_path / 'bad.wav'}' cannot be read as audio: the file "
+        f"is damaged or not a sound file (formats that work: {FORMATS}).",
+        f"{tmp_path / 'empty.wav'}: error: '{tmp_path / 'empty.wav'}' is empty (0 bytes)",
+        f"{tmp_path / 'quiet.wav'}: error: '{tmp_path / 'quiet.wav'}' is silent (every sample is 0): "
+        "record or choose a file with speech in it.",
+        f"{tmp_path / 'notes.txt'}: error: '{tmp_path / 'notes.txt'}' is a .txt file, not audio in a "
+        f"format that works ({FORMATS}).",
+    ]

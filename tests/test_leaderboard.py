@@ -171,7 +171,7 @@ def test_curves(store):
     df = lb.curves(ids["resnet18-mel-seed"])
     assert list(df.columns) == ["epoch", "metric", "value"]
     assert len(df) == 4 * 5  # four curves, five epochs
-    assert set(df["metric"]) == set(lb.CURVE_KEYS) - {"speaker_accuracy"}  # not adversarial
+    assert set(df["metric"]) == set(lb.CURVE_KEYS) - {"speaker_accuracy", "C"}  # not adversarial, a network
     acc = df[df["metric"] == "val_accuracy"]
     assert acc["epoch"].tolist() == [1, 2, 3, 4, 5]
     assert acc["value"].is_monotonic_increasing
@@ -270,3 +270,207 @@ def test_by_new_voices_puts_both_numbers_side_by_side_best_on_new_voices_first()
     assert out["new_voices"].tolist()[:4] == [0.60, 0.60, 0.30, 0.30] and np.isnan(out["new_voices"].iloc[4])
     assert out["seed_split"].tolist() == [0.75, 0.75, 0.97, 0.97, 0.95]
     assert lb.by_new_voices(s.iloc[:0]).empty
+
+
+# ------------------------------------------------------------------ issue #28: runs told apart
+def _running(runs: pd.DataFrame) -> pd.Series:
+    return runs.set_index("run_name").loc["cnn1d-waveform-seed"]
+
+
+def test_a_running_run_is_seen_when_it_last_logged(runs):
+    from .tracking_db import T0
+
+    row = _running(runs)
+    assert row["host"] is None and row["pid"] is None  # logged without the liveness tags
+    # its third and last epoch's metrics (run number 7 of RUNS)
+    assert row["last_seen"] == pd.Timestamp(T0 + 60_000 * 7 + 3_000, unit="ms", tz="UTC")
+    finished = runs.set_index("run_name").loc["resnet18-mel-seed"]
+    assert finished["last_seen"] == pd.Timestamp(T0 + 60_000 + 55_000, unit="ms", tz="UTC")  # its end
+
+
+def test_a_running_run_without_a_live_process_is_not_training(store):
+    """Issue #28: a run MLflow left RUNNING whose process died is never shown as training."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from ser_core import run_state
+
+    _, ids = store
+    rid = ids["cnn1d-waveform-seed"]
+    runs = lb.load_runs()
+    seen = _running(runs)["last_seen"]
+    # no tags, nothing logged for over an hour: stopped
+    out = run_state.with_states(runs, now=seen + pd.Timedelta(hours=2)).set_index("run_id")
+    assert out.loc[rid, "state"] == "stopped" and "no sign of life since" in out.loc[rid, "state_note"]
+    assert out.loc[ids["resnet18-mel-seed"], "state"] == "finished"
+    # no tags but a metric minutes ago: probably training
+    out = run_state.with_states(runs, now=seen + pd.Timedelta(minutes=5)).set_index("run_id")
+    assert out.loc[rid, "state"] == "training" and "probably" in out.loc[rid, "state_note"]
+    # tagged with a process of this host that has ended: stopped at once, however recent
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    client = lb._client(tracking.db_path())
+    client.set_tag(rid, tracking.HOST_TAG, socket.gethostname())
+    client.set_tag(rid, tracking.PID_TAG, str(dead.pid))
+    runs = lb.load_runs()
+    out = run_state.with_states(runs, now=seen).set_index("run_id")
+    assert out.loc[rid, "state"] == "stopped" and f"process {dead.pid}" in out.loc[rid, "state_note"]
+    # this process's id on a run started before this process was born: the id was reused, stopped
+    client.set_tag(rid, tracking.PID_TAG, str(os.getpid()))
+    out = run_state.with_states(lb.load_runs(), now=seen).set_index("run_id")
+    assert out.loc[rid, "state"] == "stopped"
+    # a run this live process started: training, however old its last metric
+    live = _live_run(client)
+    out = run_state.with_states(lb.load_runs(), now=seen + pd.Timedelta(days=300)).set_index("run_id")
+    assert out.loc[live, "state"] == "training" and f"process {os.getpid()}" in out.loc[live, "state_note"]
+
+
+def _live_run(client) -> str:
+    """A RUNNING run started now by this process (tagged as :func:`ser_core.train.train` does)."""
+    import time
+
+    exp = client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id
+    run = client.create_run(
+        exp,
+        start_time=int(time.time() * 1000),
+        run_name="cnn1d-waveform-loso-fold0",
+        tags=tracking.liveness_tags(),
+    )
+    for k, v in {"model": "cnn1d", "input": "waveform", "protocol": "loso", "fold": "0"}.items():
+        client.log_param(run.info.run_id, k, v)
+    return run.info.run_id
+
+
+def test_process_alive_on_this_host_only():
+    import os
+    import socket
+    import time
+
+    here = socket.gethostname()
+    assert tracking.process_alive(here, os.getpid()) is True
+    assert tracking.process_alive(here, os.getpid(), started=time.time()) is True
+    # a process born after the run started is another one reusing the id
+    assert tracking.process_alive(here, os.getpid(), started=time.time() - 10 * 86400) is False
+    assert tracking.process_alive(here, 2**22 + 12345) is False  # above Linux's pid_max
+    assert tracking.process_alive("another-machine", os.getpid()) is None
+    assert tracking.process_alive(None, None) is None
+    assert set(tracking.liveness_tags()) == {tracking.HOST_TAG, tracking.PID_TAG}
+
+
+def test_killed_and_failed_runs_are_named_so():
+    from ser_core import run_state
+
+    now = pd.Timestamp("2026-12-05", tz="UTC")
+    for status, state in (("KILLED", "killed"), ("FAILED", "failed"), ("FINISHED", "finished")):
+        row = pd.Series({"status": status, "start_time": now, "last_seen": now})
+        assert run_state.run_state(row, now=now)[0] == state
+
+
+def test_run_labels_are_unique_where_names_repeat(runs):
+    from ser_core import run_choice
+
+    twice = runs.copy()
+    twice.loc[twice["run_name"] == "resnet18-hpss-seed", "run_name"] = "resnet18-mel-seed"
+    labels = run_choice.run_labels(twice)
+    assert len(set(labels.values())) == len(twice)
+    by_name = dict(zip(twice["run_id"], twice["run_name"]))
+    once = [labels[r] for r, n in by_name.items() if n == "ensemble-seed"]
+    assert once == ["ensemble-seed · 82.0 %"]  # a name used once keeps the short label
+    mel = sorted(labels[r] for r, n in by_name.items() if n == "resnet18-mel-seed")
+    assert [m.split(" · ")[:2] for m in mel] == [
+        ["resnet18-mel-seed", "70.0 %"],
+        ["resnet18-mel-seed", "80.0 %"],
+    ]
+    assert all(len(m.split(" · ")) == 3 for m in mel)  # with the start time
+    same = twice.assign(start_time=twice["start_time"].iloc[0])  # same minute too: the id
+    assert len(set(run_choice.run_labels(same).values())) == len(same)
+
+
+def test_default_runs_are_worth_opening(runs):
+    """Inspect opens on a run with training curves, best on new voices; Compare starts
+    with two runs of different recipes and names."""
+    from ser_core import run_choice
+
+    by_id = runs.set_index("run_id")
+    rid = run_choice.default_inspect(runs)
+    # resnet18 · mel is best on new voices (its LOSO mean, 60 %); the fold nearest that mean
+    assert by_id.loc[rid, "run_name"] == "resnet18-mel-loso-fold1"
+    assert not lb.curves(rid).empty
+    a, b = run_choice.default_compare(runs)
+    assert by_id.loc[a, "run_name"] == "resnet18-mel-seed"  # that recipe on the seed split
+    assert by_id.loc[b, "run_name"] == "ensemble-seed"  # the best seed-split run of another recipe
+    only_ensembles = runs[runs["model"] == "ensemble"]
+    assert run_choice.default_inspect(only_ensembles) == only_ensembles["run_id"].iloc[0]
+    assert run_choice.history_kind("ensemble") is None and run_choice.history_kind("logreg") == "grid"
+    assert run_choice.history_kind("resnet18") == "epochs"
+
+
+def test_an_ensemble_counts_its_members_parameters(runs):
+    row = runs.set_index("run_name").loc["ensemble-seed"]
+    # members mel and hpss: the seed-split resnet18 runs on them (tracking_db: 1_000_000 + 1000 k)
+    assert row["parameters"] == 1_001_000 + 1_002_000
+
+
+def test_compare_names_runs_by_their_labels(store, runs):
+    _, ids = store
+    df = lb.compare(runs, ids["resnet18-mel-seed"], ids["resnet18-mel-seed"], labels=("x · 1", "x · 2"))
+    assert list(df.columns) == ["field", "A: x · 1", "B: x · 2", "differs"]
+
+
+def test_run_names_say_what_the_run_trained_on():
+    """Issue #28: a refit on training + validation clips was named like the held-out run."""
+    from ser_core.runs import TrainConfig, predictions_name
+
+    assert TrainConfig(representation="mel").run_name() == "resnet18-mel-seed"
+    refit = TrainConfig(representation="mel", train_on_val=True, seed=2, calibration_from="x.npz")
+    assert refit.run_name() == "resnet18-mel+val-seed-s2"
+    assert predictions_name(refit) == "resnet18-mel-seed-s2-trainval"  # the files keep their names
+    assert (
+        TrainConfig(representation="hpss", protocol="loso", fold=3).run_name() == "resnet18-hpss-loso-fold3"
+    )
+
+
+def test_the_shipped_store_holds_no_dead_run_and_names_refits_as_such():
+    """Issue #28: the shipped MLflow store had RUNNING and KILLED runs of dead processes, and
+    refits named like the held-out runs."""
+    import sqlite3
+
+    from ser_core.config import artifacts_dir
+
+    db = artifacts_dir() / "mlflow.db"
+    if not db.exists():
+        pytest.skip("no shipped tracking database")
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        statuses = {s for (s,) in con.execute("SELECT DISTINCT status FROM runs")}
+        refits = con.execute(
+            "SELECT r.name FROM runs r JOIN params p ON p.run_uuid = r.run_uuid "
+            "WHERE p.key = 'train_on_val' AND p.value = 'True'"
+        ).fetchall()
+    assert statuses == {"FINISHED"}
+    assert refits and all("+val-" in name for (name,) in refits)
+
+
+def test_a_training_run_is_tagged_with_its_host_and_process(tmp_path, monkeypatch):
+    """What the liveness check reads: ser_core.train tags its run when it starts."""
+    import os
+    import socket
+
+    from ser_core import data, run_state, train
+    from tests.conftest import make_corpus
+
+    meta = data.load_metadata(make_corpus(tmp_path / "c", per_emotion=5, seconds=0.8))
+    data.save_splits(meta, directory=tmp_path / "splits")
+    for var, sub in (
+        ("SER_CACHE_DIR", "cache"),
+        ("SER_MLFLOW_DB", "mlflow.db"),
+        ("SER_MLFLOW_ARTIFACTS", "art"),
+    ):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    tc = train.TrainConfig(model="small_cnn", representation="mel", epochs=1, width=8, batch_size=8, seed=1)
+    train.train(tc, meta, splits_dir=tmp_path / "splits", progress=False)
+    row = lb.load_runs().iloc[0]
+    assert (row["host"], row["pid"]) == (socket.gethostname(), str(os.getpid()))
+    assert row["run_name"] == "small_cnn-mel-seed-s1"
+    assert run_state.with_states(lb.load_runs())["state"].tolist() == ["finished"]

@@ -394,3 +394,34 @@ def test_online_adapter_with_a_model_that_cannot_adapt():
     assert "cannot adapt" in ad.status()
     ad.use(FakeAdaptable())  # other representations: statistics start afresh
     assert ad.can_adapt and ad.seconds == 0
+
+
+def test_the_whole_session_is_pooled_by_loudness():
+    """After STOP the page shows the last label and this pooled one (issue #28)."""
+    live = LivePredictor(FakeModel(), min_new=0.0)
+    assert live.overall() is None
+    live.buffer.push(sine(0.6, sr=16_000), 16_000)  # loud: anger
+    live.step()
+    live.buffer.push(np.full(16_000 * 3, 1e-3, np.float32), 16_000)  # a quiet 3 s: neutral
+    live.step()
+    assert live.latest.label == "neutral"
+    overall = live.overall()
+    assert overall.shape == (6,) and EMOTIONS[int(overall.argmax())] == "anger"  # the loud one counts more
+    rms = np.array([p.rms for p in [*live._history]])
+    _, probs = live.history()
+    np.testing.assert_allclose(overall, (probs * rms[:, None]).sum(0) / rms.sum(), rtol=1e-5)
+
+
+def test_on_the_fly_status_says_it_replaced_a_calibration():
+    from types import SimpleNamespace
+
+    from ser_core.live import OnlineAdapter
+
+    ad = OnlineAdapter(FakeAdaptable(profile=SimpleNamespace(name="ala")), warmup=1.0)
+    assert ad.status() == "Warming up: 0 of 1 s of speech heard; until then, your calibration is used."
+    _stream(ad, _speech(5.0), [4000])
+    assert ad.ready and ad.status().endswith("in this session, in place of your calibration 'ala'.")
+    plain = OnlineAdapter(FakeAdaptable(), warmup=1.0)
+    assert plain.status().endswith("until then, the model is not adapted.")
+    _stream(plain, _speech(5.0), [4000])
+    assert plain.status().endswith("speech in this session.")

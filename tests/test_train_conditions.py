@@ -153,7 +153,7 @@ def test_plain_runs_keep_their_names_and_a_list_is_a_tuple():
     assert predictions_name(plain) == "resnet18-mel-spk-loso-fold3"
     tc = train.TrainConfig(norm="speaker", protocol="loso", fold=3, seed=1, conditions=["telephone"])
     assert tc.conditions == ("telephone",) and tc.tag == "mel-spk+cond"
-    assert tc.run_name() == "resnet18-mel-spk+cond-loso-fold3"
+    assert tc.run_name() == "resnet18-mel-spk+cond-loso-fold3-s1"  # #28: the seed in the name
     assert predictions_name(tc) == "resnet18-mel-spk-loso-fold3-s1-cond"
     card = {"input": {"name": "mel"}, "normalization": {"kind": "speaker"}, "training": {"conditions": []}}
     assert evaluate._input_tag(card) == "mel-spk"

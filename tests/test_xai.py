@@ -404,3 +404,24 @@ def test_xai_eval_command_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
         )
         == 2
     )
+
+
+def test_scores_need_a_class_at_least_at_chance():
+    """#28: a class the model gives ~0 % cannot be scored by deletion (its curve has no
+    room to fall); the threshold is the chance level 1 / n_classes, which the predicted
+    class always reaches."""
+    assert explain.chance_level(6) == pytest.approx(1 / 6)
+    assert not explain.scorable(0.004, n_classes=6) and not explain.scorable(0.16, n_classes=6)
+    assert explain.scorable(1 / 6, n_classes=6) and explain.scorable(0.9, n_classes=6)
+    rng = np.random.default_rng(0)
+    for _ in range(100):  # the largest of n probabilities is never below 1 / n
+        p = rng.dirichlet(np.full(6, 0.3))
+        assert explain.scorable(p.max(), n_classes=6)
+    with pytest.raises(ConfigError, match="1"):
+        explain.chance_level(1)
+
+
+def test_deletion_table_path_per_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
+    assert explain.deletion_table_path() == tmp_path / "xai" / "deletion.json"
+    assert explain.deletion_table_path("resnet18_cqt") == tmp_path / "xai" / "deletion_resnet18_cqt.json"

@@ -9,14 +9,16 @@ import pandas as pd
 import streamlit as st
 
 from ser_core import attacks as adv
-from ser_core import data, features, models
+from ser_core import data, features
 from ser_core.config import EMOTIONS, artifacts_dir
 from ser_core.errors import SERError
+from ser_core.figures.attacks import format_epsilon
 from ser_core.inference import Predictor
 from ser_core.torch_frontend import prepare_waveform
+from ui import jobs
 from ui.clips import clip_waveform, decode_upload, make_clip
 from ui.loaders import corpus_dir, corpus_metadata
-from ui.models import EXPLAIN_MODEL, model_accuracy, model_card, shipped_models
+from ui.models import EXPLAIN_MODEL, model_accuracy, model_card, model_stamp, shipped_models
 from ui.state import KEY_ADV_CLIP, KEY_ADV_UPLOADER
 
 ADV_SOURCE_CORPUS = "Corpus clip (seed test split)"
@@ -41,6 +43,12 @@ ADV_EPS_HELP = {
         "result is real audio, played without Griffin-Lim."
     ),
 }
+
+ADV_CURVE_WAVEFORM_NOTE = (
+    "This curve is for the **spectrogram** attacks (`attack-eval` does not run waveform attacks): "
+    "its epsilon is in normalised log-mel units, not in the sample amplitude of the waveform "
+    "slider above, so the two scales cannot be compared and this clip's epsilon is not marked."
+)
 
 
 def adv_models() -> list[str]:
@@ -112,45 +120,32 @@ def adv_waveform(clip: Mapping) -> np.ndarray:
     return decode_upload(clip["data"], clip["name"])
 
 
-def adv_model_stamp(model_name: str) -> float:
-    """mtime of a model's weights (keys the caches: a retrained model is attacked afresh)."""
-    try:
-        return (models.models_dir() / f"{model_name}.safetensors").stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _adv_attack(
-    clip_id: str,
-    model_name: str,
-    stamp: float,
-    attack: str,
-    epsilon: float,
-    target: str | None,
-    steps: int,
-    _pred: Predictor,
-    _y: np.ndarray,
-) -> adv.ClipAttack:
-    settings = adv.AttackSettings(epsilon=epsilon, target=target, steps=steps)
-    return adv.attack_clip(_y, predictor=_pred, attack=attack, settings=settings, n_iter=ADV_GL_ITERS)
-
-
 def adv_attack(
-    pred: Predictor, clip_id: str, y: np.ndarray, attack: str, settings: adv.AttackSettings
+    pred: Predictor, clip_id: str, y: np.ndarray, attack: str, settings: adv.AttackSettings, *, what: str
 ) -> adv.ClipAttack:
-    """:func:`ser_core.attacks.attack_clip`, cached per clip hash, model, attack, epsilon,
-    target and steps (the domain follows from the attack)."""
-    return _adv_attack(
+    """:func:`ser_core.attacks.attack_clip` through the app's shared queue (:mod:`ui.jobs`):
+    one computation per clip hash, model, attack, epsilon, target and steps (the domain
+    follows from the attack) across every session, kept for later requests; ``what`` is
+    the line a waiting user reads."""
+    key = (
+        "attack",
         clip_id,
         pred.model_name,
-        adv_model_stamp(pred.model_name),
+        model_stamp(pred.model_name),
         attack,
         float(settings.epsilon),
         settings.target,
         settings.steps,
-        pred,
+    )
+    return jobs.queued(
+        key,
+        adv.attack_clip,
         y,
+        predictor=pred,
+        attack=attack,
+        settings=settings,
+        n_iter=ADV_GL_ITERS,
+        what=what,
     )
 
 
@@ -165,7 +160,7 @@ def _adv_reference(
 def adv_reference(pred: Predictor, clip_id: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Griffin-Lim of the **clean** log-mel and the pipeline's prediction for it (once per
     clip: the fair comparison for a Griffin-Lim-reconstructed adversarial spectrogram)."""
-    return _adv_reference(clip_id, pred.model_name, adv_model_stamp(pred.model_name), pred, y)
+    return _adv_reference(clip_id, pred.model_name, model_stamp(pred.model_name), pred, y)
 
 
 def adv_window(y: np.ndarray, pred: Predictor) -> np.ndarray:
@@ -177,35 +172,97 @@ def format_snr(db: float) -> str:
     return "∞ (no change)" if not np.isfinite(db) else f"{db:.1f} dB"
 
 
+def _top(probs: np.ndarray) -> tuple[str, str]:
+    """The top emotion of ``probs`` and its probability as ``"90 %"``."""
+    return EMOTIONS[int(np.argmax(probs))], f"{100 * float(np.max(probs)):.0f} %"
+
+
+def _target_already(res: adv.ClipAttack) -> bool:
+    """Whether a targeted attack's target is what the model already says of the clean clip."""
+    return res.settings.target is not None and res.settings.target == _top(res.probs_before)[0]
+
+
+def adv_prediction_delta(res: adv.ClipAttack) -> tuple[str, str]:
+    """The prediction metric's delta and its colour: ``("was anger", "red")`` when the
+    attack changed the label, ``("unchanged", "gray")`` when not (shown without an arrow:
+    a label has no direction)."""
+    before, after = _top(res.probs_before)[0], _top(res.probs_after)[0]
+    return (f"was {before}", "red") if after != before else ("unchanged", "gray")
+
+
 def adv_outcome(res: adv.ClipAttack) -> str:
     """One markdown line: the prediction before and after, and whether it fooled the model."""
-    before, after = EMOTIONS[int(np.argmax(res.probs_before))], EMOTIONS[int(np.argmax(res.probs_after))]
+    (before, p_before), (after, p_after) = _top(res.probs_before), _top(res.probs_after)
     if res.settings.epsilon == 0:
         return f"Epsilon 0: nothing changes, the model says **{before}**."
+    if _target_already(res):
+        return (
+            f"The model already says **{before}** ({p_before}) of this clip: there is nothing to "
+            "push towards. Choose another emotion under *Towards*."
+        )
     goal = (
         ("reached the target" if res.settings.target else "changed the label")
         if res.fooled
         else ("did not reach the target" if res.settings.target else "did not change the label")
     )
-    return (
-        f"**{before}** ({100 * res.probs_before.max():.0f} %) → **{after}** "
-        f"({100 * res.probs_after.max():.0f} %): the attack {goal}."
-    )
+    return f"**{before}** ({p_before}) → **{after}** ({p_after}): the attack {goal}."
 
 
 def adv_playback_outcome(res: adv.ClipAttack) -> str:
-    played = EMOTIONS[int(np.argmax(res.probs_audio))]
+    """What the full pipeline makes of the adversarial audio as played (16-bit WAV), and
+    whether a flip of the label survives it; "survive" only where the attack flipped it."""
+    played, p_played = _top(res.probs_audio)
     how = "Griffin-Lim audio" if res.domain == "spectrogram" else "adversarial audio"
-    verdict = (
-        "it **survives** the trip through sound"
-        if res.survives
-        else "it does **not** survive the trip through sound"
+    head = (
+        f"The {how}, saved as a 16-bit WAV and fed back through the full pipeline: **{played}** ({p_played})"
     )
-    if res.settings.epsilon == 0:
-        verdict = "no attack to survive"
+    return f"{head}; {_playback_verdict(res, played)}."
+
+
+def _playback_verdict(res: adv.ClipAttack, played: str) -> str:
+    if res.settings.epsilon == 0 or _target_already(res):
+        return "no attack, so nothing to survive"
+    what = "reach the target" if res.settings.target else "change the label"
+    if res.fooled:
+        if res.survives:
+            return "the flip **survives** the trip through sound"
+        undo = (
+            "Griffin-Lim and the rounding to 16 bits"
+            if res.domain == "spectrogram"
+            else "the rounding to 16 bits"
+        )
+        return f"the flip does **not** survive the trip through sound: {undo} undo it"
+    if res.survives or played != _top(res.probs_before)[0]:
+        cause = (
+            "the Griffin-Lim reconstruction alone (compare the original's Griffin-Lim under Listen)"
+            if res.domain == "spectrogram"
+            else "the rounding to 16 bits alone"
+        )
+        return f"the attack did not {what}, so there is nothing to survive (the audio reads as **{played}** through {cause})"
+    return f"the attack did not {what}, so there is nothing to survive"
+
+
+def adv_method_note(res: adv.ClipAttack) -> str:
+    """One sentence on how the chosen attack moves epsilon: FGSM's single step is not
+    monotonic in epsilon, PGD is the one to compare epsilons with."""
+    a = adv.get_attack(res.attack)
+    if a.iterative:
+        s = res.settings
+        return (
+            f"PGD takes {s.steps} small steps of {format_epsilon(s.alpha)} (2.5·ε/{s.steps}), "
+            "reading the gradient again after each and staying within ε of the clip: at the same "
+            "ε it is stronger than FGSM, and the attack to compare epsilons with."
+        )
+    what = "reach the target" if res.settings.target else "change the label"
+    missed = (
+        f" Here it did not {what}: try another ε (larger, or smaller, as one step can overshoot) or PGD."
+        if not res.fooled and res.settings.epsilon > 0 and not _target_already(res)
+        else ""
+    )
     return (
-        f"The {how}, saved as a 16-bit WAV and fed back through the full pipeline: "
-        f"**{played}** ({100 * res.probs_audio.max():.0f} %); {verdict}."
+        "FGSM takes a single step of size ε along the sign of the gradient at the clean input. "
+        "The gradient only points downhill where the step starts, so a bigger step can overshoot: "
+        "a clip can flip at a small ε and not at a larger one (one step is not monotonic in ε)." + missed
     )
 
 
@@ -218,6 +275,47 @@ def adv_timing_caption(res: adv.ClipAttack) -> str:
     }
     parts = [f"{names.get(k, k)} {v:.0f} ms" for k, v in res.timings_ms.items()]
     return f"Computed in {sum(res.timings_ms.values()):.0f} ms ({', '.join(parts)}); cached per clip and setting."
+
+
+def _curve_part(attack: str, part: pd.DataFrame, *, first: bool) -> str:
+    """``"solid: FGSM, one step, on 897 clips (no attack: 95.1 %)"``."""
+    a = adv.ATTACKS.get(attack)
+    name = a.title.split(" on the ")[0] if a is not None else attack
+    steps = int(part["steps"].iloc[0]) if "steps" in part else 1
+    how = "one step" if steps == 1 else f"{steps} steps"
+    clean = part.loc[part["epsilon"] == 0, "accuracy"]
+    no_attack = f" (no attack: {100 * float(clean.iloc[0]):.1f} %)" if len(clean) else ""
+    hidden = "" if first else f"; click the legend for {name}'s per-emotion lines"
+    return f"{'solid' if first else 'dashed'}: {name}, {how}, on {int(part['n'].iloc[0])} clips{no_attack}{hidden}"
+
+
+def adv_curve_caption(rows: pd.DataFrame, *, marked: bool) -> str:
+    """The robustness curve's caption: what was attacked, each attack's line style, clips,
+    steps and clean accuracy, and why a curve of averages can fall steadily when one clip
+    under FGSM does not."""
+    parts = [
+        _curve_part(k, part, first=i == 0) for i, (k, part) in enumerate(rows.groupby("attack", sort=False))
+    ]
+    lines = "; ".join(parts)
+    mark = " The red dashed line marks this clip's epsilon." if marked else ""
+    return (
+        "Test accuracy on the seed test split under untargeted attacks away from the true label, "
+        f"epsilon on the normalised input. {lines[:1].upper()}{lines[1:]}. Per-emotion lines: the "
+        "share of that emotion's clips still recognised. The curves are averages over many clips: "
+        "one clip under FGSM can flip at a small epsilon and not at a larger one (see above), "
+        "which the average hides." + mark
+    )
+
+
+def adv_curve_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The robustness rows as the page shows them under "The numbers": accuracies in per
+    cent (as on the curve), ``n`` as ``clips``, the SNR named; model, domain and protocol
+    (one value on the page) dropped."""
+    out = rows.drop(columns=["model", "domain", "protocol"], errors="ignore").copy()
+    pct = ["accuracy", *(e for e in EMOTIONS if e in out)]
+    out[pct] = (100 * out[pct]).round(1)
+    names = {"n": "clips", "accuracy": "accuracy (%)", "snr_db": "median SNR (dB)"}
+    return out.rename(columns={**names, **{e: f"{e} (%)" for e in EMOTIONS}}).round({"median SNR (dB)": 1})
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

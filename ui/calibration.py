@@ -24,6 +24,7 @@ from ui.state import (
     KEY_ADAPTED,
     KEY_CAL_CLIP,
     KEY_CAL_CONSENT,
+    KEY_CAL_EXPANDER,
     KEY_CAL_NAME,
     KEY_CAL_PICK,
     KEY_CAL_STATUS,
@@ -41,6 +42,9 @@ PROFILE_CONSENT_LABEL = (
 #: Calibration speech beyond this is not used (s); from ``adapt.INFOMAX_SECONDS`` (60 s) a
 #: calibration also tunes the network to the voice, and 2 minutes tune it better.
 CALIBRATION_MAX_SECONDS = 120.0
+#: Shortest calibration audio accepted (s), on every path (the expander, the first-use step);
+#: the page's texts say so (the library itself takes 5 s of speech).
+CALIBRATION_MIN_SECONDS = 10.0
 
 
 def voice_key_of(prof: adapt.VoiceProfile) -> str:
@@ -61,8 +65,13 @@ def store_calibration_clip(widget_key: str) -> None:
     st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording", "calibration")
 
 
-def _cal_status(kind: str, message: str) -> None:
+def _cal_status(kind: str, message: str, *, close: bool = False) -> None:
+    """Remember the message of a calibration action; ``close``: it gave the session a voice
+    (or took it away), so the "Calibrate to my voice" expander closes (the message is shown
+    outside it, :func:`calibration_status`)."""
     st.session_state[KEY_CAL_STATUS] = (kind, message)
+    if close:
+        st.session_state[KEY_CAL_EXPANDER] = False
 
 
 @st.cache_data(show_spinner="Computing your voice statistics…", max_entries=16)
@@ -96,7 +105,14 @@ def calibrate(pred: Predictor) -> None:
         return _cal_status("error", "Record or upload some speech first.")
     label = " ".join(str(st.session_state.get(KEY_CAL_NAME) or "").split())
     try:
-        y = audio.load_audio(clip["data"], name=clip["name"], sr=DEFAULT_CONFIG.sr)
+        y = audio.load_audio(clip["data"], name=clip["name"], sr=DEFAULT_CONFIG.sr, silent_ok=False)
+        seconds = len(y) / DEFAULT_CONFIG.sr
+        if seconds < CALIBRATION_MIN_SECONDS:
+            return _cal_status(
+                "error",
+                f"Calibration failed: {clip['name']!r} lasts {seconds:.0f} s; calibrate with at least "
+                f"{CALIBRATION_MIN_SECONDS:.0f} s of speech ({adapt.ADABN_SECONDS:.0f} s is best).",
+            )
         y = y[: int(CALIBRATION_MAX_SECONDS * DEFAULT_CONFIG.sr)]
         prof = _voice_stats(clip["id"], y, tuple(calibration_representations(pred)), label)
         windows = adapt.adabn_windows(adapt.speech_windows(y)[0])
@@ -117,6 +133,7 @@ def calibrate(pred: Predictor) -> None:
         "success",
         f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
         "stay in this browser session; nothing was stored.",
+        close=True,
     )
 
 
@@ -124,7 +141,7 @@ def forget_voice() -> None:
     """Button callback: drop this session's voice (saved profiles stay saved)."""
     st.session_state.pop(KEY_VOICE, None)
     st.session_state.pop(KEY_ADAPTED, None)
-    _cal_status("success", "Forgot the calibration: predictions are no longer adapted.")
+    _cal_status("success", "Forgot the calibration: predictions are no longer adapted.", close=True)
 
 
 def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
@@ -283,6 +300,7 @@ def load_voice() -> None:
         "speech). It holds statistics only, so the batch-norm layers are not "
         "adapted (AdaBN needs the speech itself: calibrate with a recording "
         f"of {adapt.ADABN_SECONDS:.0f} s or more for that).",
+        close=True,
     )
 
 
@@ -313,10 +331,12 @@ def voice_caption() -> str | None:
     return f"Current voice: the saved profile {who} ({voice['seconds']:.0f} s of speech)."
 
 
-def calibration_status() -> None:
-    """The message of the last calibration action (st.success / st.error)."""
+def calibration_status(kinds: tuple[str, ...] = ("success", "error")) -> None:
+    """The message of the last calibration action (st.success / st.error), when its kind is
+    one of ``kinds``: the expander shows its errors (it stays open), the page shows the
+    successes outside it (a calibration closes it)."""
     status = st.session_state.get(KEY_CAL_STATUS)
-    if status is not None:
+    if status is not None and status[0] in kinds:
         (st.success if status[0] == "success" else st.error)(
             status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:"
         )

@@ -11,7 +11,9 @@ import streamlit as st
 from ser_core import audio
 from ser_core.config import DEFAULT_CONFIG
 
-UPLOAD_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "m4a", "webm"]
+#: What every uploader accepts (``type=``): exactly the formats the error messages list
+#: (:data:`ser_core.audio.SUPPORTED_EXTENSIONS`, :data:`ser_core.audio.FORMATS_TEXT`).
+UPLOAD_TYPES = list(audio.SUPPORTED_EXTENSIONS)
 _MIME = {
     "wav": "audio/wav",
     "mp3": "audio/mpeg",
@@ -19,6 +21,8 @@ _MIME = {
     "opus": "audio/ogg",
     "flac": "audio/flac",
     "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
     "webm": "audio/webm",
 }
 
@@ -31,8 +35,15 @@ def clip_waveform(path: str) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def decode_upload(blob: bytes, name: str) -> np.ndarray:
-    """Decode uploaded bytes (format from ``name``) to 16 kHz mono, cached by content."""
-    return audio.load_audio(blob, name=name, sr=DEFAULT_CONFIG.sr)
+    """Decode uploaded bytes (format from ``name``) to 16 kHz mono, cached by content.
+
+    Raises
+    ------
+    SERError
+        One sentence naming the file: empty, damaged or not audio, an unsupported format,
+        silent, too short or too long (:func:`ser_core.audio.load_audio`).
+    """
+    return audio.load_audio(blob, name=name, sr=DEFAULT_CONFIG.sr, silent_ok=False)
 
 
 def waveform_from_upload(uploaded) -> np.ndarray:
@@ -41,7 +52,7 @@ def waveform_from_upload(uploaded) -> np.ndarray:
     Raises
     ------
     SERError
-        When the file is empty, not audio, too short or too long.
+        See :func:`decode_upload`.
     """
     return decode_upload(uploaded.getvalue(), uploaded.name)
 
@@ -55,7 +66,7 @@ def wav_bytes(y: np.ndarray) -> bytes:
 def upload_help() -> str:
     limit = st.get_option("server.maxUploadSize")
     return (
-        f"wav, mp3, ogg/opus, flac, m4a or webm; up to {limit} MB and 10 minutes. "
+        f"{audio.FORMATS_TEXT}; up to {limit} MB and {audio.MAX_SECONDS / 60:.0f} minutes. "
         "Audio longer than 3 s is judged over sliding 3-s windows."
     )
 

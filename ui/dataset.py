@@ -110,6 +110,11 @@ def clip_audio_and_mel(path: str) -> tuple[np.ndarray, np.ndarray]:
     return y, features.compute(y, "mel")
 
 
+def shared_range(arrays: list[np.ndarray]) -> tuple[float, float]:
+    """One colour range ``(low, high)`` covering every array (any shapes), to draw them alike."""
+    return float(min(a.min() for a in arrays)), float(max(a.max() for a in arrays))
+
+
 def emotion_pair(
     nemo: pd.DataFrame, other: pd.DataFrame, *, emotion: str, pair: int
 ) -> tuple[pd.Series, pd.Series]:

@@ -19,21 +19,17 @@ import streamlit as st
 import torch
 
 from ser_core import audio, explain, features, sonify
-from ser_core.config import EMOTIONS
 from ser_core.inference import Predictor
+from ui import jobs
 from ui.clips import clip_waveform, decode_upload, make_clip, wav_bytes
-from ui.models import model_card, shipped_models
+from ui.models import model_card, model_stamp, shipped_models
 from ui.state import (
-    CURRENT_CLIP,
-    KEY_XAI_EMOTION,
-    KEY_XAI_FILE,
     KEY_XAI_LIME,
     KEY_XAI_SG_NOISE,
     KEY_XAI_SG_SAMPLES,
     KEY_XAI_STEPS,
     KEY_XAI_UPLOAD,
     KEY_XAI_UPLOADER,
-    keep_valid,
 )
 
 XAI_SOURCES = {"corpus": "Corpus clip", "upload": "Upload a file"}
@@ -44,14 +40,38 @@ XAI_ARCHITECTURES = ("resnet18", "small_cnn", "vgg16")
 #: process: lets tests check that display widgets recompute nothing.
 XAI_COMPUTED: Counter = Counter()
 XAI_SCORES = {
-    "auc": "deletion AUC (lower is better)",
-    "drop10": "probability drop at 10 % removed (higher is better)",
-    "drop20": "probability drop at 20 % removed (higher is better)",
+    "auc": "deletion AUC (lower is better): the area under the curve, 1 = the probability stayed at 100 %",
+    "drop10": "probability drop, in percentage points, once 10 % of the bins are removed (higher is better)",
+    "drop20": "probability drop, in percentage points, once 20 % of the bins are removed (higher is better)",
 }
 #: PyTorch intra-op threads while explaining: on the shared 2-core machine one thread
 #: was 6x faster than two (benchmarks/bench_xai.py: 5.4 s vs 31.7 s per clip at load
 #: average ~6; two threads spin against the other processes).
 XAI_TORCH_THREADS = 1
+
+
+def pct(p: float) -> str:
+    """A probability as a percentage: ``"99 %"``; one decimal under 10 % (``"0.3 %"``),
+    ``"< 0.1 %"`` below that, so a tiny probability never reads as a plain 0."""
+    v = 100 * float(p)
+    if v >= 10:
+        return f"{v:.0f} %"
+    return f"{v:.1f} %" if v >= 0.05 else "< 0.1 %"
+
+
+def took(info: Mapping) -> str:
+    """``", 14 minutes when it was made"`` from an ``xai-eval`` result's ``seconds`` ("" without)."""
+    sec = info.get("seconds")
+    if not isinstance(sec, (int, float)) or sec <= 0:
+        return ""
+    return f", {sec / 60:.0f} minutes when it was made" if sec >= 90 else f", {sec:.0f} s when it was made"
+
+
+def input_name(representation: str) -> str:
+    """``"the log-mel spectrogram"``; ``"the HPSS (...), its harmonic channel"`` when it has several."""
+    rep = features.get(representation)
+    name = f"the {rep.title[0].lower()}{rep.title[1:]}" if not rep.title[:2].isupper() else f"the {rep.title}"
+    return f"{name}, its {rep.channels[0]} channel" if len(rep.channels) > 1 else name
 
 
 @contextlib.contextmanager
@@ -131,26 +151,6 @@ def xai_store_upload() -> None:
         st.session_state[KEY_XAI_UPLOAD] = make_clip(f.getvalue(), f.name, "upload")
 
 
-def xai_corpus_picker(meta: pd.DataFrame) -> dict | None:
-    """Emotion + clip pickers; the chosen clip as ``{"id", "name", "path", "source"}``."""
-    current = (st.session_state.get(CURRENT_CLIP) or {}).get("file_id")
-    if KEY_XAI_EMOTION not in st.session_state and current in set(meta["file_id"]):
-        row = meta.loc[meta["file_id"] == current].iloc[0]
-        st.session_state[KEY_XAI_EMOTION] = row["emotion"]
-        st.session_state[KEY_XAI_FILE] = current
-    c1, c2 = st.columns([1, 3])
-    emotion = c1.selectbox("Emotion", list(EMOTIONS), key=KEY_XAI_EMOTION)
-    rows = meta[meta["emotion"] == emotion].sort_values(["speaker", "sentence_id"])
-    ids = rows["file_id"].tolist()
-    keep_valid(KEY_XAI_FILE, ids)
-    text = dict(zip(rows["file_id"], rows.get("text", rows["file_id"])))
-    fid = c2.selectbox("Clip", ids, key=KEY_XAI_FILE, format_func=lambda f: f"{f} · “{text.get(f, '')}”")
-    if fid is None:
-        return None
-    path = str(meta.loc[meta["file_id"] == fid, "path"].iloc[0])
-    return {"id": f"corpus:{fid}", "name": fid, "path": path, "source": "corpus"}
-
-
 def xai_waveform(clip: dict) -> np.ndarray:
     """Decoded 16-kHz waveform of a corpus or uploaded clip (raises SERError on bad audio)."""
     if clip["source"] == "corpus":
@@ -169,15 +169,23 @@ class XaiInput:
     window : np.ndarray, shape (n_samples,)
         The 3-s waveform the model sees.
     mel : np.ndarray, shape (n_mels, frames)
-        Its log-mel spectrogram (dB): the heatmaps' background and what is inverted.
+        Its log-mel spectrogram (dB): what the listening section inverts.
     probs : np.ndarray, shape (6,)
         Calibrated probabilities.
+    background : np.ndarray, shape (F, T)
+        The heatmaps' background, bin for bin with the maps: the log-mel for a mel
+        model, else the first channel of the normalised input (the MFCCs of an MFCC
+        model, each coefficient standardised).
+    y_label : str
+        What its bin axis means (``"mel band"``, ``"MFCC coefficient"``, ...).
     """
 
     x: np.ndarray
     window: np.ndarray
     mel: np.ndarray
     probs: np.ndarray
+    background: np.ndarray
+    y_label: str
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -187,54 +195,89 @@ def xai_input(clip_id: str, model_name: str, _y: np.ndarray, _pred: Predictor) -
     x = _pred.inputs(w[None])[0]
     mel = features.compute(w, "mel", cfg=_pred.cfg)[0]
     probs = _pred.predict_batch(w[None])[0]
-    return XaiInput(x, w, mel, probs)
+    rep = _pred.representation
+    # not a mel model: the normalised input itself (raw MFCCs, say, are one bright row)
+    back = mel if rep == "mel" else np.asarray(x[0], dtype=np.float32)
+    return XaiInput(x, w, mel, probs, back, features.get(rep).y_label)
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
+def _map(x: np.ndarray, method: str, module, target: int, options: explain.XAIOptions) -> np.ndarray:
+    XAI_COMPUTED[method] += 1
+    with xai_threads():
+        return explain.explain(x, method, model=module, target=target, options=options)
+
+
 def xai_map(
     clip_id: str,
     model_name: str,
     method: str,
     target: int,
     options_key: str,
-    _x: np.ndarray,
-    _module,
-    _options: explain.XAIOptions,
+    x: np.ndarray,
+    module,
+    options: explain.XAIOptions,
+    *,
+    what: str,
 ) -> np.ndarray:
-    """Relevance map ``(C, F, T)`` of one method (cached per clip, model, method, target)."""
-    XAI_COMPUTED[method] += 1
+    """Relevance map ``(C, F, T)`` of one method, through the app's shared queue
+    (:mod:`ui.jobs`): one computation per clip, model, method, target and options across
+    every session; ``what`` is the line a waiting user reads."""
+    key = ("xai-map", clip_id, model_name, model_stamp(model_name), method, target, options_key)
+    return jobs.queued(key, _map, x, method, module, target, options, what=what)
+
+
+def _curve(
+    x: np.ndarray,
+    relevance: np.ndarray | None,
+    method: str,
+    module,
+    target: int,
+    options: explain.XAIOptions,
+    temperature: float,
+) -> explain.DeletionCurve:
+    XAI_COMPUTED[f"deletion:{method}"] += 1
+    rel = explain.random_relevance(x.shape, seed=options.seed) if method == "random" else relevance
     with xai_threads():
-        return explain.explain(_x, method, model=_module, target=target, options=_options)
+        return explain.deletion_curve(
+            x,
+            rel,
+            model=module,
+            target=target,
+            steps=options.deletion_steps,
+            baseline=options.baseline,
+            temperature=temperature,
+            batch_size=options.batch_size,
+            seed=options.seed,
+        )
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
 def xai_curve(
     clip_id: str,
     model_name: str,
     method: str,
     target: int,
     options_key: str,
-    _x: np.ndarray,
-    _relevance: np.ndarray,
-    _module,
-    _options: explain.XAIOptions,
+    x: np.ndarray,
+    relevance: np.ndarray | None,
+    module,
+    options: explain.XAIOptions,
     temperature: float,
+    *,
+    what: str,
 ) -> explain.DeletionCurve:
-    """Deletion curve of one map (``method`` "random": the reference ordering)."""
-    XAI_COMPUTED[f"deletion:{method}"] += 1
-    rel = explain.random_relevance(_x.shape, seed=_options.seed) if method == "random" else _relevance
-    with xai_threads():
-        return explain.deletion_curve(
-            _x,
-            rel,
-            model=_module,
-            target=target,
-            steps=_options.deletion_steps,
-            baseline=_options.baseline,
-            temperature=temperature,
-            batch_size=_options.batch_size,
-            seed=_options.seed,
-        )
+    """Deletion curve of one map (``method`` "random": the reference ordering), through the
+    shared queue like :func:`xai_map`."""
+    key = (
+        "xai-curve",
+        clip_id,
+        model_name,
+        model_stamp(model_name),
+        method,
+        target,
+        options_key,
+        temperature,
+    )
+    return jobs.queued(key, _curve, x, relevance, method, module, target, options, temperature, what=what)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -254,26 +297,61 @@ def xai_listen_wav(
     return wav_bytes(y)
 
 
-def xai_scores_table(curves: Mapping[str, explain.DeletionCurve]) -> pd.DataFrame:
-    """One row per method: deletion AUC and the probability drops at 10 % and 20 %."""
-    return pd.DataFrame(
-        [
+def xai_scores_table(curves: Mapping[str, explain.DeletionCurve], *, n_classes: int) -> pd.DataFrame:
+    """One row per method: starting probability, deletion AUC, drops at 10 % and 20 %.
+
+    ``start`` in %, drops in percentage points (as the chart), AUC as a fraction of
+    the unit square.  The scores are None (shown empty, "n/a") for a curve that starts below the chance
+    level ``1 / n_classes`` (:func:`ser_core.explain.scorable`): for a class the model
+    rejects, every map would score a near-perfect AUC.
+    """
+    rows = []
+    for k, c in curves.items():
+        sc = c.scores()
+        ok = explain.scorable(sc["p0"], n_classes=n_classes)
+        rows.append(
             {
                 "method": "random order" if k == "random" else explain.get_explainer(k).title,
-                **{s: v for s, v in c.scores().items() if s != "p0"},
+                "start": 100 * sc["p0"],
+                **{s: (v if ok else None) for s, v in sc.items() if s != "p0"},
             }
-            for k, c in curves.items()
-        ]
-    )
+        )
+    return in_points(pd.DataFrame(rows))
+
+
+def in_points(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with its drop columns (fractions) in percentage points."""
+    return scores.assign(**{c: 100 * scores[c] for c in ("drop10", "drop20") if c in scores})
+
+
+#: Display formats of the score columns (``start`` in %, drops in percentage points).
+SCORE_FORMATS = {"start": "{:.1f} %", "auc": "{:.3f}", "drop10": "{:.1f} pt", "drop20": "{:.1f} pt"}
+
+
+def xai_scores_text(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with its score columns as text (:data:`SCORE_FORMATS`), "n/a" where a
+    curve is not scored (a missing number would show as "None")."""
+
+    def fmt(f: str):
+        return lambda v: "n/a" if v is None or v != v else f.format(v)
+
+    return scores.assign(**{c: scores[c].map(fmt(f)) for c, f in SCORE_FORMATS.items() if c in scores})
 
 
 def xai_scores_config() -> dict:
+    """Column titles, widths and help of the deletion score tables."""
     cc = st.column_config
     return {
         "method": cc.TextColumn("method", width=110),
-        "auc": cc.NumberColumn("AUC", format="%.3f", help=XAI_SCORES["auc"], width=70),
-        "drop10": cc.NumberColumn("drop @ 10 %", format="%.3f", help=XAI_SCORES["drop10"], width=90),
-        "drop20": cc.NumberColumn("drop @ 20 %", format="%.3f", help=XAI_SCORES["drop20"], width=90),
+        "start": cc.TextColumn(
+            "start",
+            width=60,
+            help="Probability of the explained class before any bin is removed. Below chance "
+            "(one in six) the scores are n/a: a curve starting near 0 cannot fall.",
+        ),
+        "auc": cc.TextColumn("AUC", help=XAI_SCORES["auc"], width=70),
+        "drop10": cc.TextColumn("drop @ 10 %", help=XAI_SCORES["drop10"], width=90),
+        "drop20": cc.TextColumn("drop @ 20 %", help=XAI_SCORES["drop20"], width=90),
     }
 
 
@@ -282,11 +360,15 @@ def _xai_table(path: str, mtime: float) -> tuple[pd.DataFrame, dict]:
     return explain.load_deletion_table(Path(path))
 
 
-def xai_dataset_table() -> tuple[pd.DataFrame, dict] | None:
-    """The committed ``xai-eval`` result (``artifacts/xai/deletion.json``), or None."""
-    p = explain.deletion_table_path()
-    try:
-        mtime = p.stat().st_mtime
-    except OSError:
-        return None
-    return _xai_table(str(p), mtime)
+def xai_dataset_table(model_name: str) -> tuple[pd.DataFrame, dict] | None:
+    """The ``xai-eval`` result for the page: ``model_name``'s own table
+    (``artifacts/xai/deletion_<model_name>.json``) when it exists, else the committed
+    default (``artifacts/xai/deletion.json``, whose ``info["model"]`` says which model
+    it is for); None when neither exists."""
+    for p in (explain.deletion_table_path(model_name), explain.deletion_table_path()):
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            continue
+        return _xai_table(str(p), mtime)
+    return None

@@ -16,7 +16,7 @@ import streamlit as st
 from ser_core import adapt
 from ser_core.errors import SERError
 from ser_core.inference import Predictor
-from ui.calibration import adaptable_suggestion, calibrate
+from ui.calibration import CALIBRATION_MIN_SECONDS, adaptable_suggestion, calibrate
 from ui.clips import decode_upload
 from ui.state import (
     KEY_CAL_CLIP,
@@ -27,8 +27,9 @@ from ui.state import (
     KEY_VOICE,
 )
 
-#: Shortest first-use recording accepted (s); shorter ones are refused with one sentence.
-MIN_SECONDS = 10.0
+#: Shortest first-use recording accepted (s), as in the expander; shorter ones are refused
+#: with one sentence.
+MIN_SECONDS = CALIBRATION_MIN_SECONDS
 #: What the step asks for (s): from here a calibration re-estimates batch norm too (AdaBN).
 RECOMMENDED_SECONDS = adapt.ADABN_SECONDS
 INVITATION = (
@@ -112,7 +113,8 @@ def switch_sentence(base: Predictor) -> tuple[str | None, str]:
 
 
 def adapted_note(pred: Predictor) -> bool:
-    """After the step calibrated: "Adapted to your voice (N s of speech)" and the details.
+    """After the step calibrated: one box, the model's adaptation sentence (to whom, on how
+    much speech, with what) and where to change it.
 
     Returns False (and shows nothing) when ``pred`` is not adapted (another model that
     cannot adapt was picked since).
@@ -121,9 +123,8 @@ def adapted_note(pred: Predictor) -> bool:
     if voice is None or pred.profile is None:
         return False
     st.success(
-        f"**Adapted to your voice** ({voice['seconds']:.0f} s of speech): every prediction "
-        "below uses it. Change or forget it under **Calibrate to my voice**.",
+        f"{pred.adaptation()} Every prediction below uses it; change or forget it under "
+        "**Calibrate to my voice**.",
         icon=":material/record_voice_over:",
     )
-    st.caption(pred.adaptation())
     return True

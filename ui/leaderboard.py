@@ -7,12 +7,15 @@ next rerun.
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
-from ser_core import figures, tracking
+from ser_core import data, figures, run_state, tracking
 from ser_core import leaderboard as lb
 from ser_core.conditions import condition_names
+from ser_core.errors import SERError
 
 
 def tracking_stamp() -> tuple[str, int, int] | None:
@@ -31,13 +34,16 @@ def _lb_runs(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 
 def leaderboard_runs() -> pd.DataFrame:
-    """Every run of the tracking database (:func:`ser_core.leaderboard.load_runs`).
+    """Every run of the tracking database (:func:`ser_core.leaderboard.load_runs`), with its
+    ``state`` and ``state_note`` (:func:`ser_core.run_state.with_states`) decided now, not
+    cached: a training process can die without the database changing.
 
     Empty when there is no database.  Raises :class:`~ser_core.errors.TrackingError`
     when it cannot be read.
     """
     stamp = tracking_stamp()
-    return pd.DataFrame(columns=lb.RUN_COLUMNS) if stamp is None else _lb_runs(*stamp)
+    runs = pd.DataFrame(columns=lb.RUN_COLUMNS) if stamp is None else _lb_runs(*stamp)
+    return run_state.with_states(runs)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -110,7 +116,7 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
     """``(frame, column_config)`` for ``st.dataframe`` of a summary or a run table.
 
     Test metrics become percentages (sortable numbers), standard deviations
-    text in percentage points (blank for single runs), training time minutes;
+    text in percentage points (blank for single runs), training time as text (:func:`duration`);
     the start time is shown for single runs only.
     """
     cc = st.column_config
@@ -140,19 +146,24 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
             width=52,
             help="expected calibration error after temperature scaling (lower is better)",
         ),
-        "parameters": cc.NumberColumn("weights", format="compact", width=62, help="trainable parameters"),
-        "minutes": cc.NumberColumn("train time", format="%.1f min", width=76),
+        "parameters": cc.TextColumn(
+            "weights",
+            width=62,
+            help="trainable parameters (an ensemble: the sum over its member networks); —: not logged",
+        ),
+        "minutes": cc.TextColumn("train time", width=76),
         "start_time": cc.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
     }
     df = table.copy()
     for col in ("accuracy", *pct):
         df[col] = 100 * df[col]
-    df["minutes"] = df["train_seconds"] / 60
+    df["minutes"] = [duration(v) for v in df["train_seconds"]]
+    df["parameters"] = [compact(v) for v in df["parameters"]]
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True).dt.tz_convert(None)  # UTC
     if every_run:
         cols = [
             "run_name",
-            "status",
+            "state",
             "shipped",
             "model",
             "input",
@@ -167,14 +178,20 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
             "minutes",
             "start_time",
         ]
-        if "shipped" not in df:
-            df["shipped"] = None
+        df["shipped"] = df["shipped"].fillna("—") if "shipped" in df else "—"  # never a literal None
+        if "state" not in df:
+            df["state"] = df["status"].str.lower()
         config.update(
             run_name=cc.TextColumn("run", width=200),
             shipped=cc.TextColumn(
                 "shipped as", width=110, help="the shipped model whose card names this run"
             ),
-            status=cc.TextColumn("status", width=80),
+            state=cc.TextColumn(
+                "state",
+                width=80,
+                help="finished, training (its process or its newest metric says so), stopped "
+                "(marked RUNNING by MLflow, but no sign of life), failed or killed",
+            ),
             fold=cc.NumberColumn("fold", format="%d", width=40),
         )
     else:
@@ -216,20 +233,72 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
             accuracy_pp=cc.TextColumn("± acc.", help=std_help, width=62),
             macro_f1_pp=cc.TextColumn("± F1", help=std_help, width=58),
         )
-        config["minutes"] = cc.NumberColumn(
-            "train time", format="%.1f min", width=76, help="mean over the folds"
-        )
+        config["minutes"] = cc.TextColumn("train time", width=76, help="mean over the folds")
     return df[cols], config
 
 
-def loso_ensemble_table(table: pd.DataFrame | None) -> None:
-    """The per-speaker ensembles of the LOSO protocol: mean ± std, then one row per fold."""
+@st.cache_data(show_spinner=False)
+def loso_speakers() -> dict[int, str]:
+    """Fold -> the nEMO speaker it holds out (the shipped ``loso`` split); empty without it."""
+    try:
+        split = data.load_split("loso")
+    except (OSError, SERError):
+        return {}
+    return {
+        int(c.removeprefix("fold")): str(split.loc[split[c] == "test", "speaker"].iloc[0])
+        for c in split.columns
+        if c.startswith("fold") and (split[c] == "test").any()
+    }
+
+
+def fold_text(protocol: str, fold: float) -> str:
+    """`` · fold 7 (speaker SM0 held out)`` for a nEMO LOSO run, `` · fold 3`` for another
+    fold, empty for the seed split."""
+    if protocol == "seed" or pd.isna(fold):
+        return ""
+    speaker = loso_speakers().get(int(fold)) if protocol in ("loso", "both_loso") else None
+    return f" · fold {int(fold)}" + (f" (speaker {speaker} held out)" if speaker else "")
+
+
+def compact(value: float) -> str:
+    """A parameter count in a few characters: ``2.8 M``, ``38.2 k``, ``534``; ``—`` when NaN."""
+    if pd.isna(value):
+        return "—"
+    for scale, unit in ((1e6, " M"), (1e3, " k")):
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.0f}"
+
+
+def duration(seconds: float) -> str:
+    """``4 s``, ``3.4 min``, ``1.2 h``; ``—`` when NaN (a run without a logged training time)."""
+    if pd.isna(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def loso_ensemble_rule(runs: pd.DataFrame) -> str | None:
+    """How the newest LOSO ensemble run set its weights (its ``search_rule`` parameter, e.g.
+    ``equal weights``), None when it logged none (an Optuna search)."""
+    ens = runs[(runs["model"] == lb.ENSEMBLE) & (runs["protocol"] == "loso")] if len(runs) else runs
+    if ens.empty:
+        return None
+    return (ens.sort_values("start_time").iloc[-1]["params"] or {}).get("search_rule")
+
+
+def loso_ensemble_table(table: pd.DataFrame | None, *, rule: str | None = None) -> None:
+    """The per-speaker ensembles of the LOSO protocol: mean ± std, then one row per fold;
+    ``rule``: :func:`loso_ensemble_rule`."""
     if table is None:
         return
-    st.markdown(
-        "**On a new voice (LOSO)**: one ensemble per held-out speaker, its weights "
-        "searched on another speaker's predictions"
+    how = (
+        f"its members combined with {rule}"
+        if rule
+        else "its weights searched on another speaker's predictions"
     )
+    st.markdown(f"**On a new voice (LOSO)**: one ensemble per held-out speaker, {how}")
     acc = 100 * table["accuracy"]
     st.metric(
         "LOSO ensemble accuracy",
@@ -238,7 +307,7 @@ def loso_ensemble_table(table: pd.DataFrame | None) -> None:
     )
     members = [c for c in table.columns if c not in ("fold", "accuracy", "macro_f1")]
     st.dataframe(
-        table,
+        table.fillna({m: 0.0 for m in members}),  # a member a fold's search left out weighs 0
         hide_index=True,
         key="leaderboard.loso_ensemble",
         column_config={
@@ -259,3 +328,65 @@ def compare_styler(table: pd.DataFrame):
         lambda r: ["background-color: #fef3c7; font-weight: 600" if differs[r.name] else ""] * len(r),
         axis=1,
     )
+
+
+def ensemble_overview(row: pd.Series) -> None:
+    """What an ensemble run has instead of training curves: its members with their weights,
+    its test metrics, and how its weights were set."""
+    params = row["params"] if isinstance(row["params"], dict) else {}
+    weights = {
+        c.removeprefix(lb.WEIGHT_PREFIX): float(row[c])
+        for c in row.index
+        if c.startswith(lb.WEIGHT_PREFIX) and pd.notna(row[c])
+    }
+    try:
+        bags = json.loads(params.get("refit_seeds") or "{}")
+    except ValueError:
+        bags = {}
+    st.markdown("**Members and weights**")
+    table = pd.DataFrame({"member": list(weights), "weight": list(weights.values())})
+    table = table.sort_values("weight", ascending=False, kind="stable")
+    if bags:
+        table["seeds"] = [len(bags.get(m, [0])) for m in table["member"]]
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="leaderboard.inspect.members",
+        column_config={
+            "weight": st.column_config.ProgressColumn("weight", format="percent", min_value=0, max_value=1),
+            "seeds": st.column_config.NumberColumn(
+                "seeds", help="networks of this member, each trained with another seed (their mean)"
+            ),
+        },
+    )
+    c = st.columns(3)
+    for col, (label, key) in zip(
+        c, [("test accuracy", "accuracy"), ("macro F1", "macro_f1"), ("ECE", "ece_after")]
+    ):
+        v = row.get(key)
+        shown = "—" if v is None or pd.isna(v) else (f"{v:.3f}" if key == "ece_after" else f"{100 * v:.1f} %")
+        col.metric(label, shown)
+    rule = params.get("search_rule")
+    how = (
+        f"its members' calibrated probabilities are combined with {rule}"
+        if rule
+        else "the weights of its members' calibrated log-probabilities were searched (Optuna) "
+        "on their validation predictions"
+    )
+    refit = (
+        "; its test part was scored with each member retrained on training + validation clips"
+        if params.get("refit_on_train_val") == "True"
+        else ""
+    )
+    st.caption(f"An ensemble is not trained epoch by epoch, so it has no training curves: {how}{refit}.")
+
+
+def closed_form_curves(curves: pd.DataFrame, best_step: float) -> tuple[pd.DataFrame, float]:
+    """A closed-form run's steps (one per L2 strength tried) put on their strength C:
+    ``(curves with epoch = C, the C kept)``; the C kept is NaN when not logged."""
+    c = curves[curves["metric"] == "C"].set_index("epoch")["value"]
+    out = curves[curves["metric"] != "C"].copy()
+    out["epoch"] = out["epoch"].map(c)
+    out = out.dropna(subset=["epoch"])
+    kept = c.get(int(best_step), float("nan")) if pd.notna(best_step) else float("nan")
+    return out, float(kept)

@@ -155,18 +155,40 @@ def backend_name(backend: str) -> str:
     return " + ".join(BACKEND_NAMES.get(b, b) for b in backend.split("+"))
 
 
+def percentages(weights: np.ndarray) -> list[int]:
+    """Whole per cents of ``weights`` (shape ``(n,)``, non-negative) that add up to exactly 100
+    (largest remainders get the leftover points)."""
+    w = np.asarray(weights, dtype=float)
+    share = 100 * w / w.sum() if w.sum() > 0 else np.full(len(w), 100 / max(len(w), 1))
+    out = np.floor(share).astype(int)
+    for i in np.argsort(out - share)[: 100 - int(out.sum())]:
+        out[i] += 1
+    return out.tolist()
+
+
+def member_shares(pred: Predictor) -> list[tuple[str, int, int]]:
+    """``[(representation, per cent, networks)]`` of an ensemble: its members' weights summed
+    per representation (the seeds of one recipe are grouped), in per cent adding up to 100,
+    largest first."""
+    names = pred.loaded.card["input"]["members"]
+    weights = pred.module.weights.detach().numpy()
+    by_name = {n: float(w) for n, w in zip(names, weights)}
+    groups: dict[str, list[float]] = {}
+    for m in pred.members:
+        groups.setdefault(m.representation, []).append(by_name.get(m.model_name, 0.0))
+    reps = list(groups)
+    pct = percentages(np.array([sum(groups[r]) for r in reps]))
+    rows = [(r, p, len(groups[r])) for r, p in zip(reps, pct)]
+    return sorted(rows, key=lambda row: -row[1])
+
+
 def ensemble_summary(pred: Predictor) -> str:
-    """``"weighted ensemble of 2 ResNets (mel 0.46, hpss 0.54)"`` for an ensemble."""
-    weights = pred.loaded.card.get("ensemble", {}).get("weights", {})
+    """``"weighted ensemble of 7 ResNets (mel 50 % over 3 seeds, hpss 32 % over 2 seeds, mfcc
+    18 % over 2 seeds)"``: each input's share of the ensemble's weight, adding up to 100 %."""
     archs = {model_card(m.model_name).get("architecture", {}).get("name", "?") for m in pred.members}
     n = len(pred.members)
     kind = ARCH_NAMES.get(archs.pop(), "model") if len(archs) == 1 else "model"
-    parts = [
-        f"{m.representation} {float(weights[m.representation]):.2f}"
-        if m.representation in weights
-        else m.representation
-        for m in pred.members
-    ]
+    parts = [f"{r} {p} %" + (f" over {k} seeds" if k > 1 else "") for r, p, k in member_shares(pred)]
     return f"weighted ensemble of {n} {kind}{'s' if n != 1 else ''} ({', '.join(parts)})"
 
 
@@ -191,6 +213,14 @@ def model_caption(pred: Predictor) -> str:
     parts.append(f"reported as unsure below {100 * pred.unsure_below:.0f} % confidence")
     parts.append(f"runs in {backend_name(pred.backend)}")
     return " · ".join(parts)
+
+
+def model_stamp(model_name: str) -> float:
+    """mtime of a model's weights: keys shared results, so a retrained model is computed afresh."""
+    try:
+        return (models.models_dir() / f"{model_name}.safetensors").stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def model_picker(

@@ -9,13 +9,14 @@ import numpy as np
 import streamlit as st
 
 from ser_core import audio
+from ser_core.config import DEFAULT_CONFIG
 from ser_core.errors import AudioTooLongError
 from ser_core.figures.predictor import display_mel as _display_mel
 from ser_core.inference import Predictor, Verdict
 from ui.calibration import voice_key_of
 from ui.clips import make_clip
 from ui.models import backend_name
-from ui.state import KEY_PRED_CLIP, KEY_PRED_RESULT
+from ui.state import KEY_PRED_CLIP, KEY_PRED_RECORDER, KEY_PRED_RESULT, KEY_PRED_UPLOADER
 
 PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)", "live": "Live microphone"}
 #: Longest accepted in-browser recording (s).
@@ -31,6 +32,22 @@ def store_clip(widget_key: str, source: str) -> None:
         return
     name = f.name if source == "upload" else "your recording"
     st.session_state[KEY_PRED_CLIP[source]] = make_clip(f.getvalue(), name, source)
+
+
+def kept_clip_note(source: str) -> str:
+    """One sentence when the clip shown is no longer in its widget (Streamlit empties the
+    uploader / recorder when the page is left, the clip stays for the session); "" while
+    the widget holds it."""
+    widget = KEY_PRED_UPLOADER if source == "upload" else KEY_PRED_RECORDER
+    clip = st.session_state.get(KEY_PRED_CLIP[source])
+    if clip is None or st.session_state.get(widget) is not None:
+        return ""
+    if source == "upload":
+        return (
+            f"Your last upload, {clip['name']!r}, kept from earlier in this session (the box above "
+            "empties when you leave the page): upload another file to replace it."
+        )
+    return "Your last recording, kept from earlier in this session: record again to replace it."
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,8 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     Raises
     ------
     SERError
-        Not audio, empty, too short or too long (recordings: over 10 s).
+        One sentence naming the file: not audio, empty, silent, too short or too long
+        (recordings: over 10 s).
     """
     source = clip["source"]
     results = st.session_state.setdefault(KEY_PRED_RESULT, {})
@@ -82,13 +100,16 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     limit = RECORDING_MAX_SECONDS if source == "recording" else audio.MAX_SECONDS
     t0 = time.perf_counter()
     try:
-        y = audio.load_audio(clip["data"], name=clip["name"], sr=pred.cfg.sr, max_seconds=limit)
+        y = audio.load_audio(
+            clip["data"], name=clip["name"], sr=pred.cfg.sr, max_seconds=limit, silent_ok=False
+        )
     except AudioTooLongError as err:
         if source != "recording":
             raise
         raise AudioTooLongError(
-            f"Recordings are limited to {limit:.0f} s ({err}). Record a "
-            "shorter clip, or upload a file for audio up to 10 minutes."
+            f"Recordings are limited to {limit:.0f} s and this one is longer: record a shorter "
+            f"clip, or upload a file (up to {audio.MAX_SECONDS / 60:.0f} minutes).",
+            filename=err.filename,
         ) from None
     decode_ms = 1000 * (time.perf_counter() - t0)
     with st.spinner("Predicting…"):
@@ -112,10 +133,25 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
 def timing_caption(res: ClipResult) -> str:
     v = res.verdict
     what = f"{len(v.timeline.starts)} windows" if v.timeline is not None else "one 3-s window"
+    took = f"{v.elapsed_ms:.0f} ms" if v.elapsed_ms < 1000 else f"{v.elapsed_ms / 1000:.1f} s"
     return (
-        f"Prediction took **{v.elapsed_ms:.0f} ms** (features + model, {what}, "
+        f"Prediction took **{took}** (features + model, {what}, "
         f"{backend_name(res.backend)}); decoding {res.decode_ms:.0f} ms; "
         f"{v.seconds:.1f} s of audio."
+    )
+
+
+def padding_caption(seconds: float) -> str:
+    """The caption of a short clip's log-mel: padded to the model's window, as the model sees it
+    (its times are then shifted from the waveform's by the padding in front)."""
+    window = DEFAULT_CONFIG.duration
+    pad = (window - seconds) / 2 if DEFAULT_CONFIG.align == "center" else 0.0
+    if pad < 0.05:
+        return f"Log-mel spectrogram of the {window:.0f}-s window, exactly as the model sees it."
+    return (
+        f"Log-mel spectrogram exactly as the model sees it: the {seconds:.1f}-s clip padded with "
+        f"silence to {window:.0f} s, {pad:.1f} s on each side, so its times run {pad:.1f} s later "
+        "than the waveform's."
     )
 
 

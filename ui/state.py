@@ -1,7 +1,9 @@
 """Session-state keys of every page, and helpers on stored widget values.
 
 Every widget key is ``"<page>.<what>"``; tests and browser tests address widgets by
-these strings, so they never change.
+these strings, so they never change.  The choices a user makes (every key in
+:data:`CHOICES`) live for the whole browser session, across page switches: see
+:func:`keep_choices`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ KEY_LB_EVERY_RUN = f"{LEADERBOARD}.every_run"
 KEY_LB_RUN = f"{LEADERBOARD}.run"
 KEY_LB_COMPARE_A = f"{LEADERBOARD}.compare_a"
 KEY_LB_COMPARE_B = f"{LEADERBOARD}.compare_b"
+#: Which protocol the accuracy chart draws (one bar per recipe).
+KEY_LB_ACC_PROTOCOL = f"{LEADERBOARD}.accuracy_protocol"
 
 
 PREDICTOR = "predictor"
@@ -90,6 +94,8 @@ KEY_CAL_DELETE = f"{CAL}.delete"
 KEY_CAL_SWITCH = f"{CAL}.switch"
 #: ``(kind, message)`` of the last calibration action ("success" / "error").
 KEY_CAL_STATUS = f"{CAL}.status"
+#: Whether the "Calibrate to my voice" expander is open (closed after a calibration succeeds).
+KEY_CAL_EXPANDER = f"{CAL}.open"
 #: The voice of this browser session: ``{"kind": "audio", "id", "label", "y", "seconds",
 #: "windows"}`` (decoded calibration speech: the profile is computed, cached, for each
 #: model's representations; its speech windows for AdaBN stay here) or
@@ -118,6 +124,13 @@ KEY_XAI_MODEL = f"{EXPLAIN}.model"
 KEY_XAI_SOURCE = f"{EXPLAIN}.source"
 KEY_XAI_EMOTION = f"{EXPLAIN}.emotion"
 KEY_XAI_FILE = f"{EXPLAIN}.file"
+#: Clip filters of the corpus picker: the split (of the shown model's training protocol),
+#: the speaker; and its buttons: previous / next clip of the filtered list, a random one.
+KEY_XAI_SPLIT = f"{EXPLAIN}.split"
+KEY_XAI_SPEAKER = f"{EXPLAIN}.speaker"
+KEY_XAI_PREV = f"{EXPLAIN}.prev"
+KEY_XAI_NEXT = f"{EXPLAIN}.next"
+KEY_XAI_RANDOM = f"{EXPLAIN}.random"
 KEY_XAI_UPLOADER = f"{EXPLAIN}.uploader"
 #: The uploaded clip (a :func:`~ui.clips.make_clip` dict), set by the uploader's ``on_change``;
 #: tests put clips here directly.
@@ -147,6 +160,48 @@ KEY_ADV_TARGET = f"{ADVERSARIAL}.target"
 #: Attack and epsilon widgets, one per domain (each keeps its own value).
 KEY_ADV_ATTACK = {d: f"{ADVERSARIAL}.attack.{d}" for d in adv.DOMAINS}
 KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
+
+
+#: Keys of the widgets whose value is a user's choice (pickers, switches, sliders, numbers,
+#: names): they survive a page switch (:func:`keep_choices`).  Buttons, uploaders and
+#: recorders are not here: Streamlit refuses to set their values, and their content is kept
+#: elsewhere (:data:`KEY_PRED_CLIP`, :data:`KEY_CAL_CLIP`, :data:`KEY_XAI_UPLOAD`,
+#: :data:`KEY_ADV_CLIP`).  ``tests/ui/test_state.py`` walks every page and fails on a
+#: choice widget missing from this set.
+CHOICES: frozenset[str] = frozenset(
+    {
+        KEY_SOURCE, KEY_EMOTION, KEY_SPEAKER, KEY_SENTENCE, KEY_SINGLE_REP, KEY_MEANS_REP,
+        KEY_MEANS_DIFF, KEY_DESCRIPTOR, KEY_DESCRIPTOR_KIND, KEY_DESCRIPTOR_GENDER, KEY_PROJ_REP,
+        KEY_PROJ_METHOD, KEY_PROJ_COLOR, KEY_ROOM, KEY_ROOM_SEED, KEY_ROOM_REP,
+        KEY_PAIR_EMOTION, KEY_PAIR_INDEX,
+        KEY_LB_MODELS, KEY_LB_INPUTS, KEY_LB_PROTOCOLS, KEY_LB_EVERY_RUN, KEY_LB_RUN,
+        KEY_LB_COMPARE_A, KEY_LB_COMPARE_B, KEY_LB_ACC_PROTOCOL,
+        KEY_PRED_MODEL, KEY_PRED_SOURCE, KEY_CAL_NAME, KEY_CAL_PICK, KEY_LIVE_ADAPT, KEY_LIVE_WARMUP,
+        KEY_FB_RIGHT, KEY_FB_CORRECT,
+        KEY_XAI_MODEL, KEY_XAI_SOURCE, KEY_XAI_EMOTION, KEY_XAI_FILE, KEY_XAI_SPLIT, KEY_XAI_SPEAKER,
+        KEY_XAI_TARGET,
+        KEY_XAI_SHARED, KEY_XAI_OPACITY, KEY_XAI_LISTEN, KEY_XAI_TOPK, KEY_XAI_LIME,
+        KEY_XAI_SG_SAMPLES, KEY_XAI_SG_NOISE, KEY_XAI_STEPS, KEY_XAI_TABLE_SCORE,
+        KEY_ADV_MODEL, KEY_ADV_SOURCE, KEY_ADV_EMOTION, KEY_ADV_FILE, KEY_ADV_DOMAIN,
+        KEY_ADV_TARGET, *KEY_ADV_ATTACK.values(), *KEY_ADV_EPS.values(),
+    }
+)  # fmt: skip
+#: Choice widgets deliberately forgotten when their page is left: consent is given
+#: again each time, next to what it allows.
+NOT_KEPT: frozenset[str] = frozenset({KEY_CAL_CONSENT, KEY_FB_CONSENT})
+
+
+def keep_choices() -> None:
+    """Keep every choice of :data:`CHOICES` for the session, whichever page is shown.
+
+    Streamlit forgets a widget's value at the end of a run that did not draw the widget,
+    so leaving a page would reset it.  Writing each stored choice back at the start of every
+    run (``app.py`` calls this before the page) makes it a session value that outlives the
+    page, and the widget picks it up again when its page is drawn (Streamlit's documented
+    way to keep widget state across pages).
+    """
+    for key in CHOICES.intersection(st.session_state.keys()):
+        st.session_state[key] = st.session_state[key]
 
 
 def keep_valid(key: str, options: list) -> None:

@@ -67,7 +67,10 @@ of that frequency bin (the model's notion of "nothing unusual here"), in steps
 up to 100 %, and records the class probability (temperature-calibrated
 softmax).  Scores: the area under that curve (lower is better) and the
 probability drop after removing 10 % and 20 % of the bins (higher is better).
-A random ordering is the reference.
+A random ordering is the reference.  A curve starting near 0 has nowhere to fall,
+so the scores are reported only for a class the model gives at least the chance
+level ``1 / n_classes`` (:func:`scorable`): for a class it rejects, every map would
+look excellent.
 """
 
 from .benchmark import (
@@ -94,10 +97,12 @@ from .methods import (
 from .metrics import (
     DROP_AT,
     DeletionCurve,
+    chance_level,
     deletion_curve,
     deletion_fractions,
     deletion_test,
     random_relevance,
+    scorable,
 )
 from .registry import (
     EXPLAINERS,
@@ -119,6 +124,7 @@ __all__ = [
     "DeletionCurve",
     "Explainer",
     "XAIOptions",
+    "chance_level",
     "deletion_benchmark",
     "deletion_curve",
     "deletion_fractions",
@@ -141,6 +147,7 @@ __all__ = [
     "random_relevance",
     "register_explainer",
     "save_deletion_table",
+    "scorable",
     "smoothgrad",
     "stratified_sample",
     "summarise_deletion",

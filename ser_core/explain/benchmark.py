@@ -145,15 +145,24 @@ def summarise_deletion(scores: pd.DataFrame) -> pd.DataFrame:
 XAI_EXPERIMENT = "nemo-ser-xai"
 
 
-def deletion_table_path() -> Path:
-    """Where the committed result of ``xai-eval`` lives.
+def deletion_table_path(model_name: str | None = None) -> Path:
+    """Where a result of ``xai-eval`` lives.
+
+    Parameters
+    ----------
+    model_name : str, optional
+        None: the committed default table (whichever model it was run with, named in
+        the file); a name: that model's own table (``xai-eval --model NAME --out``
+        this path), which pages prefer when it exists.
 
     Returns
     -------
     Path
-        ``artifacts/xai/deletion.json`` (under ``$SER_ARTIFACTS`` when set).
+        ``artifacts/xai/deletion.json``, or ``artifacts/xai/deletion_<model_name>.json``
+        (under ``$SER_ARTIFACTS`` when set).
     """
-    return artifacts_dir() / "xai" / "deletion.json"
+    name = "deletion.json" if model_name is None else f"deletion_{model_name}.json"
+    return artifacts_dir() / "xai" / name
 
 
 def _sample_inputs(

@@ -3,6 +3,17 @@ class probability (the lower its area, the better the map ranks the bins).
 
 Removed bins are set to the **baseline 0 of the normalised input, i.e. the
 training-set mean** of that frequency bin; a random ordering is the reference.
+
+The scores are only meaningful for a class the model gives some probability to start
+with: the curve cannot fall below 0, so its drops are at most the starting probability
+``p0``.  For a class the model rejects (``p0`` near 0) every curve starts near 0 with
+nowhere to fall, and every map gets a near-perfect AUC whatever it shows (removing the
+evidence *against* the class may even raise its curve).  The rule here: a curve is
+*scored* only when ``p0`` is at least the chance level ``1 / n_classes`` (16.7 % for six
+emotions), i.e. when the model rates the class at least as likely as a blind guess
+(:func:`scorable`).  The predicted class always passes (the largest of ``n``
+probabilities is at least ``1 / n``), so the dataset benchmark, which explains the
+predicted class, is unaffected.
 """
 
 from __future__ import annotations
@@ -21,14 +32,50 @@ from .registry import XAIOptions, _check_input, _order, predicted_class
 __all__ = [
     "DROP_AT",
     "DeletionCurve",
+    "chance_level",
     "deletion_curve",
     "deletion_fractions",
     "deletion_test",
     "random_relevance",
+    "scorable",
 ]
 
 #: Fraction of bins removed at which the probability drop is reported.
 DROP_AT = (0.1, 0.2)
+
+
+def chance_level(n_classes: int) -> float:
+    """The probability of a blind guess, ``1 / n_classes``: the least starting
+    probability at which a deletion curve is scored (:func:`scorable`).
+
+    Raises
+    ------
+    ConfigError
+        If ``n_classes`` is below 2.
+    """
+    if n_classes < 2:
+        raise ConfigError(f"a classifier needs at least 2 classes, got {n_classes!r}")
+    return 1.0 / n_classes
+
+
+def scorable(p0: float, *, n_classes: int) -> bool:
+    """Whether deletion scores starting at probability ``p0`` mean anything.
+
+    Parameters
+    ----------
+    p0 : float
+        Probability of the explained class before any bin is removed.
+    n_classes : int
+        Number of classes of the model.
+
+    Returns
+    -------
+    bool
+        ``p0 >= 1 / n_classes`` (:func:`chance_level`): below it the model already
+        rejects the class, the curve has (almost) no room to fall, and a small AUC
+        says nothing about the map.
+    """
+    return float(p0) >= chance_level(n_classes) - 1e-9
 
 
 def _probabilities(

@@ -34,7 +34,7 @@ def _mel_hz(cfg: FeatureConfig) -> np.ndarray:
     bin_hz=_mel_hz,
 )
 def _mel(fe: Frontend) -> np.ndarray:
-    """Log-mel power spectrogram in dB (n_mels bands)."""
+    """Log-mel power spectrogram in dB, one row per mel band (128 by default)."""
     return fe.log_mel
 
 
@@ -48,7 +48,7 @@ def _mel(fe: Frontend) -> np.ndarray:
     bin_hz=lambda c: librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft),
 )
 def _stft(fe: Frontend) -> np.ndarray:
-    """Log-power linear-frequency STFT spectrogram in dB (n_fft/2+1 bins)."""
+    """Log-power linear-frequency STFT spectrogram in dB, one row per FFT bin (513 by default)."""
     return _db(fe.power, top_db=fe.cfg.top_db)
 
 

@@ -134,59 +134,47 @@ def spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
     return fig
 
 
-def robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height: int = 420) -> go.Figure:
-    """Test accuracy against epsilon (log axis), overall and per emotion; the clean
-    accuracy as a dotted line and ``epsilon`` as a vertical marker.
+def _attack_group(attack: str, part: pd.DataFrame) -> str:
+    """Legend group title of one attack's rows: ``"FGSM, one step · 897 clips"``."""
+    title = attack.removesuffix("_wave").upper()
+    if "steps" in part and len(part):
+        steps = int(part["steps"].iloc[0])
+        title += ", one step" if steps == 1 else f", {steps} steps"
+    if "n" in part and len(part):
+        title += f" · {int(part['n'].iloc[0])} clips"
+    return title
+
+
+def epsilon_ticks(lo: float, hi: float) -> list[float]:
+    """The 1-2-5 values between ``lo`` and ``hi`` (both > 0), for a log axis's labels."""
+    out = []
+    for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1):
+        out += [m * 10.0**e for m in (1, 2, 5)]
+    return [float(f"{v:.3g}") for v in out if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]
+
+
+def robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height: int = 480) -> go.Figure:
+    """Test accuracy against epsilon (log axis), overall and per emotion, one legend group
+    per attack; each attack's clean accuracy a dotted legend entry ("no attack: 95.1 %")
+    and ``epsilon`` a vertical marker labelled above the plot (nothing written inside it).
 
     Parameters
     ----------
     df : pd.DataFrame
         The rows of one model (:func:`ser_core.attacks.robustness` columns, plus
-        ``attack``): ``epsilon, accuracy`` and one column per emotion (fractions);
-        the ``epsilon == 0`` row is the clean accuracy. FGSM draws solid lines,
-        other attacks dashed (their per-emotion lines hidden until clicked).
+        ``attack`` and optionally ``steps`` and ``n``): ``epsilon, accuracy`` and one
+        column per emotion (fractions); the ``epsilon == 0`` row is the clean accuracy.
+        The first attack draws solid lines, the others dashed, their per-emotion and
+        clean lines hidden until clicked in the legend.
     epsilon : float, optional
         Marked by a red dashed line when positive.
     height : int
         Height in pixels.
     """
     fig = go.Figure()
-    for attack, part in df.groupby("attack", sort=False):
-        part = part.sort_values("epsilon")
-        pos = part[part["epsilon"] > 0]
-        dash = "solid" if attack == "fgsm" else "dash"
-        suffix = "" if attack == "fgsm" else f" ({attack})"
-        fig.add_trace(
-            go.Scatter(
-                x=pos["epsilon"],
-                y=(100 * pos["accuracy"]).round(2),
-                mode="lines+markers",
-                name=f"all emotions{suffix}",
-                line=dict(color="#111827", width=4, dash=dash),
-                hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions" + suffix + "</extra>",
-            )
-        )
-        for e in EMOTIONS:
-            if e in pos:
-                fig.add_trace(
-                    go.Scatter(
-                        x=pos["epsilon"],
-                        y=(100 * pos[e]).round(2),
-                        mode="lines",
-                        name=f"{e}{suffix}",
-                        line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
-                        visible=True if attack == "fgsm" else "legendonly",  # click the legend to add
-                        hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}{suffix}</extra>",
-                    )
-                )
-        clean = part.loc[part["epsilon"] == 0, "accuracy"]
-        if attack == "fgsm" and len(clean):
-            fig.add_hline(
-                y=100 * float(clean.iloc[0]),
-                line=dict(color="#6b7280", dash="dot", width=1),
-                annotation_text=f"no attack: {100 * float(clean.iloc[0]):.1f} %",
-                annotation_position="bottom left",
-            )
+    positive = df.loc[df["epsilon"] > 0, "epsilon"]
+    for i, (attack, part) in enumerate(df.groupby("attack", sort=False)):
+        _attack_traces(fig, part.sort_values("epsilon"), attack=attack, first=i == 0, span=positive)
     if epsilon is not None and epsilon > 0:
         # on a log axis shapes take data values, annotations log10 of them
         fig.add_vline(x=epsilon, line=dict(color="#dc2626", width=2, dash="dash"))
@@ -199,11 +187,65 @@ def robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height:
             showarrow=False,
             font=dict(color="#dc2626", size=12),
         )
+    ticks = epsilon_ticks(float(positive.min()), float(positive.max())) if len(positive) else None
     fig.update_layout(
         height=height,
-        xaxis=dict(type="log", title="epsilon (normalised input units, log scale)"),
+        xaxis=dict(
+            type="log",
+            title="epsilon (normalised input units, log scale)",
+            tickvals=ticks,
+            ticktext=[format_epsilon(t) for t in ticks] if ticks else None,
+        ),
         yaxis=dict(range=[0, 101], title="test accuracy (%)"),
         margin=dict(l=60, r=20, t=30, b=50),
-        legend=dict(font=dict(size=11)),
+        legend=dict(font=dict(size=11), groupclick="toggleitem", tracegroupgap=12),
     )
     return fig
+
+
+def _attack_traces(fig: go.Figure, part: pd.DataFrame, *, attack: str, first: bool, span: pd.Series) -> None:
+    """One attack's lines: overall, per emotion and the clean accuracy (one legend group)."""
+    pos = part[part["epsilon"] > 0]
+    dash = "solid" if first else "dash"
+    group = dict(legendgroup=attack, legendgrouptitle=dict(text=_attack_group(attack, part)))
+    hidden = True if first else "legendonly"  # click the legend to add
+    clean = part.loc[part["epsilon"] == 0, "accuracy"]
+    if len(clean) and len(span):
+        acc = round(100 * float(clean.iloc[0]), 2)
+        fig.add_trace(
+            go.Scatter(
+                x=[float(span.min()), float(span.max())],
+                y=[acc, acc],
+                mode="lines",
+                name=f"no attack: {acc:.1f} %",
+                line=dict(color="#6b7280", width=1.5, dash="dot"),
+                visible=hidden,
+                hovertemplate=f"no attack: {acc:.1f} %<extra>{attack}</extra>",
+                **group,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=pos["epsilon"],
+            y=(100 * pos["accuracy"]).round(2),
+            mode="lines+markers",
+            name="all emotions",
+            line=dict(color="#111827", width=4, dash=dash),
+            hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions, " + attack + "</extra>",
+            **group,
+        )
+    )
+    for e in EMOTIONS:
+        if e in pos:
+            fig.add_trace(
+                go.Scatter(
+                    x=pos["epsilon"],
+                    y=(100 * pos[e]).round(2),
+                    mode="lines",
+                    name=e,
+                    line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
+                    visible=hidden,
+                    hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}, {attack}</extra>",
+                    **group,
+                )
+            )

@@ -106,7 +106,9 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
     return fig
 
 
-def representation_figure(x: np.ndarray, *, representation: str, height: int = 460) -> go.Figure:
+def representation_figure(
+    x: np.ndarray, *, representation: str, height: int = 460, zrange: tuple[float, float] | None = None
+) -> go.Figure:
     """One representation large, in its real units with a colour bar.
 
     Parameters
@@ -118,6 +120,9 @@ def representation_figure(x: np.ndarray, *, representation: str, height: int = 4
         Its name (:func:`ser_core.features.names`).
     height : int
         Height in pixels of a one-channel figure (taller with more channels).
+    zrange : (float, float), optional
+        Colour range ``(low, high)`` in the representation's unit, to draw two figures on
+        one scale (default: this representation's own range).
     """
     spec = features.get(representation)
     t = frame_times(x.shape[-1])
@@ -150,7 +155,10 @@ def representation_figure(x: np.ndarray, *, representation: str, height: int = 4
             )
             fig.update_yaxes(title_text=spec.y_label, row=c + 1, col=1)
         height = height * (1 + 0.6 * (ch - 1))
-        fig.update_layout(coloraxis=dict(colorscale="Viridis", colorbar=dict(title=dict(text=unit))))
+        low, high = zrange if zrange is not None else (None, None)
+        fig.update_layout(
+            coloraxis=dict(colorscale="Viridis", colorbar=dict(title=dict(text=unit)), cmin=low, cmax=high)
+        )
         fig.update_xaxes(title_text="time (s)", row=ch, col=1)
     fig.update_layout(title=dict(text=spec.title), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
     return fig

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ser_core import explain
+from ser_core.errors import ConfigError
 from ser_core.figures.style import frame_times
 
 METHOD_COLORS = {
@@ -64,8 +65,9 @@ def maps_figure(
     shared: bool = True,
     opacity: float = 0.8,
     height: int = 340,
+    y_label: str = "mel band",
 ) -> go.Figure:
-    """The maps side by side over the grey log-mel spectrogram.
+    """The maps side by side over the model's input, in grey.
 
     Parameters
     ----------
@@ -73,7 +75,8 @@ def maps_figure(
         One map per explainer (:data:`ser_core.explain.EXPLAINERS` names), e.g. from
         :func:`display_map`; one subplot each, titled by the explainer.
     mel : np.ndarray, shape (F, T)
-        Log-mel spectrogram (dB), drawn in grey underneath.
+        The representation the maps explain (the log-mel spectrogram in dB for a
+        mel model), drawn in grey underneath, bin for bin with the maps.
     shared : bool
         One colour scale for all: each map divided by its largest magnitude (-1..1);
         otherwise each map in its own units and range.
@@ -81,8 +84,18 @@ def maps_figure(
         Opacity of the relevance layer.
     height : int
         Height in pixels (70 more with one colour bar per map).
+    y_label : str
+        What the bin axis means (``"mel band"``, ``"MFCC coefficient"``, ...).
+
+    Raises
+    ------
+    ConfigError
+        If a map's shape differs from ``mel``'s (it would be drawn over the wrong bins).
     """
     names = list(maps)
+    for m in names:
+        if np.shape(maps[m]) != np.shape(mel):
+            raise ConfigError(f"the {m} map has shape {np.shape(maps[m])}, its background {np.shape(mel)}")
     n = len(names)
     t = np.round(frame_times(mel.shape[1]), 4)
     bins = np.arange(mel.shape[0])
@@ -141,7 +154,7 @@ def maps_figure(
                 opacity=opacity,
                 name=method,
                 hovertemplate=(
-                    f"{explain.get_explainer(method).title}<br>%{{x:.2f}} s, mel band %{{y}}"
+                    f"{explain.get_explainer(method).title}<br>%{{x:.2f}} s, {y_label} %{{y}}"
                     f"<br>{unit}: %{{z:.3g}}<extra></extra>"
                 ),
             ),
@@ -158,7 +171,7 @@ def maps_figure(
             )
         )
     fig.update_xaxes(title_text="time (s)")
-    fig.update_yaxes(title_text="mel band", col=1)
+    fig.update_yaxes(title_text=y_label, col=1)
     fig.update_annotations(font=dict(size=14, color="#1f2937"))
     fig.update_layout(
         height=height + (0 if shared else 70), margin=dict(l=60, r=20, t=40, b=50 if shared else 130)
@@ -166,7 +179,9 @@ def maps_figure(
     return fig
 
 
-def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int = 380) -> go.Figure:
+def deletion_figure(
+    curves: Mapping[str, explain.DeletionCurve], *, n_classes: int | None = None, height: int = 380
+) -> go.Figure:
     """Class probability against the fraction of bins removed, one line per method.
 
     Parameters
@@ -174,18 +189,26 @@ def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int 
     curves : mapping of method -> DeletionCurve
         Each with ``fractions`` and ``probs``, shape (steps,), and ``auc``
         (:func:`ser_core.explain.deletion_curve`); ``"random"`` is drawn dashed.
+    n_classes : int, optional
+        The model's number of classes: when given, curves starting below the chance
+        level (:func:`ser_core.explain.scorable`) get "AUC n/a" in the legend and the
+        chart says why in a note.
     height : int
         Height in pixels.
     """
     fig = go.Figure()
+    unscored = []
     for method, c in curves.items():
         title = "random order" if method == "random" else explain.get_explainer(method).title
+        scored = n_classes is None or explain.scorable(float(c.probs[0]), n_classes=n_classes)
+        if not scored:
+            unscored.append(float(c.probs[0]))
         fig.add_trace(
             go.Scatter(
                 x=np.round(100 * c.fractions.astype(float), 2).tolist(),
                 y=np.round(100 * c.probs.astype(float), 3).tolist(),
                 mode="lines+markers",
-                name=f"{title} (AUC {c.auc:.3f})",
+                name=f"{title} (AUC {c.auc:.3f})" if scored else f"{title} (AUC n/a)",
                 line=dict(
                     color=METHOD_COLORS.get(method, "#111827"),
                     width=2.5 if method != "random" else 2,
@@ -196,7 +219,27 @@ def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int 
             )
         )
     for f in explain.DROP_AT:
-        fig.add_vline(x=100 * f, line=dict(color="#9ca3af", width=1, dash="dot"))
+        fig.add_vline(
+            x=100 * f,
+            line=dict(color="#9ca3af", width=1, dash="dot"),
+            annotation=dict(text=f"{100 * f:.0f} %", font=dict(size=10, color="#6b7280")),
+            annotation_position="bottom right",
+        )
+    if unscored and n_classes is not None:
+        fig.add_annotation(
+            text=(
+                f"The class starts at {_pct(max(unscored))}, below chance "
+                f"({100 * explain.chance_level(n_classes):.1f} %):<br>nothing to remove, "
+                "so these scores say nothing about the maps"
+            ),
+            x=50,
+            y=88,
+            showarrow=False,
+            font=dict(size=13, color="#92400e"),
+            bgcolor="rgba(254,243,199,0.9)",
+            bordercolor="#f59e0b",
+            borderpad=6,
+        )
     fig.update_layout(
         height=height,
         xaxis=dict(title="bins removed, most relevant first (%)", range=[0, 100]),
@@ -205,6 +248,11 @@ def deletion_figure(curves: Mapping[str, explain.DeletionCurve], *, height: int 
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
     return fig
+
+
+def _pct(p: float) -> str:
+    """``"0.3 %"``; ``"< 0.1 %"`` below 0.05 %, so a tiny probability never reads as 0."""
+    return f"{100 * p:.1f} %" if 100 * p >= 0.05 else "< 0.1 %"
 
 
 def method_title(method: str) -> str:

@@ -32,79 +32,81 @@ def _bargap(n_bars: int, *, bar_px: float = 90, plot_px: float = 1000) -> float:
     return float(np.clip(1 - bar_px * max(n_bars, 1) / plot_px, 0.15, 0.8))
 
 
-def accuracy_figure(summary: pd.DataFrame) -> go.Figure:
-    """Test accuracy by representation, coloured by model; error bars = std over LOSO folds.
+#: How the accuracy chart names each protocol.
+PROTOCOL_MEASURES = {
+    "loso": "new voices (leave-one-speaker-out mean ± std over the held-out speakers)",
+    "seed": "seed split (test clips of the speakers it trained on)",
+    "both_loso": "new nEMO voices, RAVDESS added to training (mean ± std over the folds)",
+    "ravdess_lao": "RAVDESS, four actors held out per fold (mean ± std over the folds)",
+}
+#: Short names of the protocols (pickers, legends).
+PROTOCOL_NAMES = {
+    "loso": "new voices (LOSO)",
+    "seed": "seed split",
+    "both_loso": "new voices, + RAVDESS in training",
+    "ravdess_lao": "RAVDESS, actors held out",
+}
 
-    One panel per protocol (widths proportional to their bars); the x axis
-    names the representation and, under each bar, the model.
+
+def accuracy_figure(summary: pd.DataFrame, *, protocol: str = "seed", bar_px: int = 24) -> go.Figure:
+    """Test accuracy of each recipe on one protocol: one horizontal bar per recipe, best on top.
 
     Parameters
     ----------
     summary : pd.DataFrame
-        :func:`ser_core.leaderboard.summarize` rows: ``model, input, protocol,
-        n_folds, accuracy, accuracy_std`` (fractions; std NaN for single runs).
+        :func:`ser_core.leaderboard.summarize` rows: ``model, input, protocol, n_folds,
+        accuracy, accuracy_std`` (fractions; std NaN for single runs); rows of other
+        protocols are left out.
+    protocol : str
+        Which protocol's rows to draw.
+    bar_px : int
+        Height of one bar's row in pixels.
 
     Returns
     -------
     go.Figure
-        One bar trace per protocol panel, bars in :func:`model_colors`, in per cent.
+        A bar trace: y the recipe (``model · input``), x the accuracy in per cent, error
+        bars the std over LOSO folds, colours :func:`model_colors` (over every model of
+        ``summary``); then a text trace writing each value past the end of its error bar.
     """
-    df = summary.assign(acc=100 * summary["accuracy"], sd=100 * summary["accuracy_std"])
-    best = df.groupby("input")["acc"].max()
-    protocols = [p for p in ("seed", "loso") if p in set(df["protocol"])]
-    protocols += sorted(set(df["protocol"]) - set(protocols))
-    colors = model_colors(df["model"].unique().tolist())
-    panels = [
-        df[df["protocol"] == p]
-        .assign(best=lambda d: d["input"].map(best))
-        .sort_values(["best", "input", "acc"], ascending=[False, True, False])
-        for p in protocols
-    ]
-    sizes = [len(d) for d in panels]
-    fig = make_subplots(
-        rows=1,
-        cols=len(panels),
-        shared_yaxes=True,
-        column_widths=[n / sum(sizes) for n in sizes],
-        subplot_titles=[PROTOCOL_TITLES.get(p, p) for p in protocols],
-        horizontal_spacing=0.04,
-    )
-    for i, d in enumerate(panels, start=1):
-        sd = [None if np.isnan(v) else v for v in d["sd"]]
-        hover = [
-            f"{m} on {r}<br>test accuracy {a:.1f} %"
-            + (f" ± {e:.1f} pp over {int(k)} folds" if e is not None else "")
-            for m, r, a, e, k in zip(d["model"], d["input"], d["acc"], sd, d["n_folds"])
-        ]
-        fig.add_trace(
-            go.Bar(
-                x=[d["input"].tolist(), d["model"].tolist()],
-                y=d["acc"],
-                marker_color=[colors[m] for m in d["model"]],
-                error_y=dict(
-                    type="data",
-                    array=sd,
-                    visible=any(e is not None for e in sd),
-                    thickness=1.5,
-                    width=6,
-                    color="#111827",
-                ),
-                text=[f"{v:.1f}" for v in d["acc"]],
-                textposition="inside",
-                insidetextanchor="middle",
-                textfont=dict(color="white"),
-                hovertext=hover,
-                hoverinfo="text",
-                showlegend=False,
+    colors = model_colors(summary["model"].unique().tolist())
+    d = summary[summary["protocol"] == protocol].sort_values("accuracy", ascending=False, kind="stable")
+    d = d.iloc[::-1]  # plotly draws the first row at the bottom
+    acc, sd = 100 * d["accuracy"].astype(float), 100 * d["accuracy_std"].astype(float)
+    err = [None if np.isnan(v) else v for v in sd]
+    y = (d["model"] + " · " + d["input"]).tolist()
+    fig = go.Figure(
+        go.Bar(
+            y=y,
+            x=acc.round(2).tolist(),
+            orientation="h",
+            marker_color=[colors[m] for m in d["model"]],
+            error_x=dict(
+                type="data", array=err, visible=any(e is not None for e in err), thickness=1.5, width=4
             ),
-            row=1,
-            col=i,
+            customdata=d["n_folds"].astype(int).tolist(),
+            hovertemplate="%{y}<br>test accuracy %{x:.1f} % (%{customdata} run(s))<extra></extra>",
         )
-    fig.update_yaxes(range=[0, 100], ticksuffix=" %")
-    fig.update_yaxes(title_text="test accuracy", col=1)
-    fig.update_xaxes(tickfont=dict(size=11))
-    fig.update_annotations(font=dict(size=13, color="#1f2937"))
-    fig.update_layout(height=400, margin=dict(l=60, r=20, t=40, b=40), bargap=_bargap(sum(sizes)))
+    )
+    fig.add_scatter(  # the values past the error bars (on the bar, the error bar would cross them)
+        y=y,
+        x=[a + (e or 0) + 1 for a, e in zip(acc, err)],
+        mode="text",
+        text=[f"{a:.1f} %" + (f" ± {e:.1f}" if e is not None else "") for a, e in zip(acc, err)],
+        textposition="middle right",
+        cliponaxis=False,
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    fig.update_layout(
+        height=70 + bar_px * len(d),
+        margin=dict(l=10, r=80, t=10, b=50),
+        xaxis=dict(title=f"test accuracy: {PROTOCOL_MEASURES.get(protocol, protocol)}", range=[0, 100]),
+        xaxis_ticksuffix=" %",
+        yaxis=dict(type="category", automargin=True),
+        bargap=0.25,
+        showlegend=False,
+    )
     return fig
 
 
@@ -176,7 +178,9 @@ def confusion_figure(cm: np.ndarray) -> go.Figure:
     return fig
 
 
-def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Figure:
+def curves_figure(
+    df: pd.DataFrame, *, best_epoch: float | None = None, x_title: str = "epoch", log_x: bool = False
+) -> go.Figure:
     """Training curves: train / validation loss (top) and validation accuracy (bottom, with
     the speaker adversary's accuracy in speaker-adversarial runs).
 
@@ -187,6 +191,10 @@ def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Fi
         metrics other than those of :data:`CURVE_STYLE` are not drawn.
     best_epoch : float, optional
         Marked by a dashed vertical line (the epoch whose weights were kept).
+    x_title : str
+        The x axis's title (``epoch``; a closed-form run's steps are its L2 strengths).
+    log_x : bool
+        A logarithmic x axis (for L2 strengths).
     """
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, subplot_titles=["Loss", "Accuracy"]
@@ -205,7 +213,7 @@ def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Fi
                 line=dict(color=style["color"], width=2),
                 marker=dict(size=5),
                 hovertemplate=(
-                    f"epoch %{{x}}<br>{style['name']} "
+                    f"{x_title} %{{x}}<br>{style['name']} "
                     + ("%{y:.1f} %" if acc else "%{y:.3f}")
                     + "<extra></extra>"
                 ),
@@ -215,7 +223,9 @@ def curves_figure(df: pd.DataFrame, *, best_epoch: float | None = None) -> go.Fi
         )
     if best_epoch is not None and np.isfinite(best_epoch):
         fig.add_vline(x=best_epoch, line=dict(color="#6b7280", width=1, dash="dash"))
-    fig.update_xaxes(title_text="epoch", row=2, col=1)
+    fig.update_xaxes(title_text=x_title, row=2, col=1)
+    if log_x:
+        fig.update_xaxes(type="log")
     fig.update_xaxes(showticklabels=True, row=1, col=1)
     fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", ticksuffix=" %", row=2, col=1)
@@ -318,7 +328,9 @@ def adaptation_figure(curve: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def compare_f1_figure(runs: pd.DataFrame, *, run_a: str, run_b: str) -> go.Figure:
+def compare_f1_figure(
+    runs: pd.DataFrame, *, run_a: str, run_b: str, labels: tuple[str, str] | None = None
+) -> go.Figure:
     """Per-class test F1 of two runs as grouped bars.
 
     Parameters
@@ -327,16 +339,19 @@ def compare_f1_figure(runs: pd.DataFrame, *, run_a: str, run_b: str) -> go.Figur
         :func:`ser_core.leaderboard.load_runs` rows: ``run_id, run_name, f1_<emotion>``.
     run_a, run_b : str
         Run ids; A and B in :data:`COMPARE_COLORS`.
+    labels : (str, str), optional
+        The two runs' names in the legend (default: their run names).
     """
     fig = go.Figure()
-    for tag, rid, color in zip("AB", (run_a, run_b), COMPARE_COLORS):
+    for i, (tag, rid, color) in enumerate(zip("AB", (run_a, run_b), COMPARE_COLORS)):
         row = runs.loc[runs["run_id"] == rid].iloc[0]
+        name = labels[i] if labels else row["run_name"]
         y = [100 * row[f"f1_{e}"] for e in EMOTIONS]
         fig.add_trace(
             go.Bar(
                 x=list(EMOTIONS),
                 y=y,
-                name=f"{tag}: {row['run_name']}",
+                name=f"{tag}: {name}",
                 marker_color=color,
                 text=["" if np.isnan(v) else f"{v:.0f}" for v in y],
                 textposition="outside",
@@ -376,31 +391,46 @@ def new_voices_figure(scores: pd.DataFrame, *, height_per_model: int = 28) -> go
     """
     df = scores.iloc[::-1]  # plotly draws the first row at the bottom
     loso, sd, seed = (100 * df[c].astype(float) for c in ("loso", "loso_std", "seed"))
+    rows = np.arange(len(df), dtype=float)  # numeric rows: each value sits on its own bar
+    half = 0.38  # each bar's thickness, in rows
     fig = go.Figure()
     fig.add_bar(
-        y=df["model"],
+        y=rows - half / 2,
         x=seed,
+        width=half,
         orientation="h",
         name="seed split (voices heard in training)",
         marker_color=SEED_COLOR,
-        hovertemplate="%{y}: %{x:.1f} % on the seed split<extra></extra>",
+        customdata=df["model"],
+        hovertemplate="%{customdata}: %{x:.1f} % on the seed split<extra></extra>",
     )
     fig.add_bar(
-        y=df["model"],
+        y=rows + half / 2,
         x=loso.fillna(0),
+        width=half,
         orientation="h",
         name="new voices (LOSO mean ± std)",
         marker_color=NEW_VOICES_COLOR,
-        error_x=dict(type="data", array=sd.fillna(0).tolist(), visible=True),
+        error_x=dict(type="data", array=[v if v == v else None for v in sd], visible=True),
+        customdata=df["model"],
+        hovertemplate="%{customdata}: %{x:.1f} % on voices it never heard<extra></extra>",
+    )
+    # the value past the end of the error bar (a bar's own "outside" text sits under it)
+    fig.add_scatter(
+        y=rows + half / 2,
+        x=(loso + sd.fillna(0)).fillna(0) + 1,
+        mode="text",
         text=[f"{v:.1f} %" if v == v else "not measured" for v in loso],
-        textposition="outside",
-        hovertemplate="%{y}: %{x:.1f} % on voices it never heard<extra></extra>",
+        textposition="middle right",
+        showlegend=False,
+        hoverinfo="skip",
     )
     fig.update_layout(
-        barmode="group",
+        barmode="overlay",
         height=90 + height_per_model * 2 * len(df),
         margin=dict(l=10, r=10, t=30, b=10),
         xaxis=dict(title="accuracy (%)", range=[0, 105]),
+        yaxis=dict(tickvals=rows, ticktext=list(df["model"]), range=[-0.6, len(df) - 0.4]),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
     )
     return fig

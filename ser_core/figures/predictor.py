@@ -59,10 +59,115 @@ def probability_figure(
     return fig
 
 
+#: From this many time points on, :func:`timeline_figure` smooths its lines and adds a strip
+#: of each window's most likely emotion (fewer points are drawn as they are).
+LONG_TIMELINE = 30
+
+
+def smoothing_width(n: int) -> int:
+    """Time points averaged by :func:`timeline_figure` for a timeline of ``n`` points: 1 (none)
+    below :data:`LONG_TIMELINE`, else an odd number near ``n / 30`` (at least 5)."""
+    return 1 if n < LONG_TIMELINE else max(5, round(n / 30)) | 1
+
+
+def timeline_note(n: int) -> str:
+    """How :func:`timeline_figure` draws ``n`` time points, in one sentence for its caption
+    ("" for a short timeline, drawn as it is)."""
+    width = smoothing_width(n)
+    if width == 1:
+        return ""
+    return (
+        "The strip on top shows each window's own most likely emotion (pale where the model "
+        f"is unsure); below it, the probabilities averaged over {width} neighbouring windows, "
+        "stacked to 100 %."
+    )
+
+
+def smooth(probs: np.ndarray, *, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` time points (fewer at both ends).
+
+    Parameters
+    ----------
+    probs : np.ndarray, shape (n, k)
+        Probabilities per time point.
+    width : int
+        Points averaged (1: unchanged).
+
+    Returns
+    -------
+    np.ndarray, shape (n, k), float
+        Rows still sum to what they summed to.
+    """
+    probs = np.asarray(probs, dtype=float)
+    if width <= 1 or len(probs) < 2:
+        return probs
+    csum = np.vstack([np.zeros((1, probs.shape[1])), np.cumsum(probs, axis=0)])
+    i = np.arange(len(probs))
+    lo, hi = np.maximum(i - width // 2, 0), np.minimum(i + width // 2 + 1, len(probs))
+    return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
+
+
+def _runs(labels: np.ndarray, unsure: np.ndarray) -> list[tuple[int, int]]:
+    """``[(first, last)]`` index ranges of consecutive points with the same label and
+    unsure flag."""
+    cut = np.flatnonzero((labels[1:] != labels[:-1]) | (unsure[1:] != unsure[:-1])) + 1
+    edges = [0, *cut.tolist(), len(labels)]
+    return [(a, b - 1) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _dominant_band(probs: np.ndarray, times: np.ndarray, unsure_below: float | None) -> go.Bar:
+    """A strip of each point's most likely emotion (pale where below ``unsure_below``), one bar
+    per run of equal points, on the second y axis."""
+    labels = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    unsure = conf < unsure_below if unsure_below is not None else np.zeros(len(labels), bool)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    # each point reaches halfway to its neighbours: no gaps where points came irregularly (live)
+    edges = np.concatenate([[times[0] - step / 2], (times[1:] + times[:-1]) / 2, [times[-1] + step / 2]])
+    runs = _runs(labels, unsure)
+    lo = np.array([edges[a] for a, _ in runs])
+    hi = np.array([edges[b + 1] for _, b in runs])
+    names = [EMOTIONS[labels[a]] for a, _ in runs]
+    return go.Bar(
+        x=((lo + hi) / 2).round(3).tolist(),
+        y=[1.0] * len(runs),
+        width=(hi - lo).round(3).tolist(),
+        yaxis="y2",
+        marker=dict(
+            color=[EMOTION_COLORS[e] for e in names],
+            opacity=[0.35 if unsure[a] else 1.0 for a, _ in runs],
+            line=dict(width=0),
+        ),
+        customdata=[
+            [e, "unsure: " if unsure[a] else "", f"{max(x0, 0):.0f}–{x1:.0f} s"]
+            for e, (a, _), x0, x1 in zip(names, runs, lo, hi)
+        ],
+        hovertemplate="%{customdata[2]}: %{customdata[1]}%{customdata[0]}<extra>most likely</extra>",
+        name="most likely",
+        showlegend=False,
+    )
+
+
+def _smoothed(width: int) -> str:
+    return f"mean of {width} points" if width > 1 else ""
+
+
 def timeline_figure(
-    probs: np.ndarray, *, times: np.ndarray, x_title: str = "time (s)", height: int = 320
+    probs: np.ndarray,
+    *,
+    times: np.ndarray,
+    x_title: str = "time (s)",
+    height: int = 320,
+    unsure_below: float | None = None,
+    x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
     """The six probabilities over time, one line per emotion in its colour.
+
+    Short timelines (under :data:`LONG_TIMELINE` points) are lines, drawn as they are.
+    Longer ones (a 3-minute upload has 178 windows) would tangle: they are smoothed over
+    :func:`smoothing_width` points and stacked to 100 % (areas never cross), and a strip
+    above them shows each point's own most likely emotion (pale where the model is
+    unsure), so the dominant emotion reads at a glance.
 
     Parameters
     ----------
@@ -74,29 +179,50 @@ def timeline_figure(
         Title of the time axis.
     height : int
         Height in pixels.
+    unsure_below : float, optional
+        The model's "unsure" threshold: the strip is pale where the top probability is lower.
+    x_range : (float, float), optional
+        The time axis' range (e.g. ``(0, duration)``, to line up with the waveform's).
     """
     probs = np.asarray(probs, dtype=float).reshape(-1, len(EMOTIONS))
+    times = np.asarray(times, dtype=float)
+    width = smoothing_width(len(times))
+    shown = smooth(probs, width=width)
+    long = width > 1
     fig = go.Figure(
         [
             go.Scatter(
                 x=np.round(times, 3).tolist(),
-                y=(100 * probs[:, k]).round(2).tolist(),
-                mode="lines+markers" if len(times) < 40 else "lines",
+                y=(100 * shown[:, k]).round(2).tolist(),
+                mode="lines" if long else "lines+markers",
                 name=e,
-                line=dict(color=EMOTION_COLORS[e], width=2),
+                line=dict(color=EMOTION_COLORS[e], width=0.5 if long else 2),
                 marker=dict(size=5),
-                hovertemplate=f"{e}<br>%{{x:.1f}} s: %{{y:.0f}} %<extra></extra>",
+                stackgroup="probs" if long else None,
+                hovertemplate=f"{e}<br>%{{x:.1f}} s: %{{y:.0f}} %<extra>{_smoothed(width)}</extra>",
             )
             for k, e in enumerate(EMOTIONS)
         ]
     )
     fig.update_layout(
         height=height,
-        xaxis_title=x_title,
+        xaxis=dict(title=x_title, range=list(x_range) if x_range is not None else None),
         yaxis=dict(range=[0, 100], title="probability (%)"),
         margin=dict(l=60, r=20, t=20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
+    if long:
+        fig.add_trace(_dominant_band(probs, times, unsure_below))
+        fig.update_layout(
+            height=height + 40,
+            bargap=0,
+            legend=dict(traceorder="normal"),  # stacked areas would list bottom-up
+            yaxis=dict(domain=[0, 0.84]),
+            yaxis2=dict(
+                domain=[0.88, 1.0], range=[0, 1], tickvals=[0.5], ticktext=["most likely"], fixedrange=True
+            ),
+            margin=dict(l=90),
+        )
     return fig
 
 

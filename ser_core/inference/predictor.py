@@ -654,7 +654,7 @@ def predict_files(sources: Iterable[str], predictor: Predictor) -> Iterable[dict
             continue
         for src in files:
             try:
-                y = load_audio(src, sr=predictor.cfg.sr)
+                y = load_audio(src, sr=predictor.cfg.sr, silent_ok=False)  # a silent file has no emotion
                 if len(y) > predictor.cfg.n_samples:
                     tl = predictor.timeline(y)
                     probs, extra = tl.overall, {"windows": len(tl.starts)}

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -39,14 +40,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = STARTUP_S) -> None:
-    """Poll ``/_stcore/health`` until it answers ``ok`` (or fail with the server log)."""
+def wait_healthy(
+    url: str, proc: subprocess.Popen, timeout: float = STARTUP_S, *, context: ssl.SSLContext | None = None
+) -> None:
+    """Poll ``/_stcore/health`` until it answers ``ok`` (or fail with the server log);
+    ``context`` verifies an https server's certificate."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with status {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -185,17 +189,22 @@ def element_screenshot(page, locator, path: Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def fake_microphone_page(browser, wav: Path, url: str) -> Iterator:
-    """A Chromium of its own whose microphone plays ``wav`` (launched through the ``browser``
-    fixture's Playwright: one sync Playwright per thread), on ``url``; always closed."""
+def fake_microphone_browser(browser, wav: Path):
+    """A Chromium of its own whose microphone plays ``wav``, launched through the ``browser``
+    fixture's Playwright (one sync Playwright per thread); the caller closes it."""
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={wav}",
     ]
-    mic_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    return browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+
+
+@contextlib.contextmanager
+def fake_microphone_page(browser, wav: Path, url: str) -> Iterator:
+    """A page of :func:`fake_microphone_browser` on ``url``; always closed."""
+    mic_browser = fake_microphone_browser(browser, wav)
     try:
         ctx = mic_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
         page = ctx.new_page()

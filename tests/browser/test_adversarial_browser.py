@@ -80,6 +80,12 @@ def test_slider_changes_the_attack(browser_page, tiny_server, tmp_path, tone_fn,
     assert before != after and after.endswith("dB")
     assert float(after.split()[0]) < float(before.split()[0])  # a bigger perturbation
     assert "→" in page.locator(OUTCOME).inner_text()  # before -> after, for the new epsilon
+    outcome = page.locator(OUTCOME).inner_text()
+    assert ("the trip through sound" in outcome) == ("the attack changed the label" in outcome)
+    assert "not monotonic in ε" in outcome  # FGSM: one step can overshoot
+    delta = page.locator('[data-testid="stMetricDelta"]').first.inner_text()
+    assert delta == "unchanged" or delta.startswith("was ")
+    assert not page.locator('[data-testid^="stMetricDeltaIcon"]').count()  # a label has no arrow
     wait_for_plots(page)
     assert page.locator("audio").count() == 3
     assert not page.locator('[data-testid="stException"]').count()

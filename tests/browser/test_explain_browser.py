@@ -1,14 +1,17 @@
 """The explain (XAI) page in a real browser.
 
-(a) A tiny mel model trained at test time and a tiny synthetic corpus, in a server of
-    its own: the corpus clip picker's clip gets four maps, the deletion chart and the
-    players; the opacity slider restyles the maps; then an upload is explained too;
-    no traceback in the server log.
+(a) A tiny mel model trained at test time and a tiny synthetic corpus (with the seed
+    split the model's card names), in a server of its own: the clip picker offers test
+    clips, labelled so, and "Next" moves to the next one; the clip gets four maps, the
+    deletion chart and the players; the opacity slider restyles the maps; then an upload
+    is explained too; no traceback in the server log.
 (b) The shipped ``resnet18_mel`` on a real corpus clip (skipped, saying which, without
     the model or the corpus): the README's screenshot.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import soundfile as sf
@@ -34,10 +37,16 @@ def tiny_server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("explain")
     artifacts = ship_tiny_model(root)
-    corpus = make_corpus(root / "nemo", seconds=1.5)
+    corpus = make_corpus(root / "nemo", seconds=1.5, per_emotion=5)  # 3 test clips an emotion
+    data.save_splits(data.load_metadata(corpus), directory=artifacts / "splits")
     env = {"SER_ARTIFACTS": str(artifacts), "SER_ONNX_CACHE": str(root / "onnx"), "NEMO_DIR": str(corpus)}
     with streamlit_server(root, env) as (url, log):
         yield url, log
+
+
+def clip_shown(page) -> str:
+    """The text the clip selectbox shows (``"<file_id> · <split> · “<text>”"``)."""
+    return page.get_by_role("combobox", name=re.compile(r"^Clip: \d+ match")).input_value().strip()
 
 
 def wait_for_maps(page) -> list:
@@ -54,6 +63,19 @@ def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path,
     wait_for_app(page)
     page.get_by_role("heading", name="Explain (XAI)").wait_for()
     page.locator(VERDICT).get_by_text("Prediction:").wait_for(timeout=120_000)
+    traces = wait_for_maps(page)
+    # the picker opens on test clips, says so, and every clip is a click away
+    clip = page.get_by_role("combobox", name=re.compile(r"^Clip: \d+ match"))
+    first = clip_shown(page)
+    assert " · test · " in first, first
+    page.locator(VERDICT).get_by_text("never trained on it").wait_for()
+    page.get_by_role("button", name="Next", exact=True).click()
+    page.wait_for_function(
+        "(f) => !document.querySelector('.st-key-explain-verdict').innerText.includes(f)",
+        arg=first.split(" · ")[0],
+        timeout=120_000,
+    )
+    assert clip.count() == 1 and clip_shown(page) != first
     traces = wait_for_maps(page)
     assert [t[0] for t in traces] == ["gradcam", "lrp", "smoothgrad", "lime"]
     assert all(abs(t[1] - 0.8) < 1e-9 for t in traces)
@@ -94,6 +116,8 @@ def test_real_model_on_a_corpus_clip(app_server, browser_page, output_dir):
     page.get_by_role("heading", name="Explain (XAI)").wait_for()
     page.locator(VERDICT).get_by_text("Prediction:").wait_for(timeout=120_000)
     wait_for_maps(page)
+    assert " · test · " in clip_shown(page)  # opens on a clip the model never trained on
     page.get_by_role("heading", name="Across the test set").wait_for()
+    assert not page.locator(".st-key-explain-dataset-other").count()  # the table is resnet18_mel's
     assert not page.locator('[data-testid="stException"]').count()
     full_screenshot(page, output_dir / "explain_page.png")

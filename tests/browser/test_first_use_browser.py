@@ -76,17 +76,20 @@ def test_talk_20_s_then_the_first_prediction_is_adapted(browser, shipped_server,
         step.get_by_role("button", name="Record", exact=True).click()
         page.wait_for_timeout(RECORD_S * 1000)
         step.get_by_role("button", name="Stop recording").click()
-        adapted = page.get_by_text("Adapted to your voice", exact=False).first
-        adapted.wait_for(timeout=SLOW_MS)
+        adapted = page.get_by_test_id("stAlertContentSuccess").get_by_text(
+            "Adapted to the voice (", exact=False
+        )
+        adapted.first.wait_for(timeout=SLOW_MS)
         wait_for_app(page, timeout_ms=SLOW_MS)
         assert not page.locator(".st-key-predictor-first-use").count()
         note = page.get_by_test_id("stAlertContentSuccess").first.inner_text()
-        assert "Adapted to your voice" in note and "s of speech" in note, note
+        assert "Adapted to the voice (" in note and "s of calibration speech" in note, note
+        assert page.get_by_text("Adapted to the voice (", exact=False).count() == 1  # said once
         full_screenshot(page, output_dir / "predictor_first_use_calibrated.png")
 
         page.locator("input[type=file]").last.set_input_files(clip)  # a further clip of theirs
         verdict = page.locator(".st-key-predictor-verdict")
-        verdict.get_by_text("Adapted to the voice (", exact=False).wait_for(timeout=SLOW_MS)
+        verdict.get_by_text("Adapted to your voice", exact=False).wait_for(timeout=SLOW_MS)
         wait_for_app(page, timeout_ms=SLOW_MS)
         wait_for_plots(page)
         text = verdict.inner_text()

@@ -60,12 +60,24 @@ def test_leaderboard_renders_and_selects_a_run(leaderboard_server, browser_page,
     page.get_by_role("heading", name="Leaderboard").wait_for()
     page.get_by_role("heading", name="Compare two runs").wait_for()
     wait_for_app(page)
-    # accuracy bars, F1 heatmap, confusion matrix, ensemble weights, compared F1 (the best
-    # run, the ensemble, logged no curves)
-    wait_for_charts(page, 5)
+    # accuracy bars, F1 heatmap, confusion matrix and training curves of the run Inspect opens
+    # on (one with curves, #28), ensemble weights, compared F1
+    wait_for_charts(page, 6)
     assert not page.locator('[data-testid="stException"]').count()
     assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # ranking + comparison
     assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 2
+    # the run left RUNNING by no live process is not shown as training (#28)
+    assert not page.get_by_text("Training now", exact=False).count()
+    page.get_by_text("Ended without a test result", exact=False).first.wait_for()
+    # Compare starts with two different runs (#28: two runs of the same name)
+    a, b = (
+        page.locator('[data-testid="stSelectbox"]')
+        .filter(has=page.get_by_role("combobox", name=name, exact=True))
+        .inner_text()
+        .splitlines()[-1]
+        for name in ("Run A", "Run B")
+    )
+    assert a.split(" · ")[0] != b.split(" · ")[0], (a, b)
 
     pick(page, "Run", "resnet18-hpss-seed · 70.0 %")
     page.get_by_text("on hpss", exact=False).first.wait_for()

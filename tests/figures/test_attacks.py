@@ -57,15 +57,44 @@ def robustness_rows() -> pd.DataFrame:
 def test_robustness_figure_lines_and_markers():
     fig = attacks.robustness_figure(robustness_rows(), epsilon=0.01)
     names = [t.name for t in fig.data]
-    assert names[0] == "all emotions" and names[1 : 1 + len(EMOTIONS)] == list(EMOTIONS)
-    assert "all emotions (pgd)" in names
-    total = fig.data[0]
+    assert names[:2] == ["no attack: 80.0 %", "all emotions"] and names[2 : 2 + len(EMOTIONS)] == list(
+        EMOTIONS
+    )
+    total = fig.data[1]
     assert list(total.x) == [0.001, 0.01] and list(total.y) == [50.0, 10.0]  # epsilon 0 is the clean line
-    assert fig.data[1].line.color == EMOTION_COLORS[EMOTIONS[0]] and fig.data[1].visible is True
-    pgd = [t for t in fig.data if t.name == f"{EMOTIONS[0]} (pgd)"][0]
-    assert pgd.line.dash == "dash" and pgd.visible == "legendonly"
-    clean, marker = fig.layout.shapes
-    assert clean.y0 == 80.0 and marker.x0 == 0.01 and marker.line.color == "#dc2626"
-    assert fig.layout.xaxis.type == "log"
+    assert fig.data[2].line.color == EMOTION_COLORS[EMOTIONS[0]] and fig.data[2].visible is True
+    pgd = [t for t in fig.data if t.legendgroup == "pgd"]
+    assert [t.name for t in pgd[:2]] == ["no attack: 80.0 %", "all emotions"]
+    assert pgd[1].line.dash == "dash" and pgd[2].visible == "legendonly" and pgd[0].visible == "legendonly"
+    (marker,) = fig.layout.shapes
+    assert marker.x0 == 0.01 and marker.line.color == "#dc2626"
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [0.001, 0.002, 0.005, 0.01]
     assert any(a.text == "this clip: ε = 0.01" for a in fig.layout.annotations)
-    assert len(attacks.robustness_figure(robustness_rows()).layout.shapes) == 1
+    assert not attacks.robustness_figure(robustness_rows()).layout.shapes
+
+
+def test_robustness_figure_writes_nothing_inside_the_plot():
+    """#28: the "no attack" label overlapped the curve. The clean accuracy is a dotted
+    legend entry now, and the only text annotation sits above the plotting area."""
+    fig = attacks.robustness_figure(robustness_rows(), epsilon=0.01)
+    for a in fig.layout.annotations:
+        assert a.yref == "paper" and a.y >= 1.0 and a.yanchor == "bottom", a
+    clean = [t for t in fig.data if t.name.startswith("no attack")]
+    assert [(t.legendgroup, t.line.dash, list(t.y)) for t in clean] == [
+        ("fgsm", "dot", [80.0, 80.0]),
+        ("pgd", "dot", [80.0, 80.0]),
+    ]
+    assert list(clean[0].x) == [0.001, 0.01]  # spans the curve, on the log axis
+
+
+def test_robustness_figure_one_legend_group_per_attack():
+    rows = robustness_rows().assign(steps=[1] * 3 + [5] * 3, n=[897] * 3 + [300] * 3)
+    fig = attacks.robustness_figure(rows)
+    titles = {t.legendgroup: t.legendgrouptitle.text for t in fig.data}
+    assert titles == {"fgsm": "FGSM, one step · 897 clips", "pgd": "PGD, 5 steps · 300 clips"}
+    assert fig.layout.legend.groupclick == "toggleitem"
+
+
+def test_epsilon_ticks_one_two_five():
+    assert attacks.epsilon_ticks(0.001, 0.1) == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]
+    assert attacks.epsilon_ticks(0.0015, 0.03) == [0.002, 0.005, 0.01, 0.02]

@@ -138,3 +138,11 @@ def test_duration_figure_panels_and_model_input_line():
     lines = fig.layout.shapes
     assert len(lines) == len(EMOTIONS)  # one in each panel
     assert all(s.x0 == s.x1 == DEFAULT_CONFIG.duration and s.line.dash == "dash" for s in lines)
+
+
+def test_representation_figure_draws_on_a_given_colour_range():
+    x = np.random.default_rng(0).normal(-30, 10, (1, 128, 40)).astype(np.float32)
+    own = dataset.representation_figure(x, representation="mel")
+    assert own.layout.coloraxis.cmin is None and own.layout.coloraxis.cmax is None
+    shared = dataset.representation_figure(x, representation="mel", zrange=(-80.0, 20.0))
+    assert (shared.layout.coloraxis.cmin, shared.layout.coloraxis.cmax) == (-80.0, 20.0)

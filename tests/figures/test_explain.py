@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from ser_core.errors import ConfigError
 from ser_core.figures import explain
 
 
@@ -63,3 +64,28 @@ def test_deletion_figure_lines_colours_and_markers():
     assert list(cam.x) == [0.0, 50.0, 100.0] and list(cam.y) == [90.0, 50.0, 10.0]
     assert sorted(s.x0 for s in fig.layout.shapes) == [10, 20]  # the drop-at markers
     assert fig.layout.yaxis.title.text == "probability of the explained class (%)"
+
+
+def test_deletion_figure_marks_a_class_below_chance():
+    """A curve starting near 0 (a class the model rejects) gets "AUC n/a" and a note (#28)."""
+    curves = {"lrp": curve([0.001, 0.0, 0.0]), "random": curve([0.001, 0.001, 0.0])}
+    fig = explain.deletion_figure(curves, n_classes=6)
+    assert [t.name for t in fig.data] == ["LRP (AUC n/a)", "random order (AUC n/a)"]
+    notes = [a.text for a in fig.layout.annotations if "chance" in a.text]
+    assert len(notes) == 1 and "0.1 %" in notes[0] and "16.7 %" in notes[0]
+    # above chance: scored as before, no note
+    fig = explain.deletion_figure({"lrp": curve([0.9, 0.1, 0.0])}, n_classes=6)
+    assert fig.data[0].name.startswith("LRP (AUC 0.") and not [
+        a for a in fig.layout.annotations if "chance" in a.text
+    ]
+
+
+def test_maps_figure_axis_follows_the_representation():
+    rng = np.random.default_rng(0)
+    mfcc = rng.standard_normal((40, 20))
+    fig = explain.maps_figure({"lrp": rng.standard_normal((40, 20))}, mel=mfcc, y_label="MFCC coefficient")
+    assert (
+        fig.layout.yaxis.title.text == "MFCC coefficient" and "MFCC coefficient" in fig.data[1].hovertemplate
+    )
+    with pytest.raises(ConfigError, match=r"\(40, 20\)"):
+        explain.maps_figure({"lrp": np.zeros((40, 20))}, mel=np.zeros((128, 20)))

@@ -29,18 +29,23 @@ def runs_table() -> pd.DataFrame:
     return pd.DataFrame({"run_id": ["a1", "b2"], "run_name": ["run A", "run B"], **f1})
 
 
-def test_accuracy_figure_panels_values_and_colours():
-    fig = lbf.accuracy_figure(summary_table())
-    seed, loso = fig.data
-    assert [a.text for a in fig.layout.annotations] == ["seed split", "leave-one-speaker-out"]
-    assert list(seed.y) == [80.0, 60.0] and list(loso.y) == [50.0]  # per cent, best first
-    assert [list(level) for level in seed.x] == [["mel", "mel"], ["resnet18", "small_cnn"]]
+def test_accuracy_figure_one_horizontal_bar_per_recipe_best_on_top():
+    # issue #28: ~31 vertical bars with two-line labels; now one protocol at a time, one
+    # horizontal bar per recipe with a one-line label, best on top
+    fig = lbf.accuracy_figure(summary_table(), protocol="seed")
+    seed, values = fig.data
+    assert seed.orientation == "h" and values.mode == "text" and list(values.y) == list(seed.y)
+    assert list(seed.y) == ["small_cnn · mel", "resnet18 · mel"]  # plotly draws bottom-up
+    assert list(seed.x) == [60.0, 80.0]  # per cent
     colors = lbf.model_colors(["resnet18", "small_cnn"])
-    assert list(seed.marker.color) == [colors["resnet18"], colors["small_cnn"]]
-    assert loso.marker.color[0] == colors["resnet18"]  # one colour per model on every panel
-    assert loso.error_y.visible and list(loso.error_y.array) == pytest.approx([10.0])
-    assert not seed.error_y.visible
-    assert fig.layout.yaxis.title.text == "test accuracy" and list(fig.layout.yaxis.range) == [0, 100]
+    assert list(seed.marker.color) == [colors["small_cnn"], colors["resnet18"]]
+    assert not seed.error_x.visible and list(values.text) == ["60.0 %", "80.0 %"]
+    assert list(fig.layout.xaxis.range) == [0, 100] and "seed split" in fig.layout.xaxis.title.text
+    assert fig.layout.showlegend is False  # the colours are the models, named on each bar
+    loso, values = lbf.accuracy_figure(summary_table(), protocol="loso").data
+    assert list(loso.y) == ["resnet18 · hpss"] and loso.marker.color[0] == colors["resnet18"]
+    assert loso.error_x.visible and list(loso.error_x.array) == pytest.approx([10.0])
+    assert list(values.text) == ["50.0 % ± 10.0"] and values.x[0] > 50 + 10  # past the error bar
 
 
 def test_model_colors_are_stable_and_distinct():
@@ -155,11 +160,17 @@ def test_new_voices_figure_draws_both_numbers_best_on_top():
         }
     )
     fig = lbf.new_voices_figure(scores)
-    seed, new = fig.data
+    seed, new, values = fig.data
     assert seed.name.startswith("seed split") and new.name.startswith("new voices")
-    assert list(new.y) == ["ensemble", "ensemble_spk"]  # plotly's bottom first: the best on top
+    # plotly's bottom row first: the best on top
+    assert list(fig.layout.yaxis.ticktext) == ["ensemble", "ensemble_spk"]
+    assert list(new.customdata) == ["ensemble", "ensemble_spk"]
     assert new.x[1] == pytest.approx(66.3) and new.error_x.array[1] == pytest.approx(13.4)
-    assert list(new.text) == ["not measured", "66.3 %"] and list(seed.x) == pytest.approx([97.1, 90.9])
+    assert new.error_x.array[0] is None  # no error bar where nothing was measured
+    assert list(seed.x) == pytest.approx([97.1, 90.9])
+    # each value is written past the end of its error bar, on the new-voices bar's row
+    assert list(values.text) == ["not measured", "66.3 %"] and list(values.y) == list(new.y)
+    assert values.x[1] > 66.3 + 13.4
     assert fig.layout.xaxis.title.text == "accuracy (%)"
 
 

@@ -34,6 +34,49 @@ def test_timeline_figure_one_line_per_emotion():
     assert list(fig.layout.yaxis.range) == [0, 100]
 
 
+def test_a_3_minute_timeline_is_smoothed_stacked_and_has_a_dominant_emotion_strip():
+    """Issue #28: 178 windows drawn as raw lines tangle; a long timeline is smoothed, stacked
+    to 100 % and topped by a strip of each window's most likely emotion (pale when unsure)."""
+    rng = np.random.default_rng(0)
+    n = 178  # a 3-minute upload, 3-s windows 1 s apart
+    probs = rng.dirichlet(np.full(6, 0.3), size=n)
+    probs[:60] = [0.7, 0.1, 0.05, 0.05, 0.05, 0.05]  # a first minute of sure anger
+    probs[60:62] = [0.3, 0.25, 0.2, 0.1, 0.1, 0.05]  # two unsure windows
+    times = np.arange(n) + 1.5
+    fig = predictor.timeline_figure(probs, times=times, unsure_below=0.4)
+    lines, band = fig.data[:6], fig.data[6]
+    assert [t.name for t in lines] == list(EMOTIONS) and len(fig.data) == 7
+    assert all(t.stackgroup == "probs" and t.mode == "lines" for t in lines)
+    width = predictor.smoothing_width(n)
+    assert width == 7
+    y = np.array([t.y for t in lines]).T
+    assert np.allclose(y.sum(axis=1), 100, atol=0.1)  # stacked to 100 %
+    assert np.allclose(y / 100, predictor.smooth(probs, width=width), atol=1e-3)
+    raw_jumps = np.abs(np.diff(100 * probs, axis=0)).mean()
+    assert np.abs(np.diff(y, axis=0)).mean() < raw_jumps / 2  # calmer than the raw lines
+    # the strip: one bar per run of equal windows, covering the whole clip, emotion colours
+    assert band.type == "bar" and band.yaxis == "y2" and band.name == "most likely"
+    assert band.marker.color[0] == EMOTION_COLORS["anger"] and band.marker.opacity[0] == 1.0
+    assert band.customdata[0][2] == "1–61 s" and band.marker.opacity[1] == 0.35  # unsure: pale
+    left = np.array(band.x) - np.array(band.width) / 2
+    right = np.array(band.x) + np.array(band.width) / 2
+    assert left[0] == pytest.approx(1.0) and right[-1] == pytest.approx(n + 1.0)
+    assert np.allclose(left[1:], right[:-1])  # no gaps, no overlaps
+    labels = probs.argmax(axis=1)
+    assert len(band.x) == 1 + np.count_nonzero(
+        (labels[1:] != labels[:-1]) | ((probs.max(1) < 0.4)[1:] != (probs.max(1) < 0.4)[:-1])
+    )
+    assert fig.layout.yaxis.domain[1] < fig.layout.yaxis2.domain[0]  # the strip sits above
+
+
+def test_a_3_second_timeline_stays_raw_lines():
+    probs = np.tile([0.7, 0.1, 0.05, 0.05, 0.05, 0.05], (3, 1))
+    fig = predictor.timeline_figure(probs, times=np.array([1.5, 2.5, 3.5]), unsure_below=0.4)
+    assert len(fig.data) == 6 and all(t.stackgroup is None for t in fig.data)
+    assert predictor.smoothing_width(29) == 1 and predictor.smoothing_width(30) == 5
+    assert np.array_equal(predictor.smooth(probs, width=1), probs)
+
+
 def test_waveform_figure_envelope_of_long_audio():
     y = np.sin(np.linspace(0, 200, 20_000)).astype(np.float32)
     fig = predictor.waveform_figure(y, sr=16_000, points=1000)

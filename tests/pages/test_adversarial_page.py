@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from ser_core import attacks, figures
@@ -121,6 +122,9 @@ def test_spectrogram_attack_and_slider(env, no_corpus):
     at = no_exception(slider.set_value(0.0).run())
     assert metrics(at)["SNR of the perturbation"] == "∞ (no change)"
     assert "Epsilon 0: nothing changes" in texts(at)
+    assert "nothing to survive" in texts(at) and "the trip through sound" not in texts(at)
+    prediction = at.metric[0].proto
+    assert prediction.delta == "unchanged" and prediction.direction == MetricProto.MetricDirection.NONE
     spec = charts(at)["spectrograms"]["data"]
     assert array(spec[2]["z"]).shape == (128, 188) and np.abs(array(spec[2]["z"])).max() == 0
 
@@ -170,12 +174,22 @@ def test_robustness_curve_marks_the_epsilon(env, no_corpus):
     at = with_upload(encode(tone(2.0)), "tone.wav")
     fig = charts(at)["curve"]
     assert fig["layout"]["xaxis"]["type"] == "log"
-    overall = fig["data"][0]
+    clean, overall = fig["data"][:2]
+    assert clean["name"] == "no attack: 90.0 %" and clean["line"]["dash"] == "dot"  # a legend entry
     assert array(overall["x"]).tolist() == [0.01, 0.05]
     assert array(overall["y"]).tolist() == [85.0, 65.0]
     shapes = fig["layout"]["shapes"]
     assert any(s.get("x0") == 0.01 for s in shapes)  # this clip's epsilon (data value)
     assert "on 12 clips" in texts(at)
+    assert all(
+        a["yref"] == "paper" and a["y"] >= 1 for a in fig["layout"]["annotations"]
+    )  # no text on the curve
+
+    # the waveform slider is in other units: the curve says so and marks nothing
+    at.session_state[state.KEY_ADV_DOMAIN] = "waveform"
+    at = no_exception(at.run())
+    assert "cannot be compared" in texts(at)
+    assert not charts(at)["curve"]["layout"].get("shapes")
 
 
 def test_corpus_clip(env, meta):
@@ -186,3 +200,23 @@ def test_corpus_clip(env, meta):
     assert clip and at.selectbox(key=state.KEY_ADV_EMOTION).value == "anger"
     assert f"**{clip}** · labelled **anger**" in texts(at)
     assert "SNR of the perturbation" in metrics(at)
+
+
+def test_outcome_words_agree_with_each_other(env, no_corpus):
+    """#28: "does not survive the trip through sound" only where the attack flipped the
+    label; the prediction's delta has no arrow; FGSM says why it is not monotonic in ε."""
+    at = with_upload(encode(tone(2.0), ext="flac"), "tone.flac")
+    for eps in (0.01, 0.1):
+        at = no_exception(at.select_slider(key=state.KEY_ADV_EPS["spectrogram"]).set_value(eps).run())
+        text = texts(at)
+        changed = "the attack changed the label" in text
+        assert changed != ("the attack did not change the label" in text)
+        assert ("the trip through sound" in text) == changed
+        assert ("nothing to survive" in text) == (not changed)
+        prediction = at.metric[0].proto
+        assert prediction.direction == MetricProto.MetricDirection.NONE  # no arrow on a label
+        assert prediction.delta.startswith("was ") if changed else prediction.delta == "unchanged"
+        assert "single step of size ε" in text and "not monotonic in ε" in text
+    at.session_state[state.KEY_ADV_ATTACK["spectrogram"]] = "pgd"
+    at = no_exception(at.run())
+    assert "PGD takes 10 small steps" in texts(at)

@@ -99,8 +99,10 @@ def test_the_same_emotion_in_polish_and_in_english(meta):
         m.value for m in at.markdown if m.value.startswith(("**nEMO (Polish)**", "**RAVDESS (English)**"))
     ]
     assert len(sides) == 2 and all("(female)" in v for v in sides)  # pair 2: two women
-    charts = {el.key for el in at.get("plotly_chart")}
-    assert {"pair.nemo", "pair.ravdess"} <= charts
+    charts = {el.key: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    assert {"pair.nemo", "pair.ravdess"} <= set(charts)
+    scales = [charts[k]["layout"]["coloraxis"] for k in ("pair.nemo", "pair.ravdess")]
+    assert scales[0]["cmin"] == scales[1]["cmin"] and scales[0]["cmax"] == scales[1]["cmax"]  # one scale
 
 
 def test_random_clip_button(nemo_dir):
@@ -131,6 +133,7 @@ def test_summary_sections(fake_artifacts, no_corpus):
     at = run_page()
     assert not at.error, [e.value for e in at.error]
     assert not any("eda-summary" in i.value for i in at.info)
+    assert any("summaries shipped with the app" in c.value for c in at.caption)  # not the corpus
     n = len(at.get("plotly_chart"))
     assert n == 7  # counts, gender, age, durations, means, descriptor, projection
     at.toggle(key=state.KEY_MEANS_DIFF).set_value(True)

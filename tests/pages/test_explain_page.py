@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -97,7 +96,9 @@ def test_upload_shows_four_maps_deletion_and_listening(env):
     assert lines[0]["x"][0] == 0 and lines[0]["x"][-1] == 100
     scores = at.dataframe[0].value
     assert list(scores["method"]) == ["Grad-CAM", "LRP", "SmoothGrad", "LIME", "random order"]
-    assert np.isfinite(scores[["auc", "drop10", "drop20"]].to_numpy()).all()
+    # scores shown as text: start in %, AUC a fraction, drops in percentage points
+    assert scores["start"].str.endswith(" %").all() and scores["auc"].str.fullmatch(r"\d\.\d{3}").all()
+    assert scores["drop10"].str.endswith(" pt").all() and scores["drop20"].str.endswith(" pt").all()
     assert len(at.get("audio")) >= 4  # verdict + original, all bins, top-k
     assert "Prediction:" in texts(at)
     assert "No dataset-level result yet" in texts(at)
@@ -134,7 +135,7 @@ def test_any_emotion_can_be_explained(env):
 @pytest.mark.parametrize(
     "data,name,reason",
     [
-        (b"this is not audio, just text " * 40, "notes.wav", "not audio"),
+        (b"this is not audio, just text " * 40, "notes.wav", "cannot be read as audio"),
         (b"", "empty.wav", "empty"),
     ],
 )
@@ -201,3 +202,127 @@ def test_corpus_clip_picker(artifacts, tmp_path, monkeypatch):
     at.radio(key=state.KEY_XAI_SOURCE).set_value("upload").run()
     no_exception(at)
     assert "Pick a corpus clip or upload" in at.info[0].value
+
+
+# ------------------------------------------------------------------ issue #28
+def copied_artifacts(src: Path, dst: Path, *, temperature: float | None = None) -> Path:
+    """A copy of the tiny model's artifacts; ``temperature`` rewrites its calibration
+    (a tiny one makes the model near-certain, so the other classes get ~0 %)."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    if temperature is not None:
+        card_path = dst / "models" / f"{TINY}.json"
+        card = json.loads(card_path.read_text())
+        card["calibration"]["temperature"] = temperature
+        card_path.write_text(json.dumps(card))
+    return dst
+
+
+def test_a_class_the_model_rejects_warns_and_is_not_scored(env, tmp_path, monkeypatch):
+    art = copied_artifacts(env, tmp_path / "peaked", temperature=1e-3)
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    at = with_upload(encode(tone(2.0, freq=220.0), ext="wav"), "e.wav")
+    assert not at.warning  # the predicted class is always above chance
+    # the class the model gives least: ~0 % with this temperature
+    probs = charts(at)["probs"]["data"][0]
+    lowest = min(zip(probs["x"], probs["y"]))[1]
+    at.selectbox(key=state.KEY_XAI_TARGET).set_value(lowest).run()
+    no_exception(at)
+    assert len(at.warning) == 1
+    warning = at.warning[0].value
+    assert f"**{lowest}**" in warning and "below chance (17 %)" in warning and "n/a" in warning
+    scores = at.dataframe[0].value
+    assert scores["start"].map(lambda v: float(v.split()[0])).lt(100 / 6).all()
+    assert (scores[["auc", "drop10", "drop20"]] == "n/a").all().all()
+    fig = charts(at)["deletion"]
+    assert all(t["name"].endswith("(AUC n/a)") for t in fig["data"])
+    assert any("below chance" in a.get("text", "") for a in fig["layout"]["annotations"])
+
+
+def corpus_with_splits(tmp_path: Path, artifacts: Path, monkeypatch) -> pd.DataFrame:
+    """A synthetic corpus (54 clips, 3 speakers) and the seed split file the tiny model's
+    card points at, in a copy of its artifacts; returns the metadata."""
+    from ser_core import data
+
+    corpus = make_corpus(tmp_path / "nemo", seconds=1.0, per_emotion=3)
+    art = copied_artifacts(artifacts, tmp_path / "artifacts")
+    meta = data.load_metadata(corpus)
+    data.save_splits(meta, directory=art / "splits")
+    monkeypatch.setenv("NEMO_DIR", str(corpus))
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    return meta
+
+
+def test_clip_picker_marks_splits_defaults_to_test_and_reaches_every_clip(artifacts, tmp_path, monkeypatch):
+    from ser_core import data
+
+    meta = corpus_with_splits(tmp_path, artifacts, monkeypatch)
+    sp = data.split_indices(meta, "seed")
+    part = {meta["file_id"].iloc[i]: name for name in ("train", "val", "test") for i in getattr(sp, name)}
+    at = no_exception(page().run())
+    assert at.selectbox(key=state.KEY_XAI_SPLIT).value == "test"
+    clip = at.selectbox(key=state.KEY_XAI_FILE)
+    assert clip.options and all(" · test · " in o for o in clip.options)
+    assert all(part[o.split(" · ")[0]] == "test" for o in clip.options)
+    assert "A **test** clip" in texts(at) and f"Acted emotion: **{EMOTIONS[0]}**" in texts(at)
+    # training clips are labelled, and the verdict says what that means
+    at.selectbox(key=state.KEY_XAI_SPLIT).set_value("train").run()
+    no_exception(at)
+    assert all(" · training · " in o for o in at.selectbox(key=state.KEY_XAI_FILE).options)
+    assert "A **training** clip" in texts(at)
+    # no filter: every clip of the corpus is in the list
+    at.selectbox(key=state.KEY_XAI_SPLIT).set_value("all").run()
+    at.selectbox(key=state.KEY_XAI_EMOTION).set_value("any").run()
+    no_exception(at)
+    ids = [o.split(" · ")[0] for o in at.selectbox(key=state.KEY_XAI_FILE).options]
+    assert sorted(ids) == sorted(meta["file_id"]) and len(ids) == 54
+    # previous / next walk the list (wrapping), random picks another clip of it
+    first = at.selectbox(key=state.KEY_XAI_FILE).value
+    at.button(key=state.KEY_XAI_NEXT).click().run()
+    assert at.selectbox(key=state.KEY_XAI_FILE).value == ids[1]
+    at.button(key=state.KEY_XAI_PREV).click().run()
+    at.button(key=state.KEY_XAI_PREV).click().run()
+    assert at.selectbox(key=state.KEY_XAI_FILE).value == ids[-1]
+    at.button(key=state.KEY_XAI_RANDOM).click().run()
+    no_exception(at)
+    picked = at.selectbox(key=state.KEY_XAI_FILE).value
+    assert picked in ids and picked != ids[-1] and first == ids[0]
+    assert f"**{picked}**" in texts(at)
+    # a speaker filter narrows the list to that speaker
+    at.selectbox(key=state.KEY_XAI_SPEAKER).set_value("BB0").run()
+    no_exception(at)
+    assert all(o.startswith("BB0_") for o in at.selectbox(key=state.KEY_XAI_FILE).options)
+
+
+def test_dataset_table_of_another_model_says_so(env, tmp_path, monkeypatch):
+    art = copied_artifacts(env, tmp_path / "artifacts")
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    rows = pd.DataFrame(
+        [
+            {"method": m, "emotion": e, "n": 2, "auc": 0.2, "drop10": 0.2, "drop20": 0.3}
+            for m in [*METHODS, "random"]
+            for e in ["all", *EMOTIONS]
+        ]
+    )
+    save_deletion_table(rows, {"model": "resnet18_mel", "n_clips": 300, "seconds": 845.7})
+    at = with_upload(encode(tone(2.0), ext="wav"), "f.wav")
+    note = at.info[0].value
+    assert "This table is for **resnet18_mel**, not for tiny_mel" in note and "14 minutes" in note
+    assert f"--model {TINY}" in note and f"deletion_{TINY}.json" in note
+    # the chosen model's own table, when there is one, is shown instead
+    save_deletion_table(rows, {"model": TINY, "n_clips": 12}, art / "xai" / f"deletion_{TINY}.json")
+    at = with_upload(encode(tone(2.0), ext="wav"), "f.wav")
+    assert not at.info and f"**{TINY}** on 12 clips" in texts(at)
+
+
+def test_the_explorers_clip_opens_with_its_split(artifacts, tmp_path, monkeypatch):
+    """A training clip last shown in the dataset explorer opens here, the split filter
+    set to "training clips" so that it is in the list."""
+    from ser_core import data
+
+    meta = corpus_with_splits(tmp_path, artifacts, monkeypatch)
+    fid = meta["file_id"].iloc[int(data.split_indices(meta, "seed").train[0])]
+    at = no_exception(page(**{state.CURRENT_CLIP: {"label": fid, "file_id": fid}}).run())
+    assert at.selectbox(key=state.KEY_XAI_SPLIT).value == "train"
+    assert at.selectbox(key=state.KEY_XAI_FILE).value == fid and "A **training** clip" in texts(at)

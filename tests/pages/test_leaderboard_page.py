@@ -75,12 +75,21 @@ def test_page_shows_table_and_charts(store):
     assert loso["n_folds"] == 3 and loso["accuracy"] == pytest.approx(60.0)  # shown in %
     assert loso["accuracy_pp"] == "± 10.0"  # std in percentage points
     assert t.loc[t["protocol"] == "seed", "accuracy_pp"].eq("").all()
-    assert any("cnn1d-waveform-seed" in c.value for c in at.caption)  # running run named
-    # accuracy by representation: one panel per protocol, LOSO bar with its error bar
-    acc = figs["leaderboard.accuracy"]
-    assert {a["text"] for a in acc["layout"]["annotations"]} >= {"seed split", "leave-one-speaker-out"}
-    errors = [e for d in acc["data"] for e in arr(d["error_y"]["array"]) if e is not None]
-    assert errors == pytest.approx([10.0])  # only the LOSO bar has one
+    # the ensemble's weights: its members' (#28: a literal "None")
+    assert (
+        t.set_index("model").loc["ensemble", "parameters"] == "2 M" and "None" not in t["parameters"].tolist()
+    )
+    # the run left RUNNING long ago, by no live process: named, but not as training (#28)
+    dead = [c.value for c in at.caption if "cnn1d-waveform-seed" in c.value]
+    assert dead and all("Training now" not in c for c in dead) and "no sign of life" in dead[0]
+    # accuracy by recipe: one protocol at a time, new voices first, one bar per recipe (#28)
+    acc = figs["leaderboard.accuracy"]["data"]
+    assert acc[0]["orientation"] == "h" and list(acc[0]["y"]) == ["resnet18 · mel"]
+    assert arr(acc[0]["error_x"]["array"]) == pytest.approx([10.0])  # the LOSO std
+    at.radio(key=state.KEY_LB_ACC_PROTOCOL).set_value("seed")
+    run_page(at)
+    seed = charts(at)["leaderboard.accuracy"]["data"][0]
+    assert list(seed["y"])[-1] == "ensemble · ensemble" and len(seed["y"]) == 3  # best on top
     # per-class F1 heatmap: rows = the four summary rows, columns = the six emotions
     f1 = figs["leaderboard.f1"]["data"][0]
     assert f1["type"] == "heatmap" and f1["x"] == list(EMOTIONS) and len(f1["y"]) == 4
@@ -106,13 +115,57 @@ def test_selecting_a_run_updates_confusion_and_curves(store):
     assert all(len(arr(d["x"])) == 4 for d in curves)  # four epochs logged
 
 
-def test_running_run_has_curves_but_no_confusion(store):
+def test_dead_running_run_has_curves_but_no_confusion(store):
     at = run_page()
     at.selectbox(key=state.KEY_LB_RUN).set_value(store["cnn1d-waveform-seed"])
     run_page(at)
     figs = charts(at)
     assert "leaderboard.confusion" not in figs and "leaderboard.curves" in figs
-    assert any("has not finished" in i.value for i in at.info)
+    assert any("ended before its test" in i.value for i in at.info)
+    assert any("stopped (marked RUNNING, but no sign of life" in c.value for c in at.caption)
+    assert not any("Dashed line" in c.value for c in at.caption)  # no epoch was kept
+
+
+def test_a_run_training_now_is_named_as_training(store):
+    """Issue #28: only a run with a live process counts as training."""
+    from ..test_leaderboard import _live_run
+
+    _live_run(lb._client(tracking.db_path()))  # started now by this process, which lives
+    at = run_page()
+    assert any(
+        c.value.startswith("Training now") and "cnn1d-waveform-loso-fold0" in c.value for c in at.caption
+    )
+    dead = next(c.value for c in at.caption if "Ended without a test result" in c.value)
+    assert "cnn1d-waveform-seed" in dead and "cnn1d-waveform-loso-fold0" not in dead
+
+
+def test_default_inspect_and_compare(store):
+    """Issue #28: Inspect opened on the ensemble (empty curves, a caption about a line not
+    drawn); Compare on two runs of the same name."""
+    at = run_page()
+    assert at.selectbox(key=state.KEY_LB_RUN).value == store["resnet18-mel-loso-fold1"]
+    assert "leaderboard.curves" in charts(at)
+    assert any("Dashed line: the epoch whose weights were kept" in c.value for c in at.caption)
+    a = at.selectbox(key=state.KEY_LB_COMPARE_A).value
+    b = at.selectbox(key=state.KEY_LB_COMPARE_B).value
+    assert (a, b) == (store["resnet18-mel-seed"], store["ensemble-seed"])
+    # every run picker names runs uniquely
+    options = at.selectbox(key=state.KEY_LB_RUN).options
+    assert len(set(options)) == len(options) == len(store)
+
+
+def test_inspecting_an_ensemble_shows_its_members_not_empty_curves(store):
+    at = run_page()
+    at.selectbox(key=state.KEY_LB_RUN).set_value(store["ensemble-seed"])
+    run_page(at)
+    figs = charts(at)
+    assert "leaderboard.curves" not in figs and "leaderboard.confusion" in figs
+    members = next(d.value for d in at.dataframe if "member" in d.value.columns)
+    assert members["member"].tolist() == ["mel", "hpss"]
+    assert members["weight"].tolist() == pytest.approx([0.75, 0.25])
+    assert {m.label: m.value for m in at.metric}["test accuracy"] == "82.0 %"
+    assert not any("Dashed line" in c.value for c in at.caption)
+    assert any("no training curves" in c.value for c in at.caption)
 
 
 def test_filters_and_every_run(store):
@@ -124,6 +177,7 @@ def test_filters_and_every_run(store):
     run_page(at)
     t = table(at)
     assert sorted(t["run_name"]) == sorted(r[0] for r in RUNS if r[3] == "loso")
+    assert t["shipped"].eq("—").all() and t["state"].eq("finished").all()  # never a literal None
     assert len(charts(at)["leaderboard.f1"]["data"][0]["y"]) == 4  # the older fold-1 run too
     at.multiselect(key=state.KEY_LB_PROTOCOLS).set_value([])
     at.multiselect(key=state.KEY_LB_INPUTS).set_value(["hpss"])
@@ -138,10 +192,11 @@ def test_compare_two_runs(store):
     at.selectbox(key=state.KEY_LB_COMPARE_B).set_value(store["resnet18-hpss-seed"])
     run_page(at)
     df = at.dataframe[-1].value
-    assert list(df.columns) == ["field", "A: resnet18-mel-seed", "B: resnet18-hpss-seed"]
+    names = ["A: resnet18-mel-seed · 80.0 %", "B: resnet18-hpss-seed · 70.0 %"]  # the pickers' labels
+    assert list(df.columns) == ["field", *names]
     assert "accuracy" in df["field"].tolist()
     bars = charts(at)["leaderboard.compare.f1"]["data"]
-    assert [b["name"] for b in bars] == ["A: resnet18-mel-seed", "B: resnet18-hpss-seed"]
+    assert [b["name"] for b in bars] == names
     assert all(len(arr(b["y"])) == len(EMOTIONS) for b in bars)
     assert any("fields that differ" in c.value for c in at.caption)
 

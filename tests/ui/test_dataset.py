@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ui import dataset
@@ -20,3 +21,7 @@ def test_clip_helpers():
     )
     assert dataset.clip_options(meta, "anger", "S1")["sentence_id"].tolist() == [1, 5]
     assert dataset.speaker_label(meta, "S1") == "S1 (male, 30)"
+
+
+def test_shared_range_covers_every_array():
+    assert dataset.shared_range([np.array([[-60.0, 0.0]]), np.array([-40.0, 20.0, 5.0])]) == (-60.0, 20.0)

@@ -1,0 +1,380 @@
+"""A class at once: N real Chromium sessions against the app, over its WebSocket.
+
+Like Streamlit's own load tests, every session is a real browser tab (one headless
+Debian Chromium, one context per student) talking to a real ``streamlit run app.py``.
+
+Scenarios (``--scenario``):
+  upload   every session opens the predictor, then all upload a clip at the same moment:
+           time from the upload to the prediction on screen
+  pages    every session opens the six pages in turn, all at once: time until each page
+           has finished running
+  explain  every session opens the explain page, then all upload a clip at once: time to
+           the explanation (each sees its place in the queue meanwhile)
+  live     every session talks into the live microphone (Chromium's fake capture device
+           plays corpus speech): how often each live label changes
+  rerun    every session clicks a widget that reruns the predictor page without a new
+           prediction, one after another: server CPU per rerun
+
+Printed (figures only; no assertion): p50 / p95 / max time to result, errors (error
+boxes, tracebacks, timeouts), the server's CPU seconds per interaction and its RSS (peak
+while the sessions run, and 30 s after they close).  The server's figures come from psutil
+on its process: the harness starts the server itself (default), or ``--server-pid`` names
+one running on this machine.
+
+Usage (the app's targets for a 2-core laptop are in issue #27 and docs/speed.md):
+  NEMO_DIR=../shared/nemo .venv/bin/python benchmarks/class_load.py --scenario upload --sessions 30
+
+Against a lecturer's laptop from other machines in the room: start the app there with
+``python -m ser_core serve --https`` (prints its address and pid), then on each student-side
+machine ``python benchmarks/class_load.py --url https://LAPTOP:8501 --scenario upload
+--sessions 10`` (server figures are then measured on the laptop with
+``--server-pid PID --watch-only``, which samples until Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+import soundfile as sf
+
+from ser_core import audio, data
+from ser_core.serving import streamlit_command
+
+CHROMIUM = "/usr/bin/chromium"
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+PAGES = ["", "dataset", "predictor", "explain", "adversarial", "leaderboard"]
+TIMEOUT_S = 300
+
+
+# ------------------------------------------------------------------ the server and its figures
+class ServerWatch:
+    """CPU seconds and RSS of a server process and its children, sampled every 0.25 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            return [self.proc, *self.proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss(self) -> int:
+        total = 0
+        for p in self._tree():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += p.memory_info().rss
+        return total
+
+    def cpu_s(self) -> float:
+        total = 0.0
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            self.peak_rss = max(self.peak_rss, self.rss())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def start_server(port: int) -> psutil.Popen:
+    cmd = streamlit_command(port=port, address="127.0.0.1")
+    cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return psutil.Popen(cmd, stdout=sys.stderr, stderr=sys.stderr)
+
+
+# ------------------------------------------------------------------ one student
+@dataclass
+class Outcome:
+    """Seconds to each result, errors, and the server CPU over the measured phase only."""
+
+    seconds: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    watch: ServerWatch | None = None
+    cpu_s: float | None = None
+    interactions: int = 0
+    _cpu0: float = 0.0
+
+    def start(self, interactions: int) -> None:
+        """The measured phase begins (``interactions`` of them)."""
+        self.interactions = interactions
+        self._cpu0 = self.watch.cpu_s() if self.watch else 0.0
+
+    def stop(self) -> None:
+        if self.watch:
+            self.cpu_s = self.watch.cpu_s() - self._cpu0
+
+
+async def ready(page) -> None:
+    await page.wait_for_selector(READY, state="attached", timeout=TIMEOUT_S * 1000)
+
+
+async def page_errors(page) -> list[str]:
+    boxes = page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]')
+    return [await boxes.nth(i).inner_text() for i in range(await boxes.count())]
+
+
+async def skip_first_use(page) -> None:
+    skip = page.get_by_role("button", name="Skip — predict without calibrating")
+    await skip.or_(page.get_by_text("Upload a file", exact=True)).first.wait_for(timeout=TIMEOUT_S * 1000)
+    if await skip.count():
+        await skip.click()
+        await skip.wait_for(state="detached")
+        await ready(page)
+
+
+async def timed(coro, out: Outcome, page) -> None:
+    """Await ``coro`` (a wait for the result), recording its seconds or the error."""
+    t0 = time.perf_counter()
+    try:
+        await coro
+        out.seconds.append(time.perf_counter() - t0)
+        out.errors += await page_errors(page)
+    except Exception as exc:  # noqa: BLE001 - a timeout or a closed page is a result here
+        out.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+async def upload_scenario(pages, url: str, clip: Path, out: Outcome, *, verdict: str, path: str) -> None:
+    await asyncio.gather(*(p.goto(f"{url}/{path}") for p in pages))
+    await asyncio.gather(*(ready(p) for p in pages))
+    if path == "predictor":
+        await asyncio.gather(*(skip_first_use(p) for p in pages))
+    else:
+        for p in pages:  # explain: pick the upload when the page offers corpus clips too
+            radio = p.locator(f".st-key-{path}-source")
+            if await radio.count():
+                await radio.get_by_text("Upload", exact=False).first.click()
+        await asyncio.gather(*(ready(p) for p in pages))
+
+    async def one(p):
+        await p.locator("input[type=file]").last.set_input_files(str(clip))
+        await p.locator(verdict).get_by_text("Prediction:").wait_for(timeout=TIMEOUT_S * 1000)
+        await ready(p)
+
+    out.start(len(pages))
+    await asyncio.gather(*(timed(one(p), out, p) for p in pages))
+    out.stop()
+
+
+async def pages_scenario(pages, url: str, out: Outcome) -> None:
+    out.start(len(pages) * len(PAGES))
+    for name in PAGES:
+        await asyncio.gather(
+            *(timed(p.goto(f"{url}/{name}", wait_until="commit"), Outcome(), p) for p in pages)
+        )
+        await asyncio.gather(*(timed(ready(p), out, p) for p in pages))
+    out.stop()
+
+
+async def rerun_scenario(pages, url: str, out: Outcome) -> None:
+    await asyncio.gather(*(p.goto(f"{url}/predictor") for p in pages))
+    await asyncio.gather(*(ready(p) for p in pages))
+    await asyncio.gather(*(skip_first_use(p) for p in pages))
+    out.start(2 * len(pages))
+    for p in pages:  # one at a time: the CPU of one rerun each
+        await timed(_toggle_source(p), out, p)
+    out.stop()
+
+
+async def _toggle_source(page) -> None:
+    await page.get_by_text("Record (up to 10 s)", exact=False).first.click()
+    await ready(page)
+    await page.get_by_text("Upload a file", exact=True).first.click()
+    await ready(page)
+
+
+async def live_scenario(pages, url: str, out: Outcome, *, seconds: float) -> list[float]:
+    """Each session's live-label changes per second over ``seconds`` of talking."""
+    frame = 'iframe[title*="webrtc_streamer"]'
+    await asyncio.gather(*(p.goto(f"{url}/predictor") for p in pages))
+    await asyncio.gather(*(ready(p) for p in pages))
+    await asyncio.gather(*(skip_first_use(p) for p in pages))
+    for p in pages:
+        await p.get_by_text("Live microphone", exact=True).click()
+    await asyncio.gather(*(ready(p) for p in pages))
+    out.start(len(pages))
+    await asyncio.gather(*(p.frame_locator(frame).get_by_role("button", name="START").click() for p in pages))
+
+    async def count(p) -> float:
+        label = p.locator(".st-key-predictor-live-label")
+        t0 = time.perf_counter()
+        try:
+            await label.get_by_text("Listening").wait_for(timeout=TIMEOUT_S * 1000)
+            out.seconds.append(time.perf_counter() - t0)  # time to the first live label
+        except Exception as exc:  # noqa: BLE001
+            out.errors.append(f"{type(exc).__name__}: no live label")
+            return 0.0
+        last, changes, end = None, 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            text = await label.inner_text()
+            changes += text != last and last is not None
+            last = text
+            await asyncio.sleep(0.1)
+        return changes / seconds
+
+    rates = list(await asyncio.gather(*(count(p) for p in pages)))
+    out.stop()
+    return rates
+
+
+# ------------------------------------------------------------------ the run
+def a_clip(directory: Path, *, seconds: float = 3.0, sr: int = 48_000) -> Path:
+    """A 48 kHz WAV as a browser records it: a corpus clip, else a harmonic tone."""
+    if data.corpus_available():
+        meta = data.load_metadata()
+        y = np.concatenate([audio.load_audio(p) for p in meta.sample(4, random_state=0).path])
+        y = y[: int(seconds * 16_000)]
+    else:
+        t = np.arange(int(seconds * 16_000)) / 16_000
+        y = 0.2 * sum(np.sin(2 * np.pi * 180 * k * t) / k for k in range(1, 6))
+    path = directory / "student.wav"
+    sf.write(path, audio.resample(y, orig_sr=16_000, sr=sr), sr, subtype="PCM_16")
+    return path
+
+
+def summary(name: str, out: Outcome, *, sessions: int) -> str:
+    s = sorted(out.seconds)
+    q = (lambda f: s[min(len(s) - 1, int(round(f * (len(s) - 1))))]) if s else (lambda f: float("nan"))
+    lines = [
+        f"scenario {name}: {sessions} sessions, {len(s)} results, {len(out.errors)} errors",
+        f"  time to result: p50 {q(0.5):.2f} s · p95 {q(0.95):.2f} s · max {q(1.0):.2f} s"
+        + (f" · mean {statistics.mean(s):.2f} s" if s else ""),
+    ]
+    if out.cpu_s is not None:
+        per = 1000 * out.cpu_s / max(out.interactions, 1)
+        lines.append(f"  server CPU: {out.cpu_s:.1f} s in all, {per:.0f} ms per interaction")
+    lines += [f"  error: {e[:160]}" for e in dict.fromkeys(out.errors)]
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace, url: str, watch: ServerWatch | None, clip: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    chromium_args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--mute-audio"]
+    if args.scenario == "live":
+        chromium_args += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={clip}",
+        ]
+    out = Outcome(watch=watch)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args, headless=True)
+        contexts = [
+            await browser.new_context(
+                viewport={"width": 1280, "height": 900},
+                ignore_https_errors=True,
+                permissions=["microphone"] if args.scenario == "live" else [],
+            )
+            for _ in range(args.sessions)
+        ]
+        pages = [await c.new_page() for c in contexts]
+        rates = None
+        if args.scenario == "upload":
+            await upload_scenario(
+                pages, url, clip, out, verdict=".st-key-predictor-verdict", path="predictor"
+            )
+        elif args.scenario == "explain":
+            await upload_scenario(pages, url, clip, out, verdict=".st-key-explain-verdict", path="explain")
+        elif args.scenario == "pages":
+            await pages_scenario(pages, url, out)
+        elif args.scenario == "rerun":
+            await rerun_scenario(pages, url, out)
+        else:
+            rates = await live_scenario(pages, url, out, seconds=args.seconds)
+        print(summary(args.scenario, out, sessions=args.sessions))
+        if rates is not None:
+            r = sorted(rates)
+            print(f"  live label changes per second: min {r[0]:.2f} · median {statistics.median(r):.2f}")
+        for c in contexts:
+            await c.close()
+        await browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--scenario", choices=["upload", "pages", "explain", "live", "rerun"], default="upload"
+    )
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--url", default=None, help="a running app (default: start one here)")
+    parser.add_argument("--server-pid", type=int, default=None, help="the running app's pid on this machine")
+    parser.add_argument("--watch-only", action="store_true", help="only sample --server-pid until Ctrl-C")
+    parser.add_argument("--seconds", type=float, default=20.0, help="live: seconds of talking")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    if args.watch_only:
+        watch = ServerWatch(args.server_pid)
+        try:
+            while True:
+                time.sleep(5)
+                print(
+                    f"server: {watch.cpu_s():.1f} s CPU · RSS {watch.rss() / 2**20:.0f} MiB "
+                    f"(peak {watch.peak_rss / 2**20:.0f} MiB)",
+                    flush=True,
+                )
+        except KeyboardInterrupt:
+            return
+    server = None
+    url = args.url
+    if url is None:
+        server = start_server(args.port)
+        url = f"http://127.0.0.1:{args.port}"
+        _wait_healthy(url)
+    pid = server.pid if server else args.server_pid
+    watch = ServerWatch(pid) if pid else None
+    print(f"load: {psutil.getloadavg()[0]:.2f} · {psutil.cpu_count()} cores · {url}", flush=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(
+                run(args, url, watch, a_clip(Path(tmp), seconds=12.0 if args.scenario == "live" else 3.0))
+            )
+        if watch:
+            print(f"  server RSS: peak {watch.peak_rss / 2**20:.0f} MiB", flush=True)
+            time.sleep(30)
+            print(f"  server RSS 30 s after the sessions closed: {watch.rss() / 2**20:.0f} MiB")
+            watch.stop()
+    finally:
+        if server:
+            server.terminate()
+            server.wait(10)
+
+
+def _wait_healthy(url: str, timeout: float = 90.0) -> None:
+    import urllib.request
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"the app did not answer on {url} within {timeout:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Heavy work through the shared queue (:mod:`ui.jobs`)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from ser_core.jobs import JobStatus
+from ui import jobs
+
+
+def test_waiting_text_says_the_place_then_the_progress():
+    assert "next in line" in jobs.waiting_text(JobStatus("queued", 0), what="Explaining")
+    assert "3 requests ahead of yours" in jobs.waiting_text(JobStatus("queued", 3), what="Explaining")
+    assert "1 request ahead of yours" in jobs.waiting_text(JobStatus("queued", 1), what="Explaining")
+    assert (
+        jobs.waiting_text(JobStatus("running", 0, 0.4), what="Explaining") == "Explaining: running, 40% done…"
+    )
+
+
+def test_queued_returns_the_result_and_shows_bad_input_as_an_error():
+    def script():
+        import streamlit as st
+
+        from ser_core.errors import SERError
+        from ui import errors, jobs
+
+        def slow(x, *, progress):
+            import time
+
+            progress(0.5)
+            time.sleep(0.6)
+            return x + 1
+
+        def bad():
+            raise SERError("'x.wav' is not audio")
+
+        st.write(f"result {jobs.queued(('t', 1), slow, 41, what='Adding')}")
+        with errors.report_errors():
+            jobs.queued(("t", "bad"), bad, what="Reading")
+
+    at = AppTest.from_function(script, default_timeout=30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value == "result 42" for m in at.markdown)
+    assert [e.value for e in at.error] and "'x.wav' is not audio" in at.error[0].value

@@ -1,0 +1,81 @@
+"""Heavy work through the app's one shared queue (:class:`ser_core.jobs.JobQueue`).
+
+:func:`queued` submits a job on behalf of this browser session and shows, while it waits,
+its place in the queue and then the job's progress; the same key asked by another session
+is computed once.  A session whose browser went away is dropped from the queue before its
+jobs start (Streamlit's runtime says which sessions are still connected).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from ser_core.jobs import JobQueue, JobStatus
+
+#: Jobs that run at once (``SER_QUEUE_WORKERS``; default: one per two cores, at least one).
+WORKERS = int(os.environ.get("SER_QUEUE_WORKERS", max(1, (os.cpu_count() or 2) // 2)))
+POLL_S = 0.25
+#: Finished results kept for later requests (four maps and five deletion curves per
+#: explained clip; one attack per clip, attack and epsilon).
+KEEP = 512
+
+
+def _connected(session_id: str) -> bool:
+    """Whether the browser session ``session_id`` is still connected."""
+    return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
+
+
+@st.cache_resource(show_spinner=False)
+def shared_queue() -> JobQueue:
+    """The queue every session of this server shares (one BLAS thread per job)."""
+    return JobQueue(workers=WORKERS, threads_per_job=1, keep=KEEP, alive=_connected)
+
+
+def session_id() -> str:
+    """This browser session's id (``"local"`` outside a server, e.g. in AppTest)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else "local"
+
+
+def waiting_text(status: JobStatus, *, what: str) -> str:
+    """One line for a waiting user: their place in the queue, or the progress."""
+    if status.state == "queued":
+        ahead = status.position
+        if ahead == 0:
+            return f"{what}: next in line, waiting for a free worker…"
+        return f"{what}: {ahead} request{'s' if ahead > 1 else ''} ahead of yours in the queue…"
+    if status.progress > 0:
+        return f"{what}: running, {status.progress:.0%} done…"
+    return f"{what}: running…"
+
+
+def queued(key: Hashable, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` through the shared queue, waiting with a live status line.
+
+    Returns the result; re-raises the job's exception (a ``SERError`` for bad input, which
+    the page shows with :func:`ui.errors.report_errors`).
+    """
+    q = shared_queue()
+    status = q.submit(key, fn, *args, owner=session_id(), **kwargs)
+    if not status.finished:
+        line, bar = st.empty(), st.empty()
+        while not status.finished:
+            line.caption(waiting_text(status, what=what))
+            if status.progress > 0:
+                bar.progress(status.progress)
+            time.sleep(POLL_S)
+            status = q.status(key)
+        line.empty()
+        bar.empty()
+    if status.state == "failed":
+        raise status.error
+    if status.state == "cancelled":  # the server is shutting down
+        st.stop()
+    return status.result

@@ -1,0 +1,41 @@
+"""Why a browser may offer no microphone, in one plain sentence.
+
+Browsers give a page the microphone only in a secure context: ``https://`` or the
+machine itself (``localhost``, ``127.0.0.1``).  A student who opens
+``http://<laptop address>:8501`` gets no microphone, and the recorder and the live panel
+would fail without saying why; :func:`blocked_reason` says it, from the address the
+browser used (``st.context.url``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import streamlit as st
+
+#: Hosts a browser treats as secure even over plain http.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+FIX = "ask whoever runs the app to start it with `python -m ser_core serve --https`"
+
+
+def blocked_reason(url: str | None) -> str | None:
+    """The sentence to show when a page at ``url`` cannot have the microphone, else None."""
+    if not url:
+        return None
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme == "https" or host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return None
+    return (
+        f"Your browser gives no microphone to this page: it was opened over plain http at "
+        f"{host}, and browsers allow microphones only over https or on the machine itself. "
+        f"Upload a recording instead, or {FIX}."
+    )
+
+
+def warn_if_blocked() -> bool:
+    """Show :func:`blocked_reason` for this session's address; True when the mic is blocked."""
+    reason = blocked_reason(st.context.url)
+    if reason:
+        st.warning(reason, icon=":material/mic_off:")
+    return reason is not None
