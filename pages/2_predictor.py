@@ -17,7 +17,6 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
-from ser_core import figures
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.figures.predictor import timeline_note
 from ser_core.live import WARMUP_SECONDS
@@ -212,9 +211,8 @@ def clip_section(source: str) -> None:
                 st.markdown(f"with **{100 * v.confidence:.0f} %** probability")
             st.caption(predictor.timing_caption(res))
             st.audio(clip["data"], format=clips.clip_mime(clip["name"]))
-        right.plotly_chart(
-            figures.probability_figure(v.probs, unsure_below=v.unsure_below), key=f"predictor.{source}.probs"
-        )
+        figs = predictor.result_figures(res, sr=pred.cfg.sr)  # built once per result
+        right.plotly_chart(figs["probs"], key=f"predictor.{source}.probs")
         if v.timeline is not None:
             st.subheader("Over time")
             n = len(v.timeline.starts)
@@ -222,21 +220,10 @@ def clip_section(source: str) -> None:
                 f"Sliding 3-s windows, 1 s apart ({n} windows); the prediction above is their "
                 f"average weighted by loudness. {timeline_note(n)}"
             )
-            centres = v.timeline.starts + DEFAULT_CONFIG.duration / 2
-            st.plotly_chart(
-                figures.timeline_figure(
-                    v.timeline.probs,
-                    times=centres,
-                    x_title="window centre (s)",
-                    unsure_below=v.unsure_below,
-                    x_range=(0.0, v.seconds),  # lined up with the waveform below
-                ),
-                key=f"predictor.{source}.timeline",
-            )
+            st.plotly_chart(figs["timeline"], key=f"predictor.{source}.timeline")
         st.subheader("The audio")
-        st.plotly_chart(figures.waveform_figure(res.y, sr=pred.cfg.sr), key=f"predictor.{source}.wave")
-        mel, hop_seconds = predictor.display_mel(res.y, pred.cfg.sr)
-        st.plotly_chart(figures.mel_figure(mel, hop_seconds=hop_seconds), key=f"predictor.{source}.mel")
+        st.plotly_chart(figs["wave"], key=f"predictor.{source}.wave")
+        st.plotly_chart(figs["mel"], key=f"predictor.{source}.mel")
         if v.seconds <= DEFAULT_CONFIG.duration:
             st.caption(predictor.padding_caption(v.seconds))
         st.subheader("Feedback")

@@ -10,6 +10,7 @@ only MFCC and delta-MFCC.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -135,6 +136,7 @@ class FeatureConfig:
 DEFAULT_CONFIG = FeatureConfig()
 
 
+@functools.cache
 def project_root() -> Path:
     """The repository root (the folder holding ``ser_core/``)."""
     return Path(__file__).resolve().parent.parent

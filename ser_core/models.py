@@ -34,7 +34,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .config import EMOTIONS, artifacts_dir
+from .cards import folder_signature, models_dir, read_card, restore_hint, save_card, shipped, shipped_cards
+from .config import EMOTIONS
 from .data import clips_digest
 from .errors import ModelFileError, ShapeError, UnknownNameError
 from .features import NormStats
@@ -49,6 +50,7 @@ __all__ = [
     "load",
     "read_card",
     "shipped_cards",
+    "folder_signature",
     "shipped",
     "models_dir",
     "ModelSpec",
@@ -658,10 +660,6 @@ def _load_speakers(path: Path) -> TrainingSpeakers | None:
         return None
 
 
-def models_dir() -> Path:
-    return artifacts_dir() / "models"
-
-
 def save(
     module: nn.Module,
     card: dict,
@@ -694,69 +692,6 @@ def save(
     return path
 
 
-def save_card(card: dict, model_name: str, *, directory: Path | None = None) -> Path:
-    """Write only ``<model_name>.json`` (a shipped model's card, its weights untouched)."""
-    d = Path(directory or models_dir())
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{model_name}.json"
-    path.write_text(json.dumps(card, indent=2) + "\n")
-    return path
-
-
-def shipped(directory: Path | None = None) -> list[str]:
-    """Names of the models under ``artifacts/models`` (card and weights both present)."""
-    d = Path(directory or models_dir())
-    if not d.is_dir():
-        return []
-    return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.safetensors").exists())
-
-
-def _restore_hint(model_name: str) -> str:
-    return (
-        f"restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
-        f"command of {model_name}.json"
-    )
-
-
-def read_card(model_name: str, *, directory: Path | None = None) -> dict:
-    """The JSON model card of a shipped model.
-
-    Raises
-    ------
-    UnknownNameError
-        No such card.
-    ModelFileError
-        The card is not a JSON object.
-    """
-    path = Path(directory or models_dir()) / f"{model_name}.json"
-    if not path.exists():
-        raise UnknownNameError(f"no model card {path}")
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:  # (UnicodeDecodeError too)
-        raise ModelFileError(
-            f"the model card {path} is damaged ({type(exc).__name__}: {exc}); " + _restore_hint(model_name)
-        ) from exc
-    if not isinstance(card, dict):
-        raise ModelFileError(
-            f"the model card {path} is damaged (a JSON {type(card).__name__}, "
-            "not an object); " + _restore_hint(model_name)
-        )
-    return card
-
-
-def shipped_cards(directory: Path | None = None) -> dict[str, dict]:
-    """The cards of the shipped models, by name; a damaged card is left out with a warning
-    (so one bad file does not stop the others from being ranked and used)."""
-    out = {}
-    for n in shipped(directory):
-        try:
-            out[n] = read_card(n, directory=directory)
-        except ModelFileError as exc:
-            warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
-    return out
-
-
 def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
     """Load a shipped model by name.
 
@@ -784,7 +719,7 @@ def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(
             f"the model card {card_path} does not describe a model that can be "
-            f"built ({type(exc).__name__}: {exc}); " + _restore_hint(model_name)
+            f"built ({type(exc).__name__}: {exc}); " + restore_hint(model_name)
         ) from exc
     try:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
@@ -793,7 +728,7 @@ def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
         reason = str(exc).strip().splitlines()[0][:300]
         raise ModelFileError(
             f"the weights {weights} cannot be loaded into the card's {arch['name']} "
-            f"({type(exc).__name__}: {reason}); " + _restore_hint(model_name)
+            f"({type(exc).__name__}: {reason}); " + restore_hint(model_name)
         ) from exc
     speakers = _load_speakers(speakers_path(model_name, directory=d))
     return LoadedModel(model_name, module.eval(), card, speakers)

@@ -49,27 +49,47 @@ def model_files() -> list[str]:
     return sorted(p.name for p in d.glob("*.safetensors")) if d.is_dir() else []
 
 
+#: Rankings by state of the models folder (:func:`ser_core.models.folder_signature`):
+#: every rerun of every page asks, the answer changes only when a model is (re)shipped.
+_RANKED: dict[tuple, list[str]] = {}
+_DEFAULT: dict[tuple, str] = {}
+
+
 def shipped_models() -> list[str]:
     """Names of the shipped models (card + weights under ``artifacts/models``), best first
     on new voices (LOSO mean), then those without a LOSO figure by seed accuracy."""
-    names = models.shipped()
-    try:
-        return ranked_models(among=names)
-    except (SERError, OSError, ValueError):
-        return names
+    key = (str(models.models_dir()), models.folder_signature())
+    if key not in _RANKED:
+        names = models.shipped()
+        try:
+            _RANKED[key] = ranked_models(among=names)
+        except (SERError, OSError, ValueError):
+            _RANKED[key] = names
+    return list(_RANKED[key])
 
 
 def default_model(model_names: list[str]) -> str:
     """The best shipped model on new voices (LOSO mean; the first name when cards lack it)."""
-    try:
-        return best_model_name(among=model_names)
-    except (SERError, OSError, ValueError):
-        return model_names[0]
+    key = (str(models.models_dir()), models.folder_signature(), tuple(model_names))
+    if key not in _DEFAULT:
+        try:
+            _DEFAULT[key] = best_model_name(among=model_names)
+        except (SERError, OSError, ValueError):
+            return model_names[0]
+    return _DEFAULT[key]
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _card(path: str, mtime: float) -> dict:
-    return models.read_card(Path(path).stem, directory=Path(path).parent)
+#: Cards by ``(path, mtime_ns, size)``: a stat per call instead of a JSON parse (pages ask
+#: for a card many times per rerun); shared, so read them, never modify them.
+_CARDS: dict[tuple[str, int, int], dict] = {}
+
+
+def _card(path: Path) -> dict:
+    st_ = path.stat()
+    key = (str(path), st_.st_mtime_ns, st_.st_size)
+    if key not in _CARDS:
+        _CARDS[key] = models.read_card(path.stem, directory=path.parent)
+    return _CARDS[key]
 
 
 def weights_mb(model_name: str) -> float:
@@ -80,9 +100,8 @@ def weights_mb(model_name: str) -> float:
 
 def model_card(model_name: str) -> dict:
     """The JSON card of a shipped model ({} when unreadable)."""
-    p = models.models_dir() / f"{model_name}.json"
     try:
-        return _card(str(p), p.stat().st_mtime)
+        return _card(models.models_dir() / f"{model_name}.json")
     except (OSError, SERError):
         return {}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
-from ser_core import audio
+from ser_core import audio, figures
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.errors import AudioTooLongError
 from ser_core.figures.predictor import display_mel as _display_mel
@@ -66,6 +66,29 @@ class ClipResult:
     voice: str = ""
     #: :meth:`Predictor.adaptation` at prediction time (one sentence for people).
     adaptation: str = ""
+    #: Its figures by name, built once (:func:`result_figures`): a rerun that changes
+    #: nothing about the result (a feedback click) draws the same objects again.
+    figures: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+def result_figures(res: ClipResult, *, sr: int) -> dict:
+    """The result's figures, built on first use and kept with it: ``probs``, ``wave``,
+    ``mel`` and, for audio longer than one window, ``timeline``."""
+    if not res.figures:
+        v = res.verdict
+        res.figures["probs"] = figures.probability_figure(v.probs, unsure_below=v.unsure_below)
+        if v.timeline is not None:
+            res.figures["timeline"] = figures.timeline_figure(
+                v.timeline.probs,
+                times=v.timeline.starts + DEFAULT_CONFIG.duration / 2,
+                x_title="window centre (s)",
+                unsure_below=v.unsure_below,
+                x_range=(0.0, v.seconds),  # lined up with the waveform below
+            )
+        res.figures["wave"] = figures.waveform_figure(res.y, sr=sr)
+        mel, hop_seconds = display_mel(res.y, sr)
+        res.figures["mel"] = figures.mel_figure(mel, hop_seconds=hop_seconds)
+    return res.figures
 
 
 def voice_key(pred: Predictor) -> str:

@@ -753,3 +753,52 @@ def test_a_functionals_model_predicts_on_the_page(tmp_path, monkeypatch):
     assert not at.error, [e.value for e in at.error]
     assert "logistic regression on the egemaps functionals" in texts(at)
     assert abs(sum(charts(at)["probs"]["data"][0]["x"]) - 100) < 0.1
+
+
+def test_concurrent_sessions_get_their_own_results_and_never_another_voice(spk_env):
+    """Two browser sessions at once (issue #27): one calibrated with AdaBN, one not. While
+    both predict in parallel threads, each gets its own clips' results, the unadapted one
+    never the other's voice, and the model every session shares is left untouched."""
+    import threading
+
+    import torch
+
+    a = with_clip(encode(tone(2.0), ext="wav"), "a.wav")
+    b = with_clip(encode(tone(2.0), ext="wav"), "b.wav")
+    first = encode(tone(2.0, freq=180.0), ext="wav")  # the clip both sessions predict first below
+    plain = models.predictor(SPK).verdict(audio.load_audio(first, name="first.wav")).probs
+    calibrate(a, encode(speech(40.0), ext="wav"), who="ala")
+    voice = a.session_state[state.KEY_PRED_RESULT]["upload"].voice
+    assert voice
+    shared = models.predictor(SPK)
+    before = {k: v.clone() for k, v in shared.module.state_dict().items()} if shared.module else {}
+    seen: dict[str, list] = {"a": [], "b": []}
+    failures: list[BaseException] = []
+
+    def session(at: AppTest, who: str) -> None:
+        try:
+            for i in range(4):
+                clip = encode(tone(2.0, freq=180.0 + 20 * i), ext="wav")
+                at.session_state[state.KEY_PRED_CLIP["upload"]] = clips.make_clip(
+                    clip, f"{who}{i}.wav", "upload"
+                )
+                no_exception(at.run())
+                res = at.session_state[state.KEY_PRED_RESULT]["upload"]
+                seen[who].append((res.name, res.voice, res.verdict.probs.copy()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=session, args=(at, who)) for at, who in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not failures, failures
+    assert [n for n, _, _ in seen["a"]] == [f"a{i}.wav" for i in range(4)]
+    assert [n for n, _, _ in seen["b"]] == [f"b{i}.wav" for i in range(4)]
+    assert all(v == voice for _, v, _ in seen["a"]) and all(v == "" for _, v, _ in seen["b"])
+    # the same clip: the unadapted session's answer is the shared model's, the other's is not
+    assert np.allclose(seen["b"][0][2], plain, atol=1e-6)
+    assert not np.allclose(seen["a"][0][2], seen["b"][0][2])
+    after = shared.module.state_dict() if shared.module else {}
+    assert all(torch.equal(before[k], after[k]) for k in before)
