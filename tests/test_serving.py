@@ -62,4 +62,8 @@ def test_the_app_answers_over_https(tmp_path):
             assert r.status == 200
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
