@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,8 @@ CHROMIUM = "/usr/bin/chromium"
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 PAGES = ["", "dataset", "predictor", "explain", "adversarial", "leaderboard"]
 TIMEOUT_S = 300
+#: What a waiting user reads (ui.jobs.waiting_text).
+QUEUE_LINE = re.compile(r"ahead of yours in the queue|next in line|: running")
 
 
 # ------------------------------------------------------------------ the server and its figures
@@ -117,6 +120,8 @@ class Outcome:
     seconds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     watch: ServerWatch | None = None
+    #: explain: seconds until the queue's line (place or progress) or the result showed
+    first_line: list[float] = field(default_factory=list)
     cpu_s: float | None = None
     interactions: int = 0
     _cpu0: float = 0.0
@@ -176,6 +181,11 @@ async def upload_scenario(
 
     async def one(p, clip: Path):
         await p.locator("input[type=file]").last.set_input_files(str(clip))
+        t0 = time.perf_counter()
+        if path == "explain":  # the queue's line (or the result, when no wait was needed)
+            line = p.get_by_text(QUEUE_LINE).or_(p.get_by_role("heading", name="Where the model looks"))
+            await line.first.wait_for(timeout=TIMEOUT_S * 1000)
+            out.first_line.append(time.perf_counter() - t0)
         await p.locator(verdict).get_by_text("Prediction:").wait_for(timeout=TIMEOUT_S * 1000)
         await ready(p)
 
@@ -281,6 +291,9 @@ def summary(name: str, out: Outcome, *, sessions: int) -> str:
         f"  time to result: p50 {q(0.5):.2f} s · p95 {q(0.95):.2f} s · max {q(1.0):.2f} s"
         + (f" · mean {statistics.mean(s):.2f} s" if s else ""),
     ]
+    if out.first_line:
+        f = sorted(out.first_line)
+        lines.append(f"  queue line shown after: median {statistics.median(f):.2f} s · max {f[-1]:.2f} s")
     if out.cpu_s is not None:
         per = 1000 * out.cpu_s / max(out.interactions, 1)
         lines.append(f"  server CPU: {out.cpu_s:.1f} s in all, {per:.0f} ms per interaction")
