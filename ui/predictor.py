@@ -13,6 +13,7 @@ from ser_core.config import DEFAULT_CONFIG
 from ser_core.errors import AudioTooLongError
 from ser_core.figures.predictor import display_mel as _display_mel
 from ser_core.inference import Predictor, Verdict
+from ui import jobs
 from ui.calibration import voice_key_of
 from ui.clips import make_clip
 from ui.models import backend_name
@@ -21,6 +22,10 @@ from ui.state import KEY_PRED_CLIP, KEY_PRED_RECORDER, KEY_PRED_RESULT, KEY_PRED
 PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)", "live": "Live microphone"}
 #: Longest accepted in-browser recording (s).
 RECORDING_MAX_SECONDS = 10.0
+#: Audio longer than this (s) is predicted through the shared queue (:mod:`ui.jobs`): its
+#: timeline costs seconds of CPU (a 10-minute upload: 17 s to a minute), and a class
+#: uploading long files at once must take turns, not share two cores thirty ways.
+QUEUE_FROM_SECONDS = 30.0
 
 
 def store_clip(widget_key: str, source: str) -> None:
@@ -135,8 +140,12 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
             filename=err.filename,
         ) from None
     decode_ms = 1000 * (time.perf_counter() - t0)
-    with st.spinner("Predicting…"):
-        verdict = pred.verdict(y)
+    if len(y) > QUEUE_FROM_SECONDS * pred.cfg.sr:  # a timeline: seconds of CPU, through the queue
+        key = ("timeline", clip_id, pred.model_name, pred.backend, voice)
+        verdict = jobs.queued(key, pred.verdict, y, what=f"Predicting {len(y) / pred.cfg.sr:.0f} s of audio")
+    else:
+        with st.spinner("Predicting…"):
+            verdict = pred.verdict(y)
     res = ClipResult(
         clip_id,
         clip["name"],

@@ -802,3 +802,19 @@ def test_concurrent_sessions_get_their_own_results_and_never_another_voice(spk_e
     assert not np.allclose(seen["a"][0][2], seen["b"][0][2])
     after = shared.module.state_dict() if shared.module else {}
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_long_upload_is_predicted_through_the_shared_queue(env, monkeypatch):
+    """Audio past ui.predictor.QUEUE_FROM_SECONDS goes through the queue every session
+    shares (issue #27); the same clip, model and voice is computed once."""
+    from ui import jobs, predictor
+
+    monkeypatch.setattr(predictor, "QUEUE_FROM_SECONDS", 5.0)
+    data = encode(tone(7.0, freq=260.0), ext="wav")
+    at = with_clip(data, "long.wav")
+    res = at.session_state[state.KEY_PRED_RESULT]["upload"]
+    key = ("timeline", res.clip_id, res.model, res.backend, res.voice)
+    done = jobs.shared_queue().status(key)
+    assert done.state == "done" and done.result is res.verdict
+    other = with_clip(data, "same-clip.wav")  # another session, the same clip: shared
+    assert other.session_state[state.KEY_PRED_RESULT]["upload"].verdict is res.verdict
