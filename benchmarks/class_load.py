@@ -54,7 +54,7 @@ import psutil
 import soundfile as sf
 
 from ser_core import audio, data
-from ser_core.serving import DISCONNECTED_SESSION_TTL_S, streamlit_command
+from ser_core.serving import DISCONNECTED_SESSION_TTL_S, streamlit_command, wait_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
@@ -381,7 +381,7 @@ def main() -> None:
     if url is None:
         server = start_server(args.port)
         url = f"http://127.0.0.1:{args.port}"
-        _wait_healthy(url)
+        wait_healthy(url, proc=server)
     pid = server.pid if server else args.server_pid
     watch = ServerWatch(pid) if pid else None
     print(f"load: {psutil.getloadavg()[0]:.2f} · {psutil.cpu_count()} cores · {url}", flush=True)
@@ -399,20 +399,6 @@ def main() -> None:
         if server:
             server.terminate()
             server.wait(10)
-
-
-def _wait_healthy(url: str, timeout: float = 90.0) -> None:
-    import urllib.request
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the app did not answer on {url} within {timeout:.0f} s")
 
 
 if __name__ == "__main__":

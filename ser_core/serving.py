@@ -12,7 +12,11 @@ import contextlib
 import datetime as dt
 import ipaddress
 import socket
+import ssl
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from .config import project_root
@@ -100,6 +104,35 @@ def streamlit_command(
     if cert is not None:
         cmd += ["--server.sslCertFile", str(cert[0]), "--server.sslKeyFile", str(cert[1])]
     return cmd
+
+
+def wait_healthy(
+    url: str,
+    *,
+    proc: subprocess.Popen | None = None,
+    timeout: float = 90.0,
+    context: ssl.SSLContext | None = None,
+) -> None:
+    """Poll ``<url>/_stcore/health`` until the app answers (``context`` verifies an https
+    server's certificate).
+
+    Raises
+    ------
+    ServingError
+        The server process ``proc`` exited, or nothing answered within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServingError(f"streamlit exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise ServingError(f"the app did not answer on {url} within {timeout:.0f} s")
 
 
 def class_urls(*, port: int, https: bool, addresses: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-import subprocess
 import urllib.request
 
 import pytest
@@ -12,7 +11,7 @@ from cryptography import x509
 
 from ser_core import serving
 from ser_core.cli import main
-from tests.browser.conftest import free_port, wait_healthy
+from tests.browser.conftest import streamlit_server
 
 
 def test_certificate_names_the_laptop_and_its_addresses(tmp_path):
@@ -49,21 +48,9 @@ def test_serve_dry_run_prints_what_students_open(tmp_path, capsys):
 
 def test_the_app_answers_over_https(tmp_path):
     cert = serving.self_signed_certificate(tmp_path, addresses=[])
-    port = free_port()
-    cmd = serving.streamlit_command(port=port, address="127.0.0.1", cert=cert)
-    cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
+    with streamlit_server(tmp_path, cert=cert) as (url, _log):
         context = ssl.create_default_context(cafile=str(cert[0]))  # trusts exactly this certificate
-        wait_healthy(f"https://localhost:{port}", proc, context=context)
-        with urllib.request.urlopen(
-            f"https://localhost:{port}/_stcore/health", timeout=5, context=context
-        ) as r:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5, context=context) as r:
             assert r.status == 200
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with pytest.raises(serving.ServingError, match="did not answer"):
+        serving.wait_healthy(url, timeout=1)  # stopped

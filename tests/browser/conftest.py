@@ -12,13 +12,12 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ser_core import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -40,57 +39,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(
-    url: str, proc: subprocess.Popen, timeout: float = STARTUP_S, *, context: ssl.SSLContext | None = None
-) -> None:
-    """Poll ``/_stcore/health`` until it answers ``ok`` (or fail with the server log);
-    ``context`` verifies an https server's certificate."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2, context=context) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
-
-
 @contextlib.contextmanager
-def streamlit_server(workdir: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
-    """Run ``streamlit run app.py`` on a free local port with ``env`` added to the
-    environment; yield ``(base URL, server log path)``; always stop the server."""
+def streamlit_server(
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    address: str = "127.0.0.1",
+    cert: tuple[Path, Path] | None = None,
+) -> Iterator[tuple[str, Path]]:
+    """Run ``streamlit run app.py`` on a free port of ``address`` (over https with ``cert =
+    (cert.pem, key.pem)``), as ``python -m ser_core serve`` starts it, with ``env`` added to
+    the environment; yield ``(base URL, server log path)``; always stop the server."""
     port = free_port()
     log = workdir / "server.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
+    cmd = serving.streamlit_command(port=port, address=address, cert=cert)
+    cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{port}"
+    # a certificate names localhost, not 127.0.0.1's reverse
+    url = f"https://localhost:{port}" if cert else f"http://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(cert[0])) if cert else None
     try:
         try:
-            wait_healthy(url, proc)
-        except (RuntimeError, TimeoutError) as exc:
+            serving.wait_healthy(url, proc=proc, timeout=STARTUP_S, context=context)
+        except serving.ServingError as exc:
             raise RuntimeError(f"{exc}; server log:\n{log.read_text(errors='replace')}") from None
         yield url, log
     finally:

@@ -9,8 +9,6 @@ works (Chromium's fake capture device plays a clip) and the recording gets a pre
 from __future__ import annotations
 
 import contextlib
-import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 
 from ser_core import models, serving
 
-from .conftest import fake_microphone_browser, free_port, wait_healthy
+from .conftest import fake_microphone_browser, streamlit_server
 from .test_predictor_browser import fake_microphone_wav, skip_first_use
 
 pytestmark = pytest.mark.browser
@@ -34,26 +32,11 @@ def lan_address() -> str:
 
 
 @contextlib.contextmanager
-def room_server(tmp_path: Path, *, https: bool) -> Iterator[tuple[int, Path | None]]:
-    """The app on every interface (as ``serve`` starts it); yields ``(port, cert.pem)``."""
+def room_server(tmp_path: Path, *, https: bool) -> Iterator[int]:
+    """The app on every interface, as ``serve`` starts it; yields its port."""
     cert = serving.self_signed_certificate(tmp_path, addresses=serving.lan_addresses()) if https else None
-    port = free_port()
-    cmd = serving.streamlit_command(port=port, cert=cert)
-    cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        context = ssl.create_default_context(cafile=str(cert[0])) if cert else None
-        wait_healthy(f"{'https' if cert else 'http'}://localhost:{port}", proc, context=context)
-        yield port, (cert[0] if cert else None)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:  # a browser's open connection can hold the shutdown
-            proc.kill()
-            proc.wait()
+    with streamlit_server(tmp_path, address="0.0.0.0", cert=cert) as (url, _log):
+        yield int(url.rsplit(":", 1)[1])
 
 
 def open_recorder(page) -> None:
@@ -64,7 +47,7 @@ def open_recorder(page) -> None:
 def test_plain_http_from_another_machine_says_why_there_is_no_microphone(browser_page, lan_address, tmp_path):
     if not models.shipped():
         pytest.skip("no shipped model in artifacts/models")
-    with room_server(tmp_path, https=False) as (port, _):
+    with room_server(tmp_path, https=False) as port:
         page = browser_page
         page.goto(f"http://{lan_address}:{port}/predictor")
         open_recorder(page)
@@ -79,7 +62,7 @@ def test_https_with_the_self_signed_certificate_lets_the_recorder_work(
 ):
     if not models.shipped():
         pytest.skip("no shipped model in artifacts/models")
-    with room_server(tmp_path, https=True) as (port, _):
+    with room_server(tmp_path, https=True) as port:
         student = fake_microphone_browser(browser, fake_microphone_wav(tmp_path / "mic.wav", seconds=6.0))
         try:  # the student leaves before the server stops (an open connection holds it)
             ctx = student.new_context(
