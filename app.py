@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import state
+from ui import memory, state
 
 #: The tab's icon, shipped with the app: a Material icon name would make every browser fetch
 #: it from fonts.gstatic.com, which fails offline (a classroom without internet).
@@ -30,5 +30,6 @@ PAGES = [
     ),
 ]
 
+memory.memory_trimmer()  # a class that left gives its memory back
 state.keep_choices()  # choices survive a page switch
 st.navigation(PAGES).run()

@@ -11,7 +11,7 @@ Scenarios (``--scenario``):
   explain  every session opens the explain page, then all upload a clip at once: time to
            the explanation (each sees its place in the queue meanwhile)
   live     every session talks into the live microphone (Chromium's fake capture device
-           plays corpus speech): how often each live label changes
+           plays corpus speech): how often each live label is updated
   rerun    every session clicks a widget that reruns the predictor page without a new
            prediction, one after another: server CPU per rerun
 
@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import re
+import socket
 import statistics
 import sys
 import tempfile
@@ -107,6 +108,9 @@ class ServerWatch:
 
 
 def start_server(port: int) -> psutil.Popen:
+    with socket.socket() as probe:  # an app left running there would be measured instead
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            sys.exit(f"port {port} is in use: stop what runs there, or pass another --port")
     cmd = streamlit_command(port=port, address="127.0.0.1")
     cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     return psutil.Popen(cmd, stdout=sys.stderr, stderr=sys.stderr)
@@ -120,6 +124,8 @@ class Outcome:
     seconds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     watch: ServerWatch | None = None
+    #: where a failed session's screenshot goes (None: nowhere)
+    shots: Path | None = None
     #: explain: seconds until the queue's line (place or progress) or the result showed
     first_line: list[float] = field(default_factory=list)
     cpu_s: float | None = None
@@ -154,6 +160,25 @@ async def skip_first_use(page) -> None:
         await ready(page)
 
 
+async def pick_model(page, name: str | None) -> None:
+    """Choose the model ``name`` in the predictor's "Model" selectbox (None: the default)."""
+    if not name:
+        return
+    combo = page.get_by_role("combobox", name="Model", exact=True)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
+    option = page.get_by_role("option").filter(has_text=re.compile(rf"^{re.escape(name)} ·"))
+    for _ in range(5):  # a rerun arriving just then can close the list again
+        if await combo.get_attribute("aria-expanded") != "true":
+            await box.get_by_role("button", name="Open").click()
+        try:
+            await option.first.wait_for(timeout=10_000)
+            break
+        except Exception:  # noqa: BLE001 - retried
+            continue
+    await option.first.click()
+    await ready(page)
+
+
 async def timed(coro, out: Outcome, page) -> None:
     """Await ``coro`` (a wait for the result), recording its seconds or the error."""
     t0 = time.perf_counter()
@@ -163,15 +188,22 @@ async def timed(coro, out: Outcome, page) -> None:
         out.errors += await page_errors(page)
     except Exception as exc:  # noqa: BLE001 - a timeout or a closed page is a result here
         out.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        if out.shots is not None:  # what the student saw, to find out why
+            shot = out.shots / f"failed-{len(out.errors):02d}.png"
+            with contextlib.suppress(Exception):
+                await page.screenshot(path=str(shot), full_page=True)
+                out.errors[-1] += f" (screenshot {shot})"
 
 
 async def upload_scenario(
-    pages, url: str, clips: list[Path], out: Outcome, *, verdict: str, path: str
+    pages, url: str, clips: list[Path], out: Outcome, *, verdict: str, path: str, model: str | None = None
 ) -> None:
     await asyncio.gather(*(p.goto(f"{url}/{path}") for p in pages))
     await asyncio.gather(*(ready(p) for p in pages))
     if path == "predictor":
         await asyncio.gather(*(skip_first_use(p) for p in pages))
+        for p in pages:
+            await pick_model(p, model)
     else:
         for p in pages:  # explain: pick the upload when the page offers corpus clips too
             radio = p.locator(f".st-key-{path}-source")
@@ -179,14 +211,18 @@ async def upload_scenario(
                 await radio.get_by_text("Upload", exact=False).first.click()
         await asyncio.gather(*(ready(p) for p in pages))
 
+    uploader = f".st-key-{path}-uploader"
+
     async def one(p, clip: Path):
-        await p.locator("input[type=file]").last.set_input_files(str(clip))
+        # the page's own uploader: the calibration expander above it has one too
+        await p.locator(f"{uploader} input[type=file]").set_input_files(str(clip))
         t0 = time.perf_counter()
         if path == "explain":  # the queue's line (or the result, when no wait was needed)
             line = p.get_by_text(QUEUE_LINE).or_(p.get_by_role("heading", name="Where the model looks"))
             await line.first.wait_for(timeout=TIMEOUT_S * 1000)
             out.first_line.append(time.perf_counter() - t0)
-        await p.locator(verdict).get_by_text("Prediction:").wait_for(timeout=TIMEOUT_S * 1000)
+        # a verdict: a label, or "The model is unsure: its best guess is …" (no "Prediction:")
+        await p.locator(verdict).get_by_text(VERDICT).first.wait_for(timeout=TIMEOUT_S * 1000)
         await ready(p)
 
     out.start(len(pages))
@@ -221,12 +257,20 @@ async def _toggle_source(page) -> None:
     await ready(page)
 
 
-async def live_scenario(pages, url: str, out: Outcome, *, seconds: float) -> list[float]:
-    """Each session's live-label changes per second over ``seconds`` of talking."""
+VERDICT = re.compile(r"Prediction:|The model is unsure")
+PREDICTIONS = re.compile(r"^(\d+) predictions of the last 3 s")
+
+
+async def live_scenario(
+    pages, url: str, out: Outcome, *, seconds: float, model: str | None = None
+) -> list[float]:
+    """Each session's live predictions per second over ``seconds`` of talking."""
     frame = 'iframe[title*="webrtc_streamer"]'
     await asyncio.gather(*(p.goto(f"{url}/predictor") for p in pages))
     await asyncio.gather(*(ready(p) for p in pages))
     await asyncio.gather(*(skip_first_use(p) for p in pages))
+    for p in pages:
+        await pick_model(p, model)
     for p in pages:
         await p.get_by_text("Live microphone", exact=True).click()
     await asyncio.gather(*(ready(p) for p in pages))
@@ -242,13 +286,20 @@ async def live_scenario(pages, url: str, out: Outcome, *, seconds: float) -> lis
         except Exception as exc:  # noqa: BLE001
             out.errors.append(f"{type(exc).__name__}: no live label")
             return 0.0
-        last, changes, end = None, 0, time.perf_counter() + seconds
+        # updates, not label changes (a label can stay the same): the timeline's caption
+        # counts the predictions ("41 predictions of the last 3 s of audio, …")
+        caption = p.get_by_text(PREDICTIONS)
+        first = last = None
+        end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            text = await label.inner_text()
-            changes += text != last and last is not None
-            last = text
+            with contextlib.suppress(Exception):  # between two reruns the caption can be gone
+                n = int(PREDICTIONS.match(await caption.first.inner_text(timeout=1000)).group(1))
+                first = first or (n, time.perf_counter())
+                last = (n, time.perf_counter())
             await asyncio.sleep(0.1)
-        return changes / seconds
+        if first is None or last[1] <= first[1]:
+            return 0.0
+        return (last[0] - first[0]) / (last[1] - first[1])
 
     rates = list(await asyncio.gather(*(count(p) for p in pages)))
     out.stop()
@@ -311,7 +362,8 @@ async def run(args: argparse.Namespace, url: str, watch: ServerWatch | None, cli
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={clips[0]}",
         ]
-    out = Outcome(watch=watch)
+    args.shots.mkdir(parents=True, exist_ok=True)
+    out = Outcome(watch=watch, shots=args.shots)
     executable = niced_chromium(Path(tempfile.mkdtemp()), args.client_nice) if args.client_nice else CHROMIUM
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=executable, args=chromium_args, headless=True)
@@ -327,7 +379,13 @@ async def run(args: argparse.Namespace, url: str, watch: ServerWatch | None, cli
         rates = None
         if args.scenario == "upload":
             await upload_scenario(
-                pages, url, clips, out, verdict=".st-key-predictor-verdict", path="predictor"
+                pages,
+                url,
+                clips,
+                out,
+                verdict=".st-key-predictor-verdict",
+                path="predictor",
+                model=args.model,
             )
         elif args.scenario == "explain":
             await upload_scenario(pages, url, clips, out, verdict=".st-key-explain-verdict", path="explain")
@@ -336,11 +394,13 @@ async def run(args: argparse.Namespace, url: str, watch: ServerWatch | None, cli
         elif args.scenario == "rerun":
             await rerun_scenario(pages, url, out)
         else:
-            rates = await live_scenario(pages, url, out, seconds=args.seconds)
+            rates = await live_scenario(pages, url, out, seconds=args.seconds, model=args.model)
         print(summary(args.scenario, out, sessions=args.sessions))
         if rates is not None:
             r = sorted(rates)
-            print(f"  live label changes per second: min {r[0]:.2f} · median {statistics.median(r):.2f}")
+            print(
+                f"  live predictions per second per session: min {r[0]:.2f} · median {statistics.median(r):.2f}"
+            )
         for c in contexts:
             await c.close()
         await browser.close()
@@ -357,6 +417,18 @@ def main() -> None:
     parser.add_argument("--watch-only", action="store_true", help="only sample --server-pid until Ctrl-C")
     parser.add_argument("--seconds", type=float, default=20.0, help="live: seconds of talking")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--shots", type=Path, default=Path("test-output/class_load"), help="screenshots of failed sessions"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="seconds to wait before the last RSS reading (default: the session TTL + 30 s; 0: none)",
+    )
+    parser.add_argument(
+        "--model", default=None, help="upload, live: the model each student picks (default: the page's)"
+    )
     parser.add_argument(
         "--client-nice",
         type=int,
@@ -391,9 +463,12 @@ def main() -> None:
             asyncio.run(run(args, url, watch, student_clips(Path(tmp), args.sessions, seconds=seconds)))
         if watch:
             print(f"  server RSS: peak {watch.peak_rss / 2**20:.0f} MiB", flush=True)
-            settle = DISCONNECTED_SESSION_TTL_S + 30 if server else 30
-            time.sleep(settle)
-            print(f"  server RSS {settle} s after the sessions closed: {watch.rss() / 2**20:.0f} MiB")
+            settle = (
+                args.settle if args.settle is not None else DISCONNECTED_SESSION_TTL_S + 30 if server else 30
+            )
+            if settle > 0:
+                time.sleep(settle)
+                print(f"  server RSS {settle:.0f} s after the sessions closed: {watch.rss() / 2**20:.0f} MiB")
             watch.stop()
     finally:
         if server:

@@ -12,7 +12,7 @@ import streamlit as st
 from ser_core import figures
 from ser_core.config import EMOTIONS
 from ser_core.explain import EXPLAINERS, chance_level, scorable
-from ui import clips, errors, explain, explain_picker, loaders, models, navigation, state
+from ui import clips, errors, explain, explain_picker, jobs, loaders, models, navigation, state
 
 navigation.ensure_navigation()
 st.title("Explain (XAI)")
@@ -49,11 +49,17 @@ if clip is None:
     st.info("Pick a corpus clip or upload a recording to explain its prediction.", icon=":material/info:")
     st.stop()
 
+# the queue place is held from now, before the clip is decoded and predicted, so a class
+# uploading at once sees its places at once and is served in that order
+place, release_place = None, lambda: None
+if (clip["id"], model_name) not in st.session_state.setdefault(state.KEY_XAI_EXPLAINED, set()):
+    place, release_place = jobs.hold_place((clip["id"], model_name), what="Explanations")
 inp = None
 with errors.report_errors():
     y = explain.xai_waveform(clip)
     inp = explain.xai_input(clip["id"], model_name, y, pred)
 if inp is None:
+    release_place()
     st.stop()
 
 predicted = int(inp.probs.argmax())
@@ -108,14 +114,13 @@ options = explain.xai_options()
 okey = repr(options)
 
 # ------------------------------------------------------------------ the maps
-module = pred.module
+request = explain.XaiRequest(clip["id"], model_name, target, okey, inp.x, pred.module, options, place)
 maps: dict = {}
 with errors.report_errors():
     for method, ex in EXPLAINERS.items():
-        maps[method] = explain.xai_map(
-            clip["id"], model_name, method, target, okey, inp.x, module, options, what=f"Computing {ex.title}"
-        )
+        maps[method] = explain.xai_map(request, method, what=f"Computing {ex.title}")
 if len(maps) < len(EXPLAINERS):
+    release_place()
     st.stop()
 
 st.subheader("Where the model looks")
@@ -165,18 +170,15 @@ curves = {}
 with errors.report_errors():
     for method in [*maps, "random"]:
         curves[method] = explain.xai_curve(
-            clip["id"],
-            model_name,
+            request,
             method,
-            target,
-            okey,
-            inp.x,
             maps.get(method),
-            module,
-            options,
-            pred.temperature,
+            temperature=pred.temperature,
             what=f"Deletion test of {figures.method_title(method)}",
         )
+release_place()
+if len(curves) == len(maps) + 1:
+    st.session_state[state.KEY_XAI_EXPLAINED].add((clip["id"], model_name))
 if curves:
     c1, c2 = st.columns([1, 1], gap="large")
     c1.plotly_chart(figures.deletion_figure(curves, n_classes=n_classes), key="explain.deletion")

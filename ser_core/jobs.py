@@ -70,7 +70,7 @@ class JobStatus:
 @dataclass(eq=False)
 class _Job:
     key: Hashable
-    call: Callable[[], Any]
+    call: Callable[[], Any] | None  # None: a place held for jobs not known yet (``reserve``)
     owners: set[str]
     state: JobState = "queued"
     progress: float = 0.0
@@ -122,13 +122,21 @@ class JobQueue:
 
     # ------------------------------------------------------------------ requests
     def submit(
-        self, key: Hashable, fn: Callable[..., Any], *args: Any, owner: str, **kwargs: Any
+        self,
+        key: Hashable,
+        fn: Callable[..., Any],
+        *args: Any,
+        owner: str,
+        place: Hashable | None = None,
+        **kwargs: Any,
     ) -> JobStatus:
         """Ask for ``fn(*args, **kwargs)`` under ``key`` on behalf of ``owner``.
 
         A key already queued, running or kept from before is not computed again: ``owner``
         joins it.  ``fn`` gets a ``progress`` keyword (a callable taking a fraction 0..1)
-        when its signature has one.  Returns the job's status right away.
+        when its signature has one.  With ``place`` (held by :meth:`reserve`), a new job
+        takes that place in the queue instead of the last one.  Returns the job's status
+        right away.
         """
         with self._lock:
             if key in self._done and self._done[key].state == "done":
@@ -139,10 +147,35 @@ class JobQueue:
                 job = _Job(key, self._bind(fn, args, kwargs, key), {owner})
                 self._jobs[key] = job
                 self._done.pop(key, None)  # a failed or cancelled run is tried again
-                self._waiting.append(job)
+                held = self._jobs.get(place) if place is not None else None
+                if held is not None and held.call is None and held.state == "queued":
+                    self._waiting.insert(self._waiting.index(held), job)
+                else:
+                    self._waiting.append(job)
                 self._lock.notify()
             job.owners.add(owner)
             return self._status(job)
+
+    def reserve(self, place: Hashable, *, owner: str) -> JobStatus:
+        """Hold a place at the end of the queue, under ``place``, for jobs not known yet
+        (a page that must decode and predict a clip before it knows what to explain):
+        ``submit(..., place=place)`` puts them there, :meth:`unreserve` lets it go.  A held
+        place runs nothing and holds no one up; its status tells the requests ahead of it."""
+        with self._lock:
+            held = self._jobs.get(place)
+            if held is None:
+                held = _Job(place, None, {owner})
+                self._jobs[place] = held
+                self._waiting.append(held)
+            held.owners.add(owner)
+            return self._status(held)
+
+    def unreserve(self, place: Hashable) -> None:
+        """Let go of a place held by :meth:`reserve` (nothing happens when there is none)."""
+        with self._lock:
+            held = self._jobs.get(place)
+            if held is not None and held.call is None:
+                self._drop(held)
 
     def status(self, key: Hashable) -> JobStatus:
         """The status of the job under ``key`` (:class:`JobError` when there is none)."""
@@ -170,16 +203,17 @@ class JobQueue:
             return self._cancel_orphans()
 
     def pending(self) -> int:
-        """Jobs queued or running."""
+        """Jobs queued or running (held places not counted)."""
         with self._lock:
-            return len(self._jobs)
+            return sum(j.call is not None for j in self._jobs.values())
 
     def close(self, timeout: float = 5.0) -> None:
         """Cancel what is queued, let running jobs finish, stop the workers."""
         with self._lock:
             self._closed = True
             for job in list(self._waiting):
-                self._end(job, "cancelled")
+                if job.call is not None:
+                    self._end(job, "cancelled")
             self._waiting.clear()
             self._lock.notify_all()
         for t in self._threads:
@@ -199,16 +233,26 @@ class JobQueue:
 
     def _status(self, job: _Job) -> JobStatus:
         position = 0
-        if job.state == "queued":
-            position = next(i for i, j in enumerate(self._waiting) if j is job)
+        if job.state == "queued":  # the jobs ahead of it (held places run nothing)
+            for j in self._waiting:
+                if j is job:
+                    break
+                position += j.call is not None
         return JobStatus(job.state, position, job.progress, job.result, job.error)
+
+    def _drop(self, held: _Job) -> None:
+        self._waiting.remove(held)
+        self._jobs.pop(held.key, None)
 
     def _cancel_orphans(self) -> int:
         orphans = [j for j in self._waiting if not j.owners]
         for job in orphans:
+            if job.call is None:
+                self._drop(job)
+                continue
             self._waiting.remove(job)
             self._end(job, "cancelled")
-        return len(orphans)
+        return sum(j.call is not None for j in orphans)
 
     def _end(self, job: _Job, state: JobState) -> None:
         job.state = state
@@ -228,8 +272,9 @@ class JobQueue:
                 for job in self._waiting:
                     job.owners = {o for o in job.owners if self._alive(o)}
                 self._cancel_orphans()
-            if self._waiting:
-                job = self._waiting.popleft()
+            job = next((j for j in self._waiting if j.call is not None), None)
+            if job is not None:
+                self._waiting.remove(job)
                 job.state = "running"
                 return job
             if self._closed:

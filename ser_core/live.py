@@ -46,6 +46,7 @@ __all__ = [
     "RollingBuffer",
     "LivePredictor",
     "LivePoint",
+    "LiveWindow",
     "OnlineAdapter",
     "to_mono_float",
     "frame_to_array",
@@ -394,8 +395,39 @@ class OnlineAdapter:
         return f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until then, {until}."
 
 
+@dataclass(frozen=True)
+class LiveWindow:
+    """A live session's window taken for prediction (:meth:`LivePredictor.take`).
+
+    Attributes
+    ----------
+    samples : np.ndarray, shape (n,)
+        The last ``min(received, 3 s)`` of audio at the buffer's rate.
+    end : int
+        Samples received since the session started (the index just after ``samples``).
+    generation : int
+        The session's generation: a window taken before :meth:`LivePredictor.reset` is
+        not recorded after it.
+    """
+
+    samples: np.ndarray
+    end: int
+    generation: int
+
+
+def _arrays(pts: list[LivePoint]) -> tuple[np.ndarray, np.ndarray]:
+    """``(times (n,), probabilities (n, 6))`` of live points."""
+    if not pts:
+        return np.zeros(0), np.zeros((0, len(EMOTIONS)), np.float32)
+    return np.array([p.time for p in pts]), np.stack([p.probs for p in pts])
+
+
 class LivePredictor:
     """Re-predicts a :class:`RollingBuffer` and records the history (thread-safe).
+
+    Either the session predicts itself (:meth:`step`, in the caller's thread) or a shared
+    :class:`ser_core.live_batch.LiveBatcher` predicts it with other sessions (:meth:`take`, then
+    :meth:`record`).
 
     Parameters
     ----------
@@ -404,9 +436,12 @@ class LivePredictor:
         (which pads a window shorter than 3 s).
     buffer : RollingBuffer, optional
         A new 3-s buffer at 16 kHz by default.
+    predict_many : callable, optional
+        ``[waveform (n_i,), ...] -> probabilities (k, 6)``, e.g.
+        ``Predictor.predict_many``: sessions with the same one are predicted in one
+        batch by a :class:`~ser_core.live_batch.LiveBatcher`; without it, ``predict`` per window.
     min_new : float
-        Seconds of new audio needed since the last prediction (the caller
-        polls ``step`` about twice a second).
+        Seconds of new audio needed since the last prediction.
     min_seconds : float
         Buffered audio needed before the first prediction.
     max_history : int
@@ -421,50 +456,90 @@ class LivePredictor:
         predict: Callable[[np.ndarray], np.ndarray],
         buffer: RollingBuffer | None = None,
         *,
+        predict_many: Callable[[Sequence[np.ndarray]], np.ndarray] | None = None,
         min_new: float = 0.25,
         min_seconds: float = 0.5,
         max_history: int = 7200,
         adapter: OnlineAdapter | None = None,
     ) -> None:
         self.predict = predict
+        self.predict_many = predict_many
         #: When set, every step feeds it the new audio and predicts with it
         #: (``predict`` is then unused).
         self.adapter = adapter
         self.buffer = buffer if buffer is not None else RollingBuffer()
         self.min_new = float(min_new)
         self.min_seconds = float(min_seconds)
+        #: The message of the last failed prediction ("" after a good one).
+        self.failure = ""
         self._history: deque[LivePoint] = deque(maxlen=max_history)
+        self._taken: float | None = None  # audio time of the last window taken
+        self._generation = 0
         self._lock = threading.Lock()
 
     def push_frame(self, frame) -> None:
         """Feed a PyAV ``AudioFrame`` to the buffer (WebRTC sink callback)."""
         self.buffer.push_frame(frame)
 
-    def step(self, *, force: bool = False) -> LivePoint | None:
-        """Predict the current window when enough new audio arrived; else None."""
+    def take(self, *, force: bool = False, min_new: float | None = None) -> LiveWindow | None:
+        """The current window when a prediction is due (enough audio, and ``min_new`` s
+        of it new since the last window taken: the session's own by default, never less);
+        else None.  A window is taken once."""
+        every = self.min_new if min_new is None else max(self.min_new, float(min_new))
         with self._lock:
             y, total = self.buffer.snapshot()
             now = total / self.buffer.sr
             if len(y) < self.min_seconds * self.buffer.sr:
                 return None
-            last = self._history[-1].time if self._history else None
-            if not force and last is not None and now - last < self.min_new:
+            if not force and self._taken is not None and now - self._taken < every - 0.5 / self.buffer.sr:
                 return None
-            adapter, adapted = self.adapter, False
-            if adapter is not None:
-                if adapter.cfg.sr != self.buffer.sr:
-                    raise ConfigError(
-                        f"the adapter expects {adapter.cfg.sr} Hz audio, the buffer holds {self.buffer.sr} Hz"
-                    )
-                adapter.observe(y, total)
-                model = adapter.current()
-                adapted = adapter.ready
-                probs = np.asarray(model.predict(y), dtype=np.float32)
-            else:
-                probs = np.asarray(self.predict(y), dtype=np.float32)
-            point = LivePoint(now, probs, float(np.sqrt(np.mean(y.astype(np.float64) ** 2))), adapted)
+            self._taken = now
+            return LiveWindow(y, int(total), self._generation)
+
+    def model(self, window: LiveWindow) -> tuple[Callable[[Sequence[np.ndarray]], np.ndarray], bool]:
+        """``(predict_many, adapted)`` for a taken window: with an adapter, the window is
+        observed first and its current model used."""
+        adapter = self.adapter
+        if adapter is None:
+            return self.predict_many or _one_by_one(self.predict), False
+        if adapter.cfg.sr != self.buffer.sr:
+            raise ConfigError(
+                f"the adapter expects {adapter.cfg.sr} Hz audio, the buffer holds {self.buffer.sr} Hz"
+            )
+        adapter.observe(window.samples, window.end)
+        model = adapter.current()
+        return getattr(model, "predict_many", None) or _one_by_one(model.predict), adapter.ready
+
+    def record(self, window: LiveWindow, probs: np.ndarray, *, adapted: bool = False) -> LivePoint | None:
+        """Add the prediction of a taken window to the history (None when the session
+        was reset since the window was taken)."""
+        y = window.samples
+        point = LivePoint(
+            window.end / self.buffer.sr,
+            np.asarray(probs, dtype=np.float32),
+            float(np.sqrt(np.mean(y.astype(np.float64) ** 2))),
+            adapted,
+        )
+        with self._lock:
+            if window.generation != self._generation:
+                return None
             self._history.append(point)
+            self.failure = ""
             return point
+
+    def fail(self, window: LiveWindow, message: str) -> None:
+        """Note that the prediction of a taken window failed (shown by the page)."""
+        with self._lock:
+            if window.generation == self._generation:
+                self.failure = message
+
+    def step(self, *, force: bool = False) -> LivePoint | None:
+        """Predict the current window in this thread when a prediction is due; else None."""
+        window = self.take(force=force)
+        if window is None:
+            return None
+        predict_many, adapted = self.model(window)
+        return self.record(window, predict_many([window.samples])[0], adapted=adapted)
 
     @property
     def latest(self) -> LivePoint | None:
@@ -473,11 +548,14 @@ class LivePredictor:
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         """``(times (n,), probabilities (n, 6))`` of the session so far."""
+        return self.snapshot()[1:]
+
+    def snapshot(self) -> tuple[LivePoint | None, np.ndarray, np.ndarray]:
+        """``(latest point, times (n,), probabilities (n, 6))``, read together (a page
+        drawing the label and the charts shows the same prediction in both)."""
         with self._lock:
             pts = list(self._history)
-        if not pts:
-            return np.zeros(0), np.zeros((0, len(EMOTIONS)), np.float32)
-        return np.array([p.time for p in pts]), np.stack([p.probs for p in pts])
+        return (pts[-1] if pts else None, *_arrays(pts))
 
     def overall(self) -> np.ndarray | None:
         """The whole session in one: the mean of every prediction's probabilities weighted
@@ -506,8 +584,19 @@ class LivePredictor:
         with self._lock:
             self._history.clear()
             self.buffer.clear()
+            self._taken, self.failure = None, ""
+            self._generation += 1
             if self.adapter is not None:
                 self.adapter.reset()
+
+
+def _one_by_one(predict: Callable[[np.ndarray], np.ndarray]) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+    """``predict_many`` from a one-waveform ``predict``."""
+
+    def many(waveforms: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack([np.asarray(predict(y), np.float32) for y in waveforms])
+
+    return many
 
 
 def ice_servers(value: str | Sequence[Any] | None = None) -> list[dict]:

@@ -31,6 +31,17 @@ def test_predictor_probabilities(shipped):
     assert np.isfinite(p.predict(np.zeros(100, np.float32))).all()  # silence, very short
 
 
+def test_predict_many_batches_windows_of_any_length_as_predict_does(shipped):
+    """The live batcher predicts several sessions' windows (0.5 s to 3 s and longer) in one
+    call: the same answers as one predict per window."""
+    p = Predictor.load(directory=shipped / "models")
+    windows = [tone(0.5), tone(2.0, freq=300.0), 0.3 * tone(3.0), tone(4.0, freq=900.0)]
+    many = p.predict_many(windows)
+    assert many.shape == (4, 6) and many.dtype == np.float32
+    np.testing.assert_allclose(many, np.stack([p.predict(y) for y in windows]), atol=1e-5)
+    assert p.predict_many([]).shape == (0, 6)
+
+
 def test_timeline_of_long_audio(shipped):
     p = Predictor.load(directory=shipped / "models")
     tl = p.timeline(tone(10.0))

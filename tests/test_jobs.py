@@ -47,6 +47,46 @@ def test_first_come_first_served_with_places(queue):
     assert queue.pending() == 0
 
 
+def test_a_held_place_is_kept_for_jobs_known_later(queue):
+    """A page holds its place before it decodes and predicts the clip; the jobs it submits
+    then take that place, ahead of requests made meanwhile.  A held place runs nothing and
+    holds no one up."""
+    run, gate, started = blocker()
+    queue.submit("busy", run, owner="s0")
+    assert started.wait(5)
+    order = []
+    assert queue.reserve("place-s1", owner="s1").position == 0  # only the running job ahead
+    queue.submit("s2-map", order.append, "s2-map", owner="s2")  # another class mate, later
+    assert queue.status("place-s1").position == 0 and queue.status("s2-map").position == 0
+    queue.submit("s1-map", order.append, "s1-map", owner="s1", place="place-s1")
+    queue.submit("s1-curve", order.append, "s1-curve", owner="s1", place="place-s1")
+    assert [queue.status(k).position for k in ("s1-map", "s1-curve", "s2-map")] == [0, 1, 2]
+    assert queue.pending() == 4  # the held place is not a job
+    queue.reserve("place-s1", owner="s1")  # a rerun holds the same place, not a new one
+    gate.set()
+    assert queue.wait("s2-map", 5).state == "done"
+    assert order == ["s1-map", "s1-curve", "s2-map"]  # the place was passed over, not waited for
+    queue.unreserve("place-s1")
+    queue.unreserve("place-s1")  # twice: nothing happens
+    with pytest.raises(jobs.JobError):
+        queue.status("place-s1")
+    assert queue.pending() == 0
+
+
+def test_a_place_held_by_a_session_that_left_is_dropped(queue):
+    run, gate, started = blocker()
+    queue.submit("busy", run, owner="s0")
+    assert started.wait(5)
+    queue.reserve("p", owner="gone")
+    assert queue.release("gone") == 0  # no job was cancelled
+    with pytest.raises(jobs.JobError):
+        queue.status("p")
+    # a place named for jobs submitted after it was let go: they go to the end
+    queue.submit("late", lambda: "ok", owner="s1", place="p")
+    gate.set()
+    assert queue.wait("late", 5).result == "ok"
+
+
 def test_the_same_key_is_computed_once_across_sessions(queue):
     run, gate, started = blocker()
     queue.submit("busy", run, owner="s0")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ser_core.config import EMOTIONS
-from ser_core.errors import ConfigError
+from ser_core.errors import AudioTooShortError, ConfigError
 from ser_core.live import (
     LivePredictor,
     RollingBuffer,
@@ -16,6 +16,7 @@ from ser_core.live import (
     ice_servers,
     to_mono_float,
 )
+from ser_core.live_batch import LiveBatcher
 
 SR_IN = 48_000
 FRAME = 960  # 20 ms at 48 kHz, what WebRTC (Opus) delivers
@@ -263,6 +264,131 @@ def test_concurrent_frames_and_steps():
     live.step()
     times, probs = live.history()
     assert len(times) >= 1 and np.all(np.diff(times) >= 0) and probs.shape[1] == 6
+
+
+# ----------------------------------------------------------------- the shared batcher
+class ManyModel(FakeModel):
+    """A model with ``predict_many``: records the size of every batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def predict_many(self, waveforms):
+        self.batches.append(len(waveforms))
+        return np.stack([self(y) for y in waveforms])
+
+
+def _talking(model, seconds=1.0, amp=0.5, **kwargs):
+    live = LivePredictor(model, predict_many=getattr(model, "predict_many", None), **kwargs)
+    live.buffer.push(sine(seconds, sr=16_000, amp=amp), 16_000)
+    return live
+
+
+def test_batcher_predicts_sessions_sharing_a_model_in_one_call():
+    shared, other = ManyModel(), FakeModel()
+    loud, quiet = _talking(shared), _talking(shared, amp=0.01)
+    alone = _talking(other)
+    batcher = LiveBatcher()
+    for s in (loud, quiet, alone):
+        batcher.add(s)
+    assert len(batcher) == 3 and loud in batcher
+    assert batcher.tick() == 3
+    assert shared.batches == [2] and len(other.calls) == 1  # one batch of two; one by one
+    assert loud.latest.label == "anger" and quiet.latest.label == "neutral" and alone.latest.label == "anger"
+    assert loud.latest.time == pytest.approx(1.0)
+    assert batcher.tick() == 0  # no new audio: nothing is predicted again
+    loud.buffer.push(sine(0.5, sr=16_000), 16_000)
+    assert batcher.tick() == 1 and shared.batches == [2, 1] and len(loud) == 2
+    batcher.discard(quiet)
+    quiet.buffer.push(sine(1.0, sr=16_000), 16_000)
+    assert batcher.tick() == 0 and len(quiet) == 1  # STOP: no longer predicted
+
+
+def test_a_crowd_is_re_predicted_less_often():
+    """Past ``crowd`` sessions, each is re-predicted every ``crowd_every`` s of audio at most,
+    whatever it asks; alone again, at its own pace."""
+    a, b = _talking(ManyModel(), min_new=0.5), _talking(ManyModel(), min_new=0.5)
+    batcher = LiveBatcher(crowd=1, crowd_every=0.9)
+    batcher.add(a)
+    batcher.add(b)
+    assert batcher.crowded and batcher.tick() == 2
+    for s in (a, b):
+        s.buffer.push(sine(0.5, sr=16_000), 16_000)
+    assert batcher.tick() == 0  # 0.5 s new: enough alone, not in a crowd
+    for s in (a, b):
+        s.buffer.push(sine(0.4, sr=16_000), 16_000)
+    assert batcher.tick() == 2 and a.latest.time == pytest.approx(1.9)
+    batcher.discard(b)
+    a.buffer.push(sine(0.5, sr=16_000), 16_000)
+    assert not batcher.crowded and batcher.tick() == 1
+
+
+def test_batcher_gives_the_same_points_as_stepping_alone():
+    a, b = _talking(ManyModel(), 2.0), _talking(ManyModel(), 2.0)
+    batcher = LiveBatcher()
+    batcher.add(a)
+    batcher.tick()
+    b.step()
+    assert a.latest.time == b.latest.time and a.latest.rms == b.latest.rms
+    np.testing.assert_array_equal(a.latest.probs, b.latest.probs)
+
+
+def test_batcher_forgets_a_session_that_is_gone():
+    batcher = LiveBatcher()
+    batcher.add(_talking(ManyModel()))  # nothing else holds it: a session released by the server
+    import gc
+
+    gc.collect()
+    assert len(batcher) == 0 and batcher.tick() == 0
+
+
+def test_a_failing_model_is_one_sentence_for_its_sessions_only():
+    class Broken(ManyModel):
+        def predict_many(self, waveforms):
+            raise AudioTooShortError("compare functionals need at least 0.1 s of audio, got 0.00 s")
+
+    broken, fine = _talking(Broken()), _talking(ManyModel())
+    batcher = LiveBatcher()
+    batcher.add(broken)
+    batcher.add(fine)
+    assert batcher.tick() == 1
+    assert broken.latest is None and broken.failure.startswith("The live prediction failed: compare")
+    assert fine.latest is not None and fine.failure == ""
+
+
+def test_a_window_taken_before_a_reset_is_not_recorded():
+    live = _talking(ManyModel())
+    window = live.take()
+    assert live.take() is None  # taken once
+    live.reset()
+    assert live.record(window, np.full(6, 1 / 6)) is None and len(live) == 0
+    live.buffer.push(sine(1.0, sr=16_000), 16_000)
+    assert live.take() is not None  # the new session starts afresh
+
+
+def test_the_batcher_thread_keeps_every_session_updating():
+    model = ManyModel()
+    sessions = [_talking(model, 0.0, min_new=0.25) for _ in range(5)]
+    batcher = LiveBatcher(interval=0.01, crowd=5)
+    for s in sessions:
+        batcher.add(s)
+    batcher.start()
+    batcher.start()  # a second start does nothing
+    try:
+        for _ in range(4):
+            for s in sessions:
+                s.buffer.push(sine(0.5, sr=16_000), 16_000)
+            deadline = threading.Event()
+            for _ in range(200):
+                if all(len(s) >= 1 and s.latest.time >= s.buffer.total_seconds - 1e-6 for s in sessions):
+                    break
+                deadline.wait(0.01)
+    finally:
+        batcher.stop()
+    assert all(len(s) == 4 for s in sessions)  # one point per half second of audio each
+    assert sum(model.batches) == 20  # each window predicted once
+    assert batcher.last_round[1] >= 1
 
 
 # ----------------------------------------------------------------- settings

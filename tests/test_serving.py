@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import sys
 import urllib.request
 
 import pytest
@@ -54,3 +55,13 @@ def test_the_app_answers_over_https(tmp_path):
             assert r.status == 200
     with pytest.raises(serving.ServingError, match="did not answer"):
         serving.wait_healthy(url, timeout=1)  # stopped
+
+
+def test_memory_is_given_back_by_a_thread_of_its_own():
+    """After a class leaves, freed memory goes back to the system (glibc's malloc_trim)."""
+    import threading
+
+    assert serving.trim_memory() in (True, False)  # False only without glibc
+    assert serving.trim_memory() is True or not sys.platform.startswith("linux")
+    thread = serving.keep_trimming(every=3600.0)  # (a test process must not collect all the time)
+    assert isinstance(thread, threading.Thread) and thread.daemon and thread.is_alive()

@@ -19,6 +19,7 @@ from ser_core.errors import CalibrationError, SERError, UnknownNameError
 from ser_core.feedback import FeedbackStore, default_data_dir
 from ser_core.inference import Predictor, best_adaptable_model
 from ui.clips import make_clip
+from ui.jobs import queued
 from ui.models import model_card, shipped_models
 from ui.state import (
     KEY_ADAPTED,
@@ -33,6 +34,7 @@ from ui.state import (
     KEY_FIRST_UPLOADER,
     KEY_PRED_MODEL,
     KEY_VOICE,
+    KEY_VOICE_STATS,
 )
 
 PROFILE_CONSENT_LABEL = (
@@ -45,6 +47,8 @@ CALIBRATION_MAX_SECONDS = 120.0
 #: Shortest calibration audio accepted (s), on every path (the expander, the first-use step);
 #: the page's texts say so (the library itself takes 5 s of speech).
 CALIBRATION_MIN_SECONDS = 10.0
+#: Voice statistics a session keeps (one per recording and model family it used).
+VOICE_STATS_KEPT = 4
 
 
 def voice_key_of(prof: adapt.VoiceProfile) -> str:
@@ -74,20 +78,38 @@ def _cal_status(kind: str, message: str, *, close: bool = False) -> None:
         st.session_state[KEY_CAL_EXPANDER] = False
 
 
-@st.cache_data(show_spinner="Computing your voice statistics…", max_entries=16)
-def _voice_stats(
-    audio_id: str, _y: np.ndarray, representations: tuple[str, ...], profile_name: str
+def _profile_stats(
+    y: np.ndarray, *, representations: tuple[str, ...], profile_name: str
 ) -> adapt.VoiceProfile:
-    """:func:`ser_core.adapt.voice_profile`, cached on the audio's hash and the
-    representations (the waveform itself is not hashed again).  Statistics only: the
-    speech windows AdaBN needs stay in the session (:data:`KEY_VOICE`), not in this
-    cache that all sessions share."""
-    return dataclasses.replace(
-        adapt.voice_profile(
-            _y, representations=list(representations), cfg=DEFAULT_CONFIG, profile_name=profile_name
-        ),
-        windows=None,
+    """:func:`ser_core.adapt.voice_profile`, statistics only (run by a queue worker)."""
+    prof = adapt.voice_profile(
+        y, representations=list(representations), cfg=DEFAULT_CONFIG, profile_name=profile_name
     )
+    return dataclasses.replace(prof, windows=None)
+
+
+def _voice_stats(
+    audio_id: str, y: np.ndarray, representations: tuple[str, ...], profile_name: str
+) -> adapt.VoiceProfile:
+    """The voice statistics of a recording, computed through the shared queue: once per
+    recording, representations and name across sessions, with the waiting user's place in
+    the queue shown.  Kept in this session (a few), so a rerun never waits.  Statistics
+    only: the speech windows AdaBN needs stay in the session's voice (:data:`KEY_VOICE`)."""
+    memo = st.session_state.setdefault(KEY_VOICE_STATS, {})
+    key = ("voice", audio_id, representations, profile_name)
+    if key not in memo:
+        prof = queued(
+            key,
+            _profile_stats,
+            y,
+            representations=representations,
+            profile_name=profile_name,
+            what="Computing your voice statistics",
+        )
+        while len(memo) >= VOICE_STATS_KEPT:
+            memo.pop(next(iter(memo)))
+        memo[key] = prof
+    return memo[key]
 
 
 def calibration_representations(pred: Predictor) -> list[str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,23 +208,58 @@ def _map(x: np.ndarray, method: str, module, target: int, options: explain.XAIOp
         return explain.explain(x, method, model=module, target=target, options=options)
 
 
-def xai_map(
-    clip_id: str,
-    model_name: str,
-    method: str,
-    target: int,
-    options_key: str,
-    x: np.ndarray,
-    module,
-    options: explain.XAIOptions,
-    *,
-    what: str,
-) -> np.ndarray:
+@dataclass(frozen=True, eq=False)
+class XaiRequest:
+    """What every map and deletion curve of one clip's explanation shares.
+
+    Attributes
+    ----------
+    clip_id, model_name : str
+        The clip (file id or content hash) and the model explained.
+    target : int
+        The class explained.
+    options_key : str
+        ``repr`` of ``options``, part of every job's key.
+    x : np.ndarray, shape (C, F, T)
+        The model's input.
+    module : torch.nn.Module
+        The model.
+    options : explain.XAIOptions
+    place : hashable, optional
+        The session's held place in the queue (:func:`ui.jobs.hold_place`).
+    """
+
+    clip_id: str
+    model_name: str
+    target: int
+    options_key: str
+    x: np.ndarray
+    module: Any
+    options: explain.XAIOptions
+    place: Hashable | None = None
+
+    def key(self, kind: str, method: str, *extra: Any) -> tuple:
+        """The queue key of one job: one computation per clip, model (and its weights),
+        method, target and options across every session."""
+        stamp = model_stamp(self.model_name)
+        return (kind, self.clip_id, self.model_name, stamp, method, self.target, self.options_key, *extra)
+
+
+def xai_map(req: XaiRequest, method: str, *, what: str) -> np.ndarray:
     """Relevance map ``(C, F, T)`` of one method, through the app's shared queue
-    (:mod:`ui.jobs`): one computation per clip, model, method, target and options across
-    every session; ``what`` is the line a waiting user reads."""
-    key = ("xai-map", clip_id, model_name, model_stamp(model_name), method, target, options_key)
-    return jobs.queued(key, _map, x, method, module, target, options, what=what)
+    (:mod:`ui.jobs`), in the session's held place; ``what`` is the line a waiting user
+    reads."""
+    return jobs.queued(
+        req.key("xai-map", method),
+        _map,
+        req.x,
+        method,
+        req.module,
+        req.target,
+        req.options,
+        what=what,
+        place=req.place,
+    )
 
 
 def _curve(
@@ -252,32 +288,23 @@ def _curve(
 
 
 def xai_curve(
-    clip_id: str,
-    model_name: str,
-    method: str,
-    target: int,
-    options_key: str,
-    x: np.ndarray,
-    relevance: np.ndarray | None,
-    module,
-    options: explain.XAIOptions,
-    temperature: float,
-    *,
-    what: str,
+    req: XaiRequest, method: str, relevance: np.ndarray | None, *, temperature: float, what: str
 ) -> explain.DeletionCurve:
     """Deletion curve of one map (``method`` "random": the reference ordering), through the
     shared queue like :func:`xai_map`."""
-    key = (
-        "xai-curve",
-        clip_id,
-        model_name,
-        model_stamp(model_name),
+    return jobs.queued(
+        req.key("xai-curve", method, temperature),
+        _curve,
+        req.x,
+        relevance,
         method,
-        target,
-        options_key,
+        req.module,
+        req.target,
+        req.options,
         temperature,
+        what=what,
+        place=req.place,
     )
-    return jobs.queued(key, _curve, x, relevance, method, module, target, options, temperature, what=what)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

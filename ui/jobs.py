@@ -56,14 +56,22 @@ def waiting_text(status: JobStatus, *, what: str) -> str:
     return f"{what}: running…"
 
 
-def queued(key: Hashable, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` through the shared queue, waiting with a live status line.
+def queued(
+    key: Hashable,
+    fn: Callable[..., Any],
+    *args: Any,
+    what: str,
+    place: Hashable | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``fn(*args, **kwargs)`` through the shared queue, waiting with a live status line;
+    with ``place`` (:func:`hold_place`), in the place this session holds.
 
     Returns the result; re-raises the job's exception (a ``SERError`` for bad input, which
     the page shows with :func:`ui.errors.report_errors`).
     """
     q = shared_queue()
-    status = q.submit(key, fn, *args, owner=session_id(), **kwargs)
+    status = q.submit(key, fn, *args, owner=session_id(), place=place, **kwargs)
     if not status.finished:
         line, bar = st.empty(), st.empty()
         while not status.finished:
@@ -79,3 +87,25 @@ def queued(key: Hashable, fn: Callable[..., Any], *args: Any, what: str, **kwarg
     if status.state == "cancelled":  # the server is shutting down
         st.stop()
     return status.result
+
+
+def hold_place(request: Hashable, *, what: str) -> tuple[Hashable, Callable[[], None]]:
+    """Hold this session's place in the shared queue for ``request``, whose jobs are known
+    only after some work (decoding and predicting a clip), and say at once how many
+    requests are ahead when others' work is queued or running.
+
+    Returns ``(place, done)``: pass ``place`` to :func:`queued`, so the jobs run in the
+    place held from the start; ``done()`` lets it go and clears the line.
+    """
+    q = shared_queue()
+    place = ("place", session_id(), request)
+    status = q.reserve(place, owner=session_id())
+    line = st.empty()
+    if status.position or q.pending():
+        line.caption(waiting_text(status, what=what))
+
+    def done() -> None:
+        q.unreserve(place)
+        line.empty()
+
+    return place, done

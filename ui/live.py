@@ -1,14 +1,24 @@
-"""The predictor page's live microphone (WebRTC): session, ICE servers, live panel."""
+"""The predictor page's live microphone (WebRTC): session, ICE servers, live panel.
+
+Every session's windows are predicted by one :class:`~ser_core.live_batch.LiveBatcher` shared by
+the whole server (one thread, sessions with the same model in one batch); the panel only
+reads the session's latest prediction and draws it.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from ser_core import live
+from ser_core import live, live_batch
 from ser_core.config import EMOTIONS
 from ser_core.figures.predictor import probability_figure, timeline_figure, timeline_note
 from ser_core.inference import Predictor, Verdict
-from ui.state import KEY_LIVE_PLAYING, KEY_LIVE_SESSION
+from ui.state import KEY_LIVE_FIGURES, KEY_LIVE_PLAYING, KEY_LIVE_SESSION
+
+#: Seconds of new audio between two predictions of a session (twice a second).
+LIVE_EVERY = 0.5
 
 
 def ice_servers() -> list[dict]:
@@ -41,8 +51,9 @@ def live_session(
     """
     session = st.session_state.get(KEY_LIVE_SESSION)
     if not isinstance(session, live.LivePredictor):
-        session = st.session_state[KEY_LIVE_SESSION] = live.LivePredictor(pred.predict)
-    session.predict = pred.predict
+        session = live.LivePredictor(pred.predict, min_new=LIVE_EVERY)
+        st.session_state[KEY_LIVE_SESSION] = session
+    session.predict, session.predict_many = pred.predict, pred.predict_many
     if on_the_fly and pred.speaker_normalised:
         if session.adapter is None:
             session.adapter = live.OnlineAdapter(pred, warmup=warmup)
@@ -68,11 +79,67 @@ def calibration_note(pred: Predictor, *, on_the_fly: bool) -> str:
     return f"Your calibration{who} is used live; adapting on the fly would replace it after the warm-up."
 
 
+@st.cache_resource(show_spinner=False)
+def shared_batcher() -> live_batch.LiveBatcher:
+    """The server's one :class:`~ser_core.live_batch.LiveBatcher`, started (``st.cache_resource``)."""
+    batcher = live_batch.LiveBatcher()
+    batcher.start()
+    return batcher
+
+
 def live_started(session: live.LivePredictor, playing: bool) -> None:
-    """Forget the previous session's audio and history when the stream starts."""
+    """Forget the previous session's audio and history when the stream starts; the shared
+    batcher predicts the session while it plays, and no longer after STOP."""
     if playing and not st.session_state.get(KEY_LIVE_PLAYING):
         session.reset()
     st.session_state[KEY_LIVE_PLAYING] = playing
+    if playing:
+        shared_batcher().add(session)
+    else:
+        shared_batcher().discard(session)
+
+
+def listening_caption(batcher: live_batch.LiveBatcher) -> str:
+    """The caption under a running live label: how often it is re-predicted, and, when
+    other live microphones share the server, how many and how long a round takes."""
+    n = len(batcher)
+    took, windows = batcher.last_round
+    if n < 2 or not windows:
+        return "Listening: the last 3 s, re-predicted twice a second."
+    pace = (
+        f"re-predicted every {batcher.crowd_every:.1f} s while more than {batcher.crowd} share the server"
+        if batcher.crowded
+        else "re-predicted twice a second"
+    )
+    return (
+        f"Listening: the last 3 s, {pace}. {n} live microphones share this server; "
+        f"the last round of predictions ({windows} windows) took {took:.1f} s."
+    )
+
+
+def live_figures(
+    session: live.LivePredictor, times: np.ndarray, probs: np.ndarray, *, unsure_below: float
+) -> tuple[go.Figure, go.Figure, int, float]:
+    """``(probabilities, timeline, points drawn, last time drawn)`` of a live session's
+    history (``times (n,)``, ``probs (n, 6)``, n ≥ 1).
+
+    Built once per new prediction, not on every rerun of the panel; the timeline is built
+    again only once it has grown by a sixtieth of its length (a ten-minute timeline costs
+    tens of milliseconds to build, and ten sessions redraw twice a second).
+    """
+    n, key = len(times), (id(session), unsure_below)
+    memo = st.session_state.get(KEY_LIVE_FIGURES)
+    fresh = memo is None or memo["key"] != key or n < memo["n"]
+    if fresh or memo["time"] != times[-1]:
+        bars = probability_figure(probs[-1], unsure_below=unsure_below)
+        if fresh or n - memo["n"] >= max(1, memo["n"] // 60):
+            timeline = timeline_figure(
+                probs, times=times, x_title="seconds since START", height=300, unsure_below=unsure_below
+            )
+            memo = {"key": key, "n": n, "last": float(times[-1]), "timeline": timeline}
+        memo = {**memo, "time": times[-1], "bars": bars}
+        st.session_state[KEY_LIVE_FIGURES] = memo
+    return memo["bars"], memo["timeline"], memo["n"], memo["last"]
 
 
 def live_label(point: live.LivePoint, unsure_below: float) -> tuple[str, bool]:
@@ -100,16 +167,17 @@ def session_sentence(session: live.LivePredictor, last: live.LivePoint) -> str:
 
 
 def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) -> None:
-    """The live label and the probabilities over the session (re-predicts when running).
+    """The live label and the probabilities over the session, as the shared batcher last
+    predicted them (``running``: the stream plays and the panel reruns twice a second).
 
     The label and its "unsure" state are one element, so they always describe the same
     prediction; with on-the-fly adaptation the adapter's status (warm-up progress) is shown
     above it (the model's own adaptation is said once, under the model picker).  Stopped,
     the label is the last live one, and the whole session's pooled label follows.
     """
-    if running:
-        session.step()
-    point = session.latest
+    point, times, probs = session.snapshot()
+    if session.failure:
+        st.error(session.failure, icon=":material/error:")
     with st.container(key="predictor-live-label"):
         if session.adapter is not None:
             st.caption(session.adapter.status())
@@ -129,22 +197,16 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) 
             st.markdown(f"#### {label}")
         quiet = " The input is very quiet: is the microphone muted?" if point.rms < 1e-3 else ""
         if running:
-            st.caption("Listening: the last 3 s, re-predicted twice a second." + quiet)
+            st.caption(listening_caption(shared_batcher()) + quiet)
         else:
             st.caption("Stopped: the last label before STOP (its last 3 s); press START for a new session.")
             st.markdown(session_sentence(session, point))
-    times, probs = session.history()
     if not len(times):
         return
+    bars, timeline, n, last = live_figures(session, times, probs, unsure_below=unsure_below)
     left, right = st.columns([2, 3], gap="large")
-    left.plotly_chart(probability_figure(point.probs, unsure_below=unsure_below), key="predictor.live.probs")
-    right.plotly_chart(
-        timeline_figure(
-            probs, times=times, x_title="seconds since START", height=300, unsure_below=unsure_below
-        ),
-        key="predictor.live.timeline",
-    )
+    left.plotly_chart(bars, key="predictor.live.probs")
+    right.plotly_chart(timeline, key="predictor.live.timeline")
     right.caption(
-        f"{len(times)} predictions of the last 3 s of audio, over {times[-1]:.0f} s of audio. "
-        + timeline_note(len(times))
+        f"{n} predictions of the last 3 s of audio, over {last:.0f} s of audio. " + timeline_note(n)
     )

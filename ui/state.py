@@ -73,6 +73,7 @@ KEY_LIVE = f"{PREDICTOR}.live"
 KEY_LIVE_SINK = f"{PREDICTOR}.live.sink"
 KEY_LIVE_SESSION = f"{PREDICTOR}.live.session"
 KEY_LIVE_PLAYING = f"{PREDICTOR}.live.playing"
+KEY_LIVE_FIGURES = f"{PREDICTOR}.live.figures"
 KEY_LIVE_ADAPT = f"{PREDICTOR}.live.adapt"
 KEY_LIVE_WARMUP = f"{PREDICTOR}.live.warmup"
 
@@ -101,6 +102,7 @@ KEY_CAL_EXPANDER = f"{CAL}.open"
 #: model's representations; its speech windows for AdaBN stay here) or
 #: ``{"kind": "saved", "label", "profile": VoiceProfile}``.
 KEY_VOICE = f"{CAL}.voice"
+KEY_VOICE_STATS = f"{CAL}.voice_stats"
 #: This session's models adapted to its voice: ``{(id, model_name, backend of the model, voice key): Predictor}``
 #: (AdaBN takes a second or three, so :func:`~ui.calibration.with_voice` adapts once per model and voice).
 KEY_ADAPTED = f"{CAL}.adapted"
@@ -121,6 +123,7 @@ KEY_FIRST_DONE = f"{FIRST}.done"
 
 EXPLAIN = "explain"
 KEY_XAI_MODEL = f"{EXPLAIN}.model"
+KEY_XAI_EXPLAINED = f"{EXPLAIN}.explained"
 KEY_XAI_SOURCE = f"{EXPLAIN}.source"
 KEY_XAI_EMOTION = f"{EXPLAIN}.emotion"
 KEY_XAI_FILE = f"{EXPLAIN}.file"

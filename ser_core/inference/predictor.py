@@ -10,7 +10,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -544,7 +544,27 @@ class Predictor:
         -------
         np.ndarray, float32, shape (6,)
         """
-        return self.predict_batch(pad_or_trim(y, n_samples=self.cfg.n_samples, align=self.cfg.align)[None])[0]
+        return self.predict_many([y])[0]
+
+    def predict_many(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
+        """Calibrated probabilities of waveforms of any lengths, in one batch (each
+        padded/trimmed to 3 s as :meth:`predict` does, so the answers are the same).
+
+        Parameters
+        ----------
+        waveforms : sequence of np.ndarray, each shape (n_i,)
+            Mono waveforms at ``cfg.sr``, e.g. the windows of several live sessions.
+
+        Returns
+        -------
+        np.ndarray, float32, shape (len(waveforms), 6)
+        """
+        if not len(waveforms):
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        cfg = self.cfg
+        return self.predict_batch(
+            np.stack([pad_or_trim(y, n_samples=cfg.n_samples, align=cfg.align) for y in waveforms])
+        )
 
     def timeline(self, y: np.ndarray, *, hop: float = 1.0, batch_size: int = 32) -> Timeline:
         """Probabilities of sliding ``cfg.duration``-long windows of a long recording.

@@ -591,8 +591,11 @@ def test_a_long_calibration_adapts_batch_norm_too_and_only_once(spk_env):
     assert not np.allclose(res.verdict.probs, short.verdict.probs)
     voice = at.session_state[state.KEY_VOICE]
     assert voice["windows"].shape[1:] == (48000,) and len(voice["windows"]) >= 20
-    shared = calibration._voice_stats(voice["id"], voice["y"], tuple(voice_reps(at)), "ala")
-    assert shared.windows is None  # the cache all sessions share holds statistics only
+    from ui import jobs
+
+    # computed through the queue every session shares, which keeps statistics only
+    shared = jobs.shared_queue().status(("voice", voice["id"], tuple(voice_reps(at)), "ala"))
+    assert shared.state == "done" and shared.result.windows is None
     adapted = dict(at.session_state[state.KEY_ADAPTED])
     assert len(adapted) == 1
     no_exception(at.run())  # a rerun reuses the adapted model

@@ -42,3 +42,31 @@ def test_queued_returns_the_result_and_shows_bad_input_as_an_error():
     assert not at.exception, [e.value for e in at.exception]
     assert any(m.value == "result 42" for m in at.markdown)
     assert [e.value for e in at.error] and "'x.wav' is not audio" in at.error[0].value
+
+
+def test_a_held_place_is_shown_at_once_when_others_are_ahead():
+    def script():
+        import threading
+
+        import streamlit as st
+
+        from ui import jobs
+
+        q = jobs.shared_queue()
+        gate = st.session_state.setdefault("gate", threading.Event())
+        q.submit(("other", id(gate)), gate.wait, 10, owner="another student")
+        q.submit(("other2", id(gate)), gate.wait, 10, owner="another student")
+        place, done = jobs.hold_place(("clip", "model"), what="Explanations")
+        st.session_state["place"] = place
+        gate.set()
+
+    at = AppTest.from_function(script, default_timeout=30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    line = [c.value for c in at.caption]
+    assert line in (
+        ["Explanations: 1 request ahead of yours in the queue…"],
+        ["Explanations: 2 requests ahead of yours in the queue…"],
+    )
+    from ui import jobs
+
+    jobs.shared_queue().unreserve(at.session_state["place"])
