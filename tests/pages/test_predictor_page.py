@@ -776,6 +776,7 @@ def test_concurrent_sessions_get_their_own_results_and_never_another_voice(spk_e
     shared = models.predictor(SPK)
     before = {k: v.clone() for k, v in shared.module.state_dict().items()} if shared.module else {}
     seen: dict[str, list] = {"a": [], "b": []}
+    runs: dict[str, list] = {"a": [], "b": []}
     failures: list[BaseException] = []
 
     def session(at: AppTest, who: str) -> None:
@@ -788,6 +789,10 @@ def test_concurrent_sessions_get_their_own_results_and_never_another_voice(spk_e
                 no_exception(at.run())
                 res = at.session_state[state.KEY_PRED_RESULT]["upload"]
                 seen[who].append((res.name, res.voice, res.verdict.probs.copy()))
+                # what the run saw, should a session ever get another clip's result again
+                # (seen once in three whole-file runs, never alone)
+                shown = [m.value for m in at.markdown if m.value.startswith("**")]
+                runs[who].append((at.session_state[state.KEY_PRED_CLIP["upload"]]["name"], shown[:1]))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failures.append(exc)
 
@@ -797,8 +802,8 @@ def test_concurrent_sessions_get_their_own_results_and_never_another_voice(spk_e
     for t in threads:
         t.join(300)
     assert not failures, failures
-    assert [n for n, _, _ in seen["a"]] == [f"a{i}.wav" for i in range(4)]
-    assert [n for n, _, _ in seen["b"]] == [f"b{i}.wav" for i in range(4)]
+    assert [n for n, _, _ in seen["a"]] == [f"a{i}.wav" for i in range(4)], runs
+    assert [n for n, _, _ in seen["b"]] == [f"b{i}.wav" for i in range(4)], runs
     assert all(v == voice for _, v, _ in seen["a"]) and all(v == "" for _, v, _ in seen["b"])
     # the same clip: the unadapted session's answer is the shared model's, the other's is not
     assert np.allclose(seen["b"][0][2], plain, atol=1e-6)
