@@ -114,7 +114,7 @@ options = explain.xai_options()
 okey = repr(options)
 
 # ------------------------------------------------------------------ the maps
-request = explain.XaiRequest(clip["id"], model_name, target, okey, inp.x, pred.module, options, place)
+request = explain.XaiRequest(clip["id"], model_name, target, inp.x, pred.module, options, place)
 maps: dict = {}
 with errors.report_errors():
     for method, ex in EXPLAINERS.items():

@@ -487,13 +487,16 @@ class LivePredictor:
         else None.  A window is taken once."""
         every = self.min_new if min_new is None else max(self.min_new, float(min_new))
         with self._lock:
+            # the cheap test first: a batcher asks ten times a second, a window is due twice
+            due = (
+                self._taken is None or self.buffer.total_seconds - self._taken >= every - 0.5 / self.buffer.sr
+            )
+            if not (force or due):
+                return None
             y, total = self.buffer.snapshot()
-            now = total / self.buffer.sr
             if len(y) < self.min_seconds * self.buffer.sr:
                 return None
-            if not force and self._taken is not None and now - self._taken < every - 0.5 / self.buffer.sr:
-                return None
-            self._taken = now
+            self._taken = total / self.buffer.sr
             return LiveWindow(y, int(total), self._generation)
 
     def model(self, window: LiveWindow) -> tuple[Callable[[Sequence[np.ndarray]], np.ndarray], bool]:

@@ -2,8 +2,8 @@
 
 :class:`LiveBatcher` serves the live panels of a whole class.  Each round takes the window
 of every :class:`~ser_core.live.LivePredictor` with enough new audio, groups the sessions
-by model and predicts each group in one batch; the work is one thread, however many
-students talk, and a crowd is re-predicted less often per session.
+by model and predicts each group in one batch; one round at a time, however many students
+talk, and a crowd is re-predicted less often per session.
 
 >>> batcher = LiveBatcher()
 >>> batcher.start()                 # one daemon thread for the whole server
@@ -49,8 +49,9 @@ class LiveBatcher:
     group) and predicts each group in one call.  Rounds follow each other as fast as the
     work allows, at most one every ``interval`` seconds: with few sessions each is
     re-predicted every ``min_new`` s of audio; with many, a round takes longer and each
-    session's label updates once a round.  The work is one thread, so live microphones
-    never take more than one core, however many students talk.
+    session's label updates once a round.  The rounds run one after another, however many
+    students talk (a model may still use a few threads within one batch: the ensemble
+    predicts its members in parallel).
 
     A crowd (more than ``crowd`` sessions) is re-predicted at most every ``crowd_every``
     seconds of audio per session, whatever the sessions ask: ten streams of the default

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
+import functools
 import gc
 import ipaddress
 import socket
@@ -160,15 +161,22 @@ def trim_memory() -> bool:
         Whether the heap could be trimmed (False on a system without glibc).
     """
     gc.collect()
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        trim = None
+    trim = _malloc_trim()
     if trim is None:
         return False
     trim(0)
     return True
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once (``find_library`` runs ``ldconfig``); None
+    without glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
 
 
 def keep_trimming(*, every: float = TRIM_EVERY_S) -> threading.Thread:

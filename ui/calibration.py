@@ -106,10 +106,15 @@ def _voice_stats(
             profile_name=profile_name,
             what="Computing your voice statistics",
         )
-        while len(memo) >= VOICE_STATS_KEPT:
-            memo.pop(next(iter(memo)))
-        memo[key] = prof
+        _keep(memo, key, prof, most=VOICE_STATS_KEPT)
     return memo[key]
+
+
+def _keep(memo: dict, key, value, *, most: int) -> None:
+    """``memo[key] = value``, the oldest entries dropped to keep at most ``most``."""
+    while len(memo) >= most:
+        memo.pop(next(iter(memo)))
+    memo[key] = value
 
 
 def calibration_representations(pred: Predictor) -> list[str]:
@@ -209,9 +214,7 @@ def with_voice(pred: Predictor) -> Predictor:
     if key not in done:
         with st.spinner(f"Adapting {pred.model_name} to your voice…"):
             adapted = pred.adapted(prof)
-        while len(done) >= 4:  # a few models of this session, the oldest dropped
-            done.pop(next(iter(done)))
-        done[key] = adapted
+        _keep(done, key, adapted, most=4)  # a few models of this session
     return done[key]
 
 

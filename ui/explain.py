@@ -218,8 +218,6 @@ class XaiRequest:
         The clip (file id or content hash) and the model explained.
     target : int
         The class explained.
-    options_key : str
-        ``repr`` of ``options``, part of every job's key.
     x : np.ndarray, shape (C, F, T)
         The model's input.
     module : torch.nn.Module
@@ -232,7 +230,6 @@ class XaiRequest:
     clip_id: str
     model_name: str
     target: int
-    options_key: str
     x: np.ndarray
     module: Any
     options: explain.XAIOptions
@@ -242,7 +239,7 @@ class XaiRequest:
         """The queue key of one job: one computation per clip, model (and its weights),
         method, target and options across every session."""
         stamp = model_stamp(self.model_name)
-        return (kind, self.clip_id, self.model_name, stamp, method, self.target, self.options_key, *extra)
+        return (kind, self.clip_id, self.model_name, stamp, method, self.target, repr(self.options), *extra)
 
 
 def xai_map(req: XaiRequest, method: str, *, what: str) -> np.ndarray:

@@ -113,7 +113,7 @@ def listening_caption(batcher: live_batch.LiveBatcher) -> str:
     )
     return (
         f"Listening: the last 3 s, {pace}. {n} live microphones share this server; "
-        f"the last round of predictions ({windows} windows) took {took:.1f} s."
+        f"the last round of predictions ({windows} window{'s' if windows > 1 else ''}) took {took:.1f} s."
     )
 
 
