@@ -33,7 +33,28 @@ __all__ = [
 
 
 class SERError(Exception):
-    """Root of every error raised on purpose by :mod:`ser_core`."""
+    """Root of every error raised on purpose by :mod:`ser_core`.
+
+    A message shown in the app is raised as a template with named arguments, so a page
+    can show it in the reader's language::
+
+        raise SilentAudioError(N_("{name} is silent."), name=name)
+
+    ``str(err)`` is the English sentence; :attr:`code` (the class name and the English
+    template) and :attr:`params` stay the same in every language, and
+    ``ui.errors.show_error`` translates the template and fills in the arguments.  A plain
+    sentence (no arguments) works too and is shown as it is.
+    """
+
+    def __init__(self, message: str = "", /, **params: object) -> None:
+        self.template = message
+        self.params = params
+        super().__init__(message.format(**params) if params else message)
+
+    @property
+    def code(self) -> str:
+        """A stable identifier of the message: ``"<ErrorClass>: <English template>"``."""
+        return f"{type(self).__name__}: {self.template}"
 
 
 class AudioError(SERError, ValueError):
@@ -43,8 +64,8 @@ class AudioError(SERError, ValueError):
     without a name); the message names it too.
     """
 
-    def __init__(self, message: str = "", *, filename: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "", /, *, filename: str | None = None, **params: object) -> None:
+        super().__init__(message, **params)
         self.filename = filename
 
 

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 import streamlit as st
 
 from ser_core.errors import SERError
+from ser_core.i18n import error_message
 
 
 def show_error(err: BaseException) -> None:
-    """Show a :class:`SERError` as a red box with its human-readable message."""
-    st.error(str(err), icon=":material/error:")
+    """Show a :class:`SERError` as a red box with its human-readable message, in the
+    session's language."""
+    st.error(error_message(err) if isinstance(err, SERError) else str(err), icon=":material/error:")
 
 
 @contextlib.contextmanager

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import apply_language
+
 
 def ensure_navigation() -> None:
-    """Make sure the page runs inside ``app.py``'s ``st.navigation``; call it first.
+    """Make sure the page runs inside ``app.py``'s ``st.navigation``, in the session's
+    language; call it first.
 
     Why this patch of Streamlit internals must stay (checked against Streamlit 1.67):
     ``PagesManager.__init__`` sets the class flag ``uses_pages_directory`` to True
@@ -23,6 +26,7 @@ def ensure_navigation() -> None:
     deep link as the first request, nothing worse).  ``tests/browser/
     test_dataset_browser.py`` opens a deep link first on a fresh server.
     """
+    apply_language()  # the session's language, before the page draws anything
     try:
         from streamlit.runtime.pages_manager import PagesManager  # internal, see above
     except ImportError:  # pragma: no cover - internal module moved

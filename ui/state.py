@@ -12,6 +12,9 @@ import streamlit as st
 
 from ser_core import attacks as adv
 
+#: The interface language of the session (``ui.i18n``; a key of ``ser_core.i18n.LANGUAGES``).
+KEY_LANG = "app.language"
+
 #: Prefix of every widget key of the dataset page.
 DATASET = "dataset"
 KEY_SOURCE = f"{DATASET}.source"
@@ -173,7 +176,7 @@ KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
 #: choice widget missing from this set.
 CHOICES: frozenset[str] = frozenset(
     {
-        KEY_SOURCE, KEY_EMOTION, KEY_SPEAKER, KEY_SENTENCE, KEY_SINGLE_REP, KEY_MEANS_REP,
+        KEY_LANG, KEY_SOURCE, KEY_EMOTION, KEY_SPEAKER, KEY_SENTENCE, KEY_SINGLE_REP, KEY_MEANS_REP,
         KEY_MEANS_DIFF, KEY_DESCRIPTOR, KEY_DESCRIPTOR_KIND, KEY_DESCRIPTOR_GENDER, KEY_PROJ_REP,
         KEY_PROJ_METHOD, KEY_PROJ_COLOR, KEY_ROOM, KEY_ROOM_SEED, KEY_ROOM_REP,
         KEY_PAIR_EMOTION, KEY_PAIR_INDEX,

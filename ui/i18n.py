@@ -1,0 +1,46 @@
+"""The interface language of a session: picked in the sidebar, first taken from the browser.
+
+Pages and helpers translate with ``from ui.i18n import _, ngettext, N_`` (the functions of
+:mod:`ser_core.i18n`); :func:`apply_language` sets the run's language before anything is
+drawn (``app.py`` and :func:`ui.navigation.ensure_navigation`, which every page calls first).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ser_core.i18n import LANGUAGES, N_, gettext, language_from_locale, ngettext, set_language
+from ui.state import KEY_LANG
+
+__all__ = ["N_", "_", "apply_language", "language_picker", "ngettext"]
+
+_ = gettext
+
+
+def _browser_locale() -> str | None:
+    """The browser's language (``navigator.language``, e.g. ``"pl-PL"``), None if unknown."""
+    try:
+        return st.context.locale
+    except Exception:  # noqa: BLE001 - no browser context (bare mode): English
+        return None
+
+
+def apply_language() -> str:
+    """Set this run's language: the session's choice, else the browser's; returns its code."""
+    lang = st.session_state.get(KEY_LANG)
+    if lang not in LANGUAGES:
+        lang = language_from_locale(_browser_locale())
+        st.session_state[KEY_LANG] = lang
+    set_language(lang)
+    return lang
+
+
+def language_picker() -> None:
+    """The sidebar's language switch (both names in their own language, so anyone finds it)."""
+    st.sidebar.radio(
+        "Language / Język",
+        options=list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key=KEY_LANG,
+        horizontal=True,
+    )
