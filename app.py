@@ -37,5 +37,6 @@ PAGES = [
         icon=":material/leaderboard:",
         url_path="leaderboard",
     ),
+    st.Page("pages/6_quiz.py", title=_("Class quiz"), icon=":material/quiz:", url_path="quiz"),
 ]
 st.navigation(PAGES).run()

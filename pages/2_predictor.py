@@ -19,8 +19,10 @@ from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streame
 
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.figures.predictor import timeline_note
+from ser_core.i18n import emotion_name
 from ser_core.live import WARMUP_SECONDS
 from ui import (
+    batch,
     calibration,
     clips,
     errors,
@@ -33,12 +35,15 @@ from ui import (
     predictor,
     state,
 )
+from ui.i18n import _, ngettext
 
 navigation.ensure_navigation()
-st.title("Emotion predictor")
+st.title(_("Emotion predictor"))
 st.caption(
-    "Upload a file, record a short clip or talk into the microphone: the model "
-    "gives calibrated probabilities for the six nEMO emotions."
+    _(
+        "Upload a file, record a short clip or talk into the microphone: the model "
+        "gives calibrated probabilities for the six nEMO emotions."
+    )
 )
 
 model_names = models.shipped_models()
@@ -80,12 +85,12 @@ def first_use_section() -> None:
     """Before the first prediction: talk for 20 s (calibrates as soon as the audio
     arrives), or switch to a model that can adapt, or skip (one click)."""
     with st.container(key="predictor-first-use", border=True):
-        st.subheader("Before your first prediction: talk for 20 s")
+        st.subheader(_("Before your first prediction: talk for 20 s"))
         if first == "switch":
             model_name, sentence = first_use.switch_sentence(base)
             st.markdown(sentence)
             st.button(
-                f"Switch to {model_name}",
+                _("Switch to {model}").format(model=model_name),
                 key=state.KEY_FIRST_SWITCH,
                 on_click=calibration.switch_model,
                 args=(model_name,),
@@ -93,14 +98,14 @@ def first_use_section() -> None:
                 icon=":material/swap_horiz:",
             )
         else:
-            st.markdown(first_use.INVITATION)
+            st.markdown(first_use.invitation())
             speech_inputs(
-                ("Record yourself", state.KEY_FIRST_RECORDER),
-                ("…or upload 20 s of your speech", state.KEY_FIRST_UPLOADER),
+                (_("Record yourself"), state.KEY_FIRST_RECORDER),
+                (_("…or upload 20 s of your speech"), state.KEY_FIRST_UPLOADER),
             )
-            st.caption(first_use.LENGTH_HINT)
+            st.caption(first_use.length_hint())
             calibration.calibration_status()
-        st.button(first_use.SKIP_LABEL, key=state.KEY_FIRST_SKIP, on_click=first_use.skip)
+        st.button(_(first_use.SKIP_LABEL), key=state.KEY_FIRST_SKIP, on_click=first_use.skip)
 
 
 if asking:
@@ -115,31 +120,33 @@ def calibration_section() -> None:
     maximisation as well); optionally saved (with consent, by name; statistics only)."""
     with (
         st.expander(
-            "Calibrate to my voice", icon=":material/tune:", key=state.KEY_CAL_EXPANDER, on_change="rerun"
+            _("Calibrate to my voice"), icon=":material/tune:", key=state.KEY_CAL_EXPANDER, on_change="rerun"
         ),
         st.container(key="predictor-calibration"),
     ):
         st.markdown(
-            "Record or upload **20 s to 2 minutes of your ordinary speech** (any words; "
-            f"{calibration.CALIBRATION_MIN_SECONDS:.0f} s is the least). The model then normalises what it hears with *your* "
-            "averages instead of the corpus speakers'; from 20 s it also re-estimates "
-            "its batch-norm statistics on your speech (AdaBN), worth 1–3 more "
-            "points on a new voice, and from a minute a single model (not yet an "
-            "ensemble) is also tuned to your voice (information maximisation: a few "
-            "more points, and a few seconds more to adapt). Speech in a few different moods works best: a profile "
-            "of only calm (or only angry) speech shifts those averages and costs a few "
-            "points, though it still beats no calibration. The audio stays in this "
-            "browser session and is never stored."
+            _(
+                "Record or upload **20 s to 2 minutes of your ordinary speech** (any words; "
+                "{least} s is the least). The model then normalises what it hears with *your* "
+                "averages instead of the corpus speakers'; from 20 s it also re-estimates "
+                "its batch-norm statistics on your speech (AdaBN), worth 1–3 more "
+                "points on a new voice, and from a minute a single model (not yet an "
+                "ensemble) is also tuned to your voice (information maximisation: a few "
+                "more points, and a few seconds more to adapt). Speech in a few different moods works "
+                "best: a profile of only calm (or only angry) speech shifts those averages and costs a "
+                "few points, though it still beats no calibration. The audio stays in this "
+                "browser session and is never stored."
+            ).format(least=f"{calibration.CALIBRATION_MIN_SECONDS:.0f}")
         )
         speech_inputs(
-            ("Record your voice", state.KEY_CAL_RECORDER), ("…or upload speech", state.KEY_CAL_UPLOADER)
+            (_("Record your voice"), state.KEY_CAL_RECORDER), (_("…or upload speech"), state.KEY_CAL_UPLOADER)
         )
         clip = st.session_state.get(state.KEY_CAL_CLIP)
         st.text_input(
-            "Your name (optional; needed to save the profile)", key=state.KEY_CAL_NAME, max_chars=40
+            _("Your name (optional; needed to save the profile)"), key=state.KEY_CAL_NAME, max_chars=40
         )
         st.button(
-            "Calibrate",
+            _("Calibrate"),
             key=state.KEY_CAL_RUN,
             on_click=calibration.calibrate,
             args=(base,),
@@ -152,14 +159,16 @@ def calibration_section() -> None:
         caption = calibration.voice_caption()
         if caption:
             st.caption(caption)
-            st.button("Forget this calibration", key=state.KEY_CAL_FORGET, on_click=calibration.forget_voice)
+            st.button(
+                _("Forget this calibration"), key=state.KEY_CAL_FORGET, on_click=calibration.forget_voice
+            )
             if st.session_state[state.KEY_VOICE]["kind"] == "audio":
                 consent = st.checkbox(
-                    calibration.PROFILE_CONSENT_LABEL, value=False, key=state.KEY_CAL_CONSENT
+                    _(calibration.PROFILE_CONSENT_LABEL), value=False, key=state.KEY_CAL_CONSENT
                 )
                 named = bool(str(st.session_state.get(state.KEY_CAL_NAME) or "").strip())
                 st.button(
-                    "Save my voice profile",
+                    _("Save my voice profile"),
                     key=state.KEY_CAL_SAVE,
                     on_click=calibration.save_voice,
                     args=(base,),
@@ -171,15 +180,15 @@ def calibration_section() -> None:
             profiles = calibration.saved_profiles()
         if profiles:
             st.selectbox(
-                "Saved voice profiles",
+                _("Saved voice profiles"),
                 [p["name"] for p in profiles],
                 index=None,
-                placeholder="Pick a profile",
+                placeholder=_("Pick a profile"),
                 key=state.KEY_CAL_PICK,
             )
             use, delete = st.columns(2)
-            use.button("Use this profile", key=state.KEY_CAL_LOAD, on_click=calibration.load_voice)
-            delete.button("Delete it", key=state.KEY_CAL_DELETE, on_click=calibration.delete_voice)
+            use.button(_("Use this profile"), key=state.KEY_CAL_LOAD, on_click=calibration.load_voice)
+            delete.button(_("Delete it"), key=state.KEY_CAL_DELETE, on_click=calibration.delete_voice)
 
 
 calibration_section()
@@ -201,54 +210,62 @@ def clip_section(source: str) -> None:
         v = res.verdict
         left, right = st.columns([2, 3], gap="large")
         with left, st.container(key="predictor-verdict"):
-            st.markdown(f"**{res.name}**")
+            st.markdown(f"**{clips.shown_name(res.name)}**")
             if res.voice:
-                st.badge("Adapted to your voice", icon=":material/record_voice_over:", color="green")
+                st.badge(_("Adapted to your voice"), icon=":material/record_voice_over:", color="green")
             if v.unsure:
                 st.warning(v.message(), icon=":material/help:")
             else:
-                st.markdown(f"### Prediction: {v.label}")
-                st.markdown(f"with **{100 * v.confidence:.0f} %** probability")
+                st.markdown(_("### Prediction: {emotion}").format(emotion=emotion_name(v.label)))
+                st.markdown(_("with **{pct} %** probability").format(pct=f"{100 * v.confidence:.0f}"))
             st.caption(predictor.timing_caption(res))
             st.audio(clip["data"], format=clips.clip_mime(clip["name"]))
         figs = predictor.result_figures(res, sr=pred.cfg.sr)  # built once per result
         right.plotly_chart(figs["probs"], key=f"predictor.{source}.probs")
         if v.timeline is not None:
-            st.subheader("Over time")
+            st.subheader(_("Over time"))
             n = len(v.timeline.starts)
-            st.caption(
-                f"Sliding 3-s windows, 1 s apart ({n} windows); the prediction above is their "
-                f"average weighted by loudness. {timeline_note(n)}"
-            )
+            windows = ngettext(
+                "Sliding 3-s windows, 1 s apart ({n} window); the prediction above is their "
+                "average weighted by loudness.",
+                "Sliding 3-s windows, 1 s apart ({n} windows); the prediction above is their "
+                "average weighted by loudness.",
+                n,
+            ).format(n=n)
+            st.caption(f"{windows} {timeline_note(n)}".strip())
             st.plotly_chart(figs["timeline"], key=f"predictor.{source}.timeline")
-        st.subheader("The audio")
+        st.subheader(_("The audio"))
         st.plotly_chart(figs["wave"], key=f"predictor.{source}.wave")
         st.plotly_chart(figs["mel"], key=f"predictor.{source}.mel")
         if v.seconds <= DEFAULT_CONFIG.duration:
             st.caption(predictor.padding_caption(v.seconds))
-        st.subheader("Feedback")
+        st.subheader(_("Feedback"))
         feedback.feedback_form(res)
 
 
 def live_section() -> None:
     """Live microphone over WebRTC: rolling 3-s window, re-predicted twice a second."""
     st.caption(
-        "Press START and talk: the audio streams to this app (WebRTC), is judged over "
-        "the last 3 s and is never stored. Away from localhost, set STUN/TURN servers "
-        "in `SER_ICE_SERVERS` or the `ice_servers` secret."
+        _(
+            "Press START and talk: the audio streams to this app (WebRTC), is judged over "
+            "the last 3 s and is never stored. Away from localhost, set STUN/TURN servers "
+            "in `SER_ICE_SERVERS` or the `ice_servers` secret."
+        )
     )
     fly = st.toggle(
-        "Adapt to my voice on the fly",
+        _("Adapt to my voice on the fly"),
         key=state.KEY_LIVE_ADAPT,
         disabled=not base.speaker_normalised,
-        help="Running statistics of your voice in this session; used once the "
-        "warm-up amount of speech was heard (needs a speaker-normalised model).",
+        help=_(
+            "Running statistics of your voice in this session; used once the "
+            "warm-up amount of speech was heard (needs a speaker-normalised model)."
+        ),
     )
     note = live.calibration_note(pred, on_the_fly=fly)
     if note:
         st.caption(note)
     warmup = st.slider(
-        "Warm-up (s of speech)", 5, 30, int(WARMUP_SECONDS), key=state.KEY_LIVE_WARMUP, disabled=not fly
+        _("Warm-up (s of speech)"), 5, 30, int(WARMUP_SECONDS), key=state.KEY_LIVE_WARMUP, disabled=not fly
     )
     session = live.live_session(pred, on_the_fly=fly, warmup=warmup)
     servers = []
@@ -272,15 +289,15 @@ def live_section() -> None:
 if asking:
     st.stop()  # the inputs come once the first-use step is answered (calibrated or skipped)
 source = st.radio(
-    "Input",
+    _("Input"),
     list(predictor.PRED_SOURCES),
-    format_func=predictor.PRED_SOURCES.get,
+    format_func=lambda k: _(predictor.PRED_SOURCES[k]),
     horizontal=True,
     key=state.KEY_PRED_SOURCE,
 )
 if source == "upload":
     st.file_uploader(
-        "Audio file",
+        _("Audio file"),
         type=clips.UPLOAD_TYPES,
         key=state.KEY_PRED_UPLOADER,
         on_change=predictor.store_clip,
@@ -291,7 +308,7 @@ if source == "upload":
 elif source == "recording":
     microphone.warn_if_blocked()
     st.audio_input(
-        f"Record up to {predictor.RECORDING_MAX_SECONDS:.0f} s",
+        _("Record up to {seconds} s").format(seconds=f"{predictor.RECORDING_MAX_SECONDS:.0f}"),
         key=state.KEY_PRED_RECORDER,
         sample_rate=DEFAULT_CONFIG.sr,
         on_change=predictor.store_clip,
@@ -301,3 +318,4 @@ elif source == "recording":
 else:
     microphone.warn_if_blocked()
     live_section()
+batch.batch_section(base)  # many files at once: a table, a summary chart, CSV / JSON / HTML (issue #30)

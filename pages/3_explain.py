@@ -12,14 +12,18 @@ import streamlit as st
 from ser_core import figures
 from ser_core.config import EMOTIONS
 from ser_core.explain import EXPLAINERS, chance_level, scorable
+from ser_core.i18n import emotion_name, emotion_names
 from ui import clips, errors, explain, explain_picker, jobs, loaders, models, navigation, state
+from ui.i18n import _, ngettext
 
 navigation.ensure_navigation()
-st.title("Explain (XAI)")
+st.title(_("Explain (XAI)"))
 st.caption(
-    "Which time-frequency regions of a clip drive the model's decision? Four "
-    "explanation methods side by side, each checked by a deletion test: remove the "
-    "regions it calls most relevant and see how fast the model's confidence drops."
+    _(
+        "Which time-frequency regions of a clip drive the model's decision? Four "
+        "explanation methods side by side, each checked by a deletion test: remove the "
+        "regions it calls most relevant and see how fast the model's confidence drops."
+    )
 )
 
 pred = models.model_picker(explain.xai_models(), key=state.KEY_XAI_MODEL, backend="torch")
@@ -30,15 +34,19 @@ meta = loaders.metadata()
 sources = list(explain.XAI_SOURCES) if meta is not None else ["upload"]
 state.keep_valid(state.KEY_XAI_SOURCE, sources)
 source = st.radio(
-    "Input", sources, format_func=explain.XAI_SOURCES.get, horizontal=True, key=state.KEY_XAI_SOURCE
+    _("Input"),
+    sources,
+    format_func=lambda s: _(explain.XAI_SOURCES[s]),
+    horizontal=True,
+    key=state.KEY_XAI_SOURCE,
 )
 if source == "corpus" and meta is not None:
     clip = explain_picker.xai_corpus_picker(meta, model_name)
 else:
     if meta is None:
-        st.caption("No nEMO corpus found (set `NEMO_DIR` to pick corpus clips): upload a file.")
+        st.caption(_("No nEMO corpus found (set `NEMO_DIR` to pick corpus clips): upload a file."))
     st.file_uploader(
-        "Audio file",
+        _("Audio file"),
         type=clips.UPLOAD_TYPES,
         key=state.KEY_XAI_UPLOADER,
         on_change=explain.xai_store_upload,
@@ -46,14 +54,14 @@ else:
     )
     clip = st.session_state.get(state.KEY_XAI_UPLOAD)
 if clip is None:
-    st.info("Pick a corpus clip or upload a recording to explain its prediction.", icon=":material/info:")
+    st.info(_("Pick a corpus clip or upload a recording to explain its prediction."), icon=":material/info:")
     st.stop()
 
 # the queue place is held from now, before the clip is decoded and predicted, so a class
 # uploading at once sees its places at once and is served in that order
 place, release_place = None, lambda: None
 if (clip["id"], model_name) not in st.session_state.setdefault(state.KEY_XAI_EXPLAINED, set()):
-    place, release_place = jobs.hold_place((clip["id"], model_name), what="Explanations")
+    place, release_place = jobs.hold_place((clip["id"], model_name), what=_("Explanations"))
 inp = None
 with errors.report_errors():
     y = explain.xai_waveform(clip)
@@ -65,10 +73,14 @@ if inp is None:
 predicted = int(inp.probs.argmax())
 targets = [explain.XAI_PREDICTED, *EMOTIONS]
 target_name = st.selectbox(
-    "Explain the class",
+    _("Explain the class"),
     targets,
     key=state.KEY_XAI_TARGET,
-    format_func=lambda t: f"predicted: {EMOTIONS[predicted]}" if t == explain.XAI_PREDICTED else t,
+    format_func=lambda t: (
+        _("predicted: {emotion}").format(emotion=emotion_name(EMOTIONS[predicted]))
+        if t == explain.XAI_PREDICTED
+        else emotion_name(t)
+    ),
 )
 target = predicted if target_name == explain.XAI_PREDICTED else EMOTIONS.index(target_name)
 
@@ -78,19 +90,23 @@ left, right = st.columns([2, 3], gap="large")
 with left, st.container(key="explain-verdict"):
     st.markdown(f"**{clip['name']}**")
     if clip["source"] == "corpus":
-        st.markdown(
-            f"Acted emotion: **{clip['emotion']}** · speaker {clip['speaker']}  \n"
-            + explain_picker.part_sentence(clip.get("part"), model_name)
+        acted = _("Acted emotion: **{emotion}** · speaker {speaker}").format(
+            emotion=emotion_name(clip["emotion"]), speaker=clip["speaker"]
         )
-    st.markdown(f"### Prediction: {EMOTIONS[predicted]}")
+        st.markdown(f"{acted}  \n" + explain_picker.part_sentence(clip.get("part"), model_name))
+    st.markdown("### " + _("Prediction: {emotion}").format(emotion=emotion_name(EMOTIONS[predicted])))
     st.markdown(
-        f"with **{explain.pct(inp.probs[predicted])}** probability; explaining "
-        f"**{EMOTIONS[target]}** ({explain.pct(inp.probs[target])})"
+        _("with **{probability}** probability; explaining **{emotion}** ({target_probability})").format(
+            probability=explain.pct(inp.probs[predicted]),
+            emotion=emotion_name(EMOTIONS[target]),
+            target_probability=explain.pct(inp.probs[target]),
+        )
     )
     if len(y) > len(inp.window):
         st.caption(
-            f"The clip is {len(y) / pred.cfg.sr:.1f} s long: the model sees, and the "
-            "maps explain, its centre 3 s."
+            _("The clip is {seconds} s long: the model sees, and the maps explain, its centre 3 s.").format(
+                seconds=f"{len(y) / pred.cfg.sr:.1f}"
+            )
         )
     st.audio(clips.wav_bytes(inp.window), format="audio/wav")
 right.plotly_chart(
@@ -99,16 +115,22 @@ right.plotly_chart(
 if not scored:
     with st.container(key="explain-rejected"):
         st.warning(
-            f"{model_name} gives **{EMOTIONS[target]}** only {explain.pct(inp.probs[target])} on "
-            f"this clip, below chance ({explain.pct(chance_level(n_classes))}). The maps still "
-            f"show what evidence for {EMOTIONS[target]} it finds, but the deletion test cannot "
-            "check them: a probability near 0 has nowhere to fall, so any map would get a "
-            "near-perfect AUC. Its scores are n/a here; explain the predicted class to compare "
-            "the methods.",
+            _(
+                "{model} gives **{emotion}** only {probability} on this clip, below chance "
+                "({chance}). The maps still show what evidence for {emotion} it finds, but the "
+                "deletion test cannot check them: a probability near 0 has nowhere to fall, so "
+                "any map would get a near-perfect AUC. Its scores are n/a here; explain the "
+                "predicted class to compare the methods."
+            ).format(
+                model=model_name,
+                emotion=emotion_name(EMOTIONS[target]),
+                probability=explain.pct(inp.probs[target]),
+                chance=explain.pct(chance_level(n_classes)),
+            ),
             icon=":material/warning:",
         )
 
-with st.expander("Settings: cost of the explanations", icon=":material/tune:"):
+with st.expander(_("Settings: cost of the explanations"), icon=":material/tune:"):
     explain.xai_settings()
 options = explain.xai_options()
 okey = repr(options)
@@ -118,12 +140,12 @@ request = explain.XaiRequest(clip["id"], model_name, target, inp.x, pred.module,
 maps: dict = {}
 with errors.report_errors():
     for method, ex in EXPLAINERS.items():
-        maps[method] = explain.xai_map(request, method, what=f"Computing {ex.title}")
+        maps[method] = explain.xai_map(request, method, what=_("Computing {method}").format(method=ex.title))
 if len(maps) < len(EXPLAINERS):
     release_place()
     st.stop()
 
-st.subheader("Where the model looks")
+st.subheader(_("Where the model looks"))
 
 
 @st.fragment
@@ -131,40 +153,46 @@ def maps_section() -> None:
     """The four heatmaps; the scale toggle and opacity slider rerun only this fragment."""
     c1, c2 = st.columns([1, 2])
     shared = c1.toggle(
-        "One shared colour scale",
+        _("One shared colour scale"),
         value=True,
         key=state.KEY_XAI_SHARED,
-        help="On: every map divided by its largest magnitude (-1..1), one "
-        "colour bar. Off: each map in its own units.",
+        help=_(
+            "On: every map divided by its largest magnitude (-1..1), one "
+            "colour bar. Off: each map in its own units."
+        ),
     )
-    opacity = c2.slider("Opacity of the maps", 0.0, 1.0, 0.8, 0.05, key=state.KEY_XAI_OPACITY)
+    opacity = c2.slider(_("Opacity of the maps"), 0.0, 1.0, 0.8, 0.05, key=state.KEY_XAI_OPACITY)
     fig = figures.maps_figure(
         {k: figures.display_map(v) for k, v in maps.items()},
         mel=inp.background,
         shared=shared,
         opacity=opacity,
-        y_label=inp.y_label,
+        y_label=_(inp.y_label),
     )
     st.plotly_chart(fig, key="explain.maps")
     st.caption(
-        f"Drawn over what the model reads: {explain.input_name(pred.representation)}. "
-        "Red: evidence for the explained class, blue: against it (LRP, LIME); Grad-CAM "
-        "and SmoothGrad are unsigned. Grad-CAM is coarse (the last block's grid), LIME "
-        "works on a grid of time-frequency segments."
+        _(
+            "Drawn over what the model reads: the {representation}. "
+            "Red: evidence for the explained class, blue: against it (LRP, LIME); Grad-CAM "
+            "and SmoothGrad are unsigned. Grad-CAM is coarse (the last block's grid), LIME "
+            "works on a grid of time-frequency segments."
+        ).format(representation=explain.input_name(pred.representation))
     )
 
 
 maps_section()
 
 # ------------------------------------------------------------------ deletion test
-st.subheader("Deletion test")
+st.subheader(_("Deletion test"))
 st.caption(
-    "The most relevant bins are removed first (set to the training mean, 0 in the "
-    "normalised input), in steps up to 100 %; a good map makes the probability fall "
-    "fast, faster than the dashed random order. Scores: area under the curve (lower is "
-    "better) and the drop in percentage points (pt) after removing 10 % and 20 % (higher "
-    "is better). A drop cannot exceed the starting probability: compare methods on one "
-    f"clip and class; below chance (one in {len(EMOTIONS)}) they are n/a."
+    _(
+        "The most relevant bins are removed first (set to the training mean, 0 in the "
+        "normalised input), in steps up to 100 %; a good map makes the probability fall "
+        "fast, faster than the dashed random order. Scores: area under the curve (lower is "
+        "better) and the drop in percentage points (pt) after removing 10 % and 20 % (higher "
+        "is better). A drop cannot exceed the starting probability: compare methods on one "
+        "clip and class; below chance (one in {n}) they are n/a."
+    ).format(n=len(EMOTIONS))
 )
 curves = {}
 with errors.report_errors():
@@ -174,7 +202,7 @@ with errors.report_errors():
             method,
             maps.get(method),
             temperature=pred.temperature,
-            what=f"Deletion test of {figures.method_title(method)}",
+            what=_("Deletion test of {method}").format(method=figures.method_title(method)),
         )
 release_place()
 if len(curves) == len(maps) + 1:
@@ -190,7 +218,7 @@ if curves:
         )
 
 # ------------------------------------------------------------------ listening
-st.subheader("Listen to what the model used")
+st.subheader(_("Listen to what the model used"))
 
 
 @st.fragment
@@ -198,46 +226,85 @@ def listen_section() -> None:
     """Griffin-Lim inversion of only the top-k % bins of one map, next to the original."""
     if pred.representation != "mel":
         st.info(
-            f"Listening needs a model on the mel spectrogram; {model_name} uses {pred.representation}.",
+            _("Listening needs a model on the mel spectrogram; {model} uses `{representation}`.").format(
+                model=model_name, representation=pred.representation
+            ),
             icon=":material/info:",
         )
         return
     c1, c2 = st.columns([1, 2])
-    method = c1.selectbox("Map", list(maps), key=state.KEY_XAI_LISTEN, format_func=figures.method_title)
-    top_k = c2.slider("Keep the most relevant bins (%)", 1, 100, 20, 1, key=state.KEY_XAI_TOPK)
-    with errors.report_errors(), st.spinner("Inverting the spectrogram (Griffin-Lim)…"):
+    method = c1.selectbox(_("Map"), list(maps), key=state.KEY_XAI_LISTEN, format_func=figures.method_title)
+    top_k = c2.slider(_("Keep the most relevant bins (%)"), 1, 100, 20, 1, key=state.KEY_XAI_TOPK)
+    with errors.report_errors(), st.spinner(_("Inverting the spectrogram (Griffin-Lim)…")):
         full = explain.xai_listen_wav(clip["id"], model_name, "all", target, okey, 1.0, inp.mel, None)
         part = explain.xai_listen_wav(
             clip["id"], model_name, method, target, okey, top_k / 100, inp.mel, maps[method]
         )
         a, b, c = st.columns(3)
-        a.markdown("**Original** (the 3 s the model sees)")
+        a.markdown(_("**Original** (the 3 s the model sees)"))
         a.audio(clips.wav_bytes(inp.window), format="audio/wav")
-        b.markdown("**All bins**, through Griffin-Lim")
+        b.markdown(_("**All bins**, through Griffin-Lim"))
         b.audio(full, format="audio/wav")
-        c.markdown(f"**Top {top_k} % of {figures.method_title(method)}**")
+        c.markdown(_("**Top {k} % of {method}**").format(k=top_k, method=figures.method_title(method)))
         c.audio(part, format="audio/wav")
         st.caption(
-            "The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
-            "compare the top-k audio with the all-bins reconstruction, not with the "
-            "original; removed bins are set to silence."
+            _(
+                "The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
+                "compare the top-k audio with the all-bins reconstruction, not with the "
+                "original; removed bins are set to silence."
+            )
         )
 
 
 listen_section()
 
 # ------------------------------------------------------------------ dataset level
-st.subheader("Across the test set")
+st.subheader(_("Across the test set"))
 table = None
 with errors.report_errors():
     table = explain.xai_dataset_table(model_name)
 eval_cmd = (
     f"python -m ser_core xai-eval --model {model_name} --n 300 --out artifacts/xai/deletion_{model_name}.json"
 )
+
+
+def on_clips(n: object) -> str:
+    """``"on 12 clips"`` in the language of the run (``n`` may be "?": unknown)."""
+    count = n if isinstance(n, int) else 5
+    return ngettext("on {n} clip", "on {n} clips", count).format(n=n)
+
+
+def other_model_note(info: dict, table_model: str) -> str:
+    """Why the table is another model's, and how to make one for the chosen model."""
+    duration = explain.took(info)
+    slow = (
+        _(
+            "It is computed ahead of time because it is slow: every method {clips}, "
+            "{duration} when it was made."
+        )
+        if duration
+        else _("It is computed ahead of time because it is slow: every method {clips}.")
+    )
+    return " ".join(
+        [
+            _("This table is for **{table_model}**, not for {model} chosen above.").format(
+                table_model=table_model, model=model_name
+            ),
+            slow.format(clips=on_clips(info.get("n_clips", "?")), duration=duration),
+            _("Only {table_model}, the reference network of this page, has one.").format(
+                table_model=table_model
+            ),
+            _("To make it for {model}: `{command}`.").format(model=model_name, command=eval_cmd),
+        ]
+    )
+
+
 if table is None:
     st.info(
-        f"No dataset-level result yet: `{eval_cmd}` runs the deletion test on a stratified "
-        "sample of the seed test split.",
+        _(
+            "No dataset-level result yet: `{command}` runs the deletion test on a stratified "
+            "sample of the seed test split."
+        ).format(command=eval_cmd),
         icon=":material/info:",
     )
 else:
@@ -246,20 +313,20 @@ else:
     table_model = info.get("model", "?")
     if table_model != model_name:
         with st.container(key="explain-dataset-other"):
-            st.info(
-                f"This table is for **{table_model}**, not for {model_name} chosen above. "
-                f"It is computed ahead of time because it is slow: every method on "
-                f"{info.get('n_clips', '?')} clips{explain.took(info)}. Only {table_model}, the "
-                f"reference network of this page, has one. To make it for {model_name}: "
-                f"`{eval_cmd}`.",
-                icon=":material/info:",
-            )
+            st.info(other_model_note(info, table_model), icon=":material/info:")
     st.caption(
-        f"**{table_model}** on {info.get('n_clips', '?')} clips of the "
-        f"{info.get('protocol', 'seed')} test split (stratified by emotion), explaining "
-        f"each clip's predicted class (always above chance, so every clip is scored); LIME "
-        f"{opts.get('lime_samples', '?')} samples, {opts.get('deletion_steps', '?')} deletion "
-        f"steps. Made by `{info.get('command') or 'python -m ser_core xai-eval'}`."
+        _(
+            "**{model}** {clips} of the {protocol} test split (stratified by emotion), "
+            "explaining each clip's predicted class (always above chance, so every clip is "
+            "scored); LIME {lime_samples} samples, {steps} deletion steps. Made by `{command}`."
+        ).format(
+            model=table_model,
+            clips=on_clips(info.get("n_clips", "?")),
+            protocol=info.get("protocol", "seed"),
+            lime_samples=opts.get("lime_samples", "?"),
+            steps=opts.get("deletion_steps", "?"),
+            command=info.get("command") or "python -m ser_core xai-eval",
+        )
     )
     overall = rows[rows["emotion"] == "all"].assign(method=lambda d: d["method"].map(figures.method_title))
     with st.container(key="explain-dataset"):
@@ -268,23 +335,21 @@ else:
             hide_index=True,
             column_config={
                 **explain.xai_scores_config(),
-                "n": st.column_config.NumberColumn("clips", width=50),
+                "n": st.column_config.NumberColumn(_("clips"), width=50),
             },
         )
     score = st.radio(
-        "Per emotion (true label)",
+        _("Per emotion (true label)"),
         list(explain.XAI_SCORES),
         horizontal=True,
         key=state.KEY_XAI_TABLE_SCORE,
-        format_func=lambda s: {"auc": "AUC", "drop10": "drop @ 10 %", "drop20": "drop @ 20 %"}[s],
+        format_func=lambda s: _(explain.XAI_SCORE_NAMES[s]),
     )
     per = explain.in_points(rows[rows["emotion"] != "all"])
     per = per.pivot(index="method", columns="emotion", values=score)
     per = per.reindex([m for m in [*EXPLAINERS, "random"] if m in per.index])
-    per.index = per.index.map(figures.method_title)
-    st.dataframe(
-        per[[e for e in EMOTIONS if e in per.columns]].style.format(
-            "{:.3f}" if score == "auc" else "{:.1f} pt"
-        )
-    )
-    st.caption(f"Per emotion: {explain.XAI_SCORES[score]}.")
+    per.index = per.index.map(figures.method_title).rename(_("method"))
+    per = per[[e for e in EMOTIONS if e in per.columns]]
+    per.columns = emotion_names(list(per.columns))
+    st.dataframe(per.style.format("{:.3f}" if score == "auc" else "{:.1f} " + explain.points()))
+    st.caption(_("Per emotion: {score}.").format(score=_(explain.XAI_SCORES[score])))

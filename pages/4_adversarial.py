@@ -11,16 +11,20 @@ import streamlit as st
 
 from ser_core import attacks, figures
 from ser_core.config import EMOTIONS
+from ser_core.i18n import emotion_name
 from ui import adversarial, clips, errors, loaders, models, navigation, state
+from ui.i18n import _
 
 navigation.ensure_navigation()
-st.title("Adversarial examples")
+st.title(_("Adversarial examples"))
 st.caption(
-    "How little does it take to change the model's mind? An attack nudges every "
-    "time-frequency bin of the spectrogram, or every sample of the waveform, by at most "
-    "epsilon in the direction that hurts the model most: FGSM (fast gradient sign) in one "
-    "step, PGD (projected gradient descent) in several small ones. Move the slider, look at "
-    "the perturbation, and listen to it."
+    _(
+        "How little does it take to change the model's mind? An attack nudges every "
+        "time-frequency bin of the spectrogram, or every sample of the waveform, by at most "
+        "epsilon in the direction that hurts the model most: FGSM (fast gradient sign) in one "
+        "step, PGD (projected gradient descent) in several small ones. Move the slider, look at "
+        "the perturbation, and listen to it."
+    )
 )
 
 model_names = adversarial.adv_models()
@@ -32,22 +36,22 @@ pred = models.model_picker(
 )
 
 # ------------------------------------------------------------------ 1. the clip
-st.header("A clip", divider="gray")
+st.header(_("A clip"), divider="gray")
 meta = loaders.metadata()
 sources = (
     [adversarial.ADV_SOURCE_CORPUS, adversarial.ADV_SOURCE_UPLOAD]
     if meta is not None
     else [adversarial.ADV_SOURCE_UPLOAD]
 )
-source = st.radio("Clip source", sources, horizontal=True, key=state.KEY_ADV_SOURCE)
+source = st.radio(_("Clip source"), sources, horizontal=True, key=state.KEY_ADV_SOURCE, format_func=_)
 clip = None
 if source == adversarial.ADV_SOURCE_CORPUS:
     rows = adversarial.adv_test_clips(meta)
     c1, c2 = st.columns([1, 3])
-    emotion = c1.selectbox("Emotion", EMOTIONS, key=state.KEY_ADV_EMOTION)
+    emotion = c1.selectbox(_("Emotion"), EMOTIONS, key=state.KEY_ADV_EMOTION, format_func=emotion_name)
     sel = rows[rows["emotion"] == emotion].sort_values("file_id").set_index("file_id")
     file_id = c2.selectbox(
-        "Clip",
+        _("Clip"),
         sel.index.tolist(),
         key=state.KEY_ADV_FILE,
         format_func=lambda f: f"{f} · {sel.at[f, 'raw_text']}",
@@ -56,14 +60,14 @@ if source == adversarial.ADV_SOURCE_CORPUS:
         clip = {"id": file_id, "name": file_id, "path": sel.at[file_id, "path"], "emotion": emotion}
 else:
     st.file_uploader(
-        "Audio file (the centre 3 s are attacked)",
+        _("Audio file (the centre 3 s are attacked)"),
         type=clips.UPLOAD_TYPES,
         key=state.KEY_ADV_UPLOADER,
         on_change=adversarial.adv_store_upload,
     )
     clip = st.session_state.get(state.KEY_ADV_CLIP)
     if clip is None:
-        st.caption("Upload a recording of speech to attack it.")
+        st.caption(_("Upload a recording of speech to attack it."))
 if clip is None:
     st.stop()
 
@@ -73,8 +77,15 @@ with errors.report_errors():
 if y is None:
     st.stop()
 st.audio(clips.wav_bytes(y), format="audio/wav")
-truth = f" · labelled **{clip['emotion']}**" if clip.get("emotion") else ""
-st.markdown(f"**{clip['name']}**{truth} · {len(y) / pred.cfg.sr:.2f} s")
+seconds = f"{len(y) / pred.cfg.sr:.2f}"
+if clip.get("emotion"):
+    st.markdown(
+        _("**{name}** · labelled **{emotion}** · {seconds} s").format(
+            name=clip["name"], emotion=emotion_name(clip["emotion"]), seconds=seconds
+        )
+    )
+else:
+    st.markdown(f"**{clip['name']}** · {seconds} s")
 
 
 # ------------------------------------------------------------------ 2. the attack
@@ -82,30 +93,33 @@ def attack_settings() -> tuple[str, str, attacks.AttackSettings]:
     """The domain, attack, target and epsilon widgets: ``(domain, attack, settings)``."""
     c1, c2, c3 = st.columns([1.3, 1.3, 1])
     domain = c1.radio(
-        "Attack the",
+        _("Attack the"),
         list(attacks.DOMAINS),
         key=state.KEY_ADV_DOMAIN,
-        format_func=adversarial.ADV_DOMAIN_TITLES.get,
+        format_func=lambda d: _(adversarial.ADV_DOMAIN_TITLES[d]),
     )
     options = attacks.attack_names(domain)
     attack = c2.radio(
-        "Attack",
+        _("Attack"),
         options,
         key=state.KEY_ADV_ATTACK[domain],
-        format_func=lambda a: attacks.get_attack(a).title,
+        format_func=lambda a: _(attacks.get_attack(a).title),
     )
     target = c3.selectbox(
-        "Towards",
+        _("Towards"),
         [adversarial.ADV_UNTARGETED, *EMOTIONS],
         key=state.KEY_ADV_TARGET,
-        help="Untargeted: move away from the current prediction. An emotion: push the prediction towards it.",
+        format_func=lambda t: _("untargeted") if t == adversarial.ADV_UNTARGETED else emotion_name(t),
+        help=_(
+            "Untargeted: move away from the current prediction. An emotion: push the prediction towards it."
+        ),
     )
     grid = list(adversarial.ADV_EPSILONS[domain])
     key = state.KEY_ADV_EPS[domain]
     if st.session_state.get(key) not in grid:
         st.session_state[key] = adversarial.ADV_DEFAULT_EPS[domain]
-    eps = st.select_slider("Epsilon (ε)", grid, key=key, format_func=figures.attacks.format_epsilon)
-    st.caption(adversarial.ADV_EPS_HELP[domain])
+    eps = st.select_slider(_("Epsilon (ε)"), grid, key=key, format_func=figures.attacks.format_epsilon)
+    st.caption(_(adversarial.ADV_EPS_HELP[domain]))
     settings = attacks.AttackSettings(
         epsilon=float(eps), target=None if target == adversarial.ADV_UNTARGETED else target
     )
@@ -115,9 +129,9 @@ def attack_settings() -> tuple[str, str, attacks.AttackSettings]:
 def run_attack(domain: str, attack: str, settings: attacks.AttackSettings) -> attacks.ClipAttack:
     """The attack on this clip (through the shared queue), saying what it does while it waits."""
     what = (
-        "Attacking, then reconstructing with Griffin-Lim"
+        _("Attacking, then reconstructing with Griffin-Lim")
         if domain == "spectrogram"
-        else "Attacking the waveform"
+        else _("Attacking the waveform")
     )
     return adversarial.adv_attack(pred, clip["id"], y, attack, settings, what=what)
 
@@ -127,23 +141,25 @@ def outcome(res: attacks.ClipAttack) -> None:
     m = st.columns(3)
     delta, color = adversarial.adv_prediction_delta(res)
     m[0].metric(
-        "Prediction after the attack",
-        EMOTIONS[int(res.probs_after.argmax())],
+        _("Prediction after the attack"),
+        emotion_name(EMOTIONS[int(res.probs_after.argmax())]),
         delta,
         delta_color=color,
         delta_arrow="off",  # a label has no direction
     )
     m[1].metric(
-        "SNR of the perturbation",
+        _("SNR of the perturbation"),
         adversarial.format_snr(res.snr_db),
-        help="10·log10(signal energy / perturbation energy) on what the attack "
-        "changes: the normalised model input (spectrogram) or the samples "
-        "(waveform).",
+        help=_(
+            "10·log10(signal energy / perturbation energy) on what the attack "
+            "changes: the normalised model input (spectrogram) or the samples "
+            "(waveform)."
+        ),
     )
     m[2].metric(
-        "SNR on the mel magnitudes",
+        _("SNR on the mel magnitudes"),
         adversarial.format_snr(res.mel_snr_db),
-        help="The same ratio on the mel magnitude spectrogram (10^(dB/20)).",
+        help=_("The same ratio on the mel magnitude spectrogram (10^(dB/20))."),
     )
     with st.container(key="adversarial-outcome"):
         st.markdown(adversarial.adv_outcome(res))
@@ -154,72 +170,87 @@ def outcome(res: attacks.ClipAttack) -> None:
 
 def probabilities(res: attacks.ClipAttack, domain: str) -> None:
     """The probabilities before and after, on the model input and on the played audio."""
-    st.subheader("Probabilities")
-    bars = {"original": res.probs_before, "adversarial (model input)": res.probs_after}
+    st.subheader(_("Probabilities"))
+    bars = {_("original"): res.probs_before, _("adversarial (model input)"): res.probs_after}
     if domain == "spectrogram":
-        _, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
-        bars["original, Griffin-Lim audio"] = ref_probs
-        bars["adversarial, Griffin-Lim audio"] = res.probs_audio
+        __, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
+        bars[_("original, Griffin-Lim audio")] = ref_probs
+        bars[_("adversarial, Griffin-Lim audio")] = res.probs_audio
     else:
-        bars["adversarial audio (16-bit WAV)"] = res.probs_audio
+        bars[_("adversarial audio (16-bit WAV)")] = res.probs_audio
     st.plotly_chart(figures.attacks.probability_figure(bars), key="adversarial.probs")
 
 
 def listen(res: attacks.ClipAttack, domain: str) -> None:
     """The original and the adversarial audio side by side, with what the model hears."""
-    st.subheader("Listen")
+    st.subheader(_("Listen"))
     left, right = st.columns(2)
     if domain == "spectrogram":
         ref_audio, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
         left.markdown(
-            f"**Original spectrogram, Griffin-Lim** → "
-            f"{EMOTIONS[int(ref_probs.argmax())]} ({100 * ref_probs.max():.0f} %)"
+            _("**Original spectrogram, Griffin-Lim** → {emotion} ({probability} %)").format(
+                emotion=emotion_name(EMOTIONS[int(ref_probs.argmax())]),
+                probability=f"{100 * ref_probs.max():.0f}",
+            )
         )
         left.audio(clips.wav_bytes(ref_audio), format="audio/wav")
         right.markdown(
-            f"**Adversarial spectrogram, Griffin-Lim** → "
-            f"{EMOTIONS[int(res.probs_audio.argmax())]} "
-            f"({100 * res.probs_audio.max():.0f} %)"
+            _("**Adversarial spectrogram, Griffin-Lim** → {emotion} ({probability} %)").format(
+                emotion=emotion_name(EMOTIONS[int(res.probs_audio.argmax())]),
+                probability=f"{100 * res.probs_audio.max():.0f}",
+            )
         )
         right.audio(clips.wav_bytes(res.audio), format="audio/wav")
         st.caption(
-            f"Both through the same Griffin-Lim ({adversarial.ADV_GL_ITERS} iterations, phase "
-            "estimated from the magnitudes), so the comparison is fair: the "
-            "reconstruction alone can already change the prediction."
+            _(
+                "Both through the same Griffin-Lim ({n} iterations, phase "
+                "estimated from the magnitudes), so the comparison is fair: the "
+                "reconstruction alone can already change the prediction."
+            ).format(n=adversarial.ADV_GL_ITERS)
         )
     else:
-        left.markdown(f"**Original** → {EMOTIONS[res.label]} ({100 * res.probs_before.max():.0f} %)")
+        left.markdown(
+            _("**Original** → {emotion} ({probability} %)").format(
+                emotion=emotion_name(EMOTIONS[res.label]), probability=f"{100 * res.probs_before.max():.0f}"
+            )
+        )
         left.audio(clips.wav_bytes(adversarial.adv_window(y, pred)), format="audio/wav")
         right.markdown(
-            f"**Adversarial** → {EMOTIONS[int(res.probs_audio.argmax())]} "
-            f"({100 * res.probs_audio.max():.0f} %)"
+            _("**Adversarial** → {emotion} ({probability} %)").format(
+                emotion=emotion_name(EMOTIONS[int(res.probs_audio.argmax())]),
+                probability=f"{100 * res.probs_audio.max():.0f}",
+            )
         )
         right.audio(clips.wav_bytes(res.audio), format="audio/wav")
-        st.caption("The 3-s window the model hears, before and after the attack: real audio.")
+        st.caption(_("The 3-s window the model hears, before and after the attack: real audio."))
 
 
 def spectrograms(res: attacks.ClipAttack, domain: str) -> None:
     """Original and adversarial log-mel and their difference."""
-    st.subheader("Spectrograms")
+    st.subheader(_("Spectrograms"))
     st.plotly_chart(figures.attacks.spectrogram_figure(res), key="adversarial.spectrograms")
     if domain == "spectrogram":
         st.caption(
-            "The adversarial spectrogram is the attacked model input mapped back to dB "
-            "(times the band's standard deviation, plus its mean)."
+            _(
+                "The adversarial spectrogram is the attacked model input mapped back to dB "
+                "(times the band's standard deviation, plus its mean)."
+            )
         )
     else:
         st.caption(
-            "The adversarial spectrogram is the log-mel of the adversarial audio "
-            "(librosa, as the model sees it). In dB the perturbation shows most where the window "
-            "is quiet (high bands, pauses, the edges of words and, at larger epsilons, the silent "
-            "padding of a clip shorter than 3 s): there a small noise lies many dB above what was "
-            "there, while under loud speech the same noise changes little."
+            _(
+                "The adversarial spectrogram is the log-mel of the adversarial audio "
+                "(librosa, as the model sees it). In dB the perturbation shows most where the window "
+                "is quiet (high bands, pauses, the edges of words and, at larger epsilons, the silent "
+                "padding of a clip shorter than 3 s): there a small noise lies many dB above what was "
+                "there, while under loud speech the same noise changes little."
+            )
         )
 
 
 def robustness_curve(epsilon: float, domain: str) -> None:
     """The model's test accuracy against epsilon (``attack-eval``), this clip's epsilon marked."""
-    st.header("Robustness curve", divider="gray")
+    st.header(_("Robustness curve"), divider="gray")
     with errors.report_errors():
         table = adversarial.adv_robustness()
         rows = (
@@ -229,22 +260,29 @@ def robustness_curve(epsilon: float, domain: str) -> None:
         )
         if rows is None or rows.empty:
             st.info(
-                f"No robustness results for {pred.model_name} yet: `python -m ser_core attack-eval "
-                f"--model {pred.model_name}` computes test accuracy against epsilon (needs the corpus "
-                "and its feature cache; about two minutes for FGSM on two cores).",
+                _(
+                    "No robustness results for {model} yet: `{command}` computes test accuracy "
+                    "against epsilon (needs the corpus and its feature cache; about two minutes "
+                    "for FGSM on two cores)."
+                ).format(
+                    model=pred.model_name,
+                    command=f"python -m ser_core attack-eval --model {pred.model_name}",
+                ),
                 icon=":material/info:",
             )
             return
         if domain == "waveform":
-            st.info(adversarial.ADV_CURVE_WAVEFORM_NOTE, icon=":material/info:")
+            st.info(_(adversarial.ADV_CURVE_WAVEFORM_NOTE), icon=":material/info:")
         marked = epsilon if domain == "spectrogram" else None
         st.markdown(
-            f"How {pred.model_name}'s accuracy over the whole test split, not this clip alone, "
-            "falls as epsilon grows."
+            _(
+                "How the accuracy of {model} over the whole test split, not this clip alone, "
+                "falls as epsilon grows."
+            ).format(model=pred.model_name)
         )
         st.plotly_chart(figures.attacks.robustness_figure(rows, epsilon=marked), key="adversarial.curve")
         st.caption(adversarial.adv_curve_caption(rows, marked=marked is not None))
-        with st.expander("The numbers"):
+        with st.expander(_("The numbers")):
             st.dataframe(adversarial.adv_curve_table(rows), hide_index=True)
 
 

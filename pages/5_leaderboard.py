@@ -7,16 +7,25 @@ import streamlit as st
 
 from ser_core import figures, run_choice
 from ser_core import leaderboard as lb
-from ser_core.figures.leaderboard import PROTOCOL_NAMES
 from ui import errors, leaderboard, navigation, state
+from ui.i18n import _, ngettext
 
 navigation.ensure_navigation()
-st.title("Leaderboard")
+st.title(_("Leaderboard"))
 st.caption(
-    "Every training run logged to MLflow, best on new voices first. Seed split: one fixed "
-    "held-out test part; LOSO: leave one speaker out, mean ± standard deviation over "
-    "the folds (one run per held-out speaker)."
+    _(
+        "Every training run logged to MLflow, best on new voices first. Seed split: one fixed "
+        "held-out test part; LOSO: leave one speaker out, mean ± standard deviation over "
+        "the folds (one run per held-out speaker)."
+    )
 )
+
+#: The ranking's filters: (widget key, column, label, placeholder).
+FILTERS = [
+    (state.KEY_LB_MODELS, "model", _("Model"), _("All models")),
+    (state.KEY_LB_INPUTS, "input", _("Representation"), _("All representations")),
+    (state.KEY_LB_PROTOCOLS, "protocol", _("Protocol"), _("All protocols")),
+]
 
 
 # ------------------------------------------------------------------ 1. ranking
@@ -27,18 +36,14 @@ def ranking() -> None:
         runs = leaderboard.leaderboard_runs()
         c = st.columns(4, vertical_alignment="bottom")
         picked: dict[str, list[str]] = {}
-        for col, (key, column, label) in zip(
-            c,
-            [
-                (state.KEY_LB_MODELS, "model", "Model"),
-                (state.KEY_LB_INPUTS, "input", "Representation"),
-                (state.KEY_LB_PROTOCOLS, "protocol", "Protocol"),
-            ],
-        ):
+        for col, (key, column, label, placeholder) in zip(c, FILTERS):
             options = sorted(runs[column].unique())
             state.keep_valid(key, options)
-            picked[column] = col.multiselect(label, options, key=key, placeholder=f"All {label.lower()}s")
-        every = c[3].toggle("Every run (LOSO folds apart)", key=state.KEY_LB_EVERY_RUN)
+            shown = figures.protocol_name if column == "protocol" else str
+            picked[column] = col.multiselect(
+                label, options, key=key, placeholder=placeholder, format_func=shown
+            )
+        every = c[3].toggle(_("Every run (LOSO folds apart)"), key=state.KEY_LB_EVERY_RUN)
         filtered = any(picked.values())
         chosen = lb.filter_runs(
             runs, models=picked["model"], inputs=picked["input"], protocols=picked["protocol"]
@@ -48,35 +53,40 @@ def ranking() -> None:
         table = chosen if every else summary
         if table.empty:
             if filtered:
-                st.info("No finished run matches these filters.", icon=":material/filter_alt_off:")
+                st.info(_("No finished run matches these filters."), icon=":material/filter_alt_off:")
             else:
                 st.info(
-                    "No run has finished yet; follow a training below under *Inspect a run*.",
+                    _("No run has finished yet; follow a training below under *Inspect a run*."),
                     icon=":material/hourglass_top:",
                 )
             return
         frame, config = leaderboard.leaderboard_table(table, every_run=every)
         st.dataframe(frame, column_config=config, hide_index=True, key="leaderboard.table")
         if not every:
-            st.caption(
-                "Best on **new voices** first: a recipe's leave-one-speaker-out mean, the accuracy to "
-                "expect for a voice no model heard. The **seed split** tests other clips of the nine "
-                "speakers the model trained on, so it is higher; recipes never run on LOSO come last."
-                + (
-                    " RAVDESS (English actors): *both_loso* adds all its actors to the training "
-                    "part of nEMO's LOSO folds; *ravdess_lao* holds four of its actors out per fold."
-                    if summary["protocol"].isin(["both_loso", "ravdess_lao"]).any()
-                    else ""
-                )
-            )
+            ranking_note(summary)
         if not summary.empty:
             accuracy_chart(summary)
         done = table[table["accuracy"].notna()]
         if len(done):
-            st.subheader("Per-class F1")
-            names = run_choice.run_labels(runs)
+            st.subheader(_("Per-class F1"))
+            names = run_choice.run_labels(leaderboard.shown_states(runs))
             labels = [names[r] for r in done["run_id"]] if every else done["label"].tolist()
             st.plotly_chart(figures.f1_heatmap(done, labels=labels), key="leaderboard.f1")
+
+
+def ranking_note(summary) -> None:
+    """How the summary table is ordered (and what the RAVDESS protocols are, when shown)."""
+    text = _(
+        "Best on **new voices** first: a recipe's leave-one-speaker-out mean, the accuracy to "
+        "expect for a voice no model heard. The **seed split** tests other clips of the nine "
+        "speakers the model trained on, so it is higher; recipes never run on LOSO come last."
+    )
+    if summary["protocol"].isin(["both_loso", "ravdess_lao"]).any():
+        text += " " + _(
+            "RAVDESS (English actors): *both_loso* adds all its actors to the training "
+            "part of nEMO's LOSO folds; *ravdess_lao* holds four of its actors out per fold."
+        )
+    st.caption(text)
 
 
 def unfinished_notes(chosen) -> None:
@@ -84,17 +94,13 @@ def unfinished_notes(chosen) -> None:
     training = chosen[chosen["state"] == "training"]
     dead = chosen[(chosen["state"] != "training") & chosen["accuracy"].isna()]
     if len(training):
+        runs = "; ".join(f"{n} ({w})" for n, w in zip(training["run_name"], training["state_note"]))
         st.caption(
-            "Training now (listed under *Every run*, ranked once tested): "
-            + "; ".join(f"{n} ({w})" for n, w in zip(training["run_name"], training["state_note"]))
-            + "."
+            _("Training now (listed under *Every run*, ranked once tested): {runs}.").format(runs=runs)
         )
     if len(dead):
-        st.caption(
-            "Ended without a test result, not ranked: "
-            + "; ".join(f"{n}: {w}" for n, w in zip(dead["run_name"], dead["state_note"]))
-            + "."
-        )
+        runs = "; ".join(f"{n}: {w}" for n, w in zip(dead["run_name"], dead["state_note"]))
+        st.caption(_("Ended without a test result, not ranked: {runs}.").format(runs=runs))
 
 
 def accuracy_chart(summary) -> None:
@@ -103,24 +109,27 @@ def accuracy_chart(summary) -> None:
     protocols += sorted(set(summary["protocol"]) - set(protocols))
     state.keep_valid(state.KEY_LB_ACC_PROTOCOL, protocols)
     st.session_state.setdefault(state.KEY_LB_ACC_PROTOCOL, protocols[0])
-    st.subheader("Accuracy by recipe")
+    st.subheader(_("Accuracy by recipe"))
     protocol = st.radio(
-        "Protocol of the chart",
+        _("Protocol of the chart"),
         protocols,
         horizontal=True,
         key=state.KEY_LB_ACC_PROTOCOL,
-        format_func=lambda p: PROTOCOL_NAMES.get(p, p),
+        format_func=figures.protocol_name,
     )
     st.plotly_chart(figures.accuracy_figure(summary, protocol=protocol), key="leaderboard.accuracy")
-    note = (
-        " Error bars: standard deviation over the held-out speakers (one LOSO fold each)."
-        if (summary.loc[summary["protocol"] == protocol, "n_folds"] > 1).any()
-        else ""
-    )
-    st.caption(f"One bar per recipe (model · representation), best on top.{note}")
+    if (summary.loc[summary["protocol"] == protocol, "n_folds"] > 1).any():
+        st.caption(
+            _(
+                "One bar per recipe (model · representation), best on top. Error bars: standard "
+                "deviation over the held-out speakers (one LOSO fold each)."
+            )
+        )
+    else:
+        st.caption(_("One bar per recipe (model · representation), best on top."))
 
 
-st.header("Ranking", divider="gray")
+st.header(_("Ranking"), divider="gray")
 runs = None
 with errors.report_errors():
     runs = leaderboard.leaderboard_runs()
@@ -138,38 +147,52 @@ def inspect_run() -> None:
     with errors.report_errors():
         runs = leaderboard.leaderboard_runs()
         ids = lb.ranked_run_ids(runs)
-        labels = run_choice.run_labels(runs)
+        labels = run_choice.run_labels(leaderboard.shown_states(runs))
         state.keep_valid(state.KEY_LB_RUN, ids)
         st.session_state.setdefault(state.KEY_LB_RUN, run_choice.default_inspect(runs))
         rid = st.selectbox(
-            "Run",
+            _("Run"),
             ids,
             key=state.KEY_LB_RUN,
             format_func=labels.get,
-            help="Best test accuracy first. Opens on the recipe best on new voices among those with "
-            "training curves: its leave-one-speaker-out fold nearest the recipe's mean.",
+            help=_(
+                "Best test accuracy first. Opens on the recipe best on new voices among those with "
+                "training curves: its leave-one-speaker-out fold nearest the recipe's mean."
+            ),
         )
         row = runs.set_index("run_id").loc[rid]
-        fold = leaderboard.fold_text(row["protocol"], row["fold"])
-        note = f" ({row['state_note']})" if row["state_note"] else ""
-        st.caption(
-            f"**{row['model']}** on **{row['input']}** · {row['protocol']}{fold} · "
-            f"{row['state']}{note} · started {row['start_time']:%Y-%m-%d %H:%M} UTC"
-        )
+        run_caption(row)
         left, right = st.columns(2)
-        left.markdown("**Test confusion matrix**")
+        left.markdown(_("**Test confusion matrix**"))
         cm = lb.confusion(runs, rid)
         if cm is None:
             left.info(
-                "No test confusion matrix yet: the run is still training."
+                _("No test confusion matrix yet: the run is still training.")
                 if row["state"] == "training"
-                else "No test confusion matrix: the run ended before its test.",
+                else _("No test confusion matrix: the run ended before its test."),
                 icon=":material/hourglass_top:",
             )
         else:
             left.plotly_chart(figures.confusion_figure(cm), key="leaderboard.confusion")
         with right:
             run_history(rid, row)
+
+
+def run_caption(row) -> None:
+    """What a run is: model, input, protocol and fold, state, start time."""
+    state_text = leaderboard.state_name(row["state"])
+    if row["state_note"]:
+        state_text = f"{state_text} ({row['state_note']})"
+    st.caption(
+        _("**{model}** on **{input}** · {protocol}{fold} · {state} · started {start} UTC").format(
+            model=row["model"],
+            input=row["input"],
+            protocol=figures.protocol_name(row["protocol"]),
+            fold=leaderboard.fold_text(row["protocol"], row["fold"]),
+            state=state_text,
+            start=f"{row['start_time']:%Y-%m-%d %H:%M}",
+        )
+    )
 
 
 def run_history(rid: str, row) -> None:
@@ -179,63 +202,70 @@ def run_history(rid: str, row) -> None:
         leaderboard.ensemble_overview(row)
         return
     curves = leaderboard.run_curves(rid)
-    st.markdown("**Training curves**" if kind == "epochs" else "**One fit per L2 strength**")
+    st.markdown(_("**Training curves**") if kind == "epochs" else _("**One fit per L2 strength**"))
     if curves.empty:
-        st.info("This run logged no per-epoch curves.", icon=":material/info:")
+        st.info(_("This run logged no per-epoch curves."), icon=":material/info:")
         return
-    best, x_title = row["best_epoch"], "epoch"
+    best, x_title = row["best_epoch"], _("epoch")
     if kind == "grid":
         curves, best = leaderboard.closed_form_curves(curves, best)
-        x_title = "L2 strength C (inverse regularisation)"
+        x_title = _("L2 strength C (inverse regularisation)")
     fig = figures.curves_figure(curves, best_epoch=best, x_title=x_title, log_x=kind == "grid")
     st.plotly_chart(fig, key="leaderboard.curves")
-    kept = "the strength C kept" if kind == "grid" else "the epoch whose weights were kept"
     if pd.notna(best):
-        st.caption(f"Dashed line: {kept} (best validation accuracy).")
+        st.caption(
+            _("Dashed line: the strength C kept (best validation accuracy).")
+            if kind == "grid"
+            else _("Dashed line: the epoch whose weights were kept (best validation accuracy).")
+        )
     elif row["state"] == "training":
-        st.caption("Still training: the epoch to keep is chosen when it ends.")
+        st.caption(_("Still training: the epoch to keep is chosen when it ends."))
 
 
-st.header("Inspect a run", divider="gray")
+st.header(_("Inspect a run"), divider="gray")
 inspect_run()
 
 # ------------------------------------------------------------------ 3. ensemble
-st.header("Ensemble", divider="gray")
+st.header(_("Ensemble"), divider="gray")
 with errors.report_errors():
     weights = lb.ensemble_weights(runs)
     if weights is None:
-        st.info("No ensemble has been trained yet.", icon=":material/info:")
+        st.info(_("No ensemble has been trained yet."), icon=":material/info:")
     else:
         st.plotly_chart(figures.ensemble_figure(weights), key="leaderboard.ensemble")
-        st.caption("Weight of each member model's probabilities in the ensemble (sum 100 %).")
+        st.caption(_("Weight of each member model's probabilities in the ensemble (sum 100 %)."))
         importance = lb.ensemble_importance(runs)
         if importance is not None:
-            st.markdown("**What mattered in the Optuna search** (the shipped ensemble, else the newest)")
+            st.markdown(_("**What mattered in the Optuna search** (the shipped ensemble, else the newest)"))
             st.plotly_chart(figures.importance_figure(importance), key="leaderboard.importance")
     leaderboard.loso_ensemble_table(lb.loso_ensemble(runs), rule=leaderboard.loso_ensemble_rule(runs))
 
 # ------------------------------------------------------------------ 3b. adaptation
-st.header("Adapting to a new voice", divider="gray")
+st.header(_("Adapting to a new voice"), divider="gray")
 with errors.report_errors():
     curve = lb.adaptation(runs)
     if curve is None:
         st.info(
-            "No leave-one-speaker-out run of a speaker-normalised model yet: train one with "
-            "`python -m ser_core train --norm speaker --protocol loso --fold K`.",
+            _(
+                "No leave-one-speaker-out run of a speaker-normalised model yet: train one with "
+                "`python -m ser_core train --norm speaker --protocol loso --fold K`."
+            ),
             icon=":material/info:",
         )
     else:
         st.plotly_chart(figures.adaptation_figure(curve), key="leaderboard.adaptation")
         st.caption(
-            "Each held-out speaker's clips are split in two halves: the statistics come "
-            "from k seconds of one half (no labels), the other half is scored, then the "
-            "halves swap. 0 s: corpus statistics. Error bars: standard deviation over "
-            "speakers."
+            _(
+                "Each held-out speaker's clips are split in two halves: the statistics come "
+                "from k seconds of one half (no labels), the other half is scored, then the "
+                "halves swap. 0 s: corpus statistics. Error bars: standard deviation over "
+                "speakers."
+            )
         )
 
 
 # ------------------------------------------------------------------ 3c. conditions
-st.header("Real rooms, microphones and codecs", divider="gray")
+st.header(_("Real rooms, microphones and codecs"), divider="gray")
 with errors.report_errors():
     leaderboard.conditions_section()
 
@@ -249,20 +279,21 @@ def compare_runs() -> None:
         ids = lb.ranked_run_ids(runs)
         pair = run_choice.default_compare(runs)
         if len(ids) < 2 or pair is None:
-            st.info("Comparing needs at least two runs.", icon=":material/info:")
+            st.info(_("Comparing needs at least two runs."), icon=":material/info:")
             return
-        labels = run_choice.run_labels(runs)
+        shown = leaderboard.shown_states(runs)
+        labels = run_choice.run_labels(shown)
         c = st.columns(2)
         for key, default in zip((state.KEY_LB_COMPARE_A, state.KEY_LB_COMPARE_B), pair):
             state.keep_valid(key, ids)
             st.session_state.setdefault(key, default)
-        tip = (
+        tip = _(
             "Opens on the recipe best on new voices, on the seed split (A), against the best "
             "seed-split run of another recipe (B): both tested on the same clips."
         )
-        a = c[0].selectbox("Run A", ids, key=state.KEY_LB_COMPARE_A, format_func=labels.get, help=tip)
-        b = c[1].selectbox("Run B", ids, key=state.KEY_LB_COMPARE_B, format_func=labels.get, help=tip)
-        table = lb.compare(runs, a, b, labels=(labels[a], labels[b]))
+        a = c[0].selectbox(_("Run A"), ids, key=state.KEY_LB_COMPARE_A, format_func=labels.get, help=tip)
+        b = c[1].selectbox(_("Run B"), ids, key=state.KEY_LB_COMPARE_B, format_func=labels.get, help=tip)
+        table = lb.compare(shown, a, b, labels=(labels[a], labels[b]))
         left, right = st.columns([6, 5])
         left.dataframe(
             leaderboard.compare_styler(table),
@@ -270,17 +301,22 @@ def compare_runs() -> None:
             height=560,
             key="leaderboard.compare.table",
             column_config={  # both runs' values in view, whatever the labels' length
-                "field": st.column_config.TextColumn(width=120),
+                "field": st.column_config.TextColumn(_("field"), width=120),
                 **{c: st.column_config.TextColumn(width=190) for c in table.columns[1:3]},
             },
         )
-        left.caption(f"Highlighted: the {int(table['differs'].sum())} fields that differ.")
-        right.markdown("**Per-class test F1**")
+        n = int(table["differs"].sum())
+        left.caption(
+            ngettext(
+                "Highlighted: the {n} field that differs.", "Highlighted: the {n} fields that differ.", n
+            ).format(n=n)
+        )
+        right.markdown(_("**Per-class test F1**"))
         right.plotly_chart(
             figures.compare_f1_figure(runs, run_a=a, run_b=b, labels=(labels[a], labels[b])),
             key="leaderboard.compare.f1",
         )
 
 
-st.header("Compare two runs", divider="gray")
+st.header(_("Compare two runs"), divider="gray")
 compare_runs()

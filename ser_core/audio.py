@@ -25,6 +25,7 @@ import soxr
 from .config import DEFAULT_CONFIG, SAMPLE_RATE
 from .errors import (
     AudioDecodeError,
+    AudioError,
     AudioTooLongError,
     AudioTooShortError,
     EmptyAudioError,
@@ -32,6 +33,7 @@ from .errors import (
     SilentAudioError,
     UnsupportedFormatError,
 )
+from .i18n import N_
 
 __all__ = [
     "AudioSource",
@@ -67,6 +69,9 @@ SUPPORTED_EXTENSIONS = ("wav", "flac", "ogg", "opus", "mp3", "m4a", "aac", "mp4"
 FORMATS_TEXT = f"{', '.join(SUPPORTED_EXTENSIONS[:-1])} or {SUPPORTED_EXTENSIONS[-1]}"
 #: Audio whose loudest sample stays below this (-60 dBFS) is silent for ``silent_ok=False``.
 SILENT_PEAK = 1e-3
+#: The arguments of "(formats that work: {formats} or {last})" in the error templates: each
+#: language joins the last format in its own words (:data:`FORMATS_TEXT` in English).
+_FORMATS = {"formats": ", ".join(SUPPORTED_EXTENSIONS[:-1]), "last": SUPPORTED_EXTENSIONS[-1]}
 
 
 def audio_files(folder: str | os.PathLike) -> list[Path]:
@@ -95,7 +100,11 @@ def files_of(source: str | os.PathLike) -> list[Path]:
         return [src]
     files = audio_files(src)
     if not files:
-        raise AudioDecodeError(f"no audio files ({', '.join(SUPPORTED_EXTENSIONS)}) in the folder {src}")
+        raise AudioDecodeError(
+            N_("no audio files ({extensions}) in the folder {folder}"),
+            extensions=", ".join(SUPPORTED_EXTENSIONS),
+            folder=str(src),
+        )
     return files
 
 
@@ -112,31 +121,54 @@ def _describe(source: AudioSource, name: str | None) -> str:
     return "the uploaded audio" if filename is None else repr(filename)
 
 
-def _not_audio(what: str, filename: str | None) -> AudioDecodeError:
+def _audio_error(
+    cls: type[AudioError], named: str, unnamed: str, filename: str | None, **params: object
+) -> AudioError:
+    """An error of ``cls`` whose template ``named`` names the file (``{name!r}``, the file
+    name), or ``unnamed`` for audio without a name (raw bytes: "the uploaded audio")."""
+    if filename is None:
+        return cls(unnamed, **params)
+    return cls(named, name=filename, filename=filename, **params)
+
+
+def _not_audio(filename: str | None) -> AudioDecodeError:
     """The error for bytes that do not decode: an unsupported extension, or a damaged
     file / not a sound file."""
     ext = Path(filename).suffix.lower().lstrip(".") if filename else ""
     if ext and ext not in SUPPORTED_EXTENSIONS:
         return UnsupportedFormatError(
-            f"{what} is a .{ext} file, not audio in a format that works ({FORMATS_TEXT}).",
+            N_("{name!r} is a .{ext} file, not audio in a format that works ({formats} or {last})."),
+            name=filename,
+            ext=ext,
             filename=filename,
+            **_FORMATS,
         )
-    return AudioDecodeError(
-        f"{what} cannot be read as audio: the file is damaged or not a sound file "
-        f"(formats that work: {FORMATS_TEXT}).",
-        filename=filename,
+    return _audio_error(
+        AudioDecodeError,
+        N_(
+            "{name!r} cannot be read as audio: the file is damaged or not a sound file "
+            "(formats that work: {formats} or {last})."
+        ),
+        N_(
+            "the uploaded audio cannot be read as audio: the file is damaged or not a sound file "
+            "(formats that work: {formats} or {last})."
+        ),
+        filename,
+        **_FORMATS,
     )
 
 
-def _read_bytes(source: AudioSource, what: str) -> bytes:
+def _read_bytes(source: AudioSource, filename: str | None) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
         if not p.exists():
-            raise AudioDecodeError(f"{what}: no such file", filename=os.fspath(p))
+            raise AudioDecodeError(N_("{name!r}: no such file"), name=filename, filename=os.fspath(p))
         if p.is_dir():
-            raise AudioDecodeError(f"{what} is a folder, not an audio file", filename=os.fspath(p))
+            raise AudioDecodeError(
+                N_("{name!r} is a folder, not an audio file"), name=filename, filename=os.fspath(p)
+            )
         return p.read_bytes()
     if hasattr(source, "read"):
         data = source.read()
@@ -144,7 +176,7 @@ def _read_bytes(source: AudioSource, what: str) -> bytes:
             with contextlib.suppress(OSError, ValueError):
                 source.seek(0)
         return bytes(data)
-    raise AudioDecodeError(f"cannot read audio from an object of type {type(source).__name__}")
+    raise AudioDecodeError(N_("cannot read audio from an object of type {type}"), type=type(source).__name__)
 
 
 def _duration(seconds: float) -> str:
@@ -155,27 +187,36 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
-def _too_long(
-    what: str, filename: str | None, max_seconds: float, seconds: float | None
-) -> AudioTooLongError:
-    lasts = f"lasts {_duration(seconds)}, longer than" if seconds is not None else "lasts longer than"
-    return AudioTooLongError(
-        f"{what} {lasts} the limit of {_duration(max_seconds)}: cut it shorter.", filename=filename
+def _too_long(filename: str | None, max_seconds: float, seconds: float | None) -> AudioTooLongError:
+    limit = _duration(max_seconds)
+    if seconds is None:
+        return _audio_error(
+            AudioTooLongError,
+            N_("{name!r} lasts longer than the limit of {limit}: cut it shorter."),
+            N_("the uploaded audio lasts longer than the limit of {limit}: cut it shorter."),
+            filename,
+            limit=limit,
+        )
+    return _audio_error(
+        AudioTooLongError,
+        N_("{name!r} lasts {duration}, longer than the limit of {limit}: cut it shorter."),
+        N_("the uploaded audio lasts {duration}, longer than the limit of {limit}: cut it shorter."),
+        filename,
+        duration=_duration(seconds),
+        limit=limit,
     )
 
 
-def _decode_soundfile(
-    data: bytes, max_seconds: float, what: str, filename: str | None
-) -> tuple[np.ndarray, int]:
+def _decode_soundfile(data: bytes, max_seconds: float, filename: str | None) -> tuple[np.ndarray, int]:
     with sf.SoundFile(io.BytesIO(data)) as f:
         sr = int(f.samplerate)
         if f.frames > 0 and f.frames / sr > max_seconds:
-            raise _too_long(what, filename, max_seconds, f.frames / sr)
+            raise _too_long(filename, max_seconds, f.frames / sr)
         y = f.read(dtype="float32", always_2d=True)
     return y, sr
 
 
-def _decode_pyav(data: bytes, max_seconds: float, what: str, filename: str | None) -> tuple[np.ndarray, int]:
+def _decode_pyav(data: bytes, max_seconds: float, filename: str | None) -> tuple[np.ndarray, int]:
     import av  # imported lazily: only needed for mp3/m4a/webm
 
     chunks: list[np.ndarray] = []
@@ -185,8 +226,12 @@ def _decode_pyav(data: bytes, max_seconds: float, what: str, filename: str | Non
         with av.open(io.BytesIO(data), mode="r") as container:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
-                raise AudioDecodeError(
-                    f"{what} holds no sound track (formats that work: {FORMATS_TEXT}).", filename=filename
+                raise _audio_error(
+                    AudioDecodeError,
+                    N_("{name!r} holds no sound track (formats that work: {formats} or {last})."),
+                    N_("the uploaded audio holds no sound track (formats that work: {formats} or {last})."),
+                    filename,
+                    **_FORMATS,
                 )
             stream = streams[0]
             resampler = av.AudioResampler(format="fltp", layout=None, rate=None)
@@ -198,16 +243,24 @@ def _decode_pyav(data: bytes, max_seconds: float, what: str, filename: str | Non
                         chunks.append(arr)
                         total += arr.shape[1]
                         if sr and total / sr > max_seconds:
-                            raise _too_long(what, filename, max_seconds, None)
+                            raise _too_long(filename, max_seconds, None)
     except (AudioDecodeError, AudioTooLongError):
         raise
     except Exception as exc:  # FFmpeg's own words ("[Errno 1094995529] ...") mean nothing to people
         if not (chunks and sr):  # else a truncated stream: keep what decoded cleanly
-            raise _not_audio(what, filename) from exc
+            raise _not_audio(filename) from exc
     if not chunks or not sr:
-        raise EmptyAudioError(
-            f"{what} holds no sound: it decodes to no audio samples (formats that work: {FORMATS_TEXT}).",
-            filename=filename,
+        raise _audio_error(
+            EmptyAudioError,
+            N_(
+                "{name!r} holds no sound: it decodes to no audio samples (formats that work: {formats} or {last})."
+            ),
+            N_(
+                "the uploaded audio holds no sound: it decodes to no audio samples "
+                "(formats that work: {formats} or {last})."
+            ),
+            filename,
+            **_FORMATS,
         )
     channels = max(c.shape[0] for c in chunks)
     chunks = [c if c.shape[0] == channels else np.repeat(c[:1], channels, 0) for c in chunks]
@@ -236,20 +289,33 @@ def decode(
     sr : int
         The file's own sample rate.
     """
-    what, filename = _describe(source, name), _filename(source, name)
-    data = _read_bytes(source, what)
+    filename = _filename(source, name)
+    data = _read_bytes(source, filename)
     if len(data) == 0:
-        raise EmptyAudioError(f"{what} is empty (0 bytes)", filename=filename)
+        raise _audio_error(
+            EmptyAudioError,
+            N_("{name!r} is empty (0 bytes)"),
+            N_("the uploaded audio is empty (0 bytes)"),
+            filename,
+        )
     try:
-        y, sr = _decode_soundfile(data, max_seconds, what, filename)
+        y, sr = _decode_soundfile(data, max_seconds, filename)
     except AudioTooLongError:
         raise
     except Exception:  # noqa: BLE001 - libsndfile cannot read it: try FFmpeg
-        y, sr = _decode_pyav(data, max_seconds, what, filename)
+        y, sr = _decode_pyav(data, max_seconds, filename)
     if y.size == 0:
-        raise EmptyAudioError(
-            f"{what} holds no sound: it contains no audio samples (formats that work: {FORMATS_TEXT}).",
-            filename=filename,
+        raise _audio_error(
+            EmptyAudioError,
+            N_(
+                "{name!r} holds no sound: it contains no audio samples (formats that work: {formats} or {last})."
+            ),
+            N_(
+                "the uploaded audio holds no sound: it contains no audio samples "
+                "(formats that work: {formats} or {last})."
+            ),
+            filename,
+            **_FORMATS,
         )
     return y, sr
 
@@ -270,27 +336,48 @@ def resample(y: np.ndarray, *, orig_sr: int, sr: int = SAMPLE_RATE) -> np.ndarra
 
 
 def check_finite(y: np.ndarray, *, name: str = "the audio", filename: str | None = None) -> np.ndarray:
-    """Raise :class:`InvalidAudioError` when ``y`` holds NaN or inf."""
+    """Raise :class:`InvalidAudioError` when ``y`` holds NaN or inf.  The message names
+    ``filename`` where there is one, else calls the audio ``name`` (English words)."""
     bad = ~np.isfinite(y)
     if bad.any():
+        if filename is not None:
+            raise InvalidAudioError(
+                N_("{name!r} contains {count} invalid samples (NaN or infinite values)"),
+                name=filename,
+                count=int(bad.sum()),
+                filename=filename,
+            )
         raise InvalidAudioError(
-            f"{name} contains {int(bad.sum())} invalid samples (NaN or infinite values)", filename=filename
+            N_("{name} contains {count} invalid samples (NaN or infinite values)"),
+            name=name,
+            count=int(bad.sum()),
         )
     return y
 
 
+#: The templates of :func:`check_audible`: (names a file?, any sound at all?) -> template.
+_SILENT = {
+    (True, False): N_("{name!r} is silent (every sample is 0): record or choose a file with speech in it."),
+    (True, True): N_(
+        "{name!r} is silent (its loudest sample is at {dbfs} dBFS): record or choose a file with speech in it."
+    ),
+    (False, False): N_("{name} is silent (every sample is 0): record or choose a file with speech in it."),
+    (False, True): N_(
+        "{name} is silent (its loudest sample is at {dbfs} dBFS): record or choose a file with speech in it."
+    ),
+}
+
+
 def check_audible(y: np.ndarray, *, name: str = "the audio", filename: str | None = None) -> np.ndarray:
     """Raise :class:`SilentAudioError` when the loudest sample of ``y`` (any shape) is
-    below :data:`SILENT_PEAK` (-60 dBFS); return ``y``."""
+    below :data:`SILENT_PEAK` (-60 dBFS); return ``y``.  The message names ``filename``
+    where there is one, else calls the audio ``name`` (English words)."""
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak < SILENT_PEAK:
-        level = (
-            f"its loudest sample is at {20 * np.log10(peak):.0f} dBFS" if peak > 0 else "every sample is 0"
-        )
-        raise SilentAudioError(
-            f"{name} is silent ({level}): record or choose a file with speech in it.",
-            filename=filename,
-        )
+        level = {"dbfs": round(20 * float(np.log10(peak)))} if peak > 0 else {}
+        if filename is not None:
+            raise SilentAudioError(_SILENT[True, peak > 0], name=filename, filename=filename, **level)
+        raise SilentAudioError(_SILENT[False, peak > 0], name=name, **level)
     return y
 
 
@@ -334,11 +421,15 @@ def load_audio(
     y, orig_sr = decode(source, name=name, max_seconds=max_seconds)
     seconds = y.shape[0] / orig_sr
     if seconds > max_seconds:
-        raise _too_long(what, filename, max_seconds, seconds)
+        raise _too_long(filename, max_seconds, seconds)
     if seconds < min_seconds:
-        raise AudioTooShortError(
-            f"{what} lasts only {seconds * 1000:.0f} ms; at least {min_seconds * 1000:.0f} ms is needed",
-            filename=filename,
+        raise _audio_error(
+            AudioTooShortError,
+            N_("{name!r} lasts only {ms} ms; at least {min_ms} ms is needed"),
+            N_("the uploaded audio lasts only {ms} ms; at least {min_ms} ms is needed"),
+            filename,
+            ms=round(seconds * 1000),
+            min_ms=round(min_seconds * 1000),
         )
     check_finite(y, name=what, filename=filename)
     if not silent_ok:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from .config import artifacts_dir
 from .errors import ModelFileError, UnknownNameError
+from .i18n import N_
 
 __all__ = [
     "folder_signature",
     "models_dir",
     "read_card",
-    "restore_hint",
     "save_card",
     "shipped",
     "shipped_cards",
@@ -47,14 +47,6 @@ def shipped(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in d.glob("*.json") if (d / f"{p.stem}.safetensors").exists())
 
 
-def restore_hint(model_name: str) -> str:
-    """How to get a damaged or missing model back (for the end of an error message)."""
-    return (
-        f"restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
-        f"command of {model_name}.json"
-    )
-
-
 def read_card(model_name: str, *, directory: Path | None = None) -> dict:
     """The JSON model card of a shipped model.
 
@@ -67,17 +59,28 @@ def read_card(model_name: str, *, directory: Path | None = None) -> dict:
     """
     path = Path(directory or models_dir()) / f"{model_name}.json"
     if not path.exists():
-        raise UnknownNameError(f"no model card {path}")
+        raise UnknownNameError(N_("no model card {path}"), path=str(path))
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:  # (UnicodeDecodeError too)
         raise ModelFileError(
-            f"the model card {path} is damaged ({type(exc).__name__}: {exc}); " + restore_hint(model_name)
+            N_(
+                "the model card {path} is damaged ({error}); restore it (`git checkout -- artifacts/models`) "
+                "or re-create it with the `reproduce` command of {model}.json"
+            ),
+            path=str(path),
+            error=f"{type(exc).__name__}: {exc}",
+            model=model_name,
         ) from exc
     if not isinstance(card, dict):
         raise ModelFileError(
-            f"the model card {path} is damaged (a JSON {type(card).__name__}, "
-            "not an object); " + restore_hint(model_name)
+            N_(
+                "the model card {path} is damaged (a JSON {type}, not an object); restore it "
+                "(`git checkout -- artifacts/models`) or re-create it with the `reproduce` command of {model}.json"
+            ),
+            path=str(path),
+            type=type(card).__name__,
+            model=model_name,
         )
     return card
 

@@ -53,6 +53,7 @@ import scipy.signal
 from . import audio
 from .config import SAMPLE_RATE
 from .errors import ConditionError, ConfigError, UnknownNameError
+from .i18n import N_, gettext
 
 __all__ = [
     "CONDITIONS",
@@ -86,10 +87,8 @@ class Condition:
     ----------
     name : str
         Registry key (``"babble_10db"``).
-    label : str
-        Short human-readable name for the app (``"Babble, 10 dB SNR"``).
-    description : str
-        One sentence for the docs and the app.
+    label_msg, description_msg : str
+        English templates of :attr:`label` and :attr:`description` (marked for translation).
     family : {"clean", "room", "noise", "device", "codec", "combined"}
         What kind of condition it is.
     fn : callable
@@ -98,15 +97,28 @@ class Condition:
         Whether the seed changes the output (a room or a noise is drawn).
     needs_babble : bool
         Whether :func:`render` needs a ``babble`` pool.
+    params : tuple of (str, object)
+        The templates' arguments (``(("snr", 10),)``).
     """
 
     name: str
-    label: str
-    description: str
+    label_msg: str
+    description_msg: str
     family: str
     fn: RenderFn = field(repr=False, compare=False)
     stochastic: bool = True
     needs_babble: bool = False
+    params: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name in the language of this run (``"Babble, 10 dB SNR"``)."""
+        return gettext(self.label_msg).format(**dict(self.params))
+
+    @property
+    def description(self) -> str:
+        """One sentence for the docs and the app, in the language of this run."""
+        return gettext(self.description_msg).format(**dict(self.params))
 
 
 CONDITIONS: dict[str, Condition] = {}
@@ -120,6 +132,7 @@ def condition(
     stochastic: bool = True,
     needs_babble: bool = False,
     description: str | None = None,
+    params: dict[str, object] | None = None,
 ) -> Callable[[RenderFn], RenderFn]:
     """Decorator adding ``fn(y, *, sr, rng, babble) -> y`` to :data:`CONDITIONS`.
 
@@ -128,13 +141,17 @@ def condition(
     name : str
         Registry key.
     label : str
-        Short human-readable name.
+        Short human-readable name, marked with :func:`~ser_core.i18n.N_` (a template with
+        ``{placeholders}`` when ``params`` are given).
     family : str
         One of :data:`FAMILIES`.
     stochastic, needs_babble : bool
         See :class:`Condition`.
     description : str, optional
-        One sentence; by default the first line of ``fn``'s docstring.
+        One sentence, marked like ``label``; by default the first line of ``fn``'s docstring
+        (then English only).
+    params : dict, optional
+        The arguments of the ``label`` and ``description`` templates.
 
     Returns
     -------
@@ -151,7 +168,8 @@ def condition(
 
     def deco(fn: RenderFn) -> RenderFn:
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        CONDITIONS[name] = Condition(name, label, doc, family, fn, stochastic, needs_babble)
+        args = tuple(sorted((params or {}).items()))
+        CONDITIONS[name] = Condition(name, label, doc, family, fn, stochastic, needs_babble, args)
         return fn
 
     return deco
@@ -246,7 +264,13 @@ def _rms_like(y: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- clean
-@condition("clean", label="Clean (as recorded)", family="clean", stochastic=False)
+@condition(
+    "clean",
+    label=N_("Clean (as recorded)"),
+    family="clean",
+    stochastic=False,
+    description=N_("The studio recording as nEMO holds it, nothing added."),
+)
 def _clean(y: np.ndarray, *, sr: int, rng: np.random.Generator, babble: np.ndarray | None) -> np.ndarray:
     """The studio recording as nEMO holds it, nothing added."""
     return y.copy()
@@ -325,12 +349,24 @@ def _impulse_response(
 
 
 for _size, _label, _where in [
-    ("small", "Small room", "an office of about 10 m² (RT60 0.2-0.35 s), microphone 0.5-1.5 m away"),
-    ("medium", "Classroom", "a classroom of about 50 m² (RT60 0.5-0.8 s), microphone 1-4 m away"),
-    ("large", "Lecture hall", "a lecture hall of about 300 m² (RT60 1-1.5 s), microphone 3-8 m away"),
+    (
+        "small",
+        N_("Small room"),
+        N_("Reverberation of an office of about 10 m² (RT60 0.2-0.35 s), microphone 0.5-1.5 m away."),
+    ),
+    (
+        "medium",
+        N_("Classroom"),
+        N_("Reverberation of a classroom of about 50 m² (RT60 0.5-0.8 s), microphone 1-4 m away."),
+    ),
+    (
+        "large",
+        N_("Lecture hall"),
+        N_("Reverberation of a lecture hall of about 300 m² (RT60 1-1.5 s), microphone 3-8 m away."),
+    ),
 ]:
 
-    @condition(f"reverb_{_size}", label=_label, family="room", description=f"Reverberation of {_where}.")
+    @condition(f"reverb_{_size}", label=_label, family="room", description=_where)
     def _reverb(y, *, sr, rng, babble, _size=_size):
         return reverberate(y, sr=sr, room=_size, rng=rng)
 
@@ -430,23 +466,28 @@ for _snr in SNRS_DB:
 
     @condition(
         f"babble_{_snr}db",
-        label=f"Babble, {_snr} dB SNR",
+        label=N_("Babble, {snr} dB SNR"),
         family="noise",
         needs_babble=True,
-        description=f"Several other nEMO speakers talking at once, {_snr} dB below the clip.",
+        description=N_("Several other nEMO speakers talking at once, {snr} dB below the clip."),
+        params={"snr": _snr},
     )
     def _babble(y, *, sr, rng, babble, _snr=_snr):
         return add_babble(y, babble=babble, snr_db=_snr, rng=rng)
 
 
-for _colour, _like in [("pink", "a fan's hiss"), ("brown", "traffic's rumble")]:
+for _colour, _label, _like in [
+    ("pink", N_("Pink noise, {snr} dB SNR"), N_("Pink noise (like a fan's hiss), {snr} dB below the clip.")),
+    (
+        "brown",
+        N_("Brown noise, {snr} dB SNR"),
+        N_("Brown noise (like traffic's rumble), {snr} dB below the clip."),
+    ),
+]:
     for _snr in SNRS_DB:
 
         @condition(
-            f"{_colour}_{_snr}db",
-            label=f"{_colour.capitalize()} noise, {_snr} dB SNR",
-            family="noise",
-            description=f"{_colour.capitalize()} noise (like {_like}), {_snr} dB below the clip.",
+            f"{_colour}_{_snr}db", label=_label, family="noise", description=_like, params={"snr": _snr}
         )
         def _colour_noise(y, *, sr, rng, babble, _colour=_colour, _snr=_snr):
             return add_colour_noise(y, sr=sr, colour=_colour, snr_db=_snr, rng=rng)
@@ -477,13 +518,25 @@ def _laptop_board(sr: int) -> pedalboard.Pedalboard:
     )
 
 
-@condition("laptop_mic", label="Laptop microphone", family="device", stochastic=False)
+@condition(
+    "laptop_mic",
+    label=N_("Laptop microphone"),
+    family="device",
+    stochastic=False,
+    description=N_("A laptop's microphone: 200 Hz-7 kHz, a presence peak at 3 kHz, light compression."),
+)
 def _laptop_mic(y, *, sr, rng, babble):
     """A laptop's microphone: 200 Hz-7 kHz, a presence peak at 3 kHz, light compression."""
     return _rms_like(_laptop_board(sr)(y, sr), y)
 
 
-@condition("telephone", label="Telephone", family="device", stochastic=False)
+@condition(
+    "telephone",
+    label=N_("Telephone"),
+    family="device",
+    stochastic=False,
+    description=N_("Narrow-band telephone speech: 300-3400 Hz, sampled at 8 kHz."),
+)
 def _telephone(y, *, sr, rng, babble):
     """Narrow-band telephone speech: 300-3400 Hz, sampled at 8 kHz."""
     band = pedalboard.Pedalboard(_band(300, 3400))(y, sr)
@@ -550,13 +603,25 @@ def codec_round_trip(y: np.ndarray, *, sr: int, codec: str) -> np.ndarray:
     return audio.pad_or_trim(decoded, n_samples=len(y), align="start")
 
 
-@condition("opus_16k", label="Opus, 16 kb/s", family="codec", stochastic=False)
+@condition(
+    "opus_16k",
+    label=N_("Opus, 16 kb/s"),
+    family="codec",
+    stochastic=False,
+    description=N_("A video call's voice: Opus at 16 kb/s (FFmpeg's libopus, through PyAV)."),
+)
 def _opus(y, *, sr, rng, babble):
     """A video call's voice: Opus at 16 kb/s (FFmpeg's libopus, through PyAV)."""
     return codec_round_trip(y, sr=sr, codec="opus")
 
 
-@condition("mp3_32k", label="MP3, 32 kb/s", family="codec", stochastic=False)
+@condition(
+    "mp3_32k",
+    label=N_("MP3, 32 kb/s"),
+    family="codec",
+    stochastic=False,
+    description=N_("A low-rate podcast or voice message: MP3 at 32 kb/s (LAME, through PyAV)."),
+)
 def _mp3(y, *, sr, rng, babble):
     """A low-rate podcast or voice message: MP3 at 32 kb/s (LAME, through PyAV)."""
     return codec_round_trip(y, sr=sr, codec="mp3")
@@ -565,9 +630,10 @@ def _mp3(y, *, sr, rng, babble):
 # ----------------------------------------------------------------- combined
 @condition(
     "reverb_babble_10db",
-    label="Classroom with babble, 10 dB",
+    label=N_("Classroom with babble, 10 dB"),
     family="combined",
     needs_babble=True,
+    description=N_("A classroom's reverberation, then other speakers 10 dB below the reverberant clip."),
 )
 def _reverb_babble(y, *, sr, rng, babble):
     """A classroom's reverberation, then other speakers 10 dB below the reverberant clip."""

@@ -51,6 +51,7 @@ import pandas as pd
 
 from .config import EMOTION_TO_INDEX, EMOTIONS, artifacts_dir, project_root
 from .errors import DatasetError, DatasetNotFoundError, DownloadError, UnknownNameError
+from .i18n import N_
 from .ravdess import (
     RAVDESS_EMOTIONS,
     RAVDESS_ENV,
@@ -101,7 +102,7 @@ CROSS_PROTOCOLS = ("xcorpus", "ravdess_lao", "both_loso")
 #: Folds of ``ravdess_lao``: 24 actors in groups of four.
 RAVDESS_LAO_FOLDS = 6
 
-HOW_TO_GET = (
+HOW_TO_GET = N_(
     "Get nEMO (CC BY-NC-SA 4.0) from GitHub (amu-cai/nEMO) or the Hugging Face hub "
     "(amu-cai/nEMO), or run `python -m ser_core download`; then point the NEMO_DIR "
     "environment variable at the folder that holds data.tsv and samples/ "
@@ -141,7 +142,15 @@ def find_corpus(path: str | os.PathLike | None = None) -> Path:
                 if sub.is_dir() and _is_corpus(sub):
                     return sub.resolve()
     where = ", ".join(repr(str(p)) for p in tried)
-    raise DatasetNotFoundError(f"no nEMO corpus (data.tsv + samples/) at {where}. {HOW_TO_GET}")
+    raise DatasetNotFoundError(  # the second sentence is HOW_TO_GET
+        N_(
+            "no nEMO corpus (data.tsv + samples/) at {where}. Get nEMO (CC BY-NC-SA 4.0) from GitHub "
+            "(amu-cai/nEMO) or the Hugging Face hub (amu-cai/nEMO), or run `python -m ser_core download`; "
+            "then point the NEMO_DIR environment variable at the folder that holds data.tsv and samples/ "
+            "(or place it at data/nEMO)."
+        ),
+        where=where,
+    )
 
 
 def corpus_available(path: str | os.PathLike | None = None) -> bool:
@@ -159,7 +168,11 @@ def clip_path(root: Path, file_id: str) -> Path:
         p = root / "samples" / f"{file_id}{suf}"
         if p.exists():
             return p
-    raise DatasetError(f"clip {file_id!r} listed in data.tsv has no audio under {root / 'samples'}")
+    raise DatasetError(
+        N_("clip {clip!r} listed in data.tsv has no audio under {folder}"),
+        clip=file_id,
+        folder=str(root / "samples"),
+    )
 
 
 def load_metadata(path: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -179,15 +192,19 @@ def load_metadata(path: str | os.PathLike | None = None) -> pd.DataFrame:
     try:
         df = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
     except Exception as exc:
-        raise DatasetError(f"cannot read {tsv}: {exc}") from exc
+        raise DatasetError(N_("cannot read {path}: {error}"), path=str(tsv), error=str(exc)) from exc
     need = {"file_id", "emotion", "speaker_id", "gender", "age"}
     if missing := need - set(df.columns):
-        raise DatasetError(f"{tsv} lacks columns {sorted(missing)}; is this nEMO's data.tsv?")
+        raise DatasetError(
+            N_("{path} lacks columns {columns}; is this nEMO's data.tsv?"),
+            path=str(tsv),
+            columns=sorted(missing),
+        )
     df = df.apply(lambda c: c.str.strip())
     df["file_id"] = df["file_id"].str.replace(r"\.(wav|flac)$", "", regex=True)
     bad = set(df["emotion"]) - set(EMOTIONS)
     if bad:
-        raise DatasetError(f"{tsv} has unknown emotions {sorted(bad)}")
+        raise DatasetError(N_("{path} has unknown emotions {emotions}"), path=str(tsv), emotions=sorted(bad))
     df = df.rename(columns={"speaker_id": "speaker", "normalized_text": "text"})
     for col in ("text", "raw_text"):
         if col not in df:
@@ -206,8 +223,10 @@ def load_metadata(path: str | os.PathLike | None = None) -> pd.DataFrame:
     missing_audio = [f for f in df["file_id"] if f not in present]
     if missing_audio:
         raise DatasetError(
-            f"{len(missing_audio)} clips in data.tsv have no audio under {root / 'samples'}, "
-            f"e.g. {missing_audio[:3]}"
+            N_("{n} clips in data.tsv have no audio under {folder}, e.g. {examples}"),
+            n=len(missing_audio),
+            folder=str(root / "samples"),
+            examples=missing_audio[:3],
         )
     df["path"] = [str(present[f]) for f in df["file_id"]]
     cols = [
@@ -297,10 +316,14 @@ def save_splits(meta: pd.DataFrame, *, directory: Path | None = None) -> dict[st
 def load_split(protocol: str, *, directory: Path | None = None) -> pd.DataFrame:
     """Read a saved protocol CSV (``seed`` or ``loso``)."""
     if protocol not in PROTOCOLS:
-        raise UnknownNameError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+        raise UnknownNameError(
+            N_("unknown protocol {protocol!r}; choose one of {protocols}"),
+            protocol=protocol,
+            protocols=PROTOCOLS,
+        )
     p = Path(directory or _splits_dir()) / f"{protocol}.csv"
     if not p.exists():
-        raise DatasetError(f"no split file {p}; run `python -m ser_core splits`")
+        raise DatasetError(N_("no split file {path}; run `python -m ser_core splits`"), path=str(p))
     return pd.read_csv(p, dtype=str)
 
 
@@ -330,13 +353,18 @@ def split_indices(
         table = load_split(protocol, directory=directory)
     col = "split" if protocol == "seed" else f"fold{fold}"
     if col not in table:
-        raise UnknownNameError(f"protocol {protocol!r} has no fold {fold}")
+        raise UnknownNameError(N_("protocol {protocol!r} has no fold {fold}"), protocol=protocol, fold=fold)
     lookup = dict(zip(table["file_id"], table[col]))
     missing = [f for f in meta["file_id"] if f not in lookup]
     if missing:
         raise DatasetError(
-            f"{len(missing)} clips are not in the {protocol} split file, e.g. {missing[:3]}; "
-            "the corpus differs from the one the splits were made for"
+            N_(
+                "{n} clips are not in the {protocol} split file, e.g. {examples}; "
+                "the corpus differs from the one the splits were made for"
+            ),
+            n=len(missing),
+            protocol=protocol,
+            examples=missing[:3],
         )
     part = meta["file_id"].map(lookup).to_numpy()
     return Split(*(np.flatnonzero(part == s) for s in ("train", "val", "test")), name=f"{protocol}/{fold}")

@@ -39,6 +39,7 @@ from . import cache, features
 from .audio import load_audio
 from .config import EMOTIONS, SAMPLE_RATE, artifacts_dir
 from .errors import ConfigError, DatasetError
+from .i18n import N_
 
 __all__ = [
     "DESCRIPTORS",
@@ -52,16 +53,16 @@ __all__ = [
     "load_projections",
 ]
 
-#: Scalar descriptors: column -> (label, unit).
+#: Scalar descriptors: column -> (label, unit), in English (translate where shown).
 DESCRIPTORS: dict[str, tuple[str, str]] = {
-    "duration": ("Duration", "s"),
-    "rms_db": ("Loudness (mean RMS)", "dBFS"),
-    "zcr": ("Zero-crossing rate", "fraction"),
-    "f0_median": ("Pitch (median F0, pyin)", "Hz"),
-    "f0_range": ("Pitch range (F0 5-95 %)", "semitones"),
-    "voiced_fraction": ("Voiced fraction", "fraction"),
-    "centroid": ("Spectral centroid", "Hz"),
-    "speaking_rate": ("Speaking rate (energy peaks per active second)", "1/s"),
+    "duration": (N_("Duration"), "s"),
+    "rms_db": (N_("Loudness (mean RMS)"), "dBFS"),
+    "zcr": (N_("Zero-crossing rate"), N_("fraction")),
+    "f0_median": (N_("Pitch (median F0, pyin)"), "Hz"),
+    "f0_range": (N_("Pitch range (F0 5-95 %)"), N_("semitones")),
+    "voiced_fraction": (N_("Voiced fraction"), N_("fraction")),
+    "centroid": (N_("Spectral centroid"), "Hz"),
+    "speaking_rate": (N_("Speaking rate (energy peaks per active second)"), "1/s"),
 }
 
 
@@ -242,15 +243,19 @@ def _atomic(path: Path, write) -> None:
 def _reading(p: Path):
     """Missing or damaged summary files become a :class:`DatasetError`."""
     if not p.exists():
-        raise DatasetError(f"no corpus summary {p}; run `python -m ser_core eda-summary`")
+        raise DatasetError(N_("No corpus summary {path}; run `python -m ser_core eda-summary`."), path=str(p))
     try:
         yield p
     except DatasetError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise DatasetError(
-            f"cannot read the corpus summary {p} ({type(exc).__name__}: {exc}); rebuild it "
-            "with `python -m ser_core eda-summary`"
+            N_(
+                "Cannot read the corpus summary {path} ({error}); rebuild it "
+                "with `python -m ser_core eda-summary`."
+            ),
+            path=str(p),
+            error=f"{type(exc).__name__}: {exc}",
         ) from exc
 
 
@@ -260,8 +265,12 @@ def load_clips(directory: Path | None = None) -> pd.DataFrame:
         table = pd.read_csv(p)
         if "file_id" not in table or "emotion" not in table:
             raise DatasetError(
-                f"the corpus summary {p} lacks the file_id/emotion columns (it has {list(table.columns)}); "
-                "rebuild it with `python -m ser_core eda-summary`"
+                N_(
+                    "The corpus summary {path} lacks the file_id/emotion columns (it has {columns}); "
+                    "rebuild it with `python -m ser_core eda-summary`."
+                ),
+                path=str(p),
+                columns=list(table.columns),
             )
         return table
 
@@ -270,7 +279,10 @@ def load_emotion_means(representation: str, directory: Path | None = None) -> np
     """Per-emotion average of a representation, shape ``(6, channels, bins, frames)``."""
     with _reading(Path(directory or eda_dir()) / "emotion_means.npz") as p, np.load(p) as z:
         if representation not in z:
-            raise DatasetError(f"no per-emotion average of {representation!r} in the summaries")
+            raise DatasetError(
+                N_("No per-emotion average of {representation!r} in the summaries."),
+                representation=representation,
+            )
         return z[representation].astype(np.float32)
 
 
@@ -281,5 +293,7 @@ def load_projections(representation: str, directory: Path | None = None) -> dict
             k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith(f"{representation}/")
         }
     if not out:
-        raise DatasetError(f"no projection of {representation!r} in the summaries")
+        raise DatasetError(
+            N_("No projection of {representation!r} in the summaries."), representation=representation
+        )
     return out

@@ -29,6 +29,8 @@ __all__ = [
     "CalibrationError",
     "FeedbackError",
     "ConditionError",
+    "QuizError",
+    "QuizClosedError",
 ]
 
 
@@ -149,3 +151,12 @@ class FeedbackError(SERError):
 class ConditionError(SERError, ValueError):
     """A recording condition cannot be rendered (a babble condition without a babble pool,
     a pool with no energy or no speaker left to draw from)."""
+
+
+class QuizError(SERError):
+    """A class listening quiz cannot do what was asked (no quiz of that code, a wrong
+    lecturer key, a clip it does not have, too few clips to draw; the message says which)."""
+
+
+class QuizClosedError(QuizError):
+    """The quiz was closed by its lecturer: it takes no more answers."""

@@ -34,6 +34,7 @@ from .adapt import VoiceProfile
 from .audio import encode_flac
 from .config import EMOTIONS, SAMPLE_RATE
 from .errors import FeedbackError
+from .i18n import N_
 
 __all__ = [
     "FeedbackError",
@@ -114,17 +115,22 @@ def check_profile_name(profile_name: str) -> str:
         Empty, longer than :data:`PROFILE_NAME_MAX` or with other characters.
     """
     if not isinstance(profile_name, str) or not profile_name.strip():
-        raise FeedbackError("a voice profile needs a name; type one (e.g. your first name)")
+        raise FeedbackError(N_("a voice profile needs a name; type one (e.g. your first name)"))
     profile_name = " ".join(profile_name.split())
     if len(profile_name) > PROFILE_NAME_MAX:
         raise FeedbackError(
-            f"the profile name {profile_name[:20]!r}... is {len(profile_name)} characters long; "
-            f"use at most {PROFILE_NAME_MAX}"
+            N_("the profile name {name!r}... is {length} characters long; use at most {most}"),
+            name=profile_name[:20],
+            length=len(profile_name),
+            most=PROFILE_NAME_MAX,
         )
     if not _PROFILE_NAME.match(profile_name):
         raise FeedbackError(
-            f"the profile name {profile_name!r} may hold only letters, digits, spaces "
-            "and . ' - _ (and must start with a letter or digit)"
+            N_(
+                "the profile name {name!r} may hold only letters, digits, spaces "
+                "and . ' - _ (and must start with a letter or digit)"
+            ),
+            name=profile_name,
         )
     return profile_name
 
@@ -148,7 +154,11 @@ class FeedbackStore:
                 con.executescript(_SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         except (OSError, sqlite3.Error) as exc:
-            raise FeedbackError(f"cannot open the feedback store in {self.directory}: {exc}") from exc
+            raise FeedbackError(
+                N_("cannot open the feedback store in {folder}: {error}"),
+                folder=str(self.directory),
+                error=str(exc),
+            ) from exc
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -186,12 +196,16 @@ class FeedbackStore:
         """
         for label in (fb.predicted, fb.correct):
             if label is not None and label not in EMOTIONS:
-                raise FeedbackError(f"unknown emotion {label!r}; expected one of {EMOTIONS}")
+                raise FeedbackError(
+                    N_("unknown emotion {label!r}; expected one of {emotions}"),
+                    label=label,
+                    emotions=EMOTIONS,
+                )
         donation, duration, path = None, None, None
         if consent and audio is not None:
             y = np.asarray(audio, dtype=np.float32)
             if y.size == 0 or not np.isfinite(y).all():
-                raise FeedbackError("the recording to donate is empty or invalid")
+                raise FeedbackError(N_("the recording to donate is empty or invalid"))
             donation = f"{uuid.uuid4().hex}.flac"
             duration = float(len(y) / sr)
             path = self.donations / donation
@@ -201,7 +215,9 @@ class FeedbackStore:
                 os.replace(tmp, path)
             except OSError as exc:
                 raise FeedbackError(
-                    f"could not save the donated recording in {self.donations}: {exc}"
+                    N_("could not save the donated recording in {folder}: {error}"),
+                    folder=str(self.donations),
+                    error=str(exc),
                 ) from exc
         try:
             with self._connect() as con:
@@ -223,7 +239,9 @@ class FeedbackStore:
         except sqlite3.Error as exc:
             if path is not None:
                 path.unlink(missing_ok=True)
-            raise FeedbackError(f"could not store the feedback in {self.db}: {exc}") from exc
+            raise FeedbackError(
+                N_("could not store the feedback in {path}: {error}"), path=str(self.db), error=str(exc)
+            ) from exc
 
     def rows(self) -> list[dict]:
         """All feedback rows, oldest first."""
@@ -232,7 +250,9 @@ class FeedbackStore:
                 con.row_factory = sqlite3.Row
                 return [dict(r) for r in con.execute("SELECT * FROM feedback ORDER BY id")]
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not read {self.db}: {exc}") from exc
+            raise FeedbackError(
+                N_("could not read {path}: {error}"), path=str(self.db), error=str(exc)
+            ) from exc
 
     def export_nemo(self, dest: str | os.PathLike) -> Path:
         """Write labelled donations in nEMO's layout: ``data.tsv`` + ``samples/*.flac``.
@@ -293,10 +313,10 @@ class FeedbackStore:
             prof = VoiceProfile.from_json(profile_json)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise FeedbackError(
-                f"not a voice profile (expected the JSON of VoiceProfile.to_json): {exc}"
+                N_("not a voice profile (expected the JSON of VoiceProfile.to_json): {error}"), error=str(exc)
             ) from None
         if not prof.stats:
-            raise FeedbackError("the voice profile holds no statistics; calibrate first")
+            raise FeedbackError(N_("the voice profile holds no statistics; calibrate first"))
         prof = VoiceProfile(prof.stats, prof.seconds, profile_name)
         now = time.time()
         row = (profile_name, now, now, float(prof.seconds), json.dumps(sorted(prof.stats)), prof.to_json())
@@ -315,12 +335,18 @@ class FeedbackStore:
                 con.execute(sql, row)
         except sqlite3.IntegrityError:
             raise FeedbackError(
-                f"a voice profile named {profile_name!r} already exists; pick another "
-                "name or delete the old one first"
+                N_(
+                    "a voice profile named {name!r} already exists; pick another "
+                    "name or delete the old one first"
+                ),
+                name=profile_name,
             ) from None
         except sqlite3.Error as exc:
             raise FeedbackError(
-                f"could not save the voice profile {profile_name!r} in {self.db}: {exc}"
+                N_("could not save the voice profile {name!r} in {path}: {error}"),
+                name=profile_name,
+                path=str(self.db),
+                error=str(exc),
             ) from exc
         return profile_name
 
@@ -338,7 +364,9 @@ class FeedbackStore:
                     )
                 ]
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not read the voice profiles in {self.db}: {exc}") from exc
+            raise FeedbackError(
+                N_("could not read the voice profiles in {path}: {error}"), path=str(self.db), error=str(exc)
+            ) from exc
         for r in rows:
             r["representations"] = json.loads(r["representations"])
         return rows
@@ -355,14 +383,24 @@ class FeedbackStore:
             with self._connect() as con:
                 row = con.execute("SELECT profile FROM profiles WHERE name = ?", (profile_name,)).fetchone()
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not read the voice profiles in {self.db}: {exc}") from exc
+            raise FeedbackError(
+                N_("could not read the voice profiles in {path}: {error}"), path=str(self.db), error=str(exc)
+            ) from exc
         if row is None:
-            have = ", ".join(p["name"] for p in self.list_profiles()) or "none"
-            raise FeedbackError(f"no saved voice profile named {profile_name!r} (saved: {have})")
+            have = ", ".join(p["name"] for p in self.list_profiles())
+            if not have:
+                raise FeedbackError(
+                    N_("no saved voice profile named {name!r} (saved: none)"), name=profile_name
+                )
+            raise FeedbackError(
+                N_("no saved voice profile named {name!r} (saved: {saved})"), name=profile_name, saved=have
+            )
         try:
             return VoiceProfile.from_json(row[0])
         except (ValueError, KeyError, TypeError) as exc:
-            raise FeedbackError(f"the saved voice profile {profile_name!r} is damaged: {exc}") from None
+            raise FeedbackError(
+                N_("the saved voice profile {name!r} is damaged: {error}"), name=profile_name, error=str(exc)
+            ) from None
 
     def delete_profile(self, profile_name: str) -> None:
         """Delete the saved voice profile ``profile_name`` (FeedbackError when there is none)."""
@@ -370,6 +408,8 @@ class FeedbackStore:
             with self._connect() as con:
                 n = con.execute("DELETE FROM profiles WHERE name = ?", (profile_name,)).rowcount
         except sqlite3.Error as exc:
-            raise FeedbackError(f"could not delete the voice profile {profile_name!r}: {exc}") from exc
+            raise FeedbackError(
+                N_("could not delete the voice profile {name!r}: {error}"), name=profile_name, error=str(exc)
+            ) from exc
         if not n:
-            raise FeedbackError(f"no saved voice profile named {profile_name!r} to delete")
+            raise FeedbackError(N_("no saved voice profile named {name!r} to delete"), name=profile_name)

@@ -35,6 +35,7 @@ from .audio import pad_or_trim
 from .config import DEFAULT_CONFIG, FeatureConfig
 from .errors import AudioTooShortError, UnknownNameError
 from .features import NormStats
+from .i18n import N_
 
 __all__ = [
     "FunctionalSet",
@@ -141,7 +142,9 @@ def get(representation: str) -> FunctionalSet:
         return REGISTRY[representation]
     except KeyError:
         raise UnknownNameError(
-            f"unknown functional set {representation!r}; choose one of: {', '.join(REGISTRY)}"
+            N_("unknown functional set {representation!r}; choose one of: {known}"),
+            representation=representation,
+            known=", ".join(REGISTRY),
         ) from None
 
 
@@ -196,8 +199,12 @@ def compute(y: np.ndarray, representation: str, *, cfg: FeatureConfig = DEFAULT_
     y = trimmed if len(trimmed) >= MIN_SAMPLES else y
     if len(y) < MIN_SAMPLES:
         raise AudioTooShortError(
-            f"{representation} functionals need at least {MIN_SAMPLES / cfg.sr:.1f} s of "
-            f"audio, got {len(y) / cfg.sr:.2f} s"
+            N_(
+                "{representation} functionals need at least {min_seconds:.1f} s of audio, got {seconds:.2f} s"
+            ),
+            representation=representation,
+            min_seconds=MIN_SAMPLES / cfg.sr,
+            seconds=len(y) / cfg.sr,
         )
     v = np.asarray(_smile(fs.feature_set)(y, cfg.sr), np.float32)
     return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)

@@ -8,8 +8,11 @@ library's :mod:`gettext`); ``docs/i18n.md`` says how to add a language and
 The language is per *run*, not per process: thirty students may read the app in two
 languages at once, each Streamlit script run in its own thread, so the active language
 is a :class:`contextvars.ContextVar` that a page sets at its start
-(:func:`set_language`) and every :func:`gettext` call reads.  A thread that never set
-it (a CLI, a queue worker) reads English.
+(:func:`set_language`) and every :func:`gettext` call reads.  Where a thread never set it,
+the application's resolver answers (:func:`set_language_resolver`: the app reads the
+session's choice, so a fragment or a widget callback, which run without the page, are in
+the reader's language too); with no resolver, or none that knows (a CLI, a queue worker),
+the language is English.
 
 Messages are marked for extraction with :func:`gettext` (alias ``_``), :func:`ngettext`
 and, where a string must stay English until it is shown (a table of constants, an
@@ -23,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gettext as _gettext
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from pathlib import Path
 
@@ -43,7 +46,9 @@ __all__ = [
     "language",
     "language_from_locale",
     "ngettext",
+    "pgettext",
     "set_language",
+    "set_language_resolver",
 ]
 
 #: Where the catalogs live (inside the package, so an installed copy finds them).
@@ -55,7 +60,8 @@ LANGUAGES: dict[str, str] = {"en": "English", "pl": "Polski"}
 #: The language of the source strings.
 SOURCE_LANGUAGE = "en"
 
-_current: ContextVar[str] = ContextVar("ser_core_language", default=SOURCE_LANGUAGE)
+_current: ContextVar[str | None] = ContextVar("ser_core_language", default=None)
+_resolver: Callable[[], str | None] | None = None
 
 
 def N_(message: str) -> str:
@@ -87,7 +93,9 @@ def set_language(lang: str) -> Token:
     """
     if lang not in LANGUAGES:
         raise UnknownNameError(
-            f"No interface language {lang!r}: choose one of {', '.join(sorted(LANGUAGES))}."
+            N_("No interface language {lang!r}: choose one of {known}."),
+            lang=lang,
+            known=", ".join(sorted(LANGUAGES)),
         )
     return _current.set(lang)
 
@@ -102,20 +110,40 @@ def language(lang: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def set_language_resolver(resolver: Callable[[], str | None] | None) -> None:
+    """Where no language was set in this thread, ask ``resolver()`` (None: English).
+
+    The app registers one that reads the browser session's choice; ``ser_core`` itself
+    knows nothing of sessions."""
+    global _resolver
+    _resolver = resolver
+
+
 def current_language() -> str:
-    """The language of this run (``"en"`` where none was set)."""
-    return _current.get()
+    """The language of this run: the one set in this thread, else the resolver's, else
+    ``"en"``."""
+    lang = _current.get()
+    if lang is None and _resolver is not None:
+        lang = _resolver()
+    return lang if lang in LANGUAGES else SOURCE_LANGUAGE
 
 
 def gettext(message: str) -> str:
-    """``message`` in the language of this run (itself where no translation exists)."""
-    return _translation(_current.get()).gettext(message)
+    """``message`` in the language of this run (itself where no translation exists; ""
+    stays "", not the catalog's header)."""
+    return _translation(current_language()).gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The form of a counted message for ``n`` in the language of this run (Polish has
     three: 1 plik, 2 pliki, 5 plików)."""
-    return _translation(_current.get()).ngettext(singular, plural, n)
+    return _translation(current_language()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the language of this run, told apart from the same English words
+    elsewhere by ``context`` (``pgettext("run state", "training")`` is not training clips)."""
+    return _translation(current_language()).pgettext(context, message)
 
 
 def language_from_locale(locale: str | None) -> str:

@@ -40,6 +40,7 @@ from . import features, functionals
 from .adapt import MIN_RMS, RunningStats, VoiceProfile
 from .config import CLIP_SECONDS, EMOTIONS, SAMPLE_RATE
 from .errors import ConfigError, SampleTypeError, ShapeError
+from .i18n import _
 from .metrics import TopClass
 
 __all__ = [
@@ -383,16 +384,28 @@ class OnlineAdapter:
         if not self.can_adapt:
             return self.predictor.adaptation()
         calibration = getattr(self.predictor, "profile", None)
+        seconds = f"{self.seconds:.0f}"
         if self.ready:
-            instead = ""
-            if calibration is not None:  # the calibration's statistics are replaced, say so
-                instead = f", in place of your calibration {calibration.name!r}".replace(" ''", "")
-            return (
-                f"Adapted on the fly: running statistics of {self.seconds:.0f} s of your "
-                f"speech in this session{instead}."
-            )
-        until = "your calibration is used" if calibration is not None else "the model is not adapted"
-        return f"Warming up: {self.seconds:.0f} of {self.warmup:.0f} s of speech heard; until then, {until}."
+            if calibration is None:
+                return _(
+                    "Adapted on the fly: running statistics of {seconds} s of your speech in this session."
+                ).format(seconds=seconds)
+            if not calibration.name:  # the calibration's statistics are replaced, say so
+                return _(
+                    "Adapted on the fly: running statistics of {seconds} s of your speech in this "
+                    "session, in place of your calibration."
+                ).format(seconds=seconds)
+            return _(
+                "Adapted on the fly: running statistics of {seconds} s of your speech in this "
+                "session, in place of your calibration {name}."
+            ).format(seconds=seconds, name=repr(calibration.name))
+        if calibration is not None:
+            return _(
+                "Warming up: {heard} of {warmup} s of speech heard; until then, your calibration is used."
+            ).format(heard=seconds, warmup=f"{self.warmup:.0f}")
+        return _(
+            "Warming up: {heard} of {warmup} s of speech heard; until then, the model is not adapted."
+        ).format(heard=seconds, warmup=f"{self.warmup:.0f}")
 
 
 @dataclass(frozen=True)
@@ -470,8 +483,10 @@ class LivePredictor:
         self.buffer = buffer if buffer is not None else RollingBuffer()
         self.min_new = float(min_new)
         self.min_seconds = float(min_seconds)
-        #: The message of the last failed prediction ("" after a good one).
+        #: The message of the last failed prediction ("" after a good one), in English, and
+        #: its error (None after a good one), for a page to say it in its reader's language.
         self.failure = ""
+        self.failure_error: BaseException | None = None
         self._history: deque[LivePoint] = deque(maxlen=max_history)
         self._taken: float | None = None  # audio time of the last window taken
         self._generation = 0
@@ -527,14 +542,14 @@ class LivePredictor:
             if window.generation != self._generation:
                 return None
             self._history.append(point)
-            self.failure = ""
+            self.failure, self.failure_error = "", None
             return point
 
-    def fail(self, window: LiveWindow, message: str) -> None:
+    def fail(self, window: LiveWindow, message: str, error: BaseException | None = None) -> None:
         """Note that the prediction of a taken window failed (shown by the page)."""
         with self._lock:
             if window.generation == self._generation:
-                self.failure = message
+                self.failure, self.failure_error = message, error
 
     def step(self, *, force: bool = False) -> LivePoint | None:
         """Predict the current window in this thread when a prediction is due; else None."""
@@ -587,7 +602,7 @@ class LivePredictor:
         with self._lock:
             self._history.clear()
             self.buffer.clear()
-            self._taken, self.failure = None, ""
+            self._taken, self.failure, self.failure_error = None, "", None
             self._generation += 1
             if self.adapter is not None:
                 self.adapter.reset()

@@ -20,18 +20,23 @@ import weakref
 from collections.abc import Callable
 
 from .errors import SERError
+from .i18n import _, error_message
 from .live import LivePredictor, LiveWindow
 
-__all__ = ["LiveBatcher", "CROWD", "CROWD_EVERY"]
+__all__ = ["LiveBatcher", "CROWD", "CROWD_EVERY", "failure_message"]
 
 log = logging.getLogger(__name__)
 
 
-def _failure(exc: Exception) -> str:
-    """One sentence for a failed live prediction."""
+def failure_message(exc: BaseException) -> str:
+    """One sentence for a failed live prediction, in the language of this run (the batcher's
+    thread: English, :attr:`LivePredictor.failure`; a page says it again from
+    :attr:`LivePredictor.failure_error`)."""
     if isinstance(exc, SERError):
-        return f"The live prediction failed: {exc}"
-    return f"The live prediction failed ({type(exc).__name__}: {exc}); the next window is tried again."
+        return _("The live prediction failed: {error}").format(error=error_message(exc))
+    return _("The live prediction failed ({kind}: {error}); the next window is tried again.").format(
+        kind=type(exc).__name__, error=exc
+    )
 
 
 #: More live sessions than this are a crowd (:class:`LiveBatcher`).
@@ -131,18 +136,18 @@ class LiveBatcher:
             try:
                 predict_many, adapted = session.model(window)
             except SERError as exc:
-                session.fail(window, _failure(exc))
+                session.fail(window, failure_message(exc), exc)
                 continue
             groups.setdefault(predict_many, []).append((session, window, adapted))
         done = 0
         for predict_many, items in groups.items():
             try:
-                probs = predict_many([w.samples for _, w, _ in items])
+                probs = predict_many([w.samples for _s, w, _a in items])
             except Exception as exc:  # said to each session of the group, never raised
                 if not isinstance(exc, SERError):
                     log.exception("live prediction failed")
-                for session, window, _ in items:
-                    session.fail(window, _failure(exc))
+                for session, window, _adapted in items:
+                    session.fail(window, failure_message(exc), exc)
                 continue
             for (session, window, adapted), p in zip(items, probs, strict=True):
                 session.record(window, p, adapted=adapted)

@@ -34,11 +34,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .cards import folder_signature, models_dir, read_card, restore_hint, save_card, shipped, shipped_cards
+from .cards import folder_signature, models_dir, read_card, save_card, shipped, shipped_cards
 from .config import EMOTIONS
 from .data import clips_digest
 from .errors import ModelFileError, ShapeError, UnknownNameError
 from .features import NormStats
+from .i18n import N_
 
 __all__ = [
     "LoadedModel",
@@ -119,7 +120,11 @@ def create(architecture: str, **kwargs) -> nn.Module:
         spec = MODELS[architecture]
     except KeyError:
         known = ", ".join(MODELS)
-        raise UnknownNameError(f"unknown model {architecture!r}; choose one of: {known}") from None
+        raise UnknownNameError(
+            N_("unknown model {architecture!r}; choose one of: {known}"),
+            architecture=architecture,
+            known=known,
+        ) from None
     return spec.cls(**kwargs)
 
 
@@ -709,8 +714,17 @@ def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
     d = Path(directory or models_dir())
     card_path, weights = d / f"{model_name}.json", d / f"{model_name}.safetensors"
     if not (card_path.exists() and weights.exists()):
-        have = ", ".join(shipped(d)) or "none"
-        raise UnknownNameError(f"no shipped model {model_name!r} in {d} (shipped: {have})")
+        have = ", ".join(shipped(d))
+        if not have:
+            raise UnknownNameError(
+                N_("no shipped model {model!r} in {folder} (shipped: none)"), model=model_name, folder=str(d)
+            )
+        raise UnknownNameError(
+            N_("no shipped model {model!r} in {folder} (shipped: {shipped})"),
+            model=model_name,
+            folder=str(d),
+            shipped=have,
+        )
     card = read_card(model_name, directory=d)
     try:
         arch = card["architecture"]
@@ -718,8 +732,14 @@ def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
         module = create(arch["name"], **arch.get("kwargs", {}))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(
-            f"the model card {card_path} does not describe a model that can be "
-            f"built ({type(exc).__name__}: {exc}); " + restore_hint(model_name)
+            N_(
+                "the model card {path} does not describe a model that can be built ({error}); "
+                "restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
+                "command of {model}.json"
+            ),
+            path=str(card_path),
+            error=f"{type(exc).__name__}: {exc}",
+            model=model_name,
         ) from exc
     try:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
@@ -727,8 +747,15 @@ def load(model_name: str, *, directory: Path | None = None) -> LoadedModel:
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:300]
         raise ModelFileError(
-            f"the weights {weights} cannot be loaded into the card's {arch['name']} "
-            f"({type(exc).__name__}: {reason}); " + restore_hint(model_name)
+            N_(
+                "the weights {path} cannot be loaded into the card's {architecture} ({error}); "
+                "restore it (`git checkout -- artifacts/models`) or re-create it with the `reproduce` "
+                "command of {model}.json"
+            ),
+            path=str(weights),
+            architecture=arch["name"],
+            error=f"{type(exc).__name__}: {reason}",
+            model=model_name,
         ) from exc
     speakers = _load_speakers(speakers_path(model_name, directory=d))
     return LoadedModel(model_name, module.eval(), card, speakers)

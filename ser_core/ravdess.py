@@ -30,6 +30,7 @@ import pandas as pd
 
 from .config import EMOTION_TO_INDEX, cache_dir, project_root
 from .errors import DatasetError, DatasetNotFoundError, UnknownNameError
+from .i18n import N_
 
 __all__ = [
     "RAVDESS_ENV",
@@ -63,7 +64,7 @@ _NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 _TOP = "Audio_Speech_Actors_01-24"
 _ACTOR = re.compile(r"^Actor_\d\d$")
 
-RAVDESS_HOW_TO_GET = (
+RAVDESS_HOW_TO_GET = N_(
     "Get RAVDESS speech audio (CC BY-NC-SA 4.0) from Zenodo (doi:10.5281/zenodo.1188976, "
     "Audio_Speech_Actors_01-24.zip), unpack it, and point the RAVDESS_DIR environment variable "
     "at the folder that holds the Actor_XX/ folders (or Audio_Speech_Actors_01-24/ itself), "
@@ -107,7 +108,15 @@ def find_ravdess(path: str | os.PathLike | None = None) -> Path:
             if _actor_dirs(q):
                 return q.resolve()
     where = ", ".join(repr(str(p)) for p in tried)
-    raise DatasetNotFoundError(f"no RAVDESS corpus (Actor_XX/ folders) at {where}. {RAVDESS_HOW_TO_GET}")
+    raise DatasetNotFoundError(  # the second sentence is RAVDESS_HOW_TO_GET
+        N_(
+            "no RAVDESS corpus (Actor_XX/ folders) at {where}. Get RAVDESS speech audio (CC BY-NC-SA 4.0) "
+            "from Zenodo (doi:10.5281/zenodo.1188976, Audio_Speech_Actors_01-24.zip), unpack it, and point "
+            "the RAVDESS_DIR environment variable at the folder that holds the Actor_XX/ folders (or "
+            "Audio_Speech_Actors_01-24/ itself), or place it at data/RAVDESS."
+        ),
+        where=where,
+    )
 
 
 def ravdess_available(path: str | os.PathLike | None = None) -> bool:
@@ -123,12 +132,14 @@ def _clip_row(p: Path) -> dict | None:
     """Metadata of one audio file from its name, None for a song or audio-visual clip."""
     m = _NAME.match(p.stem)
     if m is None:
-        raise DatasetError(f"{p} is not named MM-VV-EE-II-SS-RR-AA as RAVDESS's clips are")
+        raise DatasetError(N_("{path} is not named MM-VV-EE-II-SS-RR-AA as RAVDESS's clips are"), path=str(p))
     modality, channel, emo, intensity, statement, rep, actor = m.groups()
     if modality != "03" or channel != "01":  # audio-only speech; song and video are not read
         return None
     if emo not in RAVDESS_EMOTIONS or intensity not in _INTENSITY or statement not in _STATEMENTS:
-        raise DatasetError(f"{p}: unknown emotion, intensity or statement code in {p.stem!r}")
+        raise DatasetError(
+            N_("{path}: unknown emotion, intensity or statement code in {stem!r}"), path=str(p), stem=p.stem
+        )
     n = int(actor)
     return {
         "file_id": p.stem,
@@ -186,7 +197,9 @@ def load_ravdess_metadata(path: str | os.PathLike | None = None, *, emotions: st
                 found[p.stem] = p
     rows = [r for p in found.values() if (r := _clip_row(p)) is not None]
     if not rows:
-        raise DatasetError(f"no RAVDESS speech clips (03-01-*.wav or .ogg) under {root}")
+        raise DatasetError(
+            N_("no RAVDESS speech clips (03-01-*.wav or .ogg) under {folder}"), folder=str(root)
+        )
     df = pd.DataFrame(rows)
     df["label"] = df["emotion"].map(EMOTION_TO_INDEX).fillna(-1).astype(int)
     if emotions == "shared":

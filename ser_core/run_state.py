@@ -20,6 +20,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from . import tracking
+from .i18n import _
 
 __all__ = ["STALE_AFTER", "STATES", "run_state", "with_states"]
 
@@ -49,19 +50,29 @@ def run_state(
     status = str(row["status"])
     if status != "RUNNING":
         state = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}.get(status, status.lower())
-        return state, "" if state == "finished" else f"ended {status} without a test result"
+        return state, "" if state == "finished" else _("ended {status} without a test result").format(
+            status=status
+        )
     host, pid = row.get("host"), row.get("pid")
     seen = row.get("last_seen")
     seen = row["start_time"] if seen is None or pd.isna(seen) else seen
     live = alive(host, pid, started=row["start_time"].timestamp())
+    when = _when(seen)
     if live:
-        return "training", f"process {pid} on {host} is running; last sign of life {_when(seen)}"
+        return "training", _("process {pid} on {host} is running; last sign of life {when}").format(
+            pid=pid, host=host, when=when
+        )
     if live is False:
-        return "stopped", f"its process {pid} on {host} is gone; last sign of life {_when(seen)}"
+        return "stopped", _("its process {pid} on {host} is gone; last sign of life {when}").format(
+            pid=pid, host=host, when=when
+        )
     if now - seen > STALE_AFTER:
-        return "stopped", f"marked RUNNING, but no sign of life since {_when(seen)}"
-    where = f" on {host}" if host else ""
-    return "training", f"probably training{where}: last sign of life {_when(seen)}"
+        return "stopped", _("marked RUNNING, but no sign of life since {when}").format(when=when)
+    if host:
+        return "training", _("probably training on {host}: last sign of life {when}").format(
+            host=host, when=when
+        )
+    return "training", _("probably training: last sign of life {when}").format(when=when)
 
 
 def with_states(
@@ -87,7 +98,7 @@ def with_states(
     """
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     out = runs.copy()
-    states = [run_state(r, now=now, alive=alive) for _, r in runs.iterrows()]
-    out["state"] = pd.Series([s for s, _ in states], index=runs.index, dtype=object)
-    out["state_note"] = pd.Series([n for _, n in states], index=runs.index, dtype=object)
+    states = [run_state(r, now=now, alive=alive) for __, r in runs.iterrows()]
+    out["state"] = pd.Series([s for s, __ in states], index=runs.index, dtype=object)
+    out["state_note"] = pd.Series([n for __, n in states], index=runs.index, dtype=object)
     return out

@@ -4,7 +4,8 @@
 ``gettext``, ``ngettext``, ``N_`` in ``ser_core/``, ``ui/``, ``pages/`` and ``app.py``)
 into ``ser_core/locale/messages.pot``, merges it into each language's ``messages.po``
 (new messages empty, vanished ones dropped), fills translations from any JSON files
-given with ``--from`` (``{"msgid": "msgstr"}``, or a list of forms for a plural), and
+given with ``--from`` (``{"msgid": "msgstr"}``, or a list of forms for a plural; a message
+with a context is keyed ``"context\u0004msgid"``), and
 compiles each ``messages.mo``.  ``python tools/i18n.py check`` prints what is missing
 or stale and exits 1 (the test ``tests/test_i18n.py`` runs the same check).
 ``python tools/i18n.py missing FILE...`` lists the untranslated messages of some files.
@@ -37,7 +38,7 @@ LOCALE_DIR = ROOT / "ser_core" / "locale"
 POT = LOCALE_DIR / "messages.pot"
 #: Where marked messages are looked for.
 SOURCES = ("app.py", "ser_core", "ui", "pages")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None}
 #: Languages with a catalog (the source language, English, has none).
 LANGUAGES = ("pl",)
 #: A fixed header date: catalogs change only when messages do.
@@ -90,6 +91,12 @@ def _mo_bytes(cat: Catalog) -> bytes:
     return buf.getvalue()
 
 
+def message_key(msg) -> str:
+    """How a fragment names a message: its (singular) msgid, after ``context\x04`` if any."""
+    key = msg.id[0] if isinstance(msg.id, tuple) else msg.id
+    return f"{msg.context}\x04{key}" if msg.context else key
+
+
 def load_fragments(paths: Iterable[Path]) -> dict[str, str | list[str]]:
     """Translations from JSON files (later files win)."""
     out: dict[str, str | list[str]] = {}
@@ -112,7 +119,7 @@ def update(fragments: Iterable[Path] = ()) -> None:
         for msg in cat:
             if not msg.id:
                 continue
-            key = msg.id[0] if isinstance(msg.id, tuple) else msg.id
+            key = message_key(msg)
             if key in filled:
                 new = filled[key]
                 msg.string = tuple(new) if isinstance(msg.id, tuple) else new

@@ -13,30 +13,37 @@ from ser_core import data, features
 from ser_core.config import EMOTIONS, artifacts_dir
 from ser_core.errors import SERError
 from ser_core.figures.attacks import format_epsilon
+from ser_core.i18n import emotion_name
 from ser_core.inference import Predictor
 from ser_core.torch_frontend import prepare_waveform
 from ui import jobs
 from ui.clips import clip_waveform, decode_upload, make_clip
+from ui.i18n import N_, _, ngettext
 from ui.loaders import corpus_dir, corpus_metadata
 from ui.models import EXPLAIN_MODEL, model_accuracy, model_card, model_stamp, shipped_models
 from ui.state import KEY_ADV_CLIP, KEY_ADV_UPLOADER
 
-ADV_SOURCE_CORPUS = "Corpus clip (seed test split)"
-ADV_SOURCE_UPLOAD = "Upload a file"
-ADV_DOMAIN_TITLES = {"spectrogram": "Spectrogram (the model's input)", "waveform": "Waveform (real audio)"}
+# The texts below are English, marked with N_: the page shows them as ``_(text)``; the
+# two sources are also the values of the source radio (its session state).
+ADV_SOURCE_CORPUS = N_("Corpus clip (seed test split)")
+ADV_SOURCE_UPLOAD = N_("Upload a file")
+ADV_DOMAIN_TITLES = {
+    "spectrogram": N_("Spectrogram (the model's input)"),
+    "waveform": N_("Waveform (real audio)"),
+}
 ADV_EPSILONS = {"spectrogram": adv.DEFAULT_EPSILONS, "waveform": adv.WAVEFORM_EPSILONS}
 ADV_DEFAULT_EPS = {"spectrogram": 0.01, "waveform": 1e-4}
 ADV_UNTARGETED = "untargeted"
 ADV_MODEL = EXPLAIN_MODEL
 ADV_GL_ITERS = 32
 ADV_EPS_HELP = {
-    "spectrogram": (
+    "spectrogram": N_(
         "Epsilon is applied to the **normalised** model input, as in the research project: the "
         "log-mel minus the training mean, divided by the training standard deviation, per mel "
         "band. One unit is one standard deviation of the band (8 to 25 dB for the shipped mel "
         "model), so epsilon = 0.01 moves every time-frequency bin by at most 0.08 to 0.25 dB."
     ),
-    "waveform": (
+    "waveform": N_(
         "Epsilon is in **sample amplitude** (full scale ±1; one step of a 16-bit WAV is 0.00003): "
         "every sample moves by at most epsilon. The gradient flows through a PyTorch copy of "
         "the log-mel front end (`ser_core.torch_frontend`, within 0.01 dB of librosa), so the "
@@ -44,7 +51,7 @@ ADV_EPS_HELP = {
     ),
 }
 
-ADV_CURVE_WAVEFORM_NOTE = (
+ADV_CURVE_WAVEFORM_NOTE = N_(
     "This curve is for the **spectrogram** attacks (`attack-eval` does not run waveform attacks): "
     "its epsilon is in normalised log-mel units, not in the sample amplitude of the waveform "
     "slider above, so the two scales cannot be compared and this clip's epsilon is not marked."
@@ -70,9 +77,11 @@ def adv_default_model(model_names: list[str]) -> str:
 
 def adv_no_model_info() -> None:
     st.info(
-        "The attacks need a shipped model on the log-mel spectrogram: train one with "
-        "`python -m ser_core train --model resnet18 --representation mel --ship resnet18_mel` "
-        "(it lands in `artifacts/models/`), then reload this page.",
+        _(
+            "The attacks need a shipped model on the log-mel spectrogram: train one with "
+            "`python -m ser_core train --model resnet18 --representation mel --ship resnet18_mel` "
+            "(it lands in `artifacts/models/`), then reload this page."
+        ),
         icon=":material/info:",
     )
 
@@ -169,11 +178,11 @@ def adv_window(y: np.ndarray, pred: Predictor) -> np.ndarray:
 
 
 def format_snr(db: float) -> str:
-    return "∞ (no change)" if not np.isfinite(db) else f"{db:.1f} dB"
+    return _("∞ (no change)") if not np.isfinite(db) else f"{db:.1f} dB"
 
 
 def _top(probs: np.ndarray) -> tuple[str, str]:
-    """The top emotion of ``probs`` and its probability as ``"90 %"``."""
+    """The top emotion of ``probs`` (its label) and its probability as ``"90 %"``."""
     return EMOTIONS[int(np.argmax(probs))], f"{100 * float(np.max(probs)):.0f} %"
 
 
@@ -187,59 +196,92 @@ def adv_prediction_delta(res: adv.ClipAttack) -> tuple[str, str]:
     attack changed the label, ``("unchanged", "gray")`` when not (shown without an arrow:
     a label has no direction)."""
     before, after = _top(res.probs_before)[0], _top(res.probs_after)[0]
-    return (f"was {before}", "red") if after != before else ("unchanged", "gray")
+    if after == before:
+        return _("unchanged"), "gray"
+    # Translators: under the prediction after the attack: what the model said before
+    return _("was {emotion}").format(emotion=emotion_name(before)), "red"
 
 
 def adv_outcome(res: adv.ClipAttack) -> str:
     """One markdown line: the prediction before and after, and whether it fooled the model."""
     (before, p_before), (after, p_after) = _top(res.probs_before), _top(res.probs_after)
     if res.settings.epsilon == 0:
-        return f"Epsilon 0: nothing changes, the model says **{before}**."
-    if _target_already(res):
-        return (
-            f"The model already says **{before}** ({p_before}) of this clip: there is nothing to "
-            "push towards. Choose another emotion under *Towards*."
+        return _("Epsilon 0: nothing changes, the model says **{emotion}**.").format(
+            emotion=emotion_name(before)
         )
-    goal = (
-        ("reached the target" if res.settings.target else "changed the label")
-        if res.fooled
-        else ("did not reach the target" if res.settings.target else "did not change the label")
+    if _target_already(res):
+        return _(
+            "The model already says **{emotion}** ({probability}) of this clip: there is nothing to "
+            "push towards. Choose another emotion under *Towards*."
+        ).format(emotion=emotion_name(before), probability=p_before)
+    if res.fooled:
+        text = (
+            _("**{before}** ({p_before}) → **{after}** ({p_after}): the attack reached the target.")
+            if res.settings.target
+            else _("**{before}** ({p_before}) → **{after}** ({p_after}): the attack changed the label.")
+        )
+    else:
+        text = (
+            _("**{before}** ({p_before}) → **{after}** ({p_after}): the attack did not reach the target.")
+            if res.settings.target
+            else _(
+                "**{before}** ({p_before}) → **{after}** ({p_after}): the attack did not change the label."
+            )
+        )
+    return text.format(
+        before=emotion_name(before), p_before=p_before, after=emotion_name(after), p_after=p_after
     )
-    return f"**{before}** ({p_before}) → **{after}** ({p_after}): the attack {goal}."
 
 
 def adv_playback_outcome(res: adv.ClipAttack) -> str:
     """What the full pipeline makes of the adversarial audio as played (16-bit WAV), and
     whether a flip of the label survives it; "survive" only where the attack flipped it."""
     played, p_played = _top(res.probs_audio)
-    how = "Griffin-Lim audio" if res.domain == "spectrogram" else "adversarial audio"
     head = (
-        f"The {how}, saved as a 16-bit WAV and fed back through the full pipeline: **{played}** ({p_played})"
-    )
+        _(
+            "The Griffin-Lim audio, saved as a 16-bit WAV and fed back through the full pipeline: **{emotion}** ({probability})"
+        )
+        if res.domain == "spectrogram"
+        else _(
+            "The adversarial audio, saved as a 16-bit WAV and fed back through the full pipeline: **{emotion}** ({probability})"
+        )
+    ).format(emotion=emotion_name(played), probability=p_played)
+    # two whole clauses, each translated on its own, joined by a semicolon
     return f"{head}; {_playback_verdict(res, played)}."
 
 
 def _playback_verdict(res: adv.ClipAttack, played: str) -> str:
     if res.settings.epsilon == 0 or _target_already(res):
-        return "no attack, so nothing to survive"
-    what = "reach the target" if res.settings.target else "change the label"
+        return _("no attack, so nothing to survive")
     if res.fooled:
         if res.survives:
-            return "the flip **survives** the trip through sound"
-        undo = (
-            "Griffin-Lim and the rounding to 16 bits"
-            if res.domain == "spectrogram"
-            else "the rounding to 16 bits"
-        )
-        return f"the flip does **not** survive the trip through sound: {undo} undo it"
+            return _("the flip **survives** the trip through sound")
+        if res.domain == "spectrogram":
+            return _(
+                "the flip does **not** survive the trip through sound: Griffin-Lim and the rounding to 16 bits undo it"
+            )
+        return _("the flip does **not** survive the trip through sound: the rounding to 16 bits undoes it")
+    targeted = bool(res.settings.target)
     if res.survives or played != _top(res.probs_before)[0]:
         cause = (
-            "the Griffin-Lim reconstruction alone (compare the original's Griffin-Lim under Listen)"
+            # Translators: what changed the played audio's prediction ("... through {cause}")
+            _("the Griffin-Lim reconstruction alone (compare the original's Griffin-Lim under Listen)")
             if res.domain == "spectrogram"
-            else "the rounding to 16 bits alone"
+            else _("the rounding to 16 bits alone")
         )
-        return f"the attack did not {what}, so there is nothing to survive (the audio reads as **{played}** through {cause})"
-    return f"the attack did not {what}, so there is nothing to survive"
+        text = (
+            _(
+                "the attack did not reach the target, so there is nothing to survive (the audio reads as **{emotion}** through {cause})"
+            )
+            if targeted
+            else _(
+                "the attack did not change the label, so there is nothing to survive (the audio reads as **{emotion}** through {cause})"
+            )
+        )
+        return text.format(emotion=emotion_name(played), cause=cause)
+    if targeted:
+        return _("the attack did not reach the target, so there is nothing to survive")
+    return _("the attack did not change the label, so there is nothing to survive")
 
 
 def adv_method_note(res: adv.ClipAttack) -> str:
@@ -248,45 +290,65 @@ def adv_method_note(res: adv.ClipAttack) -> str:
     a = adv.get_attack(res.attack)
     if a.iterative:
         s = res.settings
-        return (
-            f"PGD takes {s.steps} small steps of {format_epsilon(s.alpha)} (2.5·ε/{s.steps}), "
+        return ngettext(
+            "PGD takes {n} small step of {alpha} (2.5·ε/{n}), "
             "reading the gradient again after each and staying within ε of the clip: at the same "
-            "ε it is stronger than FGSM, and the attack to compare epsilons with."
-        )
-    what = "reach the target" if res.settings.target else "change the label"
-    missed = (
-        f" Here it did not {what}: try another ε (larger, or smaller, as one step can overshoot) or PGD."
-        if not res.fooled and res.settings.epsilon > 0 and not _target_already(res)
-        else ""
-    )
-    return (
+            "ε it is stronger than FGSM, and the attack to compare epsilons with.",
+            "PGD takes {n} small steps of {alpha} (2.5·ε/{n}), "
+            "reading the gradient again after each and staying within ε of the clip: at the same "
+            "ε it is stronger than FGSM, and the attack to compare epsilons with.",
+            s.steps,
+        ).format(n=s.steps, alpha=format_epsilon(s.alpha))
+    note = _(
         "FGSM takes a single step of size ε along the sign of the gradient at the clean input. "
         "The gradient only points downhill where the step starts, so a bigger step can overshoot: "
-        "a clip can flip at a small ε and not at a larger one (one step is not monotonic in ε)." + missed
+        "a clip can flip at a small ε and not at a larger one (one step is not monotonic in ε)."
     )
+    if res.fooled or res.settings.epsilon <= 0 or _target_already(res):
+        return note
+    missed = (
+        _(
+            "Here it did not reach the target: try another ε (larger, or smaller, as one step can overshoot) or PGD."
+        )
+        if res.settings.target
+        else _(
+            "Here it did not change the label: try another ε (larger, or smaller, as one step can overshoot) or PGD."
+        )
+    )
+    return f"{note} {missed}"
 
 
 def adv_timing_caption(res: adv.ClipAttack) -> str:
     names = {
-        "features": "features",
-        "attack": "attack",
+        "features": _("features"),
+        "attack": _("attack"),
         "griffin_lim": "Griffin-Lim",
-        "playback_prediction": "re-prediction",
+        "playback_prediction": _("re-prediction"),
     }
     parts = [f"{names.get(k, k)} {v:.0f} ms" for k, v in res.timings_ms.items()]
-    return f"Computed in {sum(res.timings_ms.values()):.0f} ms ({', '.join(parts)}); cached per clip and setting."
+    return _("Computed in {total} ms ({parts}); cached per clip and setting.").format(
+        total=f"{sum(res.timings_ms.values()):.0f}", parts=", ".join(parts)
+    )
 
 
 def _curve_part(attack: str, part: pd.DataFrame, *, first: bool) -> str:
     """``"solid: FGSM, one step, on 897 clips (no attack: 95.1 %)"``."""
     a = adv.ATTACKS.get(attack)
-    name = a.title.split(" on the ")[0] if a is not None else attack
+    name = a.title.split(" on the ")[0] if a is not None else attack  # the method: FGSM, PGD
     steps = int(part["steps"].iloc[0]) if "steps" in part else 1
-    how = "one step" if steps == 1 else f"{steps} steps"
+    n = int(part["n"].iloc[0])
+    how = ngettext("one step", "{n} steps", steps).format(n=steps)
+    on_clips = ngettext("on {n} clip", "on {n} clips", n).format(n=n)
+    line = (
+        _("solid: {attack}, {steps}, {clips}") if first else _("dashed: {attack}, {steps}, {clips}")
+    ).format(attack=name, steps=how, clips=on_clips)
     clean = part.loc[part["epsilon"] == 0, "accuracy"]
-    no_attack = f" (no attack: {100 * float(clean.iloc[0]):.1f} %)" if len(clean) else ""
-    hidden = "" if first else f"; click the legend for {name}'s per-emotion lines"
-    return f"{'solid' if first else 'dashed'}: {name}, {how}, on {int(part['n'].iloc[0])} clips{no_attack}{hidden}"
+    if len(clean):
+        accuracy = f"{100 * float(clean.iloc[0]):.1f}"
+        line = _("{line} (no attack: {accuracy} %)").format(line=line, accuracy=accuracy)
+    if not first:
+        line = _("{line}; click the legend for {attack}'s per-emotion lines").format(line=line, attack=name)
+    return line
 
 
 def adv_curve_caption(rows: pd.DataFrame, *, marked: bool) -> str:
@@ -297,14 +359,16 @@ def adv_curve_caption(rows: pd.DataFrame, *, marked: bool) -> str:
         _curve_part(k, part, first=i == 0) for i, (k, part) in enumerate(rows.groupby("attack", sort=False))
     ]
     lines = "; ".join(parts)
-    mark = " The red dashed line marks this clip's epsilon." if marked else ""
-    return (
+    text = _(
         "Test accuracy on the seed test split under untargeted attacks away from the true label, "
-        f"epsilon on the normalised input. {lines[:1].upper()}{lines[1:]}. Per-emotion lines: the "
+        "epsilon on the normalised input. {lines}. Per-emotion lines: the "
         "share of that emotion's clips still recognised. The curves are averages over many clips: "
         "one clip under FGSM can flip at a small epsilon and not at a larger one (see above), "
-        "which the average hides." + mark
-    )
+        "which the average hides."
+    ).format(lines=f"{lines[:1].upper()}{lines[1:]}")
+    if marked:
+        text += " " + _("The red dashed line marks this clip's epsilon.")
+    return text
 
 
 def adv_curve_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -314,8 +378,16 @@ def adv_curve_table(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows.drop(columns=["model", "domain", "protocol"], errors="ignore").copy()
     pct = ["accuracy", *(e for e in EMOTIONS if e in out)]
     out[pct] = (100 * out[pct]).round(1)
-    names = {"n": "clips", "accuracy": "accuracy (%)", "snr_db": "median SNR (dB)"}
-    return out.rename(columns={**names, **{e: f"{e} (%)" for e in EMOTIONS}}).round({"median SNR (dB)": 1})
+    snr = _("median SNR (dB)")
+    names = {
+        "attack": _("attack"),
+        "steps": _("steps"),
+        "n": _("clips"),
+        "accuracy": _("accuracy (%)"),
+        "snr_db": snr,
+    }
+    emotions = {e: _("{emotion} (%)").format(emotion=emotion_name(e)) for e in EMOTIONS}
+    return out.rename(columns={**names, **emotions}).round({snr: 1})
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -17,8 +17,10 @@ from ser_core import adapt, audio
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.errors import CalibrationError, SERError, UnknownNameError
 from ser_core.feedback import FeedbackStore, default_data_dir
+from ser_core.i18n import error_message
 from ser_core.inference import Predictor, best_adaptable_model
-from ui.clips import make_clip
+from ui.clips import RECORDING_NAME, make_clip, shown_name
+from ui.i18n import N_, _, apply_language
 from ui.jobs import queued
 from ui.models import model_card, shipped_models
 from ui.state import (
@@ -37,7 +39,7 @@ from ui.state import (
     KEY_VOICE_STATS,
 )
 
-PROFILE_CONSENT_LABEL = (
+PROFILE_CONSENT_LABEL = N_(
     "Save my voice statistics in this app's database under the name above "
     "(averages per frequency band only, never the audio)"
 )
@@ -65,17 +67,27 @@ def store_calibration_clip(widget_key: str) -> None:
         st.session_state.pop(KEY_CAL_CLIP, None)
         return
     uploaded = widget_key in (KEY_CAL_UPLOADER, KEY_FIRST_UPLOADER)
-    name = getattr(f, "name", "") if uploaded else "your recording"
-    st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or "your recording", "calibration")
+    name = getattr(f, "name", "") if uploaded else RECORDING_NAME
+    st.session_state[KEY_CAL_CLIP] = make_clip(f.getvalue(), name or RECORDING_NAME, "calibration")
 
 
-def _cal_status(kind: str, message: str, *, close: bool = False) -> None:
-    """Remember the message of a calibration action; ``close``: it gave the session a voice
-    (or took it away), so the "Calibrate to my voice" expander closes (the message is shown
-    outside it, :func:`calibration_status`)."""
-    st.session_state[KEY_CAL_STATUS] = (kind, message)
+def _cal_status(kind: str, message: str, *, close: bool = False, **params: object) -> None:
+    """Remember the message of a calibration action: ``kind``, its English template (marked
+    with ``N_``) and the values of its placeholders, said in the reader's language when shown
+    (:func:`status_text`); ``close``: it gave the session a voice (or took it away), so the
+    "Calibrate to my voice" expander closes (the message is shown outside it,
+    :func:`calibration_status`)."""
+    st.session_state[KEY_CAL_STATUS] = (kind, message, params)
     if close:
         st.session_state[KEY_CAL_EXPANDER] = False
+
+
+def status_text(status: tuple) -> str:
+    """A remembered calibration message (``(kind, template, params)``) in the language of
+    this run; a library error among the values is said in it too."""
+    template, params = status[1], status[2] if len(status) > 2 else {}
+    values = {k: error_message(v) if isinstance(v, SERError) else v for k, v in params.items()}
+    return _(template).format(**values) if values else _(template)
 
 
 def _profile_stats(
@@ -104,7 +116,7 @@ def _voice_stats(
             y,
             representations=representations,
             profile_name=profile_name,
-            what="Computing your voice statistics",
+            what=_("Computing your voice statistics"),
         )
         _keep(memo, key, prof, most=VOICE_STATS_KEPT)
     return memo[key]
@@ -127,24 +139,33 @@ def calibrate(pred: Predictor) -> None:
     """Button callback: decode the calibration audio, check it gives a voice profile for
     ``pred`` and make it this session's voice.  On failure the previous voice stays and
     the error is shown (:data:`KEY_CAL_STATUS`)."""
+    apply_language()  # a callback runs before the page sets it: the queue's waiting line
     clip = st.session_state.get(KEY_CAL_CLIP)
     if clip is None:
-        return _cal_status("error", "Record or upload some speech first.")
+        return _cal_status("error", N_("Record or upload some speech first."))
     label = " ".join(str(st.session_state.get(KEY_CAL_NAME) or "").split())
     try:
-        y = audio.load_audio(clip["data"], name=clip["name"], sr=DEFAULT_CONFIG.sr, silent_ok=False)
+        y = audio.load_audio(
+            clip["data"], name=shown_name(clip["name"]), sr=DEFAULT_CONFIG.sr, silent_ok=False
+        )
         seconds = len(y) / DEFAULT_CONFIG.sr
         if seconds < CALIBRATION_MIN_SECONDS:
             return _cal_status(
                 "error",
-                f"Calibration failed: {clip['name']!r} lasts {seconds:.0f} s; calibrate with at least "
-                f"{CALIBRATION_MIN_SECONDS:.0f} s of speech ({adapt.ADABN_SECONDS:.0f} s is best).",
+                N_(
+                    "Calibration failed: {name} lasts {seconds} s; calibrate with at least "
+                    "{least} s of speech ({best} s is best)."
+                ),
+                name=repr(clip["name"]),
+                seconds=f"{seconds:.0f}",
+                least=f"{CALIBRATION_MIN_SECONDS:.0f}",
+                best=f"{adapt.ADABN_SECONDS:.0f}",
             )
         y = y[: int(CALIBRATION_MAX_SECONDS * DEFAULT_CONFIG.sr)]
         prof = _voice_stats(clip["id"], y, tuple(calibration_representations(pred)), label)
         windows = adapt.adabn_windows(adapt.speech_windows(y)[0])
     except SERError as err:
-        return _cal_status("error", f"Calibration failed: {err}")
+        return _cal_status("error", N_("Calibration failed: {error}"), error=err)
     st.session_state[KEY_VOICE] = {
         "kind": "audio",
         "id": clip["id"],
@@ -155,12 +176,26 @@ def calibrate(pred: Predictor) -> None:
         "windows": windows,
     }
     st.session_state.pop(KEY_ADAPTED, None)
-    who = f" for {label!r}" if label else ""
+    seconds = f"{prof.seconds:.0f}"
+    if label:
+        return _cal_status(
+            "success",
+            N_(
+                "Calibrated for {name} from {seconds} s of speech. The statistics stay in this "
+                "browser session; nothing was stored."
+            ),
+            close=True,
+            name=repr(label),
+            seconds=seconds,
+        )
     _cal_status(
         "success",
-        f"Calibrated{who} from {prof.seconds:.0f} s of speech. The statistics "
-        "stay in this browser session; nothing was stored.",
+        N_(
+            "Calibrated from {seconds} s of speech. The statistics stay in this browser session; "
+            "nothing was stored."
+        ),
         close=True,
+        seconds=seconds,
     )
 
 
@@ -168,7 +203,7 @@ def forget_voice() -> None:
     """Button callback: drop this session's voice (saved profiles stay saved)."""
     st.session_state.pop(KEY_VOICE, None)
     st.session_state.pop(KEY_ADAPTED, None)
-    _cal_status("success", "Forgot the calibration: predictions are no longer adapted.", close=True)
+    _cal_status("success", N_("Forgot the calibration: predictions are no longer adapted."), close=True)
 
 
 def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
@@ -191,8 +226,14 @@ def session_profile(pred: Predictor) -> adapt.VoiceProfile | None:
     missing = [r for r in reps if r not in prof]
     if missing:
         raise CalibrationError(
-            f"the saved voice profile {prof.name!r} holds statistics for {', '.join(prof.stats)}; "
-            f"{pred.model_name} needs {', '.join(missing)}: calibrate again with a recording"
+            N_(
+                "the saved voice profile {name} holds statistics for {have}; {model} needs "
+                "{missing}: calibrate again with a recording"
+            ),
+            name=repr(prof.name),
+            have=", ".join(prof.stats),
+            model=pred.model_name,
+            missing=", ".join(missing),
         )
     return prof
 
@@ -212,7 +253,7 @@ def with_voice(pred: Predictor) -> Predictor:
     done = st.session_state.setdefault(KEY_ADAPTED, {})
     key = (id(pred), pred.model_name, pred.backend, voice_key_of(prof))
     if key not in done:
-        with st.spinner(f"Adapting {pred.model_name} to your voice…"):
+        with st.spinner(_("Adapting {model} to your voice…").format(model=pred.model_name)):
             adapted = pred.adapted(prof)
         _keep(done, key, adapted, most=4)  # a few models of this session
     return done[key]
@@ -224,8 +265,9 @@ def adaptable_suggestion() -> tuple[str | None, str]:
     try:
         model_name = best_adaptable_model()
     except UnknownNameError as err:
-        return None, str(err)[:1].upper() + str(err)[1:] + "."
-    return model_name, f"**{model_name}** can adapt to a voice."
+        text = error_message(err)
+        return None, text[:1].upper() + text[1:] + "."
+    return model_name, _("**{model}** can adapt to a voice.").format(model=model_name)
 
 
 def switch_model(model_name: str) -> None:
@@ -241,7 +283,7 @@ def adaptation_status(used: Predictor) -> None:
         st.info(f"{used.adaptation()} {hint}", icon=":material/record_voice_over:")
         if model_name is not None and model_name != used.model_name:
             st.button(
-                f"Switch to {model_name}",
+                _("Switch to {model}").format(model=model_name),
                 key=KEY_CAL_SWITCH,
                 on_click=switch_model,
                 args=(model_name,),
@@ -251,7 +293,8 @@ def adaptation_status(used: Predictor) -> None:
         st.success(used.adaptation(), icon=":material/record_voice_over:")
     else:
         st.info(
-            used.adaptation() + " Open **Calibrate to my voice** below.", icon=":material/record_voice_over:"
+            used.adaptation() + " " + _("Open **Calibrate to my voice** below."),
+            icon=":material/record_voice_over:",
         )
 
 
@@ -270,23 +313,27 @@ def profile_representations(pred: Predictor) -> list[str]:
 def save_voice(pred: Predictor) -> None:
     """Button callback: with consent and a name, save this session's voice statistics
     (never the audio) in the feedback database."""
+    apply_language()  # a callback runs before the page sets it: the queue's waiting line
     voice = st.session_state.get(KEY_VOICE)
     profile_name = str(st.session_state.get(KEY_CAL_NAME) or "")
     if not st.session_state.get(KEY_CAL_CONSENT):
-        return _cal_status("error", "Tick the consent box to save your voice profile.")
+        return _cal_status("error", N_("Tick the consent box to save your voice profile."))
     if voice is None or voice["kind"] != "audio":
-        return _cal_status("error", "Calibrate with a recording first.")
+        return _cal_status("error", N_("Calibrate with a recording first."))
     try:
         prof = _voice_stats(voice["id"], voice["y"], tuple(profile_representations(pred)), profile_name)
         saved = FeedbackStore().save_profile(profile_name, prof.to_json())
     except SERError as err:
-        return _cal_status("error", f"Your voice profile was not saved: {err}")
+        return _cal_status("error", N_("Your voice profile was not saved: {error}"), error=err)
     voice["label"] = saved
     st.session_state.pop(KEY_CAL_CONSENT, None)
     _cal_status(
         "success",
-        f"Saved the voice profile {saved!r} (statistics only, no audio). "
-        "Pick it under *Saved voice profiles* next time.",
+        N_(
+            "Saved the voice profile {name} (statistics only, no audio). "
+            "Pick it under *Saved voice profiles* next time."
+        ),
+        name=repr(saved),
     )
 
 
@@ -307,11 +354,11 @@ def load_voice() -> None:
     """Button callback: make the picked saved profile this session's voice."""
     profile_name = st.session_state.get(KEY_CAL_PICK)
     if not profile_name:
-        return _cal_status("error", "Pick a saved voice profile first.")
+        return _cal_status("error", N_("Pick a saved voice profile first."))
     try:
         prof = FeedbackStore().load_profile(profile_name)
     except SERError as err:
-        return _cal_status("error", f"Could not load the voice profile: {err}")
+        return _cal_status("error", N_("Could not load the voice profile: {error}"), error=err)
     st.session_state[KEY_VOICE] = {
         "kind": "saved",
         "label": prof.name,
@@ -321,11 +368,15 @@ def load_voice() -> None:
     st.session_state.pop(KEY_ADAPTED, None)
     _cal_status(
         "success",
-        f"Using the saved voice profile {prof.name!r} ({prof.seconds:.0f} s of "
-        "speech). It holds statistics only, so the batch-norm layers are not "
-        "adapted (AdaBN needs the speech itself: calibrate with a recording "
-        f"of {adapt.ADABN_SECONDS:.0f} s or more for that).",
+        N_(
+            "Using the saved voice profile {name} ({seconds} s of speech). It holds statistics "
+            "only, so the batch-norm layers are not adapted (AdaBN needs the speech itself: "
+            "calibrate with a recording of {adabn} s or more for that)."
+        ),
         close=True,
+        name=repr(prof.name),
+        seconds=f"{prof.seconds:.0f}",
+        adabn=f"{adapt.ADABN_SECONDS:.0f}",
     )
 
 
@@ -333,13 +384,13 @@ def delete_voice() -> None:
     """Button callback: delete the picked saved profile (this session's voice stays)."""
     profile_name = st.session_state.get(KEY_CAL_PICK)
     if not profile_name:
-        return _cal_status("error", "Pick a saved voice profile first.")
+        return _cal_status("error", N_("Pick a saved voice profile first."))
     try:
         FeedbackStore().delete_profile(profile_name)
     except SERError as err:
-        return _cal_status("error", f"Could not delete the voice profile: {err}")
+        return _cal_status("error", N_("Could not delete the voice profile: {error}"), error=err)
     st.session_state.pop(KEY_CAL_PICK, None)
-    _cal_status("success", f"Deleted the saved voice profile {profile_name!r}.")
+    _cal_status("success", N_("Deleted the saved voice profile {name}."), name=repr(profile_name))
 
 
 def voice_caption() -> str | None:
@@ -347,13 +398,17 @@ def voice_caption() -> str | None:
     voice = st.session_state.get(KEY_VOICE)
     if voice is None:
         return None
-    who = f"{voice['label']!r}" if voice["label"] else "unnamed"
-    if voice["kind"] == "audio":
-        return (
-            f"Current voice: {who}, {voice['seconds']:.0f} s of speech from "
-            f"{voice['source']} (kept in this browser session only)."
-        )
-    return f"Current voice: the saved profile {who} ({voice['seconds']:.0f} s of speech)."
+    values = {"name": repr(voice["label"]), "seconds": f"{voice['seconds']:.0f}"}
+    if voice["kind"] != "audio":
+        return _("Current voice: the saved profile {name} ({seconds} s of speech).").format(**values)
+    values["source"] = shown_name(voice["source"])
+    if not voice["label"]:
+        return _(
+            "Current voice: unnamed, {seconds} s of speech from {source} (kept in this browser session only)."
+        ).format(**values)
+    return _(
+        "Current voice: {name}, {seconds} s of speech from {source} (kept in this browser session only)."
+    ).format(**values)
 
 
 def calibration_status(kinds: tuple[str, ...] = ("success", "error")) -> None:
@@ -363,5 +418,6 @@ def calibration_status(kinds: tuple[str, ...] = ("success", "error")) -> None:
     status = st.session_state.get(KEY_CAL_STATUS)
     if status is not None and status[0] in kinds:
         (st.success if status[0] == "success" else st.error)(
-            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:"
+            status_text(status),
+            icon=":material/check_circle:" if status[0] == "success" else ":material/error:",
         )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ser_core import audio
 from ser_core.config import DEFAULT_CONFIG
+from ui.i18n import N_, _
 
 #: What every uploader accepts (``type=``): exactly the formats the error messages list
 #: (:data:`ser_core.audio.SUPPORTED_EXTENSIONS`, :data:`ser_core.audio.FORMATS_TEXT`).
@@ -25,6 +26,9 @@ _MIME = {
     "aac": "audio/aac",
     "webm": "audio/webm",
 }
+#: The name of a clip recorded in the browser (kept in English in the session; shown with
+#: :func:`shown_name`).
+RECORDING_NAME = N_("your recording")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -64,11 +68,19 @@ def wav_bytes(y: np.ndarray) -> bytes:
 
 
 def upload_help() -> str:
+    """The uploaders' help: the formats that work (:data:`ser_core.audio.FORMATS_TEXT`) and
+    the limits."""
     limit = st.get_option("server.maxUploadSize")
-    return (
-        f"{audio.FORMATS_TEXT}; up to {limit} MB and {audio.MAX_SECONDS / 60:.0f} minutes. "
+    ext = audio.SUPPORTED_EXTENSIONS
+    return _(
+        "{formats} or {last}; up to {mb} MB and {minutes} minutes. "
         "Audio longer than 3 s is judged over sliding 3-s windows."
-    )
+    ).format(formats=", ".join(ext[:-1]), last=ext[-1], mb=limit, minutes=f"{audio.MAX_SECONDS / 60:.0f}")
+
+
+def shown_name(name: str) -> str:
+    """A clip's name as shown: a browser recording's in the reader's language."""
+    return _(RECORDING_NAME) if name == RECORDING_NAME else name
 
 
 def make_clip(data: bytes, name: str, source: str) -> dict:

@@ -11,25 +11,44 @@ import streamlit as st
 from ser_core import audio, conditions, features, ravdess
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.errors import SERError
+from ser_core.figures.style import gender_name
 from ui import loaders
+from ui.i18n import N_, _, ngettext
 from ui.state import KEY_EMOTION, KEY_SENTENCE, KEY_SPEAKER
 
-SOURCE_CORPUS = "Corpus clip"
-SOURCE_UPLOAD = "Upload a file"
-#: Tab titles of the condition families, in the order the page shows them.
+#: The clip sources (session values, in English; shown with :func:`source_label`).
+SOURCE_CORPUS = N_("Corpus clip")
+SOURCE_UPLOAD = N_("Upload a file")
+#: Tab titles of the condition families, in the order the page shows them (English;
+#: translated where shown).
 CONDITION_TABS = {
-    "clean": "Clean",
-    "room": "Rooms",
-    "noise": "Noise",
-    "device": "Devices",
-    "codec": "Codecs",
-    "combined": "Room + babble",
+    "clean": N_("Clean"),
+    "room": N_("Rooms"),
+    "noise": N_("Noise"),
+    "device": N_("Devices"),
+    "codec": N_("Codecs"),
+    "combined": N_("Room + babble"),
 }
 
 
-@st.cache_data(show_spinner="Computing the 13 representations…", max_entries=32)
+def source_label(source: str) -> str:
+    """A clip source (:data:`SOURCE_CORPUS`, :data:`SOURCE_UPLOAD`) in the language of this run."""
+    return _(source)
+
+
+def condition_tab(family: str) -> str:
+    """The tab title of a condition family in the language of this run."""
+    return _(CONDITION_TABS.get(family, family))
+
+
 def representations(y: np.ndarray) -> dict[str, np.ndarray]:
     """All 13 representations of a waveform (its centre 3 s), cached by content."""
+    with st.spinner(_("Computing the 13 representations…")):
+        return _representations(y)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _representations(y: np.ndarray) -> dict[str, np.ndarray]:
     return features.compute_all(y)
 
 
@@ -40,9 +59,12 @@ def clip_options(meta: pd.DataFrame, emotion: str, speaker: str) -> pd.DataFrame
 
 
 def speaker_label(meta: pd.DataFrame, speaker: str) -> str:
-    """``"EB0 (female, 27)"`` for a speaker id."""
+    """``"EB0 (female, 27)"`` for a speaker id, in the language of this run."""
     row = meta.loc[meta["speaker"] == speaker].iloc[0]
-    return f"{speaker} ({row['gender']}, {row['age']})"
+    age = int(row["age"])
+    # Translators: a speaker's id, gender and age in years ("EB0 (female, 27)").
+    template = ngettext("{speaker} ({gender}, {age})", "{speaker} ({gender}, {age})", age)
+    return template.format(speaker=speaker, gender=gender_name(row["gender"]), age=age)
 
 
 def random_clip(meta: pd.DataFrame) -> None:
@@ -95,10 +117,11 @@ def ravdess_metadata() -> pd.DataFrame | None:
         root = ravdess.find_ravdess()
     except SERError:
         return None
-    return _ravdess_metadata(str(root))
+    with st.spinner(_("Reading RAVDESS…")):
+        return _ravdess_metadata(str(root))
 
 
-@st.cache_data(show_spinner="Reading RAVDESS…")
+@st.cache_data(show_spinner=False)
 def _ravdess_metadata(root: str) -> pd.DataFrame:
     return ravdess.load_ravdess_metadata(root)
 

@@ -23,6 +23,7 @@ from ser_core import audio, explain, features, sonify
 from ser_core.inference import Predictor
 from ui import jobs
 from ui.clips import clip_waveform, decode_upload, make_clip, wav_bytes
+from ui.i18n import N_, _, ngettext
 from ui.models import model_card, model_stamp, shipped_models
 from ui.state import (
     KEY_XAI_LIME,
@@ -33,18 +34,28 @@ from ui.state import (
     KEY_XAI_UPLOADER,
 )
 
-XAI_SOURCES = {"corpus": "Corpus clip", "upload": "Upload a file"}
+#: The clip sources (English, marked: shown as ``_(XAI_SOURCES[source])``).
+XAI_SOURCES = {"corpus": N_("Corpus clip"), "upload": N_("Upload a file")}
 XAI_PREDICTED = "predicted"
 #: Architectures the explainers handle (Grad-CAM layer, LRP rules).
 XAI_ARCHITECTURES = ("resnet18", "small_cnn", "vgg16")
 #: How many times each method was really computed (not served from the cache), per
 #: process: lets tests check that display widgets recompute nothing.
 XAI_COMPUTED: Counter = Counter()
+#: What each deletion score means (English, marked: shown as ``_(XAI_SCORES[score])``).
 XAI_SCORES = {
-    "auc": "deletion AUC (lower is better): the area under the curve, 1 = the probability stayed at 100 %",
-    "drop10": "probability drop, in percentage points, once 10 % of the bins are removed (higher is better)",
-    "drop20": "probability drop, in percentage points, once 20 % of the bins are removed (higher is better)",
+    "auc": N_(
+        "deletion AUC (lower is better): the area under the curve, 1 = the probability stayed at 100 %"
+    ),
+    "drop10": N_(
+        "probability drop, in percentage points, once 10 % of the bins are removed (higher is better)"
+    ),
+    "drop20": N_(
+        "probability drop, in percentage points, once 20 % of the bins are removed (higher is better)"
+    ),
 }
+#: The score columns' short names (English, marked).
+XAI_SCORE_NAMES = {"auc": "AUC", "drop10": N_("drop @ 10 %"), "drop20": N_("drop @ 20 %")}
 #: PyTorch intra-op threads while explaining: on the shared 2-core machine one thread
 #: was 6x faster than two (benchmarks/bench_xai.py: 5.4 s vs 31.7 s per clip at load
 #: average ~6; two threads spin against the other processes).
@@ -61,18 +72,28 @@ def pct(p: float) -> str:
 
 
 def took(info: Mapping) -> str:
-    """``", 14 minutes when it was made"`` from an ``xai-eval`` result's ``seconds`` ("" without)."""
+    """How long an ``xai-eval`` result took to make, ``"14 minutes"`` or ``"45 s"``, from
+    its ``seconds`` ("" without), in the language of the run."""
     sec = info.get("seconds")
     if not isinstance(sec, (int, float)) or sec <= 0:
         return ""
-    return f", {sec / 60:.0f} minutes when it was made" if sec >= 90 else f", {sec:.0f} s when it was made"
+    if sec < 90:
+        return f"{sec:.0f} s"
+    minutes = round(sec / 60)
+    return ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
 
 
 def input_name(representation: str) -> str:
-    """``"the log-mel spectrogram"``; ``"the HPSS (...), its harmonic channel"`` when it has several."""
+    """``"log-mel spectrogram"``; ``"HPSS (...), its harmonic channel"`` when it has several
+    (in the language of the run; the first letter lowered unless it starts an acronym)."""
     rep = features.get(representation)
-    name = f"the {rep.title[0].lower()}{rep.title[1:]}" if not rep.title[:2].isupper() else f"the {rep.title}"
-    return f"{name}, its {rep.channels[0]} channel" if len(rep.channels) > 1 else name
+    title = _(rep.title)
+    name = title if title[:2].isupper() else f"{title[0].lower()}{title[1:]}"
+    if len(rep.channels) > 1:
+        return _("{representation}, its {channel} channel").format(
+            representation=name, channel=_(rep.channels[0])
+        )
+    return name
 
 
 @contextlib.contextmanager
@@ -114,32 +135,32 @@ def xai_settings() -> None:
     d = explain.XAIOptions()
     c1, c2, c3, c4 = st.columns(4)
     c1.number_input(
-        "LIME samples",
+        _("LIME samples"),
         16,
         2000,
         d.lime_samples,
         16,
         key=KEY_XAI_LIME,
-        help="Perturbed spectrograms LIME evaluates (one forward pass each): its cost and its stability.",
+        help=_("Perturbed spectrograms LIME evaluates (one forward pass each): its cost and its stability."),
     )
-    c2.number_input("SmoothGrad samples", 1, 200, d.smoothgrad_samples, 1, key=KEY_XAI_SG_SAMPLES)
+    c2.number_input(_("SmoothGrad samples"), 1, 200, d.smoothgrad_samples, 1, key=KEY_XAI_SG_SAMPLES)
     c3.number_input(
-        "SmoothGrad noise",
+        _("SmoothGrad noise"),
         0.0,
         1.0,
         d.smoothgrad_noise,
         0.05,
         key=KEY_XAI_SG_NOISE,
-        help="Noise std as a fraction of the input's range.",
+        help=_("Noise standard deviation as a fraction of the input's range."),
     )
     c4.number_input(
-        "Deletion steps",
+        _("Deletion steps"),
         2,
         100,
         d.deletion_steps,
         1,
         key=KEY_XAI_STEPS,
-        help="Steps from 0 to 100 % removed (10 % and 20 % are always included).",
+        help=_("Steps from 0 to 100 % removed (10 % and 20 % are always included)."),
     )
 
 
@@ -178,7 +199,8 @@ class XaiInput:
         model, else the first channel of the normalised input (the MFCCs of an MFCC
         model, each coefficient standardised).
     y_label : str
-        What its bin axis means (``"mel band"``, ``"MFCC coefficient"``, ...).
+        What its bin axis means (``"mel band"``, ``"MFCC coefficient"``, ...), in
+        English: translate it where it is shown.
     """
 
     x: np.ndarray
@@ -335,7 +357,7 @@ def xai_scores_table(curves: Mapping[str, explain.DeletionCurve], *, n_classes: 
         ok = explain.scorable(sc["p0"], n_classes=n_classes)
         rows.append(
             {
-                "method": "random order" if k == "random" else explain.get_explainer(k).title,
+                "method": _("random order") if k == "random" else explain.get_explainer(k).title,
                 "start": 100 * sc["p0"],
                 **{s: (v if ok else None) for s, v in sc.items() if s != "p0"},
             }
@@ -349,15 +371,23 @@ def in_points(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Display formats of the score columns (``start`` in %, drops in percentage points).
-SCORE_FORMATS = {"start": "{:.1f} %", "auc": "{:.3f}", "drop10": "{:.1f} pt", "drop20": "{:.1f} pt"}
+#: ``{pt}``: "pt", percentage points, in the language of the run.
+SCORE_FORMATS = {"start": "{:.1f} %", "auc": "{:.3f}", "drop10": "{:.1f} {pt}", "drop20": "{:.1f} {pt}"}
+
+
+def points() -> str:
+    """The abbreviation of percentage points ("pt") in the language of the run."""
+    # Translators: the abbreviation of "percentage points" after a number (12.5 pt)
+    return _("pt")
 
 
 def xai_scores_text(scores: pd.DataFrame) -> pd.DataFrame:
     """``scores`` with its score columns as text (:data:`SCORE_FORMATS`), "n/a" where a
     curve is not scored (a missing number would show as "None")."""
+    na, pt = _("n/a"), points()
 
     def fmt(f: str):
-        return lambda v: "n/a" if v is None or v != v else f.format(v)
+        return lambda v: na if v is None or v != v else f.format(v, pt=pt)
 
     return scores.assign(**{c: scores[c].map(fmt(f)) for c, f in SCORE_FORMATS.items() if c in scores})
 
@@ -366,16 +396,18 @@ def xai_scores_config() -> dict:
     """Column titles, widths and help of the deletion score tables."""
     cc = st.column_config
     return {
-        "method": cc.TextColumn("method", width=110),
+        "method": cc.TextColumn(_("method"), width=110),
         "start": cc.TextColumn(
-            "start",
+            _("start"),
             width=60,
-            help="Probability of the explained class before any bin is removed. Below chance "
-            "(one in six) the scores are n/a: a curve starting near 0 cannot fall.",
+            help=_(
+                "Probability of the explained class before any bin is removed. Below chance "
+                "(one in six) the scores are n/a: a curve starting near 0 cannot fall."
+            ),
         ),
-        "auc": cc.TextColumn("AUC", help=XAI_SCORES["auc"], width=70),
-        "drop10": cc.TextColumn("drop @ 10 %", help=XAI_SCORES["drop10"], width=90),
-        "drop20": cc.TextColumn("drop @ 20 %", help=XAI_SCORES["drop20"], width=90),
+        "auc": cc.TextColumn("AUC", help=_(XAI_SCORES["auc"]), width=70),
+        "drop10": cc.TextColumn(_(XAI_SCORE_NAMES["drop10"]), help=_(XAI_SCORES["drop10"]), width=90),
+        "drop20": cc.TextColumn(_(XAI_SCORE_NAMES["drop20"]), help=_(XAI_SCORES["drop20"]), width=90),
     }
 
 

@@ -15,6 +15,8 @@ import streamlit as st
 from ser_core import data
 from ser_core.config import EMOTIONS, artifacts_dir
 from ser_core.errors import SERError
+from ser_core.i18n import emotion_name
+from ui.i18n import N_, _, ngettext
 from ui.models import model_card
 from ui.state import (
     CURRENT_CLIP,
@@ -29,11 +31,12 @@ from ui.state import (
 )
 
 #: Split filter choices; "test" is the default (clips the model never trained on).
+#: English, marked: shown as ``_(SPLIT_FILTER[split])``.
 SPLIT_FILTER = {
-    "test": "test clips",
-    "val": "validation clips",
-    "train": "training clips",
-    "all": "all clips",
+    "test": N_("test clips"),
+    "val": N_("validation clips"),
+    "train": N_("training clips"),
+    "all": N_("all clips"),
 }
 #: The "no filter" choice of the emotion and speaker filters.
 ANY = "any"
@@ -72,38 +75,43 @@ def clip_parts(meta: pd.DataFrame, model_name: str) -> dict[str, str] | None:
 
 
 def part_label(part: str | None, *, train_on_val: bool = False) -> str:
-    """Short label of a clip's part: ``"test"``, ``"validation"``, ``"training"``."""
+    """Short label of a clip's part: ``"test"``, ``"validation"``, ``"training"`` (in the
+    language of the run)."""
     if part is None:
-        return "split unknown"
+        return _("split unknown")
     if part == "val":
-        return "validation, trained on" if train_on_val else "validation"
-    return {"test": "test", "train": "training"}.get(part, part)
+        return _("validation, trained on") if train_on_val else _("validation")
+    return {"test": _("test"), "train": _("training")}.get(part, part)
 
 
 def part_sentence(part: str | None, model_name: str) -> str:
     """What a clip's part means for the shown model, in one sentence (markdown)."""
     tr = model_training(model_name)
-    seen_voice = (
-        " (it did hear this speaker's other clips: seed split)" if tr.get("protocol") == "seed" else ""
-    )
-    if part == "test":
-        return f"A **test** clip: {model_name} never trained on it{seen_voice}."
-    if part == "val" and tr.get("train_on_val"):
-        return (
-            f"A **validation** clip that {model_name} was refit on: it trained on this clip, "
+    if part == "test" and tr.get("protocol") == "seed":
+        text = _(
+            "A **test** clip: {model} never trained on it (it did hear this speaker's other "
+            "clips: seed split)."
+        )
+    elif part == "test":
+        text = _("A **test** clip: {model} never trained on it.")
+    elif part == "val" and tr.get("train_on_val"):
+        text = _(
+            "A **validation** clip that {model} was refit on: it trained on this clip, "
             "so a confident prediction here says little."
         )
-    if part == "val":
-        return (
-            f"A **validation** clip: {model_name} did not train on it, but its training "
+    elif part == "val":
+        text = _(
+            "A **validation** clip: {model} did not train on it, but its training "
             "stopped and was calibrated on these clips."
         )
-    if part == "train":
-        return (
-            f"A **training** clip: {model_name} learned from this very clip, so a "
+    elif part == "train":
+        text = _(
+            "A **training** clip: {model} learned from this very clip, so a "
             "confident prediction here says little. Pick a test clip to see how it generalises."
         )
-    return f"Which clips {model_name} trained on is not known (no split for it)."
+    else:
+        text = _("Which clips {model} trained on is not known (no split for it).")
+    return text.format(model=model_name)
 
 
 def _default_filters(meta: pd.DataFrame, parts: dict[str, str] | None) -> None:
@@ -139,11 +147,11 @@ def _filtered(meta: pd.DataFrame, parts: dict[str, str] | None) -> pd.DataFrame:
     if has_split:
         keep_valid(KEY_XAI_SPLIT, list(SPLIT_FILTER))
         split = cols[0].selectbox(
-            "Split",
+            _("Split"),
             list(SPLIT_FILTER),
-            format_func=SPLIT_FILTER.get,
+            format_func=lambda s: _(SPLIT_FILTER[s]),
             key=KEY_XAI_SPLIT,
-            help="The shown model's training split: test clips are the ones it never trained on.",
+            help=_("The shown model's training split: test clips are the ones it never trained on."),
         )
         if split != "all":
             rows = rows[rows["file_id"].map(parts).eq(split)]
@@ -151,12 +159,15 @@ def _filtered(meta: pd.DataFrame, parts: dict[str, str] | None) -> pd.DataFrame:
     keep_valid(KEY_XAI_EMOTION, emotions)
     st.session_state.setdefault(KEY_XAI_EMOTION, EMOTIONS[0])  # one emotion at first: a short list
     emotion = cols[-2].selectbox(
-        "Emotion", emotions, key=KEY_XAI_EMOTION, format_func=lambda e: "any emotion" if e == ANY else e
+        _("Emotion"),
+        emotions,
+        key=KEY_XAI_EMOTION,
+        format_func=lambda e: _("any emotion") if e == ANY else emotion_name(e),
     )
     speakers = [ANY, *sorted(meta["speaker"].astype(str).unique())]
     keep_valid(KEY_XAI_SPEAKER, speakers)
     speaker = cols[-1].selectbox(
-        "Speaker", speakers, key=KEY_XAI_SPEAKER, format_func=lambda s: "any speaker" if s == ANY else s
+        _("Speaker"), speakers, key=KEY_XAI_SPEAKER, format_func=lambda s: _("any speaker") if s == ANY else s
     )
     if emotion != ANY:
         rows = rows[rows["emotion"] == emotion]
@@ -181,7 +192,7 @@ def xai_corpus_picker(meta: pd.DataFrame, model_name: str) -> dict | None:
     rows = _filtered(meta, parts)
     ids = rows["file_id"].astype(str).tolist()
     if not ids:
-        st.info("No clip passes these filters: widen one of them.", icon=":material/filter_alt_off:")
+        st.info(_("No clip passes these filters: widen one of them."), icon=":material/filter_alt_off:")
         return None
     keep_valid(KEY_XAI_FILE, ids)
     text = dict(zip(rows["file_id"], rows["text"] if "text" in rows else rows["file_id"]))
@@ -191,16 +202,22 @@ def xai_corpus_picker(meta: pd.DataFrame, model_name: str) -> dict | None:
         return f"{f}{split} · “{text.get(f, '')}”"
 
     c1, c2, c3, c4 = st.columns([6, 1.2, 1.2, 1.6], vertical_alignment="bottom")
-    fid = c1.selectbox(f"Clip: {len(ids)} match the filters", ids, key=KEY_XAI_FILE, format_func=label)
-    c2.button("Previous", key=KEY_XAI_PREV, on_click=_step, args=(ids, "prev"), width="stretch")
-    c3.button("Next", key=KEY_XAI_NEXT, on_click=_step, args=(ids, "next"), width="stretch")
+    n = len(ids)
+    fid = c1.selectbox(
+        ngettext("Clip: {n} matches the filters", "Clip: {n} match the filters", n).format(n=n),
+        ids,
+        key=KEY_XAI_FILE,
+        format_func=label,
+    )
+    c2.button(_("Previous"), key=KEY_XAI_PREV, on_click=_step, args=(ids, "prev"), width="stretch")
+    c3.button(_("Next"), key=KEY_XAI_NEXT, on_click=_step, args=(ids, "next"), width="stretch")
     c4.button(
-        "Random clip",
+        _("Random clip"),
         key=KEY_XAI_RANDOM,
         on_click=_step,
         args=(ids, "random"),
         width="stretch",
-        help="A random clip among those the filters let through.",
+        help=_("A random clip among those the filters let through."),
     )
     if fid is None:
         return None

@@ -7,11 +7,14 @@ import streamlit as st
 from ser_core.config import DEFAULT_CONFIG, EMOTIONS
 from ser_core.errors import SERError
 from ser_core.feedback import Feedback, FeedbackStore
+from ser_core.i18n import emotion_name, error_message
+from ui.i18n import N_, _
 from ui.predictor import ClipResult
 from ui.state import KEY_FB_CONSENT, KEY_FB_CORRECT, KEY_FB_FOR, KEY_FB_RIGHT, KEY_FB_STATUS, KEY_FB_SUBMIT
 
-FB_YES, FB_NO, FB_NOT_SURE = "Yes", "No", "Not sure"
-CONSENT_LABEL = "Donate this recording to improve the model"
+#: The answers to "Was this right?" (the radio's values; shown with ``_(answer)``).
+FB_YES, FB_NO, FB_NOT_SURE = N_("Yes"), N_("No"), N_("Not sure")
+CONSENT_LABEL = N_("Donate this recording to improve the model")
 
 
 def _feedback_reset(tag: str) -> None:
@@ -39,15 +42,34 @@ def send_feedback(res: ClipResult) -> None:
     try:
         FeedbackStore().add(fb, audio=res.y, consent=consent, sr=DEFAULT_CONFIG.sr)
     except SERError as err:
-        st.session_state[KEY_FB_STATUS] = ("error", f"Your feedback was not stored: {err}")
+        st.session_state[KEY_FB_STATUS] = (
+            "error",
+            N_("Your feedback was not stored: {error}"),
+            {"error": err},
+        )
         return
-    what = (
-        f"your feedback and your recording ({len(res.y) / DEFAULT_CONFIG.sr:.1f} s, "
-        "saved as FLAC under a random name)"
-        if consent
-        else "your feedback only (no audio was kept)"
-    )
-    st.session_state[KEY_FB_STATUS] = ("success", f"Thank you: stored {what}.")
+    if consent:
+        st.session_state[KEY_FB_STATUS] = (
+            "success",
+            N_(
+                "Thank you: stored your feedback and your recording ({seconds} s, saved as FLAC "
+                "under a random name)."
+            ),
+            {"seconds": f"{len(res.y) / DEFAULT_CONFIG.sr:.1f}"},
+        )
+    else:
+        st.session_state[KEY_FB_STATUS] = (
+            "success",
+            N_("Thank you: stored your feedback only (no audio was kept)."),
+            {},
+        )
+
+
+def status_text(status: tuple) -> str:
+    """A remembered feedback message (``(kind, template, params)``) in the language of this
+    run (a library error among the values in it too)."""
+    values = {k: error_message(v) if isinstance(v, SERError) else v for k, v in status[2].items()}
+    return _(status[1]).format(**values)
 
 
 def feedback_form(res: ClipResult) -> None:
@@ -56,8 +78,9 @@ def feedback_form(res: ClipResult) -> None:
     status = st.session_state.get(KEY_FB_STATUS)
     sent = status is not None and status[0] == "success"
     answer = st.radio(
-        "Was this right?",
+        _("Was this right?"),
         [FB_YES, FB_NO, FB_NOT_SURE],
+        format_func=_,
         index=None,
         horizontal=True,
         key=KEY_FB_RIGHT,
@@ -65,25 +88,27 @@ def feedback_form(res: ClipResult) -> None:
     )
     if answer == FB_NO:
         st.selectbox(
-            "What is the right emotion?",
+            _("What is the right emotion?"),
             [e for e in EMOTIONS if e != res.verdict.label],
+            format_func=emotion_name,
             index=None,
-            placeholder="Pick the emotion",
+            placeholder=_("Pick the emotion"),
             key=KEY_FB_CORRECT,
             disabled=sent,
         )
     st.checkbox(
-        CONSENT_LABEL,
+        _(CONSENT_LABEL),
         value=False,
         key=KEY_FB_CONSENT,
         disabled=sent,
-        help="Unticked, only your answer is stored, never the audio. Ticked, the "
-        "recording is also saved (FLAC, random file name) and may be used to "
-        "train future models.",
+        help=_(
+            "Unticked, only your answer is stored, never the audio. Ticked, the recording is "
+            "also saved (FLAC, random file name) and may be used to train future models."
+        ),
     )
     ready = answer is not None and (answer != FB_NO or st.session_state.get(KEY_FB_CORRECT))
     st.button(
-        "Send feedback",
+        _("Send feedback"),
         key=KEY_FB_SUBMIT,
         icon=":material/send:",
         on_click=send_feedback,
@@ -92,5 +117,6 @@ def feedback_form(res: ClipResult) -> None:
     )
     if status is not None:
         (st.success if status[0] == "success" else st.error)(
-            status[1], icon=":material/check_circle:" if status[0] == "success" else ":material/error:"
+            status_text(status),
+            icon=":material/check_circle:" if status[0] == "success" else ":material/error:",
         )

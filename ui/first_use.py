@@ -17,7 +17,8 @@ from ser_core import adapt
 from ser_core.errors import SERError
 from ser_core.inference import Predictor
 from ui.calibration import CALIBRATION_MIN_SECONDS, adaptable_suggestion, calibrate
-from ui.clips import decode_upload
+from ui.clips import decode_upload, shown_name
+from ui.i18n import N_, _
 from ui.state import (
     KEY_CAL_CLIP,
     KEY_CAL_STATUS,
@@ -32,17 +33,26 @@ from ui.state import (
 MIN_SECONDS = CALIBRATION_MIN_SECONDS
 #: What the step asks for (s): from here a calibration re-estimates batch norm too (AdaBN).
 RECOMMENDED_SECONDS = adapt.ADABN_SECONDS
-INVITATION = (
-    f"Talk for **{RECOMMENDED_SECONDS:.0f} s about anything**: what you did today, your "
-    "favourite food, in your ordinary voice. The model then listens to *your* voice: "
-    "it normalises what it hears with your own averages instead of those of the corpus "
-    "speakers. The audio stays in this browser session and is never stored."
-)
-LENGTH_HINT = (
-    f"At least {MIN_SECONDS:.0f} s, {RECOMMENDED_SECONDS:.0f} s is best: the recorder shows "
-    "the time while you talk, and calibration starts as soon as you stop."
-)
-SKIP_LABEL = "Skip — predict without calibrating"
+#: The step's button that hides it (shown with ``_(SKIP_LABEL)``).
+SKIP_LABEL = N_("Skip — predict without calibrating")
+
+
+def invitation() -> str:
+    """What the step asks for, in the language of this run."""
+    return _(
+        "Talk for **{seconds} s about anything**: what you did today, your favourite food, in "
+        "your ordinary voice. The model then listens to *your* voice: it normalises what it "
+        "hears with your own averages instead of those of the corpus speakers. The audio stays "
+        "in this browser session and is never stored."
+    ).format(seconds=f"{RECOMMENDED_SECONDS:.0f}")
+
+
+def length_hint() -> str:
+    """How long to talk, in the language of this run."""
+    return _(
+        "At least {least} s, {best} s is best: the recorder shows the time while you talk, and "
+        "calibration starts as soon as you stop."
+    ).format(least=f"{MIN_SECONDS:.0f}", best=f"{RECOMMENDED_SECONDS:.0f}")
 
 
 def stage(base: Predictor) -> str | None:
@@ -74,8 +84,10 @@ def skip() -> None:
     st.session_state.pop(KEY_CAL_STATUS, None)
 
 
-def _refuse(message: str) -> None:
-    st.session_state[KEY_CAL_STATUS] = ("error", message)
+def _refuse(message: str, **params: object) -> None:
+    """Remember why the staged clip was refused, as :func:`ui.calibration.calibrate` does
+    (an English template and its values, said in the reader's language when shown)."""
+    st.session_state[KEY_CAL_STATUS] = ("error", message, params)
 
 
 def calibrate_staged(base: Predictor) -> None:
@@ -87,13 +99,18 @@ def calibrate_staged(base: Predictor) -> None:
         return
     st.session_state[KEY_FIRST_TRIED] = clip["id"]
     try:
-        seconds = len(decode_upload(clip["data"], clip["name"])) / base.cfg.sr
+        seconds = len(decode_upload(clip["data"], shown_name(clip["name"]))) / base.cfg.sr
     except SERError as err:
-        return _refuse(f"Calibration failed: {err}")
+        return _refuse(N_("Calibration failed: {error}"), error=err)
     if seconds < MIN_SECONDS:
         return _refuse(
-            f"That recording lasts {seconds:.0f} s: talk for at least {MIN_SECONDS:.0f} s "
-            f"({RECOMMENDED_SECONDS:.0f} s is best), then record again."
+            N_(
+                "That recording lasts {seconds} s: talk for at least {least} s ({best} s is best), "
+                "then record again."
+            ),
+            seconds=f"{seconds:.0f}",
+            least=f"{MIN_SECONDS:.0f}",
+            best=f"{RECOMMENDED_SECONDS:.0f}",
         )
     calibrate(base)
     voice = st.session_state.get(KEY_VOICE)
@@ -104,12 +121,12 @@ def calibrate_staged(base: Predictor) -> None:
 
 def switch_sentence(base: Predictor) -> tuple[str | None, str]:
     """``(model_name, sentence)``: the best adaptable model, and one sentence offering it."""
-    model_name, _ = adaptable_suggestion()
-    return model_name, (
-        f"**{base.model_name}** cannot adapt to a voice (it normalises with the corpus "
-        f"speakers' averages): switch to **{model_name}**, the best model that can, and "
-        f"talk for {RECOMMENDED_SECONDS:.0f} s, or skip."
-    )
+    model_name, _how = adaptable_suggestion()
+    return model_name, _(
+        "**{model}** cannot adapt to a voice (it normalises with the corpus speakers' "
+        "averages): switch to **{best}**, the best model that can, and talk for {seconds} s, "
+        "or skip."
+    ).format(model=base.model_name, best=model_name, seconds=f"{RECOMMENDED_SECONDS:.0f}")
 
 
 def adapted_note(pred: Predictor) -> bool:
@@ -123,8 +140,9 @@ def adapted_note(pred: Predictor) -> bool:
     if voice is None or pred.profile is None:
         return False
     st.success(
-        f"{pred.adaptation()} Every prediction below uses it; change or forget it under "
-        "**Calibrate to my voice**.",
+        pred.adaptation()
+        + " "
+        + _("Every prediction below uses it; change or forget it under **Calibrate to my voice**."),
         icon=":material/record_voice_over:",
     )
     return True

@@ -1,18 +1,31 @@
 """The interface language of a session: picked in the sidebar, first taken from the browser.
 
-Pages and helpers translate with ``from ui.i18n import _, ngettext, N_`` (the functions of
+Pages and helpers translate with ``from ui.i18n import _, ngettext, pgettext, N_`` (the functions of
 :mod:`ser_core.i18n`); :func:`apply_language` sets the run's language before anything is
 drawn (``app.py`` and :func:`ui.navigation.ensure_navigation`, which every page calls first).
+A fragment's rerun and a widget callback run without the page: for them (and anything else
+in a session's script thread that never set a language) the library asks
+:func:`session_language`, registered here as its resolver.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ser_core.i18n import LANGUAGES, N_, gettext, language_from_locale, ngettext, set_language
+from ser_core.i18n import (
+    LANGUAGES,
+    N_,
+    gettext,
+    language_from_locale,
+    ngettext,
+    pgettext,
+    set_language,
+    set_language_resolver,
+)
 from ui.state import KEY_LANG
 
-__all__ = ["N_", "_", "apply_language", "language_picker", "ngettext"]
+__all__ = ["N_", "_", "apply_language", "language_picker", "ngettext", "pgettext", "session_language"]
 
 _ = gettext
 
@@ -23,6 +36,17 @@ def _browser_locale() -> str | None:
         return st.context.locale
     except Exception:  # noqa: BLE001 - no browser context (bare mode): English
         return None
+
+
+def session_language() -> str | None:
+    """The language the browser session chose, None outside a session's script thread."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    lang = st.session_state.get(KEY_LANG)
+    return lang if lang in LANGUAGES else None
+
+
+set_language_resolver(session_language)
 
 
 def apply_language() -> str:

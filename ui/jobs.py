@@ -18,6 +18,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ser_core.jobs import JobQueue, JobStatus
+from ui.i18n import _, ngettext
 
 #: Jobs that run at once (``SER_QUEUE_WORKERS``; default: one per two cores, at least one).
 WORKERS = int(os.environ.get("SER_QUEUE_WORKERS", max(1, (os.cpu_count() or 2) // 2)))
@@ -45,15 +46,20 @@ def session_id() -> str:
 
 
 def waiting_text(status: JobStatus, *, what: str) -> str:
-    """One line for a waiting user: their place in the queue, or the progress."""
+    """One line for a waiting user: their place in the queue, or the progress (``what``,
+    already translated, names the work: "Explanations")."""
     if status.state == "queued":
         ahead = status.position
         if ahead == 0:
-            return f"{what}: next in line, waiting for a free worker…"
-        return f"{what}: {ahead} request{'s' if ahead > 1 else ''} ahead of yours in the queue…"
+            return _("{what}: next in line, waiting for a free worker…").format(what=what)
+        return ngettext(
+            "{what}: {n} request ahead of yours in the queue…",
+            "{what}: {n} requests ahead of yours in the queue…",
+            ahead,
+        ).format(what=what, n=ahead)
     if status.progress > 0:
-        return f"{what}: running, {status.progress:.0%} done…"
-    return f"{what}: running…"
+        return _("{what}: running, {progress:.0%} done…").format(what=what, progress=status.progress)
+    return _("{what}: running…").format(what=what)
 
 
 def queued(

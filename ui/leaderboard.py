@@ -16,6 +16,26 @@ from ser_core import data, figures, run_state, tracking
 from ser_core import leaderboard as lb
 from ser_core.conditions import condition_names
 from ser_core.errors import SERError
+from ui.i18n import _, ngettext, pgettext
+
+
+def state_name(state: str) -> str:
+    """A run state (:data:`ser_core.run_state.STATES`) in the language of this run (an
+    unknown one as is); the context keeps "training" apart from training clips."""
+    names = {
+        "finished": pgettext("run state", "finished"),
+        "training": pgettext("run state", "training"),
+        "stopped": pgettext("run state", "stopped"),
+        "failed": pgettext("run state", "failed"),
+        "killed": pgettext("run state", "killed"),
+    }
+    return names.get(state, state)
+
+
+def shown_states(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with its ``state`` column in the language of this run, for what people read
+    (run labels, the comparison); decisions read the identifiers of the original table."""
+    return runs.assign(state=runs["state"].map(state_name)) if "state" in runs else runs
 
 
 def tracking_stamp() -> tuple[str, int, int] | None:
@@ -28,7 +48,7 @@ def tracking_stamp() -> tuple[str, int, int] | None:
     return str(p), st_.st_mtime_ns, st_.st_size
 
 
-@st.cache_data(show_spinner="Reading the MLflow runs…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)  # leaderboard_runs() shows the spinner
 def _lb_runs(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     return lb.load_runs(path)
 
@@ -42,8 +62,10 @@ def leaderboard_runs() -> pd.DataFrame:
     when it cannot be read.
     """
     stamp = tracking_stamp()
-    runs = pd.DataFrame(columns=lb.RUN_COLUMNS) if stamp is None else _lb_runs(*stamp)
-    return run_state.with_states(runs)
+    if stamp is None:
+        return run_state.with_states(pd.DataFrame(columns=lb.RUN_COLUMNS))
+    with st.spinner(_("Reading the MLflow runs…")):  # shown only after half a second
+        return run_state.with_states(_lb_runs(*stamp))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -81,27 +103,44 @@ def conditions_section() -> None:
     table = condition_runs()
     if table.empty:
         st.info(
-            "No model has been scored under recording conditions yet. Re-score a model's "
-            f"leave-one-speaker-out folds in rooms, noise and codecs:\n\n`{CONDITIONS_COMMAND}`",
+            _(
+                "No model has been scored under recording conditions yet. Re-score a model's "
+                "leave-one-speaker-out folds in rooms, noise and codecs:\n\n`{command}`"
+            ).format(command=CONDITIONS_COMMAND),
             icon=":material/info:",
         )
         return
     st.plotly_chart(figures.conditions_heatmap(table, order=condition_names()), key="leaderboard.conditions")
     clips = table["max_clips"].dropna()
-    sample = f" on at most {int(clips.max())} clips per speaker" if len(clips) else ""
-    st.caption(
-        "Leave-one-speaker-out accuracy, mean over the held-out speakers, of each model's fold "
-        f"models{sample}, the speaker's clips played through a room, a noise, a device or a codec "
-        "(`ser_core.conditions`). Hover a cell for the drop against clean audio and the worst speaker."
-    )
+    hover = _("Hover a cell for the drop against clean audio and the worst speaker.")
+    if len(clips):
+        n = int(clips.max())
+        text = ngettext(
+            "Leave-one-speaker-out accuracy, mean over the held-out speakers, of each model's fold "
+            "models on at most {n} clip per speaker, the speaker's clips played through a room, a "
+            "noise, a device or a codec (`ser_core.conditions`).",
+            "Leave-one-speaker-out accuracy, mean over the held-out speakers, of each model's fold "
+            "models on at most {n} clips per speaker, the speaker's clips played through a room, a "
+            "noise, a device or a codec (`ser_core.conditions`).",
+            n,
+        ).format(n=n)
+    else:
+        text = _(
+            "Leave-one-speaker-out accuracy, mean over the held-out speakers, of each model's fold "
+            "models, the speaker's clips played through a room, a noise, a device or a codec "
+            "(`ser_core.conditions`)."
+        )
+    st.caption(f"{text} {hover}")
 
 
 def how_to_train() -> None:
     """An info box saying that no run is logged yet and how to train one."""
     st.info(
-        f"No training run in the MLflow database `{tracking.db_path()}` yet. Train a model "
-        f"and its run appears here:\n\n`{lb.HOW_TO_TRAIN}`\n\n(leave-one-speaker-out: "
-        "`--protocol loso --fold 0` … `--fold 8`; needs the corpus).",
+        _(
+            "No training run in the MLflow database `{db}` yet. Train a model and its run "
+            "appears here:\n\n`{command}`\n\n(leave-one-speaker-out: `--protocol loso --fold 0` "
+            "… `--fold 8`; needs the corpus)."
+        ).format(db=tracking.db_path(), command=lb.HOW_TO_TRAIN),
         icon=":material/info:",
     )
 
@@ -123,36 +162,36 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
     pct = {
         c: cc.NumberColumn(t, format="%.1f %%", help=h, width=w)
         for c, t, h, w in [
-            ("macro_f1", "macro F1", "unweighted mean of the six per-class F1 (test)", 68),
-            ("precision", "precision", "macro precision (test)", 70),
-            ("recall", "recall", "macro recall (test)", 62),
+            ("macro_f1", _("macro F1"), _("unweighted mean of the six per-class F1 (test)"), 68),
+            ("precision", _("precision"), _("macro precision (test)"), 70),
+            ("recall", _("recall"), _("macro recall (test)"), 62),
         ]
     }
     config: dict = {
-        "model": cc.TextColumn("model", width=80),
-        "input": cc.TextColumn("representation", width=104),
+        "model": cc.TextColumn(_("model"), width=80),
+        "input": cc.TextColumn(_("representation"), width=104),
         "protocol": cc.TextColumn(
-            "protocol",
+            _("protocol"),
             width=62,
-            help="seed: one fixed split; loso: leave one speaker out (one run per held-out speaker)",
+            help=_("seed: one fixed split; loso: leave one speaker out (one run per held-out speaker)"),
         ),
         "accuracy": cc.ProgressColumn(
-            "test accuracy", format="%.1f %%", min_value=0.0, max_value=100.0, width=130
+            _("test accuracy"), format="%.1f %%", min_value=0.0, max_value=100.0, width=130
         ),
         **pct,
         "ece_after": cc.NumberColumn(
             "ECE",
             format="%.3f",
             width=52,
-            help="expected calibration error after temperature scaling (lower is better)",
+            help=_("expected calibration error after temperature scaling (lower is better)"),
         ),
         "parameters": cc.TextColumn(
-            "weights",
+            _("weights"),
             width=62,
-            help="trainable parameters (an ensemble: the sum over its member networks); —: not logged",
+            help=_("trainable parameters (an ensemble: the sum over its member networks); —: not logged"),
         ),
-        "minutes": cc.TextColumn("train time", width=76),
-        "start_time": cc.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+        "minutes": cc.TextColumn(_("train time"), width=76),
+        "start_time": cc.DatetimeColumn(_("started (UTC)"), format="YYYY-MM-DD HH:mm"),
     }
     df = table.copy()
     for col in ("accuracy", *pct):
@@ -181,18 +220,21 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
         df["shipped"] = df["shipped"].fillna("—") if "shipped" in df else "—"  # never a literal None
         if "state" not in df:
             df["state"] = df["status"].str.lower()
+        df["state"] = df["state"].map(state_name)
         config.update(
-            run_name=cc.TextColumn("run", width=200),
+            run_name=cc.TextColumn(_("run"), width=200),
             shipped=cc.TextColumn(
-                "shipped as", width=110, help="the shipped model whose card names this run"
+                _("shipped as"), width=110, help=_("the shipped model whose card names this run")
             ),
             state=cc.TextColumn(
-                "state",
+                _("state"),
                 width=80,
-                help="finished, training (its process or its newest metric says so), stopped "
-                "(marked RUNNING by MLflow, but no sign of life), failed or killed",
+                help=_(
+                    "finished, training (its process or its newest metric says so), stopped "
+                    "(marked RUNNING by MLflow, but no sign of life), failed or killed"
+                ),
             ),
-            fold=cc.NumberColumn("fold", format="%d", width=40),
+            fold=cc.NumberColumn(_("fold"), format="%d", width=40),
         )
     else:
         for m in ("accuracy", "macro_f1"):  # text: blank for single runs instead of "None"
@@ -214,26 +256,28 @@ def leaderboard_table(table: pd.DataFrame, *, every_run: bool) -> tuple[pd.DataF
             "parameters",
             "minutes",
         ]
-        std_help = "standard deviation over the LOSO folds (percentage points)"
+        std_help = _("standard deviation over the LOSO folds (percentage points)")
         for col in ("new_voices", "seed_split"):  # text: "—" where not measured instead of "None"
             df[col] = [f"{100 * v:.1f} %" if pd.notna(v) else "—" for v in df[col]]
         config.update(
             new_voices=cc.TextColumn(
-                "new voices",
+                _("new voices"),
                 width=78,
-                help="the recipe's leave-one-speaker-out mean: accuracy on a voice it never heard "
-                "(the number to expect for a new user); —: not measured",
+                help=_(
+                    "the recipe's leave-one-speaker-out mean: accuracy on a voice it never heard "
+                    "(the number to expect for a new user); —: not measured"
+                ),
             ),
             seed_split=cc.TextColumn(
-                "seed split",
+                _("seed split"),
                 width=72,
-                help="the recipe's seed-split accuracy: test clips of the speakers it trained on",
+                help=_("the recipe's seed-split accuracy: test clips of the speakers it trained on"),
             ),
-            n_folds=cc.NumberColumn("folds", format="%d", width=48, help="runs averaged (LOSO folds)"),
-            accuracy_pp=cc.TextColumn("± acc.", help=std_help, width=62),
+            n_folds=cc.NumberColumn(_("folds"), format="%d", width=48, help=_("runs averaged (LOSO folds)")),
+            accuracy_pp=cc.TextColumn(_("± acc."), help=std_help, width=62),
             macro_f1_pp=cc.TextColumn("± F1", help=std_help, width=58),
         )
-        config["minutes"] = cc.TextColumn("train time", width=76, help="mean over the folds")
+        config["minutes"] = cc.TextColumn(_("train time"), width=76, help=_("mean over the folds"))
     return df[cols], config
 
 
@@ -257,7 +301,9 @@ def fold_text(protocol: str, fold: float) -> str:
     if protocol == "seed" or pd.isna(fold):
         return ""
     speaker = loso_speakers().get(int(fold)) if protocol in ("loso", "both_loso") else None
-    return f" · fold {int(fold)}" + (f" (speaker {speaker} held out)" if speaker else "")
+    if speaker:
+        return " · " + _("fold {fold} (speaker {speaker} held out)").format(fold=int(fold), speaker=speaker)
+    return " · " + _("fold {fold}").format(fold=int(fold))
 
 
 def compact(value: float) -> str:
@@ -293,17 +339,25 @@ def loso_ensemble_table(table: pd.DataFrame | None, *, rule: str | None = None) 
     ``rule``: :func:`loso_ensemble_rule`."""
     if table is None:
         return
-    how = (
-        f"its members combined with {rule}"
-        if rule
-        else "its weights searched on another speaker's predictions"
-    )
-    st.markdown(f"**On a new voice (LOSO)**: one ensemble per held-out speaker, {how}")
+    if rule:
+        how = _(
+            "**On a new voice (LOSO)**: one ensemble per held-out speaker, its members combined with {rule}"
+        ).format(rule=rule)
+    else:
+        how = _(
+            "**On a new voice (LOSO)**: one ensemble per held-out speaker, its weights searched on "
+            "another speaker's predictions"
+        )
+    st.markdown(how)
     acc = 100 * table["accuracy"]
     st.metric(
-        "LOSO ensemble accuracy",
+        _("LOSO ensemble accuracy"),
         f"{acc.mean():.1f} % ± {acc.std(ddof=1) if len(acc) > 1 else 0:.1f}",
-        help=f"mean ± standard deviation over {len(table)} held-out speakers",
+        help=ngettext(
+            "mean ± standard deviation over {n} held-out speaker",
+            "mean ± standard deviation over {n} held-out speakers",
+            len(table),
+        ).format(n=len(table)),
     )
     members = [c for c in table.columns if c not in ("fold", "accuracy", "macro_f1")]
     st.dataframe(
@@ -311,11 +365,15 @@ def loso_ensemble_table(table: pd.DataFrame | None, *, rule: str | None = None) 
         hide_index=True,
         key="leaderboard.loso_ensemble",
         column_config={
+            "fold": st.column_config.NumberColumn(_("fold")),
             "accuracy": st.column_config.ProgressColumn(
-                "accuracy", format="percent", min_value=0, max_value=1
+                _("accuracy"), format="percent", min_value=0, max_value=1
             ),
-            "macro_f1": st.column_config.NumberColumn("macro F1", format="percent"),
-            **{m: st.column_config.NumberColumn(f"weight {m}", format="percent") for m in members},
+            "macro_f1": st.column_config.NumberColumn(_("macro F1"), format="percent"),
+            **{
+                m: st.column_config.NumberColumn(_("weight {member}").format(member=m), format="percent")
+                for m in members
+            },
         },
     )
 
@@ -343,7 +401,7 @@ def ensemble_overview(row: pd.Series) -> None:
         bags = json.loads(params.get("refit_seeds") or "{}")
     except ValueError:
         bags = {}
-    st.markdown("**Members and weights**")
+    st.markdown(_("**Members and weights**"))
     table = pd.DataFrame({"member": list(weights), "weight": list(weights.values())})
     table = table.sort_values("weight", ascending=False, kind="stable")
     if bags:
@@ -353,32 +411,44 @@ def ensemble_overview(row: pd.Series) -> None:
         hide_index=True,
         key="leaderboard.inspect.members",
         column_config={
-            "weight": st.column_config.ProgressColumn("weight", format="percent", min_value=0, max_value=1),
+            "member": st.column_config.TextColumn(_("member")),
+            "weight": st.column_config.ProgressColumn(
+                _("weight"), format="percent", min_value=0, max_value=1
+            ),
             "seeds": st.column_config.NumberColumn(
-                "seeds", help="networks of this member, each trained with another seed (their mean)"
+                _("seeds"), help=_("networks of this member, each trained with another seed (their mean)")
             ),
         },
     )
     c = st.columns(3)
     for col, (label, key) in zip(
-        c, [("test accuracy", "accuracy"), ("macro F1", "macro_f1"), ("ECE", "ece_after")]
+        c, [(_("test accuracy"), "accuracy"), (_("macro F1"), "macro_f1"), ("ECE", "ece_after")]
     ):
         v = row.get(key)
         shown = "—" if v is None or pd.isna(v) else (f"{v:.3f}" if key == "ece_after" else f"{100 * v:.1f} %")
         col.metric(label, shown)
     rule = params.get("search_rule")
     how = (
-        f"its members' calibrated probabilities are combined with {rule}"
+        _("its members' calibrated probabilities are combined with {rule}").format(rule=rule)
         if rule
-        else "the weights of its members' calibrated log-probabilities were searched (Optuna) "
-        "on their validation predictions"
+        else _(
+            "the weights of its members' calibrated log-probabilities were searched (Optuna) "
+            "on their validation predictions"
+        )
     )
-    refit = (
-        "; its test part was scored with each member retrained on training + validation clips"
-        if params.get("refit_on_train_val") == "True"
-        else ""
-    )
-    st.caption(f"An ensemble is not trained epoch by epoch, so it has no training curves: {how}{refit}.")
+    if params.get("refit_on_train_val") == "True":
+        st.caption(
+            _(
+                "An ensemble is not trained epoch by epoch, so it has no training curves: {how}; its "
+                "test part was scored with each member retrained on training + validation clips."
+            ).format(how=how)
+        )
+    else:
+        st.caption(
+            _("An ensemble is not trained epoch by epoch, so it has no training curves: {how}.").format(
+                how=how
+            )
+        )
 
 
 def closed_form_curves(curves: pd.DataFrame, best_step: float) -> tuple[pd.DataFrame, float]:

@@ -14,7 +14,9 @@ import streamlit as st
 from ser_core import live, live_batch
 from ser_core.config import EMOTIONS
 from ser_core.figures.predictor import probability_figure, timeline_figure, timeline_note
+from ser_core.i18n import current_language, emotion_name
 from ser_core.inference import Predictor, Verdict
+from ui.i18n import _, ngettext
 from ui.state import KEY_LIVE_FIGURES, KEY_LIVE_PLAYING, KEY_LIVE_SESSION
 
 #: Seconds of new audio between two predictions of a session (twice a second).
@@ -70,13 +72,22 @@ def calibration_note(pred: Predictor, *, on_the_fly: bool) -> str:
     profile = getattr(pred, "profile", None)
     if profile is None or not pred.speaker_normalised:
         return ""
-    who = f" ({profile.name!r})" if profile.name else ""
+    name = repr(profile.name)
+    if on_the_fly and profile.name:
+        return _(
+            "After the warm-up, statistics of what you say now replace your calibration ({name}); "
+            "switch this off to keep the calibration."
+        ).format(name=name)
     if on_the_fly:
-        return (
-            f"After the warm-up, statistics of what you say now replace your calibration{who}; "
+        return _(
+            "After the warm-up, statistics of what you say now replace your calibration; "
             "switch this off to keep the calibration."
         )
-    return f"Your calibration{who} is used live; adapting on the fly would replace it after the warm-up."
+    if profile.name:
+        return _(
+            "Your calibration ({name}) is used live; adapting on the fly would replace it after the warm-up."
+        ).format(name=name)
+    return _("Your calibration is used live; adapting on the fly would replace it after the warm-up.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -105,16 +116,21 @@ def listening_caption(batcher: live_batch.LiveBatcher) -> str:
     n = len(batcher)
     took, windows = batcher.last_round
     if n < 2 or not windows:
-        return "Listening: the last 3 s, re-predicted twice a second."
-    pace = (
-        f"re-predicted every {batcher.crowd_every:.1f} s while more than {batcher.crowd} share the server"
-        if batcher.crowded
-        else "re-predicted twice a second"
-    )
-    return (
-        f"Listening: the last 3 s, {pace}. {n} live microphones share this server; "
-        f"the last round of predictions ({windows} window{'s' if windows > 1 else ''}) took {took:.1f} s."
-    )
+        return _("Listening: the last 3 s, re-predicted twice a second.")
+    if batcher.crowded:
+        head = _(
+            "Listening: the last 3 s, re-predicted every {every} s while more than {crowd} share the server."
+        ).format(every=f"{batcher.crowd_every:.1f}", crowd=batcher.crowd)
+    else:
+        head = _("Listening: the last 3 s, re-predicted twice a second.")
+    share = ngettext(
+        "{n} live microphones share this server; the last round of predictions ({windows} "
+        "window) took {took} s.",
+        "{n} live microphones share this server; the last round of predictions ({windows} "
+        "windows) took {took} s.",
+        windows,
+    ).format(n=n, windows=windows, took=f"{took:.1f}")
+    return f"{head} {share}"
 
 
 def live_figures(
@@ -127,14 +143,14 @@ def live_figures(
     again only once it has grown by a sixtieth of its length (a ten-minute timeline costs
     tens of milliseconds to build, and ten sessions redraw twice a second).
     """
-    n, key = len(times), (id(session), unsure_below)
+    n, key = len(times), (id(session), unsure_below, current_language())
     memo = st.session_state.get(KEY_LIVE_FIGURES)
     fresh = memo is None or memo["key"] != key or n < memo["n"]
     if fresh or memo["time"] != times[-1]:
         bars = probability_figure(probs[-1], unsure_below=unsure_below)
         if fresh or n - memo["n"] >= max(1, memo["n"] // 60):
             timeline = timeline_figure(
-                probs, times=times, x_title="seconds since START", height=300, unsure_below=unsure_below
+                probs, times=times, x_title=_("seconds since START"), height=300, unsure_below=unsure_below
             )
             memo = {"key": key, "n": n, "last": float(times[-1]), "timeline": timeline}
         memo = {**memo, "time": times[-1], "bars": bars}
@@ -147,23 +163,31 @@ def live_label(point: live.LivePoint, unsure_below: float) -> tuple[str, bool]:
     same words, ``"Live label: anger · 72 %"`` or ``"Live label: unsure · best guess fear at
     39 %"``."""
     v = Verdict(point.probs, None, 0.0, 0.0, unsure_below)
-    pct = f"{100 * v.confidence:.0f} %"
+    values = {"emotion": emotion_name(v.label), "pct": f"{100 * v.confidence:.0f}"}
     if v.unsure:
-        return f"Live label: unsure · best guess {v.label} at {pct}", True
-    return f"Live label: {v.label} · {pct}", False
+        return _("Live label: unsure · best guess {emotion} at {pct} %").format(**values), True
+    return _("Live label: {emotion} · {pct} %").format(**values), False
 
 
 def session_sentence(session: live.LivePredictor, last: live.LivePoint) -> str:
     """After STOP: the whole session pooled, and why it may differ from the last label."""
     overall = session.overall()
     label = EMOTIONS[int(overall.argmax())]
-    head = f"Whole session: **{label} · {100 * overall.max():.0f} %**, all {len(session)} predictions pooled"
+    n = len(session)
+    values = {"emotion": emotion_name(label), "pct": f"{100 * overall.max():.0f}", "n": n}
     if label == last.label:
-        return f"{head} (weighted by loudness)."
-    return (
-        f"{head} (weighted by loudness), so it can differ from the last label, which judges "
-        "only the last 3 s before STOP."
-    )
+        return ngettext(
+            "Whole session: **{emotion} · {pct} %**, all {n} prediction pooled (weighted by loudness).",
+            "Whole session: **{emotion} · {pct} %**, all {n} predictions pooled (weighted by loudness).",
+            n,
+        ).format(**values)
+    return ngettext(
+        "Whole session: **{emotion} · {pct} %**, all {n} prediction pooled (weighted by loudness), "
+        "so it can differ from the last label, which judges only the last 3 s before STOP.",
+        "Whole session: **{emotion} · {pct} %**, all {n} predictions pooled (weighted by loudness), "
+        "so it can differ from the last label, which judges only the last 3 s before STOP.",
+        n,
+    ).format(**values)
 
 
 def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) -> None:
@@ -177,16 +201,19 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) 
     """
     point, times, probs = session.snapshot()
     if session.failure:
-        st.error(session.failure, icon=":material/error:")
+        error = session.failure_error
+        st.error(live_batch.failure_message(error) if error else session.failure, icon=":material/error:")
     with st.container(key="predictor-live-label"):
         if session.adapter is not None:
             st.caption(session.adapter.status())
         if point is None:
             st.info(
-                "Listening… the first label appears after half a second of audio."
+                _("Listening… the first label appears after half a second of audio.")
                 if running
-                else "Press **START** and allow the microphone: the label "
-                "follows the last 3 s of your voice, updated twice a second.",
+                else _(
+                    "Press **START** and allow the microphone: the label follows the last 3 s of "
+                    "your voice, updated twice a second."
+                ),
                 icon=":material/mic:",
             )
             return
@@ -195,11 +222,13 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) 
             st.warning(f"**{label}**", icon=":material/help:")
         else:
             st.markdown(f"#### {label}")
-        quiet = " The input is very quiet: is the microphone muted?" if point.rms < 1e-3 else ""
+        quiet = " " + _("The input is very quiet: is the microphone muted?") if point.rms < 1e-3 else ""
         if running:
             st.caption(listening_caption(shared_batcher()) + quiet)
         else:
-            st.caption("Stopped: the last label before STOP (its last 3 s); press START for a new session.")
+            st.caption(
+                _("Stopped: the last label before STOP (its last 3 s); press START for a new session.")
+            )
             st.markdown(session_sentence(session, point))
     if not len(times):
         return
@@ -207,6 +236,9 @@ def live_panel(session: live.LivePredictor, unsure_below: float, running: bool) 
     left, right = st.columns([2, 3], gap="large")
     left.plotly_chart(bars, key="predictor.live.probs")
     right.plotly_chart(timeline, key="predictor.live.timeline")
-    right.caption(
-        f"{n} predictions of the last 3 s of audio, over {last:.0f} s of audio. " + timeline_note(n)
-    )
+    said = ngettext(
+        "{n} prediction of the last 3 s of audio, over {seconds} s of audio.",
+        "{n} predictions of the last 3 s of audio, over {seconds} s of audio.",
+        n,
+    ).format(n=n, seconds=f"{last:.0f}")
+    right.caption(f"{said} {timeline_note(n)}".strip())

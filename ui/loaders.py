@@ -14,8 +14,10 @@ import streamlit as st
 
 from ser_core import data, eda
 from ser_core.errors import SERError
+from ui.i18n import N_, _
 
-SUMMARY_HINT = (
+#: English; :func:`summaries_info` shows it in the language of the run.
+SUMMARY_HINT = N_(
     "Corpus summaries are not built yet: `python -m ser_core eda-summary` writes them to "
     "`artifacts/eda/` (needs the corpus; roughly a quarter of an hour on two CPU cores); "
     "this section appears once they exist."
@@ -35,7 +37,7 @@ def corpus_dir() -> Path | None:
         return None
 
 
-@st.cache_data(show_spinner="Reading the corpus metadata…")
+@st.cache_data(show_spinner=False)  # metadata() shows a spinner in the run's language
 def corpus_metadata(root: str) -> pd.DataFrame:
     return data.load_metadata(root)
 
@@ -46,12 +48,15 @@ def metadata() -> pd.DataFrame | None:
     Cached per corpus folder, so pointing ``NEMO_DIR`` elsewhere takes effect.
     """
     root = corpus_dir()
-    return None if root is None else corpus_metadata(str(root))
+    if root is None:
+        return None
+    with st.spinner(_("Reading the corpus metadata…")):  # shown only after half a second
+        return corpus_metadata(str(root))
 
 
 def how_to_get_corpus() -> None:
     """An info box saying how to get the corpus."""
-    st.info(f"No nEMO corpus found. {data.HOW_TO_GET}", icon=":material/info:")
+    st.info(_("No nEMO corpus found. {how}").format(how=_(data.HOW_TO_GET)), icon=":material/info:")
 
 
 def summary_stamp(kind: str) -> tuple[str, float] | None:
@@ -69,7 +74,7 @@ def summary_stamp(kind: str) -> tuple[str, float] | None:
 
 def summaries_info() -> None:
     """An info box saying how to build the corpus summaries."""
-    st.info(SUMMARY_HINT, icon=":material/info:")
+    st.info(_(SUMMARY_HINT), icon=":material/info:")
 
 
 @st.cache_data(show_spinner=False)

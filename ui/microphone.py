@@ -13,9 +13,12 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
+from ui.i18n import _
+
 #: Hosts a browser treats as secure even over plain http.
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-FIX = "ask whoever runs the app to start it with `python -m ser_core serve --https`"
+#: The command that gives the students a microphone (named in :func:`blocked_reason`).
+FIX_COMMAND = "python -m ser_core serve --https"
 
 
 def blocked_reason(url: str | None) -> str | None:
@@ -26,11 +29,11 @@ def blocked_reason(url: str | None) -> str | None:
     host = (parsed.hostname or "").lower()
     if parsed.scheme == "https" or host in LOCAL_HOSTS or host.endswith(".localhost"):
         return None
-    return (
-        f"Your browser gives no microphone to this page: it was opened over plain http at "
-        f"{host}, and browsers allow microphones only over https or on the machine itself. "
-        f"Upload a recording instead, or {FIX}."
-    )
+    return _(
+        "Your browser gives no microphone to this page: it was opened over plain http at "
+        "{host}, and browsers allow microphones only over https or on the machine itself. "
+        "Upload a recording instead, or ask whoever runs the app to start it with `{command}`."
+    ).format(host=host, command=FIX_COMMAND)
 
 
 def warn_if_blocked() -> bool:

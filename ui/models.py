@@ -6,6 +6,7 @@ never copied).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import streamlit as st
 from ser_core import features, functionals, models
 from ser_core.config import artifacts_dir
 from ser_core.errors import SERError
+from ser_core.i18n import SOURCE_LANGUAGE, current_language
 from ser_core.inference import (
     ModelScores,
     Predictor,
@@ -24,6 +26,7 @@ from ser_core.inference import (
     ranked_models,
 )
 from ui.errors import report_errors
+from ui.i18n import N_, _, ngettext
 from ui.state import keep_valid
 
 #: Inference back end of the page: ONNX Runtime (about twice as fast as PyTorch eager
@@ -32,15 +35,20 @@ PREDICTOR_BACKEND = "auto"
 BACKEND_NAMES = {"onnx": "ONNX Runtime", "torch": "PyTorch"}
 #: The network of the Explain and Adversarial pages (their stored benchmarks used it).
 EXPLAIN_MODEL = "resnet18_mel"
-#: Display names of architectures in captions.
+#: Display names of architectures in captions (English; :func:`arch_name` translates).
 ARCH_NAMES = {
-    "resnet18": "ResNet",
-    "vgg16": "VGG",
-    "small_cnn": "small CNN",
-    "wave_cnn": "waveform CNN",
-    "zcr_rms_lstm": "LSTM",
-    "logreg": "logistic regression",
+    "resnet18": N_("ResNet"),
+    "vgg16": N_("VGG"),
+    "small_cnn": N_("small CNN"),
+    "wave_cnn": N_("waveform CNN"),
+    "zcr_rms_lstm": N_("LSTM"),
+    "logreg": N_("logistic regression"),
 }
+
+
+def arch_name(architecture: str) -> str:
+    """An architecture's display name in the language of this run (an unknown one as is)."""
+    return _(ARCH_NAMES[architecture]) if architecture in ARCH_NAMES else architecture
 
 
 def model_files() -> list[str]:
@@ -117,31 +125,57 @@ def scores(model_name: str) -> ModelScores:
 
 
 def model_label(model_name: str) -> str:
-    """``"ensemble_spk · 66.3 % new voices · 90.9 % seed"`` for the model selectbox."""
+    """``"ensemble_spk · 66.3 % new voices · 90.9 % seed split"`` for the model selectbox."""
     sc = scores(model_name)
-    parts = [model_name]
-    parts.append(f"{100 * sc.loso:.1f} % new voices" if sc.has_loso else "new voices not measured")
-    if sc.seed is not None:
-        parts.append(f"{100 * sc.seed:.1f} % seed split")
-    return " · ".join(parts)
+    values = dict(name=model_name, loso=100 * (sc.loso or 0.0), seed=100 * (sc.seed or 0.0))
+    if sc.has_loso:
+        if sc.seed is None:
+            return _("{name} · {loso:.1f} % new voices").format(**values)
+        return _("{name} · {loso:.1f} % new voices · {seed:.1f} % seed split").format(**values)
+    if sc.seed is None:
+        return _("{name} · new voices not measured").format(**values)
+    return _("{name} · new voices not measured · {seed:.1f} % seed split").format(**values)
+
+
+def missing_reason(reason: str) -> str:
+    """Why a card has no new-voice figure: the card's English sentence as is in English;
+    in another language "not measured" and the card's command (in ``code`` font), if any."""
+    if current_language() == SOURCE_LANGUAGE or not reason:
+        return reason
+    command = re.search(r"`[^`]+`", reason)
+    if command is None:
+        return _("not measured")
+    return _("not measured; to measure it: {command}").format(command=command.group(0))
 
 
 def scores_sentence(sc: ModelScores) -> str:
     """Both numbers in words, new voices first (markdown)."""
     if sc.has_loso:
-        spread = f" ± {100 * sc.loso_std:.1f}" if sc.loso_std is not None else ""
-        worst = (
-            f", {100 * sc.worst:.1f} % on the hardest ({sc.worst_speaker})" if sc.worst is not None else ""
-        )
-        new = f"**{100 * sc.loso:.1f}{spread} %** on a voice it never heard (LOSO, {sc.n_folds} speakers{worst})"
+        loso = f"{100 * sc.loso:.1f}" + (f" ± {100 * sc.loso_std:.1f}" if sc.loso_std is not None else "")
+        if sc.worst is None:
+            new = ngettext(
+                "**{loso} %** on a voice it never heard (LOSO, {n} speaker)",
+                "**{loso} %** on a voice it never heard (LOSO, {n} speakers)",
+                sc.n_folds,
+            ).format(loso=loso, n=sc.n_folds)
+        else:
+            new = ngettext(
+                "**{loso} %** on a voice it never heard (LOSO, {n} speaker, {worst:.1f} % on the "
+                "hardest ({speaker}))",
+                "**{loso} %** on a voice it never heard (LOSO, {n} speakers, {worst:.1f} % on the "
+                "hardest ({speaker}))",
+                sc.n_folds,
+            ).format(loso=loso, n=sc.n_folds, worst=100 * sc.worst, speaker=sc.worst_speaker)
     else:
-        new = f"no new-voice (LOSO) figure: {sc.loso_missing}"
+        new = _("no new-voice (LOSO) figure: {reason}").format(reason=missing_reason(sc.loso_missing))
     if sc.seed is None:
         return new
-    return f"{new}; {100 * sc.seed:.1f} % on the seed split, whose test voices were in training"
+    return _("{new}; {seed:.1f} % on the seed split, whose test voices were in training").format(
+        new=new, seed=100 * sc.seed
+    )
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)  # predictor() shows a translated spinner
 def _load_predictor(model_name: str, directory: str, stamp: float, backend: str) -> Predictor:
     pred = Predictor.load(model_name, directory=Path(directory), backend=backend)
     pred.predict(np.zeros(pred.cfg.n_samples, np.float32))  # warm-up: the first call is slow
@@ -158,13 +192,16 @@ def predictor(model_name: str, backend: str = PREDICTOR_BACKEND) -> Predictor:
         stamp = (d / f"{model_name}.safetensors").stat().st_mtime
     except OSError:
         stamp = 0.0  # Predictor.load says what is missing
-    return _load_predictor(model_name, str(d), stamp, backend)
+    with st.spinner(_("Loading the model…")):  # shown only when loading takes half a second
+        return _load_predictor(model_name, str(d), stamp, backend)
 
 
 def no_model_info() -> None:
     st.info(
-        "No trained model is shipped yet: train one with `python -m ser_core train "
-        "--ship NAME` (it lands in `artifacts/models/`), then reload this page.",
+        _(
+            "No trained model is shipped yet: train one with `python -m ser_core train "
+            "--ship NAME` (it lands in `artifacts/models/`), then reload this page."
+        ),
         icon=":material/info:",
     )
 
@@ -206,9 +243,20 @@ def ensemble_summary(pred: Predictor) -> str:
     18 % over 2 seeds)"``: each input's share of the ensemble's weight, adding up to 100 %."""
     archs = {model_card(m.model_name).get("architecture", {}).get("name", "?") for m in pred.members}
     n = len(pred.members)
-    kind = ARCH_NAMES.get(archs.pop(), "model") if len(archs) == 1 else "model"
-    parts = [f"{r} {p} %" + (f" over {k} seeds" if k > 1 else "") for r, p, k in member_shares(pred)]
-    return f"weighted ensemble of {n} {kind}{'s' if n != 1 else ''} ({', '.join(parts)})"
+    arch = archs.pop() if len(archs) == 1 else None
+    parts = ", ".join(
+        ngettext("{rep} {pct} % over {k} seed", "{rep} {pct} % over {k} seeds", k).format(rep=r, pct=p, k=k)
+        if k > 1
+        else f"{r} {p} %"
+        for r, p, k in member_shares(pred)
+    )
+    if arch not in ARCH_NAMES:
+        return ngettext(
+            "weighted ensemble of {n} model ({parts})", "weighted ensemble of {n} models ({parts})", n
+        ).format(n=n, parts=parts)
+    return ngettext(
+        "weighted ensemble of {n} {kind} ({parts})", "weighted ensemble of {n} {kind}s ({parts})", n
+    ).format(n=n, kind=arch_name(arch), parts=parts)
 
 
 def model_caption(pred: Predictor) -> str:
@@ -217,20 +265,22 @@ def model_caption(pred: Predictor) -> str:
     if pred.kind == "members":
         parts = [ensemble_summary(pred)]
     elif pred.kind == "features":
-        parts = [f"{arch} on the {features.get(pred.representation).title.lower()}"]
+        title = _(features.get(pred.representation).title).lower()
+        parts = [_("{arch} on the {representation}").format(arch=arch, representation=title)]
     elif pred.kind == "functionals":
         parts = [
-            f"logistic regression on the {pred.representation} functionals (openSMILE: "
-            f"{functionals.get(pred.representation).dim} per clip)"
+            _("logistic regression on the {representation} functionals (openSMILE: {dim} per clip)").format(
+                representation=pred.representation, dim=functionals.get(pred.representation).dim
+            )
         ]
     else:
         parts = [arch]
     if sc.has_loso or sc.seed is not None:
         parts.append(scores_sentence(sc))
     if pred.speaker_normalised:
-        parts.append("speaker-normalised: it can adapt to your voice")
-    parts.append(f"reported as unsure below {100 * pred.unsure_below:.0f} % confidence")
-    parts.append(f"runs in {backend_name(pred.backend)}")
+        parts.append(_("speaker-normalised: it can adapt to your voice"))
+    parts.append(_("reported as unsure below {pct:.0f} % confidence").format(pct=100 * pred.unsure_below))
+    parts.append(_("runs in {backend}").format(backend=backend_name(pred.backend)))
     return " · ".join(parts)
 
 
@@ -260,7 +310,7 @@ def model_picker(
         st.stop()
     keep_valid(key, model_names)
     index = model_names.index(default) if default in model_names else 0
-    model_name = st.selectbox("Model", model_names, index=index, key=key, format_func=model_label)
+    model_name = st.selectbox(_("Model"), model_names, index=index, key=key, format_func=model_label)
     pred = None
     with report_errors():
         pred = predictor(model_name, backend=backend)
@@ -270,8 +320,9 @@ def model_picker(
     return pred
 
 
-#: Why the home page shows two numbers per model, in plain words.
-TWO_NUMBERS = (
+#: Why the home page shows two numbers per model, in plain words (English; see
+#: :func:`two_numbers`).
+TWO_NUMBERS = N_(
     "Every model has two numbers. **New voices** is the one to expect for you: the "
     "recipe is trained nine times, each time without one of nEMO's nine speakers, and "
     "scored on the speaker it never heard (leave-one-speaker-out, LOSO). The **seed "
@@ -281,23 +332,37 @@ TWO_NUMBERS = (
 )
 
 
+def two_numbers() -> str:
+    """:data:`TWO_NUMBERS` in the language of this run (markdown)."""
+    return _(TWO_NUMBERS)
+
+
 def short_scores(model_name: str) -> str:
     """``"66.3 % on new voices · 90.9 % seed split"``, or says new voices are not measured."""
     sc = scores(model_name)
-    new = f"{100 * sc.loso:.1f} % on new voices" if sc.has_loso else "new voices not measured"
-    return new if sc.seed is None else f"{new} · {100 * sc.seed:.1f} % seed split"
+    values = dict(loso=100 * (sc.loso or 0.0), seed=100 * (sc.seed or 0.0))
+    if sc.has_loso:
+        if sc.seed is None:
+            return _("{loso:.1f} % on new voices").format(**values)
+        return _("{loso:.1f} % on new voices · {seed:.1f} % seed split").format(**values)
+    if sc.seed is None:
+        return _("new voices not measured")
+    return _("new voices not measured · {seed:.1f} % seed split").format(**values)
 
 
 def uses_markdown(*, explain_model: str | None = None) -> str:
     """ "Which model for what" as markdown lines, each with its two numbers."""
     lines = [
-        f"- **{u.purpose}**: `{u.model_name}` ({short_scores(u.model_name)}): {u.why}." for u in model_uses()
+        f"- **{_(u.purpose)}**: `{u.model_name}` ({short_scores(u.model_name)}): {_(u.why)}."
+        for u in model_uses()
     ]
     if explain_model and explain_model in models.shipped():
         lines.insert(
             2,
-            f"- **Explanations and attacks**: `{explain_model}` ({short_scores(explain_model)}): "
-            "the Explain and Adversarial pages' network; their benchmarks were run with it.",
+            _(
+                "- **Explanations and attacks**: `{model}` ({scores}): the Explain and Adversarial "
+                "pages' network; their benchmarks were run with it."
+            ).format(model=explain_model, scores=short_scores(explain_model)),
         )
     return "\n".join(lines)
 
@@ -306,8 +371,11 @@ def _kind_and_size(model_name: str, architecture: str) -> str:
     """``"ResNet · 5.6 MB"``; ``"ensemble of 7 models · 39.2 MB in all"`` for an ensemble."""
     members = model_card(model_name).get("input", {}).get("members") or []
     if members:
-        return f"ensemble of {len(members)} models · {sum(weights_mb(m) for m in members):.1f} MB in all"
-    return f"{ARCH_NAMES.get(architecture, architecture)} · {weights_mb(model_name):.1f} MB"
+        n, size = len(members), sum(weights_mb(m) for m in members)
+        return ngettext(
+            "ensemble of {n} model · {mb:.1f} MB in all", "ensemble of {n} models · {mb:.1f} MB in all", n
+        ).format(n=n, mb=size)
+    return f"{arch_name(architecture)} · {weights_mb(model_name):.1f} MB"
 
 
 def card_box(row: pd.Series) -> None:
@@ -319,14 +387,24 @@ def card_box(row: pd.Series) -> None:
         st.markdown(f"**{row['model']}**")
         st.caption(_kind_and_size(row["model"], row["architecture"]))
         if row["loso"] == row["loso"]:
-            st.markdown(f"New voices: **{100 * row['loso']:.1f} ± {100 * row['loso_std']:.1f} %**")
-            st.caption(f"hardest speaker {row['worst_speaker']}: {100 * row['worst']:.1f} %")
+            st.markdown(
+                _("New voices: **{loso:.1f} ± {std:.1f} %**").format(
+                    loso=100 * row["loso"], std=100 * row["loso_std"]
+                )
+            )
+            st.caption(
+                _("hardest speaker {speaker}: {acc:.1f} %").format(
+                    speaker=row["worst_speaker"], acc=100 * row["worst"]
+                )
+            )
             if row["cheaper_schedule"]:
-                st.caption("its LOSO folds ran a cheaper schedule than these weights (see the card)")
+                st.caption(_("its LOSO folds ran a cheaper schedule than these weights (see the card)"))
         else:
-            st.markdown("New voices: *not measured*")
-            st.caption(row["loso_missing"])
+            st.markdown(_("New voices: *not measured*"))
+            st.caption(missing_reason(row["loso_missing"]))
         if row["seed"] == row["seed"]:
-            st.markdown(f"Seed split: {100 * row['seed']:.1f} % (voices heard in training)")
+            st.markdown(
+                _("Seed split: {seed:.1f} % (voices heard in training)").format(seed=100 * row["seed"])
+            )
         if row["adapts"]:
-            st.caption(":material/tune: can adapt to your voice")
+            st.caption(":material/tune: " + _("can adapt to your voice"))

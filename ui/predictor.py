@@ -12,14 +12,21 @@ from ser_core import audio, figures
 from ser_core.config import DEFAULT_CONFIG
 from ser_core.errors import AudioTooLongError
 from ser_core.figures.predictor import display_mel as _display_mel
+from ser_core.i18n import current_language
 from ser_core.inference import Predictor, Verdict
 from ui import jobs
 from ui.calibration import voice_key_of
-from ui.clips import make_clip
+from ui.clips import RECORDING_NAME, make_clip, shown_name
+from ui.i18n import N_, _, ngettext
 from ui.models import backend_name
 from ui.state import KEY_PRED_CLIP, KEY_PRED_RECORDER, KEY_PRED_RESULT, KEY_PRED_UPLOADER
 
-PRED_SOURCES = {"upload": "Upload a file", "recording": "Record (up to 10 s)", "live": "Live microphone"}
+#: The inputs of the page (shown with ``_(PRED_SOURCES[k])``).
+PRED_SOURCES = {
+    "upload": N_("Upload a file"),
+    "recording": N_("Record (up to 10 s)"),
+    "live": N_("Live microphone"),
+}
 #: Longest accepted in-browser recording (s).
 RECORDING_MAX_SECONDS = 10.0
 #: Audio longer than this (s) is predicted through the shared queue (:mod:`ui.jobs`): its
@@ -35,7 +42,7 @@ def store_clip(widget_key: str, source: str) -> None:
     if f is None:
         st.session_state.pop(KEY_PRED_CLIP[source], None)
         return
-    name = f.name if source == "upload" else "your recording"
+    name = f.name if source == "upload" else RECORDING_NAME
     st.session_state[KEY_PRED_CLIP[source]] = make_clip(f.getvalue(), name, source)
 
 
@@ -48,11 +55,11 @@ def kept_clip_note(source: str) -> str:
     if clip is None or st.session_state.get(widget) is not None:
         return ""
     if source == "upload":
-        return (
-            f"Your last upload, {clip['name']!r}, kept from earlier in this session (the box above "
+        return _(
+            "Your last upload, {name}, kept from earlier in this session (the box above "
             "empties when you leave the page): upload another file to replace it."
-        )
-    return "Your last recording, kept from earlier in this session: record again to replace it."
+        ).format(name=repr(clip["name"]))
+    return _("Your last recording, kept from earlier in this session: record again to replace it.")
 
 
 @dataclass(frozen=True)
@@ -71,29 +78,30 @@ class ClipResult:
     voice: str = ""
     #: :meth:`Predictor.adaptation` at prediction time (one sentence for people).
     adaptation: str = ""
-    #: Its figures by name, built once (:func:`result_figures`): a rerun that changes
-    #: nothing about the result (a feedback click) draws the same objects again.
+    #: Its figures by language and name, built once (:func:`result_figures`): a rerun that
+    #: changes nothing about the result (a feedback click) draws the same objects again.
     figures: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def result_figures(res: ClipResult, *, sr: int) -> dict:
-    """The result's figures, built on first use and kept with it: ``probs``, ``wave``,
-    ``mel`` and, for audio longer than one window, ``timeline``."""
-    if not res.figures:
+    """The result's figures in the language of this run, built on first use and kept with
+    it: ``probs``, ``wave``, ``mel`` and, for audio longer than one window, ``timeline``."""
+    figs = res.figures.setdefault(current_language(), {})
+    if not figs:
         v = res.verdict
-        res.figures["probs"] = figures.probability_figure(v.probs, unsure_below=v.unsure_below)
+        figs["probs"] = figures.probability_figure(v.probs, unsure_below=v.unsure_below)
         if v.timeline is not None:
-            res.figures["timeline"] = figures.timeline_figure(
+            figs["timeline"] = figures.timeline_figure(
                 v.timeline.probs,
                 times=v.timeline.starts + DEFAULT_CONFIG.duration / 2,
-                x_title="window centre (s)",
+                x_title=_("window centre (s)"),
                 unsure_below=v.unsure_below,
                 x_range=(0.0, v.seconds),  # lined up with the waveform below
             )
-        res.figures["wave"] = figures.waveform_figure(res.y, sr=sr)
+        figs["wave"] = figures.waveform_figure(res.y, sr=sr)
         mel, hop_seconds = display_mel(res.y, sr)
-        res.figures["mel"] = figures.mel_figure(mel, hop_seconds=hop_seconds)
-    return res.figures
+        figs["mel"] = figures.mel_figure(mel, hop_seconds=hop_seconds)
+    return figs
 
 
 def voice_key(pred: Predictor) -> str:
@@ -129,22 +137,27 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
     t0 = time.perf_counter()
     try:
         y = audio.load_audio(
-            clip["data"], name=clip["name"], sr=pred.cfg.sr, max_seconds=limit, silent_ok=False
+            clip["data"], name=shown_name(clip["name"]), sr=pred.cfg.sr, max_seconds=limit, silent_ok=False
         )
     except AudioTooLongError as err:
         if source != "recording":
             raise
         raise AudioTooLongError(
-            f"Recordings are limited to {limit:.0f} s and this one is longer: record a shorter "
-            f"clip, or upload a file (up to {audio.MAX_SECONDS / 60:.0f} minutes).",
+            N_(
+                "Recordings are limited to {limit} s and this one is longer: record a shorter "
+                "clip, or upload a file (up to {minutes} minutes)."
+            ),
             filename=err.filename,
+            limit=f"{limit:.0f}",
+            minutes=f"{audio.MAX_SECONDS / 60:.0f}",
         ) from None
     decode_ms = 1000 * (time.perf_counter() - t0)
     if len(y) > QUEUE_FROM_SECONDS * pred.cfg.sr:  # a timeline: seconds of CPU, through the queue
         key = ("timeline", clip_id, pred.model_name, pred.backend, voice)
-        verdict = jobs.queued(key, pred.verdict, y, what=f"Predicting {len(y) / pred.cfg.sr:.0f} s of audio")
+        what = _("Predicting {seconds} s of audio").format(seconds=f"{len(y) / pred.cfg.sr:.0f}")
+        verdict = jobs.queued(key, pred.verdict, y, what=what)
     else:
-        with st.spinner("Predicting…"):
+        with st.spinner(_("Predicting…")):
             verdict = pred.verdict(y)
     res = ClipResult(
         clip_id,
@@ -163,14 +176,28 @@ def analyse(pred: Predictor, clip: dict) -> ClipResult:
 
 
 def timing_caption(res: ClipResult) -> str:
+    """How long the prediction took, over how many windows, on which back end."""
     v = res.verdict
-    what = f"{len(v.timeline.starts)} windows" if v.timeline is not None else "one 3-s window"
     took = f"{v.elapsed_ms:.0f} ms" if v.elapsed_ms < 1000 else f"{v.elapsed_ms / 1000:.1f} s"
-    return (
-        f"Prediction took **{took}** (features + model, {what}, "
-        f"{backend_name(res.backend)}); decoding {res.decode_ms:.0f} ms; "
-        f"{v.seconds:.1f} s of audio."
-    )
+    values = {
+        "took": took,
+        "backend": backend_name(res.backend),
+        "decode": f"{res.decode_ms:.0f}",
+        "seconds": f"{v.seconds:.1f}",
+    }
+    if v.timeline is None:
+        return _(
+            "Prediction took **{took}** (features + model, one 3-s window, {backend}); "
+            "decoding {decode} ms; {seconds} s of audio."
+        ).format(**values)
+    n = len(v.timeline.starts)
+    return ngettext(
+        "Prediction took **{took}** (features + model, {n} window, {backend}); "
+        "decoding {decode} ms; {seconds} s of audio.",
+        "Prediction took **{took}** (features + model, {n} windows, {backend}); "
+        "decoding {decode} ms; {seconds} s of audio.",
+        n,
+    ).format(n=n, **values)
 
 
 def padding_caption(seconds: float) -> str:
@@ -179,12 +206,14 @@ def padding_caption(seconds: float) -> str:
     window = DEFAULT_CONFIG.duration
     pad = (window - seconds) / 2 if DEFAULT_CONFIG.align == "center" else 0.0
     if pad < 0.05:
-        return f"Log-mel spectrogram of the {window:.0f}-s window, exactly as the model sees it."
-    return (
-        f"Log-mel spectrogram exactly as the model sees it: the {seconds:.1f}-s clip padded with "
-        f"silence to {window:.0f} s, {pad:.1f} s on each side, so its times run {pad:.1f} s later "
+        return _("Log-mel spectrogram of the {window}-s window, exactly as the model sees it.").format(
+            window=f"{window:.0f}"
+        )
+    return _(
+        "Log-mel spectrogram exactly as the model sees it: the {seconds}-s clip padded with "
+        "silence to {window} s, {pad} s on each side, so its times run {pad} s later "
         "than the waveform's."
-    )
+    ).format(seconds=f"{seconds:.1f}", window=f"{window:.0f}", pad=f"{pad:.1f}")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -79,6 +79,17 @@ KEY_LIVE_PLAYING = f"{PREDICTOR}.live.playing"
 KEY_LIVE_FIGURES = f"{PREDICTOR}.live.figures"
 KEY_LIVE_ADAPT = f"{PREDICTOR}.live.adapt"
 KEY_LIVE_WARMUP = f"{PREDICTOR}.live.warmup"
+#: "Many files at once" (issue #30): the uploader (audio files and zips), the table's filters
+#: (labels shown, unsure only), the download buttons, and the results kept for the session:
+#: ``{(content id, model, backend): [FileResult, ...]}`` (:mod:`ui.batch`).
+BATCH = f"{PREDICTOR}.batch"
+KEY_BATCH_UPLOADER = f"{BATCH}.uploader"
+KEY_BATCH_LABELS = f"{BATCH}.labels"
+KEY_BATCH_UNSURE = f"{BATCH}.unsure_only"
+KEY_BATCH_CSV = f"{BATCH}.csv"
+KEY_BATCH_JSON = f"{BATCH}.json"
+KEY_BATCH_HTML = f"{BATCH}.html"
+KEY_BATCH_RESULTS = f"{BATCH}.results"
 
 #: "Calibrate to my voice" (issue #7).  The recorder / uploader ``on_change`` callbacks
 #: copy the calibration audio to :data:`KEY_CAL_CLIP` (a :func:`~ui.clips.make_clip` dict); the page
@@ -167,6 +178,39 @@ KEY_ADV_TARGET = f"{ADVERSARIAL}.target"
 KEY_ADV_ATTACK = {d: f"{ADVERSARIAL}.attack.{d}" for d in adv.DOMAINS}
 KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
 
+#: "Are you better than the model?" (issue #30): the class listening quiz (:mod:`ui.quiz`).
+QUIZ = "quiz"
+#: The lecturer's form: how many clips, which kind of quiz, the model (heard) or speaker (new voice).
+KEY_QUIZ_N = f"{QUIZ}.n_clips"
+KEY_QUIZ_MODE = f"{QUIZ}.mode"
+KEY_QUIZ_MODEL = f"{QUIZ}.model"
+KEY_QUIZ_SPEAKER = f"{QUIZ}.speaker"
+KEY_QUIZ_CREATE = f"{QUIZ}.create"
+#: Reopening a quiz after a reload: its code and the lecturer's key.
+KEY_QUIZ_OPEN_CODE = f"{QUIZ}.open.code"
+KEY_QUIZ_OPEN_KEY = f"{QUIZ}.open.key"
+KEY_QUIZ_OPEN = f"{QUIZ}.open"
+#: The lecturer's quiz of this session: ``{"code": str, "token": str}`` (the key never leaves it).
+KEY_QUIZ_LECTURER = f"{QUIZ}.lecturer"
+KEY_QUIZ_CLOSE = f"{QUIZ}.close"
+KEY_QUIZ_DELETE = f"{QUIZ}.delete"
+KEY_QUIZ_NEW = f"{QUIZ}.new"
+KEY_QUIZ_CSV = f"{QUIZ}.csv"
+#: ``(kind, message)`` of the lecturer's last action ("success" / "info").
+KEY_QUIZ_STATUS = f"{QUIZ}.status"
+#: The student's side: the code typed, an optional nickname, this browser session's random
+#: student id, the quiz joined (``{"code", "nickname"}``), the emotion picked, the buttons.
+KEY_QUIZ_CODE = f"{QUIZ}.student.code"
+KEY_QUIZ_NICK = f"{QUIZ}.student.nickname"
+KEY_QUIZ_STUDENT = f"{QUIZ}.student.id"
+KEY_QUIZ_JOINED = f"{QUIZ}.student.joined"
+KEY_QUIZ_JOIN = f"{QUIZ}.student.join"
+KEY_QUIZ_PICK = f"{QUIZ}.student.pick"
+KEY_QUIZ_ANSWER = f"{QUIZ}.student.answer"
+KEY_QUIZ_LEAVE = f"{QUIZ}.student.leave"
+#: The student's last failed answer (a :class:`~ser_core.errors.SERError`, shown once).
+KEY_QUIZ_ERROR = f"{QUIZ}.student.error"
+
 
 #: Keys of the widgets whose value is a user's choice (pickers, switches, sliders, numbers,
 #: names): they survive a page switch (:func:`keep_choices`).  Buttons, uploaders and
@@ -183,6 +227,7 @@ CHOICES: frozenset[str] = frozenset(
         KEY_LB_MODELS, KEY_LB_INPUTS, KEY_LB_PROTOCOLS, KEY_LB_EVERY_RUN, KEY_LB_RUN,
         KEY_LB_COMPARE_A, KEY_LB_COMPARE_B, KEY_LB_ACC_PROTOCOL,
         KEY_PRED_MODEL, KEY_PRED_SOURCE, KEY_CAL_NAME, KEY_CAL_PICK, KEY_LIVE_ADAPT, KEY_LIVE_WARMUP,
+        KEY_BATCH_LABELS, KEY_BATCH_UNSURE,
         KEY_FB_RIGHT, KEY_FB_CORRECT,
         KEY_XAI_MODEL, KEY_XAI_SOURCE, KEY_XAI_EMOTION, KEY_XAI_FILE, KEY_XAI_SPLIT, KEY_XAI_SPEAKER,
         KEY_XAI_TARGET,
@@ -190,6 +235,8 @@ CHOICES: frozenset[str] = frozenset(
         KEY_XAI_SG_SAMPLES, KEY_XAI_SG_NOISE, KEY_XAI_STEPS, KEY_XAI_TABLE_SCORE,
         KEY_ADV_MODEL, KEY_ADV_SOURCE, KEY_ADV_EMOTION, KEY_ADV_FILE, KEY_ADV_DOMAIN,
         KEY_ADV_TARGET, *KEY_ADV_ATTACK.values(), *KEY_ADV_EPS.values(),
+        KEY_QUIZ_N, KEY_QUIZ_MODE, KEY_QUIZ_MODEL, KEY_QUIZ_SPEAKER, KEY_QUIZ_OPEN_CODE, KEY_QUIZ_OPEN_KEY,
+        KEY_QUIZ_CODE, KEY_QUIZ_NICK, KEY_QUIZ_PICK,
     }
 )  # fmt: skip
 #: Choice widgets deliberately forgotten when their page is left: consent is given

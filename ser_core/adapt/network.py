@@ -12,6 +12,7 @@ import torch
 
 from .. import features, models
 from ..errors import CalibrationError, ConfigError
+from ..i18n import N_
 from .voice import voice_stats
 
 __all__ = [
@@ -168,7 +169,7 @@ def adapt_batchnorm(model, x: np.ndarray, *, batch_size: int = 64):
         When ``x`` holds no clip.
     """
     if len(x) == 0:
-        raise CalibrationError("batch-norm adaptation needs at least one clip of the new voice, got 0")
+        raise CalibrationError(N_("batch-norm adaptation needs at least one clip of the new voice, got 0"))
     adapted = _shared_copy(model)
     for _, layer in _batchnorms(adapted):
         layer.reset_running_stats()
@@ -235,7 +236,7 @@ def infomax(
     """
     if len(x) < 2:
         raise CalibrationError(
-            f"information maximisation needs at least two clips of the new voice, got {len(x)}"
+            N_("information maximisation needs at least two clips of the new voice, got {n}"), n=len(x)
         )
     net = _shared_copy(model)
     tuned = []

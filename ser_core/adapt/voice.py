@@ -19,6 +19,7 @@ from .. import features, functionals
 from ..audio import files_of, frame_windows, load_audio
 from ..config import DEFAULT_CONFIG, FeatureConfig
 from ..errors import CalibrationError
+from ..i18n import N_
 
 __all__ = [
     "ADABN_MAX_WINDOWS",
@@ -218,20 +219,32 @@ def speech_windows(
     seconds = len(y) / cfg.sr
     if seconds < min_seconds:
         raise CalibrationError(
-            f"calibration needs at least {min_seconds:g} s of speech; this recording is {seconds:.1f} s long"
+            N_(
+                "calibration needs at least {min_seconds:g} s of speech; this recording is {seconds:.1f} s long"
+            ),
+            min_seconds=min_seconds,
+            seconds=seconds,
         )
     wins, _ = frame_windows(y, sr=cfg.sr, window=cfg.duration, hop=cfg.duration / 2)
     rms = np.sqrt((wins.astype(np.float64) ** 2).mean(1))
     voiced = wins[rms >= MIN_RMS]
     if len(voiced) == 0:
         raise CalibrationError(
-            f"the calibration recording is silent (loudest 3-s window RMS "
-            f"{rms.max():.1e} < {MIN_RMS:.0e}); is the microphone muted?"
+            N_(
+                "the calibration recording is silent (loudest 3-s window RMS "
+                "{rms:.1e} < {min_rms:.0e}); is the microphone muted?"
+            ),
+            rms=float(rms.max()),
+            min_rms=MIN_RMS,
         )
     speech = min(seconds, len(voiced) * cfg.duration / 2 + cfg.duration / 2)
     if speech < min_seconds:
         raise CalibrationError(
-            f"only {speech:.1f} s of the recording is speech; calibration needs at least {min_seconds:g} s"
+            N_(
+                "only {speech:.1f} s of the recording is speech; calibration needs at least {min_seconds:g} s"
+            ),
+            speech=speech,
+            min_seconds=min_seconds,
         )
     return voiced, float(speech)
 
@@ -378,7 +391,7 @@ class RunningStats:
             If nothing has been added yet.
         """
         if self._mean is None:
-            raise CalibrationError("no audio seen yet: running statistics are empty")
+            raise CalibrationError(N_("no audio seen yet: running statistics are empty"))
         std = np.sqrt(np.maximum(self._m2 / self.n, 0.0))
         if self._vectors:  # functional vectors: (dim,), counted
             return features.NormStats(

@@ -12,6 +12,7 @@ import torch
 from .. import features
 from ..audio import encode_wav, load_audio
 from ..errors import ConfigError
+from ..i18n import N_
 from ..metrics import softmax
 from ..sonify import mel_to_audio
 from ..torch_frontend import WaveformClassifier, prepare_waveform
@@ -89,8 +90,9 @@ class ClipAttack:
 def _check_mel_predictor(predictor) -> None:
     if predictor.kind != "features" or predictor.representation != "mel":
         raise ConfigError(
-            f"the attacks need a model on the 'mel' representation; "
-            f"{predictor.model_name!r} reads {predictor.representation!r}"
+            N_("the attacks need a model on the 'mel' representation; {model!r} reads {representation!r}"),
+            model=predictor.model_name,
+            representation=predictor.representation,
         )
 
 

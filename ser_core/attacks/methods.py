@@ -17,6 +17,7 @@ from torch import nn
 
 from ..config import EMOTION_TO_INDEX, EMOTIONS
 from ..errors import ConfigError, UnknownNameError
+from ..i18n import N_
 
 __all__ = [
     "ATTACKS",
@@ -40,8 +41,8 @@ __all__ = [
 
 #: The attack domains and what their epsilon is measured in.
 DOMAINS: dict[str, str] = {
-    "spectrogram": "normalised log-mel units (standard deviations of each mel band)",
-    "waveform": "sample amplitude (full scale ±1)",
+    "spectrogram": N_("normalised log-mel units (standard deviations of each mel band)"),
+    "waveform": N_("sample amplitude (full scale ±1)"),
 }
 #: Epsilons of the robustness curve and the page's spectrogram slider: fine steps at
 #: the low end, as the research project's 0.001..0.1 range.
@@ -129,7 +130,8 @@ class Attack:
     name : str
         Registry key (``"fgsm"``).
     title : str
-        Human-readable name for dropdowns.
+        Human-readable name for dropdowns, in English (marked with ``N_``: translate
+        it where it is shown, ``_(attack.title)``).
     domain : {"spectrogram", "waveform"}
         What it perturbs (see :data:`DOMAINS`).
     fn : callable
@@ -217,7 +219,9 @@ def get_attack(attack: str) -> Attack:
     try:
         return ATTACKS[attack]
     except KeyError:
-        raise UnknownNameError(f"unknown attack {attack!r}; choose one of: {', '.join(ATTACKS)}") from None
+        raise UnknownNameError(
+            N_("unknown attack {attack!r}; choose one of: {known}"), attack=attack, known=", ".join(ATTACKS)
+        ) from None
 
 
 def attack_names(domain: str | None = None) -> tuple[str, ...]:
@@ -259,7 +263,11 @@ def target_index(target: str | int | None) -> int | None:
         return int(target)
     if isinstance(target, str) and target in EMOTION_TO_INDEX:
         return EMOTION_TO_INDEX[target]
-    raise UnknownNameError(f"unknown target emotion {target!r}; choose one of: {', '.join(EMOTIONS)}")
+    raise UnknownNameError(
+        N_("unknown target emotion {target!r}; choose one of: {known}"),
+        target=target,
+        known=", ".join(EMOTIONS),
+    )
 
 
 # ------------------------------------------------------------------ the gradient
@@ -361,7 +369,7 @@ def _pgd(
 
 
 # ------------------------------------------------------------------ spectrogram attacks
-@register_attack("fgsm", domain="spectrogram", title="FGSM on the spectrogram (one step)")
+@register_attack("fgsm", domain="spectrogram", title=N_("FGSM on the spectrogram (one step)"))
 def fgsm(
     x: np.ndarray,
     *,
@@ -402,7 +410,7 @@ def fgsm(
     return out[0] if single else out
 
 
-@register_attack("pgd", domain="spectrogram", title="PGD on the spectrogram (iterative)", iterative=True)
+@register_attack("pgd", domain="spectrogram", title=N_("PGD on the spectrogram (iterative)"), iterative=True)
 def pgd(
     x: np.ndarray,
     *,
@@ -463,7 +471,7 @@ def pgd(
 
 
 # ------------------------------------------------------------------ waveform attacks
-@register_attack("fgsm_wave", domain="waveform", title="FGSM on the waveform (one step)")
+@register_attack("fgsm_wave", domain="waveform", title=N_("FGSM on the waveform (one step)"))
 def fgsm_waveform(
     y: np.ndarray,
     *,
@@ -505,7 +513,7 @@ def fgsm_waveform(
     return out[0] if single else out
 
 
-@register_attack("pgd_wave", domain="waveform", title="PGD on the waveform (iterative)", iterative=True)
+@register_attack("pgd_wave", domain="waveform", title=N_("PGD on the waveform (iterative)"), iterative=True)
 def pgd_waveform(
     y: np.ndarray,
     *,

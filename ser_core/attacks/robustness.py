@@ -14,6 +14,7 @@ from .. import cache, data, models, tracking
 from ..config import EMOTIONS, FeatureConfig, artifacts_dir
 from ..errors import ConfigError
 from ..features import NormStats
+from ..i18n import N_
 from .methods import DEFAULT_EPSILONS, AttackSettings, attack_names, get_attack, gradient_sign, snr_db
 
 __all__ = [
@@ -296,10 +297,14 @@ def load_robustness(path=None):
     try:
         df = pd.read_csv(p)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the robustness file {p}: {exc}") from None
+        raise ConfigError(
+            N_("cannot read the robustness file {path}: {error}"), path=str(p), error=str(exc)
+        ) from None
     missing = [c for c in ROBUSTNESS_COLUMNS if c not in df.columns]
     if missing:
-        raise ConfigError(f"the robustness file {p} lacks the columns {missing}")
+        raise ConfigError(
+            N_("the robustness file {path} lacks the columns {columns}"), path=str(p), columns=missing
+        )
     return df
 
 

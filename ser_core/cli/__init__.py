@@ -17,7 +17,7 @@ from ..errors import SERError
 
 # the command groups, imported for their registrations, in the order of `--help`
 # isort: off
-from . import corpus, training, evaluation, prediction, benchmarks, docs, serving  # noqa: F401
+from . import corpus, training, evaluation, prediction, reports, benchmarks, docs, serving  # noqa: F401
 
 # isort: on
 from .base import COMMANDS

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, UnknownNameError
+from ..i18n import N_
 
 __all__ = [
     "EXPLAINERS",
@@ -204,7 +205,9 @@ def get_explainer(method: str) -> Explainer:
         return EXPLAINERS[method]
     except KeyError:
         raise UnknownNameError(
-            f"unknown explainer {method!r}; choose one of: {', '.join(EXPLAINERS)}"
+            N_("unknown explainer {method!r}; choose one of: {known}"),
+            method=method,
+            known=", ".join(EXPLAINERS),
         ) from None
 
 

@@ -145,13 +145,16 @@ def register(
     y_label: str = "bin",
     unit: str = "",
     channels: tuple[str, ...] = ("",),
+    description: str = "",
     bin_hz: Callable[[FeatureConfig], np.ndarray] | None = None,
     from_log_mel: Callable[[np.ndarray, FeatureConfig], np.ndarray] | None = None,
 ) -> Callable[[Callable[[Frontend], np.ndarray]], Callable[[Frontend], np.ndarray]]:
     """Decorator adding ``fn(frontend) -> array`` to :data:`REGISTRY`.
 
-    The first line of ``fn``'s docstring becomes the representation's
-    ``description``; the other fields are those of :class:`Representation`.
+    The fields are those of :class:`Representation`; without a ``description`` the first
+    line of ``fn``'s docstring is used.  Text people read (``title``, ``y_label``, ``unit``,
+    ``channels``, ``description``) is marked with :func:`ser_core.i18n.N_` and translated
+    where it is shown.
 
     Parameters
     ----------
@@ -167,6 +170,8 @@ def register(
         Meaning of the bin axis and unit of the values (for plots).
     channels : tuple of str
         Channel names, one per output channel.
+    description : str, optional
+        One sentence for the docs and the app.
     bin_hz : callable, optional
         ``bin_hz(cfg) -> np.ndarray, shape (bins,)``, when bins are frequencies.
     from_log_mel : callable, optional
@@ -186,7 +191,7 @@ def register(
         raise ConfigError(f"unknown family {family!r}; use spectral, temporal, harmonic or energy")
 
     def deco(fn: Callable[[Frontend], np.ndarray]) -> Callable[[Frontend], np.ndarray]:
-        doc = (fn.__doc__ or "").strip().split("\n")[0]
+        doc = description or (fn.__doc__ or "").strip().split("\n")[0]
         REGISTRY[representation] = Representation(
             representation,
             title,

@@ -8,6 +8,7 @@ import librosa
 import numpy as np
 
 from ..config import FeatureConfig
+from ..i18n import N_
 from .frontend import Frontend, _db, _delta_mfcc_of, _mfcc_of, hpss
 from .registry import register
 
@@ -26,12 +27,13 @@ def _mel_hz(cfg: FeatureConfig) -> np.ndarray:
 
 @register(
     "mel",
-    title="Log-mel spectrogram",
+    title=N_("Log-mel spectrogram"),
     family="spectral",
     depends=_MEL_FIELDS,
-    y_label="mel band",
-    unit="dB",
+    y_label=N_("mel band"),
+    unit=N_("dB"),
     bin_hz=_mel_hz,
+    description=N_("Log-mel power spectrogram in dB, one row per mel band (128 by default)."),
 )
 def _mel(fe: Frontend) -> np.ndarray:
     """Log-mel power spectrogram in dB, one row per mel band (128 by default)."""
@@ -40,12 +42,15 @@ def _mel(fe: Frontend) -> np.ndarray:
 
 @register(
     "stft",
-    title="Linear STFT spectrogram",
+    title=N_("Linear STFT spectrogram"),
     family="spectral",
     depends=_STFT_FIELDS + ("top_db",),
-    y_label="frequency bin",
-    unit="dB",
+    y_label=N_("frequency bin"),
+    unit=N_("dB"),
     bin_hz=lambda c: librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft),
+    description=N_(
+        "Log-power linear-frequency STFT spectrogram in dB, one row per FFT bin (513 by default)."
+    ),
 )
 def _stft(fe: Frontend) -> np.ndarray:
     """Log-power linear-frequency STFT spectrogram in dB, one row per FFT bin (513 by default)."""
@@ -54,12 +59,13 @@ def _stft(fe: Frontend) -> np.ndarray:
 
 @register(
     "mfcc",
-    title="MFCC",
+    title=N_("MFCC"),
     family="spectral",
     depends=_MEL_FIELDS + ("n_mfcc",),
-    y_label="coefficient",
-    unit="coefficient",
+    y_label=N_("coefficient"),
+    unit=N_("coefficient"),
     from_log_mel=_mfcc_of,
+    description=N_("Mel-frequency cepstral coefficients (DCT-II of the log-mel)."),
 )
 def _mfcc(fe: Frontend) -> np.ndarray:
     """Mel-frequency cepstral coefficients (DCT-II of the log-mel)."""
@@ -68,12 +74,13 @@ def _mfcc(fe: Frontend) -> np.ndarray:
 
 @register(
     "cqt",
-    title="Constant-Q transform",
+    title=N_("Constant-Q transform"),
     family="spectral",
     depends=_STFT_FIELDS + ("cqt_fmin", "cqt_bins", "bins_per_octave", "top_db"),
-    y_label="CQT bin (semitone)",
-    unit="dB",
+    y_label=N_("CQT bin (semitone)"),
+    unit=N_("dB"),
     bin_hz=lambda c: librosa.cqt_frequencies(c.cqt_bins, fmin=c.cqt_fmin, bins_per_octave=c.bins_per_octave),
+    description=N_("Log-magnitude constant-Q transform in dB, semitone bins from C1."),
 )
 def _cqt(fe: Frontend) -> np.ndarray:
     """Log-magnitude constant-Q transform in dB, semitone bins from C1."""
@@ -94,11 +101,12 @@ def _cqt(fe: Frontend) -> np.ndarray:
 
 @register(
     "chroma",
-    title="Chromagram",
+    title=N_("Chromagram"),
     family="harmonic",
     depends=_STFT_FIELDS + ("n_chroma",),
-    y_label="pitch class",
-    unit="relative energy",
+    y_label=N_("pitch class"),
+    unit=N_("relative energy"),
+    description=N_("Chroma (energy per pitch class) from the STFT power."),
 )
 def _chroma(fe: Frontend) -> np.ndarray:
     """Chroma (energy per pitch class) from the STFT power."""
@@ -107,11 +115,12 @@ def _chroma(fe: Frontend) -> np.ndarray:
 
 @register(
     "tonnetz",
-    title="Tonnetz",
+    title=N_("Tonnetz"),
     family="harmonic",
     depends=_STFT_FIELDS + ("n_chroma",),
-    y_label="tonal dimension",
-    unit="centroid coordinate",
+    y_label=N_("tonal dimension"),
+    unit=N_("centroid coordinate"),
+    description=N_("Tonal centroid features (6 dims: fifths, minor and major thirds) of the chroma."),
 )
 def _tonnetz(fe: Frontend) -> np.ndarray:
     """Tonal centroid features (6 dims: fifths, minor and major thirds) of the chroma."""
@@ -120,13 +129,14 @@ def _tonnetz(fe: Frontend) -> np.ndarray:
 
 @register(
     "hpss",
-    title="HPSS (harmonic / percussive)",
+    title=N_("HPSS (harmonic / percussive)"),
     family="spectral",
     depends=_MEL_FIELDS + ("hpss_kernel",),
-    y_label="mel band",
-    unit="dB",
-    channels=("harmonic", "percussive"),
+    y_label=N_("mel band"),
+    unit=N_("dB"),
+    channels=(N_("harmonic"), N_("percussive")),
     bin_hz=_mel_hz,
+    description=N_("Log-mel of the harmonic and percussive parts of a median-filter HPSS."),
 )
 def _hpss(fe: Frontend) -> np.ndarray:
     """Log-mel of the harmonic and percussive parts of a median-filter HPSS."""
@@ -136,7 +146,13 @@ def _hpss(fe: Frontend) -> np.ndarray:
 
 
 @register(
-    "zcr", title="Zero-crossing rate", family="energy", depends=_STFT_FIELDS, y_label="ZCR", unit="fraction"
+    "zcr",
+    title=N_("Zero-crossing rate"),
+    family="energy",
+    depends=_STFT_FIELDS,
+    y_label=N_("ZCR"),
+    unit=N_("fraction"),
+    description=N_("Zero-crossing rate per frame (fraction of sign changes)."),
 )
 def _zcr(fe: Frontend) -> np.ndarray:
     """Zero-crossing rate per frame (fraction of sign changes)."""
@@ -144,7 +160,15 @@ def _zcr(fe: Frontend) -> np.ndarray:
     return librosa.feature.zero_crossing_rate(fe.y, frame_length=c.n_fft, hop_length=c.hop_length)
 
 
-@register("rms", title="RMS energy", family="energy", depends=_STFT_FIELDS, y_label="RMS", unit="amplitude")
+@register(
+    "rms",
+    title=N_("RMS energy"),
+    family="energy",
+    depends=_STFT_FIELDS,
+    y_label=N_("RMS"),
+    unit=N_("amplitude"),
+    description=N_("Root-mean-square energy per frame (from the STFT magnitude)."),
+)
 def _rms(fe: Frontend) -> np.ndarray:
     """Root-mean-square energy per frame (from the STFT magnitude)."""
     return librosa.feature.rms(S=fe.mag, frame_length=fe.cfg.n_fft)
@@ -152,11 +176,12 @@ def _rms(fe: Frontend) -> np.ndarray:
 
 @register(
     "spectral_contrast",
-    title="Spectral contrast",
+    title=N_("Spectral contrast"),
     family="spectral",
     depends=_STFT_FIELDS + ("contrast_bands", "contrast_fmin"),
-    y_label="octave band",
-    unit="dB",
+    y_label=N_("octave band"),
+    unit=N_("dB"),
+    description=N_("Peak-to-valley contrast (dB) in octave bands, plus the residual band."),
 )
 def _contrast(fe: Frontend) -> np.ndarray:
     """Peak-to-valley contrast (dB) in octave bands, plus the residual band."""
@@ -168,11 +193,12 @@ def _contrast(fe: Frontend) -> np.ndarray:
 
 @register(
     "tempogram",
-    title="Tempogram",
+    title=N_("Tempogram"),
     family="temporal",
     depends=_MEL_FIELDS + ("tempogram_win",),
-    y_label="lag (frames)",
-    unit="autocorrelation",
+    y_label=N_("lag (frames)"),
+    unit=N_("autocorrelation"),
+    description=N_("Local autocorrelation of the onset envelope (rhythm of syllables)."),
 )
 def _tempogram(fe: Frontend) -> np.ndarray:
     """Local autocorrelation of the onset envelope (rhythm of syllables)."""
@@ -181,12 +207,13 @@ def _tempogram(fe: Frontend) -> np.ndarray:
 
 @register(
     "delta_mfcc",
-    title="Delta-MFCC",
+    title=N_("Delta-MFCC"),
     family="spectral",
     depends=_MEL_FIELDS + ("n_mfcc",),
-    y_label="coefficient",
-    unit="Δ per frame",
+    y_label=N_("coefficient"),
+    unit=N_("Δ per frame"),
     from_log_mel=_delta_mfcc_of,
+    description=N_("First-order time derivative of the MFCCs (9-frame Savitzky-Golay)."),
 )
 def _delta_mfcc(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the MFCCs (9-frame Savitzky-Golay)."""
@@ -195,11 +222,12 @@ def _delta_mfcc(fe: Frontend) -> np.ndarray:
 
 @register(
     "delta_tempogram",
-    title="Delta-tempogram",
+    title=N_("Delta-tempogram"),
     family="temporal",
     depends=_MEL_FIELDS + ("tempogram_win",),
-    y_label="lag (frames)",
-    unit="Δ per frame",
+    y_label=N_("lag (frames)"),
+    unit=N_("Δ per frame"),
+    description=N_("First-order time derivative of the tempogram."),
 )
 def _delta_tempogram(fe: Frontend) -> np.ndarray:
     """First-order time derivative of the tempogram."""

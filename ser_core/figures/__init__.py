@@ -45,6 +45,7 @@ from ser_core.figures.leaderboard import (
     importance_figure,
     model_colors,
     new_voices_figure,
+    protocol_name,
 )
 from ser_core.figures.predictor import (
     display_mel,
@@ -105,6 +106,7 @@ __all__ = [
     "predictor",
     "probability_figure",
     "projection_figure",
+    "protocol_name",
     "representation_figure",
     "representations_figure",
     "row_title",

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from ser_core.config import EMOTIONS
 from ser_core.figures.style import EMOTION_COLORS, frame_times
+from ser_core.i18n import _, emotion_name, emotion_names, ngettext
 
 if TYPE_CHECKING:
     from ser_core import attacks as adv
@@ -29,7 +30,8 @@ def probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> 
     ----------
     bars : mapping of label -> np.ndarray, shape (6,)
         Probabilities in :data:`~ser_core.config.EMOTIONS` order (drawn in per cent);
-        one trace per entry, in a fixed palette (grey, red, indigo, green).
+        one trace per entry, in a fixed palette (grey, red, indigo, green). The labels
+        are shown as given (translated by the caller); the emotions in the run's language.
     height : int
         Height in pixels.
     """
@@ -37,7 +39,7 @@ def probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> 
     fig = go.Figure(
         [
             go.Bar(
-                y=list(EMOTIONS),
+                y=emotion_names(EMOTIONS),
                 x=(100 * np.asarray(p, float)).round(2).tolist(),
                 name=name,
                 orientation="h",
@@ -50,7 +52,7 @@ def probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> 
     fig.update_layout(
         barmode="group",
         height=height,
-        xaxis=dict(range=[0, 100], title="probability (%)"),
+        xaxis=dict(range=[0, 100], title=_("probability (%)")),
         yaxis=dict(autorange="reversed"),
         bargap=0.2,
         bargroupgap=0.05,
@@ -87,10 +89,15 @@ def spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.07,
-        subplot_titles=["original (dB)", "adversarial (dB)", f"perturbation (dB, up to ±{lim:.2g})"],
+        subplot_titles=[
+            _("original (dB)"),
+            _("adversarial (dB)"),
+            _("perturbation (dB, up to ±{limit})").format(limit=f"{lim:.2g}"),
+        ],
     )
     lo = float(min(res.log_mel.min(), res.adv_log_mel.min()))
     hi = float(max(res.log_mel.max(), res.adv_log_mel.max()))
+    band = _("mel band")
     for row, z in ((1, res.log_mel), (2, res.adv_log_mel)):
         fig.add_trace(
             go.Heatmap(
@@ -98,7 +105,7 @@ def spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
                 x=t,
                 y=bands,
                 coloraxis="coloraxis",
-                hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>",
+                hovertemplate="%{x:.2f} s<br>" + band + " %{y}<br>%{z:.1f} dB<extra></extra>",
             ),
             row=row,
             col=1,
@@ -109,7 +116,7 @@ def spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
             x=t,
             y=bands,
             coloraxis="coloraxis2",
-            hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:+.3f} dB<extra></extra>",
+            hovertemplate="%{x:.2f} s<br>" + band + " %{y}<br>%{z:+.3f} dB<extra></extra>",
         ),
         row=3,
         col=1,
@@ -128,8 +135,8 @@ def spectrogram_figure(res: adv.ClipAttack, *, height: int = 640) -> go.Figure:
             colorbar=dict(title=dict(text="Δ dB"), len=0.3, y=0.14),
         ),
     )
-    fig.update_yaxes(title_text="mel band")
-    fig.update_xaxes(title_text="time (s)", row=3, col=1)
+    fig.update_yaxes(title_text=band)
+    fig.update_xaxes(title_text=_("time (s)"), row=3, col=1)
     fig.update_annotations(font=dict(size=13, color="#1f2937"))
     return fig
 
@@ -139,9 +146,10 @@ def _attack_group(attack: str, part: pd.DataFrame) -> str:
     title = attack.removesuffix("_wave").upper()
     if "steps" in part and len(part):
         steps = int(part["steps"].iloc[0])
-        title += ", one step" if steps == 1 else f", {steps} steps"
+        title += ", " + ngettext("one step", "{n} steps", steps).format(n=steps)
     if "n" in part and len(part):
-        title += f" · {int(part['n'].iloc[0])} clips"
+        n = int(part["n"].iloc[0])
+        title += " · " + ngettext("{n} clip", "{n} clips", n).format(n=n)
     return title
 
 
@@ -183,7 +191,7 @@ def robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height:
             y=1.0,
             yref="paper",
             yanchor="bottom",
-            text=f"this clip: ε = {format_epsilon(epsilon)}",
+            text=_("this clip: ε = {epsilon}").format(epsilon=format_epsilon(epsilon)),
             showarrow=False,
             font=dict(color="#dc2626", size=12),
         )
@@ -192,11 +200,11 @@ def robustness_figure(df: pd.DataFrame, *, epsilon: float | None = None, height:
         height=height,
         xaxis=dict(
             type="log",
-            title="epsilon (normalised input units, log scale)",
+            title=_("epsilon (normalised input units, log scale)"),
             tickvals=ticks,
             ticktext=[format_epsilon(t) for t in ticks] if ticks else None,
         ),
-        yaxis=dict(range=[0, 101], title="test accuracy (%)"),
+        yaxis=dict(range=[0, 101], title=_("test accuracy (%)")),
         margin=dict(l=60, r=20, t=30, b=50),
         legend=dict(font=dict(size=11), groupclick="toggleitem", tracegroupgap=12),
     )
@@ -212,26 +220,28 @@ def _attack_traces(fig: go.Figure, part: pd.DataFrame, *, attack: str, first: bo
     clean = part.loc[part["epsilon"] == 0, "accuracy"]
     if len(clean) and len(span):
         acc = round(100 * float(clean.iloc[0]), 2)
+        no_attack = _("no attack: {accuracy} %").format(accuracy=f"{acc:.1f}")
         fig.add_trace(
             go.Scatter(
                 x=[float(span.min()), float(span.max())],
                 y=[acc, acc],
                 mode="lines",
-                name=f"no attack: {acc:.1f} %",
+                name=no_attack,
                 line=dict(color="#6b7280", width=1.5, dash="dot"),
                 visible=hidden,
-                hovertemplate=f"no attack: {acc:.1f} %<extra>{attack}</extra>",
+                hovertemplate=f"{no_attack}<extra>{attack}</extra>",
                 **group,
             )
         )
+    everything = _("all emotions")
     fig.add_trace(
         go.Scatter(
             x=pos["epsilon"],
             y=(100 * pos["accuracy"]).round(2),
             mode="lines+markers",
-            name="all emotions",
+            name=everything,
             line=dict(color="#111827", width=4, dash=dash),
-            hovertemplate="ε %{x:g}: %{y:.1f} %<extra>all emotions, " + attack + "</extra>",
+            hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{everything}, {attack}</extra>",
             **group,
         )
     )
@@ -242,10 +252,10 @@ def _attack_traces(fig: go.Figure, part: pd.DataFrame, *, attack: str, first: bo
                     x=pos["epsilon"],
                     y=(100 * pos[e]).round(2),
                     mode="lines",
-                    name=e,
+                    name=emotion_name(e),
                     line=dict(color=EMOTION_COLORS[e], width=1.8, dash=dash),
                     visible=hidden,
-                    hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{e}, {attack}</extra>",
+                    hovertemplate=f"ε %{{x:g}}: %{{y:.1f}} %<extra>{emotion_name(e)}, {attack}</extra>",
                     **group,
                 )
             )

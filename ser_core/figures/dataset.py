@@ -15,14 +15,38 @@ from ser_core.config import DEFAULT_CONFIG, EMOTIONS
 from ser_core.figures.style import (
     DISPLAY_PER_BIN,
     EMOTION_COLORS,
-    GENDER_COLORS,
+    emotion_colors,
     frame_times,
+    gender_colors,
+    gender_name,
     is_curve,
     minmax,
     row_title,
     stack_channels,
     standardise_bins,
 )
+from ser_core.i18n import N_, _, emotion_name, emotion_names
+
+#: Legend titles of the projection's colourings, in English (translated where shown).
+_LEGEND_TITLES = {"emotion": N_("emotion"), "speaker": N_("speaker")}
+#: Axis titles of the columns :func:`counts_bar` counts by, in English.
+_COLUMN_NAMES = {"gender": N_("gender"), "age": N_("age")}
+
+
+def _display_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``emotion`` and ``gender`` labels as display names in the language
+    of this run (the plots' categories, legends and hover texts)."""
+    out = {}
+    if "emotion" in table:
+        out["emotion"] = table["emotion"].map(emotion_name)
+    if "gender" in table:
+        out["gender"] = table["gender"].map(gender_name)
+    return table.assign(**out)
+
+
+def _category_orders() -> dict[str, list[str]]:
+    """The fixed order of emotions and genders, by their display names."""
+    return {"emotion": emotion_names(), "gender": [gender_name("female"), gender_name("male")]}
 
 
 def _hpss_separator(fig: go.Figure, bins: int, row: int | None = None) -> None:
@@ -60,6 +84,7 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
     )
     for i, representation in enumerate(names, start=1):
         spec, x = features.get(representation), reps[representation]
+        title, y_label, scaled = _(spec.title), _(spec.y_label), _("scaled")
         t = frame_times(x.shape[-1])
         if is_curve(x):
             fig.add_trace(
@@ -68,9 +93,9 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
                     y=x[0, 0],
                     mode="lines",
                     line=dict(width=1.6, color="#4f46e5"),
-                    name=spec.title,
+                    name=title,
                     showlegend=False,
-                    hovertemplate=f"%{{x:.2f}} s<br>{spec.y_label} %{{y:.4f}}<extra></extra>",
+                    hovertemplate=f"%{{x:.2f}} s<br>{y_label} %{{y:.4f}}<extra></extra>",
                 ),
                 row=i,
                 col=1,
@@ -84,9 +109,9 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
                     x=t,
                     y=np.arange(z.shape[0]),
                     coloraxis="coloraxis",
-                    name=spec.title,
+                    name=title,
                     hovertemplate=(
-                        f"%{{x:.2f}} s<br>{spec.y_label} %{{y}}<br>scaled %{{z:.2f}}<extra>{spec.title}</extra>"
+                        f"%{{x:.2f}} s<br>{y_label} %{{y}}<br>{scaled} %{{z:.2f}}<extra>{title}</extra>"
                     ),
                 ),
                 row=i,
@@ -94,8 +119,8 @@ def representations_figure(reps: Mapping[str, np.ndarray], *, row_px: int = 150)
             )
             if len(spec.channels) > 1:
                 _hpss_separator(fig, x.shape[1], row=i)
-        fig.update_yaxes(title_text=spec.y_label, title_font_size=10, tickfont_size=9, row=i, col=1)
-    fig.update_xaxes(title_text="time (s)", row=n, col=1)
+        fig.update_yaxes(title_text=y_label, title_font_size=10, tickfont_size=9, row=i, col=1)
+    fig.update_xaxes(title_text=_("time (s)"), row=n, col=1)
     fig.update_xaxes(showticklabels=True, tickfont_size=9, ticksuffix=" s")
     fig.update_annotations(font=dict(size=13, color="#1f2937"), xanchor="left", x=0)
     fig.update_layout(
@@ -126,10 +151,10 @@ def representation_figure(
     """
     spec = features.get(representation)
     t = frame_times(x.shape[-1])
-    unit = spec.unit
+    unit, y_label = _(spec.unit), _(spec.y_label)
     if is_curve(x):
         fig = go.Figure(go.Scatter(x=t, y=x[0, 0], mode="lines", line=dict(color="#4f46e5")))
-        fig.update_layout(yaxis_title=f"{spec.y_label} ({unit})", xaxis_title="time (s)")
+        fig.update_layout(yaxis_title=f"{y_label} ({unit})", xaxis_title=_("time (s)"))
     else:
         ch = x.shape[0]
         fig = make_subplots(
@@ -137,7 +162,7 @@ def representation_figure(
             cols=1,
             shared_xaxes=True,
             vertical_spacing=0.08,
-            subplot_titles=list(spec.channels) if ch > 1 else None,
+            subplot_titles=[_(c) for c in spec.channels] if ch > 1 else None,
         )
         for c in range(ch):
             fig.add_trace(
@@ -146,21 +171,19 @@ def representation_figure(
                     x=t,
                     y=np.arange(x.shape[1]),
                     coloraxis="coloraxis",
-                    hovertemplate=(
-                        f"%{{x:.2f}} s<br>{spec.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
-                    ),
+                    hovertemplate=f"%{{x:.2f}} s<br>{y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>",
                 ),
                 row=c + 1,
                 col=1,
             )
-            fig.update_yaxes(title_text=spec.y_label, row=c + 1, col=1)
+            fig.update_yaxes(title_text=y_label, row=c + 1, col=1)
         height = height * (1 + 0.6 * (ch - 1))
         low, high = zrange if zrange is not None else (None, None)
         fig.update_layout(
             coloraxis=dict(colorscale="Viridis", colorbar=dict(title=dict(text=unit)), cmin=low, cmax=high)
         )
-        fig.update_xaxes(title_text="time (s)", row=ch, col=1)
-    fig.update_layout(title=dict(text=spec.title), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
+        fig.update_xaxes(title_text=_("time (s)"), row=ch, col=1)
+    fig.update_layout(title=dict(text=_(spec.title)), height=int(height), margin=dict(l=70, r=20, t=60, b=50))
     return fig
 
 
@@ -183,19 +206,21 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
         one-bin representations.
     """
     spec = features.get(representation)
-    unit = spec.unit
+    unit, y_label = _(spec.unit), _(spec.y_label)
     m = means - means.mean(axis=0, keepdims=True) if difference else means
     t = frame_times(m.shape[-1])
     if is_curve(m[0]):
         fig = go.Figure(
             [
-                go.Scatter(x=t, y=m[k, 0, 0], mode="lines", name=e, line=dict(color=EMOTION_COLORS[e]))
+                go.Scatter(
+                    x=t, y=m[k, 0, 0], mode="lines", name=emotion_name(e), line=dict(color=EMOTION_COLORS[e])
+                )
                 for k, e in enumerate(EMOTIONS)
             ]
         )
-        ylab = f"{'Δ ' if difference else ''}{spec.y_label} ({unit})"
+        ylab = f"{'Δ ' if difference else ''}{y_label} ({unit})"
         fig.update_layout(
-            height=420, xaxis_title="time (s)", yaxis_title=ylab, margin=dict(l=70, r=20, t=30, b=50)
+            height=420, xaxis_title=_("time (s)"), yaxis_title=ylab, margin=dict(l=70, r=20, t=30, b=50)
         )
         return fig
     fig = make_subplots(
@@ -203,7 +228,7 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
         cols=3,
         shared_xaxes=True,
         shared_yaxes=True,
-        subplot_titles=list(EMOTIONS),
+        subplot_titles=emotion_names(),
         horizontal_spacing=0.03,
         vertical_spacing=0.12,
     )
@@ -215,9 +240,9 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
                 x=t,
                 y=np.arange(z.shape[0]),
                 coloraxis="coloraxis",
-                name=e,
+                name=emotion_name(e),
                 hovertemplate=(
-                    f"{e}<br>%{{x:.2f}} s<br>{spec.y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
+                    f"{emotion_name(e)}<br>%{{x:.2f}} s<br>{y_label} %{{y}}<br>%{{z:.3f}} {unit}<extra></extra>"
                 ),
             ),
             row=k // 3 + 1,
@@ -238,15 +263,15 @@ def emotion_means_figure(means: np.ndarray, *, representation: str, difference: 
     axis["colorbar"] = dict(title=dict(text=f"{'Δ ' if difference else ''}{unit}"))
     fig.update_layout(coloraxis=axis, height=560, margin=dict(l=70, r=20, t=40, b=50))
     fig.update_annotations(font=dict(size=14, color="#1f2937"))
-    fig.update_xaxes(title_text="time (s)", row=2)
-    fig.update_yaxes(title_text=spec.y_label, col=1)
+    fig.update_xaxes(title_text=_("time (s)"), row=2)
+    fig.update_yaxes(title_text=y_label, col=1)
     return fig
 
 
 def descriptor_label(column: str) -> str:
-    """``"Pitch (median F0, pyin) [Hz]"`` for a descriptor column."""
+    """``"Pitch (median F0, pyin) [Hz]"`` for a descriptor column, in the language of this run."""
     label, unit = eda.DESCRIPTORS[column]
-    return f"{label} [{unit}]"
+    return f"{_(label)} [{_(unit)}]"
 
 
 def descriptor_figure(
@@ -269,14 +294,19 @@ def descriptor_figure(
     color = "gender" if by_gender else "emotion"
     kw = dict(box=True, points=False) if kind == "violin" else dict(points="outliers")
     fig = plot(
-        clips,
+        _display_labels(clips),
         x="emotion",
         y=column,
         color=color,
         hover_data=["file_id", "speaker"],
-        category_orders={"emotion": list(EMOTIONS), "gender": ["female", "male"]},
-        color_discrete_map=GENDER_COLORS if by_gender else EMOTION_COLORS,
-        labels={column: descriptor_label(column), "emotion": ""},
+        category_orders=_category_orders(),
+        color_discrete_map=gender_colors() if by_gender else emotion_colors(),
+        labels={
+            column: descriptor_label(column),
+            "emotion": "",
+            "gender": _("gender"),
+            "speaker": _("speaker"),
+        },
         **kw,
     )
     fig.update_layout(height=460, showlegend=by_gender, margin=dict(l=70, r=20, t=30, b=40))
@@ -300,10 +330,13 @@ def projection_figure(
         One trace per value, emotions in their fixed colours.
     """
     xy = proj[method]
-    df = clips[["file_id", "emotion", "speaker"]].assign(x=xy[:, 0], y=xy[:, 1])
+    df = _display_labels(clips[["file_id", "emotion", "speaker"]]).assign(x=xy[:, 0], y=xy[:, 1])
     if method == "pca":
         var = proj.get("pca_var", np.full(2, np.nan))
-        axes = [f"PC{i + 1} ({100 * v:.1f} % of variance)" for i, v in enumerate(var)]
+        axes = [
+            _("PC{n} ({percent:.1f} % of variance)").format(n=i + 1, percent=100 * v)
+            for i, v in enumerate(var)
+        ]
     else:
         axes = ["t-SNE 1", "t-SNE 2"]
     fig = px.scatter(
@@ -313,15 +346,17 @@ def projection_figure(
         color=color,
         hover_name="file_id",
         hover_data={"emotion": True, "speaker": True, "x": False, "y": False},
-        category_orders={"emotion": list(EMOTIONS), "speaker": sorted(df["speaker"].unique())},
-        color_discrete_map=EMOTION_COLORS if color == "emotion" else None,
+        category_orders={"emotion": emotion_names(), "speaker": sorted(df["speaker"].unique())},
+        color_discrete_map=emotion_colors() if color == "emotion" else None,
         color_discrete_sequence=px.colors.qualitative.T10,  # nine clearly distinct speakers
-        labels={"x": axes[0], "y": axes[1]},
+        labels={"x": axes[0], "y": axes[1], "emotion": _("emotion"), "speaker": _("speaker")},
         render_mode="svg",
         opacity=0.7,
     )
     fig.update_traces(marker=dict(size=5))
-    fig.update_layout(height=560, margin=dict(l=70, r=20, t=30, b=50), legend_title_text=color)
+    fig.update_layout(
+        height=560, margin=dict(l=70, r=20, t=30, b=50), legend_title_text=_(_LEGEND_TITLES[color])
+    )
     return fig
 
 
@@ -334,13 +369,14 @@ def counts_heatmap(table: pd.DataFrame) -> go.Figure:
         One row per clip with ``emotion`` and ``speaker`` columns.
     """
     counts = pd.crosstab(table["emotion"], table["speaker"]).reindex(list(EMOTIONS), fill_value=0)
+    counts.index = emotion_names()
     fig = px.imshow(
         counts,
         text_auto=True,
         aspect="auto",
         color_continuous_scale="Blues",
         zmin=0,
-        labels=dict(x="speaker", y="emotion", color="clips"),
+        labels=dict(x=_("speaker"), y=_("emotion"), color=_("clips")),
     )
     fig.update_layout(height=330, margin=dict(l=70, r=20, t=20, b=40))
     return fig
@@ -356,16 +392,20 @@ def counts_bar(table: pd.DataFrame, *, column: str) -> go.Figure:
     column : str
         Its values become categories on the x axis (one bar per value present).
     """
-    df = table.assign(**{column: table[column].astype(str)})
+    df = _display_labels(table)
+    df = df.assign(**{column: df[column].astype(str)})
     fig = px.histogram(
         df,
         x=column,
         color="emotion",
-        color_discrete_map=EMOTION_COLORS,
-        category_orders={"emotion": list(EMOTIONS)},
-        labels={column: column},
+        color_discrete_map=emotion_colors(),
+        category_orders={"emotion": emotion_names()},
+        labels={
+            column: _(_COLUMN_NAMES[column]) if column in _COLUMN_NAMES else column,
+            "emotion": _("emotion"),
+        },
     )
-    fig.update_layout(height=330, yaxis_title="clips", bargap=0.25, margin=dict(l=60, r=10, t=20, b=40))
+    fig.update_layout(height=330, yaxis_title=_("clips"), bargap=0.25, margin=dict(l=60, r=10, t=20, b=40))
     # numbers as categories: one bar per age, no gaps for the ages nobody has
     fig.update_xaxes(type="category", categoryorder="category ascending")
     return fig
@@ -380,15 +420,15 @@ def duration_figure(clips: pd.DataFrame) -> go.Figure:
         One row per clip with ``emotion`` and ``duration`` (s).
     """
     fig = px.histogram(
-        clips,
+        _display_labels(clips),
         x="duration",
         color="emotion",
         facet_col="emotion",
         facet_col_wrap=3,
         nbins=60,
-        color_discrete_map=EMOTION_COLORS,
-        category_orders={"emotion": list(EMOTIONS)},
-        labels={"duration": "duration (s)"},
+        color_discrete_map=emotion_colors(),
+        category_orders={"emotion": emotion_names()},
+        labels={"duration": _("duration (s)")},
     )
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     fig.add_vline(
@@ -397,5 +437,5 @@ def duration_figure(clips: pd.DataFrame) -> go.Figure:
         line=dict(color="#111827", width=1, dash="dash"),
     )
     fig.update_layout(height=460, showlegend=False, margin=dict(l=60, r=10, t=30, b=40))
-    fig.update_yaxes(title_text="clips", col=1)
+    fig.update_yaxes(title_text=_("clips"), col=1)
     return fig

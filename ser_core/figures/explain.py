@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from ser_core import explain
 from ser_core.errors import ConfigError
 from ser_core.figures.style import frame_times
+from ser_core.i18n import N_, _
 
 METHOD_COLORS = {
     "gradcam": "#e6550d",
@@ -19,11 +20,12 @@ METHOD_COLORS = {
     "lime": "#756bb1",
     "random": "#6b7280",
 }
+#: The unit of each method's map (English, marked: shown as ``_(UNITS[method])``).
 UNITS = {
-    "gradcam": "CAM (a.u.)",
-    "lrp": "logit share",
+    "gradcam": N_("CAM (a.u.)"),
+    "lrp": N_("logit share"),
     "smoothgrad": "|∂ logit / ∂ x|",
-    "lime": "Δ probability",
+    "lime": N_("Δ probability"),
 }
 #: Transparent at 0, blue for negative, red for positive relevance.
 SIGNED_SCALE = [
@@ -65,7 +67,7 @@ def maps_figure(
     shared: bool = True,
     opacity: float = 0.8,
     height: int = 340,
-    y_label: str = "mel band",
+    y_label: str | None = None,
 ) -> go.Figure:
     """The maps side by side over the model's input, in grey.
 
@@ -84,8 +86,9 @@ def maps_figure(
         Opacity of the relevance layer.
     height : int
         Height in pixels (70 more with one colour bar per map).
-    y_label : str
-        What the bin axis means (``"mel band"``, ``"MFCC coefficient"``, ...).
+    y_label : str, optional
+        What the bin axis means, as shown (``"MFCC coefficient"``, ...); default "mel
+        band" in the language of the run.
 
     Raises
     ------
@@ -97,6 +100,7 @@ def maps_figure(
         if np.shape(maps[m]) != np.shape(mel):
             raise ConfigError(f"the {m} map has shape {np.shape(maps[m])}, its background {np.shape(mel)}")
     n = len(names)
+    y_label = _("mel band") if y_label is None else y_label
     t = np.round(frame_times(mel.shape[1]), 4)
     bins = np.arange(mel.shape[0])
     fig = make_subplots(
@@ -104,7 +108,7 @@ def maps_figure(
         cols=n,
         shared_yaxes=True,
         horizontal_spacing=0.025,
-        subplot_titles=[explain.get_explainer(m).title for m in names],
+        subplot_titles=[method_title(m) for m in names],
     )
     for i, method in enumerate(names, start=1):
         fig.add_trace(
@@ -120,10 +124,10 @@ def maps_figure(
             z, axis, unit = (
                 explain.normalise(raw, percentile=DISPLAY_PERCENTILE),
                 "coloraxis",
-                "scaled relevance",
+                _("scaled relevance"),
             )
         else:
-            z, axis, unit = raw, f"coloraxis{i + 1}", UNITS.get(method, "relevance")
+            z, axis, unit = raw, f"coloraxis{i + 1}", _(UNITS[method]) if method in UNITS else _("relevance")
             peak = float(np.percentile(np.abs(raw), DISPLAY_PERCENTILE)) or float(np.max(np.abs(raw))) or 1.0
             dom = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
             fig.update_layout(
@@ -154,7 +158,7 @@ def maps_figure(
                 opacity=opacity,
                 name=method,
                 hovertemplate=(
-                    f"{explain.get_explainer(method).title}<br>%{{x:.2f}} s, {y_label} %{{y}}"
+                    f"{method_title(method)}<br>%{{x:.2f}} s, {y_label} %{{y}}"
                     f"<br>{unit}: %{{z:.3g}}<extra></extra>"
                 ),
             ),
@@ -167,10 +171,10 @@ def maps_figure(
                 colorscale=SIGNED_SCALE,
                 cmin=-1,
                 cmax=1,
-                colorbar=dict(title=dict(text="relevance<br>(scaled)"), thickness=12),
+                colorbar=dict(title=dict(text=_("relevance<br>(scaled)")), thickness=12),
             )
         )
-    fig.update_xaxes(title_text="time (s)")
+    fig.update_xaxes(title_text=_("time (s)"))
     fig.update_yaxes(title_text=y_label, col=1)
     fig.update_annotations(font=dict(size=14, color="#1f2937"))
     fig.update_layout(
@@ -199,7 +203,7 @@ def deletion_figure(
     fig = go.Figure()
     unscored = []
     for method, c in curves.items():
-        title = "random order" if method == "random" else explain.get_explainer(method).title
+        title = method_title(method)
         scored = n_classes is None or explain.scorable(float(c.probs[0]), n_classes=n_classes)
         if not scored:
             unscored.append(float(c.probs[0]))
@@ -208,14 +212,21 @@ def deletion_figure(
                 x=np.round(100 * c.fractions.astype(float), 2).tolist(),
                 y=np.round(100 * c.probs.astype(float), 3).tolist(),
                 mode="lines+markers",
-                name=f"{title} (AUC {c.auc:.3f})" if scored else f"{title} (AUC n/a)",
+                name=(
+                    _("{method} (AUC {auc})").format(method=title, auc=f"{c.auc:.3f}")
+                    if scored
+                    else _("{method} (AUC n/a)").format(method=title)
+                ),
                 line=dict(
                     color=METHOD_COLORS.get(method, "#111827"),
                     width=2.5 if method != "random" else 2,
                     dash="dash" if method == "random" else "solid",
                 ),
                 marker=dict(size=5),
-                hovertemplate=f"{title}<br>%{{x:.0f}} % removed: %{{y:.1f}} %<extra></extra>",
+                hovertemplate=_("{method}<br>{removed} % removed: {probability} %").format(
+                    method=title, removed="%{x:.0f}", probability="%{y:.1f}"
+                )
+                + "<extra></extra>",
             )
         )
     for f in explain.DROP_AT:
@@ -227,11 +238,10 @@ def deletion_figure(
         )
     if unscored and n_classes is not None:
         fig.add_annotation(
-            text=(
-                f"The class starts at {_pct(max(unscored))}, below chance "
-                f"({100 * explain.chance_level(n_classes):.1f} %):<br>nothing to remove, "
+            text=_(
+                "The class starts at {start}, below chance ({chance} %):<br>nothing to remove, "
                 "so these scores say nothing about the maps"
-            ),
+            ).format(start=_pct(max(unscored)), chance=f"{100 * explain.chance_level(n_classes):.1f}"),
             x=50,
             y=88,
             showarrow=False,
@@ -242,8 +252,8 @@ def deletion_figure(
         )
     fig.update_layout(
         height=height,
-        xaxis=dict(title="bins removed, most relevant first (%)", range=[0, 100]),
-        yaxis=dict(title="probability of the explained class (%)", range=[0, 102]),
+        xaxis=dict(title=_("bins removed, most relevant first (%)"), range=[0, 100]),
+        yaxis=dict(title=_("probability of the explained class (%)"), range=[0, 102]),
         margin=dict(l=60, r=20, t=20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
@@ -256,9 +266,10 @@ def _pct(p: float) -> str:
 
 
 def method_title(method: str) -> str:
-    """Display title of an explainer name; ``"random order"`` for the reference ordering."""
+    """Display title of an explainer name (a method's name, as is); ``"random order"``, in
+    the language of the run, for the reference ordering."""
     return (
-        "random order"
+        _("random order")
         if method == "random"
         else (explain.get_explainer(method).title if method in explain.EXPLAINERS else method)
     )

@@ -9,15 +9,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ser_core.config import EMOTIONS
+from ser_core.i18n import N_, _, emotion_names
 
-PROTOCOL_TITLES = {"seed": "seed split", "loso": "leave-one-speaker-out"}
+PROTOCOL_TITLES = {"seed": N_("seed split"), "loso": N_("leave-one-speaker-out")}
 #: Colours of the two runs of the side-by-side comparison.
 COMPARE_COLORS = ("#4f46e5", "#f59e0b")
+#: Names (English, translated where drawn) and colours of the training curves.
 CURVE_STYLE = {
-    "train_loss": dict(name="train loss", color="#4f46e5"),
-    "val_loss": dict(name="validation loss", color="#f59e0b"),
-    "val_accuracy": dict(name="validation accuracy", color="#059669"),
-    "speaker_accuracy": dict(name="speaker adversary (training)", color="#db2777"),
+    "train_loss": dict(name=N_("train loss"), color="#4f46e5"),
+    "val_loss": dict(name=N_("validation loss"), color="#f59e0b"),
+    "val_accuracy": dict(name=N_("validation accuracy"), color="#059669"),
+    "speaker_accuracy": dict(name=N_("speaker adversary (training)"), color="#db2777"),
 }
 
 
@@ -34,18 +36,27 @@ def _bargap(n_bars: int, *, bar_px: float = 90, plot_px: float = 1000) -> float:
 
 #: How the accuracy chart names each protocol.
 PROTOCOL_MEASURES = {
-    "loso": "new voices (leave-one-speaker-out mean ± std over the held-out speakers)",
-    "seed": "seed split (test clips of the speakers it trained on)",
-    "both_loso": "new nEMO voices, RAVDESS added to training (mean ± std over the folds)",
-    "ravdess_lao": "RAVDESS, four actors held out per fold (mean ± std over the folds)",
+    "loso": N_("new voices (leave-one-speaker-out mean ± std over the held-out speakers)"),
+    "seed": N_("seed split (test clips of the speakers it trained on)"),
+    "both_loso": N_("new nEMO voices, RAVDESS added to training (mean ± std over the folds)"),
+    "ravdess_lao": N_("RAVDESS, four actors held out per fold (mean ± std over the folds)"),
 }
-#: Short names of the protocols (pickers, legends).
+#: Short names of the protocols (pickers, legends); English, translated by :func:`protocol_name`.
 PROTOCOL_NAMES = {
-    "loso": "new voices (LOSO)",
-    "seed": "seed split",
-    "both_loso": "new voices, + RAVDESS in training",
-    "ravdess_lao": "RAVDESS, actors held out",
+    "loso": N_("new voices (LOSO)"),
+    "seed": N_("seed split"),
+    "both_loso": N_("new voices, + RAVDESS in training"),
+    "ravdess_lao": N_("RAVDESS, actors held out"),
 }
+
+
+def protocol_name(protocol: str) -> str:
+    """The short name of a protocol in the language of this run (an unknown one as is)."""
+    return _(PROTOCOL_NAMES[protocol]) if protocol in PROTOCOL_NAMES else protocol
+
+
+def _protocol_measure(protocol: str) -> str:
+    return _(PROTOCOL_MEASURES[protocol]) if protocol in PROTOCOL_MEASURES else protocol
 
 
 def accuracy_figure(summary: pd.DataFrame, *, protocol: str = "seed", bar_px: int = 24) -> go.Figure:
@@ -85,7 +96,7 @@ def accuracy_figure(summary: pd.DataFrame, *, protocol: str = "seed", bar_px: in
                 type="data", array=err, visible=any(e is not None for e in err), thickness=1.5, width=4
             ),
             customdata=d["n_folds"].astype(int).tolist(),
-            hovertemplate="%{y}<br>test accuracy %{x:.1f} % (%{customdata} run(s))<extra></extra>",
+            hovertemplate=_("%{y}<br>test accuracy %{x:.1f} % (%{customdata} run(s))<extra></extra>"),
         )
     )
     fig.add_scatter(  # the values past the error bars (on the bar, the error bar would cross them)
@@ -101,7 +112,9 @@ def accuracy_figure(summary: pd.DataFrame, *, protocol: str = "seed", bar_px: in
     fig.update_layout(
         height=70 + bar_px * len(d),
         margin=dict(l=10, r=80, t=10, b=50),
-        xaxis=dict(title=f"test accuracy: {PROTOCOL_MEASURES.get(protocol, protocol)}", range=[0, 100]),
+        xaxis=dict(
+            title=_("test accuracy: {measure}").format(measure=_protocol_measure(protocol)), range=[0, 100]
+        ),
         xaxis_ticksuffix=" %",
         yaxis=dict(type="category", automargin=True),
         bargap=0.25,
@@ -124,7 +137,7 @@ def f1_heatmap(table: pd.DataFrame, *, labels: list[str]) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=list(EMOTIONS),
+            x=emotion_names(),
             y=labels,
             zmin=0,
             zmax=100,
@@ -157,8 +170,8 @@ def confusion_figure(cm: np.ndarray) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=pct,
-            x=list(EMOTIONS),
-            y=list(EMOTIONS),
+            x=emotion_names(),
+            y=emotion_names(),
             zmin=0,
             zmax=100,
             colorscale="Blues",
@@ -167,19 +180,19 @@ def confusion_figure(cm: np.ndarray) -> go.Figure:
             textfont=dict(size=12),
             customdata=counts,
             showscale=False,
-            hovertemplate=(
+            hovertemplate=_(
                 "true %{y}, predicted %{x}<br>%{customdata:.0f} clips (%{z:.1f} % of %{y})<extra></extra>"
             ),
         )
     )
-    fig.update_yaxes(autorange="reversed", title_text="true emotion", type="category")
-    fig.update_xaxes(title_text="predicted emotion", type="category", side="bottom")
+    fig.update_yaxes(autorange="reversed", title_text=_("true emotion"), type="category")
+    fig.update_xaxes(title_text=_("predicted emotion"), type="category", side="bottom")
     fig.update_layout(height=440, margin=dict(l=10, r=10, t=20, b=50))
     return fig
 
 
 def curves_figure(
-    df: pd.DataFrame, *, best_epoch: float | None = None, x_title: str = "epoch", log_x: bool = False
+    df: pd.DataFrame, *, best_epoch: float | None = None, x_title: str | None = None, log_x: bool = False
 ) -> go.Figure:
     """Training curves: train / validation loss (top) and validation accuracy (bottom, with
     the speaker adversary's accuracy in speaker-adversarial runs).
@@ -191,31 +204,32 @@ def curves_figure(
         metrics other than those of :data:`CURVE_STYLE` are not drawn.
     best_epoch : float, optional
         Marked by a dashed vertical line (the epoch whose weights were kept).
-    x_title : str
-        The x axis's title (``epoch``; a closed-form run's steps are its L2 strengths).
+    x_title : str, optional
+        The x axis's title (default "epoch", translated; a closed-form run's steps are its
+        L2 strengths).
     log_x : bool
         A logarithmic x axis (for L2 strengths).
     """
+    x_title = _("epoch") if x_title is None else x_title
     fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, subplot_titles=["Loss", "Accuracy"]
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, subplot_titles=[_("Loss"), _("Accuracy")]
     )
     for key, style in CURVE_STYLE.items():
         d = df[df["metric"] == key]
         if d.empty:
             continue
         acc = key.endswith("accuracy")
+        name = _(style["name"])
         fig.add_trace(
             go.Scatter(
                 x=d["epoch"],
                 y=100 * d["value"] if acc else d["value"],
                 mode="lines+markers",
-                name=style["name"],
+                name=name,
                 line=dict(color=style["color"], width=2),
                 marker=dict(size=5),
                 hovertemplate=(
-                    f"{x_title} %{{x}}<br>{style['name']} "
-                    + ("%{y:.1f} %" if acc else "%{y:.3f}")
-                    + "<extra></extra>"
+                    f"{x_title} %{{x}}<br>{name} " + ("%{y:.1f} %" if acc else "%{y:.3f}") + "<extra></extra>"
                 ),
             ),
             row=2 if acc else 1,
@@ -227,8 +241,8 @@ def curves_figure(
     if log_x:
         fig.update_xaxes(type="log")
     fig.update_xaxes(showticklabels=True, row=1, col=1)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
-    fig.update_yaxes(title_text="accuracy", ticksuffix=" %", row=2, col=1)
+    fig.update_yaxes(title_text=_("cross-entropy"), row=1, col=1)
+    fig.update_yaxes(title_text=_("accuracy"), ticksuffix=" %", row=2, col=1)
     fig.update_annotations(font=dict(size=13, color="#1f2937"), xanchor="left", x=0)
     fig.update_layout(
         height=440,
@@ -255,7 +269,7 @@ def ensemble_figure(weights: pd.DataFrame) -> go.Figure:
         color="run_name",
         barmode="group",
         text="pct",
-        labels={"pct": "weight (%)", "run_name": "ensemble run"},
+        labels={"pct": _("weight (%)"), "run_name": _("ensemble run"), "representation": _("representation")},
         color_discrete_sequence=px.colors.qualitative.Safe,
     )
     fig.update_traces(texttemplate="%{y:.0f} %", textposition="outside", cliponaxis=False)
@@ -288,7 +302,7 @@ def importance_figure(importance: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         height=60 + 28 * len(importance),
-        xaxis=dict(title="importance (%)", ticksuffix=" %"),
+        xaxis=dict(title=_("importance (%)"), ticksuffix=" %"),
         yaxis=dict(autorange="reversed"),
         margin=dict(l=140, r=20, t=10, b=45),
     )
@@ -305,23 +319,24 @@ def adaptation_figure(curve: pd.DataFrame) -> go.Figure:
         std, n_folds``; one line per model and input.
     """
     fig = go.Figure()
+    every = _("all")  # the budget "all of the half", the others are seconds
     for i, ((model, inp), g) in enumerate(curve.groupby(["model", "input"], sort=False)):
         fig.add_trace(
             go.Scatter(
-                x=g["label"].tolist(),
+                x=[every if s == "all" else s for s in g["label"]],
                 y=(100 * g["accuracy"]).round(2).tolist(),
                 error_y=dict(type="data", array=(100 * g["std"].fillna(0)).round(2).tolist()),
                 mode="lines+markers",
                 name=f"{model} · {inp}",
                 customdata=g["n_folds"].tolist(),
                 line=dict(color=px.colors.qualitative.Safe[i % 10], width=2),
-                hovertemplate="%{x} s: %{y:.1f} % (%{customdata} speakers)<extra></extra>",
+                hovertemplate=_("%{x} s: %{y:.1f} % (%{customdata} speakers)<extra></extra>"),
             )
         )
     fig.update_layout(
         height=340,
-        xaxis=dict(title="seconds of the new speaker's unlabelled audio", type="category"),
-        yaxis=dict(title="LOSO accuracy (%)", ticksuffix=" %"),
+        xaxis=dict(title=_("seconds of the new speaker's unlabelled audio"), type="category"),
+        yaxis=dict(title=_("LOSO accuracy (%)"), ticksuffix=" %"),
         margin=dict(l=60, r=20, t=20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
@@ -349,7 +364,7 @@ def compare_f1_figure(
         y = [100 * row[f"f1_{e}"] for e in EMOTIONS]
         fig.add_trace(
             go.Bar(
-                x=list(EMOTIONS),
+                x=emotion_names(),
                 y=y,
                 name=f"{tag}: {name}",
                 marker_color=color,
@@ -362,7 +377,7 @@ def compare_f1_figure(
     fig.update_layout(
         barmode="group",
         height=360,
-        yaxis=dict(range=[0, 105], ticksuffix=" %", title="test F1 (%)"),
+        yaxis=dict(range=[0, 105], ticksuffix=" %", title=_("test F1 (%)")),
         margin=dict(l=60, r=20, t=20, b=40),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
@@ -399,28 +414,28 @@ def new_voices_figure(scores: pd.DataFrame, *, height_per_model: int = 28) -> go
         x=seed,
         width=half,
         orientation="h",
-        name="seed split (voices heard in training)",
+        name=_("seed split (voices heard in training)"),
         marker_color=SEED_COLOR,
         customdata=df["model"],
-        hovertemplate="%{customdata}: %{x:.1f} % on the seed split<extra></extra>",
+        hovertemplate=_("%{customdata}: %{x:.1f} % on the seed split<extra></extra>"),
     )
     fig.add_bar(
         y=rows + half / 2,
         x=loso.fillna(0),
         width=half,
         orientation="h",
-        name="new voices (LOSO mean ± std)",
+        name=_("new voices (LOSO mean ± std)"),
         marker_color=NEW_VOICES_COLOR,
         error_x=dict(type="data", array=[v if v == v else None for v in sd], visible=True),
         customdata=df["model"],
-        hovertemplate="%{customdata}: %{x:.1f} % on voices it never heard<extra></extra>",
+        hovertemplate=_("%{customdata}: %{x:.1f} % on voices it never heard<extra></extra>"),
     )
     # the value past the end of the error bar (a bar's own "outside" text sits under it)
     fig.add_scatter(
         y=rows + half / 2,
         x=(loso + sd.fillna(0)).fillna(0) + 1,
         mode="text",
-        text=[f"{v:.1f} %" if v == v else "not measured" for v in loso],
+        text=[f"{v:.1f} %" if v == v else _("not measured") for v in loso],
         textposition="middle right",
         showlegend=False,
         hoverinfo="skip",
@@ -429,7 +444,7 @@ def new_voices_figure(scores: pd.DataFrame, *, height_per_model: int = 28) -> go
         barmode="overlay",
         height=90 + height_per_model * 2 * len(df),
         margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(title="accuracy (%)", range=[0, 105]),
+        xaxis=dict(title=_("accuracy (%)"), range=[0, 105]),
         yaxis=dict(tickvals=rows, ticktext=list(df["model"]), range=[-0.6, len(df) - 0.4]),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
     )
@@ -481,10 +496,12 @@ def conditions_heatmap(table: pd.DataFrame, *, order: list[str] | None = None) -
             texttemplate="%{text}",
             textfont=dict(size=12),
             customdata=custom,
-            colorbar=dict(title=dict(text="accuracy (%)"), thickness=14),
-            hovertemplate="%{y} — %{x}<br>accuracy %{z:.1f} % ± %{customdata[1]:.1f}"
-            "<br>drop against clean: %{customdata[0]:.1f} points"
-            "<br>worst speaker: %{customdata[2]}<extra></extra>",
+            colorbar=dict(title=dict(text=_("accuracy (%)")), thickness=14),
+            hovertemplate=_(
+                "%{y} — %{x}<br>accuracy %{z:.1f} % ± %{customdata[1]:.1f}"
+                "<br>drop against clean: %{customdata[0]:.1f} points"
+                "<br>worst speaker: %{customdata[2]}<extra></extra>"
+            ),
         )
     )
     fig.update_yaxes(autorange="reversed", type="category")

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from ser_core import features
 from ser_core.config import DEFAULT_CONFIG, EMOTIONS
 from ser_core.figures.style import EMOTION_COLORS
+from ser_core.i18n import _, emotion_name, emotion_names, ngettext
 
 
 def probability_figure(
@@ -28,7 +29,7 @@ def probability_figure(
     pct = 100 * np.asarray(probs, dtype=float)
     fig = go.Figure(
         go.Bar(
-            y=list(EMOTIONS),
+            y=emotion_names(),
             x=pct.round(2).tolist(),
             orientation="h",
             marker_color=[EMOTION_COLORS[e] for e in EMOTIONS],
@@ -45,13 +46,13 @@ def probability_figure(
             y=1.0,
             yref="paper",
             yanchor="bottom",
-            text=f"unsure below {100 * unsure_below:.0f} %",
+            text=_("unsure below {pct} %").format(pct=f"{100 * unsure_below:.0f}"),
             showarrow=False,
             font=dict(size=11, color="#6b7280"),
         )
     fig.update_layout(
         height=height,
-        xaxis=dict(range=[0, 108], title="probability (%)"),
+        xaxis=dict(range=[0, 108], title=_("probability (%)")),
         yaxis=dict(autorange="reversed"),
         bargap=0.25,
         margin=dict(l=80, r=30, t=30, b=45),
@@ -76,11 +77,11 @@ def timeline_note(n: int) -> str:
     width = smoothing_width(n)
     if width == 1:
         return ""
-    return (
+    return _(
         "The strip on top shows each window's own most likely emotion (pale where the model "
-        f"is unsure); below it, the probabilities averaged over {width} neighbouring windows, "
+        "is unsure); below it, the probabilities averaged over {width} neighbouring windows, "
         "stacked to 100 %."
-    )
+    ).format(width=width)
 
 
 def smooth(probs: np.ndarray, *, width: int) -> np.ndarray:
@@ -125,9 +126,10 @@ def _dominant_band(probs: np.ndarray, times: np.ndarray, unsure_below: float | N
     # each point reaches halfway to its neighbours: no gaps where points came irregularly (live)
     edges = np.concatenate([[times[0] - step / 2], (times[1:] + times[:-1]) / 2, [times[-1] + step / 2]])
     runs = _runs(labels, unsure)
-    lo = np.array([edges[a] for a, _ in runs])
-    hi = np.array([edges[b + 1] for _, b in runs])
-    names = [EMOTIONS[labels[a]] for a, _ in runs]
+    lo = np.array([edges[a] for a, _b in runs])
+    hi = np.array([edges[b + 1] for _a, b in runs])
+    names = [EMOTIONS[labels[a]] for a, _b in runs]
+    unsure_word, most_likely = _("unsure: "), _("most likely")
     return go.Bar(
         x=((lo + hi) / 2).round(3).tolist(),
         y=[1.0] * len(runs),
@@ -135,28 +137,28 @@ def _dominant_band(probs: np.ndarray, times: np.ndarray, unsure_below: float | N
         yaxis="y2",
         marker=dict(
             color=[EMOTION_COLORS[e] for e in names],
-            opacity=[0.35 if unsure[a] else 1.0 for a, _ in runs],
+            opacity=[0.35 if unsure[a] else 1.0 for a, _b in runs],
             line=dict(width=0),
         ),
         customdata=[
-            [e, "unsure: " if unsure[a] else "", f"{max(x0, 0):.0f}–{x1:.0f} s"]
-            for e, (a, _), x0, x1 in zip(names, runs, lo, hi)
+            [emotion_name(e), unsure_word if unsure[a] else "", f"{max(x0, 0):.0f}–{x1:.0f} s"]
+            for e, (a, _b), x0, x1 in zip(names, runs, lo, hi)
         ],
-        hovertemplate="%{customdata[2]}: %{customdata[1]}%{customdata[0]}<extra>most likely</extra>",
-        name="most likely",
+        hovertemplate=f"%{{customdata[2]}}: %{{customdata[1]}}%{{customdata[0]}}<extra>{most_likely}</extra>",
+        name=most_likely,
         showlegend=False,
     )
 
 
 def _smoothed(width: int) -> str:
-    return f"mean of {width} points" if width > 1 else ""
+    return ngettext("mean of {n} point", "mean of {n} points", width).format(n=width) if width > 1 else ""
 
 
 def timeline_figure(
     probs: np.ndarray,
     *,
     times: np.ndarray,
-    x_title: str = "time (s)",
+    x_title: str | None = None,
     height: int = 320,
     unsure_below: float | None = None,
     x_range: tuple[float, float] | None = None,
@@ -175,8 +177,8 @@ def timeline_figure(
         Probabilities per time point (drawn in per cent).
     times : np.ndarray, shape (n,)
         Time of each row of ``probs`` (s).
-    x_title : str
-        Title of the time axis.
+    x_title : str, optional
+        Title of the time axis (default: "time (s)", in the language of this run).
     height : int
         Height in pixels.
     unsure_below : float, optional
@@ -195,19 +197,19 @@ def timeline_figure(
                 x=np.round(times, 3).tolist(),
                 y=(100 * shown[:, k]).round(2).tolist(),
                 mode="lines" if long else "lines+markers",
-                name=e,
+                name=name,
                 line=dict(color=EMOTION_COLORS[e], width=0.5 if long else 2),
                 marker=dict(size=5),
                 stackgroup="probs" if long else None,
-                hovertemplate=f"{e}<br>%{{x:.1f}} s: %{{y:.0f}} %<extra>{_smoothed(width)}</extra>",
+                hovertemplate=f"{name}<br>%{{x:.1f}} s: %{{y:.0f}} %<extra>{_smoothed(width)}</extra>",
             )
-            for k, e in enumerate(EMOTIONS)
+            for k, (e, name) in enumerate(zip(EMOTIONS, emotion_names()))
         ]
     )
     fig.update_layout(
         height=height,
-        xaxis=dict(title=x_title, range=list(x_range) if x_range is not None else None),
-        yaxis=dict(range=[0, 100], title="probability (%)"),
+        xaxis=dict(title=x_title or _("time (s)"), range=list(x_range) if x_range is not None else None),
+        yaxis=dict(range=[0, 100], title=_("probability (%)")),
         margin=dict(l=60, r=20, t=20, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
@@ -219,7 +221,7 @@ def timeline_figure(
             legend=dict(traceorder="normal"),  # stacked areas would list bottom-up
             yaxis=dict(domain=[0, 0.84]),
             yaxis2=dict(
-                domain=[0.88, 1.0], range=[0, 1], tickvals=[0.5], ticktext=["most likely"], fixedrange=True
+                domain=[0.88, 1.0], range=[0, 1], tickvals=[0.5], ticktext=[_("most likely")], fixedrange=True
             ),
             margin=dict(l=90),
         )
@@ -253,7 +255,10 @@ def waveform_figure(y: np.ndarray, *, sr: int, points: int = 3000, height: int =
         go.Scattergl(x=t, y=v, mode="lines", line=dict(color="#4f46e5", width=1), hoverinfo="skip")
     )
     fig.update_layout(
-        height=height, xaxis_title="time (s)", yaxis_title="amplitude", margin=dict(l=60, r=20, t=10, b=45)
+        height=height,
+        xaxis_title=_("time (s)"),
+        yaxis_title=_("amplitude"),
+        margin=dict(l=60, r=20, t=10, b=45),
     )
     return fig
 
@@ -308,10 +313,15 @@ def mel_figure(mel: np.ndarray, *, hop_seconds: float, height: int = 260) -> go.
             y=np.arange(mel.shape[0]),
             colorscale="Viridis",
             colorbar=dict(title=dict(text="dB")),
-            hovertemplate="%{x:.2f} s<br>mel band %{y}<br>%{z:.1f} dB<extra></extra>",
+            hovertemplate="%{x:.2f} s<br>"
+            + _("mel band {band}").format(band="%{y}")
+            + "<br>%{z:.1f} dB<extra></extra>",
         )
     )
     fig.update_layout(
-        height=height, xaxis_title="time (s)", yaxis_title="mel band", margin=dict(l=60, r=20, t=10, b=45)
+        height=height,
+        xaxis_title=_("time (s)"),
+        yaxis_title=_("mel band"),
+        margin=dict(l=60, r=20, t=10, b=45),
     )
     return fig

@@ -6,6 +6,7 @@ import numpy as np
 
 from ser_core import features
 from ser_core.config import DEFAULT_CONFIG, EMOTIONS
+from ser_core.i18n import N_, _, emotion_name
 
 #: Fixed colour of each emotion on every plot.
 EMOTION_COLORS: dict[str, str] = dict(
@@ -13,6 +14,8 @@ EMOTION_COLORS: dict[str, str] = dict(
 )
 #: Colour of each gender where plots are split by it.
 GENDER_COLORS: dict[str, str] = {"female": "#e7298a", "male": "#1b9e77"}
+#: Display names of the corpus' gender labels (the labels stay the identifiers).
+GENDER_NAMES: dict[str, str] = {"female": N_("female"), "male": N_("male")}
 #: Representations whose bins are standardised over time before the per-row scaling of
 #: the overview (in MFCC and delta-MFCC coefficient 0 dwarfs the others, which would
 #: otherwise all get one colour).
@@ -85,12 +88,35 @@ def is_curve(x: np.ndarray) -> bool:
     return x.shape[0] * x.shape[1] == 1
 
 
+def gender_name(gender: str) -> str:
+    """The display name of a gender label in the language of this run (unknown: unchanged)."""
+    name = GENDER_NAMES.get(gender)
+    return _(name) if name else gender
+
+
+def emotion_colors() -> dict[str, str]:
+    """:data:`EMOTION_COLORS` keyed by the emotions' display names (for plots whose
+    categories are :func:`~ser_core.i18n.emotion_name`)."""
+    return {emotion_name(e): c for e, c in EMOTION_COLORS.items()}
+
+
+def gender_colors() -> dict[str, str]:
+    """:data:`GENDER_COLORS` keyed by the genders' display names (:func:`gender_name`)."""
+    return {gender_name(g): c for g, c in GENDER_COLORS.items()}
+
+
 def row_title(representation: str) -> str:
-    """Subplot title of a representation (HPSS says how its channels are stacked)."""
+    """Subplot title of a representation (HPSS says how its channels are stacked), in the
+    language of this run."""
     spec = features.get(representation)
+    title = _(spec.title)
     if representation in DISPLAY_PER_BIN:
-        return f"{spec.title} (each {spec.y_label} standardised over time)"
+        return _("{title} (each {y_label} standardised over time)").format(
+            title=title, y_label=_(spec.y_label)
+        )
     if len(spec.channels) > 1:
-        low, high = spec.channels[0], spec.channels[-1]
-        return f"{spec.title}: {low} in the lower half, {high} in the upper half (stacked bins)"
-    return spec.title
+        low, high = _(spec.channels[0]), _(spec.channels[-1])
+        return _("{title}: {low} in the lower half, {high} in the upper half (stacked bins)").format(
+            title=title, low=low, high=high
+        )
+    return title

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import models
 from ..errors import UnknownNameError
+from ..i18n import N_
 
 __all__ = [
     "ModelScores",
@@ -166,7 +167,7 @@ def _best(cards: Mapping[str, dict], *, protocol: str, among: Iterable[str] | No
     ranked = rank(cards, protocol=protocol, among=among)
     if not ranked:
         raise UnknownNameError(
-            "no shipped model in artifacts/models; train one with `python -m ser_core train --ship NAME`"
+            N_("no shipped model in artifacts/models; train one with `python -m ser_core train --ship NAME`")
         )
     if _score(cards[ranked[0]], protocol) is None and protocol != "seed":
         log.warning("no shipped model has a %s figure; choosing by seed-split accuracy", protocol)
@@ -256,8 +257,10 @@ def best_adaptable_model(directory: Path | None = None, *, protocol: str = RANK_
     names = [n for n in cards if can_adapt(n, cards)]
     if not names:
         raise UnknownNameError(
-            "no shipped model can adapt to a voice; train one with "
-            "`python -m ser_core train --norm speaker --ship NAME`"
+            N_(
+                "no shipped model can adapt to a voice; train one with "
+                "`python -m ser_core train --norm speaker --ship NAME`"
+            )
         )
     return _best(cards, protocol=protocol, among=names)
 
@@ -291,25 +294,25 @@ def model_uses(directory: Path | None = None) -> list[ModelUse]:
         return []
     uses = [
         ModelUse(
-            "Predicting a new voice (yours, a student's)",
+            N_("Predicting a new voice (yours, a student's)"),
             _best(cards, protocol=RANK_PROTOCOL),
-            "highest accuracy on speakers it never heard",
+            N_("highest accuracy on speakers it never heard"),
         )
     ]
     adaptable = [n for n in cards if can_adapt(n, cards)]
     if adaptable:
         uses.append(
             ModelUse(
-                "After calibrating to your voice (20 s of speech)",
+                N_("After calibrating to your voice (20 s of speech)"),
                 _best(cards, protocol=RANK_PROTOCOL, among=adaptable),
-                "best on new voices among the models that can adapt",
+                N_("best on new voices among the models that can adapt"),
             )
         )
     uses.append(
         ModelUse(
-            "Demonstrating on nEMO's own clips",
+            N_("Demonstrating on nEMO's own clips"),
             _best(cards, protocol="seed"),
-            "highest on the seed split, whose voices it heard in training; not for new voices",
+            N_("highest on the seed split, whose voices it heard in training; not for new voices"),
         )
     )
     return uses

@@ -14,6 +14,7 @@ import torch
 
 from .. import features, functionals, models
 from ..errors import SERError, UnknownNameError
+from ..i18n import N_, _
 from ..metrics import DEFAULT_UNSURE, softmax
 from .predictor import BACKENDS, PREDICTORS, Predictor
 
@@ -60,7 +61,11 @@ class EnsemblePredictor(Predictor):
         threads: int | None = None,
     ) -> None:
         if backend not in BACKENDS:
-            raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+            raise UnknownNameError(
+                N_("unknown backend {backend!r}; choose one of {backends}"),
+                backend=backend,
+                backends=BACKENDS,
+            )
         self.loaded, card = loaded, loaded.card
         self.model_name = loaded.model_name
         self.kind = "members"
@@ -82,7 +87,8 @@ class EnsemblePredictor(Predictor):
         cfgs = {m.cfg for m in self.members}
         if len(cfgs) != 1:
             raise SERError(
-                f"ensemble {self.model_name!r} mixes front-end settings; retrain its members with one FeatureConfig"
+                N_("ensemble {model!r} mixes front-end settings; retrain its members with one FeatureConfig"),
+                model=self.model_name,
             )
         self.cfg = cfgs.pop()
         self.norm = None
@@ -190,7 +196,7 @@ class EnsemblePredictor(Predictor):
             That of a speaker-normalised member (one with voice warps if any).
         """
         if not self.speaker_normalised:
-            return "This ensemble's members use corpus-level normalisation; it cannot adapt to a voice."
+            return _("This ensemble's members use corpus-level normalisation; it cannot adapt to a voice.")
         spk = [m for m in self.members if m.speaker_normalised]
         return next((m for m in spk if m._views()), spk[0]).adaptation()
 

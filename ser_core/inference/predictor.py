@@ -23,6 +23,7 @@ from ..audio import files_of, frame_windows, load_audio, pad_or_trim
 from ..config import EMOTIONS, FeatureConfig, project_root
 from ..errors import SERError, UnknownNameError
 from ..export import OnnxModel, export_onnx
+from ..i18n import N_, _, emotion_name, ngettext
 from ..metrics import DEFAULT_UNSURE, TopClass, log_softmax, softmax
 from .choice import best_model_name
 
@@ -136,10 +137,12 @@ class Verdict(TopClass):
             ``"anger (87 %)"``, or ``"The model is unsure: its best guess is
             anger at 42 %"`` when :attr:`unsure`.
         """
-        pct = f"{100 * self.confidence:.0f} %"
+        label, pct = emotion_name(self.label), f"{100 * self.confidence:.0f}"
         if self.unsure:
-            return f"The model is unsure: its best guess is {self.label} at {pct}"
-        return f"{self.label} ({pct})"
+            return _("The model is unsure: its best guess is {emotion} at {pct} %").format(
+                emotion=label, pct=pct
+            )
+        return _("{emotion} ({pct} %)").format(emotion=label, pct=pct)
 
 
 class Predictor:
@@ -162,7 +165,11 @@ class Predictor:
         self, loaded: models.LoadedModel, *, backend: str = "torch", threads: int | None = None
     ) -> None:
         if backend not in BACKENDS:
-            raise UnknownNameError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+            raise UnknownNameError(
+                N_("unknown backend {backend!r}; choose one of {backends}"),
+                backend=backend,
+                backends=BACKENDS,
+            )
         self.loaded = loaded
         card = loaded.card
         self.model_name = loaded.model_name
@@ -210,7 +217,11 @@ class Predictor:
                 self.backend = "onnx"
             except Exception as exc:
                 if backend == "onnx":
-                    raise SERError(f"cannot run {self.model_name!r} in ONNX Runtime: {exc}") from exc
+                    raise SERError(
+                        N_("cannot run {model!r} in ONNX Runtime: {error}"),
+                        model=self.model_name,
+                        error=str(exc),
+                    ) from exc
                 warnings.warn(
                     f"ONNX Runtime unavailable for {self.model_name!r} ({exc}); using PyTorch",
                     RuntimeWarning,
@@ -390,39 +401,59 @@ class Predictor:
             adapted.
         """
         if not self.speaker_normalised:
-            return "This model uses corpus-level normalisation; it cannot adapt to a voice."
+            return _("This model uses corpus-level normalisation; it cannot adapt to a voice.")
         if self.profile is not None and self.representation in self.profile:
-            who = f" {self.profile.name!r}" if self.profile.name else ""
-            warped = (
-                f", averaged over {len(self.warps)} voice warps of ±{max(self.warps) - 1:.0%}"
-                if self._views()
-                else ""
-            )
             bn = ""  # a saved or live profile holds statistics only: no AdaBN, no hint
             if self._tuned is not None:
-                bn = (
-                    " Its batch-norm statistics were re-estimated on this speech too (AdaBN), and their "
+                bn = " " + _(
+                    "Its batch-norm statistics were re-estimated on this speech too (AdaBN), and their "
                     "scales and shifts tuned to it (information maximisation)."
                 )
             elif self._bn_net is not None:
-                bn = " Its batch-norm statistics were re-estimated on this speech too (AdaBN)."
+                bn = " " + _("Its batch-norm statistics were re-estimated on this speech too (AdaBN).")
             elif (
                 self.profile.windows is not None
                 and not self.profile.adapts_batchnorm
                 and self.kind == "features"
                 and adapt.has_batchnorm(self.loaded.module)
             ):
-                bn = (
-                    f" From {adapt.ADABN_SECONDS:.0f} s of speech, its batch-norm statistics "
-                    "would be re-estimated on the voice too (AdaBN)."
-                )
-            return (
-                f"Adapted to the voice{who} ({self.profile.seconds:.0f} s of calibration speech{warped}).{bn}"
-            )
-        return (
+                bn = " " + _(
+                    "From {seconds} s of speech, its batch-norm statistics would be re-estimated "
+                    "on the voice too (AdaBN)."
+                ).format(seconds=f"{adapt.ADABN_SECONDS:.0f}")
+            return self._adapted_sentence() + bn
+        return _(
             "Not adapted to this voice: corpus statistics stand in for the speaker's own "
             "(calibrate to your voice for better accuracy)."
         )
+
+    def _adapted_sentence(self) -> str:
+        """The first sentence of :meth:`adaptation` for an adapted model: to whom, on how much
+        speech, over how many voice warps."""
+        prof = self.profile
+        seconds, name = f"{prof.seconds:.0f}", repr(prof.name)
+        if not self._views():
+            if prof.name:
+                return _("Adapted to the voice {name} ({seconds} s of calibration speech).").format(
+                    name=name, seconds=seconds
+                )
+            return _("Adapted to the voice ({seconds} s of calibration speech).").format(seconds=seconds)
+        n, spread = len(self.warps), f"{max(self.warps) - 1:.0%}"
+        if prof.name:
+            return ngettext(
+                "Adapted to the voice {name} ({seconds} s of calibration speech, averaged over "
+                "{n} voice warp of ±{spread}).",
+                "Adapted to the voice {name} ({seconds} s of calibration speech, averaged over "
+                "{n} voice warps of ±{spread}).",
+                n,
+            ).format(name=name, seconds=seconds, n=n, spread=spread)
+        return ngettext(
+            "Adapted to the voice ({seconds} s of calibration speech, averaged over {n} voice "
+            "warp of ±{spread}).",
+            "Adapted to the voice ({seconds} s of calibration speech, averaged over {n} voice "
+            "warps of ±{spread}).",
+            n,
+        ).format(seconds=seconds, n=n, spread=spread)
 
     # ----------------------------------------------------------- inputs
     def inputs(self, windows: np.ndarray) -> np.ndarray:

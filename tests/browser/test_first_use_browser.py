@@ -87,7 +87,9 @@ def test_talk_20_s_then_the_first_prediction_is_adapted(browser, shipped_server,
         assert page.get_by_text("Adapted to the voice (", exact=False).count() == 1  # said once
         full_screenshot(page, output_dir / "predictor_first_use_calibrated.png")
 
-        page.locator("input[type=file]").last.set_input_files(clip)  # a further clip of theirs
+        page.locator(".st-key-predictor-uploader input[type=file]").set_input_files(
+            clip
+        )  # a further clip of theirs
         verdict = page.locator(".st-key-predictor-verdict")
         verdict.get_by_text("Adapted to your voice", exact=False).wait_for(timeout=SLOW_MS)
         wait_for_app(page, timeout_ms=SLOW_MS)

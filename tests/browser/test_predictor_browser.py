@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_core import audio, data, models
+from ser_core import audio, data, i18n, models
 from ser_core.config import EMOTIONS
 
 from .conftest import (
@@ -31,11 +31,17 @@ pytestmark = pytest.mark.browser
 WEBRTC_FRAME = 'iframe[title*="webrtc_streamer"]'
 
 
-def skip_first_use(page) -> None:
+def skip_first_use(page, lang: str = "en") -> None:
     """Click "Skip" in the first-use step (issue #25), shown while a model can adapt and
-    no voice is calibrated; test_first_use_browser.py walks the step itself."""
-    skip = page.get_by_role("button", name="Skip — predict without calibrating")
-    skip.or_(page.get_by_text("Upload a file", exact=True)).first.wait_for(timeout=90_000)
+    no voice is calibrated; test_first_use_browser.py walks the step itself.  ``lang``: the
+    language the app is read in (its catalog gives the labels)."""
+    with i18n.language(lang):
+        skip_label, upload_label = (
+            i18n.gettext("Skip — predict without calibrating"),
+            i18n.gettext("Upload a file"),
+        )
+    skip = page.get_by_role("button", name=skip_label)
+    skip.or_(page.get_by_text(upload_label, exact=True)).first.wait_for(timeout=90_000)
     if skip.count():
         skip.click()
         skip.wait_for(state="detached")
@@ -74,9 +80,8 @@ def test_upload_real_clip_shows_its_label(app_server, browser_page, output_dir):
     wait_for_app(page)
     page.get_by_role("heading", name="Emotion predictor").wait_for()
     skip_first_use(page)
-    page.locator("input[type=file]").last.set_input_files(
-        clip.path
-    )  # the main uploader (the calibration one comes first)
+    # the main uploader (the calibration one comes before it, the batch one after it)
+    page.locator(".st-key-predictor-uploader input[type=file]").set_input_files(clip.path)
     verdict = page.locator(".st-key-predictor-verdict")
     verdict.get_by_text(f"Prediction: {clip.emotion}").wait_for(timeout=90_000)
     wait_for_app(page)
@@ -218,7 +223,7 @@ def test_calibrate_then_predict(browser_page, spk_server, tmp_path, output_dir):
     assert not panel.is_visible()
     success = page.get_by_test_id("stAlertContentSuccess")
     assert any("Calibrated for 'Ala' from 24 s of speech" in t for t in success.all_inner_texts())
-    page.locator("input[type=file]").last.set_input_files(str(clip))
+    page.locator(".st-key-predictor-uploader input[type=file]").set_input_files(str(clip))
     verdict = page.locator(".st-key-predictor-verdict")
     verdict.get_by_text("Prediction", exact=False).first.wait_for(timeout=90_000)
     wait_for_app(page)

@@ -98,3 +98,27 @@ def test_robustness_figure_one_legend_group_per_attack():
 def test_epsilon_ticks_one_two_five():
     assert attacks.epsilon_ticks(0.001, 0.1) == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]
     assert attacks.epsilon_ticks(0.0015, 0.03) == [0.002, 0.005, 0.01, 0.02]
+
+
+def test_figures_in_polish():
+    """#30: axis titles, subplot titles, legend names and emotions follow the run's language."""
+    from ser_core.i18n import language
+
+    rows = robustness_rows().assign(steps=[1] * 3 + [5] * 3, n=[897] * 3 + [300] * 3)
+    res = SimpleNamespace(
+        log_mel=np.zeros((8, 10)), adv_log_mel=np.ones((8, 10)), perturbation_db=np.ones((8, 10))
+    )
+    with language("pl"):
+        probs = attacks.probability_figure({"oryginał": np.eye(6)[0]})
+        spec = attacks.spectrogram_figure(res)
+        curve = attacks.robustness_figure(rows, epsilon=0.01)
+    assert probs.layout.xaxis.title.text == "prawdopodobieństwo (%)" and probs.data[0].y[0] == "złość"
+    assert [a.text for a in spec.layout.annotations][:2] == ["oryginał (dB)", "adwersarialny (dB)"]
+    assert spec.layout.xaxis3.title.text == "czas (s)" and spec.layout.yaxis.title.text == "pasmo melowe"
+    assert curve.layout.yaxis.title.text == "dokładność testowa (%)"
+    assert curve.layout.xaxis.title.text.startswith("epsilon (jednostki znormalizowanego wejścia")
+    names = [t.name for t in curve.data]
+    assert names[:3] == ["bez ataku: 80.0 %", "wszystkie emocje", "złość"]
+    groups = {t.legendgroup: t.legendgrouptitle.text for t in curve.data}
+    assert groups == {"fgsm": "FGSM, jeden krok · 897 nagrań", "pgd": "PGD, 5 kroków · 300 nagrań"}
+    assert any(a.text == "to nagranie: ε = 0.01" for a in curve.layout.annotations)

@@ -146,3 +146,24 @@ def test_representation_figure_draws_on_a_given_colour_range():
     assert own.layout.coloraxis.cmin is None and own.layout.coloraxis.cmax is None
     shared = dataset.representation_figure(x, representation="mel", zrange=(-80.0, 20.0))
     assert (shared.layout.coloraxis.cmin, shared.layout.coloraxis.cmax) == (-80.0, 20.0)
+
+
+def test_figures_speak_polish_inside_a_polish_block(summaries):
+    """Axis titles, legend names and category labels follow the run's language (#30)."""
+    from ser_core.i18n import emotion_names, language
+
+    clips, proj = summaries
+    with language("pl"):
+        bar = dataset.counts_bar(clips, column="gender")
+        durations = dataset.duration_figure(clips)
+        projection = dataset.projection_figure(clips, proj=proj, method="pca")
+        polish_emotions = emotion_names()
+    assert bar.layout.yaxis.title.text == "nagrania" and bar.layout.xaxis.title.text == "płeć"
+    assert [d.name for d in bar.data] == polish_emotions and "złość" in polish_emotions
+    assert [d.marker.color for d in bar.data] == [EMOTION_COLORS[e] for e in EMOTIONS]  # same colours
+    assert set(bar.data[0].x) == {"kobieta", "mężczyzna"}
+    assert durations.layout.xaxis.title.text == "długość (s)"
+    assert projection.layout.xaxis.title.text == "PC1 (30.0 % wariancji)"
+    assert projection.layout.legend.title.text == "emocja"
+    # and back in English outside the block
+    assert dataset.counts_bar(clips, column="gender").layout.yaxis.title.text == "clips"

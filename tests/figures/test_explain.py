@@ -89,3 +89,20 @@ def test_maps_figure_axis_follows_the_representation():
     )
     with pytest.raises(ConfigError, match=r"\(40, 20\)"):
         explain.maps_figure({"lrp": np.zeros((40, 20))}, mel=np.zeros((128, 20)))
+
+
+def test_figures_in_polish():
+    """#30: axis titles, legend names and notes follow the run's language."""
+    from ser_core.i18n import language
+
+    curves = {"lrp": curve([0.001, 0.0, 0.0]), "random": curve([0.001, 0.001, 0.0])}
+    with language("pl"):
+        fig = explain.deletion_figure(curves, n_classes=6)
+        maps = explain.maps_figure({"lrp": np.ones((8, 10))}, mel=np.zeros((8, 10)), shared=False)
+    assert fig.layout.xaxis.title.text == "usunięte komórki, od najistotniejszych (%)"
+    assert fig.layout.yaxis.title.text == "prawdopodobieństwo wyjaśnianej klasy (%)"
+    assert [t.name for t in fig.data] == ["LRP (AUC b.d.)", "kolejność losowa (AUC b.d.)"]
+    assert any("poniżej poziomu losowego" in a.text for a in fig.layout.annotations)
+    assert maps.layout.xaxis.title.text == "czas (s)" and maps.layout.yaxis.title.text == "pasmo melowe"
+    assert maps.layout.coloraxis2.colorbar.title.text == "udział w logicie"
+    assert explain.method_title("random") == "random order"  # English again outside the block

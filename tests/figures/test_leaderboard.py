@@ -193,3 +193,33 @@ def test_conditions_heatmap_models_by_conditions_in_registry_order():
     assert np.asarray(hm.z, float)[1, 1] == pytest.approx(45.0) and np.isnan(np.asarray(hm.z, float)[1, 2])
     assert float(hm.customdata[0][1][0]) == pytest.approx(11.2)  # the drop, in points, on hover
     assert "drop against clean" in hm.hovertemplate and (hm.zmin, hm.zmax) == (0, 100)
+
+
+def test_figures_in_polish_translate_titles_legends_and_emotions():
+    """Issue #30: axis titles, trace names and emotion labels in the run's language."""
+    from ser_core.i18n import emotion_names, language
+
+    curves = pd.DataFrame(
+        {
+            "epoch": [0, 1, 0, 1],
+            "metric": ["train_loss"] * 2 + ["val_accuracy"] * 2,
+            "value": [1.0, 0.8, 0.4, 0.5],
+        }
+    )
+    with language("pl"):
+        acc = lbf.accuracy_figure(summary_table(), protocol="loso")
+        cm = lbf.confusion_figure(np.eye(6, dtype=int))
+        fig = lbf.curves_figure(curves, best_epoch=1)
+        names = emotion_names()
+        protocol = lbf.protocol_name("seed")
+    assert acc.layout.xaxis.title.text.startswith("dokładność (test): nowe głosy")
+    assert (
+        cm.layout.yaxis.title.text == "prawdziwa emocja"
+        and cm.layout.xaxis.title.text == "przewidziana emocja"
+    )
+    assert list(cm.data[0].x) == names and "złość" in names
+    assert [t.name for t in fig.data] == ["strata (trening)", "dokładność (walidacja)"]
+    assert fig.layout.xaxis2.title.text == "epoka" and fig.layout.yaxis.title.text == "entropia krzyżowa"
+    assert protocol == "podział losowy (seed)"
+    # English again outside the block
+    assert lbf.confusion_figure(np.eye(6, dtype=int)).layout.xaxis.title.text == "predicted emotion"

@@ -103,3 +103,26 @@ def test_mel_figure_axes():
     (heat,) = fig.data
     assert np.allclose(heat.z, mel) and list(heat.x) == [0.0, 0.5, 1.0, 1.5, 2.0]
     assert heat.colorbar.title.text == "dB" and fig.layout.yaxis.title.text == "mel band"
+
+
+def test_the_figures_speak_the_language_of_the_run():
+    """Issue #30: under ``language("pl")`` the bars, lines, strip and axes are Polish; the
+    colours still follow the emotion identifiers."""
+    from ser_core.i18n import language
+
+    polish = ["złość", "strach", "szczęście", "stan neutralny", "smutek", "zaskoczenie"]
+    probs = np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    with language("pl"):
+        bars = predictor.probability_figure(probs, unsure_below=0.4)
+        long = predictor.timeline_figure(np.tile(probs, (40, 1)), times=np.arange(40) + 1.5, unsure_below=0.4)
+        mel = predictor.mel_figure(np.zeros((4, 3)), hop_seconds=0.5)
+    assert list(bars.data[0].y) == polish
+    assert list(bars.data[0].marker.color) == [EMOTION_COLORS[e] for e in EMOTIONS]
+    assert bars.layout.xaxis.title.text == "prawdopodobieństwo (%)"
+    assert bars.layout.annotations[0].text == "niepewnie poniżej 40 %"
+    assert [t.name for t in long.data[:6]] == polish and long.data[6].name == "najbardziej prawdopodobna"
+    assert long.data[6].customdata[0][0] == "złość" and long.layout.xaxis.title.text == "czas (s)"
+    assert "średnia z 5 punktów" in long.data[0].hovertemplate
+    assert mel.layout.yaxis.title.text == "pasmo melowe"
+    # and English again outside the block
+    assert list(predictor.probability_figure(probs).data[0].y) == list(EMOTIONS)

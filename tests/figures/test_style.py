@@ -49,3 +49,13 @@ def test_row_title():
     assert style.row_title("hpss").endswith(
         f"{low} in the lower half, {high} in the upper half (stacked bins)"
     )
+
+
+def test_row_title_and_display_names_in_polish():
+    from ser_core.i18n import language
+
+    with language("pl"):
+        assert style.gender_name("female") == "kobieta"
+        assert style.emotion_colors()["złość"] == style.EMOTION_COLORS["anger"]
+        assert "w dolnej połowie" in style.row_title("hpss")
+    assert style.gender_name("female") == "female" and style.gender_name("other") == "other"

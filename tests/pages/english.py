@@ -27,8 +27,12 @@ _WORD = re.compile(r"[A-Za-z']+")
 
 
 def is_english(text: str) -> bool:
-    """True when ``text`` holds at least two English-only words (code spans ignored)."""
+    """True when ``text`` holds at least two English-only words (code spans, icon names and
+    quotations ignored)."""
     text = re.sub(r"`[^`]*`", " ", text)  # names in code font: model names, commands
+    text = re.sub(r":material/[a-z_]+:", " ", text)  # icon names (a badge's markdown holds its icon)
+    text = re.sub(r"[„“][^”]*”", " ", text)  # a quotation: RAVDESS's actors speak English
+    text = re.sub(r"\w*_\w*", " ", text)  # identifiers: model names, an icon drawn by its name
     words = [w.lower() for w in _WORD.findall(text)]
     return sum(w in ENGLISH for w in words) >= 2
 

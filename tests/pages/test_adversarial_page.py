@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from ser_core import attacks, figures
 from ser_core.config import EMOTIONS
 from tests.conftest import encode, tone
+from tests.pages.english import english_left
 from tests.tiny_model import TINY, ship_tiny_model
 from ui import adversarial, clips, state
 
@@ -220,3 +221,43 @@ def test_outcome_words_agree_with_each_other(env, no_corpus):
     at.session_state[state.KEY_ADV_ATTACK["spectrogram"]] = "pgd"
     at = no_exception(at.run())
     assert "PGD takes 10 small steps" in texts(at)
+
+
+# ------------------------------------------------------------------ issue #30
+def robustness_rows() -> pd.DataFrame:
+    rows = []
+    for e in (0.0, 0.01, 0.05):
+        row = {
+            "model": TINY,
+            "attack": "fgsm",
+            "domain": "spectrogram",
+            "steps": 1,
+            "protocol": "seed",
+            "epsilon": e,
+            "n": 12,
+            "accuracy": 0.9 - e * 5,
+            "snr_db": np.inf if e == 0 else 30.0,
+        }
+        row.update({emo: 0.8 for emo in EMOTIONS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_page_in_polish_after_an_attack(env, no_corpus):
+    """#30: a Polish session runs an attack and reads its outcome, the charts and the
+    robustness curve with nothing English left (FGSM, PGD, SNR, Griffin-Lim stay)."""
+    attacks.save_robustness(robustness_rows(), env / "attacks" / "robustness.csv")
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[state.KEY_LANG] = "pl"
+    at.session_state[state.KEY_ADV_SOURCE] = adversarial.ADV_SOURCE_UPLOAD
+    at.session_state[state.KEY_ADV_CLIP] = clips.make_clip(encode(tone(2.0)), "ton.wav", "upload")
+    at = no_exception(at.run())
+    assert not at.error, [e.value for e in at.error]
+    assert {"probs", "spectrograms", "curve"} <= set(charts(at))
+    assert english_left(at) == []
+    assert at.title[0].value == "Przykłady adwersarialne"
+    assert "Predykcja po ataku" in metrics(at)
+    assert "atak zmienił etykietę" in texts(at) or "atak nie zmienił etykiety" in texts(at)
+    assert "Linia ciągła: FGSM, jeden krok, na 12 nagraniach" in texts(at)
+    names = [b["name"] for b in charts(at)["probs"]["data"]]
+    assert names[:2] == ["oryginał", "adwersarialne (wejście modelu)"]

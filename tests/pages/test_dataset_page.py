@@ -9,14 +9,19 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ser_core import conditions, data, features
+from ser_core.i18n import gettext, language
+from tests.pages.english import english_left
 from ui import dataset, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_dataset.py")
 TITLES = [features.get(n).title for n in features.names()]
 
 
-def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+def run_page(*, lang: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if lang is not None:
+        at.session_state[state.KEY_LANG] = lang
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -147,3 +152,60 @@ def test_summary_sections(fake_artifacts, no_corpus):
     assert len(at.get("plotly_chart")) == n
     at.selectbox(key=state.KEY_MEANS_REP).set_value("rms").run()  # 1-bin: lines
     assert not at.exception and not at.error
+
+
+def test_page_in_polish(meta):
+    """A Polish session reads the whole page in Polish (#30): corpus overview, a corpus clip
+    and its 13 representations, the averages, descriptors and projection."""
+    at = run_page(lang="pl")
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Eksplorator zbioru danych"
+    assert english_left(at) == []
+    assert any("każdej emocji pada tych samych 90 zdań" in c.value for c in at.caption)
+    assert at.selectbox(key=state.KEY_EMOTION).value == "anger"  # the value stays the label
+    assert "złość" in at.selectbox(key=state.KEY_EMOTION).options
+    assert at.radio(key=state.KEY_SOURCE).options == ["Nagranie z korpusu", "Prześlij plik"]
+    grid = representation_grids_in(at, [features.get(n).title for n in features.names()], lang="pl")
+    assert grid["layout"]["xaxis13"]["title"]["text"] == "czas (s)"
+
+
+def test_rooms_in_polish(meta):
+    at = run_page(lang="pl")
+    # AppTest calls the widgets' format_func in this thread to send their values back: it
+    # must format them in the session's language too
+    with language("pl"):
+        at.toggle(key=state.KEY_ROOM).set_value(True).run()  # the conditions, their tabs
+    assert not at.exception and not at.error
+    assert [t.label for t in at.get("tab")][:2] == ["Bez zakłóceń", "Sale"]
+    assert english_left(at) == []
+    assert not any("**Lecture hall**" in m.value for m in at.markdown)
+
+
+def representation_grids_in(at: AppTest, titles: list[str], *, lang: str) -> dict:
+    """The one figure whose subplot titles start with the representations' titles in ``lang``."""
+    with language(lang):
+        wanted = [gettext(t) for t in titles]
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        got = [a.get("text", "") for a in spec["layout"].get("annotations", [])]
+        if len(got) == len(wanted) and all(t.startswith(w) for t, w in zip(got, wanted)):
+            return spec
+    raise AssertionError("no figure of the 13 representations")
+
+
+def test_summary_sections_in_polish(fake_artifacts, meta):
+    """The summaries' sections (averages, descriptors split by gender, projection by
+    speaker) in Polish."""
+    at = run_page(lang="pl")
+    assert not at.error, [e.value for e in at.error]
+    assert at.radio(key=state.KEY_DESCRIPTOR_KIND).options == ["pudełkowy", "skrzypcowy"]
+    with language("pl"):  # see test_rooms_in_polish
+        at.checkbox(key=state.KEY_DESCRIPTOR_GENDER).check()
+        at.radio(key=state.KEY_DESCRIPTOR_KIND).set_value("violin")
+        at.radio(key=state.KEY_PROJ_COLOR).set_value("speaker").run()
+    assert not at.exception and not at.error
+    assert english_left(at) == []
+    charts = {el.key: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    assert {t["name"] for t in charts["descriptor.fig"]["data"]} == {"kobieta", "mężczyzna"}
+    assert charts["projection.fig"]["layout"]["legend"]["title"]["text"] == "mówca"
+    assert any("Wskazówka: jeśli punkty grupują się według mówców" in c.value for c in at.caption)

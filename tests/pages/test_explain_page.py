@@ -16,7 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from ser_core.config import EMOTIONS
 from ser_core.explain import EXPLAINERS, save_deletion_table
+from ser_core.i18n import emotion_names, language
 from tests.conftest import encode, make_corpus, tone
+from tests.pages.english import english_left
 from tests.tiny_model import TINY, ship_tiny_model
 from ui import clips, explain, state
 
@@ -326,3 +328,46 @@ def test_the_explorers_clip_opens_with_its_split(artifacts, tmp_path, monkeypatc
     at = no_exception(page(**{state.CURRENT_CLIP: {"label": fid, "file_id": fid}}).run())
     assert at.selectbox(key=state.KEY_XAI_SPLIT).value == "train"
     assert at.selectbox(key=state.KEY_XAI_FILE).value == fid and "A **training** clip" in texts(at)
+
+
+# ------------------------------------------------------------------ issue #30
+def test_the_page_in_polish_after_an_explanation(env, tmp_path, monkeypatch):
+    """#30: a Polish session sees the maps, the deletion test, the listening section and the
+    dataset-level note with nothing English left (method names and commands stay)."""
+    art = copied_artifacts(env, tmp_path / "artifacts")
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    rows = pd.DataFrame(
+        [
+            {"method": m, "emotion": e, "n": 2, "auc": 0.2, "drop10": 0.2, "drop20": 0.3}
+            for m in [*METHODS, "random"]
+            for e in ["all", *EMOTIONS]
+        ]
+    )
+    save_deletion_table(rows, {"model": "resnet18_mel", "n_clips": 300, "seconds": 845.7})
+    at = with_upload(encode(tone(2.0), ext="wav"), "pl.wav", **{state.KEY_LANG: "pl"})
+    assert not at.error, [e.value for e in at.error]
+    assert {"maps", "deletion"} <= set(charts(at))
+    assert english_left(at) == []
+    assert at.title[0].value == "Wyjaśnienia (XAI)"
+    assert "Na co patrzy model" in [s.value for s in at.subheader]
+    assert "Ta tabela dotyczy modelu **resnet18_mel**" in at.info[0].value and "14 minut" in at.info[0].value
+    scores = at.dataframe[0].value
+    assert scores["method"].iloc[-1] == "kolejność losowa" and scores["drop10"].str.endswith(" p.p.").all()
+    per = at.dataframe[2].value
+    per = per.data if hasattr(per, "data") else per  # a Styler
+    with language("pl"):
+        polish = emotion_names()
+    assert list(per.columns) == polish and polish[0] == "złość"
+
+
+def test_the_clip_picker_in_polish(artifacts, tmp_path, monkeypatch):
+    """#30: the corpus picker's filters, its clip labels and the verdict in Polish."""
+    corpus_with_splits(tmp_path, artifacts, monkeypatch)
+    at = no_exception(page(**{state.KEY_LANG: "pl"}).run())
+    assert english_left(at) == []
+    clip = at.selectbox(key=state.KEY_XAI_FILE)
+    assert clip.label.startswith("Nagranie: filtry spełnia") and all(
+        " · testowe · " in o for o in clip.options
+    )
+    assert "Nagranie **testowe**" in texts(at) and "Odgrywana emocja: **złość**" in texts(at)
+    assert at.selectbox(key=state.KEY_XAI_SPLIT).options[0] == "nagrania testowe"

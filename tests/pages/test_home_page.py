@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.english import english_left
 from tests.tiny_model import ship_disagreeing_cards
+from ui import state
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -55,3 +57,17 @@ def test_weights_without_a_card_are_not_a_model(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert any("No trained models shipped yet" in c.value for c in at.caption)
+
+
+def test_home_page_in_polish(env):
+    """A Polish session reads the home page in Polish (#30), emotion names included."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[state.KEY_LANG] = "pl"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "nEMO: eksplorator emocji w mowie"
+    assert english_left(at) == []
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Zobacz, jak komputer słyszy emocje w polskiej mowie." in text
+    assert "(złość, strach, szczęście, stan neutralny, smutek, zaskoczenie)" in text
+    assert [s.value for s in at.subheader][-1] == "Strony"

@@ -319,3 +319,73 @@ def test_conditions_heatmap_once_models_are_scored_under_conditions(store):
     assert list(hm["x"]) == ["clean", "telephone", "reverb_babble_10db"]  # the registry's order
     assert hm["text"][0][:2] == ["61.2 %", "50.0 %"] and hm["text"][1][1] == ""
     assert any("at most 60 clips per speaker" in c.value for c in at.caption)
+
+
+def test_page_in_polish_leaves_no_english(store, tracking_store):
+    """Issue #30: every section in Polish (ranking, every run, a network's and an ensemble's
+    inspection, ensembles with LOSO folds and search importance, adaptation, recording
+    conditions, comparison), with no English sentence left."""
+    import mlflow
+
+    from ser_core import robustness
+    from ser_core.i18n import language
+    from ser_core.metrics import classification_report
+    from tests.pages.english import english_left
+    from tests.test_evaluate import _add_spk_loso_runs
+
+    from ..test_leaderboard import _live_run
+
+    db = tracking_store[0]
+    _add_spk_loso_runs(db)
+    _live_run(lb._client(tracking.db_path()))  # a run training now, named in a caption
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db.resolve()}")
+    client.log_metric(store["ensemble-seed"], "importance_l1", 0.7)
+    client.log_metric(store["ensemble-seed"], "importance_lr", 0.3)
+    y = np.arange(60) % 6
+    for k in (0, 1):
+        lb.log_ensemble(
+            {"mel-spk": 3, "hpss-spk": 1}, protocol="loso", fold=k, report=classification_report(y, y)
+        )
+    robustness.log_conditions(_conditions_report("m_a", {"clean": 0.612, "telephone": 0.5}))
+
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[state.KEY_LANG] = "pl"
+    at.run()  # (run_page(at) would start another AppTest: one not run yet is falsy)
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert set(CHARTS) | {"leaderboard.importance"} <= set(charts(at))
+    assert {"leaderboard.adaptation", "leaderboard.conditions"} <= set(charts(at))
+    assert any(m.label == "Dokładność zespołu w LOSO" for m in at.metric)
+    left = english_left(at)
+    assert at.title[0].value == "Ranking modeli"
+    assert "Porównanie dwóch przebiegów" in [h.value for h in at.header]
+    assert any(c.value.startswith("Trwa trening (") for c in at.caption)
+    assert any("ale bez oznak życia od" in c.value for c in at.caption)  # the dead run's note
+    assert charts(at)["leaderboard.confusion"]["layout"]["xaxis"]["title"]["text"] == "przewidziana emocja"
+    # AppTest formats widget values with the page's format_func in this thread: Polish too
+    with language("pl"):
+        # a network's training curves
+        at.selectbox(key=state.KEY_LB_RUN).set_value(store["resnet18-hpss-seed"])
+        run_page(at)
+        curves = charts(at)["leaderboard.curves"]
+        assert [d["name"] for d in curves["data"]] == [
+            "strata (trening)",
+            "strata (walidacja)",
+            "dokładność (walidacja)",
+        ]
+        assert any(c.value.startswith("Linia przerywana: epoka") for c in at.caption)
+        left += english_left(at)
+        # an ensemble's inspection, the table of every run, the seed chart
+        at.selectbox(key=state.KEY_LB_RUN).set_value(store["ensemble-seed"])
+        at.toggle(key=state.KEY_LB_EVERY_RUN).set_value(True)
+        run_page(at)
+        assert any("nie ma krzywych uczenia" in c.value for c in at.caption)
+        assert "zakończony" in table(at)["state"].tolist()
+        left += english_left(at)
+        at.toggle(key=state.KEY_LB_EVERY_RUN).set_value(False)
+        at.radio(key=state.KEY_LB_ACC_PROTOCOL).set_value("seed")
+        run_page(at)
+        assert charts(at)["leaderboard.accuracy"]["layout"]["xaxis"]["title"]["text"].startswith(
+            "dokładność (test): podział losowy (seed"
+        )
+        left += english_left(at)
+    assert left == []

@@ -51,7 +51,7 @@ def test_first_visit_shows_the_step_before_any_input(spk_env):
     assert has_step(at) and not has_inputs(at)
     assert "Talk for **20 s about anything**" in texts(at)
     assert at.button(key=state.KEY_FIRST_SKIP).label == first_use.SKIP_LABEL
-    assert first_use.LENGTH_HINT in texts(at)
+    assert first_use.length_hint() in texts(at)
     assert not at.error and not at.info  # the step replaces "Not adapted to this voice"
     assert at.button(key=state.KEY_CAL_RUN)  # the expander stays (saved profiles)
 
@@ -153,3 +153,29 @@ def test_the_step_comes_before_the_live_microphone(spk_env, webrtc_in_apptest):
     at.button(key=state.KEY_FIRST_SKIP).click().run()
     no_exception(at)
     assert state.KEY_LIVE_SESSION in at.session_state
+
+
+def test_the_step_in_polish(spk_env):
+    """Issue #30: a Polish session reads the first-use step in Polish, and its refusal too
+    (the test runs in Polish: AppTest formats the model box's options in its own thread)."""
+    from ser_core.i18n import language
+    from tests.pages.english import english_left
+
+    with language("pl"):
+        at = page_tests.page(skipped=False)
+        at.session_state[state.KEY_LANG] = "pl"
+        no_exception(at.run())
+        assert [h.value for h in at.subheader] == ["Przed pierwszym rozpoznaniem: mów przez 20 s"]
+        assert "Mów przez **20 s o czymkolwiek**" in texts(at)
+        assert at.button(key=state.KEY_FIRST_SKIP).label == "Pomiń — rozpoznawaj bez kalibracji"
+        assert english_left(at) == []
+        stage(at, encode(speech(6.0), ext="wav"))
+        assert [e.value for e in at.error] == [
+            "To nagranie trwa 6 s: mów przez co najmniej 10 s (najlepiej 20 s) i nagraj ponownie."
+        ]
+        assert english_left(at) == []
+        at.selectbox(key=state.KEY_PRED_MODEL).set_value(TINY).run()  # a model that cannot adapt
+        no_exception(at)
+        assert f"**{TINY}** nie potrafi dopasować się do głosu" in texts(at)
+        assert at.button(key=state.KEY_FIRST_SWITCH).label == f"Przełącz na {SPK}"
+        assert english_left(at) == []

@@ -22,6 +22,7 @@ from ser_core import adapt, audio, figures
 from ser_core.config import EMOTIONS
 from ser_core.feedback import FeedbackStore
 from tests.conftest import encode, tone
+from tests.pages.english import english_left
 from tests.tiny_model import TINY, ship_tiny_model
 from ui import calibration, clips, feedback, models, state
 
@@ -848,3 +849,72 @@ def test_a_long_upload_is_predicted_through_the_shared_queue(env, monkeypatch):
     assert done.state == "done" and done.result is res.verdict
     other = with_clip(data, "same-clip.wav")  # another session, the same clip: shared
     assert other.session_state[state.KEY_PRED_RESULT]["upload"].verdict is res.verdict
+
+
+# ------------------------------------------------------------------ in Polish (issue #30)
+def in_polish(at: AppTest) -> AppTest:
+    at.session_state[state.KEY_LANG] = "pl"
+    return at
+
+
+def test_the_page_in_polish_calibrated_with_a_predicted_clip_and_feedback(spk_env):
+    """Issue #30: a Polish session reads the whole page in Polish: the calibration and its
+    messages, the verdict, the timeline's captions, the figures (emotion names, axes) and the
+    feedback form; the data stays English identifiers.
+
+    The test runs in Polish too (``language("pl")``): AppTest formats the options of the
+    widgets it sends back (the model box's ``format_func``) in the test's thread."""
+    from ser_core.i18n import emotion_name, language
+
+    with language("pl"):
+        at = in_polish(page())
+        at.session_state[state.KEY_PRED_SOURCE] = "upload"
+        at.session_state[state.KEY_PRED_CLIP["upload"]] = clips.make_clip(
+            encode(tone(7.0), ext="wav"), "long.wav", "upload"
+        )
+        no_exception(at.run())
+        assert at.title[0].value == "Rozpoznawanie emocji"
+        assert "Brak dopasowania do tego głosu" in at.info[0].value
+        calibrate(at, encode(speech(12.0), ext="flac"), who="ala")
+        assert not at.error, [e.value for e in at.error]
+        assert at.success[0].value.startswith("Dopasowano do głosu 'ala' (12 s mowy kalibracyjnej")
+        assert "Skalibrowano dla 'ala' na podstawie 12 s mowy" in texts(at)
+        at.radio(key=state.KEY_FB_RIGHT).set_value(feedback.FB_NO).run()
+        no_exception(at)
+        res = at.session_state[state.KEY_PRED_RESULT]["upload"]
+        label = emotion_name(res.verdict.label)
+        assert f"### Rozpoznana emocja: {label}" in texts(at) or at.warning
+        assert "Przesuwne okna 3-sekundowe co 1 s (5 okien)" in texts(at)
+        assert at.radio(key=state.KEY_FB_RIGHT).options == ["Tak", "Nie", "Nie wiem"]
+        assert at.radio(key=state.KEY_FB_RIGHT).value == feedback.FB_NO  # the value stays English
+        correct = at.selectbox(key=state.KEY_FB_CORRECT)
+        assert "smutek" in correct.options and correct.placeholder == "Wybierz emocję"
+        figs = charts(at)
+        polish = ["złość", "strach", "szczęście", "stan neutralny", "smutek", "zaskoczenie"]
+        assert figs["probs"]["data"][0]["y"] == polish
+        assert [t["name"] for t in figs["timeline"]["data"]] == polish
+        assert figs["probs"]["layout"]["xaxis"]["title"]["text"] == "prawdopodobieństwo (%)"
+        assert english_left(at) == []
+        # back to English (run from the Polish page): the same result's figures in English again
+        at.session_state[state.KEY_LANG] = "en"
+        no_exception(at.run())
+    assert charts(at)["probs"]["data"][0]["y"] == list(EMOTIONS)
+    assert "Calibrated for 'ala' from 12 s of speech" in texts(at)  # said again in English
+
+
+def test_the_live_tab_in_polish_after_stop(env, webrtc_in_apptest):
+    from ser_core.live import LivePredictor
+
+    probs = np.array([0.7, 0.1, 0.05, 0.05, 0.05, 0.05], np.float32)
+    session = LivePredictor(lambda y: probs, min_new=0.0)
+    for _i in range(3):
+        session.buffer.push(tone(0.6), 16_000)
+        session.step()
+    at = in_polish(page())
+    at.session_state[state.KEY_PRED_SOURCE] = "live"
+    at.session_state[state.KEY_LIVE_SESSION] = session
+    no_exception(at.run())
+    assert "Etykieta na żywo: złość · 70 %" in texts(at)
+    assert "Cała sesja: **złość · 70 %**, na podstawie wszystkich 3 wyników" in texts(at)
+    assert charts(at)["timeline"]["layout"]["xaxis"]["title"]["text"] == "sekundy od naciśnięcia START"
+    assert english_left(at) == []

@@ -141,3 +141,39 @@ def test_curve_table_in_per_cent_like_the_curve():
     assert list(table.columns[:5]) == ["attack", "epsilon", "clips", "accuracy (%)", "median SNR (dB)"]
     assert table["accuracy (%)"].tolist() == [95.1, 84.2] and table["anger (%)"].tolist() == [90.0, 50.0]
     assert table["median SNR (dB)"].tolist()[1] == 40.0
+
+
+def test_captions_in_polish():
+    """#30: the outcome sentences, the delta and the curve caption in Polish, emotions too."""
+    from ser_core.i18n import language
+
+    rows = pd.DataFrame(
+        {
+            "attack": ["fgsm"] * 2 + ["pgd"] * 2,
+            "steps": [1, 1, 5, 5],
+            "n": [897, 897, 300, 300],
+            "epsilon": [0.0, 0.01, 0.0, 0.01],
+            "accuracy": [0.951, 0.84, 0.937, 0.79],
+        }
+    )
+    with language("pl"):
+        outcome = adversarial.adv_outcome(result(0.01, None, True))
+        delta = adversarial.adv_prediction_delta(played(FEAR, FEAR))
+        lost = adversarial.adv_playback_outcome(played(FEAR, ANGER))
+        pgd = adversarial.adv_method_note(played(FEAR, FEAR, attack="pgd_wave"))
+        cap = adversarial.adv_curve_caption(rows, marked=True)
+        table = adversarial.adv_curve_table(rows.assign(snr_db=30.0))
+    assert outcome == "**złość** (90 %) → **strach** (80 %): atak zmienił etykietę."
+    assert delta == ("wcześniej: złość", "red")
+    assert "zmiana etykiety **nie** przetrwała przejścia przez dźwięk" in lost
+    assert pgd.startswith("PGD wykonuje 10 małych kroków o długości 0.0025")
+    assert "Linia ciągła: FGSM, jeden krok, na 897 nagraniach (bez ataku: 95.1 %)" in cap
+    assert "linia przerywana: PGD, 5 kroków, na 300 nagraniach (bez ataku: 93.7 %)" in cap
+    assert list(table.columns) == [
+        "atak",
+        "kroki",
+        "nagrania",
+        "epsilon",
+        "dokładność (%)",
+        "mediana SNR (dB)",
+    ]

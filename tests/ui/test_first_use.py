@@ -52,12 +52,14 @@ def test_a_short_or_broken_clip_is_refused_once_in_one_sentence():
         st.session_state["name"] = st.session_state[state.KEY_CAL_CLIP]["name"]
         model = SimpleNamespace(cfg=SimpleNamespace(sr=16_000))
         first_use.calibrate_staged(model)
-        st.session_state["short"] = st.session_state.pop(state.KEY_CAL_STATUS)
+        short = st.session_state.pop(state.KEY_CAL_STATUS)
+        st.session_state["short"] = (short[0], calibration.status_text(short))
         first_use.calibrate_staged(model)  # the same clip is not tried again
         st.session_state["again"] = state.KEY_CAL_STATUS in st.session_state
         st.session_state[state.KEY_CAL_CLIP] = clips.make_clip(b"not audio" * 40, "x.ogg", "calibration")
         first_use.calibrate_staged(model)
-        st.session_state["broken"] = st.session_state[state.KEY_CAL_STATUS]
+        broken = st.session_state[state.KEY_CAL_STATUS]
+        st.session_state["broken"] = (broken[0], calibration.status_text(broken))
 
     at = AppTest.from_function(script, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]

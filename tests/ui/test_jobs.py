@@ -70,3 +70,20 @@ def test_a_held_place_is_shown_at_once_when_others_are_ahead():
     from ui import jobs
 
     jobs.shared_queue().unreserve(at.session_state["place"])
+
+
+def test_waiting_text_in_polish_counts_the_requests_ahead():
+    """Issue #30: the queue place line in Polish, with its three plural forms."""
+    from ser_core.i18n import language
+
+    with language("pl"):
+        one, few, many = (jobs.waiting_text(JobStatus("queued", n), what="Wyjaśnienia") for n in (1, 3, 5))
+        next_in_line = jobs.waiting_text(JobStatus("queued", 0), what="Wyjaśnienia")
+        running = jobs.waiting_text(JobStatus("running", 0, 0.4), what="Wyjaśnienia")
+    assert one == "Wyjaśnienia: w kolejce przed tym zgłoszeniem jest jeszcze 1 inne…"
+    assert few == "Wyjaśnienia: w kolejce przed tym zgłoszeniem są jeszcze 3 inne…"
+    assert many == "Wyjaśnienia: w kolejce przed tym zgłoszeniem jest jeszcze 5 innych…"
+    assert (
+        next_in_line.startswith("Wyjaśnienia: następne w kolejce")
+        and running == "Wyjaśnienia: w toku, gotowe 40%…"
+    )

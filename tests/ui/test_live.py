@@ -75,3 +75,36 @@ def test_the_panel_shows_a_failed_prediction_and_who_shares_the_server():
         "2 live microphones share this server; the last round of predictions (2 windows) took 0.4 s.|",
         "Listening: the last 3 s, re-predicted twice a second.|",
     ]
+
+
+def test_the_panel_in_polish_says_a_failure_and_the_figures_again_in_polish():
+    """Issue #30: the batcher's thread writes its failure in English; a Polish panel says it
+    in Polish from the error itself, and the live figures are drawn in Polish."""
+
+    def script():
+        import numpy as np
+        import streamlit as st
+
+        from ser_core.errors import SERError
+        from ser_core.i18n import set_language
+        from ser_core.live import LivePredictor
+        from ser_core.live_batch import failure_message
+        from ui import live
+
+        s = LivePredictor(lambda y: np.eye(6, dtype=np.float32)[0])
+        for _i in range(2):
+            s.buffer.push(np.full(8000, 0.3, np.float32), 16_000)
+            s.step()
+        err = SERError("the model is gone")
+        s.fail(s.take(force=True), failure_message(err), err)  # in the batcher: English
+        st.session_state["english"] = s.failure
+        set_language("pl")
+        live.live_panel(s, 0.4, False)
+        st.session_state["names"] = [t.name for t in st.session_state[live.KEY_LIVE_FIGURES]["timeline"].data]
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["english"] == "The live prediction failed: the model is gone"
+    assert at.error[0].value == "Rozpoznawanie na żywo nie powiodło się: the model is gone"
+    assert "Etykieta na żywo: złość · 100 %" in [m.value for m in at.markdown][0]
+    assert at.session_state["names"][0] == "złość"

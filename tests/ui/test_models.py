@@ -40,3 +40,19 @@ def test_percentages_always_add_up_to_100():
     assert models.percentages(np.array([0.2] * 5)) == [20] * 5
     assert sum(models.percentages(np.random.default_rng(0).random(9))) == 100
     assert models.percentages(np.zeros(4)) == [25] * 4
+
+
+def test_model_captions_in_polish():
+    """Issue #30: the ensemble caption and a card's missing new-voice figure in Polish
+    (plural forms; the card's command kept, its English reason not shown)."""
+    from ser_core.i18n import language
+
+    members = [(f"mel_s{i}", "mel") for i in range(3)] + [("hpss_s0", "hpss")]
+    pred = fake_ensemble(members, [0.2, 0.2, 0.2, 0.4])
+    reason = "not measured: no finished LOSO runs of resnet18 on 'cqt'; train the 9 folds with `python -m x`"
+    with language("pl"):
+        summary = models.ensemble_summary(pred)
+        missing = models.missing_reason(reason)
+    assert summary == "ważony zespół: 4 modele (mel 60 % (3 ziarna losowe), hpss 40 %)"
+    assert missing == "nie zmierzono; pomiar: `python -m x`"
+    assert models.missing_reason(reason) == reason  # English: the card's own sentence

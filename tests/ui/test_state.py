@@ -36,7 +36,7 @@ def test_keep_valid_forgets_choices_no_longer_offered():
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["pages/1_dataset.py", "pages/2_predictor.py", "pages/3_explain.py", "pages/4_adversarial.py"]
-PAGES += ["pages/5_leaderboard.py"]
+PAGES += ["pages/5_leaderboard.py", "pages/6_quiz.py"]
 #: Widget kinds whose value is a choice (buttons, uploaders and recorders hold none).
 CHOICE_KINDS = (
     "selectbox", "multiselect", "radio", "select_slider", "slider", "toggle", "checkbox",
