@@ -40,6 +40,7 @@ __all__ = [
     "FeedbackError",
     "FeedbackStore",
     "Feedback",
+    "connect",
     "default_data_dir",
     "SCHEMA_VERSION",
     "check_profile_name",
@@ -135,6 +136,20 @@ def check_profile_name(profile_name: str) -> str:
     return profile_name
 
 
+@contextlib.contextmanager
+def connect(db: str | os.PathLike) -> Iterator[sqlite3.Connection]:
+    """A connection to the app's database in autocommit mode, WAL, waiting up to 30 s for
+    another writer (thirty sessions writing at once wait their turn); closed after the block."""
+    con = sqlite3.connect(db, timeout=30.0, isolation_level=None)
+    try:
+        con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        yield con
+    finally:
+        con.close()
+
+
 class FeedbackStore:
     """SQLite-backed feedback store.
 
@@ -160,16 +175,8 @@ class FeedbackStore:
                 error=str(exc),
             ) from exc
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.db, timeout=30.0, isolation_level=None)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("PRAGMA busy_timeout=30000")
-            yield con
-        finally:
-            con.close()
+    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return connect(self.db)
 
     def add(
         self, fb: Feedback, *, audio: np.ndarray | None = None, consent: bool = False, sr: int = SAMPLE_RATE

@@ -39,6 +39,7 @@ __all__ = [
     "LOCALE_DIR",
     "N_",
     "current_language",
+    "display_name",
     "emotion_name",
     "emotion_names",
     "error_message",
@@ -144,6 +145,12 @@ def pgettext(context: str, message: str) -> str:
     """``message`` in the language of this run, told apart from the same English words
     elsewhere by ``context`` (``pgettext("run state", "training")`` is not training clips)."""
     return _translation(current_language()).pgettext(context, message)
+
+
+def display_name(names: dict[str, str], key: str) -> str:
+    """``names[key]`` (an English name marked with :func:`N_`) in the language of this run;
+    a key without a name is shown as it is."""
+    return gettext(names[key]) if key in names else key
 
 
 def language_from_locale(locale: str | None) -> str:

@@ -16,7 +16,7 @@ import streamlit as st
 from ser_core import features, functionals, models
 from ser_core.config import artifacts_dir
 from ser_core.errors import SERError
-from ser_core.i18n import SOURCE_LANGUAGE, current_language
+from ser_core.i18n import SOURCE_LANGUAGE, current_language, display_name
 from ser_core.inference import (
     ModelScores,
     Predictor,
@@ -48,7 +48,7 @@ ARCH_NAMES = {
 
 def arch_name(architecture: str) -> str:
     """An architecture's display name in the language of this run (an unknown one as is)."""
-    return _(ARCH_NAMES[architecture]) if architecture in ARCH_NAMES else architecture
+    return display_name(ARCH_NAMES, architecture)
 
 
 def model_files() -> list[str]:

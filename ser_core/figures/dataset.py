@@ -25,7 +25,7 @@ from ser_core.figures.style import (
     stack_channels,
     standardise_bins,
 )
-from ser_core.i18n import N_, _, emotion_name, emotion_names
+from ser_core.i18n import N_, _, display_name, emotion_name, emotion_names
 
 #: Legend titles of the projection's colourings, in English (translated where shown).
 _LEGEND_TITLES = {"emotion": N_("emotion"), "speaker": N_("speaker")}
@@ -401,7 +401,7 @@ def counts_bar(table: pd.DataFrame, *, column: str) -> go.Figure:
         color_discrete_map=emotion_colors(),
         category_orders={"emotion": emotion_names()},
         labels={
-            column: _(_COLUMN_NAMES[column]) if column in _COLUMN_NAMES else column,
+            column: display_name(_COLUMN_NAMES, column),
             "emotion": _("emotion"),
         },
     )

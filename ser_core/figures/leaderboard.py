@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ser_core.config import EMOTIONS
-from ser_core.i18n import N_, _, emotion_names
+from ser_core.i18n import N_, _, display_name, emotion_names
 
 PROTOCOL_TITLES = {"seed": N_("seed split"), "loso": N_("leave-one-speaker-out")}
 #: Colours of the two runs of the side-by-side comparison.
@@ -52,11 +52,11 @@ PROTOCOL_NAMES = {
 
 def protocol_name(protocol: str) -> str:
     """The short name of a protocol in the language of this run (an unknown one as is)."""
-    return _(PROTOCOL_NAMES[protocol]) if protocol in PROTOCOL_NAMES else protocol
+    return display_name(PROTOCOL_NAMES, protocol)
 
 
 def _protocol_measure(protocol: str) -> str:
-    return _(PROTOCOL_MEASURES[protocol]) if protocol in PROTOCOL_MEASURES else protocol
+    return display_name(PROTOCOL_MEASURES, protocol)
 
 
 def accuracy_figure(summary: pd.DataFrame, *, protocol: str = "seed", bar_px: int = 24) -> go.Figure:

@@ -23,7 +23,7 @@ from .. import data
 from ..audio import load_audio
 from ..config import EMOTIONS, SAMPLE_RATE
 from ..errors import QuizClosedError, QuizError
-from ..feedback import default_data_dir
+from ..feedback import connect, default_data_dir
 from ..i18n import N_
 
 #: Version of the quiz tables (``meta`` key ``quiz_schema``).
@@ -96,7 +96,7 @@ def _db(directory: str | os.PathLike | None) -> Path:
         return db
     try:
         d.mkdir(parents=True, exist_ok=True)
-        with _connect(db) as con:
+        with connect(db) as con:
             con.executescript(_SCHEMA)
             con.execute("INSERT OR IGNORE INTO meta VALUES ('quiz_schema', ?)", (str(SCHEMA_VERSION),))
             version = int(con.execute("SELECT value FROM meta WHERE key = 'quiz_schema'").fetchone()[0])
@@ -115,24 +115,11 @@ def _db(directory: str | os.PathLike | None) -> Path:
 
 
 @contextlib.contextmanager
-def _connect(db: Path) -> Iterator[sqlite3.Connection]:
-    """A connection in autocommit mode, WAL, waiting up to 30 s for another writer."""
-    con = sqlite3.connect(db, timeout=30.0, isolation_level=None)
-    try:
-        con.execute("PRAGMA busy_timeout=30000")
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        yield con
-    finally:
-        con.close()
-
-
-@contextlib.contextmanager
 def _session(directory: str | os.PathLike | None) -> Iterator[sqlite3.Connection]:
-    """:func:`_connect` to the database of ``directory``; SQLite errors become a QuizError."""
+    """:func:`~ser_core.feedback.connect` to the database of ``directory``; SQLite errors become a QuizError."""
     db = _db(directory)
     try:
-        with _connect(db) as con:
+        with connect(db) as con:
             yield con
     except sqlite3.Error as exc:
         raise QuizError(N_("The quiz database {db} failed: {reason}"), db=str(db), reason=str(exc)) from exc

@@ -90,3 +90,21 @@ def no_summaries(tmp_path, monkeypatch) -> Path:
     empty.mkdir()
     monkeypatch.setenv("SER_ARTIFACTS", str(empty))
     return empty
+
+
+@pytest.fixture(scope="module")
+def tiny_artifacts(tmp_path_factory) -> Path:
+    """One tiny shipped model (``tests.tiny_model``), made once per module."""
+    from tests.tiny_model import ship_tiny_model
+
+    return ship_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_env(tiny_artifacts, tmp_path, monkeypatch) -> Path:
+    """The app on :func:`tiny_artifacts`, with a fresh data folder and no ICE servers."""
+    monkeypatch.setenv("SER_ARTIFACTS", str(tiny_artifacts))
+    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SER_ONNX_CACHE", str(tiny_artifacts.parent / "onnx"))
+    monkeypatch.delenv("SER_ICE_SERVERS", raising=False)
+    return tiny_artifacts

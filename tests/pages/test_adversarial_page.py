@@ -156,22 +156,7 @@ def test_bad_upload_is_an_error_not_a_traceback(env, no_corpus):
 
 
 def test_robustness_curve_marks_the_epsilon(env, no_corpus):
-    rows = []
-    for e in (0.0, 0.01, 0.05):
-        row = {
-            "model": TINY,
-            "attack": "fgsm",
-            "domain": "spectrogram",
-            "steps": 1,
-            "protocol": "seed",
-            "epsilon": e,
-            "n": 12,
-            "accuracy": 0.9 - e * 5,
-            "snr_db": np.inf if e == 0 else 30.0,
-        }
-        row.update({emo: 0.8 for emo in EMOTIONS})
-        rows.append(row)
-    attacks.save_robustness(pd.DataFrame(rows), env / "attacks" / "robustness.csv")
+    attacks.save_robustness(robustness_rows(), env / "attacks" / "robustness.csv")
     at = with_upload(encode(tone(2.0)), "tone.wav")
     fig = charts(at)["curve"]
     assert fig["layout"]["xaxis"]["type"] == "log"

@@ -6,9 +6,7 @@ through the shared queue and its results are kept per file content, model and ba
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,36 +16,21 @@ from ser_core import report
 from ser_core.config import EMOTIONS
 from tests.conftest import encode, tone
 from tests.pages.english import english_left
-from tests.tiny_model import TINY, ship_tiny_model
+from tests.test_report import zip_of
+from tests.tiny_model import TINY
 from ui import state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "2_predictor.py")
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    return ship_tiny_model(tmp_path_factory.mktemp("batch"))
-
-
 @pytest.fixture
-def env(artifacts, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
-    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SER_ONNX_CACHE", str(artifacts.parent / "onnx"))
-    monkeypatch.delenv("SER_ICE_SERVERS", raising=False)
+def env(tiny_env) -> Path:
+    return tiny_env
 
 
 def no_exception(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 FILES = [

@@ -11,24 +11,15 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import encode
 from tests.pages.english import is_english
-from tests.tiny_model import ship_tiny_model
 from ui import clips, state
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "2_predictor.py")
 FORMATS_PL = "wav, flac, ogg, opus, mp3, m4a, aac, mp4 lub webm"
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    return ship_tiny_model(tmp_path_factory.mktemp("errors_pl"))
-
-
 @pytest.fixture
-def env(artifacts, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SER_ARTIFACTS", str(artifacts))
-    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SER_ONNX_CACHE", str(artifacts.parent / "onnx"))
-    monkeypatch.delenv("SER_ICE_SERVERS", raising=False)
+def env(tiny_env) -> Path:
+    return tiny_env
 
 
 def polish_page_with(data: bytes, name: str) -> AppTest:
