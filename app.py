@@ -24,6 +24,7 @@ memory.memory_trimmer()  # a class that left gives its memory back
 state.keep_choices()  # choices survive a page switch
 i18n.apply_language()  # the session's language (first: the browser's)
 i18n.language_picker()
+i18n.translate_streamlit_widgets()  # Streamlit's own words in its uploaders
 
 PAGES = [
     st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True),

@@ -10,13 +10,17 @@ in a session's script thread that never set a language) the library asks
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ser_core.i18n import (
     LANGUAGES,
     N_,
+    current_language,
     gettext,
+    language,
     language_from_locale,
     ngettext,
     pgettext,
@@ -25,7 +29,16 @@ from ser_core.i18n import (
 )
 from ui.state import KEY_LANG
 
-__all__ = ["N_", "_", "apply_language", "language_picker", "ngettext", "pgettext", "session_language"]
+__all__ = [
+    "N_",
+    "_",
+    "apply_language",
+    "language_picker",
+    "ngettext",
+    "pgettext",
+    "session_language",
+    "translate_streamlit_widgets",
+]
 
 _ = gettext
 
@@ -68,3 +81,54 @@ def language_picker() -> None:
         key=KEY_LANG,
         horizontal=True,
     )
+
+
+def _streamlit_words() -> dict[str, str]:
+    """Streamlit's own words in its file uploader (Streamlit translates nothing), in the
+    language of this run: ``{"Upload": ..., "per file": ...}``."""
+    return {
+        "Upload": pgettext("streamlit uploader", "Upload"),
+        "per file": pgettext("streamlit uploader", "per file"),
+    }
+
+
+#: Rewrites the uploader's words in the page (and again whenever Streamlit redraws it):
+#: "Upload" where it is a whole label, "per file" inside the size limit.  One observer per
+#: browser tab; a later run only swaps its table.
+_WIDGET_SCRIPT = """<script>(() => {
+  const table = __TABLE__;
+  if (window.serWidgetWords) { window.serWidgetWords.table = table; window.serWidgetWords.run(); return; }
+  const state = { table };
+  state.run = () => {
+    document.querySelectorAll('[data-testid="stFileUploader"]').forEach((box) => {
+      const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const inLimit = node.parentElement && node.parentElement.closest('[data-testid="stFileUploaderDropzoneInstructions"]');
+        for (const [from, to] of state.table) {
+          if (node.nodeValue === from) node.nodeValue = to;
+          else if (inLimit && node.nodeValue.includes(from)) node.nodeValue = node.nodeValue.split(from).join(to);
+        }
+      }
+    });
+  };
+  window.serWidgetWords = state;
+  new MutationObserver(() => state.run()).observe(document.body, { childList: true, subtree: true, characterData: true });
+  state.run();
+})();</script>"""
+
+
+def translate_streamlit_widgets() -> None:
+    """Put Streamlit's own uploader words into the session's language (and back to English
+    after a switch): a small script in the sidebar, since Streamlit has no translations."""
+    lang = current_language()
+    here = _streamlit_words()
+    table = []
+    for other in LANGUAGES:
+        if other == lang:
+            continue
+        with language(other):
+            there = _streamlit_words()
+        table += [[there[k], here[k]] for k in here if there[k] != here[k]]
+    script = _WIDGET_SCRIPT.replace("__TABLE__", json.dumps(table, ensure_ascii=False))
+    with st.sidebar:
+        st.html(script, unsafe_allow_javascript=True)

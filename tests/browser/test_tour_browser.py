@@ -106,6 +106,10 @@ def check(page, watch: Watch, shot: Path, lang: str = "en") -> None:
     full_screenshot(page, shot)
     if lang != "en":
         assert english_left(page) == [], shot.name
+        # Streamlit's own uploader words, put into the session's language by ui.i18n
+        main = page.locator('[data-testid="stMain"]')
+        assert not main.get_by_text("per file").count(), shot.name
+        assert not main.get_by_role("button", name="Upload", exact=True).count(), shot.name
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert not errors.count(), [errors.nth(i).inner_text() for i in range(errors.count())]
     assert not page.locator('[data-testid="stException"]').count(), shot.name
