@@ -11,7 +11,7 @@ import streamlit as st
 
 from ser_core import figures
 from ser_core.config import EMOTIONS
-from ser_core.explain import EXPLAINERS, chance_level, scorable
+from ser_core.explain import EXPLAINERS
 from ser_core.i18n import emotion_name, emotion_names
 from ui import clips, errors, explain, explain_picker, jobs, loaders, models, navigation, state
 from ui.i18n import _, ngettext
@@ -85,7 +85,6 @@ target_name = st.selectbox(
 target = predicted if target_name == explain.XAI_PREDICTED else EMOTIONS.index(target_name)
 
 n_classes = len(inp.probs)
-scored = scorable(float(inp.probs[target]), n_classes=n_classes)
 left, right = st.columns([2, 3], gap="large")
 with left, st.container(key="explain-verdict"):
     st.markdown(f"**{clip['name']}**")
@@ -112,23 +111,12 @@ with left, st.container(key="explain-verdict"):
 right.plotly_chart(
     figures.probability_figure(inp.probs, unsure_below=pred.unsure_below, height=260), key="explain.probs"
 )
-if not scored:
+rejected = explain.xai_target_warning(
+    float(inp.probs[target]), model_name=model_name, emotion=EMOTIONS[target], n_classes=n_classes
+)
+if rejected is not None:
     with st.container(key="explain-rejected"):
-        st.warning(
-            _(
-                "{model} gives **{emotion}** only {probability} on this clip, below chance "
-                "({chance}). The maps still show what evidence for {emotion} it finds, but the "
-                "deletion test cannot check them: a probability near 0 has nowhere to fall, so "
-                "any map would get a near-perfect AUC. Its scores are n/a here; explain the "
-                "predicted class to compare the methods."
-            ).format(
-                model=model_name,
-                emotion=emotion_name(EMOTIONS[target]),
-                probability=explain.pct(inp.probs[target]),
-                chance=explain.pct(chance_level(n_classes)),
-            ),
-            icon=":material/warning:",
-        )
+        st.warning(rejected, icon=":material/warning:")
 
 with st.expander(_("Settings: cost of the explanations"), icon=":material/tune:"):
     explain.xai_settings()
@@ -223,7 +211,8 @@ st.subheader(_("Listen to what the model used"))
 
 @st.fragment
 def listen_section() -> None:
-    """Griffin-Lim inversion of only the top-k % bins of one map, next to the original."""
+    """The top-k % bins of one map with the clip's own phase, next to the original; then
+    through Griffin-Lim, next to its all-bins reconstruction, for comparison."""
     if pred.representation != "mel":
         st.info(
             _("Listening needs a model on the mel spectrogram; {model} uses `{representation}`.").format(
@@ -235,25 +224,45 @@ def listen_section() -> None:
     c1, c2 = st.columns([1, 2])
     method = c1.selectbox(_("Map"), list(maps), key=state.KEY_XAI_LISTEN, format_func=figures.method_title)
     top_k = c2.slider(_("Keep the most relevant bins (%)"), 1, 100, 20, 1, key=state.KEY_XAI_TOPK)
-    with errors.report_errors(), st.spinner(_("Inverting the spectrogram (Griffin-Lim)…")):
-        full = explain.xai_listen_wav(clip["id"], model_name, "all", target, okey, 1.0, inp.mel, None)
-        part = explain.xai_listen_wav(
-            clip["id"], model_name, method, target, okey, top_k / 100, inp.mel, maps[method]
+    title = figures.method_title(method)
+
+    def wav(which: str, phase: str) -> bytes:
+        """One clip: ``which`` is "all" (every bin) or the listened map."""
+        rel, k = (None, 1.0) if which == "all" else (maps[method], top_k / 100)
+        return explain.xai_listen_wav(
+            clip["id"], model_name, which, target, okey, k, phase, inp.window, rel, pred.cfg
         )
-        a, b, c = st.columns(3)
+
+    with errors.report_errors(), st.container(key="explain-listen-original"):
+        part = wav(method, "original")
+        a, b = st.columns(2)
         a.markdown(_("**Original** (the 3 s the model sees)"))
         a.audio(clips.wav_bytes(inp.window), format="audio/wav")
-        b.markdown(_("**All bins**, through Griffin-Lim"))
-        b.audio(full, format="audio/wav")
-        c.markdown(_("**Top {k} % of {method}**").format(k=top_k, method=figures.method_title(method)))
-        c.audio(part, format="audio/wav")
+        b.markdown(_("**Top {k} % of {method}**, with the clip's own phase").format(k=top_k, method=title))
+        b.audio(part, format="audio/wav")
         st.caption(
             _(
-                "The mel spectrogram is inverted with Griffin-Lim (phase estimated), so "
-                "compare the top-k audio with the all-bins reconstruction, not with the "
-                "original; removed bins are set to silence."
+                "The map's top bins become a mask on the clip's own short-time Fourier transform "
+                "(each frequency bin weighted by the mel bands that cover it), inverted with the "
+                "original phase: what you hear is the clip with the other bins removed, so compare "
+                "it with the original; at 100 % it is the original itself."
             )
         )
+    with errors.report_errors(), st.spinner(_("Inverting the spectrogram (Griffin-Lim)…")):
+        full, guessed = wav("all", "griffin-lim"), wav(method, "griffin-lim")
+        with st.container(key="explain-listen-griffin-lim"):
+            st.markdown(_("**For comparison: Griffin-Lim**, from the log-mel alone"))
+            a, b = st.columns(2)
+            a.markdown(_("**All bins**, through Griffin-Lim"))
+            a.audio(full, format="audio/wav")
+            b.markdown(_("**Top {k} % of {method}**, through Griffin-Lim").format(k=top_k, method=title))
+            b.audio(guessed, format="audio/wav")
+            st.caption(
+                _(
+                    "Griffin-Lim guesses the phase, so it sounds metallic for reasons unrelated to "
+                    "the model: compare it with its all-bins reconstruction, not with the original."
+                )
+            )
 
 
 listen_section()

@@ -164,6 +164,9 @@ def outcome(res: attacks.ClipAttack) -> None:
     with st.container(key="adversarial-outcome"):
         st.markdown(adversarial.adv_outcome(res))
         st.markdown(adversarial.adv_playback_outcome(res))
+        if res.domain == "spectrogram":  # the same change heard without a guessed phase
+            __, own_probs = adversarial.adv_original_phase(pred, clip["id"], y, res)
+            st.markdown(adversarial.adv_own_phase_outcome(res, own_probs))
         st.caption(adversarial.adv_method_note(res))
     st.caption(adversarial.adv_timing_caption(res))
 
@@ -186,6 +189,29 @@ def listen(res: attacks.ClipAttack, domain: str) -> None:
     st.subheader(_("Listen"))
     left, right = st.columns(2)
     if domain == "spectrogram":
+        own_audio, own_probs = adversarial.adv_original_phase(pred, clip["id"], y, res)
+        left.markdown(
+            _("**Original** → {emotion} ({probability} %)").format(
+                emotion=emotion_name(EMOTIONS[res.label]), probability=f"{100 * res.probs_before.max():.0f}"
+            )
+        )
+        left.audio(clips.wav_bytes(adversarial.adv_window(y, pred)), format="audio/wav")
+        right.markdown(
+            _("**Adversarial spectrogram, with the clip's own phase** → {emotion} ({probability} %)").format(
+                emotion=emotion_name(EMOTIONS[int(own_probs.argmax())]),
+                probability=f"{100 * own_probs.max():.0f}",
+            )
+        )
+        right.audio(clips.wav_bytes(own_audio), format="audio/wav")
+        st.caption(
+            _(
+                "The attack's change of every mel bin, applied as a gain to the clip's own short-time "
+                "Fourier transform and played with its original phase: the attacked spectrogram as "
+                "sound, without a guessed phase."
+            )
+        )
+        st.markdown(_("**For comparison: Griffin-Lim**, from the log-mel alone"))
+        left, right = st.columns(2)
         ref_audio, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
         left.markdown(
             _("**Original spectrogram, Griffin-Lim** → {emotion} ({probability} %)").format(

@@ -1,14 +1,19 @@
-"""Back from a log-mel spectrogram to sound: Griffin-Lim inversion.
+"""Back from a log-mel spectrogram to sound: the clip's own phase, or Griffin-Lim.
 
 Used to *listen* to what a model sees: an explanation's top-k% bins (XAI
 page) or an adversarially perturbed spectrogram (adversarial page).
 
->>> S = features.compute(y, "mel")[0]          # (128, 188) dB
->>> y_hat = mel_to_audio(S)                     # (48000,) float32 at 16 kHz
+>>> mask = explain.top_k_mask(relevance, 0.2)    # (128, 188) bool, a mel-bin mask
+>>> y_hat = masked_audio(y, mask)                # (48000,) float32, the clip's phase
+>>> S = features.compute(y, "mel")[0]           # (128, 188) dB
+>>> y_gl = mel_to_audio(S, mask=mask)            # (48000,) float32, Griffin-Lim
 
-The mel filterbank is not invertible: :func:`mel_to_audio` first maps the
-mel power back to a linear spectrogram with the (clipped) pseudo-inverse of
-the filterbank, then estimates a phase with Griffin-Lim.
+:func:`masked_audio` spreads a mel-bin mask over the STFT bins through the mel
+filterbank and applies it to the clip's complex STFT, so the audio keeps its
+original phase: an all-ones mask gives the clip back.  :func:`mel_to_audio` has
+only the log-mel: it maps the mel power back to a linear spectrogram with the
+(clipped) pseudo-inverse of the filterbank, then guesses a phase with
+Griffin-Lim, which sounds metallic whatever the mask.
 """
 
 from __future__ import annotations
@@ -18,10 +23,18 @@ import numpy as np
 
 from .audio import pad_or_trim
 from .config import DEFAULT_CONFIG, FeatureConfig
-from .errors import ConfigError
+from .errors import ConfigError, ShapeError
 from .features.frontend import mel_basis
 
-__all__ = ["db_to_power", "mel_to_audio", "spectral_convergence"]
+__all__ = [
+    "db_to_power",
+    "masked_audio",
+    "mel_gain_audio",
+    "mel_to_audio",
+    "perturbed_audio",
+    "spectral_convergence",
+    "stft_gain",
+]
 
 
 def db_to_power(log_mel: np.ndarray) -> np.ndarray:
@@ -134,3 +147,172 @@ def spectral_convergence(
     t = min(mag.shape[1], target_mag.shape[1])
     ref = np.asarray(target_mag)[:, :t]
     return float(np.linalg.norm(ref - mag[:, :t]) / max(np.linalg.norm(ref), 1e-12))
+
+
+# ------------------------------------------------------------------ the clip's own phase
+_SPREAD: dict[tuple, np.ndarray] = {}
+
+
+def _mel_spread(cfg: FeatureConfig) -> np.ndarray:
+    """Weights ``(n_fft // 2 + 1, n_mels)`` from mel bands to STFT bins, rows summing to 1 (cached).
+
+    Each STFT bin takes the filters that cover it, in proportion to their weights
+    there; a bin no filter covers (0 Hz, and the Nyquist bin or anything above
+    ``fmax``) takes the filters of the nearest covered bin.
+    """
+    key = (cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+    if key not in _SPREAD:
+        basis = mel_basis(cfg).astype(np.float64)  # (n_mels, bins)
+        covered = np.flatnonzero(basis.sum(0) > 0)
+        if covered.size == 0:
+            raise ConfigError(f"the mel filterbank of {key} covers no STFT bin")
+        bins = np.arange(basis.shape[1])
+        nearest = covered[np.abs(bins[:, None] - covered[None, :]).argmin(1)]
+        spread = basis[:, nearest].T
+        _SPREAD[key] = spread / spread.sum(1, keepdims=True)
+    return _SPREAD[key]
+
+
+def _mel_grid(a: np.ndarray, cfg: FeatureConfig, what: str) -> np.ndarray:
+    """``a`` as a finite float64 ``(n_mels, n_frames)`` array (a leading channel dropped)."""
+    a = np.asarray(a, dtype=np.float64)
+    a = a[0] if a.ndim == 3 and a.shape[0] == 1 else a
+    if a.shape != (cfg.n_mels, cfg.n_frames):
+        raise ShapeError(f"{what} must be ({cfg.n_mels}, {cfg.n_frames}) mel bins x frames, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ConfigError(f"{what} has NaN or infinite values")
+    return a
+
+
+def stft_gain(gain_mel: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """A per-mel-bin gain spread over the STFT bins through the mel filterbank.
+
+    Every STFT bin gets the average of the gains of the mel filters that cover it,
+    weighted by the filters' heights there (bins no filter covers take the nearest
+    covered bin's), so a constant mel gain gives exactly that constant.
+
+    Parameters
+    ----------
+    gain_mel : np.ndarray, shape (n_mels, frames)
+        Gain of every mel bin (a mask in 0..1, or any non-negative gain).
+    cfg : FeatureConfig
+        The front end (sr, n_fft, mel bands).
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_fft // 2 + 1, frames)
+    """
+    g = np.asarray(gain_mel, dtype=np.float64)
+    if g.ndim != 2 or g.shape[0] != cfg.n_mels:
+        raise ShapeError(f"a mel gain must be ({cfg.n_mels}, frames), got {g.shape}")
+    return _mel_spread(cfg) @ g
+
+
+def mel_gain_audio(y: np.ndarray, gain_mel: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """The model's window of a clip with a gain per mel bin, keeping the clip's own phase.
+
+    The waveform is cut to the window the features analyse (``cfg.duration``,
+    ``cfg.align``: the centre of a long clip, a short one padded), its complex STFT
+    (the features' window, ``cfg.n_fft``, ``cfg.hop_length``, centred frames) is
+    multiplied by :func:`stft_gain` and inverted with ``librosa.istft``: the
+    magnitudes change, the phase stays the clip's.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono waveform at ``cfg.sr``: the clip, or the window already cut.
+    gain_mel : np.ndarray, shape (n_mels, cfg.n_frames) or (1, n_mels, cfg.n_frames)
+        Non-negative gain of every mel bin of that window, on magnitudes.
+    cfg : FeatureConfig
+        The front end the gain's bins come from.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (cfg.n_samples,)
+        Scaled down only if its peak would exceed 1.
+
+    Raises
+    ------
+    ShapeError
+        ``y`` is not one-dimensional or the gain is not one value per mel bin and frame.
+    ConfigError
+        The gain is negative or not finite.
+    """
+    w = np.asarray(y, dtype=np.float32)
+    if w.ndim != 1:
+        raise ShapeError(f"the waveform must be one-dimensional (samples,), got shape {w.shape}")
+    g = _mel_grid(gain_mel, cfg, "the mel gain")
+    if (g < 0).any():
+        raise ConfigError(f"a mel gain must be non-negative, got a minimum of {g.min():.3g}")
+    w = pad_or_trim(w, n_samples=cfg.n_samples, align=cfg.align)
+    spec = librosa.stft(w, n_fft=cfg.n_fft, hop_length=cfg.hop_length, center=True)
+    out = librosa.istft(
+        spec * stft_gain(g, cfg=cfg),
+        hop_length=cfg.hop_length,
+        n_fft=cfg.n_fft,
+        center=True,
+        length=cfg.n_samples,
+    ).astype(np.float32)
+    peak = float(np.max(np.abs(out))) if out.size else 0.0
+    return out / peak if peak > 1.0 else out
+
+
+def masked_audio(y: np.ndarray, mask_mel: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Only the masked-in mel bins of a clip's model window, with the original phase.
+
+    A relevance map's mask (:func:`ser_core.explain.top_k_mask`, or a soft mask)
+    becomes a time-frequency mask on the clip's complex STFT (:func:`stft_gain`),
+    which is inverted with the clip's own phase: all ones give the window back (SNR
+    above 100 dB), all zeros give silence, and nothing of a guessed phase is heard.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono waveform at ``cfg.sr``; cut to the model's window as the features cut it.
+    mask_mel : np.ndarray, shape (n_mels, cfg.n_frames) or (1, n_mels, cfg.n_frames)
+        Bool, or floats in 0..1, over the window's log-mel bins as the model sees them.
+    cfg : FeatureConfig
+        The front end of the model whose map made the mask.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (cfg.n_samples,)
+
+    Raises
+    ------
+    ShapeError
+        The mask's shape is not the window's mel bins x frames.
+    ConfigError
+        The mask has values outside 0..1.
+    """
+    m = _mel_grid(mask_mel, cfg, "the mask")
+    if m.min() < 0 or m.max() > 1:
+        raise ConfigError(f"a mask must lie within 0..1, got {m.min():.3g}..{m.max():.3g}")
+    return mel_gain_audio(y, m, cfg=cfg)
+
+
+def perturbed_audio(
+    y: np.ndarray, log_mel: np.ndarray, perturbed_log_mel: np.ndarray, *, cfg: FeatureConfig = DEFAULT_CONFIG
+) -> np.ndarray:
+    """A change of a clip's log-mel applied to its own STFT, with the original phase.
+
+    The per-bin ratio of the two mel magnitudes, ``10 ** ((perturbed - log_mel) /
+    20)``, is the gain of :func:`mel_gain_audio`: an unchanged spectrogram gives the
+    window back. Used to listen to a spectrogram-domain attack without Griffin-Lim.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        The clean waveform at ``cfg.sr`` (cut to the model's window here).
+    log_mel, perturbed_log_mel : np.ndarray, shape (n_mels, cfg.n_frames)
+        The window's log-mel in dB and its perturbed copy.
+    cfg : FeatureConfig
+        The front end of both log-mels.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (cfg.n_samples,)
+    """
+    clean = _mel_grid(log_mel, cfg, "the log-mel")
+    changed = _mel_grid(perturbed_log_mel, cfg, "the perturbed log-mel")
+    return mel_gain_audio(y, np.power(10.0, (changed - clean) / 20.0), cfg=cfg)

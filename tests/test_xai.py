@@ -315,15 +315,38 @@ def test_top_k_mask_keeps_the_most_relevant_fraction():
 
 
 def test_listen_returns_three_seconds_of_audio():
-    from ser_core import features
     from tests.conftest import tone
 
-    mel = features.compute(tone(3.0), "mel")
-    rel = np.random.default_rng(0).random(mel.shape).astype(np.float32)
-    y = explain.listen(mel, rel, top_k=0.1, n_iter=4)
-    assert y.shape == (48_000,) and np.isfinite(y).all() and np.abs(y).max() <= 1
+    y = tone(3.0)
+    rel = np.random.default_rng(0).random((1, 128, 188)).astype(np.float32)
+    for phase in explain.PHASES:
+        out = explain.listen(y, rel, top_k=0.1, phase=phase, n_iter=4)
+        assert out.shape == (48_000,) and out.dtype == np.float32
+        assert np.isfinite(out).all() and np.abs(out).max() <= 1
     with pytest.raises(ConfigError, match="shape"):
-        explain.listen(mel, rel[:, :10], top_k=0.1, n_iter=1)
+        explain.listen(y, rel[:, :, :10], top_k=0.1)
+    with pytest.raises(ConfigError, match="phase"):
+        explain.listen(y, rel, phase="random")
+
+
+def test_listen_keeps_the_clips_phase_by_default():
+    """#29: the original phase is the default; with every bin it is the model's window itself
+    (SNR >= 40 dB), while Griffin-Lim's all-bins reconstruction is far from it."""
+    from ser_core.audio import pad_or_trim
+    from tests.conftest import tone
+
+    y = tone(4.0, freq=200.0)
+    window = pad_or_trim(y, n_samples=48_000, align="center")
+    rel = np.random.default_rng(1).random((1, 128, 188))
+
+    def snr(est: np.ndarray) -> float:
+        return float(10 * np.log10(np.sum(window**2) / np.sum((window - est) ** 2)))
+
+    assert snr(explain.listen(y, rel, top_k=1.0)) >= 40
+    assert snr(explain.listen(y, rel, top_k=1.0, phase="griffin-lim", n_iter=8)) < 10
+    some = explain.listen(y, rel, top_k=0.3)
+    assert np.array_equal(some, explain.listen(y, rel, top_k=0.3, phase="original"))
+    assert 0 < np.sum(some**2) < np.sum(window**2)
 
 
 # ------------------------------------------------------------------ dataset level

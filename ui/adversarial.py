@@ -172,6 +172,35 @@ def adv_reference(pred: Predictor, clip_id: str, y: np.ndarray) -> tuple[np.ndar
     return _adv_reference(clip_id, pred.model_name, model_stamp(pred.model_name), pred, y)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _adv_original_phase(
+    clip_id: str,
+    model_name: str,
+    stamp: float,
+    attack: str,
+    epsilon: float,
+    target: str | None,
+    steps: int,
+    _pred: Predictor,
+    _y: np.ndarray,
+    _res: adv.ClipAttack,
+) -> tuple[np.ndarray, np.ndarray]:
+    return adv.reconstruct_original_phase(_y, _res.log_mel, _res.adv_log_mel, predictor=_pred)
+
+
+def adv_original_phase(
+    pred: Predictor, clip_id: str, y: np.ndarray, res: adv.ClipAttack
+) -> tuple[np.ndarray, np.ndarray]:
+    """A spectrogram attack's change played on the clip's own STFT, with its original phase,
+    and the pipeline's prediction for it (cached per clip, model and attack settings, as
+    :func:`adv_attack`)."""
+    s = res.settings
+    stamp = model_stamp(pred.model_name)
+    return _adv_original_phase(
+        clip_id, pred.model_name, stamp, res.attack, float(s.epsilon), s.target, s.steps, pred, y, res
+    )
+
+
 def adv_window(y: np.ndarray, pred: Predictor) -> np.ndarray:
     """The 3-s window of ``y`` the model hears (what a waveform attack perturbs)."""
     return prepare_waveform(y, cfg=pred.cfg)
@@ -248,6 +277,22 @@ def adv_playback_outcome(res: adv.ClipAttack) -> str:
     ).format(emotion=emotion_name(played), probability=p_played)
     # two whole clauses, each translated on its own, joined by a semicolon
     return f"{head}; {_playback_verdict(res, played)}."
+
+
+def adv_own_phase_outcome(res: adv.ClipAttack, probs: np.ndarray) -> str:
+    """What the full pipeline makes of the attack played with the clip's own phase
+    (:func:`ser_core.attacks.reconstruct_original_phase`, probabilities ``probs``, shape
+    (6,)), and whether a flip survives that too: Griffin-Lim alone can make or undo one."""
+    played, p_played = _top(probs)
+    head = _(
+        "With the clip's own phase instead of Griffin-Lim (the attack's change as a gain on the clip's "
+        "own spectrum): **{emotion}** ({probability})"
+    ).format(emotion=emotion_name(played), probability=p_played)
+    if res.settings.epsilon == 0 or _target_already(res) or not res.fooled:
+        return f"{head}."
+    if res.fools(probs):
+        return f"{head}; " + _("the flip **survives** this playback too") + "."
+    return f"{head}; " + _("the flip does **not** survive this playback") + "."
 
 
 def _playback_verdict(res: adv.ClipAttack, played: str) -> str:

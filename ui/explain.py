@@ -19,7 +19,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from ser_core import audio, explain, features, sonify
+from ser_core import audio, explain, features
+from ser_core.config import FeatureConfig
+from ser_core.i18n import emotion_name
 from ser_core.inference import Predictor
 from ui import jobs
 from ui.clips import clip_waveform, decode_upload, make_clip, wav_bytes
@@ -334,13 +336,53 @@ def xai_listen_wav(
     target: int,
     options_key: str,
     top_k: float,
-    _mel: np.ndarray,
+    phase: str,
+    _window: np.ndarray,
     _relevance: np.ndarray | None,
+    _cfg: FeatureConfig,
 ) -> bytes:
-    """WAV of the Griffin-Lim inversion of the top-``k`` bins (``_relevance`` None: all bins)."""
-    XAI_COMPUTED["listen"] += 1
-    y = sonify.mel_to_audio(_mel) if _relevance is None else explain.listen(_mel, _relevance, top_k=top_k)
-    return wav_bytes(y)
+    """WAV of the top-``k`` bins of a map (``_relevance`` None: all bins) with the clip's own
+    phase (``phase="original"``) or Griffin-Lim's guess (``"griffin-lim"``): see
+    :func:`ser_core.explain.listen`. Cached per clip, model, map, target, options, top-k
+    and phase."""
+    XAI_COMPUTED[f"listen:{phase}"] += 1
+    if _relevance is None:
+        _relevance, top_k = np.ones((_cfg.n_mels, _cfg.n_frames), np.float32), 1.0
+    return wav_bytes(explain.listen(_window, _relevance, top_k=top_k, phase=phase, cfg=_cfg))
+
+
+#: Below this probability of the explained class (and below chance), the page says its maps
+#: and scores are meaningless: the model all but rules the class out.
+XAI_NEAR_ZERO = 0.05
+
+
+def xai_target_warning(p: float, *, model_name: str, emotion: str, n_classes: int) -> str | None:
+    """The warning over the maps when the explained class is below chance (None above).
+
+    Under :data:`XAI_NEAR_ZERO` it says in one sentence that the maps and scores of a class
+    the model gives almost no probability are meaningless; between that and chance, that
+    the deletion test cannot check the maps. ``emotion`` is the label (an identifier)."""
+    if explain.scorable(p, n_classes=n_classes):
+        return None
+    args = {
+        "model": model_name,
+        "emotion": emotion_name(emotion),
+        "probability": pct(p),
+        "chance": pct(explain.chance_level(n_classes)),
+    }
+    if p < XAI_NEAR_ZERO:
+        return _(
+            "{model} gives **{emotion}** almost no probability on this clip, {probability}, far "
+            "below chance ({chance}): the maps and scores of a class the model all but rules out "
+            "are meaningless (its scores are n/a), so explain the predicted class instead."
+        ).format(**args)
+    return _(
+        "{model} gives **{emotion}** only {probability} on this clip, below chance "
+        "({chance}). The maps still show what evidence for {emotion} it finds, but the "
+        "deletion test cannot check them: a probability near 0 has nowhere to fall, so "
+        "any map would get a near-perfect AUC. Its scores are n/a here; explain the "
+        "predicted class to compare the methods."
+    ).format(**args)
 
 
 def xai_scores_table(curves: Mapping[str, explain.DeletionCurve], *, n_classes: int) -> pd.DataFrame:

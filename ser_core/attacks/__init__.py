@@ -33,7 +33,7 @@ the model's own prediction on the clean input; the robustness evaluation passes
 the true labels); targeted ones lower the cross-entropy of the target emotion.
 """
 
-from .clip import ClipAttack, attack_clip, reconstruct
+from .clip import ClipAttack, attack_clip, reconstruct, reconstruct_original_phase
 from .methods import (
     ATTACKS,
     DEFAULT_EPSILONS,
@@ -89,6 +89,7 @@ __all__ = [
     "pgd",
     "pgd_waveform",
     "reconstruct",
+    "reconstruct_original_phase",
     "register_attack",
     "robustness",
     "robustness_path",

@@ -14,11 +14,11 @@ from ..audio import encode_wav, load_audio
 from ..errors import ConfigError
 from ..i18n import N_
 from ..metrics import softmax
-from ..sonify import mel_to_audio
+from ..sonify import mel_to_audio, perturbed_audio
 from ..torch_frontend import WaveformClassifier, prepare_waveform
 from .methods import AttackSettings, get_attack, mel_snr_db, snr_db, target_index
 
-__all__ = ["ClipAttack", "attack_clip", "reconstruct"]
+__all__ = ["ClipAttack", "attack_clip", "reconstruct", "reconstruct_original_phase"]
 
 
 # ------------------------------------------------------------------ one clip, end to end
@@ -70,7 +70,9 @@ class ClipAttack:
         """``adv_log_mel - log_mel``, shape (n_mels, frames), dB."""
         return self.adv_log_mel - self.log_mel
 
-    def _fooled(self, probs: np.ndarray) -> bool:
+    def fools(self, probs: np.ndarray) -> bool:
+        """Whether ``probs`` (shape (6,)) count as fooled: untargeted, the label changed;
+        targeted, the target reached."""
         top = int(np.argmax(probs))
         t = target_index(self.settings.target)
         return top == t if t is not None else top != self.label
@@ -79,12 +81,12 @@ class ClipAttack:
     def fooled(self) -> bool:
         """Whether the adversarial model input fools the model (untargeted: label changed;
         targeted: target reached)."""
-        return self._fooled(self.probs_after)
+        return self.fools(self.probs_after)
 
     @property
     def survives(self) -> bool:
         """Whether the played-back audio still fools the full pipeline."""
-        return self._fooled(self.probs_audio)
+        return self.fools(self.probs_audio)
 
 
 def _check_mel_predictor(predictor) -> None:
@@ -115,6 +117,31 @@ def reconstruct(log_mel: np.ndarray, *, predictor, n_iter: int = 32) -> tuple[np
     """
     y = mel_to_audio(log_mel, cfg=predictor.cfg, n_iter=n_iter)
     return y, _predict_as_played(y, predictor)
+
+
+def reconstruct_original_phase(
+    y: np.ndarray, log_mel: np.ndarray, adv_log_mel: np.ndarray, *, predictor
+) -> tuple[np.ndarray, np.ndarray]:
+    """A log-mel change played on the clip's own STFT (original phase), and the full
+    pipeline's prediction for it: :func:`ser_core.sonify.perturbed_audio`, no Griffin-Lim.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        The clean waveform (its model window is cut as the features cut it).
+    log_mel, adv_log_mel : np.ndarray, shape (n_mels, frames)
+        The window's clean and perturbed log-mel in dB (:attr:`ClipAttack.log_mel`,
+        :attr:`ClipAttack.adv_log_mel`).
+    predictor : ser_core.inference.Predictor
+        Gives the front end and predicts the audio.
+
+    Returns
+    -------
+    audio : np.ndarray, float32, shape (cfg.n_samples,)
+    probs : np.ndarray, float64, shape (6,), calibrated, after 16-bit WAV encoding
+    """
+    audio = perturbed_audio(y, log_mel, adv_log_mel, cfg=predictor.cfg)
+    return audio, _predict_as_played(audio, predictor)
 
 
 def _predict_as_played(y: np.ndarray, predictor) -> np.ndarray:

@@ -85,6 +85,7 @@ from .benchmark import (
 )
 from .lrp import lrp_forward
 from .methods import (
+    PHASES,
     gradcam,
     gradcam_layer,
     lime,
@@ -120,6 +121,7 @@ from .registry import (
 __all__ = [
     "DROP_AT",
     "EXPLAINERS",
+    "PHASES",
     "XAI_EXPERIMENT",
     "DeletionCurve",
     "Explainer",

@@ -12,12 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import features
+from ..config import DEFAULT_CONFIG, FeatureConfig
 from ..errors import ConfigError
-from ..sonify import mel_to_audio
+from ..sonify import masked_audio, mel_to_audio
 from .lrp import lrp
 from .registry import _check_input, _check_target, _order, _tensor, register_explainer
 
 __all__ = [
+    "PHASES",
     "gradcam",
     "gradcam_layer",
     "lime",
@@ -304,34 +307,60 @@ def top_k_mask(relevance: np.ndarray, k: float, *, seed: int = 0) -> np.ndarray:
     return mask.reshape(r.shape)
 
 
+#: How :func:`listen` gets a phase: the clip's own (the default), or Griffin-Lim's guess.
+PHASES = ("original", "griffin-lim")
+
+
 def listen(
-    log_mel_db: np.ndarray, relevance: np.ndarray, *, top_k: float = 0.2, n_iter: int = 32
+    y: np.ndarray,
+    relevance: np.ndarray,
+    *,
+    top_k: float = 0.2,
+    phase: str = "original",
+    cfg: FeatureConfig = DEFAULT_CONFIG,
+    n_iter: int = 32,
 ) -> np.ndarray:
-    """Audio of only the top-``k`` bins of a map: Griffin-Lim of the masked log-mel.
+    """Audio of only the top-``k`` bins of a map.
+
+    ``phase="original"`` masks the clip's complex STFT and keeps its own phase
+    (:func:`ser_core.sonify.masked_audio`): with ``top_k=1`` it is the clip itself.
+    ``phase="griffin-lim"`` sets the other bins of the log-mel to the silence floor
+    and guesses a phase (:func:`ser_core.sonify.mel_to_audio`): metallic even with
+    every bin, so compare it with its own all-bins reconstruction.
 
     Parameters
     ----------
-    log_mel_db : np.ndarray, shape (n_mels, frames) or (1, n_mels, frames)
-        The un-normalised ``mel`` representation of the clip (dB).
+    y : np.ndarray, shape (n,)
+        The clip at ``cfg.sr`` (or the model's window of it, already cut).
     relevance : np.ndarray, shape (1, n_mels, frames) or (n_mels, frames)
         A relevance map of the clip's ``mel`` model input.
     top_k : float
-        Fraction of bins kept (the others are set to the silence floor).
+        Fraction of bins kept.
+    phase : {"original", "griffin-lim"}
+        Where the phase comes from (:data:`PHASES`).
+    cfg : FeatureConfig
+        The model's front end.
     n_iter : int
-        Griffin-Lim iterations.
+        Griffin-Lim iterations (``phase="griffin-lim"`` only).
 
     Returns
     -------
-    np.ndarray, shape (n_samples,), float32 at 16 kHz
+    np.ndarray, shape (cfg.n_samples,), float32 at ``cfg.sr``
 
     Raises
     ------
     ConfigError
-        If ``top_k`` is outside 0..1 or the map and the spectrogram differ in shape.
+        If ``top_k`` is outside 0..1, ``phase`` is unknown, or the map and the
+        clip's spectrogram differ in shape.
     """
-    S = np.asarray(log_mel_db)
-    S = S[0] if S.ndim == 3 else S
+    if phase not in PHASES:
+        raise ConfigError(f"phase must be one of {PHASES}, got {phase!r}")
     mask = top_k_mask(relevance, top_k)
-    if mask.shape != S.shape:
-        raise ConfigError(f"relevance {mask.shape} and spectrogram {S.shape} differ in shape")
-    return mel_to_audio(S, mask=mask, n_iter=n_iter)
+    if mask.shape != (cfg.n_mels, cfg.n_frames):
+        raise ConfigError(
+            f"relevance {mask.shape} and spectrogram {(cfg.n_mels, cfg.n_frames)} differ in shape"
+        )
+    if phase == "original":
+        return masked_audio(y, mask, cfg=cfg)
+    log_mel = features.compute(np.asarray(y, dtype=np.float32), "mel", cfg=cfg)[0]
+    return mel_to_audio(log_mel, cfg=cfg, mask=mask, n_iter=n_iter)

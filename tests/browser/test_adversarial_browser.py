@@ -87,7 +87,7 @@ def test_slider_changes_the_attack(browser_page, tiny_server, tmp_path, tone_fn,
     assert delta == "unchanged" or delta.startswith("was ")
     assert not page.locator('[data-testid^="stMetricDeltaIcon"]').count()  # a label has no arrow
     wait_for_plots(page)
-    assert page.locator("audio").count() == 3
+    assert page.locator("audio").count() == 5  # the clip; the window, original phase; two Griffin-Lim
     assert not page.locator('[data-testid="stException"]').count()
     assert not page.locator('[data-testid="stAlertContentError"]').count()
     full_screenshot(page, output_dir / "adversarial_tiny.png")

@@ -82,7 +82,15 @@ def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path,
     for title in ("Grad-CAM", "LRP", "SmoothGrad", "LIME"):
         assert page.locator(".js-plotly-plot").get_by_text(title, exact=True).count() >= 1
     page.get_by_role("heading", name="Deletion test").wait_for()
-    assert page.locator("audio").count() >= 4  # the clip, original, all bins, top-k
+    # #29: the clip's own phase first (the original, its top bins), then Griffin-Lim labelled as a
+    # comparison (all bins, top bins)
+    own = page.locator(".st-key-explain-listen-original")
+    guessed = page.locator(".st-key-explain-listen-griffin-lim")
+    own.get_by_text("with the clip's own phase").wait_for(timeout=60_000)
+    guessed.get_by_text("For comparison: Griffin-Lim").wait_for(timeout=60_000)
+    assert own.locator("audio").count() == 2 and guessed.locator("audio").count() == 2
+    assert own.bounding_box()["y"] < guessed.bounding_box()["y"]
+    assert page.locator("audio").count() == 5  # and the verdict's clip
     # the opacity slider restyles the maps (a fragment rerun, nothing recomputed)
     thumb = page.locator(OPACITY)
     thumb.focus()

@@ -116,7 +116,18 @@ def test_spectrogram_attack_and_slider(env, no_corpus):
         "adversarial, Griffin-Lim audio",
     ]
     assert len(figs["spectrograms"]["data"]) == 3
-    assert len(at.get("audio")) == 3  # the clip, and the two Griffin-Lim reconstructions
+    # the clip; the window and the attack on its own STFT (original phase, #29), first; then the
+    # two Griffin-Lim reconstructions, labelled as a comparison
+    assert len(at.get("audio")) == 5
+    md = [m.value for m in at.markdown]
+    own = next(
+        i
+        for i, m in enumerate(md)
+        if m.startswith("**Adversarial spectrogram, with the clip's own phase** → ")
+    )
+    gl = md.index("**For comparison: Griffin-Lim**, from the log-mel alone")
+    assert md[own - 1].startswith("**Original** → ") and own < gl
+    assert md[gl + 1].startswith("**Original spectrogram, Griffin-Lim** → ")
     assert "Robustness curve" in [h.value for h in at.header]
     assert "attack-eval" in texts(at)  # no robustness file yet: how to make it
 
@@ -246,3 +257,6 @@ def test_the_page_in_polish_after_an_attack(env, no_corpus):
     assert "Linia ciągła: FGSM, jeden krok, na 12 nagraniach" in texts(at)
     names = [b["name"] for b in charts(at)["probs"]["data"]]
     assert names[:2] == ["oryginał", "adwersarialne (wejście modelu)"]
+    assert any(
+        m.value.startswith("**Spektrogram adwersarialny, z własną fazą nagrania** → ") for m in at.markdown
+    )

@@ -116,11 +116,14 @@ def test_display_widgets_recompute_nothing(env):
     heat = [t for t in charts(at)["maps"]["data"] if t.get("name") in METHODS]
     assert all(t["opacity"] == 0.3 for t in heat)
     assert [t["coloraxis"] for t in heat] == ["coloraxis2", "coloraxis3", "coloraxis4", "coloraxis5"]
-    # a new top-k only inverts the spectrogram again; no map is recomputed
+    # a new top-k only masks the clip again, once with its own phase and once through
+    # Griffin-Lim (#29); no map is recomputed and the all-bins reconstruction is cached
     at.slider(key=state.KEY_XAI_TOPK).set_value(35).run()
     no_exception(at)
     after = dict(explain.XAI_COMPUTED)
-    assert after.pop("listen") == before.pop("listen") + 1 and after == before
+    for phase in ("listen:original", "listen:griffin-lim"):
+        assert after.pop(phase) == before.pop(phase) + 1
+    assert after == before
 
 
 def test_any_emotion_can_be_explained(env):
@@ -234,12 +237,19 @@ def test_a_class_the_model_rejects_warns_and_is_not_scored(env, tmp_path, monkey
     assert len(at.warning) == 1
     warning = at.warning[0].value
     assert f"**{lowest}**" in warning and "below chance (17 %)" in warning and "n/a" in warning
+    # #29: ~0 %, so the one sentence says the maps and scores mean nothing
+    assert "almost no probability" in warning and "meaningless" in warning
     scores = at.dataframe[0].value
     assert scores["start"].map(lambda v: float(v.split()[0])).lt(100 / 6).all()
     assert (scores[["auc", "drop10", "drop20"]] == "n/a").all().all()
     fig = charts(at)["deletion"]
     assert all(t["name"].endswith("(AUC n/a)") for t in fig["data"])
     assert any("below chance" in a.get("text", "") for a in fig["layout"]["annotations"])
+    # the same warning in Polish, nothing English left
+    at.session_state[state.KEY_LANG] = "pl"
+    no_exception(at.run())
+    assert english_left(at) == []
+    assert len(at.warning) == 1 and "prawie zerowe prawdopodobieństwo" in at.warning[0].value
 
 
 def corpus_with_splits(tmp_path: Path, artifacts: Path, monkeypatch) -> pd.DataFrame:
@@ -330,6 +340,81 @@ def test_the_explorers_clip_opens_with_its_split(artifacts, tmp_path, monkeypatc
     assert at.selectbox(key=state.KEY_XAI_FILE).value == fid and "A **training** clip" in texts(at)
 
 
+# ------------------------------------------------------------------ issue #29
+def listen_texts(at: AppTest) -> list[str]:
+    """The listening section's labels and captions, in page order."""
+    start = next(i for i, m in enumerate(at.markdown) if m.value.startswith(("**Original**", "**Oryginał**")))
+    return [m.value for m in at.markdown][start:]
+
+
+def test_listening_plays_the_original_phase_first_and_griffin_lim_as_a_comparison(env):
+    at = with_upload(encode(tone(4.0, freq=210.0), ext="wav"), "g.wav")
+    assert not at.error, [e.value for e in at.error]
+    labels = listen_texts(at)
+    assert labels[:2] == [
+        "**Original** (the 3 s the model sees)",
+        "**Top 20 % of Grad-CAM**, with the clip's own phase",
+    ]
+    assert labels[2:5] == [
+        "**For comparison: Griffin-Lim**, from the log-mel alone",
+        "**All bins**, through Griffin-Lim",
+        "**Top 20 % of Grad-CAM**, through Griffin-Lim",
+    ]
+    captions = [c.value for c in at.caption]
+    assert any("inverted with the original phase" in c for c in captions)
+    assert any(
+        c.startswith(
+            "Griffin-Lim guesses the phase, so it sounds metallic for reasons unrelated to the model"
+        )
+        and "compare it with its all-bins reconstruction, not with the original" in c
+        for c in captions
+    )
+    # the verdict's clip, then the original, the original-phase top bins, Griffin-Lim all and top
+    assert len(at.get("audio")) == 5
+    # a predicted class is never below chance: no warning over the maps
+    assert not at.warning
+
+
+def test_original_phase_audio_is_the_clip_with_every_bin_and_keys_on_the_phase(env):
+    """The cached WAVs: with every bin, the original phase gives the model's window back
+    (SNR >= 40 dB after 16-bit WAV), Griffin-Lim does not; the phase is part of the key."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from ser_core.config import DEFAULT_CONFIG as cfg
+
+    window = tone(3.0, freq=230.0)
+    rel = np.random.default_rng(0).random((1, cfg.n_mels, cfg.n_frames))
+
+    def wav(phase: str, relevance=None, k: float = 1.0) -> np.ndarray:
+        data = explain.xai_listen_wav("key-test", TINY, "m", 0, "o", k, phase, window, relevance, cfg)
+        return sf.read(io.BytesIO(data), dtype="float32")[0]
+
+    def snr(est: np.ndarray) -> float:
+        return float(10 * np.log10(np.sum(window**2) / np.sum((window - est) ** 2)))
+
+    assert snr(wav("original")) >= 40 and snr(wav("griffin-lim")) < 10
+    kept = wav("original", rel, 0.2)
+    assert 0 < np.sum(kept**2) < np.sum(window**2)
+
+
+def test_the_target_warning_grades_a_class_below_chance():
+    """#29: above chance nothing; below chance the deletion test cannot check the maps; near
+    0 % one sentence says the maps and scores are meaningless."""
+    args = {"model_name": TINY, "emotion": "fear", "n_classes": 6}
+    assert explain.xai_target_warning(0.2, **args) is None
+    below = explain.xai_target_warning(0.1, **args)
+    assert "below chance (17 %)" in below and "cannot check them" in below and "meaningless" not in below
+    near_zero = explain.xai_target_warning(0.004, **args)
+    assert near_zero.startswith(f"{TINY} gives **fear** almost no probability on this clip, 0.4 %")
+    assert "meaningless" in near_zero and near_zero.count(". ") == 0
+    with language("pl"):
+        polish = explain.xai_target_warning(0.004, **args)
+    assert "prawie zerowe prawdopodobieństwo" in polish and "**strach**" in polish
+
+
 # ------------------------------------------------------------------ issue #30
 def test_the_page_in_polish_after_an_explanation(env, tmp_path, monkeypatch):
     """#30: a Polish session sees the maps, the deletion test, the listening section and the
@@ -350,6 +435,11 @@ def test_the_page_in_polish_after_an_explanation(env, tmp_path, monkeypatch):
     assert english_left(at) == []
     assert at.title[0].value == "Wyjaśnienia (XAI)"
     assert "Na co patrzy model" in [s.value for s in at.subheader]
+    # #29: the original phase first, Griffin-Lim labelled as a comparison
+    labels = listen_texts(at)
+    assert labels[1] == "**Najistotniejsze 20 % według Grad-CAM**, z własną fazą nagrania"
+    assert labels[2] == "**Dla porównania: Griffin-Lim**, z samego spektrogramu log-mel"
+    assert any(c.value.startswith("Griffin-Lim zgaduje fazę, więc brzmi metalicznie") for c in at.caption)
     assert "Ta tabela dotyczy modelu **resnet18_mel**" in at.info[0].value and "14 minut" in at.info[0].value
     scores = at.dataframe[0].value
     assert scores["method"].iloc[-1] == "kolejność losowa" and scores["drop10"].str.endswith(" p.p.").all()

@@ -47,6 +47,7 @@ def played(
         probs_audio=audio,
         fooled=fooled(after),
         survives=fooled(audio),
+        fools=fooled,
     )
 
 
@@ -88,6 +89,17 @@ def test_survive_only_when_the_attack_flipped_the_label():
     missed = adversarial.adv_playback_outcome(played(ANGER, ANGER, target="fear"))
     assert "did not reach the target, so there is nothing to survive" in missed
     assert "nothing to survive" in adversarial.adv_playback_outcome(played(ANGER, ANGER, epsilon=0.0))
+
+
+def test_the_own_phase_playback_says_whether_the_flip_survives_it_too():
+    """#29: Griffin-Lim alone can keep or undo a flip; the clip's own phase is the fair test."""
+    res = played(FEAR, FEAR, domain="spectrogram", attack="fgsm")  # survives Griffin-Lim
+    lost = adversarial.adv_own_phase_outcome(res, ANGER)
+    assert lost.startswith("With the clip's own phase instead of Griffin-Lim") and "**anger** (90 %)" in lost
+    assert lost.endswith("the flip does **not** survive this playback.")
+    assert adversarial.adv_own_phase_outcome(res, FEAR).endswith("the flip **survives** this playback too.")
+    unchanged = adversarial.adv_own_phase_outcome(played(ANGER, ANGER, domain="spectrogram"), ANGER)
+    assert "survive" not in unchanged
 
 
 def test_prediction_delta_is_a_label_change_not_a_direction():
