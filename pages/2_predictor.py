@@ -277,6 +277,7 @@ def live_section() -> None:
         media_stream_constraints={"audio": True, "video": False},
         rtc_configuration={"iceServers": servers},
         sink_audio_track=create_audio_sink_track(session.push_frame, key=state.KEY_LIVE_SINK),
+        translations=microphone.webrtc_words(),
     )
     playing = bool(ctx.state.playing)
     live.live_started(session, playing)

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from ui.i18n import _
+from ui.i18n import _, pgettext
 
 #: Hosts a browser treats as secure even over plain http.
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -42,3 +42,24 @@ def warn_if_blocked() -> bool:
     if reason:
         st.warning(reason, icon=":material/mic_off:")
     return reason is not None
+
+
+def webrtc_words() -> dict[str, str]:
+    """The live microphone's own words (streamlit-webrtc's ``translations``) in the
+    session's language; START and STOP keep their names, which the page's sentences use."""
+    return {
+        "start": pgettext("live microphone", "Start"),
+        "stop": pgettext("live microphone", "Stop"),
+        "select_device": pgettext("live microphone", "Select Device"),
+        "select_microphone": pgettext("live microphone", "Select microphone"),
+        "mute_microphone": pgettext("live microphone", "Mute microphone"),
+        "unmute_microphone": pgettext("live microphone", "Unmute microphone"),
+        "device_ask_permission": _("Allow this page to use your microphone."),
+        "device_not_available": _("No microphone was found on this device."),
+        "device_access_denied": _(
+            "The microphone is blocked: allow it in the browser's settings for this site."
+        ),
+        "media_api_not_available": _(
+            "This browser gives this page no microphone here: open it over https or on the machine itself."
+        ),
+    }
