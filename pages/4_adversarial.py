@@ -176,6 +176,8 @@ def probabilities(res: attacks.ClipAttack, domain: str) -> None:
     st.subheader(_("Probabilities"))
     bars = {_("original"): res.probs_before, _("adversarial (model input)"): res.probs_after}
     if domain == "spectrogram":
+        __, own_probs = adversarial.adv_original_phase(pred, clip["id"], y, res)
+        bars[_("adversarial, with the clip's own phase")] = own_probs
         __, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
         bars[_("original, Griffin-Lim audio")] = ref_probs
         bars[_("adversarial, Griffin-Lim audio")] = res.probs_audio

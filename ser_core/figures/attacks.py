@@ -23,19 +23,19 @@ def format_epsilon(eps: float) -> str:
     return "0" if eps == 0 else f"{eps:g}"
 
 
-def probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 330) -> go.Figure:
+def probability_figure(bars: Mapping[str, np.ndarray], *, height: int = 380) -> go.Figure:
     """Grouped horizontal bars: one group per emotion, one bar per entry of ``bars``.
 
     Parameters
     ----------
     bars : mapping of label -> np.ndarray, shape (6,)
         Probabilities in :data:`~ser_core.config.EMOTIONS` order (drawn in per cent);
-        one trace per entry, in a fixed palette (grey, red, indigo, green). The labels
+        one trace per entry, in a fixed palette (grey, red, indigo, green, amber). The labels
         are shown as given (translated by the caller); the emotions in the run's language.
     height : int
         Height in pixels.
     """
-    palette = ["#9ca3af", "#dc2626", "#4f46e5", "#059669"]
+    palette = ["#9ca3af", "#dc2626", "#4f46e5", "#059669", "#d97706"]
     fig = go.Figure(
         [
             go.Bar(

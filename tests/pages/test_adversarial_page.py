@@ -112,6 +112,7 @@ def test_spectrogram_attack_and_slider(env, no_corpus):
     assert [b["name"] for b in figs["probs"]["data"]] == [
         "original",
         "adversarial (model input)",
+        "adversarial, with the clip's own phase",  # the attack heard without a guessed phase (#29)
         "original, Griffin-Lim audio",
         "adversarial, Griffin-Lim audio",
     ]
