@@ -7,6 +7,7 @@ tests can put a clip there directly.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from ser_core import attacks, figures
@@ -186,71 +187,49 @@ def probabilities(res: attacks.ClipAttack, domain: str) -> None:
     st.plotly_chart(figures.attacks.probability_figure(bars), key="adversarial.probs")
 
 
+def heard(col, title: str, probs: np.ndarray, audio: np.ndarray) -> None:
+    """One player in ``col`` under its (translated) ``title`` and what the full pipeline
+    hears in it: "title → emotion (p %)"."""
+    col.markdown(
+        _("{title} → {emotion} ({probability} %)").format(
+            title=title,
+            emotion=emotion_name(EMOTIONS[int(probs.argmax())]),
+            probability=f"{100 * probs.max():.0f}",
+        )
+    )
+    col.audio(clips.wav_bytes(audio), format="audio/wav")
+
+
 def listen(res: attacks.ClipAttack, domain: str) -> None:
     """The original and the adversarial audio side by side, with what the model hears."""
     st.subheader(_("Listen"))
     left, right = st.columns(2)
-    if domain == "spectrogram":
-        own_audio, own_probs = adversarial.adv_original_phase(pred, clip["id"], y, res)
-        left.markdown(
-            _("**Original** → {emotion} ({probability} %)").format(
-                emotion=emotion_name(EMOTIONS[res.label]), probability=f"{100 * res.probs_before.max():.0f}"
-            )
-        )
-        left.audio(clips.wav_bytes(adversarial.adv_window(y, pred)), format="audio/wav")
-        right.markdown(
-            _("**Adversarial spectrogram, with the clip's own phase** → {emotion} ({probability} %)").format(
-                emotion=emotion_name(EMOTIONS[int(own_probs.argmax())]),
-                probability=f"{100 * own_probs.max():.0f}",
-            )
-        )
-        right.audio(clips.wav_bytes(own_audio), format="audio/wav")
-        st.caption(
-            _(
-                "The attack's change of every mel bin, applied as a gain to the clip's own short-time "
-                "Fourier transform and played with its original phase: the attacked spectrogram as "
-                "sound, without a guessed phase."
-            )
-        )
-        st.markdown(_("**For comparison: Griffin-Lim**, from the log-mel alone"))
-        left, right = st.columns(2)
-        ref_audio, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
-        left.markdown(
-            _("**Original spectrogram, Griffin-Lim** → {emotion} ({probability} %)").format(
-                emotion=emotion_name(EMOTIONS[int(ref_probs.argmax())]),
-                probability=f"{100 * ref_probs.max():.0f}",
-            )
-        )
-        left.audio(clips.wav_bytes(ref_audio), format="audio/wav")
-        right.markdown(
-            _("**Adversarial spectrogram, Griffin-Lim** → {emotion} ({probability} %)").format(
-                emotion=emotion_name(EMOTIONS[int(res.probs_audio.argmax())]),
-                probability=f"{100 * res.probs_audio.max():.0f}",
-            )
-        )
-        right.audio(clips.wav_bytes(res.audio), format="audio/wav")
-        st.caption(
-            _(
-                "Both through the same Griffin-Lim ({n} iterations, phase "
-                "estimated from the magnitudes), so the comparison is fair: the "
-                "reconstruction alone can already change the prediction."
-            ).format(n=adversarial.ADV_GL_ITERS)
-        )
-    else:
-        left.markdown(
-            _("**Original** → {emotion} ({probability} %)").format(
-                emotion=emotion_name(EMOTIONS[res.label]), probability=f"{100 * res.probs_before.max():.0f}"
-            )
-        )
-        left.audio(clips.wav_bytes(adversarial.adv_window(y, pred)), format="audio/wav")
-        right.markdown(
-            _("**Adversarial** → {emotion} ({probability} %)").format(
-                emotion=emotion_name(EMOTIONS[int(res.probs_audio.argmax())]),
-                probability=f"{100 * res.probs_audio.max():.0f}",
-            )
-        )
-        right.audio(clips.wav_bytes(res.audio), format="audio/wav")
+    heard(left, _("**Original**"), res.probs_before, adversarial.adv_window(y, pred))
+    if domain != "spectrogram":
+        heard(right, _("**Adversarial**"), res.probs_audio, res.audio)
         st.caption(_("The 3-s window the model hears, before and after the attack: real audio."))
+        return
+    own_audio, own_probs = adversarial.adv_original_phase(pred, clip["id"], y, res)
+    heard(right, _("**Adversarial spectrogram, with the clip's own phase**"), own_probs, own_audio)
+    st.caption(
+        _(
+            "The attack's change of every mel bin, applied as a gain to the clip's own short-time "
+            "Fourier transform and played with its original phase: the attacked spectrogram as "
+            "sound, without a guessed phase."
+        )
+    )
+    st.markdown(_("**For comparison: Griffin-Lim**, from the log-mel alone"))
+    left, right = st.columns(2)
+    ref_audio, ref_probs = adversarial.adv_reference(pred, clip["id"], y)
+    heard(left, _("**Original spectrogram, Griffin-Lim**"), ref_probs, ref_audio)
+    heard(right, _("**Adversarial spectrogram, Griffin-Lim**"), res.probs_audio, res.audio)
+    st.caption(
+        _(
+            "Both through the same Griffin-Lim ({n} iterations, phase "
+            "estimated from the magnitudes), so the comparison is fair: the "
+            "reconstruction alone can already change the prediction."
+        ).format(n=adversarial.ADV_GL_ITERS)
+    )
 
 
 def spectrograms(res: attacks.ClipAttack, domain: str) -> None:
