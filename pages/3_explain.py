@@ -11,7 +11,7 @@ import streamlit as st
 
 from ser_core import figures
 from ser_core.config import EMOTIONS
-from ser_core.explain import EXPLAINERS
+from ser_core.explain import EXPLAINERS, MASK_TOP_K, decoder_models, explainer_names, get_explainer
 from ser_core.i18n import emotion_name, emotion_names
 from ui import clips, errors, explain, explain_picker, jobs, loaders, models, navigation, state
 from ui.i18n import _, ngettext
@@ -20,7 +20,7 @@ navigation.ensure_navigation()
 st.title(_("Explain (XAI)"))
 st.caption(
     _(
-        "Which time-frequency regions of a clip drive the model's decision? Four "
+        "Which time-frequency regions of a clip drive the model's decision? Up to five "
         "explanation methods side by side, each checked by a deletion test: remove the "
         "regions it calls most relevant and see how fast the model's confidence drops."
     )
@@ -126,10 +126,12 @@ okey = repr(options)
 # ------------------------------------------------------------------ the maps
 request = explain.XaiRequest(clip["id"], model_name, target, inp.x, pred.module, options, place)
 maps: dict = {}
+methods = explainer_names(model=pred.module)  # L-MAC only for a network a decoder was trained on
 with errors.report_errors():
-    for method, ex in EXPLAINERS.items():
-        maps[method] = explain.xai_map(request, method, what=_("Computing {method}").format(method=ex.title))
-if len(maps) < len(EXPLAINERS):
+    for method in methods:
+        what = _("Computing {method}").format(method=get_explainer(method).title)
+        maps[method] = explain.xai_map(request, method, what=what)
+if len(maps) < len(methods):
     release_place()
     st.stop()
 
@@ -166,6 +168,20 @@ def maps_section() -> None:
             "works on a grid of time-frequency segments."
         ).format(representation=explain.input_name(pred.representation))
     )
+    if "lmac" in maps:
+        st.caption(
+            _(
+                "L-MAC is a mask from 0 (removed) to 1 (kept), made by a small decoder trained on the "
+                "frozen network's training clips to keep the class with as little of the clip as it can."
+            )
+        )
+    else:
+        st.caption(
+            _(
+                "L-MAC needs a decoder trained on the chosen network; decoders are shipped for: "
+                "{models} (`python -m ser_core train-lmac --model MODEL` trains one)."
+            ).format(models=", ".join(f"`{m}`" for m in decoder_models()) or "–")
+        )
 
 
 maps_section()
@@ -182,10 +198,10 @@ st.caption(
         "clip and class; below chance (one in {n}) they are n/a."
     ).format(n=len(EMOTIONS))
 )
-curves = {}
+faith = {}
 with errors.report_errors():
     for method in [*maps, "random"]:
-        curves[method] = explain.xai_curve(
+        faith[method] = explain.xai_faithfulness(
             request,
             method,
             maps.get(method),
@@ -193,14 +209,30 @@ with errors.report_errors():
             what=_("Deletion test of {method}").format(method=figures.method_title(method)),
         )
 release_place()
-if len(curves) == len(maps) + 1:
+if len(faith) == len(maps) + 1:
     st.session_state[state.KEY_XAI_EXPLAINED].add((clip["id"], model_name))
-if curves:
+if faith:
+    curves = {k: f.deletion for k, f in faith.items()}
     c1, c2 = st.columns([1, 1], gap="large")
     c1.plotly_chart(figures.deletion_figure(curves, n_classes=n_classes), key="explain.deletion")
-    with c2, st.container(key="explain-scores"):
+    c2.plotly_chart(
+        figures.insertion_figure(
+            {k: f.insertion for k, f in faith.items()}, starts=curves, n_classes=n_classes
+        ),
+        key="explain.insertion",
+    )
+    st.caption(
+        _(
+            "Right, the insertion test: from the training mean, the most relevant bins are put back "
+            "first; a good map makes the probability rise fast (AUC higher is better). The table adds "
+            "SpeechBrain's mask scores (L-MAC paper): each map's top {k} % of the bins is the "
+            "explanation, kept alone (the rest at the training mean) for AI, AD, AG and Fid-In, "
+            "removed for FF. Hover over a column title for what it measures and which way is better."
+        ).format(k=round(100 * MASK_TOP_K))
+    )
+    with st.container(key="explain-scores"):
         st.dataframe(
-            explain.xai_scores_text(explain.xai_scores_table(curves, n_classes=n_classes)),
+            explain.xai_scores_text(explain.xai_scores_table(faith, n_classes=n_classes)),
             hide_index=True,
             column_config=explain.xai_scores_config(),
         )
@@ -248,6 +280,45 @@ def listen_section() -> None:
                 "it with the original; at 100 % it is the original itself."
             )
         )
+    if method == "lmac":
+        with errors.report_errors(), st.container(key="explain-listen-lmac"):
+            soft = explain.xai_listen_wav(
+                clip["id"],
+                model_name,
+                method,
+                target,
+                okey,
+                None,
+                "original",
+                inp.window,
+                maps[method],
+                pred.cfg,
+            )
+            st.markdown(_("**L-MAC's own mask**, every bin at its gain, with the clip's own phase"))
+            st.audio(soft, format="audio/wav")
+            kept, rest = explain.xai_lmac_heard(
+                clip["id"], model_name, target, okey, inp.window, maps[method], pred
+            )
+            st.markdown(
+                _(
+                    "What the model hears: in the kept part **{kept}** ({p_kept} for {emotion}); "
+                    "in the rest of the clip, with the mask's gains turned round, **{rest}** ({p_rest} for {emotion})."
+                ).format(
+                    kept=emotion_name(EMOTIONS[int(kept.argmax())]),
+                    rest=emotion_name(EMOTIONS[int(rest.argmax())]),
+                    p_kept=explain.pct(kept[target]),
+                    p_rest=explain.pct(rest[target]),
+                    emotion=emotion_name(EMOTIONS[target]),
+                )
+            )
+            st.caption(
+                _(
+                    "L-MAC was trained to make exactly this audible: its decoder outputs a gain from 0 to 1 "
+                    "for every bin, and the classifier, frozen, learnt from what these gains leave of the clip "
+                    "(the class kept by the masked-in part, lost by the rest). The slider above cuts the same "
+                    "mask into its top bins instead."
+                )
+            )
     with errors.report_errors(), st.spinner(_("Inverting the spectrogram (Griffin-Lim)…")):
         full, guessed = wav("all", "griffin-lim"), wav(method, "griffin-lim")
         with st.container(key="explain-listen-griffin-lim"):
@@ -272,9 +343,7 @@ st.subheader(_("Across the test set"))
 table = None
 with errors.report_errors():
     table = explain.xai_dataset_table(model_name)
-eval_cmd = (
-    f"python -m ser_core xai-eval --model {model_name} --n 300 --out artifacts/xai/deletion_{model_name}.json"
-)
+eval_cmd = f"python -m ser_core xai-eval --model {model_name} --n 300 --out artifacts/xai/faithfulness_{model_name}.json"
 
 
 def on_clips(n: object) -> str:
@@ -311,8 +380,8 @@ def other_model_note(info: dict, table_model: str) -> str:
 if table is None:
     st.info(
         _(
-            "No dataset-level result yet: `{command}` runs the deletion test on a stratified "
-            "sample of the seed test split."
+            "No dataset-level result yet: `{command}` runs the deletion and insertion tests and "
+            "the mask scores on a stratified sample of the seed test split."
         ).format(command=eval_cmd),
         icon=":material/info:",
     )
@@ -337,19 +406,34 @@ else:
             command=info.get("command") or "python -m ser_core xai-eval",
         )
     )
+    cols = explain.xai_score_columns(rows)
+    mask = info.get("mask", {})
+    if "ai" in cols:
+        st.caption(
+            _("AI, AD, AG, FF and Fid-In on the top {k} % of each map's bins.").format(
+                k=round(100 * float(mask.get("top_k", MASK_TOP_K)))
+            )
+        )
+    else:
+        st.caption(
+            _(
+                "This table holds the deletion scores only (an older `xai-eval`); `{command}` adds the others."
+            ).format(command=eval_cmd)
+        )
     overall = rows[rows["emotion"] == "all"].assign(method=lambda d: d["method"].map(figures.method_title))
     with st.container(key="explain-dataset"):
         st.dataframe(
-            explain.xai_scores_text(explain.in_points(overall[["method", "n", "auc", "drop10", "drop20"]])),
+            explain.xai_scores_text(explain.in_points(overall[["method", "n", *cols]])),
             hide_index=True,
             column_config={
                 **explain.xai_scores_config(),
                 "n": st.column_config.NumberColumn(_("clips"), width=50),
             },
         )
+    state.keep_valid(state.KEY_XAI_TABLE_SCORE, cols)
     score = st.radio(
         _("Per emotion (true label)"),
-        list(explain.XAI_SCORES),
+        cols,
         horizontal=True,
         key=state.KEY_XAI_TABLE_SCORE,
         format_func=lambda s: _(explain.XAI_SCORE_NAMES[s]),
@@ -360,5 +444,5 @@ else:
     per.index = per.index.map(figures.method_title).rename(_("method"))
     per = per[[e for e in EMOTIONS if e in per.columns]]
     per.columns = emotion_names(list(per.columns))
-    st.dataframe(per.style.format("{:.3f}" if score == "auc" else "{:.1f} " + explain.points()))
+    st.dataframe(per.style.format(explain.score_text(score)))
     st.caption(_("Per emotion: {score}.").format(score=_(explain.XAI_SCORES[score])))

@@ -45,8 +45,9 @@ def x() -> np.ndarray:
 
 
 # ------------------------------------------------------------------ registry and shapes
-def test_registry_has_the_four_methods():
-    assert tuple(explain.EXPLAINERS) == METHODS
+def test_registry_has_the_five_methods_l_mac_only_where_a_decoder_was_trained(resnet):
+    assert tuple(explain.EXPLAINERS) == (*METHODS, "lmac")
+    assert explain.explainer_names(model=resnet) == METHODS  # no decoder for this network
     assert explain.get_explainer("lrp").title == "LRP"
     assert explain.get_explainer("gradcam").signed is False
     with pytest.raises(UnknownNameError, match="nope"):
@@ -360,9 +361,11 @@ def test_stratified_sample_balances_the_labels():
 
 def test_evaluate_and_summarise(resnet, x, tmp_path):
     inputs = [("c1", "anger", x), ("c2", "joy", x * 0.5)]
-    scores = explain.evaluate_deletion(inputs, model=resnet, options=FAST)
+    scores = explain.evaluate_faithfulness(inputs, model=resnet, options=FAST)
     assert len(scores) == 2 * 5 and set(scores["method"]) == {*METHODS, "random"}
-    summary = explain.summarise_deletion(scores)
+    summary = explain.summarise_faithfulness(
+        scores[["clip", "emotion", "target", "method", "auc", "drop10", "drop20"]]
+    )
     assert list(summary.columns) == ["method", "emotion", "n", "auc", "drop10", "drop20"]
     assert list(summary["method"][:5]) == [*METHODS, "random"]
     assert (summary["emotion"][:5] == "all").all() and (summary["n"][:5] == 2).all()
@@ -371,6 +374,30 @@ def test_evaluate_and_summarise(resnet, x, tmp_path):
     assert info == {"n_clips": 2} and len(rows) == len(summary)
     with pytest.raises(ConfigError, match="cannot read"):
         explain.load_deletion_table(tmp_path / "missing.json")
+
+
+def test_faithfulness_table_per_method_and_emotion(resnet, x, tmp_path):
+    """#29: the benchmark scores every method with deletion, insertion and the mask metrics;
+    the summary keeps them per emotion, and the table file round-trips."""
+    inputs = [("c1", "anger", x), ("c2", "joy", x * 0.5), ("c3", "joy", -x)]
+    scores = explain.evaluate_faithfulness(inputs, model=resnet, options=FAST, methods=["gradcam", "lrp"])
+    assert len(scores) == 3 * 3 and list(scores["method"][:3]) == ["gradcam", "lrp", "random"]
+    assert scores["ai"].isin([0, 100]).all() and scores["fid_in"].isin([0, 1]).all()
+    assert scores["ad"].between(0, 100).all() and scores["ag"].between(0, 100).all()
+    summary = explain.summarise_faithfulness(scores)
+    assert list(summary.columns) == ["method", "emotion", "n", *explain.FAITHFULNESS_SCORES]
+    joy = summary[(summary["method"] == "lrp") & (summary["emotion"] == "joy")].iloc[0]
+    lrp_joy = scores[(scores["method"] == "lrp") & (scores["emotion"] == "joy")]
+    assert joy["n"] == 2 and joy["ff"] == pytest.approx(lrp_joy["ff"].mean())
+    path = explain.save_deletion_table(summary, {"n_clips": 3}, tmp_path / "f.json")
+    rows, __info = explain.load_deletion_table(path)
+    assert list(rows.columns) == list(summary.columns)
+
+
+def test_faithfulness_table_path_per_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
+    assert explain.faithfulness_table_path() == tmp_path / "xai" / "faithfulness.json"
+    assert explain.faithfulness_table_path("m") == tmp_path / "xai" / "faithfulness_m.json"
 
 
 def test_xai_eval_command_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
@@ -412,6 +439,9 @@ def test_xai_eval_command_on_a_tiny_corpus(tmp_path, monkeypatch, capsys):
     d = json.loads(out.read_text())
     assert d["n_clips"] == 3 and d["model"] == TINY and d["options"]["lime_samples"] == 16
     assert {r["method"] for r in d["rows"]} == {*METHODS, "random"}
+    # #29: every faithfulness score, per method and emotion, and the mask it used
+    assert set(explain.FAITHFULNESS_SCORES) <= set(d["rows"][0]) and d["mask"]["top_k"] == 0.2
+    assert "ins-AUC" in text and "Fid-In" in text
     assert (
         cli.main(
             [

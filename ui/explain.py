@@ -55,9 +55,43 @@ XAI_SCORES = {
     "drop20": N_(
         "probability drop, in percentage points, once 20 % of the bins are removed (higher is better)"
     ),
+    "insertion_auc": N_(
+        "insertion AUC (higher is better): the area under the probability curve while the most "
+        "relevant bins are put back onto the training mean"
+    ),
+    "ai": N_(
+        "average increase, AI (higher is better): how often the explanation alone (its top 20 % "
+        "bins, the rest at the training mean) raises the class probability, in %"
+    ),
+    "ad": N_(
+        "average drop, AD (lower is better): how much of the class probability is lost when only "
+        "the explanation is kept, in % of the probability"
+    ),
+    "ag": N_(
+        "average gain, AG (higher is better): how much the explanation alone raises the class "
+        "probability, in % of the room left to 100 %"
+    ),
+    "ff": N_(
+        "faithfulness, FF (higher is better): the probability drop, in percentage points, when the "
+        "explanation is removed and the rest kept"
+    ),
+    "fid_in": N_(
+        "input fidelity, Fid-In (higher is better): how often the explanation alone keeps the "
+        "model's top class, in %"
+    ),
 }
 #: The score columns' short names (English, marked).
-XAI_SCORE_NAMES = {"auc": "AUC", "drop10": N_("drop @ 10 %"), "drop20": N_("drop @ 20 %")}
+XAI_SCORE_NAMES = {
+    "auc": N_("deletion AUC"),
+    "drop10": N_("drop @ 10 %"),
+    "drop20": N_("drop @ 20 %"),
+    "insertion_auc": N_("insertion AUC"),
+    "ai": "AI",
+    "ad": "AD",
+    "ag": "AG",
+    "ff": "FF",
+    "fid_in": "Fid-In",
+}
 #: PyTorch intra-op threads while explaining: on the shared 2-core machine one thread
 #: was 6x faster than two (benchmarks/bench_xai.py: 5.4 s vs 31.7 s per clip at load
 #: average ~6; two threads spin against the other processes).
@@ -283,7 +317,7 @@ def xai_map(req: XaiRequest, method: str, *, what: str) -> np.ndarray:
     )
 
 
-def _curve(
+def _faithfulness(
     x: np.ndarray,
     relevance: np.ndarray | None,
     method: str,
@@ -291,31 +325,24 @@ def _curve(
     target: int,
     options: explain.XAIOptions,
     temperature: float,
-) -> explain.DeletionCurve:
-    XAI_COMPUTED[f"deletion:{method}"] += 1
+) -> explain.Faithfulness:
+    XAI_COMPUTED[f"faithfulness:{method}"] += 1
     rel = explain.random_relevance(x.shape, seed=options.seed) if method == "random" else relevance
     with xai_threads():
-        return explain.deletion_curve(
-            x,
-            rel,
-            model=module,
-            target=target,
-            steps=options.deletion_steps,
-            baseline=options.baseline,
-            temperature=temperature,
-            batch_size=options.batch_size,
-            seed=options.seed,
+        return explain.faithfulness_scores(
+            x, rel, model=module, target=target, options=options, temperature=temperature
         )
 
 
-def xai_curve(
+def xai_faithfulness(
     req: XaiRequest, method: str, relevance: np.ndarray | None, *, temperature: float, what: str
-) -> explain.DeletionCurve:
-    """Deletion curve of one map (``method`` "random": the reference ordering), through the
-    shared queue like :func:`xai_map`."""
+) -> explain.Faithfulness:
+    """Deletion and insertion curves and the mask scores of one map (``method`` "random":
+    the reference ordering), in one batch of forward passes, through the shared queue like
+    :func:`xai_map`; the mask is the map's top :data:`~ser_core.explain.MASK_TOP_K` bins."""
     return jobs.queued(
-        req.key("xai-curve", method, temperature),
-        _curve,
+        req.key("xai-faithfulness", method, temperature),
+        _faithfulness,
         req.x,
         relevance,
         method,
@@ -335,7 +362,7 @@ def xai_listen_wav(
     method: str,
     target: int,
     options_key: str,
-    top_k: float,
+    top_k: float | None,
     phase: str,
     _window: np.ndarray,
     _relevance: np.ndarray | None,
@@ -346,9 +373,31 @@ def xai_listen_wav(
     :func:`ser_core.explain.listen`. Cached per clip, model, map, target, options, top-k
     and phase."""
     XAI_COMPUTED[f"listen:{phase}"] += 1
+    if top_k is None:  # the map is a mask (L-MAC): its own gains
+        return wav_bytes(explain.listen(_window, _relevance, top_k=None, cfg=_cfg))
     if _relevance is None:
         _relevance, top_k = np.ones((_cfg.n_mels, _cfg.n_frames), np.float32), 1.0
     return wav_bytes(explain.listen(_window, _relevance, top_k=top_k, phase=phase, cfg=_cfg))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def xai_lmac_heard(
+    clip_id: str,
+    model_name: str,
+    target: int,
+    options_key: str,
+    _window: np.ndarray,
+    _mask: np.ndarray,
+    _pred,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the model hears in L-MAC's own mask played with the clip's phase, and in the rest
+    of the clip (gains ``1 - M``): calibrated probabilities ``(kept, rest)``, each ``(6,)``.
+    Cached per clip, model, target and options."""
+    soft = np.clip(np.asarray(_mask, np.float64), 0.0, 1.0)
+    kept = explain.listen(_window, soft, top_k=None, cfg=_pred.cfg)
+    rest = explain.listen(_window, 1.0 - soft, top_k=None, cfg=_pred.cfg)
+    probs = _pred.predict_batch(np.stack([kept, rest]))
+    return probs[0], probs[1]
 
 
 #: Below this probability of the explained class (and below chance), the page says its maps
@@ -385,16 +434,20 @@ def xai_target_warning(p: float, *, model_name: str, emotion: str, n_classes: in
     ).format(**args)
 
 
-def xai_scores_table(curves: Mapping[str, explain.DeletionCurve], *, n_classes: int) -> pd.DataFrame:
-    """One row per method: starting probability, deletion AUC, drops at 10 % and 20 %.
+def xai_scores_table(
+    results: Mapping[str, explain.Faithfulness | explain.DeletionCurve], *, n_classes: int
+) -> pd.DataFrame:
+    """One row per method: starting probability and every score it has (deletion AUC, drops
+    at 10 % and 20 %; for a :class:`~ser_core.explain.Faithfulness`, insertion AUC, AI, AD,
+    AG, FF and Fid-In too).
 
-    ``start`` in %, drops in percentage points (as the chart), AUC as a fraction of
-    the unit square.  The scores are None (shown empty, "n/a") for a curve that starts below the chance
-    level ``1 / n_classes`` (:func:`ser_core.explain.scorable`): for a class the model
-    rejects, every map would score a near-perfect AUC.
+    ``start`` in %, drops and FF in percentage points (as the chart), Fid-In in %, AUCs as
+    a fraction of the unit square.  The scores are None (shown empty, "n/a") for a curve that
+    starts below the chance level ``1 / n_classes`` (:func:`ser_core.explain.scorable`): for
+    a class the model rejects, every map would score a near-perfect AUC.
     """
     rows = []
-    for k, c in curves.items():
+    for k, c in results.items():
         sc = c.scores()
         ok = explain.scorable(sc["p0"], n_classes=n_classes)
         rows.append(
@@ -407,14 +460,30 @@ def xai_scores_table(curves: Mapping[str, explain.DeletionCurve], *, n_classes: 
     return in_points(pd.DataFrame(rows))
 
 
+#: Scores that are probabilities (fractions) shown in percentage points or %.
+PERCENT_SCORES = ("drop10", "drop20", "ff", "fid_in")
+
+
 def in_points(scores: pd.DataFrame) -> pd.DataFrame:
-    """``scores`` with its drop columns (fractions) in percentage points."""
-    return scores.assign(**{c: 100 * scores[c] for c in ("drop10", "drop20") if c in scores})
+    """``scores`` with its drop and FF columns (fractions) in percentage points and Fid-In
+    (a fraction of the clips) in %."""
+    return scores.assign(**{c: 100 * scores[c] for c in PERCENT_SCORES if c in scores})
 
 
-#: Display formats of the score columns (``start`` in %, drops in percentage points).
+#: Display formats of the score columns (``start`` in %, drops and FF in percentage points).
 #: ``{pt}``: "pt", percentage points, in the language of the run.
-SCORE_FORMATS = {"start": "{:.1f} %", "auc": "{:.3f}", "drop10": "{:.1f} {pt}", "drop20": "{:.1f} {pt}"}
+SCORE_FORMATS = {
+    "start": "{:.1f} %",
+    "auc": "{:.3f}",
+    "drop10": "{:.1f} {pt}",
+    "drop20": "{:.1f} {pt}",
+    "insertion_auc": "{:.3f}",
+    "ai": "{:.0f} %",
+    "ad": "{:.1f} %",
+    "ag": "{:.1f} %",
+    "ff": "{:.1f} {pt}",
+    "fid_in": "{:.0f} %",
+}
 
 
 def points() -> str:
@@ -423,20 +492,27 @@ def points() -> str:
     return _("pt")
 
 
+def score_text(score: str):
+    """A function writing one value of ``score`` as text (:data:`SCORE_FORMATS`); "n/a" for
+    a missing value (a curve not scored would show as "None")."""
+    na, pt, f = _("n/a"), points(), SCORE_FORMATS[score]
+    return lambda v: na if v is None or v != v else f.format(v, pt=pt)
+
+
 def xai_scores_text(scores: pd.DataFrame) -> pd.DataFrame:
     """``scores`` with its score columns as text (:data:`SCORE_FORMATS`), "n/a" where a
-    curve is not scored (a missing number would show as "None")."""
-    na, pt = _("n/a"), points()
-
-    def fmt(f: str):
-        return lambda v: na if v is None or v != v else f.format(v, pt=pt)
-
-    return scores.assign(**{c: scores[c].map(fmt(f)) for c, f in SCORE_FORMATS.items() if c in scores})
+    curve is not scored."""
+    return scores.assign(**{c: scores[c].map(score_text(c)) for c in SCORE_FORMATS if c in scores})
 
 
 def xai_scores_config() -> dict:
-    """Column titles, widths and help of the deletion score tables."""
+    """Column titles, widths and help of the score tables (one line per score: what it
+    measures and which direction is better)."""
     cc = st.column_config
+    scores = {
+        s: cc.TextColumn(_(XAI_SCORE_NAMES[s]), help=_(XAI_SCORES[s]), width=90 if len(s) > 2 else 60)
+        for s in XAI_SCORES
+    }
     return {
         "method": cc.TextColumn(_("method"), width=110),
         "start": cc.TextColumn(
@@ -447,10 +523,14 @@ def xai_scores_config() -> dict:
                 "(one in six) the scores are n/a: a curve starting near 0 cannot fall."
             ),
         ),
-        "auc": cc.TextColumn("AUC", help=_(XAI_SCORES["auc"]), width=70),
-        "drop10": cc.TextColumn(_(XAI_SCORE_NAMES["drop10"]), help=_(XAI_SCORES["drop10"]), width=90),
-        "drop20": cc.TextColumn(_(XAI_SCORE_NAMES["drop20"]), help=_(XAI_SCORES["drop20"]), width=90),
+        **scores,
     }
+
+
+def xai_score_columns(table: pd.DataFrame) -> list[str]:
+    """The scores a result table holds, in :data:`XAI_SCORES` order (an old
+    ``deletion.json`` holds the deletion scores only)."""
+    return [s for s in XAI_SCORES if s in table.columns]
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -459,11 +539,16 @@ def _xai_table(path: str, mtime: float) -> tuple[pd.DataFrame, dict]:
 
 
 def xai_dataset_table(model_name: str) -> tuple[pd.DataFrame, dict] | None:
-    """The ``xai-eval`` result for the page: ``model_name``'s own table
-    (``artifacts/xai/deletion_<model_name>.json``) when it exists, else the committed
-    default (``artifacts/xai/deletion.json``, whose ``info["model"]`` says which model
-    it is for); None when neither exists."""
-    for p in (explain.deletion_table_path(model_name), explain.deletion_table_path()):
+    """The ``xai-eval`` result for the page: ``model_name``'s own table when it exists, else
+    the committed default (whose ``info["model"]`` says which model it is for); None when
+    there is none.  Every score (``artifacts/xai/faithfulness[_<model_name>].json``) is
+    preferred to the older deletion-only file (``artifacts/xai/deletion[_<model_name>].json``)."""
+    for p in (
+        explain.faithfulness_table_path(model_name),
+        explain.deletion_table_path(model_name),
+        explain.faithfulness_table_path(),
+        explain.deletion_table_path(),
+    ):
         try:
             mtime = p.stat().st_mtime
         except OSError:

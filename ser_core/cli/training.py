@@ -379,3 +379,57 @@ def _ensemble_loso(a: argparse.Namespace) -> int:
     else:
         print(f"LOSO ensemble: {out['accuracy']:.2%} ± {out['accuracy_std']:.2%} over {len(rows)} speakers")
     return 0
+
+
+def _train_lmac_args(p: argparse.ArgumentParser) -> None:
+    from ..explain.lmac import LossWeights  # (the explain package pulls captum: only for this command)
+    from ..explain.lmac_training import LMACSettings
+
+    corpus_arg(p)
+    d, w = LMACSettings(), LossWeights()
+    p.add_argument("--model", default="resnet18_mel", help="shipped resnet18 on the mel spectrogram")
+    for name in ("epochs", "batch_size", "hidden", "seed"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    for name in ("lr", "second_class"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    for name in ("out", "l1", "tv"):
+        p.add_argument(f"--{name}", type=float, default=getattr(w, name), help=f"weight of the {name} term")
+    p.add_argument(
+        "--max-clips", type=int, default=None, help="at most this many clips per part (a quick check)"
+    )
+    p.add_argument("--clips-per-epoch", type=int, default=None, help="training clips drawn afresh each epoch")
+    p.add_argument("--val-clips", type=int, default=None, help="validation clips that choose the epoch")
+    p.add_argument(
+        "--no-test", action="store_true", help="do not read the test clips (while choosing settings)"
+    )
+    p.add_argument("--dir", default=None, help="where to write the decoder (default: artifacts/xai)")
+
+
+@command("train-lmac", "train an L-MAC decoder (listenable explanations) on a frozen shipped classifier")
+@arguments(_train_lmac_args)
+def _train_lmac(a: argparse.Namespace) -> int:
+    from ..explain.lmac import LossWeights
+    from ..explain.lmac_training import LMACSettings, save_lmac, train_lmac
+
+    settings = LMACSettings(
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        hidden=a.hidden,
+        second_class=a.second_class,
+        weights=LossWeights(out=a.out, l1=a.l1, tv=a.tv),
+        seed=a.seed,
+        clips_per_epoch=a.clips_per_epoch,
+        val_clips=a.val_clips,
+    )
+    result = train_lmac(
+        data.load_metadata(a.nemo_dir),
+        model_name=a.model,
+        settings=settings,
+        max_clips=a.max_clips,
+        test=not a.no_test,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(result.card["metrics"], indent=1))
+    print(f"wrote {save_lmac(result, directory=Path(a.dir) if a.dir else None)}")
+    return 0

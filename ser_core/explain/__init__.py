@@ -5,12 +5,14 @@ Algorithms apart from their evaluation (as captum keeps ``attr`` apart from ``me
 * :mod:`~ser_core.explain.methods` – the explainers (and :mod:`~ser_core.explain.lrp`),
   registered in :mod:`~ser_core.explain.registry`;
 * :mod:`~ser_core.explain.metrics` – the deletion metric of one map;
-* :mod:`~ser_core.explain.benchmark` – the corpus-wide deletion benchmark.
+* :mod:`~ser_core.explain.faithfulness` – insertion and SpeechBrain's mask metrics (AI, AD,
+  AG, faithfulness, input fidelity), every score of one map at once;
+* :mod:`~ser_core.explain.benchmark` – the corpus-wide benchmark of every score.
 
 >>> from ser_core import explain
 >>> explain.gradcam(x, model=loaded.module)
 
-Four explainers fill the registry :data:`EXPLAINERS`; each maps a normalised
+Five explainers fill the registry :data:`EXPLAINERS`; each maps a normalised
 model input ``x`` of shape ``(C, F, T)`` (channels, frequency bins, frames) to
 a relevance map of the same shape for one output class:
 
@@ -24,6 +26,9 @@ a relevance map of the same shape for one output class:
                 (captum ``NoiseTunnel`` over ``Saliency``)
 ``lime``        LIME (captum ``Lime``, ridge surrogate) over a grid of
                 time-frequency segments; signed, in probability units
+``lmac``        L-MAC (:mod:`~ser_core.explain.lmac`): a decoder trained on the
+                frozen classifier outputs a mask in 0..1 that keeps the class;
+                only for a network a decoder was trained on
 ==============  =============================================================
 
 >>> loaded = models.load("resnet18_mel")
@@ -75,14 +80,27 @@ look excellent.
 
 from .benchmark import (
     XAI_EXPERIMENT,
-    deletion_benchmark,
     deletion_table_path,
-    evaluate_deletion,
+    evaluate_faithfulness,
+    faithfulness_benchmark,
+    faithfulness_table_path,
     load_deletion_table,
     save_deletion_table,
     stratified_sample,
-    summarise_deletion,
+    summarise_faithfulness,
 )
+from .faithfulness import (
+    FAITHFULNESS_SCORES,
+    MASK_TOP_K,
+    Faithfulness,
+    InsertionCurve,
+    explanation_mask,
+    faithfulness_scores,
+    faithfulness_test,
+    insertion_curve,
+    mask_scores,
+)
+from .lmac import LMACDecoder, decoder_for, decoder_models, has_decoder, lmac
 from .lrp import lrp_forward
 from .methods import (
     PHASES,
@@ -121,29 +139,44 @@ from .registry import (
 __all__ = [
     "DROP_AT",
     "EXPLAINERS",
+    "FAITHFULNESS_SCORES",
+    "MASK_TOP_K",
     "PHASES",
     "XAI_EXPERIMENT",
     "DeletionCurve",
     "Explainer",
+    "Faithfulness",
+    "InsertionCurve",
+    "LMACDecoder",
     "XAIOptions",
     "chance_level",
-    "deletion_benchmark",
     "deletion_curve",
     "deletion_fractions",
     "deletion_table_path",
     "deletion_test",
-    "evaluate_deletion",
+    "decoder_for",
+    "decoder_models",
+    "evaluate_faithfulness",
     "explain",
     "explain_all",
     "explainer_names",
+    "explanation_mask",
+    "faithfulness_scores",
+    "faithfulness_benchmark",
+    "faithfulness_table_path",
+    "faithfulness_test",
     "get_explainer",
     "gradcam",
     "gradcam_layer",
+    "insertion_curve",
+    "has_decoder",
     "lime",
+    "lmac",
     "listen",
     "load_deletion_table",
     "lrp",
     "lrp_forward",
+    "mask_scores",
     "normalise",
     "predicted_class",
     "random_relevance",
@@ -152,7 +185,7 @@ __all__ = [
     "scorable",
     "smoothgrad",
     "stratified_sample",
-    "summarise_deletion",
+    "summarise_faithfulness",
     "time_frequency_segments",
     "top_k_mask",
 ]

@@ -315,7 +315,7 @@ def listen(
     y: np.ndarray,
     relevance: np.ndarray,
     *,
-    top_k: float = 0.2,
+    top_k: float | None = 0.2,
     phase: str = "original",
     cfg: FeatureConfig = DEFAULT_CONFIG,
     n_iter: int = 32,
@@ -334,8 +334,9 @@ def listen(
         The clip at ``cfg.sr`` (or the model's window of it, already cut).
     relevance : np.ndarray, shape (1, n_mels, frames) or (n_mels, frames)
         A relevance map of the clip's ``mel`` model input.
-    top_k : float
-        Fraction of bins kept.
+    top_k : float or None
+        Fraction of bins kept; None plays the map itself as a soft mask (its values,
+        in 0..1, are the gains: an L-MAC mask as trained), with the original phase only.
     phase : {"original", "griffin-lim"}
         Where the phase comes from (:data:`PHASES`).
     cfg : FeatureConfig
@@ -355,6 +356,11 @@ def listen(
     """
     if phase not in PHASES:
         raise ConfigError(f"phase must be one of {PHASES}, got {phase!r}")
+    if top_k is None:
+        if phase != "original":
+            raise ConfigError(f"a soft mask plays with the original phase only, not {phase!r}")
+        soft = np.asarray(relevance, dtype=np.float64)
+        return masked_audio(y, soft.mean(0) if soft.ndim == 3 else soft, cfg=cfg)
     mask = top_k_mask(relevance, top_k)
     if mask.shape != (cfg.n_mels, cfg.n_frames):
         raise ConfigError(

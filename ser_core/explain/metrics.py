@@ -36,6 +36,7 @@ __all__ = [
     "deletion_curve",
     "deletion_fractions",
     "deletion_test",
+    "ordered_inputs",
     "random_relevance",
     "scorable",
 ]
@@ -88,13 +89,13 @@ def _probabilities(
 
 # ------------------------------------------------------------------ deletion test
 @dataclass(frozen=True)
-class DeletionCurve:
-    """Class probability while the most relevant bins are removed.
+class ProbabilityCurve:
+    """Class probability against the fraction of the bins changed, most relevant first.
 
     Attributes
     ----------
     fractions : np.ndarray, shape (k,)
-        Fraction of the bins removed, 0 to 1.
+        Fraction of the bins removed (deletion) or put back (insertion), 0 to 1.
     probs : np.ndarray, shape (k,)
         Probability of the explained class at each fraction.
     """
@@ -104,8 +105,14 @@ class DeletionCurve:
 
     @property
     def auc(self) -> float:
-        """Area under the curve (trapezoids over 0..1); lower is better."""
+        """Area under the curve (trapezoids over 0..1): lower is better for deletion,
+        higher for insertion."""
         return float(np.trapezoid(self.probs, self.fractions))
+
+
+@dataclass(frozen=True)
+class DeletionCurve(ProbabilityCurve):
+    """Class probability while the most relevant bins are removed (:class:`ProbabilityCurve`)."""
 
     def drop_at(self, fraction: float) -> float:
         """Probability drop after removing a fraction of the bins; higher is better.
@@ -226,19 +233,61 @@ def deletion_curve(
         have its shape, or ``steps`` is below 1.
     """
     x = _check_input(x)
+    fr = deletion_fractions(steps)
+    batch = ordered_inputs(x, relevance, fr, baseline=baseline, seed=seed)
+    probs = _probabilities(model, batch, temperature=temperature, batch_size=batch_size)[:, int(target)]
+    return DeletionCurve(fr.astype(np.float32), probs.astype(np.float32))
+
+
+def ordered_inputs(
+    x: np.ndarray,
+    relevance: np.ndarray,
+    fractions: np.ndarray,
+    *,
+    baseline: float = 0.0,
+    seed: int = 0,
+    insert: bool = False,
+) -> np.ndarray:
+    """The inputs of a deletion (or insertion) curve, most relevant bins first.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (C, F, T)
+        Normalised model input.
+    relevance : np.ndarray, shape (C, F, T)
+        The map ranking the bins (larger = earlier).
+    fractions : np.ndarray, shape (k,)
+        Fractions of the bins removed (inserted), 0 to 1.
+    baseline : float
+        Value of an absent bin in the normalised input (0: the training mean).
+    seed : int
+        Breaks ties between equally relevant bins at random.
+    insert : bool
+        False: ``x`` with its top bins set to ``baseline`` (deletion); True: the
+        baseline with the top bins of ``x`` put back (insertion).
+
+    Returns
+    -------
+    np.ndarray, float32, shape (k, C, F, T)
+
+    Raises
+    ------
+    ConfigError
+        If ``relevance`` does not have ``x``'s shape.
+    """
+    x = np.asarray(x, dtype=np.float32)
     relevance = np.asarray(relevance)
     if relevance.shape != x.shape:
         raise ConfigError(f"relevance shape {relevance.shape} does not match the input {x.shape}")
-    fr = deletion_fractions(steps)
     order = _order(relevance, seed)
-    counts = np.round(fr * x.size).astype(int)
-    batch = np.repeat(x.reshape(1, -1), len(fr), axis=0)
+    counts = np.round(np.asarray(fractions) * x.size).astype(int)
+    flat = x.reshape(1, -1)
+    batch = (
+        np.full((len(counts), x.size), baseline, np.float32) if insert else np.repeat(flat, len(counts), 0)
+    )
     for i, c in enumerate(counts):
-        batch[i, order[:c]] = baseline
-    probs = _probabilities(
-        model, batch.reshape(len(fr), *x.shape), temperature=temperature, batch_size=batch_size
-    )[:, int(target)]
-    return DeletionCurve(fr.astype(np.float32), probs.astype(np.float32))
+        batch[i, order[:c]] = flat[0, order[:c]] if insert else baseline
+    return batch.reshape(len(counts), *x.shape)
 
 
 def deletion_test(

@@ -133,6 +133,9 @@ class Explainer:
     signed : bool
         Whether the map has meaningful negative values (evidence against).
     description : str
+    available : callable, optional
+        ``available(model) -> bool``: whether the method can explain that network
+        (L-MAC needs a decoder trained on it); None: every network.
     """
 
     name: str
@@ -140,12 +143,24 @@ class Explainer:
     fn: Callable[..., np.ndarray]
     signed: bool
     description: str = ""
+    available: Callable[[nn.Module], bool] | None = None
+
+    def explains(self, model: nn.Module) -> bool:
+        """Whether this method can explain ``model``."""
+        return self.available is None or bool(self.available(model))
 
 
 EXPLAINERS: dict[str, Explainer] = {}
 
 
-def register_explainer(method: str, *, title: str, signed: bool = True, description: str = "") -> Callable:
+def register_explainer(
+    method: str,
+    *,
+    title: str,
+    signed: bool = True,
+    description: str = "",
+    available: Callable[[nn.Module], bool] | None = None,
+) -> Callable:
     """Function decorator adding an explainer to :data:`EXPLAINERS`.
 
     Parameters
@@ -158,6 +173,8 @@ def register_explainer(method: str, *, title: str, signed: bool = True, descript
         Whether the maps have meaningful negative values.
     description : str
         One line for the app; default the first line of the function's docstring.
+    available : callable, optional
+        ``available(model) -> bool`` for a method that cannot explain every network.
 
     Returns
     -------
@@ -168,20 +185,25 @@ def register_explainer(method: str, *, title: str, signed: bool = True, descript
 
     def deco(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        EXPLAINERS[method] = Explainer(method, title, fn, signed, doc)
+        EXPLAINERS[method] = Explainer(method, title, fn, signed, doc, available)
         return fn
 
     return deco
 
 
-def explainer_names() -> tuple[str, ...]:
+def explainer_names(*, model: nn.Module | None = None) -> tuple[str, ...]:
     """Registered explainer names, in registration order.
+
+    Parameters
+    ----------
+    model : nn.Module, optional
+        Only the methods that can explain this network (:meth:`Explainer.explains`).
 
     Returns
     -------
     tuple of str
     """
-    return tuple(EXPLAINERS)
+    return tuple(k for k, ex in EXPLAINERS.items() if model is None or ex.explains(model))
 
 
 def get_explainer(method: str) -> Explainer:
@@ -364,7 +386,7 @@ def explain_all(
     target : int, optional
         Class to explain (default: the predicted one).
     methods : iterable of str, optional
-        Explainer names (default: all of :data:`EXPLAINERS`).
+        Explainer names (default: every one of :data:`EXPLAINERS` that explains ``model``).
     options : XAIOptions
         The methods' settings.
 
@@ -381,4 +403,5 @@ def explain_all(
     """
     if target is None:
         target = predicted_class(x, model=model)
-    return {m: explain(x, m, model=model, target=target, options=options) for m in (methods or EXPLAINERS)}
+    names = methods or explainer_names(model=model)
+    return {m: explain(x, m, model=model, target=target, options=options) for m in names}

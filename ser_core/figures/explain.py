@@ -18,6 +18,7 @@ METHOD_COLORS = {
     "lrp": "#3182bd",
     "smoothgrad": "#31a354",
     "lime": "#756bb1",
+    "lmac": "#d6336c",
     "random": "#6b7280",
 }
 #: The unit of each method's map (English, marked: shown as ``_(UNITS[method])``).
@@ -26,6 +27,7 @@ UNITS = {
     "lrp": N_("logit share"),
     "smoothgrad": "|∂ logit / ∂ x|",
     "lime": N_("Δ probability"),
+    "lmac": N_("mask gain (0..1)"),
 }
 #: Transparent at 0, blue for negative, red for positive relevance.
 SIGNED_SCALE = [
@@ -200,13 +202,81 @@ def deletion_figure(
     height : int
         Height in pixels.
     """
+    fig = _curves_figure(curves, starts=curves, n_classes=n_classes, insertion=False)
+    for f in explain.DROP_AT:
+        fig.add_vline(
+            x=100 * f,
+            line=dict(color="#9ca3af", width=1, dash="dot"),
+            annotation=dict(text=f"{100 * f:.0f} %", font=dict(size=10, color="#6b7280")),
+            annotation_position="bottom right",
+        )
+    fig.update_layout(
+        height=height,
+        xaxis=dict(title=_("bins removed, most relevant first (%)"), range=[0, 100]),
+        yaxis=dict(title=_("probability of the explained class (%)"), range=[0, 102]),
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return fig
+
+
+def insertion_figure(
+    curves: Mapping[str, explain.InsertionCurve],
+    *,
+    starts: Mapping[str, explain.DeletionCurve] | None = None,
+    n_classes: int | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """Class probability against the fraction of bins inserted onto the baseline (the
+    training mean), most relevant first, one line per method (higher is better).
+
+    Parameters
+    ----------
+    curves : mapping of method -> InsertionCurve
+        Each with ``fractions``, ``probs``, shape (steps,), and ``auc``
+        (:func:`ser_core.explain.insertion_curve`); ``"random"`` is drawn dashed.
+    starts : mapping of method -> DeletionCurve, optional
+        The same methods' deletion curves: their first point is the clip's own
+        probability, which decides whether the scores mean anything.
+    n_classes : int, optional
+        With ``starts``: a class below chance gets "AUC n/a" and a note, as in
+        :func:`deletion_figure`.
+    height : int
+        Height in pixels.
+    """
+    fig = _curves_figure(curves, starts=starts, n_classes=n_classes, insertion=True)
+    fig.update_layout(
+        height=height,
+        xaxis=dict(title=_("bins inserted onto the training mean, most relevant first (%)"), range=[0, 100]),
+        yaxis=dict(title=_("probability of the explained class (%)"), range=[0, 102]),
+        margin=dict(l=60, r=20, t=20, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return fig
+
+
+def _curves_figure(
+    curves: Mapping, *, starts: Mapping | None, n_classes: int | None, insertion: bool
+) -> go.Figure:
+    """One line per method (``random`` dashed), the legend with each AUC or "AUC n/a"
+    below chance (the start read from ``starts``), and a note saying why."""
     fig = go.Figure()
     unscored = []
     for method, c in curves.items():
         title = method_title(method)
-        scored = n_classes is None or explain.scorable(float(c.probs[0]), n_classes=n_classes)
+        p0 = float(starts[method].probs[0]) if starts is not None and method in starts else None
+        scored = n_classes is None or p0 is None or explain.scorable(p0, n_classes=n_classes)
         if not scored:
-            unscored.append(float(c.probs[0]))
+            unscored.append(p0)
+        hover = (
+            _("{method}<br>{inserted} % inserted: {probability} %").format(
+                method=title, inserted="%{x:.0f}", probability="%{y:.1f}"
+            )
+            if insertion
+            else _("{method}<br>{removed} % removed: {probability} %").format(
+                method=title, removed="%{x:.0f}", probability="%{y:.1f}"
+            )
+        )
         fig.add_trace(
             go.Scatter(
                 x=np.round(100 * c.fractions.astype(float), 2).tolist(),
@@ -223,18 +293,8 @@ def deletion_figure(
                     dash="dash" if method == "random" else "solid",
                 ),
                 marker=dict(size=5),
-                hovertemplate=_("{method}<br>{removed} % removed: {probability} %").format(
-                    method=title, removed="%{x:.0f}", probability="%{y:.1f}"
-                )
-                + "<extra></extra>",
+                hovertemplate=hover + "<extra></extra>",
             )
-        )
-    for f in explain.DROP_AT:
-        fig.add_vline(
-            x=100 * f,
-            line=dict(color="#9ca3af", width=1, dash="dot"),
-            annotation=dict(text=f"{100 * f:.0f} %", font=dict(size=10, color="#6b7280")),
-            annotation_position="bottom right",
         )
     if unscored and n_classes is not None:
         fig.add_annotation(
@@ -250,13 +310,6 @@ def deletion_figure(
             bordercolor="#f59e0b",
             borderpad=6,
         )
-    fig.update_layout(
-        height=height,
-        xaxis=dict(title=_("bins removed, most relevant first (%)"), range=[0, 100]),
-        yaxis=dict(title=_("probability of the explained class (%)"), range=[0, 102]),
-        margin=dict(l=60, r=20, t=20, b=50),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-    )
     return fig
 
 

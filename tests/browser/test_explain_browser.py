@@ -3,7 +3,8 @@
 (a) A tiny mel model trained at test time and a tiny synthetic corpus (with the seed
     split the model's card names), in a server of its own: the clip picker offers test
     clips, labelled so, and "Next" moves to the next one; the clip gets four maps, the
-    deletion chart and the players; the opacity slider restyles the maps; then an upload
+    deletion and insertion charts, the table of every faithfulness score and the players;
+    the opacity slider restyles the maps; then an upload
     is explained too; no traceback in the server log.
 (b) The shipped ``resnet18_mel`` on a real corpus clip (skipped, saying which, without
     the model or the corpus): the README's screenshot.
@@ -17,15 +18,17 @@ import pytest
 import soundfile as sf
 
 from ser_core import data, models
+from ser_core.explain import decoder_models
 
-from .conftest import full_screenshot, streamlit_server, wait_for_app, wait_for_plots
+from .conftest import full_screenshot, pick, streamlit_server, wait_for_app, wait_for_plots
 
 pytestmark = pytest.mark.browser
 VERDICT = ".st-key-explain-verdict"
 OPACITY = '.st-key-explain-opacity input[type="range"]'
-#: JS: the maps figure's relevance traces (named after the methods) as [name, opacity].
+#: JS: the maps figure's relevance traces (named after the methods) as [name, opacity]; the
+#: figure has a grey log-mel and a relevance trace per map.
 MAP_TRACES = """() => [...document.querySelectorAll('.js-plotly-plot')]
-    .filter(p => p.data && p.data.length === 8)
+    .filter(p => p.data && p.data.length >= 8 && p.data.some(t => t.name === 'gradcam'))
     .flatMap(p => p.data.filter(t => t.name !== 'log-mel').map(t => [t.name, t.opacity]))"""
 
 
@@ -49,8 +52,8 @@ def clip_shown(page) -> str:
     return page.get_by_role("combobox", name=re.compile(r"^Clip: \d+ match")).input_value().strip()
 
 
-def wait_for_maps(page) -> list:
-    page.wait_for_function(f"() => ({MAP_TRACES})().length === 4", timeout=120_000)
+def wait_for_maps(page, n: int = 4) -> list:
+    page.wait_for_function(f"() => ({MAP_TRACES})().length === {n}", timeout=120_000)
     wait_for_app(page)
     wait_for_plots(page)
     return page.evaluate(MAP_TRACES)
@@ -82,6 +85,16 @@ def test_corpus_clip_maps_slider_and_upload(browser_page, tiny_server, tmp_path,
     for title in ("Grad-CAM", "LRP", "SmoothGrad", "LIME"):
         assert page.locator(".js-plotly-plot").get_by_text(title, exact=True).count() >= 1
     page.get_by_role("heading", name="Deletion test").wait_for()
+    # #29: the insertion chart beside the deletion chart, and the clip's table of every score
+    page.locator(".js-plotly-plot").get_by_text("bins inserted onto the training mean", exact=False).wait_for(
+        timeout=60_000
+    )
+    scores = page.locator('.st-key-explain-scores [data-testid="stDataFrame"]')
+    scores.wait_for(timeout=60_000)
+    # the data grid's accessible table holds the column titles
+    headers = scores.locator('[role="columnheader"]')
+    headers.nth(10).wait_for(state="attached", timeout=30_000)
+    assert headers.all_text_contents()[5:11] == ["insertion AUC", "AI", "AD", "AG", "FF", "Fid-In"]
     # #29: the clip's own phase first (the original, its top bins), then Griffin-Lim labelled as a
     # comparison (all bins, top bins)
     own = page.locator(".st-key-explain-listen-original")
@@ -123,8 +136,18 @@ def test_real_model_on_a_corpus_clip(app_server, browser_page, output_dir):
     wait_for_app(page)
     page.get_by_role("heading", name="Explain (XAI)").wait_for()
     page.locator(VERDICT).get_by_text("Prediction:").wait_for(timeout=120_000)
-    wait_for_maps(page)
+    with_lmac = "resnet18_mel" in decoder_models()  # the shipped decoder: a fifth map
+    traces = wait_for_maps(page, 5 if with_lmac else 4)
+    assert (traces[-1][0] == "lmac") is with_lmac
     assert " · test · " in clip_shown(page)  # opens on a clip the model never trained on
+    if with_lmac:  # L-MAC's own soft mask, played with the clip's phase
+        pick(page, "Map", "L-MAC")
+        lmac = page.locator(".st-key-explain-listen-lmac")
+        lmac.get_by_text("L-MAC's own mask").wait_for(timeout=60_000)
+        assert lmac.locator("audio").count() == 1
+        lmac.get_by_text("What the model hears: in the kept part").wait_for()
+        lmac.scroll_into_view_if_needed()
+        full_screenshot(page, output_dir / "explain_lmac.png")
     page.get_by_role("heading", name="Across the test set").wait_for()
     assert not page.locator(".st-key-explain-dataset-other").count()  # the table is resnet18_mel's
     assert not page.locator('[data-testid="stException"]').count()

@@ -22,8 +22,11 @@ from tests.pages.english import english_left
 from tests.tiny_model import TINY, ship_tiny_model
 from ui import clips, explain, state
 
+#: The scores #29 adds to deletion (insertion AUC and SpeechBrain's mask scores).
+NEW_SCORES = ("insertion_auc", "ai", "ad", "ag", "ff", "fid_in")
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_explain.py")
-METHODS = list(EXPLAINERS)
+#: The methods that explain the tiny model (L-MAC needs a decoder trained on the network).
+METHODS = [m for m, ex in EXPLAINERS.items() if ex.available is None]
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +245,9 @@ def test_a_class_the_model_rejects_warns_and_is_not_scored(env, tmp_path, monkey
     scores = at.dataframe[0].value
     assert scores["start"].map(lambda v: float(v.split()[0])).lt(100 / 6).all()
     assert (scores[["auc", "drop10", "drop20"]] == "n/a").all().all()
+    # #29: the other faithfulness scores are n/a as well, and so is the insertion legend
+    assert (scores[list(NEW_SCORES)] == "n/a").all().all()
+    assert all(t["name"].endswith("(AUC n/a)") for t in charts(at)["insertion"]["data"])
     fig = charts(at)["deletion"]
     assert all(t["name"].endswith("(AUC n/a)") for t in fig["data"])
     assert any("below chance" in a.get("text", "") for a in fig["layout"]["annotations"])
@@ -321,7 +327,8 @@ def test_dataset_table_of_another_model_says_so(env, tmp_path, monkeypatch):
     at = with_upload(encode(tone(2.0), ext="wav"), "f.wav")
     note = at.info[0].value
     assert "This table is for **resnet18_mel**, not for tiny_mel" in note and "14 minutes" in note
-    assert f"--model {TINY}" in note and f"deletion_{TINY}.json" in note
+    # #29: the command now writes every score, to faithfulness_<model>.json
+    assert f"--model {TINY}" in note and f"faithfulness_{TINY}.json" in note
     # the chosen model's own table, when there is one, is shown instead
     save_deletion_table(rows, {"model": TINY, "n_clips": 12}, art / "xai" / f"deletion_{TINY}.json")
     at = with_upload(encode(tone(2.0), ext="wav"), "f.wav")
@@ -461,3 +468,110 @@ def test_the_clip_picker_in_polish(artifacts, tmp_path, monkeypatch):
     )
     assert "Nagranie **testowe**" in texts(at) and "Odgrywana emocja: **złość**" in texts(at)
     assert at.selectbox(key=state.KEY_XAI_SPLIT).options[0] == "nagrania testowe"
+
+
+# ------------------------------------------------------------------ issue #29: faithfulness
+def faithfulness_rows(methods: list[str]) -> pd.DataFrame:
+    """A result table with every score, per method and emotion (made-up numbers)."""
+    return pd.DataFrame(
+        [
+            {
+                "method": m,
+                "emotion": e,
+                "n": 2,
+                "auc": 0.1 * i,
+                "drop10": 0.2,
+                "drop20": 0.3,
+                "insertion_auc": 0.5 + 0.05 * i,
+                "ai": 25.0,
+                "ad": 40.0 + i,
+                "ag": 5.5,
+                "ff": 0.25,
+                "fid_in": 0.5,
+            }
+            for i, m in enumerate([*methods, "random"])
+            for e in ["all", *EMOTIONS]
+        ]
+    )
+
+
+def test_the_clip_gets_insertion_and_every_faithfulness_score(env):
+    """#29: next to the deletion chart an insertion chart; the clip's table has every score
+    per method, each column with a one-line help saying which way is better."""
+    at = with_upload(encode(tone(2.0, freq=240.0), ext="wav"), "h.wav")
+    assert not at.error, [e.value for e in at.error]
+    figs = charts(at)
+    lines = figs["insertion"]["data"]
+    assert [t["name"].split(" (AUC")[0] for t in lines] == [
+        *["Grad-CAM", "LRP", "SmoothGrad", "LIME"],
+        "random order",
+    ]
+    assert lines[0]["x"][0] == 0 and lines[0]["x"][-1] == 100
+    assert "inserted" in figs["insertion"]["layout"]["xaxis"]["title"]["text"]
+    scores = at.dataframe[0].value
+    assert list(scores.columns) == ["method", "start", "auc", "drop10", "drop20", *NEW_SCORES]
+    assert scores["insertion_auc"].str.fullmatch(r"\d\.\d{3}").all()
+    assert scores["ai"].isin(["0 %", "100 %"]).all() and scores["fid_in"].isin(["0 %", "100 %"]).all()
+    assert scores["ad"].str.endswith(" %").all() and scores["ff"].str.endswith(" pt").all()
+    assert any("insertion test" in c.value and "top 20 %" in c.value for c in at.caption)
+    config = explain.xai_scores_config()
+    for score in ("auc", "drop10", "drop20", *NEW_SCORES):
+        helptext = config[score]["help"]
+        assert "\n" not in helptext and ("higher is better" in helptext or "lower is better" in helptext)
+
+
+def test_dataset_table_with_every_score_and_the_per_emotion_choice(env, tmp_path, monkeypatch):
+    """#29: faithfulness.json gives the dataset table every column and the per-emotion radio
+    every score; it is preferred to an older deletion.json."""
+    from ser_core.explain import faithfulness_table_path
+
+    art = copied_artifacts(env, tmp_path / "artifacts")
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    old = faithfulness_rows(METHODS)[["method", "emotion", "n", "auc", "drop10", "drop20"]]
+    save_deletion_table(old, {"model": TINY, "n_clips": 6})
+    info = {"model": TINY, "n_clips": 12, "mask": {"top_k": 0.2, "own_masks": []}}
+    save_deletion_table(faithfulness_rows(METHODS), info, faithfulness_table_path())
+    at = with_upload(encode(tone(2.0), ext="wav"), "i.wav")
+    assert "on 12 clips" in texts(at)
+    assert "AI, AD, AG, FF and Fid-In on the top 20 % of each map's bins." in texts(at)
+    overall = at.dataframe[1].value
+    assert list(overall.columns) == ["method", "n", "auc", "drop10", "drop20", *NEW_SCORES]
+    assert list(overall["ff"]) == ["25.0 pt"] * 5 and list(overall["fid_in"]) == ["50 %"] * 5
+    radio = at.radio(key=state.KEY_XAI_TABLE_SCORE)
+    assert radio.options[:3] == ["deletion AUC", "drop @ 10 %", "drop @ 20 %"] and len(radio.options) == 9
+    radio.set_value("ad").run()
+    no_exception(at)
+    per = at.dataframe[2].value
+    per = per.data if hasattr(per, "data") else per  # a Styler
+    assert list(per.columns) == list(EMOTIONS) and per.iloc[1, 0] == pytest.approx(41.0)
+    assert any(c.value.startswith("Per emotion: average drop, AD (lower is better)") for c in at.caption)
+
+
+def test_an_old_deletion_table_still_shows_and_says_what_is_missing(env, tmp_path, monkeypatch):
+    art = copied_artifacts(env, tmp_path / "artifacts")
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    old = faithfulness_rows(METHODS)[["method", "emotion", "n", "auc", "drop10", "drop20"]]
+    save_deletion_table(old, {"model": TINY, "n_clips": 6})
+    at = with_upload(encode(tone(2.0), ext="wav"), "j.wav")
+    assert "holds the deletion scores only" in texts(at) and f"faithfulness_{TINY}.json" in texts(at)
+    assert list(at.dataframe[1].value.columns) == ["method", "n", "auc", "drop10", "drop20"]
+    assert len(at.radio(key=state.KEY_XAI_TABLE_SCORE).options) == 3
+
+
+def test_the_faithfulness_scores_in_polish(env, tmp_path, monkeypatch):
+    """#29 and #30: the insertion chart, the clip's table and the dataset table in Polish."""
+    from ser_core.explain import faithfulness_table_path
+
+    art = copied_artifacts(env, tmp_path / "artifacts")
+    monkeypatch.setenv("SER_ARTIFACTS", str(art))
+    info = {"model": TINY, "n_clips": 12, "mask": {"top_k": 0.2, "own_masks": []}}
+    save_deletion_table(faithfulness_rows(METHODS), info, faithfulness_table_path())
+    at = with_upload(encode(tone(2.0), ext="wav"), "k.wav", **{state.KEY_LANG: "pl"})
+    assert not at.error, [e.value for e in at.error]
+    assert english_left(at) == []
+    assert "AI, AD, AG, FF i Fid-In liczone na najistotniejszych 20 % komórek każdej mapy." in texts(at)
+    assert any(c.value.startswith("Po prawej test wstawiania") for c in at.caption)
+    fig = charts(at)["insertion"]
+    assert fig["layout"]["xaxis"]["title"]["text"].startswith("komórki wstawione")
+    assert at.dataframe[0].value["ff"].str.endswith(" p.p.").all()
+    assert at.radio(key=state.KEY_XAI_TABLE_SCORE).options[3] == "AUC wstawiania"
