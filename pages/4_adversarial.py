@@ -13,7 +13,7 @@ import streamlit as st
 from ser_core import attacks, figures
 from ser_core.config import EMOTIONS
 from ser_core.i18n import emotion_name
-from ui import adversarial, clips, errors, loaders, models, navigation, state
+from ui import adversarial, clips, defences, errors, inaudible, loaders, models, navigation, state
 from ui.i18n import _
 
 navigation.ensure_navigation()
@@ -307,3 +307,5 @@ def attack_section() -> None:
 
 
 attack_section()
+inaudible.inaudible_section(pred, clip["id"], y)
+defences.defence_section(pred, clip["id"], y)

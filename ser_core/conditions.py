@@ -561,7 +561,7 @@ _CODECS = {
 }
 
 
-def encode(y: np.ndarray, *, sr: int, codec: str) -> bytes:
+def encode(y: np.ndarray, *, sr: int, codec: str, bit_rate: int | None = None) -> bytes:
     """Encode a waveform in memory with FFmpeg (PyAV): ``"opus"`` at 16 kb/s, ``"mp3"`` at 32 kb/s.
 
     Parameters
@@ -569,6 +569,8 @@ def encode(y: np.ndarray, *, sr: int, codec: str) -> bytes:
     y : np.ndarray, shape (n,), float32
     sr : int
     codec : {"opus", "mp3"}
+    bit_rate : int, optional
+        Bits per second (default the codec's own: 16 000 or 32 000).
 
     Returns
     -------
@@ -586,20 +588,21 @@ def encode(y: np.ndarray, *, sr: int, codec: str) -> bytes:
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=spec.container) as out:
         stream = out.add_stream(spec.codec, rate=rate, layout="mono")
-        stream.bit_rate = spec.bit_rate
+        stream.bit_rate = spec.bit_rate if bit_rate is None else int(bit_rate)
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
     return buf.getvalue()
 
 
-def codec_round_trip(y: np.ndarray, *, sr: int, codec: str) -> np.ndarray:
-    """Encode with :func:`encode`, decode, resample to ``sr`` and trim or pad to ``len(y)``.
+def codec_round_trip(y: np.ndarray, *, sr: int, codec: str, bit_rate: int | None = None) -> np.ndarray:
+    """Encode with :func:`encode` (at ``bit_rate``, default the codec's own), decode,
+    resample to ``sr`` and trim or pad to ``len(y)``.
 
     Returns
     -------
     np.ndarray, shape (n,), float32
     """
-    decoded = audio.load_audio(encode(y, sr=sr, codec=codec), sr=sr, min_seconds=0)
+    decoded = audio.load_audio(encode(y, sr=sr, codec=codec, bit_rate=bit_rate), sr=sr, min_seconds=0)
     return audio.pad_or_trim(decoded, n_samples=len(y), align="start")
 
 

@@ -177,6 +177,23 @@ KEY_ADV_TARGET = f"{ADVERSARIAL}.target"
 #: Attack and epsilon widgets, one per domain (each keeps its own value).
 KEY_ADV_ATTACK = {d: f"{ADVERSARIAL}.attack.{d}" for d in adv.DOMAINS}
 KEY_ADV_EPS = {d: f"{ADVERSARIAL}.epsilon.{d}" for d in adv.DOMAINS}
+#: "An attack you cannot hear" (issue #29, :mod:`ui.inaudible`): the target, the button, the
+#: request it stored (``(clip id, model, target)``), the A/B/X trials of this session
+#: (``{trial key: {"attacked", "x", "answer"}}``), the running score (``{"right", "total"}``)
+#: and the trial's buttons.
+KEY_INA_TARGET = f"{ADVERSARIAL}.inaudible.target"
+KEY_INA_RUN = f"{ADVERSARIAL}.inaudible.run"
+KEY_INA_REQUEST = f"{ADVERSARIAL}.inaudible.request"
+KEY_INA_TRIALS = f"{ADVERSARIAL}.inaudible.trials"
+KEY_INA_SCORE = f"{ADVERSARIAL}.inaudible.score"
+KEY_INA_ANSWER = {x: f"{ADVERSARIAL}.inaudible.answer.{x}" for x in "AB"}
+KEY_INA_NEW = f"{ADVERSARIAL}.inaudible.new_trial"
+#: The Defences section (:mod:`ui.defences`): the defence, the epsilon, the button and the
+#: settings it was last pressed for (a tuple; the result shows while they stay the same).
+KEY_DEF_DEFENCE = f"{ADVERSARIAL}.defences.defence"
+KEY_DEF_EPS = f"{ADVERSARIAL}.defences.epsilon"
+KEY_DEF_RUN = f"{ADVERSARIAL}.defences.run"
+KEY_DEF_REQUEST = f"{ADVERSARIAL}.defences.request"
 
 #: "Are you better than the model?" (issue #30): the class listening quiz (:mod:`ui.quiz`).
 QUIZ = "quiz"
@@ -234,7 +251,8 @@ CHOICES: frozenset[str] = frozenset(
         KEY_XAI_SHARED, KEY_XAI_OPACITY, KEY_XAI_LISTEN, KEY_XAI_TOPK, KEY_XAI_LIME,
         KEY_XAI_SG_SAMPLES, KEY_XAI_SG_NOISE, KEY_XAI_STEPS, KEY_XAI_TABLE_SCORE,
         KEY_ADV_MODEL, KEY_ADV_SOURCE, KEY_ADV_EMOTION, KEY_ADV_FILE, KEY_ADV_DOMAIN,
-        KEY_ADV_TARGET, *KEY_ADV_ATTACK.values(), *KEY_ADV_EPS.values(),
+        KEY_ADV_TARGET, *KEY_ADV_ATTACK.values(), *KEY_ADV_EPS.values(), KEY_INA_TARGET,
+        KEY_DEF_DEFENCE, KEY_DEF_EPS,
         KEY_QUIZ_N, KEY_QUIZ_MODE, KEY_QUIZ_MODEL, KEY_QUIZ_SPEAKER, KEY_QUIZ_OPEN_CODE, KEY_QUIZ_OPEN_KEY,
         KEY_QUIZ_CODE, KEY_QUIZ_NICK, KEY_QUIZ_PICK,
     }

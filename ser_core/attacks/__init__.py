@@ -4,8 +4,13 @@ Every attack is a function, data first, registered in :data:`ATTACKS` with
 :func:`register_attack`; the adversarial page fills its dropdown from it.
 
 Algorithms apart from their evaluation: :mod:`~ser_core.attacks.methods` (the attacks),
+:mod:`~ser_core.attacks.imperceptible` (an attack under the psychoacoustic masking
+threshold of :mod:`~ser_core.attacks.psychoacoustic`, Qin et al. 2019),
 :mod:`~ser_core.attacks.clip` (one clip end to end, :class:`ClipAttack`) and
 :mod:`~ser_core.attacks.robustness` (the robustness curve, its file and MLflow runs).
+Input-transformation defences: :mod:`~ser_core.attacks.defences` (the transforms),
+:mod:`~ser_core.attacks.adaptive` (the naive and the adaptive EOT/BPDA attacker) and
+:mod:`~ser_core.attacks.defence_eval` (their curves and the per-emotion margin table).
 
 >>> from ser_core import attacks, models
 >>> m = models.load("resnet18_mel").module
@@ -33,7 +38,19 @@ the model's own prediction on the clean input; the robustness evaluation passes
 the true labels); targeted ones lower the cross-entropy of the target emotion.
 """
 
+from . import psychoacoustic
+from .adaptive import ClipDefence, defend_clip, defended_logits, eot_pgd, naive_attack
 from .clip import ClipAttack, attack_clip, reconstruct, reconstruct_original_phase
+from .defences import (
+    DEFENCES,
+    Defence,
+    DefenceSpec,
+    defence_names,
+    get_defence,
+    parse_defence,
+    parse_defences,
+)
+from .imperceptible import ImperceptibleResult, imperceptible, imperceptible_attack
 from .methods import (
     ATTACKS,
     DEFAULT_EPSILONS,
@@ -67,6 +84,18 @@ from .robustness import (
 
 __all__ = [
     "ATTACKS",
+    "DEFENCES",
+    "ClipDefence",
+    "Defence",
+    "defend_clip",
+    "DefenceSpec",
+    "defence_names",
+    "defended_logits",
+    "eot_pgd",
+    "get_defence",
+    "naive_attack",
+    "parse_defence",
+    "parse_defences",
     "DEFAULT_EPSILONS",
     "DOMAINS",
     "EXPERIMENT",
@@ -75,6 +104,7 @@ __all__ = [
     "Attack",
     "AttackSettings",
     "ClipAttack",
+    "ImperceptibleResult",
     "attack_clip",
     "attack_names",
     "evaluate_shipped",
@@ -82,12 +112,15 @@ __all__ = [
     "fgsm_waveform",
     "get_attack",
     "gradient_sign",
+    "imperceptible",
+    "imperceptible_attack",
     "load_robustness",
     "log_robustness",
     "mel_snr_db",
     "parse_epsilons",
     "pgd",
     "pgd_waveform",
+    "psychoacoustic",
     "reconstruct",
     "reconstruct_original_phase",
     "register_attack",

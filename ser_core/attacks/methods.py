@@ -140,6 +140,10 @@ class Attack:
         Whether ``steps`` / ``step_size`` apply.
     description : str
         First line of the function's docstring.
+    menu : bool
+        Whether the adversarial page's attack radio (and :func:`attack_names` by default)
+        lists it: False for an attack whose own constraint is not the epsilon slider's
+        L-infinity ball (the imperceptible attack has its own page section).
     """
 
     name: str
@@ -148,6 +152,7 @@ class Attack:
     fn: AttackFn = field(repr=False, compare=False)
     iterative: bool = False
     description: str = ""
+    menu: bool = True
 
     def __call__(
         self, x: np.ndarray, *, model: nn.Module, settings: AttackSettings, labels: np.ndarray | None = None
@@ -161,7 +166,7 @@ ATTACKS: dict[str, Attack] = {}
 
 
 def register_attack(
-    attack: str, *, domain: str, title: str, iterative: bool = False
+    attack: str, *, domain: str, title: str, iterative: bool = False, menu: bool = True
 ) -> Callable[[AttackFn], AttackFn]:
     """Decorator adding an attack function to :data:`ATTACKS`.
 
@@ -177,6 +182,8 @@ def register_attack(
         Human-readable name for dropdowns.
     iterative : bool
         Whether the function takes ``steps`` and ``step_size``.
+    menu : bool
+        Whether :func:`attack_names` lists it by default (:attr:`Attack.menu`).
 
     Returns
     -------
@@ -193,7 +200,7 @@ def register_attack(
 
     def deco(fn: AttackFn) -> AttackFn:
         doc = (fn.__doc__ or "").strip().split("\n")[0]
-        ATTACKS[attack] = Attack(attack, title, domain, fn, iterative, doc)
+        ATTACKS[attack] = Attack(attack, title, domain, fn, iterative, doc, menu)
         return fn
 
     return deco
@@ -224,19 +231,23 @@ def get_attack(attack: str) -> Attack:
         ) from None
 
 
-def attack_names(domain: str | None = None) -> tuple[str, ...]:
+def attack_names(domain: str | None = None, *, everything: bool = False) -> tuple[str, ...]:
     """Registered attack names, in registration order.
 
     Parameters
     ----------
     domain : {"spectrogram", "waveform"}, optional
         Only the attacks of this domain (default: all).
+    everything : bool
+        Also the attacks registered with ``menu=False`` (the imperceptible attack).
 
     Returns
     -------
     tuple of str
     """
-    return tuple(n for n, a in ATTACKS.items() if domain is None or a.domain == domain)
+    return tuple(
+        n for n, a in ATTACKS.items() if (domain is None or a.domain == domain) and (everything or a.menu)
+    )
 
 
 def target_index(target: str | int | None) -> int | None:

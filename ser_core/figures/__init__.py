@@ -29,7 +29,7 @@ from ser_core.figures.dataset import (
     representation_figure,
     representations_figure,
 )
-from ser_core.figures.explain import deletion_figure, display_map, maps_figure, method_title
+from ser_core.figures.explain import deletion_figure, display_map, insertion_figure, maps_figure, method_title
 from ser_core.figures.leaderboard import (
     COMPARE_COLORS,
     CURVE_STYLE,
@@ -95,6 +95,7 @@ __all__ = [
     "f1_heatmap",
     "frame_times",
     "importance_figure",
+    "insertion_figure",
     "is_curve",
     "leaderboard",
     "maps_figure",

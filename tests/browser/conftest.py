@@ -188,3 +188,40 @@ def fake_microphone_page(browser, wav: Path, url: str) -> Iterator:
         ctx.close()
     finally:
         mic_browser.close()
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the selectbox labelled ``label``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    combo = page.get_by_role("combobox", name=label, exact=True)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
+    target = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a rerun arriving just then can close the list again
+        if combo.get_attribute("aria-expanded") != "true":
+            box.get_by_role("button", name="Open").click()  # a click on the text does not open it
+        try:
+            target.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    target.click()
+
+
+@contextlib.contextmanager
+def tiny_server_without_corpus(root: Path, *, prepare=None) -> Iterator[tuple[str, Path]]:
+    """:func:`streamlit_server` on a tiny mel model trained now (``root/artifacts``) and no
+    corpus; ``prepare(artifacts)`` runs before the server starts. Yields ``(url, log)``."""
+    from tests.tiny_model import ship_tiny_model
+
+    artifacts = ship_tiny_model(root)
+    if prepare is not None:
+        prepare(artifacts)
+    (root / "no-corpus").mkdir()
+    env = {
+        "SER_ARTIFACTS": str(artifacts),
+        "SER_ONNX_CACHE": str(root / "onnx"),
+        "NEMO_DIR": str(root / "no-corpus"),
+    }
+    with streamlit_server(root, env) as served:
+        yield served

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from ser_core import data, models
 
-from .conftest import full_screenshot, streamlit_server, wait_for_app, wait_for_plots
+from .conftest import full_screenshot, tiny_server_without_corpus, wait_for_app, wait_for_plots
 
 pytestmark = pytest.mark.browser
 SNR = '[data-testid="stMetric"]:has-text("SNR of the perturbation") [data-testid="stMetricValue"]'
@@ -24,18 +24,8 @@ OUTCOME = ".st-key-adversarial-outcome"
 @pytest.fixture(scope="module")
 def tiny_server(tmp_path_factory):
     """``streamlit run app.py`` on a tiny mel model, without corpus; yields ``(url, log)``."""
-    from tests.tiny_model import ship_tiny_model
-
-    root = tmp_path_factory.mktemp("adversarial")
-    artifacts = ship_tiny_model(root)
-    (root / "no-corpus").mkdir()
-    env = {
-        "SER_ARTIFACTS": str(artifacts),
-        "SER_ONNX_CACHE": str(root / "onnx"),
-        "NEMO_DIR": str(root / "no-corpus"),
-    }
-    with streamlit_server(root, env) as (url, log):
-        yield url, log
+    with tiny_server_without_corpus(tmp_path_factory.mktemp("adversarial")) as served:
+        yield served
 
 
 def epsilon_slider(page):

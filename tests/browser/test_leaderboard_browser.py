@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from ..tracking_db import make_tracking_db
-from .conftest import full_screenshot, streamlit_server, wait_for_app, wait_for_plots
+from .conftest import full_screenshot, pick, streamlit_server, wait_for_app, wait_for_plots
 
 pytestmark = pytest.mark.browser
 
@@ -33,24 +33,6 @@ def wait_for_charts(page, n: int) -> None:
         "(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=n, timeout=60_000
     )
     wait_for_plots(page)
-
-
-def pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the selectbox labelled ``label``."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    combo = page.get_by_role("combobox", name=label, exact=True)
-    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
-    target = page.get_by_role("option", name=option, exact=True)
-    for _ in range(5):  # a rerun arriving just then can close the list again
-        if combo.get_attribute("aria-expanded") != "true":
-            box.get_by_role("button", name="Open").click()  # a click on the text does not open it
-        try:
-            target.wait_for(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    target.click()
 
 
 def test_leaderboard_renders_and_selects_a_run(leaderboard_server, browser_page, output_dir):
