@@ -280,7 +280,7 @@ def listen_section() -> None:
                 "it with the original; at 100 % it is the original itself."
             )
         )
-    if method == "lmac":
+    if get_explainer(method).mask:  # a mask as trained (L-MAC): its own gains can be heard
         with errors.report_errors(), st.container(key="explain-listen-lmac"):
             soft = explain.xai_listen_wav(
                 clip["id"],

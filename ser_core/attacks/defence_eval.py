@@ -28,7 +28,7 @@ from ..i18n import N_
 from .adaptive import defended_logits, eot_pgd, naive_attack
 from .defences import DefenceSpec
 from .methods import AttackSettings, get_attack, snr_db
-from .robustness import EXPERIMENT
+from .robustness import EXPERIMENT, replace_rows
 
 __all__ = [
     "DEFENCE_COLUMNS",
@@ -371,12 +371,7 @@ def save_table(df: pd.DataFrame, path: Path, *, keys: Sequence[str] = ("model",)
     (default the model; ``("model", "attack")`` for the margin table) and keeping the
     others (rounded to 5 decimals); returns ``path``."""
     path = Path(path)
-    if path.exists():
-        old = pd.read_csv(path)
-        if all(k in old.columns for k in keys):
-            new = set(df[list(keys)].itertuples(index=False, name=None))
-            keep = [k not in new for k in old[list(keys)].itertuples(index=False, name=None)]
-            df = pd.concat([old[keep], df], ignore_index=True)
+    df = replace_rows(pd.read_csv(path) if path.exists() else None, df, keys=keys)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.round(5).to_csv(path, index=False)
     return path

@@ -308,6 +308,30 @@ def load_robustness(path=None):
     return df
 
 
+def replace_rows(old: pd.DataFrame | None, new: pd.DataFrame, *, keys: Sequence[str]) -> pd.DataFrame:
+    """``new`` after the rows of ``old`` whose ``keys`` values ``new`` does not have (a
+    result file updated by one run: its earlier rows for the same model ... replaced).
+
+    Parameters
+    ----------
+    old : DataFrame or None
+        The file's rows (None, or lacking a key column: nothing is kept).
+    new : DataFrame
+        The run's rows.
+    keys : sequence of str
+        The columns naming what one run replaces.
+
+    Returns
+    -------
+    DataFrame
+    """
+    if old is None or not all(k in old.columns for k in keys):
+        return new
+    have = set(new[list(keys)].itertuples(index=False, name=None))
+    keep = [k not in have for k in old[list(keys)].itertuples(index=False, name=None)]
+    return pd.concat([old[keep], new], ignore_index=True)
+
+
 def save_robustness(df, path=None):
     """Write ``df`` to the robustness file, replacing earlier rows of the same model,
     attack and protocol and keeping the others.
@@ -330,11 +354,7 @@ def save_robustness(df, path=None):
         If an existing file cannot be read (:func:`load_robustness`).
     """
     p = Path(path) if path is not None else robustness_path()
-    old = load_robustness(p)
-    if old is not None:
-        keys = set(zip(df["model"], df["attack"], df["protocol"]))
-        keep = [k not in keys for k in zip(old["model"], old["attack"], old["protocol"])]
-        df = pd.concat([old[keep], df], ignore_index=True)
+    df = replace_rows(load_robustness(p), df, keys=("model", "attack", "protocol"))
     p.parent.mkdir(parents=True, exist_ok=True)
     df.sort_values(["model", "attack", "protocol", "epsilon"]).round(5).to_csv(p, index=False)
     return p

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,16 +270,26 @@ def classifier_fingerprint(model: nn.Module) -> str:
 
 
 _LOCK = threading.Lock()
-_BUNDLES: dict[str, LMACBundle | None] = {}
-_PRINTS: dict[int, tuple[nn.Module, str]] = {}
+#: Read once per process: the decoder cards of a folder, the loaded decoders, and the
+#: fingerprint of each network asked about (weakly held: a session's copy is not kept alive).
+_CARDS: dict[Path, dict[Path, dict]] = {}
+_BUNDLES: dict[Path, LMACBundle] = {}
+_PRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
 
 
-def _fingerprint(model: nn.Module) -> str:
-    hit = _PRINTS.get(id(model))
-    if hit is None or hit[0] is not model:
-        hit = (model, classifier_fingerprint(model))
-        _PRINTS[id(model)] = hit
-    return hit[1]
+def _cards(d: Path) -> dict[Path, dict]:
+    """The readable decoder cards of folder ``d`` by path (call under ``_LOCK``)."""
+    if d not in _CARDS:
+        cards = {}
+        for card_path in sorted(d.glob("lmac_*.json")):
+            try:
+                card = json.loads(card_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(card, dict):
+                cards[card_path] = card
+        _CARDS[d] = cards
+    return _CARDS[d]
 
 
 def load_bundle(card_path: Path) -> LMACBundle:
@@ -328,22 +339,17 @@ def decoder_for(model: nn.Module, *, directory: Path | None = None) -> LMACBundl
     """
     if not all(hasattr(model, s) for s in STAGES):
         return None
-    fp = _fingerprint(model)
     d = Path(directory or lmac_dir())
-    key = f"{d}:{fp}"
     with _LOCK:
-        if key not in _BUNDLES:
-            found = None
-            for card_path in sorted(d.glob("lmac_*.json")):
-                try:
-                    card = json.loads(card_path.read_text())
-                except (OSError, ValueError):
-                    continue
-                if card.get("classifier", {}).get("fingerprint") == fp:
-                    found = load_bundle(card_path)
-                    break
-            _BUNDLES[key] = found
-        return _BUNDLES[key]
+        fp = _PRINTS.get(model)
+        if fp is None:
+            fp = _PRINTS[model] = classifier_fingerprint(model)
+        for card_path, card in _cards(d).items():
+            if card.get("classifier", {}).get("fingerprint") == fp:
+                if card_path not in _BUNDLES:
+                    _BUNDLES[card_path] = load_bundle(card_path)
+                return _BUNDLES[card_path]
+    return None
 
 
 def decoder_models(*, directory: Path | None = None) -> tuple[str, ...]:
@@ -354,11 +360,13 @@ def decoder_models(*, directory: Path | None = None) -> tuple[str, ...]:
     tuple of str
         From the cards in :func:`lmac_dir` (unreadable cards are skipped).
     """
+    with _LOCK:
+        cards = _cards(Path(directory or lmac_dir()))
     names = []
-    for card_path in sorted(Path(directory or lmac_dir()).glob("lmac_*.json")):
+    for card in cards.values():
         try:
-            names.append(str(json.loads(card_path.read_text())["classifier"]["name"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            names.append(str(card["classifier"]["name"]))
+        except (KeyError, TypeError):
             continue
     return tuple(names)
 
@@ -392,6 +400,7 @@ def mask_of(x: torch.Tensor, target: torch.Tensor, *, model: nn.Module, decoder:
     title="L-MAC",
     signed=False,
     available=has_decoder,
+    mask=True,
     description=N_("a decoder trained on the frozen classifier outputs a mask you can listen to"),
 )
 def lmac(x: np.ndarray, *, model: nn.Module, target: int) -> np.ndarray:

@@ -136,6 +136,9 @@ class Explainer:
     available : callable, optional
         ``available(model) -> bool``: whether the method can explain that network
         (L-MAC needs a decoder trained on it); None: every network.
+    mask : bool
+        The map is itself a mask in 0..1 (gains), so it can be played as it is
+        (:func:`~ser_core.explain.listen` with ``top_k=None``).
     """
 
     name: str
@@ -144,6 +147,7 @@ class Explainer:
     signed: bool
     description: str = ""
     available: Callable[[nn.Module], bool] | None = None
+    mask: bool = False
 
     def explains(self, model: nn.Module) -> bool:
         """Whether this method can explain ``model``."""
@@ -160,6 +164,7 @@ def register_explainer(
     signed: bool = True,
     description: str = "",
     available: Callable[[nn.Module], bool] | None = None,
+    mask: bool = False,
 ) -> Callable:
     """Function decorator adding an explainer to :data:`EXPLAINERS`.
 
@@ -175,6 +180,8 @@ def register_explainer(
         One line for the app; default the first line of the function's docstring.
     available : callable, optional
         ``available(model) -> bool`` for a method that cannot explain every network.
+    mask : bool
+        Whether the maps are masks in 0..1 that can be played as they are.
 
     Returns
     -------
@@ -185,7 +192,7 @@ def register_explainer(
 
     def deco(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         doc = description or (fn.__doc__ or "").strip().split("\n")[0]
-        EXPLAINERS[method] = Explainer(method, title, fn, signed, doc, available)
+        EXPLAINERS[method] = Explainer(method, title, fn, signed, doc, available, mask)
         return fn
 
     return deco
