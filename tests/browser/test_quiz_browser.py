@@ -55,6 +55,14 @@ def wait_for_text(locator, text: str, timeout_s: float = 60) -> str:
         time.sleep(0.5)
 
 
+def wait_for_count(locator, n: int, timeout_s: float = 60) -> None:
+    """Wait until ``locator`` matches ``n`` elements (a fragment's rerun draws them one by one)."""
+    end = time.monotonic() + timeout_s
+    while locator.count() != n and time.monotonic() < end:
+        time.sleep(0.5)
+    assert locator.count() == n
+
+
 def answer(page, emotion: str, clip: int, n: int) -> None:
     """One student: hear clip ``clip`` (1-based), pick ``emotion``, go on."""
     page.get_by_text(f"Clip {clip} of {n}").wait_for()
@@ -112,8 +120,8 @@ def test_one_lecturer_and_two_students(quiz_server, browser, output_dir):
     wait_for_text(metrics.filter(has_text="Students"), "2")
     wait_for_plots(lecturer, at_least=2)
     assert lecturer.locator(".js-plotly-plot .heatmaplayer").count() >= 1
-    assert lecturer.locator('[data-testid="stAudio"]').count() == 3  # the answered clips, playable
     lecturer.get_by_text("Where the class and the model disagree most").wait_for()
+    wait_for_count(lecturer.locator('[data-testid="stAudio"]'), 3)  # the answered clips, playable
     full_screenshot(lecturer, output_dir / "quiz_lecturer.png")
 
     # close: the students can no longer answer; the CSV holds the six answers
