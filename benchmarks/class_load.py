@@ -15,6 +15,10 @@ Scenarios (``--scenario``):
   rerun    every session clicks a widget that reruns the predictor page without a new
            prediction, one after another: server CPU per rerun
 
+``--client protocol`` drives the sessions without a browser (``protocol_client.py``: the
+app's WebSocket protocol from Python, as a tab speaks it), so that on one machine the
+students' drawing does not take the cores the server is measured on (not for ``live``).
+
 On one machine the Chromium tabs run at niceness 15 (``--client-nice``): in a classroom each
 tab runs on its own laptop, and 30 renderers drawing plotly would otherwise take the CPU the
 server is measured on (``--client-nice 0`` measures both on equal terms).
@@ -258,6 +262,96 @@ async def _toggle_source(page) -> None:
 
 
 VERDICT = re.compile(r"Prediction:|The model is unsure")
+
+
+# ------------------------------------------------------------------ sessions without a browser
+async def protocol_sessions(url: str, path: str, n: int) -> list:
+    """``n`` protocol sessions on page ``path``, opened together."""
+    from protocol_client import StreamlitClient  # benchmarks/: run as a script from there
+
+    clients = [StreamlitClient(url, path) for _ in range(n)]
+    await asyncio.gather(*(c.open() for c in clients))
+    return clients
+
+
+async def protocol_timed(coro, out: Outcome, client) -> None:
+    """:func:`timed` for a protocol session: the seconds, or the error and the page's errors."""
+    t0 = time.perf_counter()
+    try:
+        await coro
+        out.seconds.append(time.perf_counter() - t0)
+    except Exception as exc:  # noqa: BLE001 - a timeout is a result here
+        out.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    out.errors += client.errors + client.page.errors()
+
+
+async def protocol_upload(url: str, clips: list[Path], out: Outcome, *, path: str) -> None:
+    """The upload and explain scenarios with protocol sessions (see ``protocol_client.py``)."""
+    clients = await protocol_sessions(url, path, len(clips))
+    for c in clients:
+        if path == "predictor":
+            await c.click(key="predictor.first_use.skip")
+        else:  # explain: pick the upload when the page offers corpus clips too
+            await c.choose(re.compile("Upload"), key=f"{path}.source")
+
+    async def one(c, clip: Path) -> None:
+        t0 = time.perf_counter()
+        await c.upload(clip.read_bytes(), clip.name, key=f"{path}.uploader", wait=False)
+        if path == "explain":
+            await c.wait_for_text(
+                re.compile(rf"{QUEUE_LINE.pattern}|^Where the model looks"), timeout=TIMEOUT_S
+            )
+            out.first_line.append(time.perf_counter() - t0)
+        await c.wait_for_text(VERDICT, timeout=TIMEOUT_S)  # then the rest of the run (the maps)
+        await c.finished(timeout=TIMEOUT_S)
+
+    out.start(len(clients))
+    await asyncio.gather(*(protocol_timed(one(c, clip), out, c) for c, clip in zip(clients, clips)))
+    out.stop()
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def protocol_pages(url: str, sessions: int, out: Outcome) -> None:
+    """The pages scenario with protocol sessions: each opens the six pages in turn."""
+    from protocol_client import StreamlitClient
+
+    out.start(sessions * len(PAGES))
+    for name in PAGES:
+        clients = [StreamlitClient(url, name) for _ in range(sessions)]
+        await asyncio.gather(*(protocol_timed(c.open(), out, c) for c in clients))
+        await asyncio.gather(*(c.close() for c in clients))
+    out.stop()
+
+
+async def protocol_rerun(url: str, sessions: int, out: Outcome) -> None:
+    """The rerun scenario with protocol sessions: the predictor's source toggled, one at a time."""
+    clients = await protocol_sessions(url, "predictor", sessions)
+    for c in clients:
+        await c.click(key="predictor.first_use.skip")
+    out.start(2 * sessions)
+    for c in clients:
+        for option in ("^Record", "^Upload"):
+            await protocol_timed(c.choose(re.compile(option), key="predictor.source"), out, c)
+    out.stop()
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def run_protocol(
+    args: argparse.Namespace, url: str, watch: ServerWatch | None, clips: list[Path]
+) -> None:
+    out = Outcome(watch=watch)
+    me = psutil.Process()
+    cpu0 = sum(me.cpu_times()[:2])
+    if args.scenario in ("upload", "explain"):
+        await protocol_upload(url, clips, out, path="predictor" if args.scenario == "upload" else "explain")
+    elif args.scenario == "pages":
+        await protocol_pages(url, args.sessions, out)
+    else:
+        await protocol_rerun(url, args.sessions, out)
+    print(summary(args.scenario, out, sessions=args.sessions))
+    print(f"  the protocol clients' own CPU: {sum(me.cpu_times()[:2]) - cpu0:.1f} s")
+
+
 PREDICTIONS = re.compile(r"^(\d+) predictions of the last 3 s")
 
 
@@ -435,7 +529,18 @@ def main() -> None:
         default=15,
         help="run the Chromium sessions at this niceness (0: same priority as the server)",
     )
+    parser.add_argument(
+        "--client",
+        choices=["chromium", "protocol"],
+        default="chromium",
+        help="protocol: sessions speak the app's WebSocket protocol from Python (protocol_client.py) "
+        "instead of drawing in Chromium, as students' own laptops would (not for --scenario live)",
+    )
     args = parser.parse_args()
+    if args.client == "protocol" and (args.scenario == "live" or args.model):
+        parser.error(
+            "--client protocol runs the upload, explain, pages and rerun scenarios with the default model"
+        )
     if args.watch_only:
         watch = ServerWatch(args.server_pid)
         try:
@@ -460,7 +565,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             seconds = 12.0 if args.scenario == "live" else 3.0
-            asyncio.run(run(args, url, watch, student_clips(Path(tmp), args.sessions, seconds=seconds)))
+            clips = student_clips(Path(tmp), args.sessions, seconds=seconds)
+            asyncio.run((run_protocol if args.client == "protocol" else run)(args, url, watch, clips))
         if watch:
             print(f"  server RSS: peak {watch.peak_rss / 2**20:.0f} MiB", flush=True)
             settle = (

@@ -478,3 +478,39 @@ def test_deletion_table_path_per_model(monkeypatch, tmp_path):
     monkeypatch.setenv("SER_ARTIFACTS", str(tmp_path))
     assert explain.deletion_table_path() == tmp_path / "xai" / "deletion.json"
     assert explain.deletion_table_path("resnet18_cqt") == tmp_path / "xai" / "deletion_resnet18_cqt.json"
+
+
+def test_gradcam_is_safe_while_other_threads_use_the_same_network(resnet, x):
+    """Grad-CAM hooks a layer; on a network shared by sessions (a cached model), another
+    thread's forward pass must neither break it nor change its map (a class at once)."""
+    import threading
+
+    expected = explain.explain(x, "gradcam", model=resnet)
+    xt = torch.from_numpy(np.repeat(x[None], 4, 0))
+    stop, failures, maps = threading.Event(), [], []
+
+    def predict() -> None:  # other sessions predicting with the same network
+        with torch.no_grad():
+            while not stop.is_set():
+                resnet(xt)
+
+    def explain_many() -> None:
+        try:
+            for _ in range(15):
+                maps.append(explain.explain(x, "gradcam", model=resnet))
+        except Exception as exc:  # noqa: BLE001 - the failure is the result
+            failures.append(exc)
+
+    others = [threading.Thread(target=predict) for _ in range(2)]
+    workers = [threading.Thread(target=explain_many) for _ in range(3)]
+    for t in others + workers:
+        t.start()
+    for t in workers:
+        t.join()
+    stop.set()
+    for t in others:
+        t.join()
+    assert not failures, failures[0]
+    assert len(maps) == 45
+    for m in maps:
+        np.testing.assert_allclose(m, expected, rtol=1e-5, atol=1e-6)

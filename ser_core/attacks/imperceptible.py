@@ -173,8 +173,9 @@ def _stage2(
         if run_bad >= 10:
             alpha, run_bad = alpha * 0.8, 0
         loss = _margin(logits, label, target, kappa) + alpha * excess.mean()
-        opt.zero_grad()
-        loss.backward()
+        # the perturbation's gradient only: backward() would also fill the grads of the
+        # network's weights, which sessions share
+        (delta.grad,) = torch.autograd.grad(loss, delta)
         opt.step()
         with torch.no_grad():
             delta.clamp_(-epsilon, epsilon)

@@ -6,6 +6,9 @@ normalised model input ``(C, F, T)`` to a relevance map of the same shape.
 
 from __future__ import annotations
 
+import copy
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +36,27 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ Grad-CAM
+_OWN = threading.local()
+
+
+def _own_copy(model: nn.Module) -> nn.Module:
+    """This thread's copy of ``model``, made once per network and thread.
+
+    Grad-CAM hooks a layer to keep its activations, and a hook on a network that sessions
+    share (a cached model) fires in every thread's forward pass: another session's
+    prediction would replace the activations this one differentiates.  The copy shares
+    the network's parameters (a forward pass never changes them), so it costs only its
+    modules and buffers; it is weakly keyed by the network, so it goes when the network does.
+    """
+    copies = getattr(_OWN, "copies", None)
+    if copies is None:
+        copies = _OWN.copies = weakref.WeakKeyDictionary()
+    own = copies.get(model)
+    if own is None:
+        own = copies[model] = copy.deepcopy(model, {id(p): p for p in model.parameters()}).eval()
+    return own
+
+
 def gradcam_layer(model: nn.Module) -> nn.Module:
     """The last convolutional block of a model (``layer4`` of ResNets, else ``body``).
 
@@ -95,7 +119,9 @@ def gradcam(x: np.ndarray, *, model: nn.Module, target: int | None = None) -> np
     x = _check_input(x)
     xt = _tensor(x)
     target = _check_target(target, model, xt)
-    cam = LayerGradCam(model, gradcam_layer(model)).attribute(xt, target=target, relu_attributions=True)
+    gradcam_layer(model)  # its ConfigError before the copy
+    own = _own_copy(model)  # hooked below: never the network other threads run
+    cam = LayerGradCam(own, gradcam_layer(own)).attribute(xt, target=target, relu_attributions=True)
     up = LayerAttribution.interpolate(cam.detach(), x.shape[1:], interpolate_mode="bilinear")
     return np.broadcast_to(up[0, :1].numpy(), x.shape).astype(np.float32).copy()
 
