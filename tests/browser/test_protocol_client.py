@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,9 @@ def test_two_protocol_sessions_upload_at_once_and_each_gets_its_own_verdict(app_
     async def both() -> list[StreamlitClient]:
         return list(await asyncio.gather(*(one(p) for p in paths)))
 
-    clients = asyncio.run(both())
+    # a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        clients = pool.submit(lambda: asyncio.run(both())).result()
     assert clients[0].session_id != clients[1].session_id
     for c, path in zip(clients, paths):
         texts = "\n".join(c.page.texts())
