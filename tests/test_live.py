@@ -17,6 +17,7 @@ from ser_core.live import (
     to_mono_float,
 )
 from ser_core.live_batch import LiveBatcher
+from tests.threads import run_alongside
 
 SR_IN = 48_000
 FRAME = 960  # 20 ms at 48 kHz, what WebRTC (Opus) delivers
@@ -150,7 +151,6 @@ def test_concurrent_pushes_and_reads():
     n_threads, per_thread = 4, 200
     errors: list[BaseException] = []
     frame = np.full(FRAME, 1000, np.int16)
-    stop = threading.Event()
 
     def writer():
         try:
@@ -159,7 +159,7 @@ def test_concurrent_pushes_and_reads():
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    def reader():
+    def reader(stop):
         try:
             while not stop.is_set():
                 w = buf.window()
@@ -168,15 +168,7 @@ def test_concurrent_pushes_and_reads():
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    readers = [threading.Thread(target=reader) for _ in range(2)]
-    writers = [threading.Thread(target=writer) for _ in range(n_threads)]
-    for t in readers + writers:
-        t.start()
-    for t in writers:
-        t.join()
-    stop.set()
-    for t in readers:
-        t.join()
+    run_alongside([writer] * n_threads, [reader] * 2)
     assert not errors, errors
     total_in = n_threads * per_thread * FRAME / SR_IN  # 16 s of audio
     assert 0 <= total_in - buf.total_seconds < LAG  # nothing lost, nothing doubled

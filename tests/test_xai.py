@@ -13,6 +13,7 @@ from torch import nn
 from ser_core import explain
 from ser_core.errors import ConfigError, UnknownNameError
 from ser_core.models import VGG16, AudioResNet, BasicBlock, SmallCNN
+from tests.threads import run_alongside
 
 METHODS = ("gradcam", "lrp", "smoothgrad", "lime")
 FAST = explain.XAIOptions(lime_samples=64, lime_segments=(4, 6), smoothgrad_samples=4, deletion_steps=10)
@@ -483,13 +484,11 @@ def test_deletion_table_path_per_model(monkeypatch, tmp_path):
 def test_gradcam_is_safe_while_other_threads_use_the_same_network(resnet, x):
     """Grad-CAM hooks a layer; on a network shared by sessions (a cached model), another
     thread's forward pass must neither break it nor change its map (a class at once)."""
-    import threading
-
     expected = explain.explain(x, "gradcam", model=resnet)
     xt = torch.from_numpy(np.repeat(x[None], 4, 0))
-    stop, failures, maps = threading.Event(), [], []
+    failures, maps = [], []
 
-    def predict() -> None:  # other sessions predicting with the same network
+    def predict(stop) -> None:  # other sessions predicting with the same network
         with torch.no_grad():
             while not stop.is_set():
                 resnet(xt)
@@ -501,15 +500,7 @@ def test_gradcam_is_safe_while_other_threads_use_the_same_network(resnet, x):
         except Exception as exc:  # noqa: BLE001 - the failure is the result
             failures.append(exc)
 
-    others = [threading.Thread(target=predict) for _ in range(2)]
-    workers = [threading.Thread(target=explain_many) for _ in range(3)]
-    for t in others + workers:
-        t.start()
-    for t in workers:
-        t.join()
-    stop.set()
-    for t in others:
-        t.join()
+    run_alongside([explain_many] * 3, [predict] * 2)
     assert not failures, failures[0]
     assert len(maps) == 45
     for m in maps:
