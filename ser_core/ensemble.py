@@ -646,15 +646,22 @@ def refit(
 
 
 def log_search(
-    res: SearchResult, *, protocol: str = "seed", fold: int = 0, run_name: str | None = None
+    res: SearchResult,
+    *,
+    candidates: Sequence[str] | None = None,
+    protocol: str = "seed",
+    fold: int = 0,
+    run_name: str | None = None,
 ) -> str:
     """Log a search to MLflow (the leaderboard's ensemble convention plus the
-    CV score, the search parameters and Optuna's parameter importance)."""
+    CV score, the search parameters and Optuna's parameter importance); ``candidates``:
+    the representations it chose the members from."""
     import mlflow  # optional heavy dependency: only when a search is logged
 
     run_id = log_ensemble(
         res.weights,
         members=res.members,
+        candidates=candidates,
         protocol=protocol,
         fold=fold,
         report=res.report,

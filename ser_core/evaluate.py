@@ -161,9 +161,18 @@ def _fold_runs(runs: pd.DataFrame, arch: str, tag: str, *, members=None) -> pd.D
         (runs["model"] == arch) & (base == tag) & (runs["protocol"] == "loso") & runs["accuracy"].notna()
     ]
     if members is not None and len(sel):  # the LOSO ensembles of exactly these members
-        sel = sel[[isinstance(m, str) and set(json.loads(m)) == set(members) for m in sel["members"]]]
+        sel = sel[[_ensemble_of(r, members) for r in sel.itertuples()]]
     sel = sel.sort_values("start_time", kind="stable").drop_duplicates("fold", keep="last")
     return sel.sort_values("fold")
+
+
+def _ensemble_of(run, members) -> bool:
+    """Whether an ensemble run belongs to the recipe of ``members``: a search that chose
+    among exactly them (its ``candidates``, whichever it kept), else one that combined
+    exactly them."""
+    chosen_from = (run.params or {}).get("candidates") if isinstance(run.params, dict) else None
+    logged = chosen_from or run.members
+    return isinstance(logged, str) and set(json.loads(logged)) == set(members)
 
 
 def loso_report(model_name: str, *, db=None) -> dict[str, Any]:

@@ -698,6 +698,7 @@ def log_ensemble(
     weights: Mapping[str, float],
     *,
     members: Sequence[str] | None = None,
+    candidates: Sequence[str] | None = None,
     protocol: str = "seed",
     fold: int = 0,
     report: Mapping[str, Any] | None = None,
@@ -712,6 +713,9 @@ def log_ensemble(
         ``{representation: weight}`` (any non-negative scale; normalised to sum 1).
     members : sequence of str, optional
         What was combined (default: the keys of ``weights``), logged as JSON.
+    candidates : sequence of str, optional
+        What a search chose the members from (logged as JSON, sorted): the recipe a LOSO
+        fold belongs to, whichever members its search kept.
     protocol, fold :
         The evaluation protocol fold.
     report : mapping, optional
@@ -742,6 +746,7 @@ def log_ensemble(
                 "protocol": protocol,
                 "fold": fold,
                 "members": json.dumps(list(members or weights)),
+                **({"candidates": json.dumps(sorted(candidates))} if candidates else {}),
             }
         )
         mlflow.log_metrics({f"{WEIGHT_PREFIX}{k}": float(w) / total for k, w in weights.items()})

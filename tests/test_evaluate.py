@@ -225,6 +225,17 @@ def test_loso_report_of_an_ensemble_takes_its_members_runs(tracking_store, tmp_p
     report = evaluate.loso_report("ens")
     assert report["n_folds"] == 2 and report["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
     assert [f["accuracy"] for f in report["folds"]] == pytest.approx([0.5, 40 / 60])
+    # a searched fold that kept one member is still a fold of the recipe it chose among
+    lb.log_ensemble(
+        {"mfcc-spk": 1},
+        candidates=["mfcc-spk", "mel-spk"],
+        protocol="loso",
+        fold=2,
+        report=classification_report(y, y),
+    )
+    report = evaluate.loso_report("ens")
+    assert report["n_folds"] == 3 and report["folds"][2]["members"] == ["mfcc-spk"]
+    assert report["recipe"]["members"] == ["mel-spk", "mfcc-spk"]
 
 
 def test_adabn_scores_the_recipe_folds_from_their_logged_weights(tmp_path, monkeypatch, capsys):
@@ -493,3 +504,16 @@ def test_a_speaker_normalised_model_stores_its_training_speakers(tmp_path, monke
     assert again.clips == res.speakers.clips and sorted(again.stats) == sorted(res.speakers.stats)
     for s, st in res.speakers.stats.items():
         np.testing.assert_allclose(again.stats[s].std, st.std, rtol=1e-6)
+
+
+def test_an_ensembles_card_says_when_its_folds_searched_their_own_weights():
+    from ser_core.cli.evaluation import _search_note
+
+    searched = {
+        "recipe": {"members": ["hpss", "mel", "mfcc"]},
+        "folds": [{"members": ["mfcc"]}, {"members": ["hpss", "mel", "mfcc"]}],
+    }
+    note = _search_note(searched)
+    assert note.startswith("; its folds ran") and "among hpss, mel, mfcc" in note and "2.0 members" in note
+    every_fold_all = {"recipe": {"members": ["a", "b"]}, "folds": [{"members": ["b", "a"]}] * 3}
+    assert _search_note(every_fold_all) == "" and _search_note({"recipe": {}, "folds": [{}]}) == ""

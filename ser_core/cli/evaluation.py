@@ -341,7 +341,9 @@ def _update_card(report: dict) -> None:
             }
         elif key in report or key in before:  # what this run did not score is kept
             card["metrics"]["loso"][key] = report.get(key, before.get(key))
-    card["metrics"]["loso"]["note"] = LOSO_NOTE + _schedule_note(card, report["recipe"])
+    card["metrics"]["loso"]["note"] = (
+        LOSO_NOTE + _schedule_note(card, report["recipe"]) + _search_note(report)
+    )
     card["metrics"].pop("loso_missing", None)
     models.save_card(card, report["model"])
 
@@ -367,6 +369,21 @@ def _schedule_note(card: dict, recipe: dict) -> str:
     if training.get("train_on_val") and not recipe.get("train_on_val"):
         shipped += ", also trained on the validation clips"
     return f"; its folds ran a different schedule ({folds}; the shipped weights: {shipped})"
+
+
+def _search_note(report: dict) -> str:
+    """``"; its folds ran …"`` for an ensemble whose folds kept different members (a weight
+    search per held-out speaker), else ``""``."""
+    kept = [f["members"] for f in report["folds"] if "members" in f]
+    chosen_from = report["recipe"].get("members") or []
+    if not kept or all(set(k) == set(chosen_from) for k in kept):
+        return ""
+    return (
+        f"; its folds ran the members' own LOSO runs (their cards give the schedule), weighted "
+        f"by a search on each fold's validation speaker among {', '.join(chosen_from)} that kept "
+        f"{sum(map(len, kept)) / len(kept):.1f} members on average (each fold's are listed), where the "
+        "shipped weights were searched once on the seed split's validation clips"
+    )
 
 
 def _print_confused(report: dict) -> None:

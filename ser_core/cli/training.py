@@ -346,7 +346,9 @@ def _ensemble_loso(a: argparse.Namespace) -> int:
     for k in a.fold or range(data.n_folds("loso")):
         preds = ensemble.load_member_predictions(protocol="loso", fold=k, representations=a.representation)
         res = _fit_ensemble(a, preds)
-        run_id = None if a.no_mlflow else ensemble.log_search(res, protocol="loso", fold=k)
+        run_id = (
+            None if a.no_mlflow else ensemble.log_search(res, candidates=list(preds), protocol="loso", fold=k)
+        )
         rows.append(
             {
                 "fold": k,
