@@ -28,7 +28,7 @@ from ..i18n import N_
 from .adaptive import defended_logits, eot_pgd, naive_attack
 from .defences import DefenceSpec
 from .methods import AttackSettings, get_attack, snr_db
-from .robustness import EXPERIMENT, replace_rows
+from .robustness import EXPERIMENT, read_table, replace_rows
 
 __all__ = [
     "DEFENCE_COLUMNS",
@@ -328,20 +328,12 @@ def margin_path() -> Path:
 
 
 def _load(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            N_("cannot read the attack results {path}: {error}"), path=str(path), error=str(exc)
-        ) from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ConfigError(
-            N_("the attack results {path} lack the columns {columns}"), path=str(path), columns=missing
-        )
-    return df
+    return read_table(
+        path,
+        columns,
+        unreadable=N_("cannot read the attack results {path}: {error}"),
+        lacking=N_("the attack results {path} lack the columns {columns}"),
+    )
 
 
 def load_defences(path=None) -> pd.DataFrame | None:

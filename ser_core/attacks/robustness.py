@@ -291,20 +291,36 @@ def load_robustness(path=None):
     ConfigError
         If the file cannot be read or lacks a column of :data:`ROBUSTNESS_COLUMNS`.
     """
-    p = Path(path) if path is not None else robustness_path()
-    if not p.exists():
+    return read_table(
+        Path(path) if path is not None else robustness_path(),
+        ROBUSTNESS_COLUMNS,
+        unreadable=N_("cannot read the robustness file {path}: {error}"),
+        lacking=N_("the robustness file {path} lacks the columns {columns}"),
+    )
+
+
+def read_table(path: Path, columns: Sequence[str], *, unreadable: str, lacking: str) -> pd.DataFrame | None:
+    """A result file's rows, None when it does not exist.
+
+    Parameters
+    ----------
+    path : Path
+        The CSV file.
+    columns : sequence of str
+        Columns it must have.
+    unreadable, lacking : str
+        The messages (``N_`` templates with ``{path}`` and ``{error}`` / ``{columns}``) of the
+        :class:`ConfigError` raised when it cannot be read or lacks a column.
+    """
+    if not path.exists():
         return None
     try:
-        df = pd.read_csv(p)
+        df = pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            N_("cannot read the robustness file {path}: {error}"), path=str(p), error=str(exc)
-        ) from None
-    missing = [c for c in ROBUSTNESS_COLUMNS if c not in df.columns]
+        raise ConfigError(unreadable, path=str(path), error=str(exc)) from None
+    missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ConfigError(
-            N_("the robustness file {path} lacks the columns {columns}"), path=str(p), columns=missing
-        )
+        raise ConfigError(lacking, path=str(path), columns=missing)
     return df
 
 

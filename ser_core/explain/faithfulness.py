@@ -53,10 +53,10 @@ from .metrics import (
     _probabilities,
     deletion_fractions,
     ordered_inputs,
-    random_relevance,
     scorable,
+    with_reference,
 )
-from .registry import XAIOptions, _check_input, predicted_class
+from .registry import XAIOptions, _check_input
 
 __all__ = [
     "FAITHFULNESS_SCORES",
@@ -336,11 +336,7 @@ def faithfulness_test(
     ConfigError
         As :func:`faithfulness_scores`.
     """
-    if target is None:
-        target = predicted_class(x, model=model)
-    all_maps = dict(maps)
-    if random:
-        all_maps["random"] = random_relevance(np.shape(x), seed=options.seed)
+    target, all_maps = with_reference(x, maps, model=model, target=target, random=random, seed=options.seed)
     own = dict(masks or {})
     return {
         k: faithfulness_scores(

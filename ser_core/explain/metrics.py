@@ -290,6 +290,25 @@ def ordered_inputs(
     return batch.reshape(len(counts), *x.shape)
 
 
+def with_reference(
+    x: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    model: nn.Module,
+    target: int | None,
+    random: bool,
+    seed: int,
+) -> tuple[int, dict[str, np.ndarray]]:
+    """``(target, maps)`` of a test of several maps: the explained class (default: the
+    predicted one) and the maps plus, with ``random``, the ``"random"`` reference map."""
+    if target is None:
+        target = predicted_class(x, model=model)
+    all_maps = dict(maps)
+    if random:
+        all_maps["random"] = random_relevance(np.shape(x), seed=seed)
+    return target, all_maps
+
+
 def deletion_test(
     x: np.ndarray,
     maps: Mapping[str, np.ndarray],
@@ -328,11 +347,7 @@ def deletion_test(
     ConfigError
         As :func:`deletion_curve`.
     """
-    if target is None:
-        target = predicted_class(x, model=model)
-    all_maps = dict(maps)
-    if random:
-        all_maps["random"] = random_relevance(np.shape(x), seed=options.seed)
+    target, all_maps = with_reference(x, maps, model=model, target=target, random=random, seed=options.seed)
     return {
         k: deletion_curve(
             x,
