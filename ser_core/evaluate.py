@@ -399,25 +399,50 @@ def _fold_summary(folds: list[dict], budgets: list[str]) -> dict[str, Any]:
     return report
 
 
+#: Separates a recipe's architecture from its input tag (``resnet18/mel-spk+cond``).
+RECIPE_SEP = "/"
+
+
+def parse_recipe(recipe: str) -> tuple[str, str]:
+    """``"resnet18/mel-spk+cond"`` -> ``("resnet18", "mel-spk+cond")``: a recipe as the
+    leaderboard names it (architecture, then the input tag of its runs).
+
+    Raises
+    ------
+    UnknownNameError
+        For an architecture that is not registered (the message lists them).
+    """
+    arch, _, tag = recipe.partition(RECIPE_SEP)
+    models.get(arch)  # an unknown architecture raises, listing the valid ones
+    if not tag:
+        raise ConfigError(f"a recipe is 'architecture/input', e.g. 'resnet18/mel-spk'; got {recipe!r}")
+    return arch, tag
+
+
+def _card_members(card: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """``(weights, architectures)`` by input tag of a shipped card: its one input, or an
+    ensemble's members."""
+    if card["architecture"]["name"] != "weighted_ensemble":
+        return {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
+    weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
+    members = (models.read_card(m)["architecture"]["name"] for m in card["input"]["members"])
+    return weights, dict(zip(card["input"]["representations"], members))
+
+
 def _member_fold_runs(
     model_name: str, *, what: str, db=None, speaker_only: bool = True
 ) -> tuple[dict[str, float], dict[str, pd.DataFrame], list[int]]:
     """``(weights, runs, folds)`` of a speaker-normalised shipped model (or ensemble of such;
     any model with ``speaker_only=False``): the weight of each member's input tag (1 for a
     single model), the latest finished LOSO run of every fold of each member's recipe
-    (indexed by fold) and the folds."""
-    card = models.read_card(model_name)
-    if card["architecture"]["name"] == "weighted_ensemble":
-        weights = {str(k): float(v) for k, v in card["ensemble"]["weights"].items()}
-        archs = dict(
-            zip(
-                card["input"]["representations"],
-                (models.read_card(m)["architecture"]["name"] for m in card["input"]["members"]),
-            )
-        )
+    (indexed by fold) and the folds.  ``model_name`` may also be a recipe that was never
+    shipped, ``architecture/input tag`` (:func:`parse_recipe`)."""
+    if RECIPE_SEP in model_name:
+        arch, tag = parse_recipe(model_name)
+        weights, archs = {tag: 1.0}, {tag: arch}
     else:
-        weights, archs = {_input_tag(card): 1.0}, {_input_tag(card): card["architecture"]["name"]}
-    plain = sorted(t for t in weights if not t.endswith("-spk"))
+        weights, archs = _card_members(models.read_card(model_name))
+    plain = sorted(t for t in weights if not t.endswith("-spk") and not t.endswith(f"-spk{CONDITIONS_INPUT}"))
     if plain and speaker_only:
         raise ConfigError(
             f"{what} is scored for speaker-normalised models; {model_name!r} has {', '.join(plain)}"

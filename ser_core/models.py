@@ -58,6 +58,7 @@ __all__ = [
     "MODELS",
     "register",
     "create",
+    "get",
     "model_names",
     "AudioResNet",
     "VGG16",
@@ -114,10 +115,10 @@ def model_names() -> tuple[str, ...]:
     return tuple(MODELS)
 
 
-def create(architecture: str, **kwargs) -> nn.Module:
-    """Build a registered architecture (raises :class:`UnknownNameError`)."""
+def get(architecture: str) -> ModelSpec:
+    """The registered architecture ``architecture`` (raises :class:`UnknownNameError`)."""
     try:
-        spec = MODELS[architecture]
+        return MODELS[architecture]
     except KeyError:
         known = ", ".join(MODELS)
         raise UnknownNameError(
@@ -125,7 +126,11 @@ def create(architecture: str, **kwargs) -> nn.Module:
             architecture=architecture,
             known=known,
         ) from None
-    return spec.cls(**kwargs)
+
+
+def create(architecture: str, **kwargs) -> nn.Module:
+    """Build a registered architecture (raises :class:`UnknownNameError`)."""
+    return get(architecture).cls(**kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -25,13 +25,15 @@ from . import leaderboard as lb
 from .audio import load_audio
 from .config import FeatureConfig
 from .errors import ConfigError
-from .evaluate import _fold_model, _member_fold_runs
+from .evaluate import RECIPE_SEP, _fold_model, _member_fold_runs, parse_recipe
 from .inputs import waveform_input
 
 __all__ = ["REFERENCE", "conditions_report", "log_conditions", "resolve_conditions", "stratified_sample"]
 
 #: The condition every other is compared with.
 REFERENCE = "clean"
+#: Whose clips a fold scores: the held-out speaker's, or the validation speaker's.
+PARTS = ("test", "val")
 
 Progress = Callable[[int, int, str], None]
 
@@ -149,6 +151,7 @@ def conditions_report(
     conditions: Sequence[str],
     seed: int = 0,
     max_clips: int | None = None,
+    part: str = "test",
     db=None,
     splits_dir=None,
     progress: Progress | None = None,
@@ -158,7 +161,8 @@ def conditions_report(
     For every LOSO fold, the fold models of the recipe (the weights logged by the latest
     finished run of the fold; an ensemble: each member's, with a non-zero shipped weight,
     combined as the shipped ensemble does, the weighted sum of their temperature-calibrated
-    log-probabilities) score the held-out speaker's test clips (at most ``max_clips`` of
+    log-probabilities) score the held-out speaker's test clips (``part="val"``: the
+    validation speaker's clips instead; at most ``max_clips`` of
     them, :func:`stratified_sample` with ``seed``) played through each condition:
     clip ``i`` of the corpus is rendered with seed ``seed + i``, the babble conditions from
     one :func:`ser_core.conditions.babble_pool` per fold (``seed``, every speaker but the
@@ -172,7 +176,9 @@ def conditions_report(
     Parameters
     ----------
     model_name : str
-        A shipped model whose recipe has LOSO runs with logged weights.
+        A shipped model whose recipe has LOSO runs with logged weights, or a recipe that
+        was never shipped, ``architecture/input tag`` as the leaderboard names it
+        (``"resnet18/mel-spk+cond"``: trained with ``train --conditions``).
     meta : DataFrame
         The corpus metadata (:func:`ser_core.data.load_metadata`).
     conditions : sequence of str
@@ -181,6 +187,10 @@ def conditions_report(
         Draws the clip sample, the rooms, the noises and the babble pool.
     max_clips : int, optional
         Clips scored per fold (None: all of the held-out speaker's).
+    part : {"test", "val"}
+        Whose clips each fold scores: its held-out speaker's (``"test"``, the figure to
+        report), or its validation speaker's (``"val"``: for choosing between recipes,
+        e.g. with or without conditions as augmentation, without reading a test speaker).
     db, splits_dir : optional
         The MLflow database and the splits folder (defaults: the project's).
     progress : callable, optional
@@ -190,7 +200,7 @@ def conditions_report(
     -------
     dict with ``model``, ``recipe`` (``architecture``, ``input``, ``members``: input ->
     weight), ``seed``, ``max_clips``, ``n_folds``, ``order`` (the conditions) and
-    ``conditions``: per condition ``accuracy`` and ``accuracy_std`` (mean and sample std
+    ``part``, ``conditions``: per condition ``accuracy`` and ``accuracy_std`` (mean and sample std
     over folds), ``drop`` (clean's mean minus this one's), ``worst_speaker``,
     ``worst_accuracy`` and ``folds`` (fold, speaker, n_clips, accuracy); accuracies in 0..1.
 
@@ -202,6 +212,8 @@ def conditions_report(
         When the recipe has no LOSO runs, or their weights are not in the artifact store.
     """
     names = resolve_conditions(conditions)
+    if part not in PARTS:
+        raise ConfigError(f"part must be one of {PARTS}, got {part!r}")
     weights, member_runs, folds_all = _member_fold_runs(
         model_name, what="recording conditions", db=db, speaker_only=False
     )
@@ -209,8 +221,8 @@ def conditions_report(
     labels, speakers = meta["label"].to_numpy(), meta["speaker"].astype(str).to_numpy()
     per_cond: dict[str, list[dict]] = {n: [] for n in names}
     for i, k in enumerate(folds_all):
-        test = data.split_indices(meta, "loso", fold=k, directory=splits_dir).test
-        rows = test[stratified_sample(labels[test], max_clips=max_clips, seed=seed)]
+        scored = getattr(data.split_indices(meta, "loso", fold=k, directory=splits_dir), part)
+        rows = scored[stratified_sample(labels[scored], max_clips=max_clips, seed=seed)]
         speaker = ",".join(sorted(set(speakers[rows])))
         if progress is not None:
             progress(i, len(folds_all), speaker)
@@ -227,20 +239,29 @@ def conditions_report(
             acc = float((pred[n] == labels[rows]).mean())
             per_cond[n].append({"fold": k, "speaker": speaker, "n_clips": len(rows), "accuracy": acc})
     clean = _summary(per_cond[REFERENCE], REFERENCE, None)["accuracy"]
-    card = models.read_card(model_name)
-    single = card["architecture"]["name"] != "weighted_ensemble"
     return {
         "model": model_name,
-        "recipe": {
-            "architecture": card["architecture"]["name"] if single else lb.ENSEMBLE,
-            "input": next(iter(weights)) if single else lb.ensemble_input(list(weights)),
-            "members": weights,
-        },
+        "recipe": _recipe(model_name, weights),
         "seed": seed,
         "max_clips": max_clips,
+        "part": part,
         "n_folds": len(folds_all),
         "order": names,
         "conditions": {n: _summary(per_cond[n], n, clean) for n in names},
+    }
+
+
+def _recipe(model_name: str, weights: dict[str, float]) -> dict[str, Any]:
+    """The report's ``recipe``: architecture, input (tag) and member weights."""
+    if RECIPE_SEP in model_name:
+        arch = parse_recipe(model_name)[0]
+    else:
+        arch = models.read_card(model_name)["architecture"]["name"]
+    single = arch != "weighted_ensemble"
+    return {
+        "architecture": arch if single else lb.ENSEMBLE,
+        "input": next(iter(weights)) if single else lb.ensemble_input(list(weights)),
+        "members": weights,
     }
 
 
@@ -265,7 +286,18 @@ def log_conditions(report: dict[str, Any]) -> list[str]:
     -------
     list of str
         The run ids, in the report's condition order.
+
+    Raises
+    ------
+    ConfigError
+        For a report on the validation speakers: they choose recipes, the leaderboard shows
+        held-out speakers only.
     """
+    if report.get("part", "test") != "test":
+        raise ConfigError(
+            f"only held-out speakers are logged; this report scored the {report['part']!r} speakers "
+            "(print it with --no-mlflow)"
+        )
     import mlflow  # optional heavy dependency: only when logging
 
     exp = tracking.experiment_id(lb.CONDITIONS_EXPERIMENT)

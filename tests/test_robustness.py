@@ -9,7 +9,7 @@ import pytest
 
 from ser_core import conditions, robustness
 from ser_core import leaderboard as lb
-from ser_core.errors import UnknownNameError
+from ser_core.errors import ConfigError, UnknownNameError
 
 ENV = {
     "SER_ARTIFACTS": "",
@@ -155,3 +155,47 @@ def test_evaluate_conditions_says_what_is_wrong_in_one_line(loso_store, monkeypa
     assert "no finished LOSO run" in err and "'m_corpus'" in err
     assert cli.main(["evaluate", "--nemo-dir", str(corpus), "--conditions", "telephone"]) == 2
     assert "use it with --protocol loso" in capsys.readouterr().err
+
+
+def test_conditions_report_on_the_validation_speakers_chooses_without_the_test_ones(
+    loso_store, monkeypatch, capsys
+):
+    from ser_core import cli, data
+
+    root, corpus, meta = loso_store
+    for var, sub in ENV.items():
+        monkeypatch.setenv(var, str(root / sub))
+    report = robustness.conditions_report("m_spk", meta, conditions=["telephone"], seed=1, part="val")
+    speakers = meta["speaker"].astype(str).to_numpy()
+    for fold in report["conditions"]["telephone"]["folds"]:
+        split = data.split_indices(meta, "loso", fold=fold["fold"])
+        assert fold["speaker"] == ",".join(sorted(set(speakers[split.val])))
+        assert fold["n_clips"] == len(split.val) and fold["speaker"] not in set(speakers[split.test])
+    assert report["part"] == "val"
+    with pytest.raises(ConfigError, match="only held-out speakers are logged"):
+        robustness.log_conditions(report)
+    with pytest.raises(ConfigError, match="part must be one of"):
+        robustness.conditions_report("m_spk", meta, conditions=["telephone"], part="train")
+    argv = ["evaluate", "--nemo-dir", str(corpus), "--protocol", "loso", "--model", "m_spk"]
+    logged = len(lb.condition_runs())
+    assert cli.main([*argv, "--conditions", "telephone", "--max-clips", "6", "--part", "val"]) == 0
+    assert "at most 6 clips per validation speaker" in capsys.readouterr().out
+    assert len(lb.condition_runs()) == logged  # printed, never logged
+
+
+def test_conditions_report_takes_a_recipe_that_was_never_shipped(loso_store, monkeypatch):
+    from ser_core import evaluate
+
+    root, _, meta = loso_store
+    for var, sub in ENV.items():
+        monkeypatch.setenv(var, str(root / sub))
+    shipped = robustness.conditions_report("m_spk", meta, conditions=["telephone"], seed=1, max_clips=6)
+    recipe = robustness.conditions_report(
+        "resnet18/mel-spk", meta, conditions=["telephone"], seed=1, max_clips=6
+    )
+    assert recipe["model"] == "resnet18/mel-spk" and recipe["conditions"] == shipped["conditions"]
+    assert recipe["recipe"] == {"architecture": "resnet18", "input": "mel-spk", "members": {"mel-spk": 1.0}}
+    with pytest.raises(UnknownNameError, match="unknown model 'resnet99'"):
+        robustness.conditions_report("resnet99/mel-spk", meta, conditions=["telephone"])
+    with pytest.raises(ConfigError, match="a recipe is 'architecture/input'"):
+        evaluate.parse_recipe("resnet18/")

@@ -37,6 +37,13 @@ def add_condition_args(p: argparse.ArgumentParser) -> None:
         default=0,
         help="with --conditions: draws the clips, rooms, noises and babble (default 0)",
     )
+    p.add_argument(
+        "--part",
+        choices=robustness.PARTS,
+        default="test",
+        help="with --conditions: score each fold's held-out speaker (test, default) or its validation "
+        "speaker (val: for choosing between recipes; printed, never logged)",
+    )
 
 
 def evaluate_conditions(a: argparse.Namespace) -> int:
@@ -51,10 +58,11 @@ def evaluate_conditions(a: argparse.Namespace) -> int:
         conditions=names,
         seed=a.seed,
         max_clips=a.max_clips,
+        part=a.part,
         progress=lambda i, n, spk: print(f"\rfold {i + 1}/{n} ({spk})", end="", file=sys.stderr, flush=True),
     )
     print(file=sys.stderr)
-    if not a.no_mlflow:
+    if not a.no_mlflow and a.part == "test":
         report["mlflow_runs"] = robustness.log_conditions(report)
     if a.json:
         print(json.dumps(report, indent=2))
@@ -67,9 +75,10 @@ def print_conditions(report: dict) -> None:
     """The table: condition, mean ± std over folds, drop against clean, worst speaker."""
     r = report["recipe"]
     clips = f"at most {report['max_clips']} clips" if report["max_clips"] else "every clip"
+    whose = "held-out" if report.get("part", "test") == "test" else "validation"
     print(
         f"{report['model']} recipe ({r['architecture']} on {r['input']}), leave one speaker out over "
-        f"{report['n_folds']} folds, {clips} per held-out speaker, seed {report['seed']}:"
+        f"{report['n_folds']} folds, {clips} per {whose} speaker, seed {report['seed']}:"
     )
     print(f"  {'condition':<22}{'accuracy':>18}{'drop (points)':>15}   worst speaker")
     for name in report["order"]:

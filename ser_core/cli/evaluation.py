@@ -114,7 +114,12 @@ def _models(a: argparse.Namespace) -> int:
 @arguments(
     lambda p: (
         corpus_arg(p),
-        p.add_argument("--model", default=None),
+        p.add_argument(
+            "--model",
+            default=None,
+            help="a shipped model (default: the best on new voices); with --conditions also a recipe "
+            "never shipped, ARCHITECTURE/INPUT as the leaderboard names it (logreg/egemaps-spk+cond)",
+        ),
         p.add_argument(
             "--protocol",
             default="seed",
