@@ -442,7 +442,7 @@ def _member_fold_runs(
         weights, archs = {tag: 1.0}, {tag: arch}
     else:
         weights, archs = _card_members(models.read_card(model_name))
-    plain = sorted(t for t in weights if not t.endswith("-spk") and not t.endswith(f"-spk{CONDITIONS_INPUT}"))
+    plain = sorted(t for t in weights if not t.removesuffix(CONDITIONS_INPUT).endswith("-spk"))
     if plain and speaker_only:
         raise ConfigError(
             f"{what} is scored for speaker-normalised models; {model_name!r} has {', '.join(plain)}"
